@@ -1,0 +1,1 @@
+//! seal (under construction).

@@ -1,0 +1,3 @@
+//! The `coffer` command-line tool (under construction).
+
+fn main() {}
