@@ -27,3 +27,4 @@ pub mod verify;
 
 pub use cond_send::{CondSend, CondSync};
 
+pub use keys::{Identity, Recipient};

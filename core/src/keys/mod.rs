@@ -1,1 +1,371 @@
-//! keys (under construction).
+//! Identities and recipients.
+//!
+//! An [`Identity`] is the secret side: an X25519 key for HPKE (receiving sealed objects) and an
+//! Ed25519 key for signatures, both derived from one 32-byte seed. A [`Recipient`] is the public
+//! side: the two public keys. Both have a text form with a Bech32m checksum, so that a typo is an
+//! error and never a different key:
+//!
+//! - recipient: `coffer1…` (lower case, 117 characters);
+//! - identity: `COFFER-SECRET-KEY-1…` (upper case, 71 characters).
+//!
+//! Byte layouts and derivations are specified in `docs/FORMAT.md` §1–2.
+//!
+//! ```
+//! use coffer::keys::{Identity, Recipient};
+//!
+//! let alice = Identity::generate();
+//! let text = alice.recipient().to_string();
+//! assert!(text.starts_with("coffer1"));
+//! let parsed: Recipient = text.parse().unwrap();
+//! assert_eq!(&parsed, alice.recipient());
+//! ```
+
+mod text;
+
+use std::fmt;
+
+use ed25519_dalek::Signer as _;
+use hkdf::Hkdf;
+use hpke::{Deserializable, Kem as _, Serializable};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+pub use text::IDENTITY_FILE_HEADER;
+
+/// The KEM of coffer's HPKE suite: DHKEM(X25519, HKDF-SHA256).
+pub(crate) type KemX25519 = hpke::kem::X25519HkdfSha256;
+type KemPrivateKey = <KemX25519 as hpke::Kem>::PrivateKey;
+pub(crate) type KemPublicKey = <KemX25519 as hpke::Kem>::PublicKey;
+
+/// Length of an identity seed.
+pub const SEED_LEN: usize = 32;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+const SEED_SALT: &[u8] = b"coffer/v1/identity";
+const INFO_X25519: &[u8] = b"coffer/v1/identity/x25519";
+const INFO_ED25519: &[u8] = b"coffer/v1/identity/ed25519";
+
+/// What can go wrong with keys and their text forms.
+///
+/// Messages never contain secret material: a mistyped secret key is reported by position only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The text is not a well-formed Bech32m string (bad characters, mixed case, no separator).
+    #[error("not a valid {kind}: {reason}")]
+    Malformed {
+        /// What was being parsed ("recipient" or "identity").
+        kind: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The checksum does not match: the text was mistyped or truncated.
+    #[error("the {kind} has a wrong checksum: it was mistyped or cut short; copy it again")]
+    BadChecksum {
+        /// What was being parsed.
+        kind: &'static str,
+    },
+    /// The text is a different kind of key (e.g. a secret identity where a recipient is expected).
+    #[error("expected a {expected} ({prefix}…), found something else")]
+    WrongKind {
+        /// What was expected.
+        expected: &'static str,
+        /// The prefix the expected kind starts with.
+        prefix: &'static str,
+    },
+    /// The key uses a version this build does not know.
+    #[error("{kind} version {version} is not supported by this version of coffer")]
+    UnsupportedVersion {
+        /// What was being parsed.
+        kind: &'static str,
+        /// The version byte found.
+        version: u8,
+    },
+    /// The bytes decode but are not a valid key (wrong length, not a curve point).
+    #[error("the {kind} does not hold a valid key: {reason}")]
+    InvalidKey {
+        /// What was being parsed.
+        kind: &'static str,
+        /// Why the key is invalid.
+        reason: &'static str,
+    },
+    /// An identity file holds no identity line.
+    #[error("no identity found: expected a line starting with COFFER-SECRET-KEY-1")]
+    NoIdentity,
+}
+
+/// A public recipient: who can receive sealed objects and whose signatures can be checked.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Recipient {
+    kem: [u8; 32],
+    verifying: [u8; 32],
+}
+
+impl Recipient {
+    /// Length of [`Recipient::to_bytes`].
+    pub const LEN: usize = 64;
+
+    /// Builds a recipient from its two public keys (X25519 for HPKE, Ed25519 for signatures).
+    pub fn from_keys(kem_public: [u8; 32], ed25519_public: [u8; 32]) -> Result<Self, KeyError> {
+        KemPublicKey::from_bytes(&kem_public).map_err(|_| KeyError::InvalidKey {
+            kind: "recipient",
+            reason: "the X25519 public key is not valid",
+        })?;
+        ed25519_dalek::VerifyingKey::from_bytes(&ed25519_public).map_err(|_| {
+            KeyError::InvalidKey { kind: "recipient", reason: "the Ed25519 public key is not a curve point" }
+        })?;
+        Ok(Self { kem: kem_public, verifying: ed25519_public })
+    }
+
+    /// The 64 bytes `x25519_public || ed25519_public`.
+    pub fn to_bytes(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&self.kem);
+        out[32..].copy_from_slice(&self.verifying);
+        out
+    }
+
+    /// Parses the 64 bytes of [`Recipient::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let (kem, ed) = split_pair(bytes).ok_or(KeyError::InvalidKey {
+            kind: "recipient",
+            reason: "a recipient is 64 bytes",
+        })?;
+        Self::from_keys(kem, ed)
+    }
+
+    /// The X25519 public key used for HPKE.
+    pub fn kem_public_key(&self) -> &[u8; 32] {
+        &self.kem
+    }
+
+    /// The Ed25519 public key that verifies this recipient's signatures.
+    pub fn ed25519_public_key(&self) -> &[u8; 32] {
+        &self.verifying
+    }
+
+    pub(crate) fn hpke_public_key(&self) -> KemPublicKey {
+        KemPublicKey::from_bytes(&self.kem).expect("validated when the recipient was built")
+    }
+
+    /// Verifies an Ed25519 signature by this recipient over `message` (strict verification:
+    /// rejects malleable and small-order encodings).
+    pub fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
+        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.verifying) else {
+            return false;
+        };
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature)).is_ok()
+    }
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&text::encode_recipient(self))
+    }
+}
+
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Recipient({self})")
+    }
+}
+
+impl std::str::FromStr for Recipient {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        text::decode_recipient(s)
+    }
+}
+
+/// A secret identity: receives sealed objects and signs.
+///
+/// Secret material is zeroized on drop and never shown by `Debug` (which prints the recipient).
+pub struct Identity {
+    seed: Zeroizing<[u8; SEED_LEN]>,
+    kem_secret: KemPrivateKey,
+    signing: ed25519_dalek::SigningKey,
+    recipient: Recipient,
+}
+
+impl Identity {
+    /// A new identity from the operating system's random generator.
+    pub fn generate() -> Self {
+        let mut seed = Zeroizing::new([0u8; SEED_LEN]);
+        fill_random(seed.as_mut());
+        Self::from_seed(&seed)
+    }
+
+    /// The identity derived from `seed` (see `docs/FORMAT.md` §1): the same seed always gives
+    /// the same keys.
+    pub fn from_seed(seed: &[u8; SEED_LEN]) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(SEED_SALT), seed);
+        let mut ikm = Zeroizing::new([0u8; 32]);
+        hk.expand(INFO_X25519, ikm.as_mut()).expect("32 bytes is a valid HKDF-SHA256 output length");
+        let (kem_secret, kem_public) = KemX25519::derive_keypair(ikm.as_ref());
+        let mut ed_seed = Zeroizing::new([0u8; 32]);
+        hk.expand(INFO_ED25519, ed_seed.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        let signing = ed25519_dalek::SigningKey::from_bytes(&ed_seed);
+        let recipient = Recipient {
+            kem: kem_public.to_bytes().into(),
+            verifying: signing.verifying_key().to_bytes(),
+        };
+        Self { seed: Zeroizing::new(*seed), kem_secret, signing, recipient }
+    }
+
+    /// The public side of this identity.
+    pub fn recipient(&self) -> &Recipient {
+        &self.recipient
+    }
+
+    /// The secret text form `COFFER-SECRET-KEY-1…`. Treat it like a password.
+    pub fn to_secret_string(&self) -> Zeroizing<String> {
+        text::encode_identity(&self.seed)
+    }
+
+    /// The contents of an identity file: a comment header with the public recipient, then the
+    /// secret line. See [`Identity::from_file_contents`].
+    pub fn to_file_contents(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!(
+            "{IDENTITY_FILE_HEADER}\n# recipient: {}\n{}\n",
+            self.recipient,
+            self.to_secret_string().as_str()
+        ))
+    }
+
+    /// Parses an identity file: `#` comments and blank lines are ignored; the first other line
+    /// must be a `COFFER-SECRET-KEY-1…` string.
+    pub fn from_file_contents(contents: &str) -> Result<Self, KeyError> {
+        let line = contents
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .ok_or(KeyError::NoIdentity)?;
+        line.parse()
+    }
+
+    /// Signs `message` with this identity's Ed25519 key.
+    pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        self.signing.sign(message).to_bytes()
+    }
+
+    pub(crate) fn hpke_secret_key(&self) -> &KemPrivateKey {
+        &self.kem_secret
+    }
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        Self::from_seed(&self.seed)
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity").field("recipient", &self.recipient).finish_non_exhaustive()
+    }
+}
+
+impl std::str::FromStr for Identity {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        let seed = text::decode_identity(s)?;
+        Ok(Self::from_seed(&seed))
+    }
+}
+
+/// Fills `buf` from the operating system's random generator.
+///
+/// A failing system RNG leaves no safe way to continue (every key and nonce depends on it), so
+/// this panics with a clear message rather than returning an error every caller would unwrap.
+pub(crate) fn fill_random(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random number generator failed");
+}
+
+fn split_pair(bytes: &[u8]) -> Option<([u8; 32], [u8; 32])> {
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut a = [0u8; 32];
+    let mut b = [0u8; 32];
+    a.copy_from_slice(&bytes[..32]);
+    b.copy_from_slice(&bytes[32..]);
+    Some((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_derivation_is_deterministic_and_distinct() {
+        let a = Identity::from_seed(&[7u8; 32]);
+        let b = Identity::from_seed(&[7u8; 32]);
+        let c = Identity::from_seed(&[8u8; 32]);
+        assert_eq!(a.recipient(), b.recipient());
+        assert_ne!(a.recipient(), c.recipient());
+        assert_ne!(a.recipient().kem_public_key(), a.recipient().ed25519_public_key());
+    }
+
+    #[test]
+    fn text_forms_round_trip() {
+        let id = Identity::generate();
+        let secret = id.to_secret_string();
+        assert!(secret.starts_with("COFFER-SECRET-KEY-1"));
+        let back: Identity = secret.parse().unwrap();
+        assert_eq!(back.recipient(), id.recipient());
+        let file = id.to_file_contents();
+        assert_eq!(Identity::from_file_contents(&file).unwrap().recipient(), id.recipient());
+        let r: Recipient = id.recipient().to_string().parse().unwrap();
+        assert_eq!(&r, id.recipient());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let id = Identity::from_seed(&[42u8; 32]);
+        let dbg = format!("{id:?}");
+        let secret = id.to_secret_string();
+        assert!(!dbg.contains(&secret[19..]), "Debug leaked the secret");
+        assert!(!dbg.to_uppercase().contains("SECRET-KEY"));
+        assert!(dbg.contains("coffer1"));
+    }
+
+    #[test]
+    fn every_single_character_typo_is_rejected() {
+        let text = Identity::from_seed(&[1u8; 32]).recipient().to_string();
+        let alphabet = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+        for pos in "coffer1".len()..text.len() {
+            for c in alphabet.chars() {
+                let mut t: Vec<char> = text.chars().collect();
+                if t[pos] == c {
+                    continue;
+                }
+                t[pos] = c;
+                let typo: String = t.into_iter().collect();
+                assert!(typo.parse::<Recipient>().is_err(), "typo at {pos} accepted");
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_kind_is_reported_without_echoing_secrets() {
+        let id = Identity::from_seed(&[3u8; 32]);
+        let secret = id.to_secret_string();
+        let err = secret.parse::<Recipient>().unwrap_err();
+        assert!(matches!(err, KeyError::WrongKind { .. }));
+        assert!(!err.to_string().contains(&secret[19..]));
+        let err = id.recipient().to_string().parse::<Identity>().unwrap_err();
+        assert!(matches!(err, KeyError::WrongKind { .. }));
+    }
+
+    #[test]
+    fn signatures_verify_only_for_the_signed_message() {
+        let id = Identity::from_seed(&[9u8; 32]);
+        let sig = id.sign(b"hello");
+        assert!(id.recipient().verify(b"hello", &sig));
+        assert!(!id.recipient().verify(b"hellO", &sig));
+        let other = Identity::from_seed(&[10u8; 32]);
+        assert!(!other.recipient().verify(b"hello", &sig));
+    }
+}

@@ -1,0 +1,101 @@
+//! Bech32m text forms of recipients and identities (`docs/FORMAT.md` §2).
+
+use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, UncheckedHrpstringError};
+use bech32::{Bech32m, Hrp};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{KeyError, Recipient, SEED_LEN};
+
+/// The first line of an identity file written by coffer.
+pub const IDENTITY_FILE_HEADER: &str = "# coffer identity: keep this file secret";
+
+const RECIPIENT_HRP: &str = "coffer";
+const IDENTITY_HRP: &str = "coffer-secret-key-";
+const RECIPIENT_PREFIX: &str = "coffer1";
+const IDENTITY_PREFIX: &str = "COFFER-SECRET-KEY-1";
+const KEY_VERSION: u8 = 1;
+
+pub(super) fn encode_recipient(r: &Recipient) -> String {
+    let mut data = Vec::with_capacity(65);
+    data.push(KEY_VERSION);
+    data.extend_from_slice(&r.to_bytes());
+    let hrp = Hrp::parse(RECIPIENT_HRP).expect("constant HRP is valid");
+    bech32::encode_lower::<Bech32m>(hrp, &data).expect("65 bytes fit in a Bech32m string")
+}
+
+pub(super) fn decode_recipient(s: &str) -> Result<Recipient, KeyError> {
+    const KIND: &str = "recipient";
+    let s = s.trim();
+    if s.to_ascii_uppercase().starts_with(IDENTITY_PREFIX) {
+        return Err(KeyError::WrongKind { expected: KIND, prefix: RECIPIENT_PREFIX });
+    }
+    let data = decode(s, KIND, RECIPIENT_HRP, RECIPIENT_PREFIX)?;
+    let (version, key) = data.split_first().ok_or(KeyError::InvalidKey {
+        kind: KIND,
+        reason: "no key data",
+    })?;
+    if *version != KEY_VERSION {
+        return Err(KeyError::UnsupportedVersion { kind: KIND, version: *version });
+    }
+    Recipient::from_bytes(key)
+}
+
+pub(super) fn encode_identity(seed: &[u8; SEED_LEN]) -> Zeroizing<String> {
+    let mut data = Zeroizing::new(Vec::with_capacity(1 + SEED_LEN));
+    data.push(KEY_VERSION);
+    data.extend_from_slice(seed);
+    let hrp = Hrp::parse(IDENTITY_HRP).expect("constant HRP is valid");
+    Zeroizing::new(
+        bech32::encode_upper::<Bech32m>(hrp, &data).expect("33 bytes fit in a Bech32m string"),
+    )
+}
+
+pub(super) fn decode_identity(s: &str) -> Result<Zeroizing<[u8; SEED_LEN]>, KeyError> {
+    const KIND: &str = "identity";
+    let s = s.trim();
+    if s.to_ascii_lowercase().starts_with(RECIPIENT_PREFIX) {
+        return Err(KeyError::WrongKind { expected: KIND, prefix: IDENTITY_PREFIX });
+    }
+    let data = Zeroizing::new(decode(s, KIND, IDENTITY_HRP, IDENTITY_PREFIX)?);
+    let (version, seed) = data.split_first().ok_or(KeyError::InvalidKey {
+        kind: KIND,
+        reason: "no key data",
+    })?;
+    if *version != KEY_VERSION {
+        return Err(KeyError::UnsupportedVersion { kind: KIND, version: *version });
+    }
+    if seed.len() != SEED_LEN {
+        return Err(KeyError::InvalidKey { kind: KIND, reason: "an identity holds a 32-byte seed" });
+    }
+    let mut out = Zeroizing::new([0u8; SEED_LEN]);
+    out.copy_from_slice(seed);
+    Ok(out)
+}
+
+/// Decodes a Bech32m string with the expected HRP. Errors never quote the input, which may be a
+/// secret.
+fn decode(
+    s: &str,
+    kind: &'static str,
+    hrp: &str,
+    prefix: &'static str,
+) -> Result<Vec<u8>, KeyError> {
+    let checked = CheckedHrpstring::new::<Bech32m>(s).map_err(|e| match e {
+        CheckedHrpstringError::Checksum(_) => KeyError::BadChecksum { kind },
+        CheckedHrpstringError::Parse(UncheckedHrpstringError::Char(_)) => KeyError::Malformed {
+            kind,
+            // Not quoting the character: the input may be a secret.
+            reason: "it contains a character outside the Bech32 alphabet, or mixes upper and lower case".into(),
+        },
+        _ => KeyError::Malformed { kind, reason: "expected <prefix>1<data>".into() },
+    })?;
+    if !checked.hrp().as_str().eq_ignore_ascii_case(hrp) {
+        return Err(KeyError::WrongKind { expected: kind, prefix });
+    }
+    let mut data: Vec<u8> = checked.byte_iter().collect();
+    if data.len() > 128 {
+        data.zeroize();
+        return Err(KeyError::InvalidKey { kind, reason: "too long" });
+    }
+    Ok(data)
+}
