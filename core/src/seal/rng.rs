@@ -1,0 +1,71 @@
+//! Randomness for sealing: the operating system's generator, or fixed bytes for test vectors.
+
+use hpke::rand_core::{Infallible, TryCryptoRng, TryRng};
+
+/// The randomness a seal draws: file key, salt, then one HPKE ephemeral key seed per recipient.
+pub trait SealRng: TryCryptoRng<Error = Infallible> {}
+impl<T: TryCryptoRng<Error = Infallible>> SealRng for T {}
+
+/// The operating system's random generator.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsRng;
+
+impl TryRng for OsRng {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        crate::keys::fill_random(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        crate::keys::fill_random(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        crate::keys::fill_random(dst);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for OsRng {}
+
+/// Replays fixed bytes, to reproduce test vectors: NEVER use it to seal real data.
+///
+/// It panics when the bytes run out, which only a wrong vector can cause.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct FixedRng {
+    bytes: Vec<u8>,
+    pos: usize,
+}
+
+impl FixedRng {
+    /// Replays `bytes` in order.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self { bytes, pos: 0 }
+    }
+}
+
+impl TryRng for FixedRng {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        let end = self.pos + dst.len();
+        assert!(end <= self.bytes.len(), "FixedRng ran out of bytes: the test vector is too short");
+        dst.copy_from_slice(&self.bytes[self.pos..end]);
+        self.pos = end;
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for FixedRng {}
