@@ -257,7 +257,12 @@ impl Identity {
 
 impl Clone for Identity {
     fn clone(&self) -> Self {
-        Self::from_seed(&self.seed)
+        Self {
+            seed: self.seed.clone(),
+            kem_secret: self.kem_secret.clone(),
+            signing: self.signing.clone(),
+            recipient: self.recipient.clone(),
+        }
     }
 }
 
