@@ -25,6 +25,9 @@ pub mod seal;
 pub mod store;
 pub mod verify;
 
+#[cfg(test)]
+mod vectors_tests;
+
 pub use cond_send::{CondSend, CondSync};
 
 pub use keys::{Identity, Recipient};

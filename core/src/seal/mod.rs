@@ -290,3 +290,15 @@ pub fn open_to_vec(identity: &Identity, sealed: &[u8]) -> Result<Opened, SealErr
 
 #[cfg(test)]
 mod tests;
+
+/// HPKE single-shot seal in coffer's suite with caller-chosen `info`/`aad` (RFC 9180 vectors).
+#[cfg(test)]
+pub(crate) fn hpke_seal_for_tests(
+    pk: &crate::keys::KemPublicKey,
+    info: &[u8],
+    aad: &[u8],
+    plaintext: &[u8],
+    rng: &mut impl SealRng,
+) -> ([u8; 32], Vec<u8>) {
+    header::hpke_seal(pk, info, aad, plaintext, rng).expect("valid vector")
+}
