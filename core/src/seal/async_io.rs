@@ -85,7 +85,7 @@ where
         return Err(SealError::TruncatedHeader { expected: len, found: bytes.len() });
     }
     let header = Header::parse(&bytes)?;
-    let keys = header.unlock(identity)?;
+    let (keys, signer) = header.unlock(identity)?;
     let cipher = super::cipher_for(&header, &keys);
     let stride = cipher.segment_size() + TAG_LEN;
     let mut cur = Vec::with_capacity(stride);
@@ -94,7 +94,7 @@ where
     if cur.is_empty() {
         return Err(SealError::Truncated);
     }
-    let mut summary = OpenSummary { plaintext_len: 0, signer: header.signer().cloned() };
+    let mut summary = OpenSummary { plaintext_len: 0, signer };
     let mut index = 0u64;
     loop {
         if cur.len() == stride {

@@ -1,5 +1,8 @@
 //! The sealed header: layout, key schedule, HPKE stanzas, commitment, signature and MAC
 //! (`docs/FORMAT.md` §3).
+//!
+//! The signature and the signer's public key travel encrypted (only recipients learn who sealed
+//! an object; the storage server does not).
 
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
@@ -34,12 +37,15 @@ const WRAPPED_LEN: usize = 48;
 const STANZA_LEN: usize = ENC_LEN + WRAPPED_LEN;
 const COMMITMENT_LEN: usize = 32;
 const SIGNER_LEN: usize = Recipient::LEN;
+/// `AES-256-GCM(signature key, nonce 0, signer || signature)`.
+const SEALED_SIGNATURE_LEN: usize = SIGNER_LEN + SIGNATURE_LEN + 16;
 const MAC_LEN: usize = 32;
 
 const HPKE_INFO: &[u8] = b"coffer/v1/file-key";
 const INFO_PAYLOAD: &[u8] = b"coffer/v1/payload";
 const INFO_COMMITMENT: &[u8] = b"coffer/v1/commitment";
 const INFO_HEADER_MAC: &[u8] = b"coffer/v1/header-mac";
+const INFO_SIGNATURE: &[u8] = b"coffer/v1/signature";
 const SIGNATURE_CONTEXT: &[u8] = b"coffer/v1/header-signature\0";
 
 type Aead = hpke::aead::AesGcm256;
@@ -50,6 +56,7 @@ pub(crate) struct ObjectKeys {
     pub payload: Zeroizing<[u8; 32]>,
     pub commitment: [u8; 32],
     mac: Zeroizing<[u8; 32]>,
+    signature: Zeroizing<[u8; 32]>,
 }
 
 impl ObjectKeys {
@@ -58,14 +65,44 @@ impl ObjectKeys {
         let mut payload = Zeroizing::new([0u8; 32]);
         let mut commitment = [0u8; 32];
         let mut mac = Zeroizing::new([0u8; 32]);
+        let mut signature = Zeroizing::new([0u8; 32]);
         for (info, out) in [
             (INFO_PAYLOAD, payload.as_mut_slice()),
             (INFO_COMMITMENT, commitment.as_mut_slice()),
             (INFO_HEADER_MAC, mac.as_mut_slice()),
+            (INFO_SIGNATURE, signature.as_mut_slice()),
         ] {
             hk.expand(info, out).expect("32 bytes is a valid HKDF-SHA256 output length");
         }
-        Self { payload, commitment, mac }
+        Self { payload, commitment, mac, signature }
+    }
+
+    /// The signature block cipher: its key is used for exactly one message per object, so a
+    /// fixed all-zero nonce is safe.
+    fn signature_cipher(&self) -> aes_gcm::Aes256Gcm {
+        use aes_gcm::KeyInit as _;
+        let key: &[u8; 32] = &self.signature;
+        aes_gcm::Aes256Gcm::new(key.into())
+    }
+
+    fn seal_signature(&self, signer: &Recipient, sig: &[u8; SIGNATURE_LEN]) -> [u8; SEALED_SIGNATURE_LEN] {
+        use aes_gcm::aead::Aead as _;
+        let mut pt = Zeroizing::new(Vec::with_capacity(SIGNER_LEN + SIGNATURE_LEN));
+        pt.extend_from_slice(&signer.to_bytes());
+        pt.extend_from_slice(sig);
+        let ct = self
+            .signature_cipher()
+            .encrypt(&Default::default(), pt.as_slice())
+            .expect("128 bytes are within AES-GCM limits");
+        ct.as_slice().try_into().expect("128 bytes plus a 16-byte tag")
+    }
+
+    fn open_signature(&self, sealed: &[u8; SEALED_SIGNATURE_LEN]) -> Option<(Recipient, [u8; SIGNATURE_LEN])> {
+        use aes_gcm::aead::Aead as _;
+        let pt = self.signature_cipher().decrypt(&Default::default(), sealed.as_slice()).ok()?;
+        let signer = Recipient::from_bytes(&pt[..SIGNER_LEN]).ok()?;
+        let sig: [u8; SIGNATURE_LEN] = pt[SIGNER_LEN..].try_into().ok()?;
+        Some((signer, sig))
     }
 
     fn mac(&self, bytes: &[u8]) -> [u8; 32] {
@@ -131,7 +168,7 @@ pub struct Header {
     salt: [u8; SALT_LEN],
     stanzas: Vec<Stanza>,
     commitment: [u8; COMMITMENT_LEN],
-    signature: Option<(Recipient, [u8; SIGNATURE_LEN])>,
+    sealed_signature: Option<[u8; SEALED_SIGNATURE_LEN]>,
     mac: [u8; MAC_LEN],
 }
 
@@ -140,7 +177,7 @@ impl std::fmt::Debug for Header {
         f.debug_struct("Header")
             .field("segment_size", &self.segment_size())
             .field("recipients", &self.stanzas.len())
-            .field("signer", &self.signer())
+            .field("signed", &self.is_signed())
             .finish_non_exhaustive()
     }
 }
@@ -172,14 +209,14 @@ impl Header {
             salt,
             stanzas,
             commitment: keys.commitment,
-            signature: None,
+            sealed_signature: None,
             mac: [0; MAC_LEN],
         };
         if let Some(id) = signer {
-            // The flag and the signer are part of the signed bytes; the signature is not.
-            header.signature = Some((id.recipient().clone(), [0; SIGNATURE_LEN]));
-            let sig = id.sign(&header.signed_message());
-            header.signature = Some((id.recipient().clone(), sig));
+            // The flag is part of the signed bytes, so set it (with a placeholder) first.
+            header.sealed_signature = Some([0; SEALED_SIGNATURE_LEN]);
+            let sig = id.sign(&header.signed_message(id.recipient()));
+            header.sealed_signature = Some(keys.seal_signature(id.recipient(), &sig));
         }
         let mut bytes = Vec::with_capacity(header.len());
         header.write_through_signature(&mut bytes);
@@ -202,14 +239,15 @@ impl Header {
         self.stanzas.len()
     }
 
-    /// Who signed the header, if anyone (only meaningful after [`Header::unlock`] succeeded).
-    pub fn signer(&self) -> Option<&Recipient> {
-        self.signature.as_ref().map(|(r, _)| r)
+    /// Whether the header carries a (sealed) signature. Who signed is known only to recipients,
+    /// after unlocking.
+    pub fn is_signed(&self) -> bool {
+        self.sealed_signature.is_some()
     }
 
     /// Encoded length in bytes.
     pub fn len(&self) -> usize {
-        encoded_len(self.stanzas.len(), self.signature.is_some())
+        encoded_len(self.stanzas.len(), self.is_signed())
     }
 
     /// A header is never empty; provided for symmetry with [`Header::len`].
@@ -228,21 +266,23 @@ impl Header {
     fn write_prefix(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
-        out.push(if self.signature.is_some() { FLAG_SIGNED } else { 0 });
+        out.push(if self.is_signed() { FLAG_SIGNED } else { 0 });
         out.push(self.segment_log2);
         out.push(0); // reserved
         let n = u16::try_from(self.stanzas.len()).expect("at most MAX_RECIPIENTS stanzas");
         out.extend_from_slice(&n.to_be_bytes());
     }
 
-    /// What the signer signs: a context string, then the header up to and including the signer.
-    fn signed_message(&self) -> Vec<u8> {
+    /// What the signer signs: a context string, the header through the commitment, then the
+    /// signer's public keys.
+    fn signed_message(&self, signer: &Recipient) -> Vec<u8> {
         let mut msg = SIGNATURE_CONTEXT.to_vec();
-        self.write_through_signer(&mut msg);
+        self.write_through_commitment(&mut msg);
+        msg.extend_from_slice(&signer.to_bytes());
         msg
     }
 
-    fn write_through_signer(&self, out: &mut Vec<u8>) {
+    fn write_through_commitment(&self, out: &mut Vec<u8>) {
         self.write_prefix(out);
         out.extend_from_slice(&self.salt);
         for s in &self.stanzas {
@@ -250,15 +290,12 @@ impl Header {
             out.extend_from_slice(&s.wrapped);
         }
         out.extend_from_slice(&self.commitment);
-        if let Some(r) = self.signer() {
-            out.extend_from_slice(&r.to_bytes());
-        }
     }
 
     fn write_through_signature(&self, out: &mut Vec<u8>) {
-        self.write_through_signer(out);
-        if let Some((_, sig)) = &self.signature {
-            out.extend_from_slice(sig);
+        self.write_through_commitment(out);
+        if let Some(sealed) = &self.sealed_signature {
+            out.extend_from_slice(sealed);
         }
     }
 
@@ -283,21 +320,15 @@ impl Header {
             .map(|_| Stanza { enc: r.array(), wrapped: r.array() })
             .collect();
         let commitment = r.array::<COMMITMENT_LEN>();
-        let signature = if p.signed {
-            let signer_bytes = r.array::<SIGNER_LEN>();
-            let sig = r.array::<SIGNATURE_LEN>();
-            let signer = Recipient::from_bytes(&signer_bytes).map_err(|_| SealError::BadSignature)?;
-            Some((signer, sig))
-        } else {
-            None
-        };
+        let sealed_signature = p.signed.then(|| r.array::<SEALED_SIGNATURE_LEN>());
         let mac = r.array::<MAC_LEN>();
-        Ok(Header { segment_log2: p.segment_log2, salt, stanzas, commitment, signature, mac })
+        Ok(Header { segment_log2: p.segment_log2, salt, stanzas, commitment, sealed_signature, mac })
     }
 
     /// Finds the stanza addressed to `identity`, recovers the file key and checks the key
-    /// commitment, the signature (if any) and the header MAC, in that order.
-    pub(crate) fn unlock(&self, identity: &Identity) -> Result<ObjectKeys, SealError> {
+    /// commitment, the signature (if any) and the header MAC, in that order. Returns the
+    /// object's keys and the verified signer.
+    pub(crate) fn unlock(&self, identity: &Identity) -> Result<(ObjectKeys, Option<Recipient>), SealError> {
         let file_key = self
             .stanzas
             .iter()
@@ -307,17 +338,22 @@ impl Header {
         if !bool::from(keys.commitment.ct_eq(&self.commitment)) {
             return Err(SealError::KeyCommitmentMismatch);
         }
-        if let Some((signer, sig)) = &self.signature {
-            if !signer.verify(&self.signed_message(), sig) {
-                return Err(SealError::BadSignature);
+        let signer = match &self.sealed_signature {
+            None => None,
+            Some(sealed) => {
+                let (signer, sig) = keys.open_signature(sealed).ok_or(SealError::BadSignature)?;
+                if !signer.verify(&self.signed_message(&signer), &sig) {
+                    return Err(SealError::BadSignature);
+                }
+                Some(signer)
             }
-        }
+        };
         let mut bytes = Vec::with_capacity(self.len());
         self.write_through_signature(&mut bytes);
         if !bool::from(keys.mac(&bytes).ct_eq(&self.mac)) {
             return Err(SealError::HeaderTampered);
         }
-        Ok(keys)
+        Ok((keys, signer))
     }
 }
 
@@ -375,7 +411,7 @@ fn encoded_len(recipients: usize, signed: bool) -> usize {
         + SALT_LEN
         + recipients * STANZA_LEN
         + COMMITMENT_LEN
-        + if signed { SIGNER_LEN + SIGNATURE_LEN } else { 0 }
+        + if signed { SEALED_SIGNATURE_LEN } else { 0 }
         + MAC_LEN
 }
 

@@ -86,7 +86,7 @@ impl OpenedHeader {
     /// `sealed_len` bytes long in total.
     pub fn new(header_bytes: &[u8], sealed_len: u64, identity: &Identity) -> Result<Self, SealError> {
         let header = Header::parse(header_bytes)?;
-        let keys = header.unlock(identity)?;
+        let (keys, signer) = header.unlock(identity)?;
         let header_len = header.len() as u64;
         let payload_len = sealed_len
             .checked_sub(header_len)
@@ -95,7 +95,7 @@ impl OpenedHeader {
         let segments = layout.segments()?;
         Ok(Self {
             cipher: super::cipher_for(&header, &keys),
-            signer: header.signer().cloned(),
+            signer,
             header_len,
             layout,
             segments,

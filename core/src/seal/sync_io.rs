@@ -156,7 +156,7 @@ impl<R: Read> OpenReader<R> {
     /// Reads the header from `inner` and unlocks it with `identity`.
     pub fn new(mut inner: R, identity: &Identity) -> Result<Self, SealError> {
         let (header, _) = read_header(&mut inner)?;
-        let keys = header.unlock(identity)?;
+        let (keys, signer) = header.unlock(identity)?;
         let cipher = super::cipher_for(&header, &keys);
         let stride = cipher.segment_size() + TAG_LEN;
         let mut next = Vec::with_capacity(stride);
@@ -166,7 +166,7 @@ impl<R: Read> OpenReader<R> {
         Ok(Self {
             inner,
             cipher,
-            signer: header.signer().cloned(),
+            signer,
             cur: Vec::with_capacity(stride),
             next,
             index: 0,

@@ -188,8 +188,9 @@ fn header_fields_flipped() {
     assert!(matches!(flip(44), SealError::NoMatchingRecipient)); // stanza enc
     assert!(matches!(flip(44 + 40), SealError::NoMatchingRecipient)); // wrapped key
     assert!(matches!(flip(124), SealError::KeyCommitmentMismatch)); // commitment
-    assert!(matches!(flip(156 + 40), SealError::BadSignature)); // signer's Ed25519 key
-    assert!(matches!(flip(220 + 10), SealError::BadSignature)); // signature
+    assert!(matches!(flip(156 + 40), SealError::BadSignature)); // sealed signer key
+    assert!(matches!(flip(156 + 100), SealError::BadSignature)); // sealed signature
+    assert!(matches!(flip(156 + 140), SealError::BadSignature)); // its tag
     assert!(matches!(flip(hlen - 1), SealError::HeaderTampered)); // MAC
 }
 
@@ -246,6 +247,16 @@ fn header_from_another_object() {
     let mut mixed = a[..hlen].to_vec();
     mixed.extend_from_slice(&b[hlen..]);
     assert!(matches!(open_err(&bob, &mixed), SealError::PayloadMismatch));
+}
+
+#[test]
+fn the_signer_is_not_visible_in_the_sealed_bytes() {
+    let (alice, bob) = (id(1), id(2));
+    let sealed = seal_to_vec(&opts_small(&bob).signed_by(&alice), b"hi").unwrap();
+    let needle = alice.recipient().ed25519_public_key();
+    assert!(!sealed.windows(32).any(|w| w == needle));
+    let needle = alice.recipient().kem_public_key();
+    assert!(!sealed.windows(32).any(|w| w == needle));
 }
 
 #[test]
