@@ -90,6 +90,7 @@ where
     let stride = cipher.segment_size() + TAG_LEN;
     let mut cur = Vec::with_capacity(stride);
     let mut next = Vec::with_capacity(stride);
+    let mut plain = Vec::with_capacity(stride);
     read_chunk(&mut reader, &mut cur, stride).await?;
     if cur.is_empty() {
         return Err(SealError::Truncated);
@@ -103,9 +104,9 @@ where
             next.clear();
         }
         let last = next.is_empty();
-        let n = cipher.open_segment(index, last, &mut cur, (!last).then_some(next.as_slice()))?;
-        writer.write_all(&cur[..n]).await?;
-        summary.plaintext_len += n as u64;
+        cipher.open_segment(index, last, &cur, &mut plain, (!last).then_some(next.as_slice()))?;
+        writer.write_all(&plain).await?;
+        summary.plaintext_len += plain.len() as u64;
         if last {
             break;
         }

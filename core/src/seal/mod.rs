@@ -32,6 +32,7 @@
 //! ```
 
 mod async_io;
+mod gcm;
 mod header;
 mod range;
 mod rng;
@@ -43,6 +44,7 @@ use std::io;
 use zeroize::Zeroizing;
 
 pub use async_io::{open_async, seal_async};
+pub use gcm::BACKEND as AEAD_BACKEND;
 pub use header::{
     DEFAULT_SEGMENT_LOG2, Header, MAX_RECIPIENTS, MAX_SEGMENT_LOG2, MIN_SEGMENT_LOG2, PREFIX_LEN,
     VERSION,

@@ -157,10 +157,9 @@ impl OpenedHeader {
         for (k, index) in segs.clone().enumerate() {
             let chunk_start = k * stride;
             let chunk = &ciphertext[chunk_start..(chunk_start + stride).min(ciphertext.len())];
-            buf.clear();
-            buf.extend_from_slice(chunk);
             let last = index + 1 == self.segments;
-            let n = self.cipher.open_segment(index, last, &mut buf, None)?;
+            self.cipher.open_segment(index, last, chunk, &mut buf, None)?;
+            let n = buf.len();
             let seg_start = index * seg;
             let from = range.start.saturating_sub(seg_start) as usize;
             let to = ((range.end - seg_start) as usize).min(n);

@@ -5,11 +5,8 @@
 //! Every segment but the last holds exactly `segment_size` plaintext bytes; the last holds
 //! 1..=segment_size bytes, or 0 bytes only when it is also the first (an empty object).
 
-use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::aead::{Nonce, Tag};
-use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
-
 use super::SealError;
+use super::gcm::Gcm;
 
 /// Length of the AES-GCM tag that ends every segment.
 pub const TAG_LEN: usize = 16;
@@ -18,16 +15,16 @@ pub const TAG_LEN: usize = 16;
 /// corruption. Only the error path pays for it.
 const REORDER_WINDOW: u64 = 16;
 
-/// The AES-256-GCM key of one object's payload. The cipher zeroizes its key schedule on drop.
+/// The AES-256-GCM key of one object's payload. Both backends zeroize their key schedule on drop
+/// (aes-gcm with its `zeroize` feature; ring always).
 pub(crate) struct PayloadCipher {
-    aead: Aes256Gcm,
+    gcm: Gcm,
     segment_size: usize,
 }
 
 impl PayloadCipher {
     pub(crate) fn new(key: &[u8; 32], segment_size: usize) -> Self {
-        let aead = Aes256Gcm::new(key.into());
-        Self { aead, segment_size }
+        Self { gcm: Gcm::new(key), segment_size }
     }
 
     pub(crate) fn segment_size(&self) -> usize {
@@ -37,65 +34,59 @@ impl PayloadCipher {
     /// Encrypts `buf` (one segment's plaintext) in place and appends the tag.
     pub(crate) fn seal_segment(&self, index: u64, last: bool, buf: &mut Vec<u8>) {
         debug_assert!(buf.len() <= self.segment_size);
-        let tag = self
-            .aead
-            .encrypt_inout_detached(&nonce(index, last), b"", InOutBuf::from(buf.as_mut_slice()))
-            .expect("segments are far below AES-GCM's 64 GiB message limit");
+        let tag = self.gcm.seal_in_place(nonce(index, last), buf);
         buf.extend_from_slice(&tag);
     }
 
-    /// Decrypts one segment (`ciphertext || tag`) in place; on success the first `len - 16`
-    /// bytes of `buf` are the plaintext. On failure `buf` is left as it was.
-    pub(crate) fn try_open(&self, index: u64, last: bool, buf: &mut [u8]) -> bool {
-        if buf.len() < TAG_LEN {
+    fn try_open(&self, index: u64, last: bool, input: &[u8], out: &mut Vec<u8>) -> bool {
+        if input.len() < TAG_LEN {
             return false;
         }
-        let (ct, tag) = buf.split_at_mut(buf.len() - TAG_LEN);
-        let tag = Tag::<Aes256Gcm>::try_from(&*tag).expect("split at TAG_LEN");
-        // aes-gcm checks the tag before decrypting, so on failure `buf` is unchanged and can be
-        // examined by `diagnose`.
-        self.aead
-            .decrypt_inout_detached(&nonce(index, last), b"", InOutBuf::from(ct), &tag)
-            .is_ok()
+        out.clear();
+        out.resize(input.len() - TAG_LEN, 0);
+        let ok = self.gcm.open_into(nonce(index, last), input, out);
+        if !ok {
+            out.clear();
+        }
+        ok
     }
 
-    /// Opens segment `index` in place and returns its plaintext length, or the most precise
-    /// error the bytes allow. `next` is the start of the following segment, when the caller
-    /// already holds it (used to tell a foreign payload from a corrupt first segment).
+    /// Opens segment `index` (`ciphertext || tag` in `input`) into `out`, or returns the most
+    /// precise error the bytes allow. `next` is the start of the following segment, when the
+    /// caller already holds it (used to tell a foreign payload from a corrupt first segment).
     pub(crate) fn open_segment(
         &self,
         index: u64,
         last: bool,
-        buf: &mut [u8],
+        input: &[u8],
+        out: &mut Vec<u8>,
         next: Option<&[u8]>,
-    ) -> Result<usize, SealError> {
-        if last && index > 0 && buf.len() == TAG_LEN {
+    ) -> Result<(), SealError> {
+        if last && index > 0 && input.len() == TAG_LEN {
             // Only an empty object may end with an empty segment; anything else was cut.
             return Err(SealError::Truncated);
         }
-        if buf.len() > self.segment_size + TAG_LEN {
+        if input.len() > self.segment_size + TAG_LEN {
             return Err(SealError::Internal("segment longer than the segment size"));
         }
-        if self.try_open(index, last, buf) {
-            return Ok(buf.len() - TAG_LEN);
+        if self.try_open(index, last, input, out) {
+            return Ok(());
         }
-        Err(self.diagnose(index, last, buf, next))
+        Err(self.diagnose(index, last, input, next))
     }
 
     /// Works out why segment `index` failed: a wrong final flag means truncation or extension,
     /// a segment that opens at another index means reordering, a first segment that fails along
     /// with its successor means the payload belongs to another header.
-    fn diagnose(&self, index: u64, last: bool, buf: &[u8], next: Option<&[u8]>) -> SealError {
-        let opens = |i: u64, l: bool, bytes: &[u8]| {
-            let mut copy = bytes.to_vec();
-            self.try_open(i, l, &mut copy)
-        };
-        if opens(index, !last, buf) {
+    fn diagnose(&self, index: u64, last: bool, input: &[u8], next: Option<&[u8]>) -> SealError {
+        let mut scratch = Vec::new();
+        let mut opens = |i: u64, l: bool, bytes: &[u8]| self.try_open(i, l, bytes, &mut scratch);
+        if opens(index, !last, input) {
             return if last { SealError::Truncated } else { SealError::TrailingData };
         }
         let lo = index.saturating_sub(REORDER_WINDOW);
         for other in lo..=index.saturating_add(REORDER_WINDOW) {
-            if other != index && (opens(other, false, buf) || opens(other, true, buf)) {
+            if other != index && (opens(other, false, input) || opens(other, true, input)) {
                 return SealError::SegmentOutOfOrder { position: index, found: other };
             }
         }
@@ -112,11 +103,12 @@ impl PayloadCipher {
     }
 }
 
-fn nonce(index: u64, last: bool) -> Nonce<Aes256Gcm> {
+/// The STREAM nonce: the segment counter as 88-bit big-endian, then the last-segment flag.
+fn nonce(index: u64, last: bool) -> [u8; 12] {
     let mut n = [0u8; 12];
     n[3..11].copy_from_slice(&index.to_be_bytes());
     n[11] = u8::from(last);
-    n.into()
+    n
 }
 
 /// Where the payload of an object with `payload_len` ciphertext bytes puts its segments.
@@ -144,5 +136,40 @@ impl Layout {
             return Err(SealError::Truncated);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonce_layout() {
+        assert_eq!(nonce(0, false), [0; 12]);
+        assert_eq!(nonce(1, true), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+        assert_eq!(nonce(0x0102, false)[9..], [1, 2, 0]);
+    }
+
+    #[cfg(all(feature = "ring", not(target_arch = "wasm32")))]
+    #[test]
+    fn backends_agree() {
+        use super::super::gcm::{PortableGcm, RingGcm};
+        let key = [7u8; 32];
+        let (a, b) = (PortableGcm::new(&key), RingGcm::new(&key));
+        for len in [0usize, 1, 15, 16, 17, 1000, 65536] {
+            let pt: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let (mut x, mut y) = (pt.clone(), pt.clone());
+            let tx = a.seal_in_place(nonce(3, true), &mut x);
+            let ty = b.seal_in_place(nonce(3, true), &mut y);
+            assert_eq!((x.clone(), tx), (y, ty), "len {len}");
+            x.extend_from_slice(&tx);
+            let mut out = vec![0u8; len];
+            assert!(b.open_into(nonce(3, true), &x, &mut out));
+            assert_eq!(out, pt);
+            assert!(a.open_into(nonce(3, true), &x, &mut out));
+            x[0] ^= 1;
+            assert!(!b.open_into(nonce(3, true), &x, &mut out));
+            assert!(!a.open_into(nonce(3, true), &x, &mut out));
+        }
     }
 }

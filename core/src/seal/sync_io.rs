@@ -136,6 +136,7 @@ pub struct OpenReader<R: Read> {
     signer: Option<Recipient>,
     cur: Vec<u8>,
     next: Vec<u8>,
+    plain: Vec<u8>,
     index: u64,
     pos: usize,
     len: usize,
@@ -169,6 +170,7 @@ impl<R: Read> OpenReader<R> {
             signer,
             cur: Vec::with_capacity(stride),
             next,
+            plain: Vec::with_capacity(stride),
             index: 0,
             pos: 0,
             len: 0,
@@ -207,7 +209,8 @@ impl<R: Read> OpenReader<R> {
         }
         let last = self.next.is_empty();
         let next = (!last).then_some(self.next.as_slice());
-        self.len = self.cipher.open_segment(self.index, last, &mut self.cur, next)?;
+        self.cipher.open_segment(self.index, last, &self.cur, &mut self.plain, next)?;
+        self.len = self.plain.len();
         self.pos = 0;
         self.index += 1;
         self.done = last;
@@ -230,7 +233,7 @@ impl<R: Read> Read for OpenReader<R> {
             }
         }
         let n = out.len().min(self.len - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        out[..n].copy_from_slice(&self.plain[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
     }
