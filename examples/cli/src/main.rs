@@ -1,3 +1,136 @@
-//! The `coffer` command-line tool (under construction).
+//! `coffer`: zero-trust storage from the terminal.
+//!
+//! Exit codes: 0 success; 1 any other failure; 2 bad usage; 3 the data failed authentication or
+//! verification (damaged, tampered, or not for this identity); 4 an I/O error (missing file, full
+//! disk, broken pipe).
 
-fn main() {}
+mod bench;
+mod demo;
+mod files;
+mod keys;
+mod sealing;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// coffer: keep files in storage you do not trust.
+#[derive(Parser, Debug)]
+#[command(name = "coffer", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show the whole story on a temporary directory: keys, seal, verify, a range read, open.
+    Demo,
+    /// Create an identity; print its public recipient as the last word of stdout.
+    Keygen(keys::KeygenArgs),
+    /// Print the public recipient of an identity.
+    Recipient(keys::RecipientArgs),
+    /// Encrypt, sign and hash a file for one or more recipients.
+    Seal(sealing::SealArgs),
+    /// Decrypt a sealed file (all of it, or a byte range), verifying every segment.
+    Open(sealing::OpenArgs),
+    /// Print the CID and BLAKE3 root of a sealed file; with -i, also authenticate every byte.
+    Verify(sealing::VerifyArgs),
+    /// Measure throughput and memory.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// A failure with the exit code it maps to.
+#[derive(Debug)]
+pub struct CliError {
+    code: u8,
+    message: String,
+}
+
+impl CliError {
+    /// Bad usage (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into() }
+    }
+    /// Authentication or verification failure (exit 3).
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self { code: 3, message: message.into() }
+    }
+    /// Any other failure (exit 1).
+    pub fn other(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into() }
+    }
+    /// An I/O failure on `path` (exit 4).
+    pub fn io(path: &std::path::Path, e: std::io::Error) -> Self {
+        Self { code: 4, message: format!("{}: {e}", path.display()) }
+    }
+}
+
+impl From<coffer::seal::SealError> for CliError {
+    fn from(e: coffer::seal::SealError) -> Self {
+        use coffer::seal::SealError as E;
+        let code = match &e {
+            E::Io(_) => 4,
+            E::NoRecipients | E::TooManyRecipients(_) | E::InvalidRecipient | E::RangeOutOfBounds { .. } => 2,
+            E::InvalidSegmentSize(_) => 2,
+            _ => 3,
+        };
+        Self { code, message: e.to_string() }
+    }
+}
+
+impl From<coffer::keys::KeyError> for CliError {
+    fn from(e: coffer::keys::KeyError) -> Self {
+        Self::usage(e.to_string())
+    }
+}
+
+/// Result of a command.
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// Where an identity comes from: `-i FILE`, or the `COFFER_IDENTITY` environment variable.
+#[derive(clap::Args, Debug, Clone)]
+pub struct IdentityArg {
+    /// Identity file (default: $COFFER_IDENTITY).
+    #[arg(short = 'i', long = "identity", env = "COFFER_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+impl IdentityArg {
+    /// Loads the identity, if one was given.
+    pub fn load_optional(&self) -> CliResult<Option<coffer::Identity>> {
+        self.identity.as_deref().map(keys::read_identity).transpose()
+    }
+
+    /// Loads the identity, or explains how to give one.
+    pub fn load(&self) -> CliResult<coffer::Identity> {
+        self.load_optional()?.ok_or_else(|| {
+            CliError::usage(
+                "this command needs an identity: pass -i FILE or set COFFER_IDENTITY \
+                 (create one with `coffer keygen -o FILE`)",
+            )
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo => demo::run(),
+        Command::Keygen(a) => keys::keygen(a),
+        Command::Recipient(a) => keys::recipient(a),
+        Command::Seal(a) => sealing::seal(a),
+        Command::Open(a) => sealing::open(a),
+        Command::Verify(a) => sealing::verify(a),
+        Command::Bench(b) => bench::run(b),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffer: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! `coffer bench …`: throughput and memory, printed beside baselines measured in the same run.
+
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use coffer::seal::{OpenReader, RawSegmentCipher, SealOptions, SealWriter};
+use coffer::Identity;
+
+use crate::files;
+use crate::{CliError, CliResult};
+
+/// What to measure.
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Seal and open throughput on one core vs bare AES-256-GCM and bare BLAKE3, and peak memory.
+    Seal(SealBenchArgs),
+}
+
+/// Arguments of `coffer bench seal`.
+#[derive(clap::Args, Debug)]
+pub struct SealBenchArgs {
+    /// How much plaintext to seal (generated on the fly, never held in memory).
+    #[arg(long, default_value = "1GiB", value_parser = files::parse_size)]
+    size: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs a bench.
+pub fn run(cmd: BenchCommand) -> CliResult {
+    match cmd {
+        BenchCommand::Seal(a) => seal_bench(a),
+    }
+}
+
+const CHUNK: usize = 1 << 16;
+
+/// Deterministic incompressible data, produced chunk by chunk from a 1 MiB pool.
+struct Source {
+    pool: Vec<u8>,
+    left: u64,
+    counter: u64,
+}
+
+impl Source {
+    fn new(size: u64) -> Self {
+        let mut pool = vec![0u8; 1 << 20];
+        blake3::Hasher::new_keyed(&[7; 32]).finalize_xof().fill(&mut pool);
+        Self { pool, left: size, counter: 0 }
+    }
+
+    /// The next chunk of at most `CHUNK` bytes, or `None` at the end.
+    fn next_chunk(&mut self) -> Option<&[u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        let n = (self.left as usize).min(CHUNK);
+        let off = (self.counter as usize * CHUNK) % self.pool.len();
+        // Vary the pool so no two chunks are equal.
+        self.pool[off..off + 8].copy_from_slice(&self.counter.to_le_bytes());
+        self.counter += 1;
+        self.left -= n as u64;
+        Some(&self.pool[off..off + n])
+    }
+}
+
+/// Passes bytes through while hashing them.
+struct HashingSink<W: Write> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for HashingSink<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.hasher.update(buf);
+        self.inner.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn mib_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / secs.max(1e-9)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn seal_into<W: Write>(size: u64, opts: &SealOptions, out: W) -> CliResult<(W, blake3::Hash)> {
+    let mut src = Source::new(size);
+    let sink = HashingSink { inner: out, hasher: blake3::Hasher::new() };
+    let mut w = SealWriter::new(sink, opts)?;
+    while let Some(c) = src.next_chunk() {
+        w.write_all(c).map_err(|e| CliError::other(e.to_string()))?;
+    }
+    let (sink, _) = w.finish().map_err(|e| CliError::other(e.to_string()))?;
+    Ok((sink.inner, sink.hasher.finalize()))
+}
+
+fn seal_bench(args: SealBenchArgs) -> CliResult {
+    let size = args.size;
+    let me = Identity::generate();
+    let opts = SealOptions::new(vec![me.recipient().clone()]);
+
+    // Bare AEAD over the same data, in the same segment size.
+    let cipher = RawSegmentCipher::new(&[9; 32], CHUNK);
+    let mut src = Source::new(size);
+    let mut buf = Vec::with_capacity(CHUNK + 16);
+    let t = Instant::now();
+    let mut i = 0;
+    while let Some(c) = src.next_chunk() {
+        buf.clear();
+        buf.extend_from_slice(c);
+        cipher.seal_segment(i, false, &mut buf);
+        i += 1;
+    }
+    std::hint::black_box(&buf);
+    let aead = mib_s(size, t.elapsed().as_secs_f64());
+
+    // Bare BLAKE3 (one core).
+    let mut src = Source::new(size);
+    let mut h = blake3::Hasher::new();
+    let t = Instant::now();
+    while let Some(c) = src.next_chunk() {
+        h.update(c);
+    }
+    std::hint::black_box(h.finalize());
+    let b3 = mib_s(size, t.elapsed().as_secs_f64());
+
+    // Seal: encrypt + BLAKE3 of the ciphertext, into a sink.
+    let t = Instant::now();
+    let (_, _) = seal_into(size, &opts, io::sink())?;
+    let seal = mib_s(size, t.elapsed().as_secs_f64());
+
+    // Open with full verification: BLAKE3 of the ciphertext checked against the seal-time root,
+    // every segment authenticated and decrypted.
+    let dir = tempfile::tempdir().map_err(|e| CliError::other(e.to_string()))?;
+    let path = dir.path().join("sealed");
+    let file = std::fs::File::create(&path).map_err(|e| CliError::io(&path, e))?;
+    let (_, root) = seal_into(size, &opts, io::BufWriter::with_capacity(1 << 20, file))?;
+    let file = std::fs::File::open(&path).map_err(|e| CliError::io(&path, e))?;
+    let t = Instant::now();
+    let mut hashing = HashingReader { inner: io::BufReader::with_capacity(1 << 20, file), hasher: blake3::Hasher::new() };
+    let mut r = OpenReader::new(&mut hashing, &me)?;
+    let mut out = vec![0u8; 1 << 20];
+    let mut opened = 0u64;
+    loop {
+        match r.read(&mut out) {
+            Ok(0) => break,
+            Ok(n) => opened += n as u64,
+            Err(e) => return Err(coffer::seal::SealError::from_io(e).into()),
+        }
+    }
+    drop(r);
+    if hashing.hasher.finalize() != root || opened != size {
+        return Err(CliError::integrity("bench: the sealed file did not verify"));
+    }
+    let open = mib_s(size, t.elapsed().as_secs_f64());
+    drop(dir);
+
+    let limit = 1.0 / (1.0 / aead + 1.0 / b3);
+    let rss = peak_rss_mib();
+    let report = serde_json::json!({
+        "size_bytes": size,
+        "aead_backend": coffer::seal::AEAD_BACKEND,
+        "segment_size": CHUNK,
+        "seal_mib_s": round(seal),
+        "open_mib_s": round(open),
+        "aead_mib_s": round(aead),
+        "blake3_mib_s": round(b3),
+        "serial_limit_mib_s": round(limit),
+        "seal_ratio_to_limit": round(seal / limit),
+        "open_ratio_to_limit": round(open / limit),
+        "peak_rss_mib": rss.map(round),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("coffer bench seal: {} MiB, one core, AEAD backend {}", size >> 20, coffer::seal::AEAD_BACKEND);
+        println!("  bare AES-256-GCM     {aead:>9.1} MiB/s");
+        println!("  bare BLAKE3          {b3:>9.1} MiB/s");
+        println!("  serial limit         {limit:>9.1} MiB/s  (1 / (1/aead + 1/blake3))");
+        println!("  seal (+BLAKE3)       {seal:>9.1} MiB/s  ratio to limit {:.2}", seal / limit);
+        println!("  open (+verify)       {open:>9.1} MiB/s  ratio to limit {:.2}", open / limit);
+        if let Some(r) = rss {
+            println!("  peak RSS             {r:>9.1} MiB");
+        }
+    }
+    Ok(())
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+struct HashingReader<R: Read> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
