@@ -182,7 +182,7 @@ fn malformed_arguments_get_typed_errors() {
         })
     );
     assert_eq!(
-        covering_range(len, 9..3),
+        covering_range(len, Range { start: 9, end: 3 }),
         Err(VerifyError::InvalidRange { start: 9, end: 3 })
     );
     // 20 000..40 000 lies in groups 1 and 2.
@@ -234,7 +234,7 @@ fn malformed_arguments_get_typed_errors() {
         })
     ));
     // Truncated data for the whole object changes the tree, so the root no longer matches.
-    assert!(verify_all(&outboard.root(), &data[1..], &outboard.as_bytes()[..]).is_err());
+    assert!(verify_all(&outboard.root(), &data[1..], outboard.as_bytes()).is_err());
 }
 
 #[test]

@@ -76,7 +76,7 @@ const OUTBOARD_LENGTHS: [u64; 16] = [
 /// Ranges pinned for each length: first byte, last byte, a span across groups, everything.
 fn pinned_ranges(len: u64) -> Vec<Range<u64>> {
     if len == 0 {
-        return vec![0..0];
+        return std::iter::once(0..0).collect();
     }
     let mut ranges = vec![0..1, len - 1..len, 0..len];
     if len > GROUP {
