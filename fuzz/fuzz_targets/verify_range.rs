@@ -20,7 +20,11 @@ fuzz_target!(|bytes: &[u8]| {
 fn hostile(u: &mut Unstructured) -> Result<()> {
     let root = blake3::Hash::from(u.arbitrary::<[u8; 32]>()?);
     let small = u.arbitrary::<bool>()?;
-    let len: u64 = if small { u.int_in_range(0..=200_000)? } else { u.arbitrary()? };
+    let len: u64 = if small {
+        u.int_in_range(0..=200_000)?
+    } else {
+        u.arbitrary()?
+    };
     let range = u.arbitrary::<u64>()? % len.saturating_add(1)..u.arbitrary::<u64>()?;
     let outboard: Vec<u8> = u.arbitrary()?;
     let proof: Vec<u8> = u.arbitrary()?;
@@ -48,14 +52,19 @@ fn hostile(u: &mut Unstructured) -> Result<()> {
 fn consistent(u: &mut Unstructured) -> Result<()> {
     let len = u.int_in_range(0..=300_000u64)?;
     let seed: u8 = u.arbitrary()?;
-    let data: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
     let outboard = Outboard::compute(&data);
     let (a, b) = (u.int_in_range(0..=len)?, u.int_in_range(0..=len)?);
     let range = a.min(b)..a.max(b);
     let span = covering_range(len, range.clone()).expect("range inside the object");
     let mut covering = data[span.start as usize..span.end as usize].to_vec();
     let mut pairs = outboard.as_bytes().to_vec();
-    let mut proof = outboard.range_proof(range.clone()).expect("range inside").into_bytes();
+    let mut proof = outboard
+        .range_proof(range.clone())
+        .expect("range inside")
+        .into_bytes();
     let wanted = &data[range.start as usize..range.end as usize];
 
     let target: u8 = u.int_in_range(0..=3)?;
@@ -86,7 +95,8 @@ fn consistent(u: &mut Unstructured) -> Result<()> {
 
     let ob = Outboard::from_parts(outboard.root(), len, pairs).expect("same length");
     let by_outboard = ob.verify_range(range.clone(), &covering);
-    let proof = RangeProof::from_parts(outboard.root(), len, range.clone(), proof).expect("same length");
+    let proof =
+        RangeProof::from_parts(outboard.root(), len, range.clone(), proof).expect("same length");
     let by_proof = proof.verify(&covering);
     match target {
         1 => {
