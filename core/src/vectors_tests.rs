@@ -40,7 +40,12 @@ fn check_or_write(name: &str, generated: Value) {
         return;
     }
     let stored = load(name);
-    assert_eq!(stored, generated, "{} differs from what this build produces", path.display());
+    assert_eq!(
+        stored,
+        generated,
+        "{} differs from what this build produces",
+        path.display()
+    );
 }
 
 #[test]
@@ -121,29 +126,70 @@ struct SealCase {
 }
 
 const SEAL_CASES: &[SealCase] = &[
-    SealCase { name: "empty", recipients: &[1], signer: None, segment_log2: 10, len: 0 },
-    SealCase { name: "one-byte", recipients: &[1], signer: None, segment_log2: 10, len: 1 },
-    SealCase { name: "exactly-one-segment", recipients: &[1], signer: None, segment_log2: 10, len: 1024 },
-    SealCase { name: "two-and-a-half-segments-signed", recipients: &[1], signer: Some(3), segment_log2: 10, len: 2560 },
-    SealCase { name: "two-recipients-signed", recipients: &[1, 2], signer: Some(1), segment_log2: 10, len: 1500 },
-    SealCase { name: "default-segment-size", recipients: &[2], signer: None, segment_log2: 16, len: 100 },
+    SealCase {
+        name: "empty",
+        recipients: &[1],
+        signer: None,
+        segment_log2: 10,
+        len: 0,
+    },
+    SealCase {
+        name: "one-byte",
+        recipients: &[1],
+        signer: None,
+        segment_log2: 10,
+        len: 1,
+    },
+    SealCase {
+        name: "exactly-one-segment",
+        recipients: &[1],
+        signer: None,
+        segment_log2: 10,
+        len: 1024,
+    },
+    SealCase {
+        name: "two-and-a-half-segments-signed",
+        recipients: &[1],
+        signer: Some(3),
+        segment_log2: 10,
+        len: 2560,
+    },
+    SealCase {
+        name: "two-recipients-signed",
+        recipients: &[1, 2],
+        signer: Some(1),
+        segment_log2: 10,
+        len: 1500,
+    },
+    SealCase {
+        name: "default-segment-size",
+        recipients: &[2],
+        signer: None,
+        segment_log2: 16,
+        len: 100,
+    },
 ];
 
 #[test]
 fn sealed_object_vectors() {
     let mut out = Vec::new();
     for (k, case) in SEAL_CASES.iter().enumerate() {
-        let recipients: Vec<Recipient> =
-            case.recipients.iter().map(|n| Identity::from_seed(&seed(*n)).recipient().clone()).collect();
+        let recipients: Vec<Recipient> = case
+            .recipients
+            .iter()
+            .map(|n| Identity::from_seed(&seed(*n)).recipient().clone())
+            .collect();
         let mut opts = SealOptions::new(recipients).segment_size_log2(case.segment_log2);
         if let Some(s) = case.signer {
             opts = opts.signed_by(&Identity::from_seed(&seed(s)));
         }
         // file key, salt, then one ephemeral HPKE ikm per recipient
-        let randomness: Vec<u8> =
-            (0..32 * (2 + case.recipients.len())).map(|i| (i as u8).wrapping_mul(7).wrapping_add(k as u8)).collect();
+        let randomness: Vec<u8> = (0..32 * (2 + case.recipients.len()))
+            .map(|i| (i as u8).wrapping_mul(7).wrapping_add(k as u8))
+            .collect();
         let pt = plaintext(case.len);
-        let sealed = seal::seal_to_vec_with_rng(&opts, &pt, &mut FixedRng::new(randomness.clone())).unwrap();
+        let sealed =
+            seal::seal_to_vec_with_rng(&opts, &pt, &mut FixedRng::new(randomness.clone())).unwrap();
         for n in case.recipients {
             let opened = seal::open_to_vec(&Identity::from_seed(&seed(*n)), &sealed).unwrap();
             assert_eq!(opened.plaintext, pt);

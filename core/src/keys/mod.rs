@@ -113,9 +113,15 @@ impl Recipient {
             reason: "the X25519 public key is not valid",
         })?;
         ed25519_dalek::VerifyingKey::from_bytes(&ed25519_public).map_err(|_| {
-            KeyError::InvalidKey { kind: "recipient", reason: "the Ed25519 public key is not a curve point" }
+            KeyError::InvalidKey {
+                kind: "recipient",
+                reason: "the Ed25519 public key is not a curve point",
+            }
         })?;
-        Ok(Self { kem: kem_public, verifying: ed25519_public })
+        Ok(Self {
+            kem: kem_public,
+            verifying: ed25519_public,
+        })
     }
 
     /// The 64 bytes `x25519_public || ed25519_public`.
@@ -155,7 +161,8 @@ impl Recipient {
         let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&self.verifying) else {
             return false;
         };
-        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature)).is_ok()
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+            .is_ok()
     }
 }
 
@@ -201,7 +208,8 @@ impl Identity {
     pub fn from_seed(seed: &[u8; SEED_LEN]) -> Self {
         let hk = Hkdf::<Sha256>::new(Some(SEED_SALT), seed);
         let mut ikm = Zeroizing::new([0u8; 32]);
-        hk.expand(INFO_X25519, ikm.as_mut()).expect("32 bytes is a valid HKDF-SHA256 output length");
+        hk.expand(INFO_X25519, ikm.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
         let (kem_secret, kem_public) = KemX25519::derive_keypair(ikm.as_ref());
         let mut ed_seed = Zeroizing::new([0u8; 32]);
         hk.expand(INFO_ED25519, ed_seed.as_mut())
@@ -211,7 +219,12 @@ impl Identity {
             kem: kem_public.to_bytes().into(),
             verifying: signing.verifying_key().to_bytes(),
         };
-        Self { seed: Zeroizing::new(*seed), kem_secret, signing, recipient }
+        Self {
+            seed: Zeroizing::new(*seed),
+            kem_secret,
+            signing,
+            recipient,
+        }
     }
 
     /// The public side of this identity.
@@ -268,7 +281,9 @@ impl Clone for Identity {
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity").field("recipient", &self.recipient).finish_non_exhaustive()
+        f.debug_struct("Identity")
+            .field("recipient", &self.recipient)
+            .finish_non_exhaustive()
     }
 }
 
@@ -310,7 +325,10 @@ mod tests {
         let c = Identity::from_seed(&[8u8; 32]);
         assert_eq!(a.recipient(), b.recipient());
         assert_ne!(a.recipient(), c.recipient());
-        assert_ne!(a.recipient().kem_public_key(), a.recipient().ed25519_public_key());
+        assert_ne!(
+            a.recipient().kem_public_key(),
+            a.recipient().ed25519_public_key()
+        );
     }
 
     #[test]
@@ -321,7 +339,10 @@ mod tests {
         let back: Identity = secret.parse().unwrap();
         assert_eq!(back.recipient(), id.recipient());
         let file = id.to_file_contents();
-        assert_eq!(Identity::from_file_contents(&file).unwrap().recipient(), id.recipient());
+        assert_eq!(
+            Identity::from_file_contents(&file).unwrap().recipient(),
+            id.recipient()
+        );
         let r: Recipient = id.recipient().to_string().parse().unwrap();
         assert_eq!(&r, id.recipient());
     }

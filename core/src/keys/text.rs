@@ -1,6 +1,8 @@
 //! Bech32m text forms of recipients and identities (`docs/FORMAT.md` §2).
 
-use bech32::primitives::decode::{CheckedHrpstring, CheckedHrpstringError, UncheckedHrpstringError};
+use bech32::primitives::decode::{
+    CheckedHrpstring, CheckedHrpstringError, UncheckedHrpstringError,
+};
 use bech32::{Bech32m, Hrp};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -27,7 +29,10 @@ pub(super) fn decode_recipient(s: &str) -> Result<Recipient, KeyError> {
     const KIND: &str = "recipient";
     let s = s.trim();
     if s.to_ascii_uppercase().starts_with(IDENTITY_PREFIX) {
-        return Err(KeyError::WrongKind { expected: KIND, prefix: RECIPIENT_PREFIX });
+        return Err(KeyError::WrongKind {
+            expected: KIND,
+            prefix: RECIPIENT_PREFIX,
+        });
     }
     let data = decode(s, KIND, RECIPIENT_HRP, RECIPIENT_PREFIX)?;
     let (version, key) = data.split_first().ok_or(KeyError::InvalidKey {
@@ -35,7 +40,10 @@ pub(super) fn decode_recipient(s: &str) -> Result<Recipient, KeyError> {
         reason: "no key data",
     })?;
     if *version != KEY_VERSION {
-        return Err(KeyError::UnsupportedVersion { kind: KIND, version: *version });
+        return Err(KeyError::UnsupportedVersion {
+            kind: KIND,
+            version: *version,
+        });
     }
     Recipient::from_bytes(key)
 }
@@ -54,7 +62,10 @@ pub(super) fn decode_identity(s: &str) -> Result<Zeroizing<[u8; SEED_LEN]>, KeyE
     const KIND: &str = "identity";
     let s = s.trim();
     if s.to_ascii_lowercase().starts_with(RECIPIENT_PREFIX) {
-        return Err(KeyError::WrongKind { expected: KIND, prefix: IDENTITY_PREFIX });
+        return Err(KeyError::WrongKind {
+            expected: KIND,
+            prefix: IDENTITY_PREFIX,
+        });
     }
     let data = Zeroizing::new(decode(s, KIND, IDENTITY_HRP, IDENTITY_PREFIX)?);
     let (version, seed) = data.split_first().ok_or(KeyError::InvalidKey {
@@ -62,10 +73,16 @@ pub(super) fn decode_identity(s: &str) -> Result<Zeroizing<[u8; SEED_LEN]>, KeyE
         reason: "no key data",
     })?;
     if *version != KEY_VERSION {
-        return Err(KeyError::UnsupportedVersion { kind: KIND, version: *version });
+        return Err(KeyError::UnsupportedVersion {
+            kind: KIND,
+            version: *version,
+        });
     }
     if seed.len() != SEED_LEN {
-        return Err(KeyError::InvalidKey { kind: KIND, reason: "an identity holds a 32-byte seed" });
+        return Err(KeyError::InvalidKey {
+            kind: KIND,
+            reason: "an identity holds a 32-byte seed",
+        });
     }
     let mut out = Zeroizing::new([0u8; SEED_LEN]);
     out.copy_from_slice(seed);
@@ -85,17 +102,28 @@ fn decode(
         CheckedHrpstringError::Parse(UncheckedHrpstringError::Char(_)) => KeyError::Malformed {
             kind,
             // Not quoting the character: the input may be a secret.
-            reason: "it contains a character outside the Bech32 alphabet, or mixes upper and lower case".into(),
+            reason:
+                "it contains a character outside the Bech32 alphabet, or mixes upper and lower case"
+                    .into(),
         },
-        _ => KeyError::Malformed { kind, reason: "expected <prefix>1<data>".into() },
+        _ => KeyError::Malformed {
+            kind,
+            reason: "expected <prefix>1<data>".into(),
+        },
     })?;
     if !checked.hrp().as_str().eq_ignore_ascii_case(hrp) {
-        return Err(KeyError::WrongKind { expected: kind, prefix });
+        return Err(KeyError::WrongKind {
+            expected: kind,
+            prefix,
+        });
     }
     let mut data: Vec<u8> = checked.byte_iter().collect();
     if data.len() > 128 {
         data.zeroize();
-        return Err(KeyError::InvalidKey { kind, reason: "too long" });
+        return Err(KeyError::InvalidKey {
+            kind,
+            reason: "too long",
+        });
     }
     Ok(data)
 }

@@ -23,7 +23,11 @@ async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::
 }
 
 /// Reads one segment-sized chunk into `buf` (resized to what was read).
-async fn read_chunk<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>, size: usize) -> std::io::Result<()> {
+async fn read_chunk<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    size: usize,
+) -> std::io::Result<()> {
     buf.resize(size, 0);
     let n = read_full(r, buf).await?;
     buf.truncate(n);
@@ -31,7 +35,11 @@ async fn read_chunk<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>, size: us
 }
 
 /// Seals everything `reader` yields into `writer`, holding at most two segments in memory.
-pub async fn seal_async<R, W>(opts: &SealOptions, mut reader: R, mut writer: W) -> Result<SealSummary, SealError>
+pub async fn seal_async<R, W>(
+    opts: &SealOptions,
+    mut reader: R,
+    mut writer: W,
+) -> Result<SealSummary, SealError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -40,7 +48,10 @@ where
     let header = header.to_bytes();
     writer.write_all(&header).await?;
     let seg = cipher.segment_size();
-    let mut summary = SealSummary { plaintext_len: 0, sealed_len: header.len() as u64 };
+    let mut summary = SealSummary {
+        plaintext_len: 0,
+        sealed_len: header.len() as u64,
+    };
     let mut cur = Vec::with_capacity(seg + TAG_LEN);
     let mut next = Vec::with_capacity(seg + TAG_LEN);
     read_chunk(&mut reader, &mut cur, seg).await?;
@@ -70,7 +81,11 @@ where
 /// Opens the sealed object `reader` yields into `writer`, holding at most two segments in
 /// memory. Only authenticated segments are written; on error, what was written so far is a
 /// prefix of the plaintext and must be discarded by the caller.
-pub async fn open_async<R, W>(identity: &Identity, mut reader: R, mut writer: W) -> Result<OpenSummary, SealError>
+pub async fn open_async<R, W>(
+    identity: &Identity,
+    mut reader: R,
+    mut writer: W,
+) -> Result<OpenSummary, SealError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -82,7 +97,10 @@ where
     read_chunk(&mut reader, &mut rest, len - super::PREFIX_LEN).await?;
     bytes.extend_from_slice(&rest);
     if bytes.len() < len {
-        return Err(SealError::TruncatedHeader { expected: len, found: bytes.len() });
+        return Err(SealError::TruncatedHeader {
+            expected: len,
+            found: bytes.len(),
+        });
     }
     let header = Header::parse(&bytes)?;
     let (keys, signer) = header.unlock(identity)?;
@@ -95,7 +113,10 @@ where
     if cur.is_empty() {
         return Err(SealError::Truncated);
     }
-    let mut summary = OpenSummary { plaintext_len: 0, signer };
+    let mut summary = OpenSummary {
+        plaintext_len: 0,
+        signer,
+    };
     let mut index = 0u64;
     loop {
         if cur.len() == stride {
@@ -104,7 +125,13 @@ where
             next.clear();
         }
         let last = next.is_empty();
-        cipher.open_segment(index, last, &cur, &mut plain, (!last).then_some(next.as_slice()))?;
+        cipher.open_segment(
+            index,
+            last,
+            &cur,
+            &mut plain,
+            (!last).then_some(next.as_slice()),
+        )?;
         writer.write_all(&plain).await?;
         summary.plaintext_len += plain.len() as u64;
         if last {

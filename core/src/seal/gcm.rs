@@ -25,9 +25,15 @@ impl PortableGcm {
     /// Decrypts `ct || tag` into `out` (whose length is `ct`'s); leaves `input` untouched.
     pub(crate) fn open_into(&self, nonce: [u8; 12], input: &[u8], out: &mut [u8]) -> bool {
         let (ct, tag) = input.split_at(input.len() - super::TAG_LEN);
-        let Ok(tag) = Tag::<Aes256Gcm>::try_from(tag) else { return false };
-        let Ok(buf) = InOutBuf::new(ct, out) else { return false };
-        self.0.decrypt_inout_detached(&Nonce::<Aes256Gcm>::from(nonce), b"", buf, &tag).is_ok()
+        let Ok(tag) = Tag::<Aes256Gcm>::try_from(tag) else {
+            return false;
+        };
+        let Ok(buf) = InOutBuf::new(ct, out) else {
+            return false;
+        };
+        self.0
+            .decrypt_inout_detached(&Nonce::<Aes256Gcm>::from(nonce), b"", buf, &tag)
+            .is_ok()
     }
 }
 
@@ -59,7 +65,9 @@ impl RingGcm {
     /// bad tag, so it works on the copy in `out`).
     pub(crate) fn open_into(&self, nonce: [u8; 12], input: &[u8], out: &mut [u8]) -> bool {
         let (ct, tag) = input.split_at(input.len() - super::TAG_LEN);
-        let Ok(tag) = ring::aead::Tag::try_from(tag) else { return false };
+        let Ok(tag) = ring::aead::Tag::try_from(tag) else {
+            return false;
+        };
         out.copy_from_slice(ct);
         self.0
             .open_in_place_separate_tag(

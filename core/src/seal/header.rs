@@ -72,9 +72,15 @@ impl ObjectKeys {
             (INFO_HEADER_MAC, mac.as_mut_slice()),
             (INFO_SIGNATURE, signature.as_mut_slice()),
         ] {
-            hk.expand(info, out).expect("32 bytes is a valid HKDF-SHA256 output length");
+            hk.expand(info, out)
+                .expect("32 bytes is a valid HKDF-SHA256 output length");
         }
-        Self { payload, commitment, mac, signature }
+        Self {
+            payload,
+            commitment,
+            mac,
+            signature,
+        }
     }
 
     /// The signature block cipher: its key is used for exactly one message per object, so a
@@ -85,7 +91,11 @@ impl ObjectKeys {
         aes_gcm::Aes256Gcm::new(key.into())
     }
 
-    fn seal_signature(&self, signer: &Recipient, sig: &[u8; SIGNATURE_LEN]) -> [u8; SEALED_SIGNATURE_LEN] {
+    fn seal_signature(
+        &self,
+        signer: &Recipient,
+        sig: &[u8; SIGNATURE_LEN],
+    ) -> [u8; SEALED_SIGNATURE_LEN] {
         use aes_gcm::aead::Aead as _;
         let mut pt = Zeroizing::new(Vec::with_capacity(SIGNER_LEN + SIGNATURE_LEN));
         pt.extend_from_slice(&signer.to_bytes());
@@ -94,12 +104,20 @@ impl ObjectKeys {
             .signature_cipher()
             .encrypt(&Default::default(), pt.as_slice())
             .expect("128 bytes are within AES-GCM limits");
-        ct.as_slice().try_into().expect("128 bytes plus a 16-byte tag")
+        ct.as_slice()
+            .try_into()
+            .expect("128 bytes plus a 16-byte tag")
     }
 
-    fn open_signature(&self, sealed: &[u8; SEALED_SIGNATURE_LEN]) -> Option<(Recipient, [u8; SIGNATURE_LEN])> {
+    fn open_signature(
+        &self,
+        sealed: &[u8; SEALED_SIGNATURE_LEN],
+    ) -> Option<(Recipient, [u8; SIGNATURE_LEN])> {
         use aes_gcm::aead::Aead as _;
-        let pt = self.signature_cipher().decrypt(&Default::default(), sealed.as_slice()).ok()?;
+        let pt = self
+            .signature_cipher()
+            .decrypt(&Default::default(), sealed.as_slice())
+            .ok()?;
         let signer = Recipient::from_bytes(&pt[..SIGNER_LEN]).ok()?;
         let sig: [u8; SIGNATURE_LEN] = pt[SIGNER_LEN..].try_into().ok()?;
         Some((signer, sig))
@@ -127,8 +145,10 @@ pub(crate) fn wrap_file_key(
     rng: &mut impl SealRng,
 ) -> Result<Stanza, SealError> {
     let (enc, wrapped) = hpke_seal(&recipient.hpke_public_key(), HPKE_INFO, b"", file_key, rng)?;
-    let wrapped: [u8; WRAPPED_LEN] =
-        wrapped.as_slice().try_into().map_err(|_| SealError::Internal("HPKE output length"))?;
+    let wrapped: [u8; WRAPPED_LEN] = wrapped
+        .as_slice()
+        .try_into()
+        .map_err(|_| SealError::Internal("HPKE output length"))?;
     Ok(Stanza { enc, wrapped })
 }
 
@@ -143,7 +163,9 @@ pub(crate) fn hpke_seal(
     let (enc, mut ctx) =
         hpke::setup_sender_with_rng::<Aead, Kdf, KemX25519>(&OpModeS::Base, pk, info, rng)
             .map_err(|_| SealError::InvalidRecipient)?;
-    let ct = ctx.seal(plaintext, aad).map_err(|_| SealError::Internal("HPKE seal"))?;
+    let ct = ctx
+        .seal(plaintext, aad)
+        .map_err(|_| SealError::Internal("HPKE seal"))?;
     Ok((enc.to_bytes().into(), ct))
 }
 
@@ -312,23 +334,42 @@ impl Header {
         let p = Prefix::parse(bytes)?;
         let len = encoded_len(p.recipients, p.signed);
         if bytes.len() < len {
-            return Err(SealError::TruncatedHeader { expected: len, found: bytes.len() });
+            return Err(SealError::TruncatedHeader {
+                expected: len,
+                found: bytes.len(),
+            });
         }
-        let mut r = Cursor { bytes: &bytes[..len], pos: PREFIX_LEN };
+        let mut r = Cursor {
+            bytes: &bytes[..len],
+            pos: PREFIX_LEN,
+        };
         let salt = r.array::<SALT_LEN>();
         let stanzas = (0..p.recipients)
-            .map(|_| Stanza { enc: r.array(), wrapped: r.array() })
+            .map(|_| Stanza {
+                enc: r.array(),
+                wrapped: r.array(),
+            })
             .collect();
         let commitment = r.array::<COMMITMENT_LEN>();
         let sealed_signature = p.signed.then(|| r.array::<SEALED_SIGNATURE_LEN>());
         let mac = r.array::<MAC_LEN>();
-        Ok(Header { segment_log2: p.segment_log2, salt, stanzas, commitment, sealed_signature, mac })
+        Ok(Header {
+            segment_log2: p.segment_log2,
+            salt,
+            stanzas,
+            commitment,
+            sealed_signature,
+            mac,
+        })
     }
 
     /// Finds the stanza addressed to `identity`, recovers the file key and checks the key
     /// commitment, the signature (if any) and the header MAC, in that order. Returns the
     /// object's keys and the verified signer.
-    pub(crate) fn unlock(&self, identity: &Identity) -> Result<(ObjectKeys, Option<Recipient>), SealError> {
+    pub(crate) fn unlock(
+        &self,
+        identity: &Identity,
+    ) -> Result<(ObjectKeys, Option<Recipient>), SealError> {
         let file_key = self
             .stanzas
             .iter()
@@ -367,12 +408,18 @@ impl Prefix {
     fn parse(bytes: &[u8]) -> Result<Self, SealError> {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             if bytes.len() < MAGIC.len() && MAGIC.starts_with(bytes) {
-                return Err(SealError::TruncatedHeader { expected: PREFIX_LEN, found: bytes.len() });
+                return Err(SealError::TruncatedHeader {
+                    expected: PREFIX_LEN,
+                    found: bytes.len(),
+                });
             }
             return Err(SealError::NotSealed);
         }
         if bytes.len() < PREFIX_LEN {
-            return Err(SealError::TruncatedHeader { expected: PREFIX_LEN, found: bytes.len() });
+            return Err(SealError::TruncatedHeader {
+                expected: PREFIX_LEN,
+                found: bytes.len(),
+            });
         }
         let version = bytes[6];
         if version != VERSION {
@@ -394,7 +441,11 @@ impl Prefix {
         if recipients > MAX_RECIPIENTS {
             return Err(SealError::InvalidHeader("more than 1024 recipients"));
         }
-        Ok(Prefix { signed: flags & FLAG_SIGNED != 0, segment_log2, recipients })
+        Ok(Prefix {
+            signed: flags & FLAG_SIGNED != 0,
+            segment_log2,
+            recipients,
+        })
     }
 }
 

@@ -49,7 +49,7 @@ pub use header::{
     DEFAULT_SEGMENT_LOG2, Header, MAX_RECIPIENTS, MAX_SEGMENT_LOG2, MIN_SEGMENT_LOG2, PREFIX_LEN,
     VERSION,
 };
-pub use range::{OpenedHeader, ReadAt, RangeReader};
+pub use range::{OpenedHeader, RangeReader, ReadAt};
 #[doc(hidden)]
 pub use rng::FixedRng;
 pub use rng::{OsRng, SealRng};
@@ -69,7 +69,9 @@ pub enum SealError {
     #[error("not a coffer sealed object (the magic bytes are missing)")]
     NotSealed,
     /// The object was written by a newer format version.
-    #[error("sealed-object format version {0} is not supported by this version of coffer; upgrade coffer")]
+    #[error(
+        "sealed-object format version {0} is not supported by this version of coffer; upgrade coffer"
+    )]
     UnsupportedVersion(u8),
     /// A header field has a value the format does not allow.
     #[error("the sealed header is invalid: {0}")]
@@ -107,7 +109,9 @@ pub enum SealError {
     #[error("the sealed object has data after its final segment")]
     TrailingData,
     /// A segment sits at the wrong position (reordered, duplicated or dropped segments).
-    #[error("segment {found} appears at position {position}: segments were reordered, duplicated or dropped")]
+    #[error(
+        "segment {found} appears at position {position}: segments were reordered, duplicated or dropped"
+    )]
     SegmentOutOfOrder {
         /// Where the segment was found.
         position: u64,
@@ -184,7 +188,11 @@ pub struct SealOptions {
 impl SealOptions {
     /// Seal to `recipients`, unsigned, with 64 KiB segments.
     pub fn new(recipients: Vec<Recipient>) -> Self {
-        Self { recipients, signer: None, segment_log2: DEFAULT_SEGMENT_LOG2 }
+        Self {
+            recipients,
+            signer: None,
+            segment_log2: DEFAULT_SEGMENT_LOG2,
+        }
     }
 
     /// Sign the header with `identity`, so recipients can check who sealed the object.
@@ -205,7 +213,10 @@ impl SealOptions {
     }
 
     /// Starts a new object: draws its file key and salt and builds its header.
-    pub(crate) fn start(&self, rng: &mut impl SealRng) -> Result<(Header, PayloadCipher), SealError> {
+    pub(crate) fn start(
+        &self,
+        rng: &mut impl SealRng,
+    ) -> Result<(Header, PayloadCipher), SealError> {
         let mut file_key = Zeroizing::new([0u8; 32]);
         let mut salt = [0u8; 32];
         let Ok(()) = hpke::rand_core::TryRng::try_fill_bytes(rng, file_key.as_mut());
@@ -287,7 +298,10 @@ pub fn open_to_vec(identity: &Identity, sealed: &[u8]) -> Result<Opened, SealErr
     let mut r = OpenReader::new(sealed, identity)?;
     let mut plaintext = Vec::new();
     io::Read::read_to_end(&mut r, &mut plaintext).map_err(SealError::from_io)?;
-    Ok(Opened { plaintext, signer: r.signer().cloned() })
+    Ok(Opened {
+        plaintext,
+        signer: r.signer().cloned(),
+    })
 }
 
 #[cfg(test)]

@@ -84,14 +84,21 @@ impl std::fmt::Debug for OpenedHeader {
 impl OpenedHeader {
     /// Parses and unlocks `header_bytes` (at least the whole header) of a sealed object that is
     /// `sealed_len` bytes long in total.
-    pub fn new(header_bytes: &[u8], sealed_len: u64, identity: &Identity) -> Result<Self, SealError> {
+    pub fn new(
+        header_bytes: &[u8],
+        sealed_len: u64,
+        identity: &Identity,
+    ) -> Result<Self, SealError> {
         let header = Header::parse(header_bytes)?;
         let (keys, signer) = header.unlock(identity)?;
         let header_len = header.len() as u64;
         let payload_len = sealed_len
             .checked_sub(header_len)
             .ok_or(SealError::Truncated)?;
-        let layout = Layout { segment_size: header.segment_size() as u64, payload_len };
+        let layout = Layout {
+            segment_size: header.segment_size() as u64,
+            payload_len,
+        };
         let segments = layout.segments()?;
         Ok(Self {
             cipher: super::cipher_for(&header, &keys),
@@ -115,7 +122,11 @@ impl OpenedHeader {
     fn check(&self, range: &Range<u64>) -> Result<(), SealError> {
         let len = self.plaintext_len();
         if range.start > range.end || range.end > len {
-            return Err(SealError::RangeOutOfBounds { start: range.start, end: range.end, len });
+            return Err(SealError::RangeOutOfBounds {
+                start: range.start,
+                end: range.end,
+                len,
+            });
         }
         Ok(())
     }
@@ -138,13 +149,18 @@ impl OpenedHeader {
         }
         let stride = self.layout.stride();
         let start = self.header_len + segs.start * stride;
-        let end = (self.header_len + segs.end * stride).min(self.header_len + self.layout.payload_len);
+        let end =
+            (self.header_len + segs.end * stride).min(self.header_len + self.layout.payload_len);
         Ok(start..end)
     }
 
     /// Decrypts plaintext `range` from `ciphertext`, the bytes at
     /// [`OpenedHeader::ciphertext_range`] of the same range.
-    pub fn decrypt_range(&self, range: Range<u64>, ciphertext: &[u8]) -> Result<Vec<u8>, SealError> {
+    pub fn decrypt_range(
+        &self,
+        range: Range<u64>,
+        ciphertext: &[u8],
+    ) -> Result<Vec<u8>, SealError> {
         let want = self.ciphertext_range(range.clone())?;
         if ciphertext.len() as u64 != want.end - want.start {
             return Err(SealError::Truncated);
@@ -158,7 +174,8 @@ impl OpenedHeader {
             let chunk_start = k * stride;
             let chunk = &ciphertext[chunk_start..(chunk_start + stride).min(ciphertext.len())];
             let last = index + 1 == self.segments;
-            self.cipher.open_segment(index, last, chunk, &mut buf, None)?;
+            self.cipher
+                .open_segment(index, last, chunk, &mut buf, None)?;
             let n = buf.len();
             let seg_start = index * seg;
             let from = range.start.saturating_sub(seg_start) as usize;
@@ -195,7 +212,10 @@ impl<S: ReadAt> RangeReader<S> {
         source.read_exact_at(&mut prefix, 0)?;
         let header_len = Header::len_from_prefix(&prefix)?;
         if (header_len as u64) > size {
-            return Err(SealError::TruncatedHeader { expected: header_len, found: size as usize });
+            return Err(SealError::TruncatedHeader {
+                expected: header_len,
+                found: size as usize,
+            });
         }
         let mut header = vec![0u8; header_len];
         source.read_exact_at(&mut header, 0)?;

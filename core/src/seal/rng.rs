@@ -61,7 +61,10 @@ impl TryRng for FixedRng {
     }
     fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
         let end = self.pos + dst.len();
-        assert!(end <= self.bytes.len(), "FixedRng ran out of bytes: the test vector is too short");
+        assert!(
+            end <= self.bytes.len(),
+            "FixedRng ran out of bytes: the test vector is too short"
+        );
         dst.copy_from_slice(&self.bytes[self.pos..end]);
         self.pos = end;
         Ok(())

@@ -24,7 +24,10 @@ pub(crate) struct PayloadCipher {
 
 impl PayloadCipher {
     pub(crate) fn new(key: &[u8; 32], segment_size: usize) -> Self {
-        Self { gcm: Gcm::new(key), segment_size }
+        Self {
+            gcm: Gcm::new(key),
+            segment_size,
+        }
     }
 
     pub(crate) fn segment_size(&self) -> usize {
@@ -82,12 +85,19 @@ impl PayloadCipher {
         let mut scratch = Vec::new();
         let mut opens = |i: u64, l: bool, bytes: &[u8]| self.try_open(i, l, bytes, &mut scratch);
         if opens(index, !last, input) {
-            return if last { SealError::Truncated } else { SealError::TrailingData };
+            return if last {
+                SealError::Truncated
+            } else {
+                SealError::TrailingData
+            };
         }
         let lo = index.saturating_sub(REORDER_WINDOW);
         for other in lo..=index.saturating_add(REORDER_WINDOW) {
             if other != index && (opens(other, false, input) || opens(other, true, input)) {
-                return SealError::SegmentOutOfOrder { position: index, found: other };
+                return SealError::SegmentOutOfOrder {
+                    position: index,
+                    found: other,
+                };
             }
         }
         if index == 0 {

@@ -27,7 +27,11 @@ impl<W: Write> SealWriter<W> {
 
     /// Like [`SealWriter::new`] with the randomness drawn from `rng` (test vectors only).
     #[doc(hidden)]
-    pub fn with_rng(mut inner: W, opts: &SealOptions, rng: &mut impl SealRng) -> Result<Self, SealError> {
+    pub fn with_rng(
+        mut inner: W,
+        opts: &SealOptions,
+        rng: &mut impl SealRng,
+    ) -> Result<Self, SealError> {
         let (header, cipher) = opts.start(rng)?;
         let bytes = header.to_bytes();
         inner.write_all(&bytes)?;
@@ -37,7 +41,10 @@ impl<W: Write> SealWriter<W> {
             cipher,
             buf: Vec::with_capacity(seg + TAG_LEN),
             index: 0,
-            summary: SealSummary { plaintext_len: 0, sealed_len: bytes.len() as u64 },
+            summary: SealSummary {
+                plaintext_len: 0,
+                sealed_len: bytes.len() as u64,
+            },
             failed: false,
         })
     }
@@ -56,7 +63,9 @@ impl<W: Write> SealWriter<W> {
 
     fn check(&self) -> io::Result<()> {
         if self.failed {
-            Err(io::Error::other("a previous write failed; the sealed output is incomplete"))
+            Err(io::Error::other(
+                "a previous write failed; the sealed output is incomplete",
+            ))
         } else {
             Ok(())
         }
@@ -104,7 +113,10 @@ pub(crate) fn read_header(r: &mut impl Read) -> Result<(Header, usize), SealErro
     bytes.resize(len, 0);
     let got = super::PREFIX_LEN + read_full(r, &mut bytes[super::PREFIX_LEN..])?;
     if got < len {
-        return Err(SealError::TruncatedHeader { expected: len, found: got });
+        return Err(SealError::TruncatedHeader {
+            expected: len,
+            found: got,
+        });
     }
     Ok((Header::parse(&bytes)?, len))
 }
@@ -209,7 +221,8 @@ impl<R: Read> OpenReader<R> {
         }
         let last = self.next.is_empty();
         let next = (!last).then_some(self.next.as_slice());
-        self.cipher.open_segment(self.index, last, &self.cur, &mut self.plain, next)?;
+        self.cipher
+            .open_segment(self.index, last, &self.cur, &mut self.plain, next)?;
         self.len = self.plain.len();
         self.pos = 0;
         self.index += 1;

@@ -9,7 +9,12 @@ fn id(n: u8) -> Identity {
     thread_local! {
         static IDS: std::cell::RefCell<std::collections::HashMap<u8, Identity>> = Default::default();
     }
-    IDS.with(|m| m.borrow_mut().entry(n).or_insert_with(|| Identity::from_seed(&[n; 32])).clone())
+    IDS.with(|m| {
+        m.borrow_mut()
+            .entry(n)
+            .or_insert_with(|| Identity::from_seed(&[n; 32]))
+            .clone()
+    })
 }
 
 fn data(len: usize) -> Vec<u8> {
@@ -36,7 +41,11 @@ fn round_trips_at_segment_boundaries() {
         assert_eq!(opened.signer, None);
         let segments = len.div_ceil(1024).max(1);
         let header = Header::parse(&sealed).unwrap();
-        assert_eq!(sealed.len(), header.len() + len + segments * TAG_LEN, "len {len}");
+        assert_eq!(
+            sealed.len(),
+            header.len() + len + segments * TAG_LEN,
+            "len {len}"
+        );
     }
 }
 
@@ -47,7 +56,10 @@ fn several_recipients_each_open_and_others_do_not() {
     let sealed = seal_to_vec(&opts, b"shared").unwrap();
     assert_eq!(open_to_vec(&a, &sealed).unwrap().plaintext, b"shared");
     assert_eq!(open_to_vec(&b, &sealed).unwrap().plaintext, b"shared");
-    assert!(matches!(open_err(&c, &sealed), SealError::NoMatchingRecipient));
+    assert!(matches!(
+        open_err(&c, &sealed),
+        SealError::NoMatchingRecipient
+    ));
 }
 
 #[test]
@@ -66,7 +78,10 @@ fn signer_is_reported_and_checked() {
     assert_eq!(r.signer(), Some(alice.recipient()));
     assert!(r.require_signer(alice.recipient()).is_ok());
     let r = OpenReader::new(sealed.as_slice(), &bob).unwrap();
-    assert!(matches!(r.require_signer(bob.recipient()), Err(SealError::UnexpectedSigner)));
+    assert!(matches!(
+        r.require_signer(bob.recipient()),
+        Err(SealError::UnexpectedSigner)
+    ));
 }
 
 #[test]
@@ -119,15 +134,37 @@ fn ranges_read_only_what_they_need_and_match() {
     let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
     let reader = RangeReader::new(sealed.as_slice(), &bob).unwrap();
     assert_eq!(reader.plaintext_len(), 10_000);
-    for (s, e) in [(0, 0), (0, 1), (1023, 1025), (5000, 5000), (9000, 10_000), (0, 10_000), (4096, 8192)] {
-        assert_eq!(reader.read_range(s..e).unwrap(), &plain[s as usize..e as usize], "{s}..{e}");
+    for (s, e) in [
+        (0, 0),
+        (0, 1),
+        (1023, 1025),
+        (5000, 5000),
+        (9000, 10_000),
+        (0, 10_000),
+        (4096, 8192),
+    ] {
+        assert_eq!(
+            reader.read_range(s..e).unwrap(),
+            &plain[s as usize..e as usize],
+            "{s}..{e}"
+        );
     }
     let ct = reader.opened_header().ciphertext_range(1030..1040).unwrap();
-    assert_eq!(ct.end - ct.start, 1024 + 16, "one segment for a range inside one segment");
-    assert!(matches!(reader.read_range(9_999..10_001), Err(SealError::RangeOutOfBounds { .. })));
+    assert_eq!(
+        ct.end - ct.start,
+        1024 + 16,
+        "one segment for a range inside one segment"
+    );
+    assert!(matches!(
+        reader.read_range(9_999..10_001),
+        Err(SealError::RangeOutOfBounds { .. })
+    ));
     #[allow(clippy::reversed_empty_ranges)]
     let backwards = 5..4;
-    assert!(matches!(reader.read_range(backwards), Err(SealError::RangeOutOfBounds { .. })));
+    assert!(matches!(
+        reader.read_range(backwards),
+        Err(SealError::RangeOutOfBounds { .. })
+    ));
 }
 
 #[test]
@@ -139,12 +176,18 @@ fn range_reads_detect_damage_in_the_segments_they_touch() {
     sealed[hlen + 1040 + 5] ^= 1; // segment 1
     let reader = RangeReader::new(sealed.as_slice(), &bob).unwrap();
     assert_eq!(reader.read_range(0..1024).unwrap(), &plain[..1024]);
-    assert!(matches!(reader.read_range(1024..1030), Err(SealError::SegmentCorrupt { index: 1 })));
+    assert!(matches!(
+        reader.read_range(1024..1030),
+        Err(SealError::SegmentCorrupt { index: 1 })
+    ));
     // Truncated by a whole segment: the new last segment is not final.
     let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
     let cut = &sealed[..hlen + 2 * 1040];
     let reader = RangeReader::new(cut, &bob).unwrap();
-    assert!(matches!(reader.read_range(1500..1600), Err(SealError::Truncated)));
+    assert!(matches!(
+        reader.read_range(1500..1600),
+        Err(SealError::Truncated)
+    ));
 }
 
 // --- Each kind of damage gets its own error -------------------------------------------------
@@ -159,16 +202,28 @@ fn sealed_pair() -> (Identity, Vec<u8>, usize) {
 #[test]
 fn wrong_identity() {
     let (_, sealed, _) = sealed_pair();
-    assert!(matches!(open_err(&id(2), &sealed), SealError::NoMatchingRecipient));
+    assert!(matches!(
+        open_err(&id(2), &sealed),
+        SealError::NoMatchingRecipient
+    ));
 }
 
 #[test]
 fn not_sealed_and_unsupported_version() {
     let (bob, mut sealed, _) = sealed_pair();
-    assert!(matches!(open_err(&bob, b"hello world, not sealed"), SealError::NotSealed));
-    assert!(matches!(open_err(&bob, b""), SealError::TruncatedHeader { .. }));
+    assert!(matches!(
+        open_err(&bob, b"hello world, not sealed"),
+        SealError::NotSealed
+    ));
+    assert!(matches!(
+        open_err(&bob, b""),
+        SealError::TruncatedHeader { .. }
+    ));
     sealed[6] = 2;
-    assert!(matches!(open_err(&bob, &sealed), SealError::UnsupportedVersion(2)));
+    assert!(matches!(
+        open_err(&bob, &sealed),
+        SealError::UnsupportedVersion(2)
+    ));
 }
 
 #[test]
@@ -201,30 +256,60 @@ fn segment_damage() {
     // flipped bit in a segment body and in a tag
     let mut s = sealed.clone();
     s[hlen + STRIDE * 2 + 100] ^= 0x80;
-    assert!(matches!(open_err(&bob, &s), SealError::SegmentCorrupt { index: 2 }));
+    assert!(matches!(
+        open_err(&bob, &s),
+        SealError::SegmentCorrupt { index: 2 }
+    ));
     let mut s = sealed.clone();
     s[hlen + STRIDE - 1] ^= 0x01;
-    assert!(matches!(open_err(&bob, &s), SealError::SegmentCorrupt { index: 0 }));
+    assert!(matches!(
+        open_err(&bob, &s),
+        SealError::SegmentCorrupt { index: 0 }
+    ));
     // truncated at a segment boundary, mid-segment, inside the header
-    assert!(matches!(open_err(&bob, &sealed[..hlen + 2 * STRIDE]), SealError::Truncated));
-    assert!(matches!(open_err(&bob, &sealed[..hlen]), SealError::Truncated));
+    assert!(matches!(
+        open_err(&bob, &sealed[..hlen + 2 * STRIDE]),
+        SealError::Truncated
+    ));
+    assert!(matches!(
+        open_err(&bob, &sealed[..hlen]),
+        SealError::Truncated
+    ));
     assert!(open_to_vec(&bob, &sealed[..hlen + 2 * STRIDE + 7]).is_err());
-    assert!(matches!(open_err(&bob, &sealed[..hlen - 3]), SealError::TruncatedHeader { .. }));
+    assert!(matches!(
+        open_err(&bob, &sealed[..hlen - 3]),
+        SealError::TruncatedHeader { .. }
+    ));
     // extended
     let mut s = sealed.clone();
     s.extend_from_slice(&sealed[hlen..hlen + STRIDE]);
-    assert!(matches!(open_err(&bob, &s), SealError::SegmentCorrupt { .. } | SealError::TrailingData));
+    assert!(matches!(
+        open_err(&bob, &s),
+        SealError::SegmentCorrupt { .. } | SealError::TrailingData
+    ));
     // reordered: swap segments 1 and 2
     let mut s = sealed.clone();
     let (one, two) = (hlen + STRIDE, hlen + 2 * STRIDE);
     let seg1 = sealed[one..two].to_vec();
     s[one..two].copy_from_slice(&sealed[two..two + STRIDE]);
     s[two..two + STRIDE].copy_from_slice(&seg1);
-    assert!(matches!(open_err(&bob, &s), SealError::SegmentOutOfOrder { position: 1, found: 2 }));
+    assert!(matches!(
+        open_err(&bob, &s),
+        SealError::SegmentOutOfOrder {
+            position: 1,
+            found: 2
+        }
+    ));
     // duplicated: segment 1 repeated in place of segment 2
     let mut s = sealed.clone();
     s[two..two + STRIDE].copy_from_slice(&seg1);
-    assert!(matches!(open_err(&bob, &s), SealError::SegmentOutOfOrder { position: 2, found: 1 }));
+    assert!(matches!(
+        open_err(&bob, &s),
+        SealError::SegmentOutOfOrder {
+            position: 2,
+            found: 1
+        }
+    ));
 }
 
 #[test]

@@ -3,8 +3,8 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use coffer::seal::{OpenReader, RawSegmentCipher, SealOptions, SealWriter};
 use coffer::Identity;
+use coffer::seal::{OpenReader, RawSegmentCipher, SealOptions, SealWriter};
 
 use crate::files;
 use crate::{CliError, CliResult};
@@ -46,8 +46,14 @@ struct Source {
 impl Source {
     fn new(size: u64) -> Self {
         let mut pool = vec![0u8; 1 << 20];
-        blake3::Hasher::new_keyed(&[7; 32]).finalize_xof().fill(&mut pool);
-        Self { pool, left: size, counter: 0 }
+        blake3::Hasher::new_keyed(&[7; 32])
+            .finalize_xof()
+            .fill(&mut pool);
+        Self {
+            pool,
+            left: size,
+            counter: 0,
+        }
     }
 
     /// The next chunk of at most `CHUNK` bytes, or `None` at the end.
@@ -96,7 +102,10 @@ fn peak_rss_mib() -> Option<f64> {
 
 fn seal_into<W: Write>(size: u64, opts: &SealOptions, out: W) -> CliResult<(W, blake3::Hash)> {
     let mut src = Source::new(size);
-    let sink = HashingSink { inner: out, hasher: blake3::Hasher::new() };
+    let sink = HashingSink {
+        inner: out,
+        hasher: blake3::Hasher::new(),
+    };
     let mut w = SealWriter::new(sink, opts)?;
     while let Some(c) = src.next_chunk() {
         w.write_all(c).map_err(|e| CliError::other(e.to_string()))?;
@@ -148,7 +157,10 @@ fn seal_bench(args: SealBenchArgs) -> CliResult {
     let (_, root) = seal_into(size, &opts, io::BufWriter::with_capacity(1 << 20, file))?;
     let file = std::fs::File::open(&path).map_err(|e| CliError::io(&path, e))?;
     let t = Instant::now();
-    let mut hashing = HashingReader { inner: io::BufReader::with_capacity(1 << 20, file), hasher: blake3::Hasher::new() };
+    let mut hashing = HashingReader {
+        inner: io::BufReader::with_capacity(1 << 20, file),
+        hasher: blake3::Hasher::new(),
+    };
     let mut r = OpenReader::new(&mut hashing, &me)?;
     let mut out = vec![0u8; 1 << 20];
     let mut opened = 0u64;
@@ -184,12 +196,22 @@ fn seal_bench(args: SealBenchArgs) -> CliResult {
     if args.json {
         println!("{report}");
     } else {
-        println!("coffer bench seal: {} MiB, one core, AEAD backend {}", size >> 20, coffer::seal::AEAD_BACKEND);
+        println!(
+            "coffer bench seal: {} MiB, one core, AEAD backend {}",
+            size >> 20,
+            coffer::seal::AEAD_BACKEND
+        );
         println!("  bare AES-256-GCM     {aead:>9.1} MiB/s");
         println!("  bare BLAKE3          {b3:>9.1} MiB/s");
         println!("  serial limit         {limit:>9.1} MiB/s  (1 / (1/aead + 1/blake3))");
-        println!("  seal (+BLAKE3)       {seal:>9.1} MiB/s  ratio to limit {:.2}", seal / limit);
-        println!("  open (+verify)       {open:>9.1} MiB/s  ratio to limit {:.2}", open / limit);
+        println!(
+            "  seal (+BLAKE3)       {seal:>9.1} MiB/s  ratio to limit {:.2}",
+            seal / limit
+        );
+        println!(
+            "  open (+verify)       {open:>9.1} MiB/s  ratio to limit {:.2}",
+            open / limit
+        );
         if let Some(r) = rss {
             println!("  peak RSS             {r:>9.1} MiB");
         }

@@ -14,10 +14,17 @@ fn step(n: u32, text: &str) {
 
 /// `coffer demo`.
 pub fn run() -> CliResult {
-    let dir = tempfile::tempdir().map_err(|e| CliError::other(format!("cannot create a temp dir: {e}")))?;
-    println!("coffer demo: everything happens in {} (removed at the end)", dir.path().display());
+    let dir = tempfile::tempdir()
+        .map_err(|e| CliError::other(format!("cannot create a temp dir: {e}")))?;
+    println!(
+        "coffer demo: everything happens in {} (removed at the end)",
+        dir.path().display()
+    );
 
-    step(1, "Two identities: Alice (the sender) and Bob (the recipient).");
+    step(
+        1,
+        "Two identities: Alice (the sender) and Bob (the recipient).",
+    );
     let alice = Identity::generate();
     let bob = Identity::generate();
     println!("    alice: {}", alice.recipient());
@@ -37,36 +44,68 @@ pub fn run() -> CliResult {
         seal::Header::parse(&sealed)?.len()
     );
 
-    step(3, "What a storage server sees: opaque bytes named by their content (CIDv1, BLAKE3).");
+    step(
+        3,
+        "What a storage server sees: opaque bytes named by their content (CIDv1, BLAKE3).",
+    );
     let cid = block::raw_cid(&sealed);
     println!("    cid:    {cid}");
     println!("    blake3: {}", blake3::hash(&sealed).to_hex());
 
-    step(4, "Bob reads bytes 100000..100016 only: one segment is fetched and authenticated.");
+    step(
+        4,
+        "Bob reads bytes 100000..100016 only: one segment is fetched and authenticated.",
+    );
     let file = std::fs::File::open(&path).map_err(|e| CliError::io(&path, e))?;
     let reader = RangeReader::new(file, &bob)?;
     let ct = reader.opened_header().ciphertext_range(100_000..100_016)?;
     let part = reader.read_range(100_000..100_016)?;
-    println!("    read {} of {} sealed bytes; plaintext {:?}", ct.end - ct.start, sealed.len(), part);
+    println!(
+        "    read {} of {} sealed bytes; plaintext {:?}",
+        ct.end - ct.start,
+        sealed.len(),
+        part
+    );
     assert_eq!(part, &plain[100_000..100_016], "range read mismatch");
 
     step(5, "Bob opens the whole file and learns who sealed it.");
     let opened = seal::open_to_vec(&bob, &sealed)?;
     let same = opened.plaintext == plain;
-    let signer = opened.signer.map(|s| s.to_string()).unwrap_or_else(|| "(unsigned)".into());
-    println!("    {} bytes, identical to the original: {same}", opened.plaintext.len());
-    println!("    signed by alice: {}", signer == alice.recipient().to_string());
+    let signer = opened
+        .signer
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "(unsigned)".into());
+    println!(
+        "    {} bytes, identical to the original: {same}",
+        opened.plaintext.len()
+    );
+    println!(
+        "    signed by alice: {}",
+        signer == alice.recipient().to_string()
+    );
 
-    step(6, "A server that flips one bit, cuts the file or hands it to Eve gets caught.");
+    step(
+        6,
+        "A server that flips one bit, cuts the file or hands it to Eve gets caught.",
+    );
     let mut flipped = sealed.clone();
     flipped[200_000] ^= 0x04;
     report("one bit flipped", seal::open_to_vec(&bob, &flipped).err());
-    report("last 1000 bytes cut", seal::open_to_vec(&bob, &sealed[..sealed.len() - 1000]).err());
-    report("opened by Eve", seal::open_to_vec(&Identity::generate(), &sealed).err());
+    report(
+        "last 1000 bytes cut",
+        seal::open_to_vec(&bob, &sealed[..sealed.len() - 1000]).err(),
+    );
+    report(
+        "opened by Eve",
+        seal::open_to_vec(&Identity::generate(), &sealed).err(),
+    );
 
     let mut out = std::io::stdout().lock();
-    writeln!(out, "\nDone. Next: `coffer keygen -o me.key`, then `coffer seal -i me.key FILE FILE.coffer`.")
-        .map_err(|e| CliError::other(e.to_string()))?;
+    writeln!(
+        out,
+        "\nDone. Next: `coffer keygen -o me.key`, then `coffer seal -i me.key FILE FILE.coffer`."
+    )
+    .map_err(|e| CliError::other(e.to_string()))?;
     Ok(())
 }
 

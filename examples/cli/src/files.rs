@@ -28,7 +28,11 @@ impl Output {
     /// Prepares an output at `path` (`-` for stdout).
     pub fn create(path: &Path) -> CliResult<Self> {
         if path == Path::new("-") {
-            return Ok(Self { path: path.into(), temp: None, writer: Box::new(io::stdout().lock()) });
+            return Ok(Self {
+                path: path.into(),
+                temp: None,
+                writer: Box::new(io::stdout().lock()),
+            });
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -53,11 +57,16 @@ impl Output {
 
     /// Flushes, syncs and renames into place.
     pub fn commit(mut self) -> CliResult {
-        self.writer.flush().map_err(|e| CliError::io(&self.path, e))?;
+        self.writer
+            .flush()
+            .map_err(|e| CliError::io(&self.path, e))?;
         drop(self.writer);
         if let Some(temp) = self.temp {
-            temp.as_file().sync_all().map_err(|e| CliError::io(&self.path, e))?;
-            temp.persist(&self.path).map_err(|e| CliError::io(&self.path, e.error))?;
+            temp.as_file()
+                .sync_all()
+                .map_err(|e| CliError::io(&self.path, e))?;
+            temp.persist(&self.path)
+                .map_err(|e| CliError::io(&self.path, e.error))?;
         }
         Ok(())
     }
@@ -76,12 +85,17 @@ pub fn write_secret_file(path: &Path, contents: &[u8], force: bool) -> CliResult
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
     let mut f = opts.open(path).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
-            CliError::usage(format!("{} already exists; pass --force to overwrite it", path.display()))
+            CliError::usage(format!(
+                "{} already exists; pass --force to overwrite it",
+                path.display()
+            ))
         } else {
             CliError::io(path, e)
         }
     })?;
-    f.write_all(contents).and_then(|()| f.sync_all()).map_err(|e| CliError::io(path, e))
+    f.write_all(contents)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| CliError::io(path, e))
 }
 
 /// Parses sizes like `1GiB`, `64KiB`, `10MB`, `4096`.
@@ -89,7 +103,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a size like 64KiB or 1GiB"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 64KiB or 1GiB"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -98,9 +114,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "kb" => 1_000,
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
-        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB, GiB, KB, MB, GB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 #[cfg(test)]

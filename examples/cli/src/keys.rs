@@ -27,7 +27,8 @@ pub struct RecipientArgs {
 
 /// Reads an identity file.
 pub fn read_identity(path: &Path) -> CliResult<Identity> {
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?);
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?);
     Identity::from_file_contents(&text)
         .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
 }

@@ -52,19 +52,31 @@ pub struct CliError {
 impl CliError {
     /// Bad usage (exit 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Self { code: 2, message: message.into() }
+        Self {
+            code: 2,
+            message: message.into(),
+        }
     }
     /// Authentication or verification failure (exit 3).
     pub fn integrity(message: impl Into<String>) -> Self {
-        Self { code: 3, message: message.into() }
+        Self {
+            code: 3,
+            message: message.into(),
+        }
     }
     /// Any other failure (exit 1).
     pub fn other(message: impl Into<String>) -> Self {
-        Self { code: 1, message: message.into() }
+        Self {
+            code: 1,
+            message: message.into(),
+        }
     }
     /// An I/O failure on `path` (exit 4).
     pub fn io(path: &std::path::Path, e: std::io::Error) -> Self {
-        Self { code: 4, message: format!("{}: {e}", path.display()) }
+        Self {
+            code: 4,
+            message: format!("{}: {e}", path.display()),
+        }
     }
 }
 
@@ -73,11 +85,17 @@ impl From<coffer::seal::SealError> for CliError {
         use coffer::seal::SealError as E;
         let code = match &e {
             E::Io(_) => 4,
-            E::NoRecipients | E::TooManyRecipients(_) | E::InvalidRecipient | E::RangeOutOfBounds { .. } => 2,
+            E::NoRecipients
+            | E::TooManyRecipients(_)
+            | E::InvalidRecipient
+            | E::RangeOutOfBounds { .. } => 2,
             E::InvalidSegmentSize(_) => 2,
             _ => 3,
         };
-        Self { code, message: e.to_string() }
+        Self {
+            code,
+            message: e.to_string(),
+        }
     }
 }
 
@@ -94,14 +112,22 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 #[derive(clap::Args, Debug, Clone)]
 pub struct IdentityArg {
     /// Identity file (default: $COFFER_IDENTITY).
-    #[arg(short = 'i', long = "identity", env = "COFFER_IDENTITY", value_name = "FILE")]
+    #[arg(
+        short = 'i',
+        long = "identity",
+        env = "COFFER_IDENTITY",
+        value_name = "FILE"
+    )]
     pub identity: Option<PathBuf>,
 }
 
 impl IdentityArg {
     /// Loads the identity, if one was given.
     pub fn load_optional(&self) -> CliResult<Option<coffer::Identity>> {
-        self.identity.as_deref().map(keys::read_identity).transpose()
+        self.identity
+            .as_deref()
+            .map(keys::read_identity)
+            .transpose()
     }
 
     /// Loads the identity, or explains how to give one.

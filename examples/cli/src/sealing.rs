@@ -78,23 +78,42 @@ pub struct RangeSpec {
 }
 
 fn parse_range(s: &str) -> Result<RangeSpec, String> {
-    let (a, b) = s.split_once("..").ok_or("expected START..END, e.g. 100..200, 100.. or ..200")?;
+    let (a, b) = s
+        .split_once("..")
+        .ok_or("expected START..END, e.g. 100..200, 100.. or ..200")?;
     let num = |t: &str| -> Result<Option<u64>, String> {
-        if t.is_empty() { Ok(None) } else { files::parse_size(t).map(Some) }
+        if t.is_empty() {
+            Ok(None)
+        } else {
+            files::parse_size(t).map(Some)
+        }
     };
-    Ok(RangeSpec { start: num(a)?, end: num(b)? })
+    Ok(RangeSpec {
+        start: num(a)?,
+        end: num(b)?,
+    })
 }
 
 fn parse_recipients(texts: &[String]) -> CliResult<Vec<Recipient>> {
     texts
         .iter()
-        .map(|t| t.parse::<Recipient>().map_err(|e| CliError::usage(format!("recipient `{}`: {e}", short(t)))))
+        .map(|t| {
+            t.parse::<Recipient>()
+                .map_err(|e| CliError::usage(format!("recipient `{}`: {e}", short(t))))
+        })
         .collect()
 }
 
 /// The first characters of user input, for error messages (a pasted secret is not echoed whole).
 fn short(t: &str) -> String {
-    if t.len() > 12 { format!("{}…", &t[..t.char_indices().nth(12).map_or(t.len(), |(i, _)| i)]) } else { t.into() }
+    if t.len() > 12 {
+        format!(
+            "{}…",
+            &t[..t.char_indices().nth(12).map_or(t.len(), |(i, _)| i)]
+        )
+    } else {
+        t.into()
+    }
 }
 
 /// Passes bytes through while computing the BLAKE3 root of everything written.
@@ -137,7 +156,11 @@ pub fn seal(args: SealArgs) -> CliResult {
     }
     let mut input = files::input(&args.input)?;
     let mut out = Output::create(&args.output)?;
-    let mut hashing = Hashing { inner: out.writer(), hasher: blake3::Hasher::new(), len: 0 };
+    let mut hashing = Hashing {
+        inner: out.writer(),
+        hasher: blake3::Hasher::new(),
+        len: 0,
+    };
     let mut w = SealWriter::new(&mut hashing, &opts)?;
     copy(&mut input, &mut w, &args.input)?;
     let (_, summary) = w.finish().map_err(|e| CliError::io(&args.output, e))?;
@@ -148,10 +171,17 @@ pub fn seal(args: SealArgs) -> CliResult {
             "sealed {} bytes for {} recipient(s){} into {} bytes",
             summary.plaintext_len,
             opts.recipients().len(),
-            if identity.is_some() && !args.no_sign { ", signed" } else { "" },
+            if identity.is_some() && !args.no_sign {
+                ", signed"
+            } else {
+                ""
+            },
             summary.sealed_len
         );
-        eprintln!("cid: {}", block::cid_from_blake3(block::CODEC_RAW, root.as_bytes()));
+        eprintln!(
+            "cid: {}",
+            block::cid_from_blake3(block::CODEC_RAW, root.as_bytes())
+        );
     }
     Ok(())
 }
@@ -159,7 +189,9 @@ pub fn seal(args: SealArgs) -> CliResult {
 fn segment_log2(size: u64) -> CliResult<u8> {
     let ok = size.is_power_of_two() && (1 << 10..=1 << 24).contains(&size);
     if !ok {
-        return Err(CliError::usage("--segment-size must be a power of two from 1KiB to 16MiB"));
+        return Err(CliError::usage(
+            "--segment-size must be a power of two from 1KiB to 16MiB",
+        ));
     }
     Ok(size.trailing_zeros() as u8)
 }
@@ -174,7 +206,8 @@ fn copy(from: &mut dyn Read, to: &mut dyn Write, from_path: &Path) -> CliResult<
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CliError::io(from_path, e)),
         };
-        to.write_all(&buf[..n]).map_err(|e| CliError::from(SealError::from_io(e)))?;
+        to.write_all(&buf[..n])
+            .map_err(|e| CliError::from(SealError::from_io(e)))?;
         total += n as u64;
     }
 }
@@ -183,7 +216,8 @@ fn copy(from: &mut dyn Read, to: &mut dyn Write, from_path: &Path) -> CliResult<
 pub fn open(args: OpenArgs) -> CliResult {
     let identity = args.identity.load()?;
     let expected = args.signer.as_deref().map(|s| {
-        s.parse::<Recipient>().map_err(|e| CliError::usage(format!("--signer `{}`: {e}", short(s))))
+        s.parse::<Recipient>()
+            .map_err(|e| CliError::usage(format!("--signer `{}`: {e}", short(s))))
     });
     let expected = expected.transpose()?;
     let check_signer = |signer: Option<&Recipient>| -> CliResult {
@@ -195,7 +229,9 @@ pub fn open(args: OpenArgs) -> CliResult {
     };
     if let Some(spec) = &args.range {
         if args.input == Path::new("-") {
-            return Err(CliError::usage("--range needs a file: stdin cannot be read at random"));
+            return Err(CliError::usage(
+                "--range needs a file: stdin cannot be read at random",
+            ));
         }
         let file = std::fs::File::open(&args.input).map_err(|e| CliError::io(&args.input, e))?;
         let reader = RangeReader::new(file, &identity)?;
@@ -207,12 +243,19 @@ pub fn open(args: OpenArgs) -> CliResult {
         let step = 64 * (1u64 << 16);
         let mut at = range.start;
         if range.start > range.end || range.end > len {
-            return Err(SealError::RangeOutOfBounds { start: range.start, end: range.end, len }.into());
+            return Err(SealError::RangeOutOfBounds {
+                start: range.start,
+                end: range.end,
+                len,
+            }
+            .into());
         }
         while at < range.end {
             let to = (at + step).min(range.end);
             let bytes = reader.read_range(at..to)?;
-            out.writer().write_all(&bytes).map_err(|e| CliError::io(&args.output, e))?;
+            out.writer()
+                .write_all(&bytes)
+                .map_err(|e| CliError::io(&args.output, e))?;
             at = to;
         }
         return out.commit();
@@ -228,7 +271,9 @@ pub fn open(args: OpenArgs) -> CliResult {
             Ok(n) => n,
             Err(e) => return Err(SealError::from_io(e).into()),
         };
-        out.writer().write_all(&buf[..n]).map_err(|e| CliError::io(&args.output, e))?;
+        out.writer()
+            .write_all(&buf[..n])
+            .map_err(|e| CliError::io(&args.output, e))?;
     }
     out.commit()
 }
@@ -238,12 +283,19 @@ pub fn verify(args: VerifyArgs) -> CliResult {
     let identity = args.identity.load_optional()?;
     let mut input = files::input(&args.input)?;
     let mut sink = io::sink();
-    let mut hashing = Hashing { inner: &mut sink, hasher: blake3::Hasher::new(), len: 0 };
+    let mut hashing = Hashing {
+        inner: &mut sink,
+        hasher: blake3::Hasher::new(),
+        len: 0,
+    };
     let mut authenticated = None;
     match &identity {
         Some(id) => {
             // Authenticate while hashing: one pass over the input.
-            let tee = TeeReader { inner: &mut input, hashing: &mut hashing };
+            let tee = TeeReader {
+                inner: &mut input,
+                hashing: &mut hashing,
+            };
             let mut r = OpenReader::new(tee, id)?;
             let mut n = 0u64;
             let mut buf = vec![0u8; 1 << 20];
@@ -287,7 +339,10 @@ pub fn verify(args: VerifyArgs) -> CliResult {
     }
     if let Some(want) = &args.cid {
         if want.trim() != cid.to_string() {
-            return Err(CliError::integrity(format!("CID mismatch: expected {}, the file has {cid}", want.trim())));
+            return Err(CliError::integrity(format!(
+                "CID mismatch: expected {}, the file has {cid}",
+                want.trim()
+            )));
         }
     }
     Ok(())
