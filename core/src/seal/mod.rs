@@ -118,11 +118,16 @@ pub enum SealError {
         /// Which segment it really is.
         found: u64,
     },
-    /// A segment failed authentication.
-    #[error("segment {index} failed authentication: the data was modified")]
+        /// A segment failed authentication.
+    #[error(
+        "segment {index} failed authentication: {}",
+        if *last { "the data was modified or the object was cut short" } else { "the data was modified" }
+    )]
     SegmentCorrupt {
         /// The segment's index.
         index: u64,
+        /// Whether it is the last segment present (then truncation is as likely as damage).
+        last: bool,
     },
     /// The payload was sealed under another header (e.g. a header swapped between objects).
     #[error("the payload does not belong to this header")]

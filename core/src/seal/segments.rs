@@ -109,7 +109,7 @@ impl PayloadCipher {
                 return SealError::PayloadMismatch;
             }
         }
-        SealError::SegmentCorrupt { index }
+        SealError::SegmentCorrupt { index, last }
     }
 }
 

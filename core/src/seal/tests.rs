@@ -178,7 +178,7 @@ fn range_reads_detect_damage_in_the_segments_they_touch() {
     assert_eq!(reader.read_range(0..1024).unwrap(), &plain[..1024]);
     assert!(matches!(
         reader.read_range(1024..1030),
-        Err(SealError::SegmentCorrupt { index: 1 })
+        Err(SealError::SegmentCorrupt { index: 1, .. })
     ));
     // Truncated by a whole segment: the new last segment is not final.
     let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
@@ -258,13 +258,13 @@ fn segment_damage() {
     s[hlen + STRIDE * 2 + 100] ^= 0x80;
     assert!(matches!(
         open_err(&bob, &s),
-        SealError::SegmentCorrupt { index: 2 }
+        SealError::SegmentCorrupt { index: 2, .. }
     ));
     let mut s = sealed.clone();
     s[hlen + STRIDE - 1] ^= 0x01;
     assert!(matches!(
         open_err(&bob, &s),
-        SealError::SegmentCorrupt { index: 0 }
+        SealError::SegmentCorrupt { index: 0, .. }
     ));
     // truncated at a segment boundary, mid-segment, inside the header
     assert!(matches!(

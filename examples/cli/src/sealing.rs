@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use coffer::Recipient;
 use coffer::block;
 use coffer::seal::{OpenReader, RangeReader, SealError, SealOptions, SealWriter};
+use coffer::verify::{Outboard, OutboardBuilder};
 
 use crate::files::{self, Output};
 use crate::{CliError, CliResult, IdentityArg};
@@ -26,6 +27,10 @@ pub struct SealArgs {
     /// Plaintext bytes per segment: a power of two from 1KiB to 16MiB.
     #[arg(long, value_name = "SIZE", default_value = "64KiB", value_parser = files::parse_size)]
     segment_size: u64,
+    /// Also write the Bao outboard of the sealed file (~0.4 % of its size) to FILE, so any
+    /// range read back from a server can be verified.
+    #[arg(long, value_name = "FILE")]
+    outboard: Option<PathBuf>,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
@@ -63,6 +68,9 @@ pub struct VerifyArgs {
     /// Fail unless the file's CID is this one.
     #[arg(long, value_name = "CID")]
     cid: Option<String>,
+    /// Fail unless FILE is this file's Bao outboard (as written by `coffer seal --outboard`).
+    #[arg(long, value_name = "FILE")]
+    outboard: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -116,18 +124,25 @@ fn short(t: &str) -> String {
     }
 }
 
-/// Passes bytes through while computing the BLAKE3 root of everything written.
+/// Passes bytes through while computing the BLAKE3 root and Bao outboard of everything written.
 struct Hashing<'a> {
     inner: &'a mut dyn Write,
-    hasher: blake3::Hasher,
-    len: u64,
+    outboard: OutboardBuilder,
+}
+
+impl<'a> Hashing<'a> {
+    fn new(inner: &'a mut dyn Write) -> Self {
+        Self {
+            inner,
+            outboard: OutboardBuilder::new(),
+        }
+    }
 }
 
 impl Write for Hashing<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
+        self.outboard.update(&buf[..n]);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -156,15 +171,19 @@ pub fn seal(args: SealArgs) -> CliResult {
     }
     let mut input = files::input(&args.input)?;
     let mut out = Output::create(&args.output)?;
-    let mut hashing = Hashing {
-        inner: out.writer(),
-        hasher: blake3::Hasher::new(),
-        len: 0,
-    };
+    let mut hashing = Hashing::new(out.writer());
     let mut w = SealWriter::new(&mut hashing, &opts)?;
     copy(&mut input, &mut w, &args.input)?;
     let (_, summary) = w.finish().map_err(|e| CliError::io(&args.output, e))?;
-    let root = hashing.hasher.finalize();
+    let outboard = hashing.outboard.finalize();
+    let root = outboard.root();
+    if let Some(path) = &args.outboard {
+        let mut o = Output::create(path)?;
+        o.writer()
+            .write_all(outboard.as_bytes())
+            .map_err(|e| CliError::io(path, e))?;
+        o.commit()?;
+    }
     out.commit()?;
     if !args.quiet {
         eprintln!(
@@ -283,11 +302,7 @@ pub fn verify(args: VerifyArgs) -> CliResult {
     let identity = args.identity.load_optional()?;
     let mut input = files::input(&args.input)?;
     let mut sink = io::sink();
-    let mut hashing = Hashing {
-        inner: &mut sink,
-        hasher: blake3::Hasher::new(),
-        len: 0,
-    };
+    let mut hashing = Hashing::new(&mut sink);
     let mut authenticated = None;
     match &identity {
         Some(id) => {
@@ -312,13 +327,15 @@ pub fn verify(args: VerifyArgs) -> CliResult {
             copy(&mut input, &mut hashing, &args.input)?;
         }
     }
-    let root = hashing.hasher.finalize();
+    let outboard = hashing.outboard.finalize();
+    let root = outboard.root();
+    let size = outboard.len();
     let cid = block::cid_from_blake3(block::CODEC_RAW, root.as_bytes());
     if args.json {
         let mut obj = serde_json::json!({
             "cid": cid.to_string(),
             "blake3": root.to_hex().to_string(),
-            "size": hashing.len,
+            "size": size,
         });
         if let Some((n, signer)) = &authenticated {
             obj["plaintext_size"] = (*n).into();
@@ -328,13 +345,19 @@ pub fn verify(args: VerifyArgs) -> CliResult {
     } else {
         println!("cid: {cid}");
         println!("blake3: {}", root.to_hex());
-        println!("size: {}", hashing.len);
+        println!("size: {size}");
         if let Some((n, signer)) = &authenticated {
             println!("authenticated: {n} plaintext bytes");
             match signer {
                 Some(s) => println!("signed by: {s}"),
                 None => println!("signed by: (unsigned)"),
             }
+        }
+    }
+    if let Some(path) = &args.outboard {
+        check_outboard(path, &outboard)?;
+        if !args.json {
+            println!("outboard: matches");
         }
     }
     if let Some(want) = &args.cid {
@@ -360,4 +383,17 @@ impl Read for TeeReader<'_, '_> {
         self.hashing.write_all(&buf[..n])?;
         Ok(n)
     }
+}
+
+fn check_outboard(path: &Path, computed: &Outboard) -> CliResult {
+    let stored = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+    let stored = Outboard::from_parts(computed.root(), computed.len(), stored)
+        .map_err(|e| CliError::integrity(format!("{}: {e}", path.display())))?;
+    if stored.as_bytes() != computed.as_bytes() {
+        return Err(CliError::integrity(format!(
+            "{}: the outboard does not match this file (it belongs to another file or was modified)",
+            path.display()
+        )));
+    }
+    Ok(())
 }
