@@ -15,7 +15,7 @@
 //! - [`covering_range`] says which object bytes a range's verification needs.
 //!
 //! The layout (post-order, as `bao-tree` 0.17 defines it, block size 16 chunks) and the proof
-//! format are specified in `docs/verify.md`; `test-vectors/outboard.json` pins them.
+//! format are specified in `docs/FORMAT.md §4`; `test-vectors/outboard.json` pins them.
 //!
 //! Everything here is sans-IO: functions take byte slices and return the verified bytes or a
 //! [`VerifyError`]. Callers fetch the covering bytes and the outboard (or proof) with whatever

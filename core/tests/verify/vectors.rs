@@ -125,7 +125,7 @@ fn write_outboard_vectors() {
         }));
     }
     let doc = json!({
-        "_comment": "BLAKE3 roots, post-order Bao outboards (16 KiB groups, no length prefix or suffix) and range proofs (the hash pairs for the 16 KiB groups overlapping [start, end), in pre-order) of input_len bytes of the repeating sequence 0, 1, ..., 250. Generated with bao-tree 0.17 (PostOrderMemOutboard::create with BlockSize::from_chunk_log(4); proofs are the parent pairs of io::sync::encode_ranges over the group-aligned chunk ranges). covering_start..covering_end are the object bytes a verifier hashes. Layout: docs/verify.md.",
+        "_comment": "BLAKE3 roots, post-order Bao outboards (16 KiB groups, no length prefix or suffix) and range proofs (the hash pairs for the 16 KiB groups overlapping [start, end), in pre-order) of input_len bytes of the repeating sequence 0, 1, ..., 250. Generated with bao-tree 0.17 (PostOrderMemOutboard::create with BlockSize::from_chunk_log(4); proofs are the parent pairs of io::sync::encode_ranges over the group-aligned chunk ranges). covering_start..covering_end are the object bytes a verifier hashes. Layout: docs/FORMAT.md §4.",
         "group_size": GROUP,
         "cases": cases,
     });
