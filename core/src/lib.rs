@@ -31,3 +31,8 @@ mod vectors_tests;
 pub use cond_send::{CondSend, CondSync};
 
 pub use keys::{Identity, Recipient};
+
+/// The README's Rust example, compiled and run as a doc-test.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

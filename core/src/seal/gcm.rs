@@ -7,8 +7,11 @@ use aes_gcm::aead::{Nonce, Tag};
 use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 
 /// RustCrypto's AES-256-GCM.
+// With `ring` it serves only the cross-check test.
+#[cfg_attr(all(feature = "ring", not(target_arch = "wasm32")), allow(dead_code))]
 pub(crate) struct PortableGcm(Aes256Gcm);
 
+#[cfg_attr(all(feature = "ring", not(target_arch = "wasm32")), allow(dead_code))]
 impl PortableGcm {
     pub(crate) fn new(key: &[u8; 32]) -> Self {
         Self(Aes256Gcm::new(key.into()))

@@ -118,7 +118,7 @@ pub enum SealError {
         /// Which segment it really is.
         found: u64,
     },
-        /// A segment failed authentication.
+    /// A segment failed authentication.
     #[error(
         "segment {index} failed authentication: {}",
         if *last { "the data was modified or the object was cut short" } else { "the data was modified" }

@@ -172,8 +172,7 @@ impl<R: Read> OpenReader<R> {
         let (keys, signer) = header.unlock(identity)?;
         let cipher = super::cipher_for(&header, &keys);
         let stride = cipher.segment_size() + TAG_LEN;
-        let mut next = Vec::with_capacity(stride);
-        next.resize(stride, 0);
+        let mut next = vec![0u8; stride];
         let n = read_full(&mut inner, &mut next)?;
         next.truncate(n);
         Ok(Self {

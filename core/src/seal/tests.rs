@@ -466,13 +466,13 @@ proptest! {
         let plain = data(6000);
         let sealed = SEALED.with(|s| s.clone());
         let hlen = Header::parse(&sealed).unwrap().len();
-        if let Some(bad) = apply(&sealed, hlen, &m) {
-            if let Ok(reader) = RangeReader::new(bad.as_slice(), &bob) {
-                let end = (start + span).min(reader.plaintext_len());
-                let start = start.min(end);
-                if let Ok(got) = reader.read_range(start..end) {
-                    prop_assert_eq!(&got[..], &plain[start as usize..end as usize]);
-                }
+        if let Some(bad) = apply(&sealed, hlen, &m)
+            && let Ok(reader) = RangeReader::new(bad.as_slice(), &bob)
+        {
+            let end = (start + span).min(reader.plaintext_len());
+            let start = start.min(end);
+            if let Ok(got) = reader.read_range(start..end) {
+                prop_assert_eq!(&got[..], &plain[start as usize..end as usize]);
             }
         }
     }

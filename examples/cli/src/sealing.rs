@@ -360,13 +360,13 @@ pub fn verify(args: VerifyArgs) -> CliResult {
             println!("outboard: matches");
         }
     }
-    if let Some(want) = &args.cid {
-        if want.trim() != cid.to_string() {
-            return Err(CliError::integrity(format!(
-                "CID mismatch: expected {}, the file has {cid}",
-                want.trim()
-            )));
-        }
+    if let Some(want) = &args.cid
+        && want.trim() != cid.to_string()
+    {
+        return Err(CliError::integrity(format!(
+            "CID mismatch: expected {}, the file has {cid}",
+            want.trim()
+        )));
     }
     Ok(())
 }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds every fuzz target and runs each for a short time (FUZZ_SECONDS, default 20).
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+secs="${FUZZ_SECONDS:-20}"
+targets=$(cargo +nightly fuzz list)
+cargo +nightly fuzz build -O
+for t in $targets; do
+  echo "== fuzz $t (${secs}s)"
+  # Corpus kept under fuzz/corpus (gitignored); a crash leaves its input in fuzz/artifacts.
+  cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" -print_final_stats=0 2>&1 \
+    | grep -E '^(Done|==[0-9]+==|SUMMARY|thread|panicked)' || true
+  if [ -n "$(ls -A "artifacts/$t" 2>/dev/null)" ]; then
+    echo "fuzz target $t found a crash: see fuzz/artifacts/$t" >&2
+    exit 1
+  fi
+done
+echo "fuzz smoke: $(echo $targets | wc -w) targets ran ${secs}s each without a crash"
