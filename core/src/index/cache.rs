@@ -5,10 +5,51 @@
 //! so eviction costs O(log n) per insert amortised and a hit costs one hash lookup.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::node::Node;
 use crate::block::Cid;
+
+/// A CID's 32-byte digest: already uniformly random, so its first 8 bytes are the hash.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key([u8; 32]);
+
+impl Key {
+    fn of(cid: &Cid) -> Self {
+        let mut k = [0u8; 32];
+        let d = cid.hash().digest();
+        let n = d.len().min(32);
+        k[..n].copy_from_slice(&d[..n]);
+        Key(k)
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
+
+/// Passes the one `u64` a [`Key`] writes through unchanged.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
 
 struct Slot {
     node: Arc<Node>,
@@ -18,7 +59,7 @@ struct Slot {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Cid, Slot>,
+    map: HashMap<Key, Slot, BuildHasherDefault<PassThrough>>,
     bytes: usize,
     clock: u64,
 }
@@ -44,7 +85,7 @@ impl NodeCache {
         let mut g = self.lock();
         g.clock += 1;
         let now = g.clock;
-        let slot = g.map.get_mut(cid)?;
+        let slot = g.map.get_mut(&Key::of(cid))?;
         slot.stamp = now;
         Some(slot.node.clone())
     }
@@ -57,7 +98,7 @@ impl NodeCache {
         let mut g = self.lock();
         g.clock += 1;
         let stamp = g.clock;
-        if let Some(old) = g.map.insert(cid, Slot { node, bytes, stamp }) {
+        if let Some(old) = g.map.insert(Key::of(&cid), Slot { node, bytes, stamp }) {
             g.bytes -= old.bytes;
         }
         g.bytes += bytes;
@@ -67,13 +108,13 @@ impl NodeCache {
     }
 
     fn evict(g: &mut Inner, keep: usize) {
-        let mut by_age: Vec<(u64, Cid, usize)> = g.map.iter().map(|(c, s)| (s.stamp, *c, s.bytes)).collect();
+        let mut by_age: Vec<(u64, Key, usize)> = g.map.iter().map(|(k, s)| (s.stamp, *k, s.bytes)).collect();
         by_age.sort_unstable_by_key(|(stamp, _, _)| *stamp);
-        for (_, cid, bytes) in by_age {
+        for (_, key, bytes) in by_age {
             if g.bytes <= keep {
                 break;
             }
-            g.map.remove(&cid);
+            g.map.remove(&key);
             g.bytes -= bytes;
         }
     }

@@ -106,8 +106,7 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         let mut cursor = Cursor::new(self, root).await?;
         cursor.seek(Some(&start)).await?;
         let mut last: Vec<u8> = Vec::new();
-        loop {
-            let Some((key, entry)) = cursor.current() else { break };
+        while let Some((key, entry)) = cursor.current() {
             if !key.starts_with(prefix) {
                 break;
             }

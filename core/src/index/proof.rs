@@ -69,10 +69,10 @@ pub fn verify_proof(key: &IndexKey, config: &IndexConfig, root: &Cid, proof: &Pr
     let mut parent: Option<(u8, Vec<u8>)> = None;
     for (i, bytes) in proof.nodes.iter().enumerate() {
         let node = codec.open(&expected, bytes).map_err(|e| IndexError::InvalidProof(e.to_string()))?;
-        if let Some((level, separator)) = &parent {
-            if node.level() + 1 != *level || node.keys().first() != Some(separator) {
-                return bad("a node does not fit under its parent");
-            }
+        if let Some((level, separator)) = &parent
+            && (node.level() + 1 != *level || node.keys().first() != Some(separator))
+        {
+            return bad("a node does not fit under its parent");
         }
         match node.body() {
             Body::Leaf(entries) => {

@@ -140,7 +140,7 @@ fn arb_steps() -> impl Strategy<Value = Vec<Step>> {
 }
 
 fn step_entry(v: u8) -> Entry {
-    if v % 7 == 0 { Entry::tombstone(Hlc::new(u64::from(v), 1), w(v)) } else { Entry::live(vec![v; 1 + usize::from(v % 5)], Hlc::new(u64::from(v), 0), w(v)) }
+    if v.is_multiple_of(7) { Entry::tombstone(Hlc::new(u64::from(v), 1), w(v)) } else { Entry::live(vec![v; 1 + usize::from(v % 5)], Hlc::new(u64::from(v), 0), w(v)) }
 }
 
 proptest! {
@@ -180,7 +180,9 @@ proptest! {
 // ---------------------------------------------------------------- listings
 
 /// The S3 rules, written naively: items are keys or common prefixes, in order, after `start`.
-fn model_list(model: &Model, req: &ListRequest) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, bool, Option<Vec<u8>>) {
+type ModelPage = (Vec<Vec<u8>>, Vec<Vec<u8>>, bool, Option<Vec<u8>>);
+
+fn model_list(model: &Model, req: &ListRequest) -> ModelPage {
     let max = req.max_keys.unwrap_or(1000).min(1000) as usize;
     let delim = req.delimiter.clone().filter(|d| !d.is_empty());
     let mut items: Vec<(Vec<u8>, bool)> = Vec::new();

@@ -11,7 +11,7 @@ use super::error::{IndexError, IndexResult};
 use super::keys::IndexKey;
 use super::node::{Body, Node, NodeCodec};
 use super::IndexConfig;
-use crate::block::Cid;
+use crate::block::{self, CODEC_RAW, Cid};
 use crate::store::BlockStore;
 
 /// An encrypted, history-independent Prolly tree stored in a [`BlockStore`].
@@ -84,6 +84,11 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
     /// Loads and checks the node `cid` (from the cache when possible).
     pub(crate) async fn load(&self, cid: &Cid) -> IndexResult<Arc<Node>> {
         self.loads.fetch_add(1, Ordering::Relaxed);
+        // The cache is keyed by digest: only coffer node CIDs (raw, blake3-256) may reach it.
+        if cid.codec() != CODEC_RAW {
+            return Err(IndexError::Structure { cid: cid.to_string(), detail: "index nodes use the raw codec" });
+        }
+        block::blake3_digest(cid)?;
         if let Some(node) = self.cache.get(cid) {
             return Ok(node);
         }
