@@ -130,7 +130,7 @@ impl<'t, S: BlockStore + ?Sized> Builder<'t, S> {
             let p = std::mem::take(&mut self.inner[usize::from(level) - 1]);
             Node::internal(level, p.keys, p.children)
         };
-        let first = node.keys()[0].clone();
+        let first = node.keys()[0].to_vec();
         let (cid, bytes) = self.tree.seal_node(node)?;
         self.outbox.push((cid, bytes));
         self.produce(level, first, cid)

@@ -28,7 +28,7 @@ impl<'t, S: BlockStore + ?Sized> Cursor<'t, S> {
     pub(crate) fn current(&self) -> Option<(&[u8], &Entry)> {
         let leaf = self.leaf.as_ref()?;
         let entries = leaf.entries()?;
-        Some((leaf.keys().get(self.pos)?.as_slice(), entries.get(self.pos)?))
+        Some((leaf.keys().get(self.pos)?, entries.get(self.pos)?))
     }
 
     /// Moves to the first entry with key `>= target` (`None`: to the end).
@@ -42,22 +42,37 @@ impl<'t, S: BlockStore + ?Sized> Cursor<'t, S> {
         if let Some(leaf) = &self.leaf {
             let keys = leaf.keys();
             if self.pos < keys.len()
-                && keys[self.pos].as_slice() <= target
-                && keys.last().is_some_and(|l| target <= l.as_slice())
+                && &keys[self.pos] <= target
+                && keys.last().is_some_and(|l| target <= l)
             {
-                self.pos += keys[self.pos..].partition_point(|k| k.as_slice() < target);
+                self.pos = keys.partition_from(self.pos, |k| k < target);
                 return Ok(());
             }
         }
-        self.path.clear();
-        let mut node = self.root.clone();
+        // Restart the descent from the deepest node on the path whose key range holds the target
+        // (when seeking backwards, that is the root).
+        let mut restart = 0;
+        let mut upper: Option<&[u8]> = None;
+        for (d, (node, i)) in self.path.iter().enumerate() {
+            if upper.is_none_or(|u| target < u) && (d == 0 || node.keys().first().is_some_and(|f| f <= target)) {
+                restart = d;
+            } else {
+                break;
+            }
+            upper = node.keys().get(i + 1).or(upper);
+        }
+        let mut node = match self.path.get(restart) {
+            Some((n, _)) => n.clone(),
+            None => self.root.clone(),
+        };
+        self.path.truncate(restart);
         while node.entries().is_none() {
             let i = node.child_for(target);
             let child = self.tree.load_child(&node, i).await?;
             self.path.push((node, i));
             node = child;
         }
-        self.pos = node.keys().partition_point(|k| k.as_slice() < target);
+        self.pos = node.keys().lower_bound(target);
         let at_end = self.pos >= node.len();
         self.leaf = Some(node);
         if at_end { self.next_leaf().await } else { Ok(()) }

@@ -74,13 +74,13 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
                 .keys()
                 .iter()
                 .zip(entries)
-                .map(|(k, e)| Item::Entry { key: k.clone(), entry: e.clone() })
+                .map(|(k, e)| Item::Entry { key: k.to_vec(), entry: e.clone() })
                 .collect(),
             Body::Internal(children) => node
                 .keys()
                 .iter()
                 .zip(children)
-                .map(|(k, c)| Item::Tree { key: k.clone(), cid: *c, level: node.level() - 1 })
+                .map(|(k, c)| Item::Tree { key: k.to_vec(), cid: *c, level: node.level() - 1 })
                 .collect(),
         };
         items.reverse();
@@ -198,7 +198,7 @@ fn check_fits(cid: &Cid, node: &Node, level: u8, first: &[u8]) -> IndexResult<()
     if node.level() != level {
         return structure("its level is not its parent's minus one (a cycle or a misplaced node)");
     }
-    if node.keys().first().map(Vec::as_slice) != Some(first) {
+    if node.keys().first() != Some(first) {
         return structure("its first key differs from its parent's separator key");
     }
     Ok(())

@@ -20,11 +20,102 @@ use super::keys::{IndexKey, IndexSecrets};
 use super::{IndexConfig, MAX_KEY_LEN, MAX_LEVEL, MAX_VALUE_LEN};
 use crate::block::{self, CODEC_RAW, Cid};
 
+/// The keys of a node, stored back to back in one buffer (binary search touches few cache lines).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyList {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl KeyList {
+    fn with_capacity(keys: usize, bytes: usize) -> Self {
+        KeyList { bytes: Vec::with_capacity(bytes), ends: Vec::with_capacity(keys) }
+    }
+
+    fn push(&mut self, key: &[u8]) {
+        self.bytes.extend_from_slice(key);
+        // Keys are at most 1024 bytes and nodes at most a few MiB of them: fits u32.
+        self.ends.push(self.bytes.len() as u32);
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Key `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        Some(&self.bytes[start..end])
+    }
+
+    /// The first key.
+    pub fn first(&self) -> Option<&[u8]> {
+        self.get(0)
+    }
+
+    /// The last key.
+    pub fn last(&self) -> Option<&[u8]> {
+        self.get(self.len().wrapping_sub(1))
+    }
+
+    /// The keys in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + Clone + '_ {
+        (0..self.len()).map(|i| &self[i])
+    }
+
+    /// Index of the first key in `from..` for which `pred` is false (keys where it is true
+    /// must come first).
+    pub(crate) fn partition_from(&self, from: usize, pred: impl Fn(&[u8]) -> bool) -> usize {
+        let (mut lo, mut hi) = (from, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(&self[mid]) { lo = mid + 1 } else { hi = mid }
+        }
+        lo
+    }
+
+    /// Index of the first key `>= key`.
+    pub(crate) fn lower_bound(&self, key: &[u8]) -> usize {
+        self.partition_from(0, |k| k < key)
+    }
+
+    /// Index of `key`, if present.
+    pub(crate) fn find(&self, key: &[u8]) -> Option<usize> {
+        let i = self.lower_bound(key);
+        (self.get(i) == Some(key)).then_some(i)
+    }
+}
+
+impl std::ops::Index<usize> for KeyList {
+    type Output = [u8];
+    fn index(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+}
+
+impl From<Vec<Vec<u8>>> for KeyList {
+    fn from(keys: Vec<Vec<u8>>) -> Self {
+        let mut list = KeyList::with_capacity(keys.len(), keys.iter().map(Vec::len).sum());
+        for k in &keys {
+            list.push(k);
+        }
+        list
+    }
+}
+
 /// One decoded, validated index node.
 #[derive(Clone, Debug)]
 pub struct Node {
     level: u8,
-    keys: Vec<Vec<u8>>,
+    keys: KeyList,
     body: Body,
 }
 
@@ -36,11 +127,11 @@ pub(crate) enum Body {
 
 impl Node {
     pub(crate) fn leaf(keys: Vec<Vec<u8>>, entries: Vec<Entry>) -> Self {
-        Node { level: 0, keys, body: Body::Leaf(entries) }
+        Node { level: 0, keys: keys.into(), body: Body::Leaf(entries) }
     }
 
     pub(crate) fn internal(level: u8, keys: Vec<Vec<u8>>, children: Vec<Cid>) -> Self {
-        Node { level, keys, body: Body::Internal(children) }
+        Node { level, keys: keys.into(), body: Body::Internal(children) }
     }
 
     /// The node's level: 0 for leaves, parent = child + 1.
@@ -59,7 +150,7 @@ impl Node {
     }
 
     /// The keys: entry keys in a leaf, each child's first key in an internal node.
-    pub fn keys(&self) -> &[Vec<u8>] {
+    pub fn keys(&self) -> &KeyList {
         &self.keys
     }
 
@@ -85,12 +176,12 @@ impl Node {
 
     /// Index of the child whose key range holds `key` (the leftmost child for keys before all).
     pub(crate) fn child_for(&self, key: &[u8]) -> usize {
-        self.keys.partition_point(|k| k.as_slice() <= key).saturating_sub(1)
+        self.keys.partition_from(0, |k| k <= key).saturating_sub(1)
     }
 
     /// Rough heap size, for the cache budget.
     pub(crate) fn approx_bytes(&self) -> usize {
-        let keys: usize = self.keys.iter().map(|k| k.len() + 24).sum();
+        let keys = self.keys.bytes.len() + 4 * self.keys.len();
         let body = match &self.body {
             Body::Leaf(e) => e.iter().map(|e| 48 + e.value.as_ref().map_or(0, Vec::len)).sum(),
             Body::Internal(c) => c.len() * std::mem::size_of::<Cid>(),
@@ -163,7 +254,7 @@ impl NodeCodec {
             if !wire.c.is_empty() {
                 return Err(NodeDefect::Shape);
             }
-            let mut keys = Vec::with_capacity(wire.e.len());
+            let mut keys = KeyList::with_capacity(wire.e.len(), 32 * wire.e.len());
             let mut entries = Vec::with_capacity(wire.e.len());
             for (k, time, writer, value) in wire.e {
                 let writer: [u8; 16] = writer.as_slice().try_into().map_err(|_| NodeDefect::WriterLength)?;
@@ -171,24 +262,24 @@ impl NodeCodec {
                 if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
                     return Err(NodeDefect::ValueLength);
                 }
-                keys.push(k.into_vec());
+                keys.push(&k);
                 entries.push(Entry { time: Hlc::from_u64(time), writer: WriterId(writer), value });
             }
-            Node::leaf(keys, entries)
+            Node { level: 0, keys, body: Body::Leaf(entries) }
         } else {
             if !wire.e.is_empty() || wire.c.is_empty() {
                 return Err(NodeDefect::Shape);
             }
-            let mut keys = Vec::with_capacity(wire.c.len());
+            let mut keys = KeyList::with_capacity(wire.c.len(), 32 * wire.c.len());
             let mut children = Vec::with_capacity(wire.c.len());
             for (k, cid) in wire.c {
                 if cid.codec() != CODEC_RAW || block::blake3_digest(&cid).is_err() {
                     return Err(NodeDefect::ChildCid);
                 }
-                keys.push(k.into_vec());
+                keys.push(&k);
                 children.push(cid);
             }
-            Node::internal(wire.l, keys, children)
+            Node { level: wire.l, keys, body: Body::Internal(children) }
         };
         self.check(&node)?;
         Ok(node)

@@ -70,7 +70,7 @@ pub fn verify_proof(key: &IndexKey, config: &IndexConfig, root: &Cid, proof: &Pr
     for (i, bytes) in proof.nodes.iter().enumerate() {
         let node = codec.open(&expected, bytes).map_err(|e| IndexError::InvalidProof(e.to_string()))?;
         if let Some((level, separator)) = &parent
-            && (node.level() + 1 != *level || node.keys().first() != Some(separator))
+            && (node.level() + 1 != *level || node.keys().first() != Some(separator.as_slice()))
         {
             return bad("a node does not fit under its parent");
         }
@@ -79,13 +79,13 @@ pub fn verify_proof(key: &IndexKey, config: &IndexConfig, root: &Cid, proof: &Pr
                 if i + 1 != proof.nodes.len() {
                     return bad("blocks follow the leaf");
                 }
-                let found = node.keys().binary_search_by(|k| k.as_slice().cmp(&proof.key)).ok();
+                let found = node.keys().find(&proof.key);
                 return Ok(found.map_or(ProofOutcome::Absent, |j| ProofOutcome::Present(entries[j].clone())));
             }
             Body::Internal(children) => {
                 let c = node.child_for(&proof.key);
                 expected = children[c];
-                parent = Some((node.level(), node.keys()[c].clone()));
+                parent = Some((node.level(), node.keys()[c].to_vec()));
             }
         }
     }

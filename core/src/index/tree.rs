@@ -157,7 +157,7 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
                     node = self.load_child(&node, i).await?;
                 }
                 Body::Leaf(entries) => {
-                    return Ok(node.keys().binary_search_by(|k| k.as_slice().cmp(key)).ok().map(|i| entries[i].clone()));
+                    return Ok(node.keys().find(key).map(|i| entries[i].clone()));
                 }
             }
         }

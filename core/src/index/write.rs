@@ -147,7 +147,7 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
             let i = top.next_child;
             top.next_child += 1;
             let node = top.node.clone();
-            let upper: Option<&[u8]> = node.keys().get(i + 1).map(Vec::as_slice).or(top.upper.as_deref());
+            let upper: Option<&[u8]> = node.keys().get(i + 1).or(top.upper.as_deref());
             let untouched = match (ops.get(next), upper) {
                 (None, _) => true,
                 (Some((k, _)), Some(u)) => k.as_slice() >= u,
@@ -156,7 +156,7 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
             let child_level = node.level() - 1;
             if untouched && b.ready_for(child_level)? {
                 let Body::Internal(children) = node.body() else { unreachable!("frames hold internal nodes") };
-                b.reuse(child_level, node.keys()[i].clone(), children[i])?;
+                b.reuse(child_level, node.keys()[i].to_vec(), children[i])?;
                 continue;
             }
             let upper = upper.map(<[u8]>::to_vec);
@@ -193,11 +193,11 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
                 (None, None) => break,
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
-                (Some(k), Some((ok, _))) => k.cmp(ok),
+                (Some(k), Some((ok, _))) => k.cmp(ok.as_slice()),
             };
             match (order, op) {
                 (Ordering::Less, _) => {
-                    b.push_entry(keys[j].clone(), entries[j].clone())?;
+                    b.push_entry(keys[j].to_vec(), entries[j].clone())?;
                     j += 1;
                 }
                 (_, Some((ok, op))) => {
