@@ -792,3 +792,26 @@ fn single_puts_match_bulk_load() {
         assert_eq!(r2, build_model(&t, &model));
     }
 }
+
+/// Pins the format: derivations, encoding, encryption and CIDs (values also in docs/index.md).
+#[test]
+fn format_is_pinned() {
+    let t = ProllyTree::new(Arc::new(MemoryStore::new()), &IndexKey::from_bytes([0x42; 32]), IndexConfig::default())
+        .unwrap();
+    let codec = t.codec();
+    let e = Entry::live(b"v".to_vec(), Hlc::new(1_700_000_000_000, 1), WriterId([0xaa; 16]));
+    let leaf = Node::leaf(vec![b"a/b".to_vec()], vec![e.clone()]);
+    let plain = codec.encode(&leaf).unwrap();
+    assert_eq!(
+        hex::encode(&plain),
+        "a36163806165818443612f621b018bcfe56800000150aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa4176616c00"
+    );
+    let (cid, block) = codec.seal(&leaf).unwrap();
+    assert_eq!(block.len(), plain.len() + 16);
+    assert_eq!(&hex::encode(&block)[..32], "dd6e36d84e62d8e5cd70ae9748bc9a6a");
+    assert_eq!(cid.to_string(), "bafkr4ifnxlse65n45g4pya7xuuziwwnb6gjnjfwwsj4jazzwruicauhbxe");
+    assert_eq!(block_on(t.empty_root()).unwrap().to_string(), "bafkr4ih32i3qadz6obgaxf6kabwyjswopdbcsgzvgqulka5tywcsgko7s4");
+    assert_eq!(block_on(t.build([(b"a/b".to_vec(), e)])).unwrap(), cid);
+    assert_eq!(codec.secrets.boundary_hash(0, b"a/b"), 0xcf90_bae0_8eb1_4d86);
+    assert_eq!(token::seal_token(&codec.secrets, b"a/", b"/", b"a/b"), "Aer1ld7UK6w7caihAWBEEbDTWfw");
+}
