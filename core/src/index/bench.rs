@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Entry, Hlc, IndexConfig, IndexKey, IndexResult, ListRequest, Mutation, ProllyTree, WriterId};
+use super::{
+    Entry, Hlc, IndexConfig, IndexKey, IndexResult, ListRequest, Mutation, ProllyTree, WriterId,
+};
 use crate::block::{Cid, raw_cid};
 use crate::store::MemoryStore;
 
@@ -63,7 +65,13 @@ impl Rng {
 
 /// The key of item `i`: 10 years, 1,000 albums each, then images.
 pub fn photo_key(i: usize) -> Vec<u8> {
-    format!("photos/{}/{:04}/IMG_{:05}.jpg", 2015 + i % 10, (i / 10) % 1000, i / 10_000).into_bytes()
+    format!(
+        "photos/{}/{:04}/IMG_{:05}.jpg",
+        2015 + i % 10,
+        (i / 10) % 1000,
+        i / 10_000
+    )
+    .into_bytes()
 }
 
 fn value_for(i: usize, salt: u64) -> Vec<u8> {
@@ -74,7 +82,12 @@ fn value_for(i: usize, salt: u64) -> Vec<u8> {
 pub fn photo_entries(n: usize) -> Vec<(Vec<u8>, Entry)> {
     let writer = WriterId([1; 16]);
     let mut v: Vec<_> = (0..n)
-        .map(|i| (photo_key(i), Entry::live(value_for(i, 0), Hlc::new(1_700_000_000_000, 0), writer)))
+        .map(|i| {
+            (
+                photo_key(i),
+                Entry::live(value_for(i, 0), Hlc::new(1_700_000_000_000, 0), writer),
+            )
+        })
         .collect();
     v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     v
@@ -97,7 +110,10 @@ async fn change(
     let batch: Vec<_> = (0..count)
         .map(|_| {
             let i = rng.below(n);
-            (photo_key(i), Mutation::Put(Entry::live(value_for(i, rng.next()), time, writer)))
+            (
+                photo_key(i),
+                Mutation::Put(Entry::live(value_for(i, rng.next()), time, writer)),
+            )
         })
         .collect();
     tree.apply(root, batch).await
@@ -107,7 +123,10 @@ async fn change(
 pub async fn run(n_keys: usize) -> IndexResult<IndexBenchReport> {
     let n = n_keys.max(1);
     let store = Arc::new(MemoryStore::new());
-    let config = IndexConfig { cache_bytes: 2 << 30, ..IndexConfig::default() };
+    let config = IndexConfig {
+        cache_bytes: 2 << 30,
+        ..IndexConfig::default()
+    };
     let tree = ProllyTree::new(store.clone(), &IndexKey::from_bytes([42; 32]), config)?;
     let entries = photo_entries(n);
 
@@ -138,19 +157,53 @@ pub async fn run(n_keys: usize) -> IndexResult<IndexBenchReport> {
     let get_us = t.elapsed().as_secs_f64() * 1e6 / (5 * probes.len()) as f64;
     debug_assert_eq!(found, 5 * probes.len());
 
-    let flat = ListRequest { prefix: b"photos/2024/".to_vec(), max_keys: Some(1000), ..ListRequest::default() };
-    let delim = ListRequest { delimiter: Some(b"/".to_vec()), ..flat.clone() };
+    let flat = ListRequest {
+        prefix: b"photos/2024/".to_vec(),
+        max_keys: Some(1000),
+        ..ListRequest::default()
+    };
+    let delim = ListRequest {
+        delimiter: Some(b"/".to_vec()),
+        ..flat.clone()
+    };
     let list_page_ms = time_list(&tree, &root, &flat).await?;
     let list_page_delimiter_ms = time_list(&tree, &root, &delim).await?;
 
     let diff_changes = 100.min(n);
-    let changed = change(&tree, &root, n, diff_changes, &mut rng, WriterId([2; 16]), Hlc::new(1_800_000_000_000, 0)).await?;
+    let changed = change(
+        &tree,
+        &root,
+        n,
+        diff_changes,
+        &mut rng,
+        WriterId([2; 16]),
+        Hlc::new(1_800_000_000_000, 0),
+    )
+    .await?;
     let t = Instant::now();
     let (_, diff_nodes_read) = tree.diff(&root, &changed).collect().await?;
     let diff_ms = ms(t);
 
-    let a = change(&tree, &root, n, 1000.min(n), &mut rng, WriterId([3; 16]), Hlc::new(1_800_000_000_001, 0)).await?;
-    let b = change(&tree, &root, n, 1000.min(n), &mut rng, WriterId([4; 16]), Hlc::new(1_800_000_000_001, 0)).await?;
+    let a = change(
+        &tree,
+        &root,
+        n,
+        1000.min(n),
+        &mut rng,
+        WriterId([3; 16]),
+        Hlc::new(1_800_000_000_001, 0),
+    )
+    .await?;
+    let b = change(
+        &tree,
+        &root,
+        n,
+        1000.min(n),
+        &mut rng,
+        WriterId([4; 16]),
+        Hlc::new(1_800_000_000_001, 0),
+    )
+    .await?;
     let t = Instant::now();
     tree.merge(&a, &b).await?;
     let merge_ms = ms(t);
@@ -173,7 +226,11 @@ pub async fn run(n_keys: usize) -> IndexResult<IndexBenchReport> {
     })
 }
 
-async fn time_list(tree: &ProllyTree<MemoryStore>, root: &Cid, req: &ListRequest) -> IndexResult<f64> {
+async fn time_list(
+    tree: &ProllyTree<MemoryStore>,
+    root: &Cid,
+    req: &ListRequest,
+) -> IndexResult<f64> {
     tree.list(root, req).await?;
     let runs = 20;
     let t = Instant::now();

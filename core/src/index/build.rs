@@ -10,11 +10,11 @@
 
 use bytes::Bytes;
 
+use super::MAX_LEVEL;
 use super::entry::Entry;
 use super::error::{IndexError, IndexResult};
 use super::node::{Node, inner_weight, leaf_weight};
 use super::tree::ProllyTree;
-use super::MAX_LEVEL;
 use crate::block::Cid;
 use crate::store::BlockStore;
 
@@ -54,7 +54,10 @@ impl<'t, S: BlockStore + ?Sized> Builder<'t, S> {
 
     /// Appends a leaf entry; keys must arrive in strictly increasing order.
     pub(crate) fn push_entry(&mut self, key: Vec<u8>, entry: Entry) -> IndexResult<()> {
-        let boundary = self.tree.codec.is_boundary(0, &key, leaf_weight(&key, &entry));
+        let boundary = self
+            .tree
+            .codec
+            .is_boundary(0, &key, leaf_weight(&key, &entry));
         self.leaf_keys.push(key);
         self.leaf_entries.push(entry);
         if boundary { self.close(0) } else { Ok(()) }
@@ -71,7 +74,12 @@ impl<'t, S: BlockStore + ?Sized> Builder<'t, S> {
                 self.push_item(l + 1, k, c)?;
             }
         }
-        Ok(self.leaf_keys.is_empty() && self.inner.iter().take(usize::from(level)).all(|p| p.keys.is_empty()))
+        Ok(self.leaf_keys.is_empty()
+            && self
+                .inner
+                .iter()
+                .take(usize::from(level))
+                .all(|p| p.keys.is_empty()))
     }
 
     /// Hands over a whole old node of `level` (after [`Builder::ready_for`] said yes). The levels
@@ -119,13 +127,19 @@ impl<'t, S: BlockStore + ?Sized> Builder<'t, S> {
     fn pending_len(&self, level: u8) -> usize {
         match level {
             0 => self.leaf_keys.len(),
-            l => self.inner.get(usize::from(l) - 1).map_or(0, |p| p.keys.len()),
+            l => self
+                .inner
+                .get(usize::from(l) - 1)
+                .map_or(0, |p| p.keys.len()),
         }
     }
 
     fn close(&mut self, level: u8) -> IndexResult<()> {
         let node = if level == 0 {
-            Node::leaf(std::mem::take(&mut self.leaf_keys), std::mem::take(&mut self.leaf_entries))
+            Node::leaf(
+                std::mem::take(&mut self.leaf_keys),
+                std::mem::take(&mut self.leaf_entries),
+            )
         } else {
             let p = std::mem::take(&mut self.inner[usize::from(level) - 1]);
             Node::internal(level, p.keys, p.children)

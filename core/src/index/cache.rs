@@ -72,7 +72,10 @@ pub(crate) struct NodeCache {
 
 impl NodeCache {
     pub(crate) fn new(budget: usize) -> Self {
-        NodeCache { inner: Mutex::new(Inner::default()), budget }
+        NodeCache {
+            inner: Mutex::new(Inner::default()),
+            budget,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -108,7 +111,8 @@ impl NodeCache {
     }
 
     fn evict(g: &mut Inner, keep: usize) {
-        let mut by_age: Vec<(u64, Key, usize)> = g.map.iter().map(|(k, s)| (s.stamp, *k, s.bytes)).collect();
+        let mut by_age: Vec<(u64, Key, usize)> =
+            g.map.iter().map(|(k, s)| (s.stamp, *k, s.bytes)).collect();
         by_age.sort_unstable_by_key(|(stamp, _, _)| *stamp);
         for (_, key, bytes) in by_age {
             if g.bytes <= keep {

@@ -21,7 +21,13 @@ pub(crate) struct Cursor<'t, S: BlockStore + ?Sized> {
 impl<'t, S: BlockStore + ?Sized> Cursor<'t, S> {
     pub(crate) async fn new(tree: &'t ProllyTree<S>, root: &Cid) -> IndexResult<Self> {
         let root = tree.load(root).await?;
-        Ok(Cursor { tree, root, path: Vec::new(), leaf: None, pos: 0 })
+        Ok(Cursor {
+            tree,
+            root,
+            path: Vec::new(),
+            leaf: None,
+            pos: 0,
+        })
     }
 
     /// The entry under the cursor, or `None` at the end.
@@ -54,7 +60,9 @@ impl<'t, S: BlockStore + ?Sized> Cursor<'t, S> {
         let mut restart = 0;
         let mut upper: Option<&[u8]> = None;
         for (d, (node, i)) in self.path.iter().enumerate() {
-            if upper.is_none_or(|u| target < u) && (d == 0 || node.keys().first().is_some_and(|f| f <= target)) {
+            if upper.is_none_or(|u| target < u)
+                && (d == 0 || node.keys().first().is_some_and(|f| f <= target))
+            {
                 restart = d;
             } else {
                 break;
@@ -75,14 +83,24 @@ impl<'t, S: BlockStore + ?Sized> Cursor<'t, S> {
         self.pos = node.keys().lower_bound(target);
         let at_end = self.pos >= node.len();
         self.leaf = Some(node);
-        if at_end { self.next_leaf().await } else { Ok(()) }
+        if at_end {
+            self.next_leaf().await
+        } else {
+            Ok(())
+        }
     }
 
     /// Moves to the next entry.
     pub(crate) async fn advance(&mut self) -> IndexResult<()> {
-        let Some(leaf) = &self.leaf else { return Ok(()) };
+        let Some(leaf) = &self.leaf else {
+            return Ok(());
+        };
         self.pos += 1;
-        if self.pos >= leaf.len() { self.next_leaf().await } else { Ok(()) }
+        if self.pos >= leaf.len() {
+            self.next_leaf().await
+        } else {
+            Ok(())
+        }
     }
 
     async fn next_leaf(&mut self) -> IndexResult<()> {
@@ -119,7 +137,9 @@ pub struct RangeIter<'t, S: BlockStore + ?Sized> {
 impl<S: BlockStore + ?Sized> RangeIter<'_, S> {
     /// The next `(key, entry)`, or `None` past the end of the range.
     pub async fn next(&mut self) -> IndexResult<Option<(Vec<u8>, Entry)>> {
-        let Some((k, e)) = self.cursor.current() else { return Ok(None) };
+        let Some((k, e)) = self.cursor.current() else {
+            return Ok(None);
+        };
         if self.end.as_deref().is_some_and(|end| k >= end) {
             return Ok(None);
         }
@@ -140,10 +160,18 @@ impl<S: BlockStore + ?Sized> RangeIter<'_, S> {
 
 impl<S: BlockStore + ?Sized> ProllyTree<S> {
     /// Iterates the entries with `start <= key < end` (`None`: unbounded), tombstones included.
-    pub async fn range(&self, root: &Cid, start: Option<&[u8]>, end: Option<&[u8]>) -> IndexResult<RangeIter<'_, S>> {
+    pub async fn range(
+        &self,
+        root: &Cid,
+        start: Option<&[u8]>,
+        end: Option<&[u8]>,
+    ) -> IndexResult<RangeIter<'_, S>> {
         let mut cursor = Cursor::new(self, root).await?;
         cursor.seek(Some(start.unwrap_or(&[]))).await?;
-        Ok(RangeIter { cursor, end: end.map(<[u8]>::to_vec) })
+        Ok(RangeIter {
+            cursor,
+            end: end.map(<[u8]>::to_vec),
+        })
     }
 
     /// Every entry of the tree in key order, tombstones included.

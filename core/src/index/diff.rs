@@ -63,7 +63,11 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
         self.nodes_read
     }
 
-    async fn open(&mut self, cid: &Cid, expected_level: Option<(u8, &[u8])>) -> IndexResult<Vec<Item>> {
+    async fn open(
+        &mut self,
+        cid: &Cid,
+        expected_level: Option<(u8, &[u8])>,
+    ) -> IndexResult<Vec<Item>> {
         self.nodes_read += 1;
         let node = self.tree.load(cid).await?;
         if let Some((level, first)) = expected_level {
@@ -74,13 +78,20 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
                 .keys()
                 .iter()
                 .zip(entries)
-                .map(|(k, e)| Item::Entry { key: k.to_vec(), entry: e.clone() })
+                .map(|(k, e)| Item::Entry {
+                    key: k.to_vec(),
+                    entry: e.clone(),
+                })
                 .collect(),
             Body::Internal(children) => node
                 .keys()
                 .iter()
                 .zip(children)
-                .map(|(k, c)| Item::Tree { key: k.to_vec(), cid: *c, level: node.level() - 1 })
+                .map(|(k, c)| Item::Tree {
+                    key: k.to_vec(),
+                    cid: *c,
+                    level: node.level() - 1,
+                })
                 .collect(),
         };
         items.reverse();
@@ -88,10 +99,20 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
     }
 
     async fn expand(&mut self, old_side: bool) -> IndexResult<()> {
-        let side = if old_side { &mut self.old } else { &mut self.new };
-        let Some(Item::Tree { key, cid, level }) = side.pop() else { return Ok(()) };
+        let side = if old_side {
+            &mut self.old
+        } else {
+            &mut self.new
+        };
+        let Some(Item::Tree { key, cid, level }) = side.pop() else {
+            return Ok(());
+        };
         let items = self.open(&cid, Some((level, &key))).await?;
-        let side = if old_side { &mut self.old } else { &mut self.new };
+        let side = if old_side {
+            &mut self.old
+        } else {
+            &mut self.new
+        };
         side.extend(items);
         Ok(())
     }
@@ -119,12 +140,20 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
                 }
                 Step::EmitOld => {
                     if let Some(Item::Entry { key, entry }) = self.old.pop() {
-                        return Ok(Some(DiffEntry { key, old: Some(entry), new: None }));
+                        return Ok(Some(DiffEntry {
+                            key,
+                            old: Some(entry),
+                            new: None,
+                        }));
                     }
                 }
                 Step::EmitNew => {
                     if let Some(Item::Entry { key, entry }) = self.new.pop() {
-                        return Ok(Some(DiffEntry { key, old: None, new: Some(entry) }));
+                        return Ok(Some(DiffEntry {
+                            key,
+                            old: None,
+                            new: Some(entry),
+                        }));
                     }
                 }
                 Step::EmitBoth => {
@@ -132,7 +161,11 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
                         (self.old.pop(), self.new.pop())
                         && a != b
                     {
-                        return Ok(Some(DiffEntry { key, old: Some(a), new: Some(b) }));
+                        return Ok(Some(DiffEntry {
+                            key,
+                            old: Some(a),
+                            new: Some(b),
+                        }));
                     }
                 }
             }
@@ -189,12 +222,23 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
     /// The changes from the tree at `old` to the tree at `new`, in key order, tombstones
     /// included as entries. Nothing is read until the first [`Diff::next`].
     pub fn diff(&self, old: &Cid, new: &Cid) -> Diff<'_, S> {
-        Diff { tree: self, old: Vec::new(), new: Vec::new(), started: Some((*old, *new)), nodes_read: 0 }
+        Diff {
+            tree: self,
+            old: Vec::new(),
+            new: Vec::new(),
+            started: Some((*old, *new)),
+            nodes_read: 0,
+        }
     }
 }
 
 fn check_fits(cid: &Cid, node: &Node, level: u8, first: &[u8]) -> IndexResult<()> {
-    let structure = |detail| Err(super::error::IndexError::Structure { cid: cid.to_string(), detail });
+    let structure = |detail| {
+        Err(super::error::IndexError::Structure {
+            cid: cid.to_string(),
+            detail,
+        })
+    };
     if node.level() != level {
         return structure("its level is not its parent's minus one (a cycle or a misplaced node)");
     }

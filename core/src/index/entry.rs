@@ -50,7 +50,11 @@ impl Hlc {
     #[must_use]
     pub fn tick(self, now_ms: u64) -> Hlc {
         let now = now_ms.min(WALL_MAX);
-        if now > self.wall_ms() { Hlc::new(now, 0) } else { self.bump() }
+        if now > self.wall_ms() {
+            Hlc::new(now, 0)
+        } else {
+            self.bump()
+        }
     }
 
     /// The time of receiving a message stamped `remote`, given the wall clock `now_ms`: greater
@@ -59,7 +63,11 @@ impl Hlc {
     pub fn observe(self, remote: Hlc, now_ms: u64) -> Hlc {
         let now = now_ms.min(WALL_MAX);
         let top = self.max(remote);
-        if now > top.wall_ms() { Hlc::new(now, 0) } else { top.bump() }
+        if now > top.wall_ms() {
+            Hlc::new(now, 0)
+        } else {
+            top.bump()
+        }
     }
 
     /// The next time: counter plus one, carrying into the wall-clock part on overflow.
@@ -108,12 +116,20 @@ pub struct Entry {
 impl Entry {
     /// A live entry holding `value`.
     pub fn live(value: impl Into<Vec<u8>>, time: Hlc, writer: WriterId) -> Self {
-        Entry { time, writer, value: Some(value.into()) }
+        Entry {
+            time,
+            writer,
+            value: Some(value.into()),
+        }
     }
 
     /// A tombstone: the key was deleted at `time` by `writer`.
     pub fn tombstone(time: Hlc, writer: WriterId) -> Self {
-        Entry { time, writer, value: None }
+        Entry {
+            time,
+            writer,
+            value: None,
+        }
     }
 
     /// Whether this entry records a delete.

@@ -19,13 +19,17 @@ pub enum IndexError {
         len: usize,
     },
     /// A value was longer than [`crate::index::MAX_VALUE_LEN`].
-    #[error("an index value is {len} bytes long; values are at most 65536 bytes: store large data as a sealed object and index its CID")]
+    #[error(
+        "an index value is {len} bytes long; values are at most 65536 bytes: store large data as a sealed object and index its CID"
+    )]
     ValueTooLarge {
         /// Length of the rejected value.
         len: usize,
     },
     /// Input to a bulk load was not strictly increasing by key.
-    #[error("bulk-load input is not sorted: entry {position} is not greater than the one before (sort the entries and drop duplicates, or use apply)")]
+    #[error(
+        "bulk-load input is not sorted: entry {position} is not greater than the one before (sort the entries and drop duplicates, or use apply)"
+    )]
     UnsortedInput {
         /// Zero-based position of the offending entry.
         position: usize,
@@ -40,7 +44,9 @@ pub enum IndexError {
     #[error(transparent)]
     Block(#[from] BlockError),
     /// A node did not decrypt: wrong index key, or tampered ciphertext.
-    #[error("index node {cid} does not decrypt with this index key: the key is wrong or the block was tampered with")]
+    #[error(
+        "index node {cid} does not decrypt with this index key: the key is wrong or the block was tampered with"
+    )]
     Decrypt {
         /// The node's CID.
         cid: String,
@@ -55,7 +61,9 @@ pub enum IndexError {
     },
     /// A node sits at the wrong level or does not match its parent: the tree is broken.
     /// A reference cycle would show up here, since a child's level must be its parent's minus one.
-    #[error("index node {cid} does not fit the tree: {detail}; the tree was not written by coffer or is corrupt")]
+    #[error(
+        "index node {cid} does not fit the tree: {detail}; the tree was not written by coffer or is corrupt"
+    )]
     Structure {
         /// The node's CID.
         cid: String,
@@ -63,10 +71,14 @@ pub enum IndexError {
         detail: &'static str,
     },
     /// A tree would need more levels than the format allows.
-    #[error("the index tree would exceed {0} levels; the node size target is too small for these keys")]
+    #[error(
+        "the index tree would exceed {0} levels; the node size target is too small for these keys"
+    )]
     TooDeep(u8),
     /// A continuation token was forged, corrupted, or issued for another listing or vault.
-    #[error("continuation token is not valid for this listing ({0}); it was corrupted, forged, or issued for another prefix, delimiter or vault: list again without a token")]
+    #[error(
+        "continuation token is not valid for this listing ({0}); it was corrupted, forged, or issued for another prefix, delimiter or vault: list again without a token"
+    )]
     InvalidToken(&'static str),
     /// A proof does not verify against the root it claims.
     #[error("index proof does not verify: {0}")]

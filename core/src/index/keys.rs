@@ -81,7 +81,11 @@ impl IndexSecrets {
             .expect("64 bytes is a valid HKDF-SHA256 output length");
         hk.expand(b"coffer/index/v1/boundary", boundary.as_mut())
             .expect("32 bytes is a valid HKDF-SHA256 output length");
-        IndexSecrets { node, token, boundary }
+        IndexSecrets {
+            node,
+            token,
+            boundary,
+        }
     }
 
     fn siv(key: &[u8; 64]) -> Aes256Siv {
@@ -143,6 +147,9 @@ mod tests {
         assert!(a.open_node(&ct[..10]).is_none());
         assert_ne!(a.boundary_hash(0, b"k"), a.boundary_hash(1, b"k"));
         assert_ne!(a.boundary_hash(0, b"k"), b.boundary_hash(0, b"k"));
-        assert_eq!(format!("{:?}", IndexKey::from_bytes([7; 32])), "IndexKey(..)");
+        assert_eq!(
+            format!("{:?}", IndexKey::from_bytes([7; 32])),
+            "IndexKey(..)"
+        );
     }
 }

@@ -90,7 +90,10 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
             Some(t) => Some(open_token(&self.codec.secrets, t, prefix, delim_bytes)?),
             None => req.start_after.clone(),
         };
-        let mut page = ListPage { max_keys, ..ListPage::default() };
+        let mut page = ListPage {
+            max_keys,
+            ..ListPage::default()
+        };
         if max_keys == 0 {
             // S3 answers max-keys=0 with an empty, untruncated page.
             return Ok(page);
@@ -114,20 +117,26 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
                 cursor.advance().await?;
                 continue;
             }
-            let rolled = delimiter.and_then(|d| find(&key[prefix.len()..], d).map(|i| prefix.len() + i + d.len()));
+            let rolled = delimiter
+                .and_then(|d| find(&key[prefix.len()..], d).map(|i| prefix.len() + i + d.len()));
             let Some(cp_len) = rolled else {
                 if page.key_count == max_keys {
                     page.is_truncated = true;
                     break;
                 }
                 last = key.to_vec();
-                page.contents.push(ListedObject { key: key.to_vec(), entry: entry.clone() });
+                page.contents.push(ListedObject {
+                    key: key.to_vec(),
+                    entry: entry.clone(),
+                });
                 page.key_count += 1;
                 cursor.advance().await?;
                 continue;
             };
             let cp = key[..cp_len].to_vec();
-            let seen = position.as_ref().is_some_and(|p| cp.as_slice() <= p.as_slice());
+            let seen = position
+                .as_ref()
+                .is_some_and(|p| cp.as_slice() <= p.as_slice());
             if !seen {
                 if page.key_count == max_keys {
                     page.is_truncated = true;
@@ -142,7 +151,8 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
             }
         }
         if page.is_truncated {
-            page.next_continuation_token = Some(seal_token(&self.codec.secrets, prefix, delim_bytes, &last));
+            page.next_continuation_token =
+                Some(seal_token(&self.codec.secrets, prefix, delim_bytes, &last));
         }
         Ok(page)
     }

@@ -36,7 +36,11 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
     /// at least as new as `seen_by_all` (so none still holds an older live entry for the key that
     /// a later merge would bring back). The vault computes `seen_by_all` as the minimum HLC over
     /// the latest heads of all known writers. This pass reads every leaf.
-    pub async fn compact_tombstones(&self, root: &Cid, seen_by_all: Hlc) -> IndexResult<(Cid, usize)> {
+    pub async fn compact_tombstones(
+        &self,
+        root: &Cid,
+        seen_by_all: Hlc,
+    ) -> IndexResult<(Cid, usize)> {
         let mut iter = self.range(root, None, None).await?;
         let mut ops = Vec::new();
         while let Some((key, entry)) = iter.next().await? {

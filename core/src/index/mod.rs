@@ -64,14 +64,19 @@ pub struct IndexConfig {
 
 impl Default for IndexConfig {
     fn default() -> Self {
-        IndexConfig { target_node_bytes: 4096, cache_bytes: 64 << 20 }
+        IndexConfig {
+            target_node_bytes: 4096,
+            cache_bytes: 64 << 20,
+        }
     }
 }
 
 impl IndexConfig {
     pub(crate) fn check(&self) -> IndexResult<()> {
         if !(256..=1 << 20).contains(&self.target_node_bytes) {
-            return Err(IndexError::InvalidConfig("target_node_bytes must be between 256 and 1048576"));
+            return Err(IndexError::InvalidConfig(
+                "target_node_bytes must be between 256 and 1048576",
+            ));
         }
         Ok(())
     }

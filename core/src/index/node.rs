@@ -29,7 +29,10 @@ pub struct KeyList {
 
 impl KeyList {
     fn with_capacity(keys: usize, bytes: usize) -> Self {
-        KeyList { bytes: Vec::with_capacity(bytes), ends: Vec::with_capacity(keys) }
+        KeyList {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(keys),
+        }
     }
 
     fn push(&mut self, key: &[u8]) {
@@ -76,7 +79,11 @@ impl KeyList {
         let (mut lo, mut hi) = (from, self.len());
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if pred(&self[mid]) { lo = mid + 1 } else { hi = mid }
+            if pred(&self[mid]) {
+                lo = mid + 1
+            } else {
+                hi = mid
+            }
         }
         lo
     }
@@ -127,11 +134,19 @@ pub(crate) enum Body {
 
 impl Node {
     pub(crate) fn leaf(keys: Vec<Vec<u8>>, entries: Vec<Entry>) -> Self {
-        Node { level: 0, keys: keys.into(), body: Body::Leaf(entries) }
+        Node {
+            level: 0,
+            keys: keys.into(),
+            body: Body::Leaf(entries),
+        }
     }
 
     pub(crate) fn internal(level: u8, keys: Vec<Vec<u8>>, children: Vec<Cid>) -> Self {
-        Node { level, keys: keys.into(), body: Body::Internal(children) }
+        Node {
+            level,
+            keys: keys.into(),
+            body: Body::Internal(children),
+        }
     }
 
     /// The node's level: 0 for leaves, parent = child + 1.
@@ -183,7 +198,10 @@ impl Node {
     pub(crate) fn approx_bytes(&self) -> usize {
         let keys = self.keys.bytes.len() + 4 * self.keys.len();
         let body = match &self.body {
-            Body::Leaf(e) => e.iter().map(|e| 48 + e.value.as_ref().map_or(0, Vec::len)).sum(),
+            Body::Leaf(e) => e
+                .iter()
+                .map(|e| 48 + e.value.as_ref().map_or(0, Vec::len))
+                .sum(),
             Body::Internal(c) => c.len() * std::mem::size_of::<Cid>(),
         };
         64 + keys + body
@@ -211,7 +229,10 @@ impl NodeCodec {
     /// A codec for trees under `key` built with `config`'s node size.
     pub fn new(key: &IndexKey, config: &IndexConfig) -> IndexResult<Self> {
         config.check()?;
-        Ok(NodeCodec { secrets: IndexSecrets::derive(key), target: u64::from(config.target_node_bytes) })
+        Ok(NodeCodec {
+            secrets: IndexSecrets::derive(key),
+            target: u64::from(config.target_node_bytes),
+        })
     }
 
     /// Whether an item of `weight` bytes with `key` closes a node at `level`:
@@ -236,11 +257,22 @@ impl NodeCodec {
     /// Verifies `bytes` against `cid`, decrypts and decodes them, and checks the node.
     pub fn open(&self, cid: &Cid, bytes: &[u8]) -> IndexResult<Node> {
         if cid.codec() != CODEC_RAW {
-            return Err(IndexError::Structure { cid: cid.to_string(), detail: "index nodes use the raw codec" });
+            return Err(IndexError::Structure {
+                cid: cid.to_string(),
+                detail: "index nodes use the raw codec",
+            });
         }
         block::verify_block(cid, bytes)?;
-        let plain = self.secrets.open_node(bytes).ok_or_else(|| IndexError::Decrypt { cid: cid.to_string() })?;
-        self.decode(&plain).map_err(|defect| IndexError::Malformed { cid: cid.to_string(), defect })
+        let plain = self
+            .secrets
+            .open_node(bytes)
+            .ok_or_else(|| IndexError::Decrypt {
+                cid: cid.to_string(),
+            })?;
+        self.decode(&plain).map_err(|defect| IndexError::Malformed {
+            cid: cid.to_string(),
+            defect,
+        })
     }
 
     /// Decodes and checks a node plaintext: schema, level, sorted unique keys, lengths, and that
@@ -257,15 +289,26 @@ impl NodeCodec {
             let mut keys = KeyList::with_capacity(wire.e.len(), 32 * wire.e.len());
             let mut entries = Vec::with_capacity(wire.e.len());
             for (k, time, writer, value) in wire.e {
-                let writer: [u8; 16] = writer.as_slice().try_into().map_err(|_| NodeDefect::WriterLength)?;
+                let writer: [u8; 16] = writer
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| NodeDefect::WriterLength)?;
                 let value = value.map(ByteBuf::into_vec);
                 if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
                     return Err(NodeDefect::ValueLength);
                 }
                 keys.push(&k);
-                entries.push(Entry { time: Hlc::from_u64(time), writer: WriterId(writer), value });
+                entries.push(Entry {
+                    time: Hlc::from_u64(time),
+                    writer: WriterId(writer),
+                    value,
+                });
             }
-            Node { level: 0, keys, body: Body::Leaf(entries) }
+            Node {
+                level: 0,
+                keys,
+                body: Body::Leaf(entries),
+            }
         } else {
             if !wire.e.is_empty() || wire.c.is_empty() {
                 return Err(NodeDefect::Shape);
@@ -279,7 +322,11 @@ impl NodeCodec {
                 keys.push(&k);
                 children.push(cid);
             }
-            Node { level: wire.l, keys, body: Body::Internal(children) }
+            Node {
+                level: wire.l,
+                keys,
+                body: Body::Internal(children),
+            }
         };
         self.check(&node)?;
         Ok(node)
@@ -340,7 +387,13 @@ impl Serialize for NodeView<'_> {
 impl Serialize for ChildrenView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let children: &[Cid] = self.0.children().unwrap_or(&[]);
-        s.collect_seq(self.0.keys.iter().zip(children).map(|(k, c)| (Bytes::new(k), c)))
+        s.collect_seq(
+            self.0
+                .keys
+                .iter()
+                .zip(children)
+                .map(|(k, c)| (Bytes::new(k), c)),
+        )
     }
 }
 
@@ -348,7 +401,12 @@ impl Serialize for EntriesView<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let entries: &[Entry] = self.0.entries().unwrap_or(&[]);
         s.collect_seq(self.0.keys.iter().zip(entries).map(|(k, e)| {
-            (Bytes::new(k), e.time.as_u64(), Bytes::new(&e.writer.0), e.value.as_deref().map(Bytes::new))
+            (
+                Bytes::new(k),
+                e.time.as_u64(),
+                Bytes::new(&e.writer.0),
+                e.value.as_deref().map(Bytes::new),
+            )
         }))
     }
 }

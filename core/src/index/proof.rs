@@ -5,12 +5,12 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
+use super::IndexConfig;
 use super::entry::Entry;
 use super::error::{IndexError, IndexResult};
 use super::keys::IndexKey;
 use super::node::{Body, NodeCodec};
 use super::tree::ProllyTree;
-use super::IndexConfig;
 use crate::block::{self, Cid};
 use crate::store::BlockStore;
 
@@ -44,7 +44,11 @@ impl Proof {
     pub fn to_bytes(&self) -> IndexResult<Vec<u8>> {
         let wire = WireProof {
             k: ByteBuf::from(self.key.clone()),
-            n: self.nodes.iter().map(|n| ByteBuf::from(n.clone())).collect(),
+            n: self
+                .nodes
+                .iter()
+                .map(|n| ByteBuf::from(n.clone()))
+                .collect(),
         };
         Ok(block::to_dag_cbor(&wire)?)
     }
@@ -53,7 +57,10 @@ impl Proof {
     pub fn from_bytes(bytes: &[u8]) -> IndexResult<Self> {
         let wire: WireProof = block::from_dag_cbor(bytes)
             .map_err(|_| IndexError::InvalidProof("not a DAG-CBOR index proof".into()))?;
-        Ok(Proof { key: wire.k.into_vec(), nodes: wire.n.into_iter().map(ByteBuf::into_vec).collect() })
+        Ok(Proof {
+            key: wire.k.into_vec(),
+            nodes: wire.n.into_iter().map(ByteBuf::into_vec).collect(),
+        })
     }
 }
 
@@ -62,13 +69,20 @@ impl Proof {
 /// Every block must hash to the CID its parent (or `root`) names, decrypt under `key`, decode,
 /// and sit one level below its parent starting at the parent's separator; the path must follow
 /// the separators to a leaf. Any tampering fails with an error, never a wrong answer.
-pub fn verify_proof(key: &IndexKey, config: &IndexConfig, root: &Cid, proof: &Proof) -> IndexResult<ProofOutcome> {
+pub fn verify_proof(
+    key: &IndexKey,
+    config: &IndexConfig,
+    root: &Cid,
+    proof: &Proof,
+) -> IndexResult<ProofOutcome> {
     let codec = NodeCodec::new(key, config)?;
     let bad = |m: &str| Err(IndexError::InvalidProof(m.to_string()));
     let mut expected = *root;
     let mut parent: Option<(u8, Vec<u8>)> = None;
     for (i, bytes) in proof.nodes.iter().enumerate() {
-        let node = codec.open(&expected, bytes).map_err(|e| IndexError::InvalidProof(e.to_string()))?;
+        let node = codec
+            .open(&expected, bytes)
+            .map_err(|e| IndexError::InvalidProof(e.to_string()))?;
         if let Some((level, separator)) = &parent
             && (node.level() + 1 != *level || node.keys().first() != Some(separator.as_slice()))
         {
@@ -80,7 +94,9 @@ pub fn verify_proof(key: &IndexKey, config: &IndexConfig, root: &Cid, proof: &Pr
                     return bad("blocks follow the leaf");
                 }
                 let found = node.keys().find(&proof.key);
-                return Ok(found.map_or(ProofOutcome::Absent, |j| ProofOutcome::Present(entries[j].clone())));
+                return Ok(found.map_or(ProofOutcome::Absent, |j| {
+                    ProofOutcome::Present(entries[j].clone())
+                }));
             }
             Body::Internal(children) => {
                 let c = node.child_for(&proof.key);
@@ -100,11 +116,16 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         let mut node = self.load(&cid).await?;
         loop {
             nodes.push(self.store.get(&cid).await?.to_vec());
-            let Body::Internal(children) = node.body() else { break };
+            let Body::Internal(children) = node.body() else {
+                break;
+            };
             let c = node.child_for(key);
             cid = children[c];
             node = self.load_child(&node, c).await?;
         }
-        Ok(Proof { key: key.to_vec(), nodes })
+        Ok(Proof {
+            key: key.to_vec(),
+            nodes,
+        })
     }
 }

@@ -12,25 +12,37 @@
 
 use data_encoding::BASE64URL_NOPAD;
 
+use super::MAX_KEY_LEN;
 use super::error::{IndexError, IndexResult};
 use super::keys::{IndexKey, IndexSecrets, TOKEN_AD};
-use super::MAX_KEY_LEN;
 
 const TOKEN_VERSION: u8 = 1;
 /// Longest token text accepted (a 1024-byte position seals to about 1.4 KB of text).
 const MAX_TOKEN_CHARS: usize = 2048;
 
-pub(crate) fn seal_token(secrets: &IndexSecrets, prefix: &[u8], delimiter: &[u8], position: &[u8]) -> String {
+pub(crate) fn seal_token(
+    secrets: &IndexSecrets,
+    prefix: &[u8],
+    delimiter: &[u8],
+    position: &[u8],
+) -> String {
     let mut raw = vec![TOKEN_VERSION];
     raw.extend(secrets.seal_token(&[TOKEN_AD, prefix, delimiter], position));
     BASE64URL_NOPAD.encode(&raw)
 }
 
-pub(crate) fn open_token(secrets: &IndexSecrets, token: &str, prefix: &[u8], delimiter: &[u8]) -> IndexResult<Vec<u8>> {
+pub(crate) fn open_token(
+    secrets: &IndexSecrets,
+    token: &str,
+    prefix: &[u8],
+    delimiter: &[u8],
+) -> IndexResult<Vec<u8>> {
     if token.len() > MAX_TOKEN_CHARS {
         return Err(IndexError::InvalidToken("too long"));
     }
-    let raw = BASE64URL_NOPAD.decode(token.as_bytes()).map_err(|_| IndexError::InvalidToken("not base64url"))?;
+    let raw = BASE64URL_NOPAD
+        .decode(token.as_bytes())
+        .map_err(|_| IndexError::InvalidToken("not base64url"))?;
     let (&version, body) = raw.split_first().ok_or(IndexError::InvalidToken("empty"))?;
     if version != TOKEN_VERSION {
         return Err(IndexError::InvalidToken("unknown version"));
@@ -46,7 +58,12 @@ pub(crate) fn open_token(secrets: &IndexSecrets, token: &str, prefix: &[u8], del
 
 /// Opens a continuation token issued by [`ProllyTree::list`](super::ProllyTree::list) for
 /// `prefix` and `delimiter` (empty: none) under `key`, returning the position it encodes.
-pub fn decode_list_token(key: &IndexKey, token: &str, prefix: &[u8], delimiter: &[u8]) -> IndexResult<Vec<u8>> {
+pub fn decode_list_token(
+    key: &IndexKey,
+    token: &str,
+    prefix: &[u8],
+    delimiter: &[u8],
+) -> IndexResult<Vec<u8>> {
     open_token(&IndexSecrets::derive(key), token, prefix, delimiter)
 }
 
@@ -61,7 +78,10 @@ mod tests {
         let t = seal_token(&s, b"photos/", b"/", b"photos/2024/");
         assert_eq!(t, seal_token(&s, b"photos/", b"/", b"photos/2024/"));
         assert!(!t.contains("photos"));
-        assert_eq!(open_token(&s, &t, b"photos/", b"/").unwrap(), b"photos/2024/");
+        assert_eq!(
+            open_token(&s, &t, b"photos/", b"/").unwrap(),
+            b"photos/2024/"
+        );
         for bad in [
             open_token(&s, &t, b"photos", b"/"),
             open_token(&s, &t, b"photos/", b""),
@@ -76,6 +96,9 @@ mod tests {
         let mut raw = BASE64URL_NOPAD.decode(t.as_bytes()).unwrap();
         raw[5] ^= 1;
         let forged = BASE64URL_NOPAD.encode(&raw);
-        assert!(matches!(open_token(&s, &forged, b"photos/", b"/"), Err(IndexError::InvalidToken(_))));
+        assert!(matches!(
+            open_token(&s, &forged, b"photos/", b"/"),
+            Err(IndexError::InvalidToken(_))
+        ));
     }
 }

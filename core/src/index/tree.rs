@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use super::IndexConfig;
 use super::cache::NodeCache;
 use super::entry::Entry;
 use super::error::{IndexError, IndexResult};
 use super::keys::IndexKey;
 use super::node::{Body, Node, NodeCodec};
-use super::IndexConfig;
 use crate::block::{self, CODEC_RAW, Cid};
 use crate::store::BlockStore;
 
@@ -86,7 +86,10 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         self.loads.fetch_add(1, Ordering::Relaxed);
         // The cache is keyed by digest: only coffer node CIDs (raw, blake3-256) may reach it.
         if cid.codec() != CODEC_RAW {
-            return Err(IndexError::Structure { cid: cid.to_string(), detail: "index nodes use the raw codec" });
+            return Err(IndexError::Structure {
+                cid: cid.to_string(),
+                detail: "index nodes use the raw codec",
+            });
         }
         block::blake3_digest(cid)?;
         if let Some(node) = self.cache.get(cid) {
@@ -103,13 +106,23 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
     /// starting with the parent's separator key.
     pub(crate) async fn load_child(&self, parent: &Node, i: usize) -> IndexResult<Arc<Node>> {
         let Body::Internal(children) = parent.body() else {
-            return Err(IndexError::Structure { cid: String::new(), detail: "a leaf has no children" });
+            return Err(IndexError::Structure {
+                cid: String::new(),
+                detail: "a leaf has no children",
+            });
         };
         let cid = &children[i];
         let child = self.load(cid).await?;
-        let structure = |detail| Err(IndexError::Structure { cid: cid.to_string(), detail });
+        let structure = |detail| {
+            Err(IndexError::Structure {
+                cid: cid.to_string(),
+                detail,
+            })
+        };
         if child.level() + 1 != parent.level() {
-            return structure("its level is not its parent's minus one (a cycle or a misplaced node)");
+            return structure(
+                "its level is not its parent's minus one (a cycle or a misplaced node)",
+            );
         }
         if child.keys().first() != Some(&parent.keys()[i]) {
             return structure("its first key differs from its parent's separator key");
@@ -129,8 +142,11 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         if blocks.is_empty() {
             return Ok(());
         }
-        self.blocks_written.fetch_add(blocks.len() as u64, Ordering::Relaxed);
-        let puts = blocks.drain(..).map(|(cid, bytes)| async move { self.store.put(&cid, bytes).await });
+        self.blocks_written
+            .fetch_add(blocks.len() as u64, Ordering::Relaxed);
+        let puts = blocks
+            .drain(..)
+            .map(|(cid, bytes)| async move { self.store.put(&cid, bytes).await });
         futures_util::future::try_join_all(puts).await?;
         Ok(())
     }
@@ -166,6 +182,9 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
 
     /// The live entry under `key`: `None` when the key is absent or deleted (a tombstone).
     pub async fn get(&self, root: &Cid, key: &[u8]) -> IndexResult<Option<Entry>> {
-        Ok(self.get_entry(root, key).await?.filter(|e| !e.is_tombstone()))
+        Ok(self
+            .get_entry(root, key)
+            .await?
+            .filter(|e| !e.is_tombstone()))
     }
 }

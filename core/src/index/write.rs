@@ -68,7 +68,10 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         for (position, (key, entry)) in entries.into_iter().enumerate() {
             check_key(&key)?;
             check_entry(&entry)?;
-            if last.as_ref().is_some_and(|l| l.as_slice() >= key.as_slice()) {
+            if last
+                .as_ref()
+                .is_some_and(|l| l.as_slice() >= key.as_slice())
+            {
                 return Err(IndexError::UnsortedInput { position });
             }
             last = Some(key.clone());
@@ -107,11 +110,18 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
 
     /// Stores `entry` under `key` and returns the new root.
     pub async fn put(&self, root: &Cid, key: &[u8], entry: Entry) -> IndexResult<Cid> {
-        self.apply(root, [(key.to_vec(), Mutation::Put(entry))]).await
+        self.apply(root, [(key.to_vec(), Mutation::Put(entry))])
+            .await
     }
 
     /// Deletes `key` by writing a tombstone stamped `(time, writer)`, and returns the new root.
-    pub async fn delete(&self, root: &Cid, key: &[u8], time: Hlc, writer: WriterId) -> IndexResult<Cid> {
+    pub async fn delete(
+        &self,
+        root: &Cid,
+        key: &[u8],
+        time: Hlc,
+        writer: WriterId,
+    ) -> IndexResult<Cid> {
         self.put(root, key, Entry::tombstone(time, writer)).await
     }
 
@@ -135,9 +145,14 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         }
         let mut stack: Vec<Frame> = Vec::new();
         if root_node.entries().is_some() {
-            self.merge_leaf(&mut b, &root_node, None, &ops, &mut next).await?;
+            self.merge_leaf(&mut b, &root_node, None, &ops, &mut next)
+                .await?;
         } else {
-            stack.push(Frame { node: root_node, next_child: 0, upper: None });
+            stack.push(Frame {
+                node: root_node,
+                next_child: 0,
+                upper: None,
+            });
         }
         while let Some(top) = stack.last_mut() {
             if top.next_child == top.node.len() {
@@ -155,16 +170,23 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
             };
             let child_level = node.level() - 1;
             if untouched && b.ready_for(child_level)? {
-                let Body::Internal(children) = node.body() else { unreachable!("frames hold internal nodes") };
+                let Body::Internal(children) = node.body() else {
+                    unreachable!("frames hold internal nodes")
+                };
                 b.reuse(child_level, node.keys()[i].to_vec(), children[i])?;
                 continue;
             }
             let upper = upper.map(<[u8]>::to_vec);
             let child = self.load_child(&node, i).await?;
             if child.entries().is_some() {
-                self.merge_leaf(&mut b, &child, upper.as_deref(), &ops, &mut next).await?;
+                self.merge_leaf(&mut b, &child, upper.as_deref(), &ops, &mut next)
+                    .await?;
             } else {
-                stack.push(Frame { node: child, next_child: 0, upper });
+                stack.push(Frame {
+                    node: child,
+                    next_child: 0,
+                    upper,
+                });
             }
             if b.outbox.len() >= FLUSH_BLOCKS {
                 self.put_blocks(&mut b.outbox).await?;
@@ -188,7 +210,9 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         let keys = leaf.keys();
         let mut j = 0;
         loop {
-            let op = ops.get(*next).filter(|(k, _)| upper.is_none_or(|u| k.as_slice() < u));
+            let op = ops
+                .get(*next)
+                .filter(|(k, _)| upper.is_none_or(|u| k.as_slice() < u));
             let order = match (keys.get(j), op) {
                 (None, None) => break,
                 (Some(_), None) => Ordering::Less,

@@ -47,7 +47,10 @@ impl MemoryStore {
     }
 
     fn lookup(&self, cid: &Cid) -> StoreResult<Bytes> {
-        self.read().get(cid).cloned().ok_or_else(|| StoreError::NotFound(cid.to_string()))
+        self.read()
+            .get(cid)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(cid.to_string()))
     }
 }
 

@@ -44,7 +44,9 @@ pub enum StoreError {
         detail: String,
     },
     /// A conditional write failed: someone else wrote first.
-    #[error("conditional write of {0} failed: it was changed by another writer; read it again and retry")]
+    #[error(
+        "conditional write of {0} failed: it was changed by another writer; read it again and retry"
+    )]
     PreconditionFailed(String),
     /// The store refused the credentials.
     #[error("access denied by the store: {0}; check the credentials and the bucket policy")]
