@@ -12,10 +12,16 @@ use prollytree::storage::InMemoryNodeStorage;
 use prollytree::tree::{ProllyTree, Tree};
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let entries = coffer::index::bench::photo_entries(n);
     let keys: Vec<Vec<u8>> = entries.iter().map(|(k, _)| k.clone()).collect();
-    let values: Vec<Vec<u8>> = entries.iter().map(|(_, e)| e.value.clone().unwrap_or_default()).collect();
+    let values: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|(_, e)| e.value.clone().unwrap_or_default())
+        .collect();
 
     let mut tree = ProllyTree::new(InMemoryNodeStorage::<32>::new(), Default::default());
     let t = Instant::now();

@@ -6,7 +6,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let key = IndexKey::from_bytes([7; 32]);
-    let config = IndexConfig { target_node_bytes: 256, ..IndexConfig::default() };
+    let config = IndexConfig {
+        target_node_bytes: 256,
+        ..IndexConfig::default()
+    };
     let codec = NodeCodec::new(&key, &config).expect("valid config");
     if let Ok(node) = codec.decode(data) {
         // A node that decodes re-encodes to a node with the same content.
