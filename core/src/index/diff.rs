@@ -7,10 +7,11 @@
 //! unchanged regions at the same places, so the nodes read grow with (changes × depth).
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use super::entry::Entry;
 use super::error::IndexResult;
-use super::node::{Body, Node};
+use super::node::Node;
 use super::tree::ProllyTree;
 use crate::block::Cid;
 use crate::store::BlockStore;
@@ -26,24 +27,29 @@ pub struct DiffEntry {
     pub new: Option<Entry>,
 }
 
-enum Item {
-    Tree { key: Vec<u8>, cid: Cid, level: u8 },
-    Entry { key: Vec<u8>, entry: Entry },
+/// A pending item: slot `i` of a node, either a child subtree (internal node) or an entry (leaf).
+/// Holding the node avoids copying keys and entries that are only compared.
+struct Item {
+    node: Arc<Node>,
+    i: usize,
 }
 
 impl Item {
     fn key(&self) -> &[u8] {
-        match self {
-            Item::Tree { key, .. } | Item::Entry { key, .. } => key,
-        }
+        &self.node.keys()[self.i]
     }
 
-    /// Entries sort below every node level.
+    fn child(&self) -> Option<&Cid> {
+        self.node.children().map(|c| &c[self.i])
+    }
+
+    fn entry(&self) -> Option<&Entry> {
+        self.node.entries().map(|e| &e[self.i])
+    }
+
+    /// The level of the subtree; entries sort below every node level.
     fn rank(&self) -> i16 {
-        match self {
-            Item::Tree { level, .. } => i16::from(*level),
-            Item::Entry { .. } => -1,
-        }
+        i16::from(self.node.level()) - 1
     }
 }
 
@@ -73,27 +79,12 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
         if let Some((level, first)) = expected_level {
             check_fits(cid, &node, level, first)?;
         }
-        let mut items: Vec<Item> = match node.body() {
-            Body::Leaf(entries) => node
-                .keys()
-                .iter()
-                .zip(entries)
-                .map(|(k, e)| Item::Entry {
-                    key: k.to_vec(),
-                    entry: e.clone(),
-                })
-                .collect(),
-            Body::Internal(children) => node
-                .keys()
-                .iter()
-                .zip(children)
-                .map(|(k, c)| Item::Tree {
-                    key: k.to_vec(),
-                    cid: *c,
-                    level: node.level() - 1,
-                })
-                .collect(),
-        };
+        let mut items: Vec<Item> = (0..node.len())
+            .map(|i| Item {
+                node: node.clone(),
+                i,
+            })
+            .collect();
         items.reverse();
         Ok(items)
     }
@@ -104,10 +95,14 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
         } else {
             &mut self.new
         };
-        let Some(Item::Tree { key, cid, level }) = side.pop() else {
+        let Some(item) = side.pop() else {
             return Ok(());
         };
-        let items = self.open(&cid, Some((level, &key))).await?;
+        let Some(cid) = item.child() else {
+            return Ok(());
+        };
+        let level = item.node.level() - 1;
+        let items = self.open(cid, Some((level, item.key()))).await?;
         let side = if old_side {
             &mut self.old
         } else {
@@ -139,32 +134,31 @@ impl<S: BlockStore + ?Sized> Diff<'_, S> {
                     self.expand(false).await?;
                 }
                 Step::EmitOld => {
-                    if let Some(Item::Entry { key, entry }) = self.old.pop() {
+                    if let Some(item) = self.old.pop() {
                         return Ok(Some(DiffEntry {
-                            key,
-                            old: Some(entry),
+                            key: item.key().to_vec(),
+                            old: item.entry().cloned(),
                             new: None,
                         }));
                     }
                 }
                 Step::EmitNew => {
-                    if let Some(Item::Entry { key, entry }) = self.new.pop() {
+                    if let Some(item) = self.new.pop() {
                         return Ok(Some(DiffEntry {
-                            key,
+                            key: item.key().to_vec(),
                             old: None,
-                            new: Some(entry),
+                            new: item.entry().cloned(),
                         }));
                     }
                 }
                 Step::EmitBoth => {
-                    if let (Some(Item::Entry { key, entry: a }), Some(Item::Entry { entry: b, .. })) =
-                        (self.old.pop(), self.new.pop())
-                        && a != b
+                    if let (Some(a), Some(b)) = (self.old.pop(), self.new.pop())
+                        && a.entry() != b.entry()
                     {
                         return Ok(Some(DiffEntry {
-                            key,
-                            old: Some(a),
-                            new: Some(b),
+                            key: a.key().to_vec(),
+                            old: a.entry().cloned(),
+                            new: b.entry().cloned(),
                         }));
                     }
                 }
@@ -196,19 +190,19 @@ enum Step {
 fn decide(a: Option<&Item>, b: Option<&Item>) -> Step {
     match (a, b) {
         (None, None) => Step::Done,
-        (Some(Item::Tree { .. }), None) => Step::ExpandOld,
-        (Some(Item::Entry { .. }), None) => Step::EmitOld,
-        (None, Some(Item::Tree { .. })) => Step::ExpandNew,
-        (None, Some(Item::Entry { .. })) => Step::EmitNew,
-        (Some(a), Some(b)) => match (a, b) {
-            (Item::Tree { cid: x, .. }, Item::Tree { cid: y, .. }) if x == y => Step::SkipBoth,
-            (Item::Entry { .. }, Item::Entry { .. }) => match a.key().cmp(b.key()) {
+        (Some(a), None) if a.child().is_some() => Step::ExpandOld,
+        (Some(_), None) => Step::EmitOld,
+        (None, Some(b)) if b.child().is_some() => Step::ExpandNew,
+        (None, Some(_)) => Step::EmitNew,
+        (Some(a), Some(b)) => match (a.child(), b.child()) {
+            (Some(x), Some(y)) if x == y => Step::SkipBoth,
+            (None, None) => match a.key().cmp(b.key()) {
                 Ordering::Less => Step::EmitOld,
                 Ordering::Greater => Step::EmitNew,
                 Ordering::Equal => Step::EmitBoth,
             },
-            (Item::Entry { .. }, Item::Tree { .. }) if a.key() < b.key() => Step::EmitOld,
-            (Item::Tree { .. }, Item::Entry { .. }) if b.key() < a.key() => Step::EmitNew,
+            (None, Some(_)) if a.key() < b.key() => Step::EmitOld,
+            (Some(_), None) if b.key() < a.key() => Step::EmitNew,
             _ => match a.rank().cmp(&b.rank()) {
                 Ordering::Greater => Step::ExpandOld,
                 Ordering::Less => Step::ExpandNew,
