@@ -108,7 +108,8 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         };
         let mut cursor = Cursor::new(self, root).await?;
         cursor.seek(Some(&start)).await?;
-        let mut last: Vec<u8> = Vec::new();
+        // Whether the last item returned so far is a common prefix (else a key).
+        let mut last_is_prefix = false;
         while let Some((key, entry)) = cursor.current() {
             if !key.starts_with(prefix) {
                 break;
@@ -124,7 +125,7 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
                     page.is_truncated = true;
                     break;
                 }
-                last = key.to_vec();
+                last_is_prefix = false;
                 page.contents.push(ListedObject {
                     key: key.to_vec(),
                     entry: entry.clone(),
@@ -137,22 +138,27 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
             let seen = position
                 .as_ref()
                 .is_some_and(|p| cp.as_slice() <= p.as_slice());
+            cursor.seek(prefix_successor(&cp).as_deref()).await?;
             if !seen {
                 if page.key_count == max_keys {
                     page.is_truncated = true;
                     break;
                 }
                 page.key_count += 1;
-                page.common_prefixes.push(cp.clone());
-            }
-            cursor.seek(prefix_successor(&cp).as_deref()).await?;
-            if !seen {
-                last = cp;
+                page.common_prefixes.push(cp);
+                last_is_prefix = true;
             }
         }
         if page.is_truncated {
+            let last = if last_is_prefix {
+                page.common_prefixes.last().map(Vec::as_slice)
+            } else {
+                page.contents.last().map(|o| o.key.as_slice())
+            };
+            // A truncated page holds at least one item (max_keys >= 1 here).
+            let last = last.unwrap_or(&[]);
             page.next_continuation_token =
-                Some(seal_token(&self.codec.secrets, prefix, delim_bytes, &last));
+                Some(seal_token(&self.codec.secrets, prefix, delim_bytes, last));
         }
         Ok(page)
     }
