@@ -12,7 +12,7 @@
 
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
-use serde_bytes::{ByteBuf, Bytes};
+use serde_bytes::Bytes;
 
 use super::entry::{Entry, Hlc, WriterId};
 use super::error::{IndexError, IndexResult, NodeDefect};
@@ -278,7 +278,9 @@ impl NodeCodec {
     /// Decodes and checks a node plaintext: schema, level, sorted unique keys, lengths, and that
     /// no item but the last is a node boundary.
     pub fn decode(&self, plaintext: &[u8]) -> Result<Node, NodeDefect> {
-        let wire: WireNode = block::from_dag_cbor(plaintext).map_err(|_| NodeDefect::Decode)?;
+        // Borrows keys and writer ids from the plaintext; only values are copied out.
+        let wire: WireNode<'_> =
+            serde_ipld_dagcbor::from_slice(plaintext).map_err(|_| NodeDefect::Decode)?;
         if wire.l > MAX_LEVEL {
             return Err(NodeDefect::LevelTooHigh);
         }
@@ -289,15 +291,14 @@ impl NodeCodec {
             let mut keys = KeyList::with_capacity(wire.e.len(), 32 * wire.e.len());
             let mut entries = Vec::with_capacity(wire.e.len());
             for (k, time, writer, value) in wire.e {
-                let writer: [u8; 16] = writer
-                    .as_slice()
+                let writer: [u8; 16] = (**writer)
                     .try_into()
                     .map_err(|_| NodeDefect::WriterLength)?;
-                let value = value.map(ByteBuf::into_vec);
+                let value = value.map(|v| v.to_vec());
                 if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_LEN) {
                     return Err(NodeDefect::ValueLength);
                 }
-                keys.push(&k);
+                keys.push(k);
                 entries.push(Entry {
                     time: Hlc::from_u64(time),
                     writer: WriterId(writer),
@@ -319,7 +320,7 @@ impl NodeCodec {
                 if cid.codec() != CODEC_RAW || block::blake3_digest(&cid).is_err() {
                     return Err(NodeDefect::ChildCid);
                 }
-                keys.push(&k);
+                keys.push(k);
                 children.push(cid);
             }
             Node {
@@ -360,13 +361,15 @@ impl NodeCodec {
     }
 }
 
-type WireEntry = (ByteBuf, u64, ByteBuf, Option<ByteBuf>);
+type WireEntry<'a> = (&'a Bytes, u64, &'a Bytes, Option<&'a Bytes>);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireNode {
-    c: Vec<(ByteBuf, Cid)>,
-    e: Vec<WireEntry>,
+struct WireNode<'a> {
+    #[serde(borrow)]
+    c: Vec<(&'a Bytes, Cid)>,
+    #[serde(borrow)]
+    e: Vec<WireEntry<'a>>,
     l: u8,
 }
 
