@@ -169,10 +169,10 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
                 (Some(_), None) => false,
             };
             let child_level = node.level() - 1;
-            if untouched && b.ready_for(child_level)? {
-                let Body::Internal(children) = node.body() else {
-                    unreachable!("frames hold internal nodes")
-                };
+            if untouched
+                && b.ready_for(child_level)?
+                && let Some(children) = node.children()
+            {
                 b.reuse(child_level, node.keys()[i].to_vec(), children[i])?;
                 continue;
             }
@@ -220,7 +220,8 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
                 (Some(k), Some((ok, _))) => k.cmp(ok.as_slice()),
             };
             match (order, op) {
-                (Ordering::Less, _) => {
+                // (_, None) only comes with Less: the old entry is next.
+                (Ordering::Less, _) | (_, None) => {
                     b.push_entry(keys[j].to_vec(), entries[j].clone())?;
                     j += 1;
                 }
@@ -242,7 +243,6 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
                     }
                     *next += 1;
                 }
-                (_, None) => unreachable!("Equal/Greater imply an op"),
             }
             if b.outbox.len() >= FLUSH_BLOCKS {
                 self.put_blocks(&mut b.outbox).await?;
