@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::build::Builder;
 use super::entry::{Entry, Hlc, WriterId};
 use super::error::{IndexError, IndexResult};
-use super::node::{Body, Node};
+use super::node::Node;
 use super::tree::ProllyTree;
 use super::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::block::Cid;
