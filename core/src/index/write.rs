@@ -64,17 +64,15 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         I::IntoIter: crate::CondSend,
     {
         let mut b = Builder::new(self);
-        let mut last: Option<Vec<u8>> = None;
+        let mut last: Vec<u8> = Vec::new();
         for (position, (key, entry)) in entries.into_iter().enumerate() {
             check_key(&key)?;
             check_entry(&entry)?;
-            if last
-                .as_ref()
-                .is_some_and(|l| l.as_slice() >= key.as_slice())
-            {
+            if position > 0 && last.as_slice() >= key.as_slice() {
                 return Err(IndexError::UnsortedInput { position });
             }
-            last = Some(key.clone());
+            last.clear();
+            last.extend_from_slice(&key);
             b.push_entry(key, entry)?;
             if b.outbox.len() >= FLUSH_BLOCKS {
                 self.put_blocks(&mut b.outbox).await?;
