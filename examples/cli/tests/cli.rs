@@ -1,4 +1,5 @@
 //! The `coffer` binary as scripts use it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on setup failures
 
 use std::io::Write;
 use std::path::Path;
