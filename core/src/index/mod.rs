@@ -13,7 +13,7 @@
 //!   [`ProllyTree::diff`], [`ProllyTree::merge`] (CRDT join), [`ProllyTree::compact_tombstones`],
 //!   [`ProllyTree::prove`] and [`verify_proof`].
 //!
-//! The format is specified in `docs/index.md`.
+//! The format is specified in `docs/FORMAT.md §6`.
 
 mod build;
 mod cache;

@@ -1347,7 +1347,7 @@ fn single_puts_match_bulk_load() {
     }
 }
 
-/// Pins the format: derivations, encoding, encryption and CIDs (values also in docs/index.md).
+/// Pins the format: derivations, encoding, encryption and CIDs (values also in docs/FORMAT.md §6).
 #[test]
 fn format_is_pinned() {
     let t = ProllyTree::new(

@@ -15,6 +15,19 @@ use crate::{CliError, CliResult};
 pub enum BenchCommand {
     /// Seal and open throughput on one core vs bare AES-256-GCM and bare BLAKE3, and peak memory.
     Seal(SealBenchArgs),
+    /// The Prolly-tree index: bulk load, get, listing pages, diff, merge, bytes per key.
+    Index(IndexBenchArgs),
+}
+
+/// Arguments of `coffer bench index`.
+#[derive(clap::Args, Debug)]
+pub struct IndexBenchArgs {
+    /// Number of keys shaped like `photos/2024/0001/IMG_00001.jpg`.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `coffer bench seal`.
@@ -32,6 +45,7 @@ pub struct SealBenchArgs {
 pub fn run(cmd: BenchCommand) -> CliResult {
     match cmd {
         BenchCommand::Seal(a) => seal_bench(a),
+        BenchCommand::Index(a) => index_bench(a),
     }
 }
 
@@ -235,4 +249,27 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         Ok(n)
     }
+}
+
+fn index_bench(args: IndexBenchArgs) -> CliResult {
+    let report = futures_executor::block_on(coffer::index::bench::run(args.keys))
+        .map_err(|e| CliError::other(format!("index bench failed: {e}")))?;
+    let mut value = serde_json::to_value(&report).map_err(|e| CliError::other(e.to_string()))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("peak_rss_mib".into(), peak_rss_mib().map(round).into());
+    }
+    if args.json {
+        println!("{value}");
+    } else {
+        println!(
+            "coffer bench index: {} keys, one core (CPU time)",
+            args.keys
+        );
+        if let Some(obj) = value.as_object() {
+            for (k, v) in obj {
+                println!("  {k:<26} {v}");
+            }
+        }
+    }
+    Ok(())
 }
