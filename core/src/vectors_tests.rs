@@ -32,7 +32,7 @@ fn writing() -> bool {
 }
 
 /// Compares `generated` with the file, or rewrites the file when asked to.
-fn check_or_write(name: &str, generated: Value) {
+pub(crate) fn check_or_write(name: &str, generated: Value) {
     let path = vectors_dir().join(name);
     if writing() {
         let text = serde_json::to_string_pretty(&generated).unwrap() + "\n";

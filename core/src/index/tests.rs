@@ -1392,3 +1392,82 @@ fn format_is_pinned() {
         "Aer1ld7UK6w7caihAWBEEbDTWfw"
     );
 }
+
+/// The index format pinned in `test-vectors/index.json` for other implementations: node bytes,
+/// block encryption, CIDs, the boundary hash, a list token, and the root of a 2,000-key tree
+/// (history independence means any implementation must reach the same root from the same set).
+#[test]
+fn index_vectors() {
+    use serde_json::json;
+    let index_key = [0x42u8; 32];
+    let store = Arc::new(MemoryStore::new());
+    let t = ProllyTree::new(
+        store.clone(),
+        &IndexKey::from_bytes(index_key),
+        IndexConfig::default(),
+    )
+    .unwrap();
+    let codec = t.codec();
+    let e = Entry::live(
+        b"v".to_vec(),
+        Hlc::new(1_700_000_000_000, 1),
+        WriterId([0xaa; 16]),
+    );
+    let leaf = Node::leaf(vec![b"a/b".to_vec()], vec![e.clone()]);
+    let plain = codec.encode(&leaf).unwrap();
+    let (cid, block) = codec.seal(&leaf).unwrap();
+
+    let entries: Vec<(Vec<u8>, Entry)> = (0..2000u32)
+        .map(|i| {
+            let key = format!("photos/{}/IMG_{i:04}.jpg", 2020 + i % 5).into_bytes();
+            let value = blake3::hash(&key).as_bytes().to_vec();
+            (
+                key,
+                Entry::live(
+                    value,
+                    Hlc::new(1_700_000_000_000 + u64::from(i), 0),
+                    WriterId([0x01; 16]),
+                ),
+            )
+        })
+        .collect();
+    let mut sorted = entries.clone();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let root = block_on(t.build(sorted)).unwrap();
+    let depth = block_on(t.depth(&root)).unwrap();
+    let before = store.len();
+    // The same set inserted one by one in a scrambled order reaches the same root.
+    let mut scrambled = entries.clone();
+    scrambled.sort_by_key(|(k, _)| blake3::hash(k).as_bytes()[0]);
+    let mut r = block_on(t.empty_root()).unwrap();
+    for (k, e) in scrambled {
+        r = block_on(t.put(&r, &k, e)).unwrap();
+    }
+    assert_eq!(r, root);
+    assert!(store.len() >= before);
+
+    crate::vectors_tests::check_or_write(
+        "index.json",
+        json!({
+            "description": "coffer index v1 (docs/FORMAT.md §6). index_key is the vault index key; node_size is the target node size. tree: keys photos/{2020 + i%5}/IMG_{i:04}.jpg for i in 0..2000, value = BLAKE3(key) (32 bytes), time = Hlc(1700000000000 + i, 0) packed as wall_ms<<16|counter (written as a decimal string: it exceeds 2^53), writer = 01 x16",
+            "index_key": hex::encode(index_key),
+            "node_size": IndexConfig::default().target_node_bytes,
+            "leaf": {
+                "key": "a/b",
+                "value": hex::encode(b"v"),
+                "time": Hlc::new(1_700_000_000_000, 1).as_u64().to_string(),
+                "writer": hex::encode([0xaa; 16]),
+                "plaintext": hex::encode(&plain),
+                "block": hex::encode(&block),
+                "cid": cid.to_string(),
+            },
+            "empty_root": block_on(t.empty_root()).unwrap().to_string(),
+            "boundary_hash": [
+                {"level": 0, "key": "a/b", "hash": format!("{:016x}", codec.secrets.boundary_hash(0, b"a/b"))},
+                {"level": 1, "key": "photos/2024/IMG_0001.jpg", "hash": format!("{:016x}", codec.secrets.boundary_hash(1, b"photos/2024/IMG_0001.jpg"))},
+            ],
+            "list_token": {"prefix": "a/", "delimiter": "/", "after": "a/b", "token": token::seal_token(&codec.secrets, b"a/", b"/", b"a/b")},
+            "tree": {"keys": 2000, "root": root.to_string(), "depth": depth},
+        }),
+    );
+}
