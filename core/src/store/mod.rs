@@ -17,6 +17,7 @@
 //!
 //! The layouts on disk and on the wire are described in `docs/store.md`.
 
+mod blob_root;
 #[cfg(not(target_arch = "wasm32"))]
 mod dir;
 mod fault;
@@ -30,6 +31,7 @@ pub mod s3;
 mod stream;
 mod verifying;
 
+pub use blob_root::{BlobRoot, LEAF_SIZE, MAX_BLOCK, MAX_LEAVES, decode_blob_root};
 #[cfg(not(target_arch = "wasm32"))]
 pub use dir::DirStore;
 pub use fault::{FaultConfig, FaultStats, FaultyStore};

@@ -101,7 +101,9 @@ pub async fn block_store_suite<S: BlockStore>(store: &S, tag: &str, big: usize) 
     assert!(matches!(err, StoreError::Corrupt { .. }), "mismatching stream gave {err:?}");
     assert!(!store.has(&claimed).await.unwrap(), "a mismatching stream must leave nothing");
 
-    // Delete.
+    // Delete (the node that links to the block first: on IPFS a block still referenced by a
+    // pinned DAG stays readable).
+    store.delete(&node_cid).await.unwrap();
     store.delete(&cid).await.unwrap();
     assert!(!store.has(&cid).await.unwrap());
     assert!(matches!(store.get(&cid).await, Err(StoreError::NotFound(_))));
