@@ -26,4 +26,3 @@ pub mod store;
 pub mod verify;
 
 pub use cond_send::{CondSend, CondSync};
-

@@ -1,6 +1,8 @@
 //! The IPFS store against a real Kubo node (`.ci/kubo.sh start`; never skipped: a missing node
 //! fails the tests with what to do).
 #![cfg(feature = "ipfs")]
+// Test helpers too: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -32,7 +34,11 @@ async fn kubo(cmd: &str, query: &str) -> (u16, Vec<u8>) {
         .expect("curl runs");
     let mut body = out.stdout;
     let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
-    let status = std::str::from_utf8(&body[nl + 1..]).unwrap().trim().parse().unwrap();
+    let status = std::str::from_utf8(&body[nl + 1..])
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     body.truncate(nl);
     (status, body)
 }
@@ -51,12 +57,33 @@ async fn kubo_heads_are_best_effort_conditional() {
     assert_eq!(s.conditional_writes(), ConditionalWrites::BestEffort);
     // Sequential conflicts are still caught (the suite checks them when Enforced only).
     head_store_suite(&s, "vault").await;
-    let v = s.write_head("v2", "w", Bytes::from_static(b"1"), coffer::store::HeadCondition::Absent).await.unwrap();
+    let v = s
+        .write_head(
+            "v2",
+            "w",
+            Bytes::from_static(b"1"),
+            coffer::store::HeadCondition::Absent,
+        )
+        .await
+        .unwrap();
     assert!(matches!(
-        s.write_head("v2", "w", Bytes::from_static(b"2"), coffer::store::HeadCondition::Absent).await,
+        s.write_head(
+            "v2",
+            "w",
+            Bytes::from_static(b"2"),
+            coffer::store::HeadCondition::Absent
+        )
+        .await,
         Err(StoreError::PreconditionFailed(_))
     ));
-    s.write_head("v2", "w", Bytes::from_static(b"2"), coffer::store::HeadCondition::Matches(v)).await.unwrap();
+    s.write_head(
+        "v2",
+        "w",
+        Bytes::from_static(b"2"),
+        coffer::store::HeadCondition::Matches(v),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -80,7 +107,11 @@ async fn cids_match_kubo_and_blocks_are_pinned_and_readable() {
         name: String,
         data: coffer::block::Cid,
     }
-    let (node_cid, node_bytes) = encode_node(&Node { name: "hello".into(), data: cid }).unwrap();
+    let (node_cid, node_bytes) = encode_node(&Node {
+        name: "hello".into(),
+        data: cid,
+    })
+    .unwrap();
     s.put(&node_cid, Bytes::from(node_bytes)).await.unwrap();
     let (status, body) = kubo("dag/get", &format!("arg={node_cid}")).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
@@ -90,7 +121,10 @@ async fn cids_match_kubo_and_blocks_are_pinned_and_readable() {
 
     // A put whose bytes are not the CID's is refused with Corrupt, and nothing is pinned.
     let claimed = raw_cid(b"something else");
-    let err = s.put(&claimed, Bytes::from_static(b"not that")).await.unwrap_err();
+    let err = s
+        .put(&claimed, Bytes::from_static(b"not that"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(!s.has(&claimed).await.unwrap());
 
@@ -123,7 +157,9 @@ async fn large_blobs_are_dags_of_small_leaves() {
     for l in leaves {
         let (status, body) = kubo("block/stat", &format!("arg={}", l["/"].as_str().unwrap())).await;
         assert_eq!(status, 200);
-        let size = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["Size"].as_u64().unwrap();
+        let size = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["Size"]
+            .as_u64()
+            .unwrap();
         assert!(size <= LEAF_SIZE as u64);
     }
     // Pinned recursively: gc keeps every leaf.
@@ -149,14 +185,27 @@ async fn reads_through_the_trustless_gateway() {
     writer.put(&cid, b.clone()).await.unwrap();
     let blob = data(&format!("{tag}/blob"), LEAF_SIZE + 99);
     let blob_cid = raw_cid(&blob);
-    writer.put(&blob_cid, Bytes::from(blob.clone())).await.unwrap();
+    writer
+        .put(&blob_cid, Bytes::from(blob.clone()))
+        .await
+        .unwrap();
     assert_eq!(reader.get(&cid).await.unwrap(), b);
-    assert_eq!(collect_stream(reader.get_stream(&blob_cid).await.unwrap()).await.unwrap(), blob);
+    assert_eq!(
+        collect_stream(reader.get_stream(&blob_cid).await.unwrap())
+            .await
+            .unwrap(),
+        blob
+    );
     // The small block, the blob root and its two leaves came from the gateway.
     assert_eq!(reader.gateway_reads(), 4);
     // The gateway really serves the raw block (trustless format).
     let out = tokio::process::Command::new("curl")
-        .args(["-s", "-H", "Accept: application/vnd.ipld.raw", &format!("{gw}/ipfs/{cid}?format=raw")])
+        .args([
+            "-s",
+            "-H",
+            "Accept: application/vnd.ipld.raw",
+            &format!("{gw}/ipfs/{cid}?format=raw"),
+        ])
         .output()
         .await
         .unwrap();
@@ -165,6 +214,8 @@ async fn reads_through_the_trustless_gateway() {
 
 #[tokio::test]
 async fn a_dead_node_is_unavailable() {
-    let err = IpfsStore::connect(IpfsConfig::new("http://127.0.0.1:9")).await.unwrap_err();
+    let err = IpfsStore::connect(IpfsConfig::new("http://127.0.0.1:9"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }

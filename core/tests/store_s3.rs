@@ -1,6 +1,8 @@
 //! The S3 store against a real SeaweedFS (`.ci/seaweedfs.sh start`; never skipped: a missing
 //! server fails the tests with what to do).
 #![cfg(feature = "s3")]
+// Test helpers too: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -10,7 +12,9 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use coffer::block::raw_cid;
 use coffer::store::s3::{S3Config, S3Credentials, S3Store};
-use coffer::store::{BlockStore, ConditionalWrites, HeadCondition, HeadStore, StoreError, collect_stream};
+use coffer::store::{
+    BlockStore, ConditionalWrites, HeadCondition, HeadStore, StoreError, collect_stream,
+};
 use common::{block_store_suite, data, head_cas_race, head_store_suite, require_env, run_tag};
 use futures_util::io::{AsyncRead, Cursor};
 
@@ -27,8 +31,8 @@ fn config(prefix: &str) -> S3Config {
 async fn store(prefix: &str) -> S3Store {
     // Credentials come from the standard AWS environment chain (AWS_ACCESS_KEY_ID, ...).
     require_env("AWS_ACCESS_KEY_ID", HOW);
-    let s = S3Store::connect(config(prefix)).await.unwrap();
-    s.check_bucket().await.unwrap();
+    let s = S3Store::connect(config(prefix)).await.expect("S3 client");
+    s.check_bucket().await.expect("the test bucket is reachable with these credentials");
     s
 }
 
@@ -43,7 +47,10 @@ async fn seaweedfs_heads_are_conditional() {
     let tag = run_tag("s3-heads");
     let s = store(&tag).await;
     assert_eq!(s.conditional_writes(), ConditionalWrites::Unknown);
-    assert_eq!(s.probe_conditional_writes().await.unwrap(), ConditionalWrites::Enforced);
+    assert_eq!(
+        s.probe_conditional_writes().await.unwrap(),
+        ConditionalWrites::Enforced
+    );
     assert_eq!(s.conditional_writes(), ConditionalWrites::Enforced);
     head_store_suite(&s, "vault").await;
     head_cas_race(&s, "race", 6).await;
@@ -56,14 +63,31 @@ async fn best_effort_mode_still_catches_sequential_conflicts() {
     let mut c = config(&tag);
     c.conditional_writes = ConditionalWrites::BestEffort;
     let s = S3Store::connect(c).await.unwrap();
-    let v1 = s.write_head("v", "w", Bytes::from_static(b"1"), HeadCondition::Absent).await.unwrap();
+    let v1 = s
+        .write_head("v", "w", Bytes::from_static(b"1"), HeadCondition::Absent)
+        .await
+        .unwrap();
     assert!(matches!(
-        s.write_head("v", "w", Bytes::from_static(b"2"), HeadCondition::Absent).await,
+        s.write_head("v", "w", Bytes::from_static(b"2"), HeadCondition::Absent)
+            .await,
         Err(StoreError::PreconditionFailed(_))
     ));
-    s.write_head("v", "w", Bytes::from_static(b"2"), HeadCondition::Matches(v1.clone())).await.unwrap();
+    s.write_head(
+        "v",
+        "w",
+        Bytes::from_static(b"2"),
+        HeadCondition::Matches(v1.clone()),
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        s.write_head("v", "w", Bytes::from_static(b"3"), HeadCondition::Matches(v1)).await,
+        s.write_head(
+            "v",
+            "w",
+            Bytes::from_static(b"3"),
+            HeadCondition::Matches(v1)
+        )
+        .await,
         Err(StoreError::PreconditionFailed(_))
     ));
 }
@@ -82,11 +106,21 @@ async fn wrong_credentials_give_access_denied_without_retrying() {
     let started = std::time::Instant::now();
     let err = s.put(&raw_cid(&b), b).await.unwrap_err();
     assert!(matches!(err, StoreError::AccessDenied(_)), "{err:?}");
-    assert!(!format!("{err:?}{err}").contains("not-the-secret"), "the secret leaked into the error");
-    assert!(matches!(s.get(&raw_cid(b"x")).await, Err(StoreError::AccessDenied(_))));
+    assert!(
+        !format!("{err:?}{err}").contains("not-the-secret"),
+        "the secret leaked into the error"
+    );
+    assert!(matches!(
+        s.get(&raw_cid(b"x")).await,
+        Err(StoreError::AccessDenied(_))
+    ));
     // Not a timing assertion on speed, a guard against a retry loop with backoff (5 attempts
     // with backoff would take seconds): one round trip on loopback.
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 /// A reader that fails after `limit` bytes, as a crashed upload would.
@@ -96,7 +130,11 @@ struct FailAfter {
 }
 
 impl AsyncRead for FailAfter {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
         if self.left == 0 {
             return Poll::Ready(Err(std::io::Error::other("simulated crash")));
         }
@@ -121,31 +159,68 @@ async fn multipart_upload_resumes_without_resending_parts() {
     let cid = raw_cid(&blob);
 
     // Crash after three whole parts have been read.
-    let mut failing = FailAfter { inner: Cursor::new(blob.clone()), left: (5 << 20) * 3 };
-    let err = s.put_blob(&cid, &mut failing, Some(blob.len() as u64)).await.unwrap_err();
+    let mut failing = FailAfter {
+        inner: Cursor::new(blob.clone()),
+        left: (5 << 20) * 3,
+    };
+    let err = s
+        .put_blob(&cid, &mut failing, Some(blob.len() as u64))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("simulated crash"), "{err}");
-    assert!(!s.has(&cid).await.unwrap(), "an interrupted upload must not be visible");
+    assert!(
+        !s.has(&cid).await.unwrap(),
+        "an interrupted upload must not be visible"
+    );
 
     let mut src = Cursor::new(blob.clone());
-    let report = s.put_blob(&cid, &mut src, Some(blob.len() as u64)).await.unwrap();
+    let report = s
+        .put_blob(&cid, &mut src, Some(blob.len() as u64))
+        .await
+        .unwrap();
     assert_eq!(report.parts, 5, "{report:?}");
-    assert_eq!(report.parts_reused, 3, "finished parts must not be sent again: {report:?}");
+    assert_eq!(
+        report.parts_reused, 3,
+        "finished parts must not be sent again: {report:?}"
+    );
     assert_eq!(report.bytes_sent, blob.len() as u64 - (5 << 20) * 3);
 
-    assert_eq!(collect_stream(s.get_stream(&cid).await.unwrap()).await.unwrap(), blob);
+    assert_eq!(
+        collect_stream(s.get_stream(&cid).await.unwrap())
+            .await
+            .unwrap(),
+        blob
+    );
     let r = (5 << 20) - 10..(5 << 20) + 10;
-    assert_eq!(s.get_range(&cid, r.start as u64..r.end as u64).await.unwrap(), &blob[r]);
+    assert_eq!(
+        s.get_range(&cid, r.start as u64..r.end as u64)
+            .await
+            .unwrap(),
+        &blob[r]
+    );
 
     // Storing it again sends nothing.
     let mut src = Cursor::new(blob.clone());
-    assert!(s.put_blob(&cid, &mut src, None).await.unwrap().already_stored);
+    assert!(
+        s.put_blob(&cid, &mut src, None)
+            .await
+            .unwrap()
+            .already_stored
+    );
 
     // A multipart stream whose bytes do not match the CID is aborted, leaving nothing.
     let other = raw_cid(&data("another blob", 10));
     let mut src = Cursor::new(blob.clone());
-    assert!(matches!(s.put_blob(&other, &mut src, None).await, Err(StoreError::Corrupt { .. })));
+    assert!(matches!(
+        s.put_blob(&other, &mut src, None).await,
+        Err(StoreError::Corrupt { .. })
+    ));
     assert!(!s.has(&other).await.unwrap());
-    assert_eq!(s.abort_unfinished_uploads().await.unwrap(), 0, "the mismatching upload was aborted");
+    assert_eq!(
+        s.abort_unfinished_uploads().await.unwrap(),
+        0,
+        "the mismatching upload was aborted"
+    );
     s.delete(&cid).await.unwrap();
 }
 

@@ -122,7 +122,10 @@ mod tests {
     fn verify_block_rejects_other_bytes() {
         let cid = raw_cid(b"hello");
         verify_block(&cid, b"hello").unwrap();
-        assert!(matches!(verify_block(&cid, b"hellO"), Err(BlockError::HashMismatch { .. })));
+        assert!(matches!(
+            verify_block(&cid, b"hellO"),
+            Err(BlockError::HashMismatch { .. })
+        ));
     }
 
     #[test]
@@ -132,7 +135,10 @@ mod tests {
             a: u64,
             b: String,
         }
-        let n = Node { a: 7, b: "x".into() };
+        let n = Node {
+            a: 7,
+            b: "x".into(),
+        };
         let (cid, bytes) = encode_node(&n).unwrap();
         assert_eq!(cid.codec(), CODEC_DAG_CBOR);
         assert_eq!(from_dag_cbor::<Node>(&bytes).unwrap(), n);

@@ -46,7 +46,13 @@ pub struct BlobRoot {
 impl BlobRoot {
     /// The root of blob `blob` of `size` bytes cut into [`LEAF_SIZE`] leaves.
     pub fn new(blob: &Cid, size: u64, leaves: Vec<Cid>) -> Self {
-        Self { coffer: KIND.into(), blob: blob.to_string(), size, leaf_size: LEAF_SIZE as u64, leaves }
+        Self {
+            coffer: KIND.into(),
+            blob: blob.to_string(),
+            size,
+            leaf_size: LEAF_SIZE as u64,
+            leaves,
+        }
     }
 
     /// Checks that the root describes `blob` consistently (kind, CID, leaf count).
@@ -54,10 +60,18 @@ impl BlobRoot {
         if self.leaves.len() > MAX_LEAVES {
             return Err(StoreError::Corrupt {
                 cid: blob.to_string(),
-                detail: format!("blob root lists {} leaves, more than {MAX_LEAVES}", self.leaves.len()),
+                detail: format!(
+                    "blob root lists {} leaves, more than {MAX_LEAVES}",
+                    self.leaves.len()
+                ),
             });
         }
-        let corrupt = |detail: String| Err(StoreError::Corrupt { cid: blob.to_string(), detail });
+        let corrupt = |detail: String| {
+            Err(StoreError::Corrupt {
+                cid: blob.to_string(),
+                detail,
+            })
+        };
         if self.coffer != KIND {
             return corrupt(format!("blob root of unknown kind {:?}", self.coffer));
         }
@@ -84,8 +98,10 @@ impl BlobRoot {
 
 /// Decodes a blob root and checks it describes `blob`: what readers do with an untrusted root.
 pub fn decode_blob_root(blob: &Cid, bytes: &[u8]) -> StoreResult<BlobRoot> {
-    let root: BlobRoot = crate::block::from_dag_cbor(bytes)
-        .map_err(|e| StoreError::Corrupt { cid: blob.to_string(), detail: format!("blob root: {e}") })?;
+    let root: BlobRoot = crate::block::from_dag_cbor(bytes).map_err(|e| StoreError::Corrupt {
+        cid: blob.to_string(),
+        detail: format!("blob root: {e}"),
+    })?;
     root.check(blob)?;
     Ok(root)
 }
@@ -104,7 +120,10 @@ mod tests {
         let back: BlobRoot = from_dag_cbor(&bytes).unwrap();
         assert_eq!(back, root);
         back.check(&blob).unwrap();
-        assert_eq!(back.leaf_range(2), 2 * LEAF_SIZE as u64..2 * LEAF_SIZE as u64 + 5);
+        assert_eq!(
+            back.leaf_range(2),
+            2 * LEAF_SIZE as u64..2 * LEAF_SIZE as u64 + 5
+        );
         assert!(back.check(&raw_cid(b"other")).is_err());
         let mut short = back.clone();
         short.leaves.pop();

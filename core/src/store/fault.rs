@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{
-    BlobSource, BlockStore, ByteStream, ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion,
-    StoreError, StoreResult, bytes_stream, read_source,
+    BlobSource, BlockStore, ByteStream, ConditionalWrites, Head, HeadCondition, HeadStore,
+    HeadVersion, StoreError, StoreResult, bytes_stream, read_source,
 };
 use crate::block::Cid;
 
@@ -140,7 +140,10 @@ impl<S> FaultyStore<S> {
 
     fn plan(&self) -> Plan {
         let scripted = self.down.load(Ordering::SeqCst)
-            || self.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+            || self
+                .fail_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
         let c = &self.config;
         let fail = self.chance(c.fail_rate) || scripted;
         let stall = self.chance(c.stall_rate);
@@ -148,8 +151,19 @@ impl<S> FaultyStore<S> {
         let lose = self.chance(c.lose_write_rate);
         let jitter_nanos = c.reorder_jitter.as_nanos() as u64;
         let r = self.next_u64();
-        let jitter = if jitter_nanos == 0 { Duration::ZERO } else { Duration::from_nanos(r % jitter_nanos) };
-        Plan { fail, stall, corrupt, lose, jitter, flip_at: self.next_u64() }
+        let jitter = if jitter_nanos == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(r % jitter_nanos)
+        };
+        Plan {
+            fail,
+            stall,
+            corrupt,
+            lose,
+            jitter,
+            flip_at: self.next_u64(),
+        }
     }
 
     /// Applies the delays and the failure of `plan` to operation `op`.
@@ -163,7 +177,9 @@ impl<S> FaultyStore<S> {
         }
         if plan.fail {
             self.failed.fetch_add(1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable(format!("injected fault: {op} failed")));
+            return Err(StoreError::Unavailable(format!(
+                "injected fault: {op} failed"
+            )));
         }
         Ok(())
     }
@@ -228,7 +244,12 @@ impl<S: BlockStore> BlockStore for FaultyStore<S> {
         self.inner.list().await
     }
 
-    async fn put_stream(&self, cid: &Cid, source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
         let plan = self.plan();
         self.before(&plan, "put_stream").await?;
         if plan.lose {
@@ -295,7 +316,12 @@ mod tests {
         let run = |seed| {
             let s = FaultyStore::new(
                 MemoryStore::new(),
-                FaultConfig { seed, fail_rate: 0.3, corrupt_rate: 0.3, ..Default::default() },
+                FaultConfig {
+                    seed,
+                    fail_rate: 0.3,
+                    corrupt_rate: 0.3,
+                    ..Default::default()
+                },
             );
             (0..64u8)
                 .map(|i| {
@@ -317,7 +343,10 @@ mod tests {
         let b = Bytes::from_static(b"x");
         let cid = raw_cid(&b);
         s.fail_next(1);
-        assert!(matches!(block_on(s.put(&cid, b.clone())), Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            block_on(s.put(&cid, b.clone())),
+            Err(StoreError::Unavailable(_))
+        ));
         block_on(s.put(&cid, b.clone())).unwrap();
         s.set_down(true);
         assert!(block_on(s.get(&cid)).is_err());

@@ -64,7 +64,11 @@ pub trait HeadStore: CondSend + CondSync {
     /// One writer's head, or `None`.
     async fn read_head(&self, vault: &str, writer: &str) -> StoreResult<Option<Head>> {
         validate_name(writer)?;
-        Ok(self.read_heads(vault).await?.into_iter().find(|h| h.writer == writer))
+        Ok(self
+            .read_heads(vault)
+            .await?
+            .into_iter()
+            .find(|h| h.writer == writer))
     }
 
     /// Writes `writer`'s head in `vault` if `condition` holds and returns its new version.
@@ -96,8 +100,14 @@ pub fn validate_name(name: &str) -> StoreResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok { Ok(()) } else { Err(StoreError::InvalidName(name.chars().take(140).collect())) }
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName(name.chars().take(140).collect()))
+    }
 }
 
 /// The version coffer's own stores give a head: the first 128 bits of BLAKE3 of its bytes, hex.
@@ -122,7 +132,11 @@ pub(crate) fn check_condition(
         (HeadCondition::Matches(v), Some(c)) => v == c,
         (HeadCondition::Matches(_), None) => false,
     };
-    if holds { Ok(()) } else { Err(StoreError::PreconditionFailed(what.to_string())) }
+    if holds {
+        Ok(())
+    } else {
+        Err(StoreError::PreconditionFailed(what.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -133,7 +147,10 @@ mod tests {
     fn names() {
         validate_name("vault-1_a.b").unwrap();
         for bad in ["", ".hidden", "a/b", "a b", "..", &"x".repeat(129), "é"] {
-            assert!(matches!(validate_name(bad), Err(StoreError::InvalidName(_))), "{bad:?}");
+            assert!(
+                matches!(validate_name(bad), Err(StoreError::InvalidName(_))),
+                "{bad:?}"
+            );
         }
     }
 

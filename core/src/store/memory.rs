@@ -8,8 +8,8 @@ use bytes::Bytes;
 
 use super::head::{check_condition, content_version};
 use super::{
-    BlockStore, ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult,
-    check_range, validate_name,
+    BlockStore, ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError,
+    StoreResult, check_range, validate_name,
 };
 use crate::block::Cid;
 
@@ -55,7 +55,10 @@ impl MemoryStore {
     }
 
     fn lookup(&self, cid: &Cid) -> StoreResult<Bytes> {
-        self.read().get(cid).cloned().ok_or_else(|| StoreError::NotFound(cid.to_string()))
+        self.read()
+            .get(cid)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(cid.to_string()))
     }
 }
 
@@ -123,7 +126,11 @@ impl HeadStore for MemoryStore {
         let mut heads = self.heads.write().unwrap_or_else(|e| e.into_inner());
         let writers = heads.entry(vault.to_string()).or_default();
         let current = writers.get(writer).map(|b| content_version(b));
-        check_condition(&format!("head {vault}/{writer}"), current.as_ref(), &condition)?;
+        check_condition(
+            &format!("head {vault}/{writer}"),
+            current.as_ref(),
+            &condition,
+        )?;
         let version = content_version(&bytes);
         writers.insert(writer.to_string(), bytes);
         Ok(version)

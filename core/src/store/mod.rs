@@ -76,7 +76,9 @@ pub enum StoreError {
         detail: String,
     },
     /// A conditional write failed: someone else wrote first.
-    #[error("conditional write of {0} failed: it was changed by another writer; read it again and retry")]
+    #[error(
+        "conditional write of {0} failed: it was changed by another writer; read it again and retry"
+    )]
     PreconditionFailed(String),
     /// The store refused the credentials.
     #[error("access denied by the store: {0}; check the credentials and the bucket policy")]
@@ -103,7 +105,9 @@ pub enum StoreError {
     #[error("store operation timed out: {0}")]
     Timeout(String),
     /// A vault or writer name that cannot be used as a key.
-    #[error("invalid name {0:?}: use 1 to 128 characters of A-Z a-z 0-9 . _ - not starting with '.'")]
+    #[error(
+        "invalid name {0:?}: use 1 to 128 characters of A-Z a-z 0-9 . _ - not starting with '.'"
+    )]
     InvalidName(String),
     /// The store's configuration is not usable (bad endpoint, missing bucket, …).
     #[error("store configuration error: {0}")]
@@ -128,11 +132,18 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same request later may succeed (network trouble, throttling, 5xx).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::Throttled(_) | Self::Timeout(_))
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Throttled(_) | Self::Timeout(_)
+        )
     }
 
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
-        Self::Io { path: path.as_ref().display().to_string(), source }
+        Self::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
     }
 }
 
@@ -169,7 +180,12 @@ pub trait BlockStore: CondSend + CondSync {
     /// Unlike [`BlockStore::put`], this checks the bytes against `cid` (BLAKE3) while they
     /// stream: on a mismatch it returns [`StoreError::Corrupt`] and nothing becomes visible.
     /// The default implementation reads the whole blob into memory first.
-    async fn put_stream(&self, cid: &Cid, source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
         let bytes = read_source(source, len).await?;
         stream::check_whole(cid, &bytes)?;
         self.put(cid, bytes).await
@@ -201,6 +217,7 @@ pub(crate) fn check_range(cid: &Cid, range: &Range<u64>, len: u64) -> StoreResul
 }
 
 /// Like [`check_range`] for blobs that are not in memory: validates without converting.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) fn check_range_u64(cid: &Cid, range: &Range<u64>, len: u64) -> StoreResult<()> {
     if range.start > range.end || range.end > len {
         return Err(StoreError::RangeOutOfBounds {

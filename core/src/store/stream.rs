@@ -40,12 +40,16 @@ pub async fn collect_stream(mut stream: ByteStream) -> StoreResult<Bytes> {
 /// Reads `source` to its end into memory; `len`, when given, must match what was read.
 pub async fn read_source(source: BlobSource<'_>, len: Option<u64>) -> StoreResult<Bytes> {
     let mut buf = Vec::with_capacity(len.map_or(0, |l| l.min(64 << 20) as usize));
-    source.read_to_end(&mut buf).await.map_err(|e| StoreError::Other(format!("reading the blob to store failed: {e}")))?;
+    source
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| StoreError::Other(format!("reading the blob to store failed: {e}")))?;
     check_len(len, buf.len() as u64)?;
     Ok(Bytes::from(buf))
 }
 
 /// Reads from `source` until `buf` is full or the source ends; returns how much was read.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) async fn fill_buf(source: &mut BlobSource<'_>, buf: &mut [u8]) -> StoreResult<usize> {
     let mut filled = 0;
     while filled < buf.len() {

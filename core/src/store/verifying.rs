@@ -38,9 +38,10 @@ impl<S> VerifyingStore<S> {
 /// Verifies `bytes` against `cid`, mapping a mismatch to [`StoreError::Corrupt`].
 pub fn verify_fetched(cid: &Cid, bytes: &[u8]) -> StoreResult<()> {
     verify_block(cid, bytes).map_err(|e| match e {
-        BlockError::HashMismatch { cid, actual } => {
-            StoreError::Corrupt { cid, detail: format!("its bytes hash to {actual}") }
-        }
+        BlockError::HashMismatch { cid, actual } => StoreError::Corrupt {
+            cid,
+            detail: format!("its bytes hash to {actual}"),
+        },
         other => StoreError::Unsupported(other.to_string()),
     })
 }
@@ -76,7 +77,12 @@ impl<S: BlockStore> BlockStore for VerifyingStore<S> {
         self.inner.list().await
     }
 
-    async fn put_stream(&self, cid: &Cid, source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
         self.inner.put_stream(cid, source, len).await
     }
 
@@ -84,7 +90,8 @@ impl<S: BlockStore> BlockStore for VerifyingStore<S> {
     /// has been checked: a mismatch replaces it with [`StoreError::Corrupt`]. Consumers must not
     /// act on the data before the stream has ended without error.
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
-        let expected = crate::block::blake3_digest(cid).map_err(|e| StoreError::Unsupported(e.to_string()))?;
+        let expected =
+            crate::block::blake3_digest(cid).map_err(|e| StoreError::Unsupported(e.to_string()))?;
         let inner = self.inner.get_stream(cid).await?;
         Ok(verified_stream(*cid, expected, inner))
     }
@@ -100,10 +107,16 @@ struct VerifyState {
 
 /// Wraps `inner` so that its last item is held back until the BLAKE3 of all chunks is checked.
 pub(crate) fn verified_stream(cid: Cid, expected: [u8; 32], inner: ByteStream) -> ByteStream {
-    let state = VerifyState { cid, expected, inner: Some(inner), hasher: blake3::Hasher::new(), held: None };
+    let state = VerifyState {
+        cid,
+        expected,
+        inner: Some(inner),
+        hasher: blake3::Hasher::new(),
+        held: None,
+    };
     Box::pin(futures_util::stream::unfold(state, |mut st| async move {
         loop {
-            let Some(inner) = st.inner.as_mut() else { return None };
+            let inner = st.inner.as_mut()?;
             match inner.next().await {
                 Some(Ok(chunk)) => {
                     st.hasher.update(&chunk);
@@ -126,7 +139,13 @@ pub(crate) fn verified_stream(cid: Cid, expected: [u8; 32], inner: ByteStream) -
                         "the streamed bytes hash to {}",
                         crate::block::cid_from_blake3(st.cid.codec(), actual.as_bytes())
                     );
-                    return Some((Err(StoreError::Corrupt { cid: st.cid.to_string(), detail }), st));
+                    return Some((
+                        Err(StoreError::Corrupt {
+                            cid: st.cid.to_string(),
+                            detail,
+                        }),
+                        st,
+                    ));
                 }
             }
         }

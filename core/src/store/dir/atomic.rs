@@ -22,21 +22,38 @@ impl TempFile {
         let mut rnd = [0u8; 12];
         getrandom::fill(&mut rnd)
             .map_err(|e| StoreError::Other(format!("no randomness for a temp file name: {e}")))?;
-        let name = format!("{TEMP_PREFIX}{}", rnd.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let name = format!(
+            "{TEMP_PREFIX}{}",
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
         let path = dir.join(name);
-        let file = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
-        Ok(Self { path, file: Some(file) })
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok(Self {
+            path,
+            file: Some(file),
+        })
     }
 
     /// Appends `bytes`.
     pub(super) fn write_all(&mut self, bytes: &[u8]) -> StoreResult<()> {
-        let file = self.file.as_mut().ok_or_else(|| StoreError::Other("temp file already committed".into()))?;
-        file.write_all(bytes).map_err(|e| StoreError::io(&self.path, e))
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| StoreError::Other("temp file already committed".into()))?;
+        file.write_all(bytes)
+            .map_err(|e| StoreError::io(&self.path, e))
     }
 
     /// Makes the contents durable and renames the file to `dest`, then makes the rename durable.
     pub(super) fn commit(mut self, dest: &Path) -> StoreResult<()> {
-        let file = self.file.take().ok_or_else(|| StoreError::Other("temp file already committed".into()))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| StoreError::Other("temp file already committed".into()))?;
         file.sync_all().map_err(|e| StoreError::io(&self.path, e))?;
         drop(file);
         fs::rename(&self.path, dest).map_err(|e| StoreError::io(dest, e))?;
@@ -56,7 +73,9 @@ impl Drop for TempFile {
 
 /// Writes `bytes` to `dest` atomically and durably.
 pub(super) fn write_atomic(dest: &Path, bytes: &[u8]) -> StoreResult<()> {
-    let dir = dest.parent().ok_or_else(|| StoreError::Other(format!("{} has no parent", dest.display())))?;
+    let dir = dest
+        .parent()
+        .ok_or_else(|| StoreError::Other(format!("{} has no parent", dest.display())))?;
     let mut tmp = TempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.commit(dest)
@@ -72,7 +91,9 @@ pub(super) fn sync_parent(path: &Path) -> StoreResult<()> {
 
 /// fsyncs directory `dir`.
 pub(super) fn sync_dir(dir: &Path) -> StoreResult<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
 }
 
 /// Creates `dir` (and missing parents) durably: each new directory's entry is fsynced.

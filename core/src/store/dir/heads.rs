@@ -15,7 +15,8 @@ use super::DirStore;
 use super::atomic::{create_dir_durable, write_atomic};
 use crate::store::head::{check_condition, content_version};
 use crate::store::{
-    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult, validate_name,
+    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult,
+    validate_name,
 };
 
 #[async_trait::async_trait]
@@ -25,7 +26,9 @@ impl HeadStore for DirStore {
         let dir = self.root.join("heads").join(vault);
         let mut heads = Vec::new();
         for path in super::read_dir(&dir)? {
-            let Some(writer) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(writer) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if validate_name(writer).is_err() {
                 continue; // the lock file and temp files start with '.'
             }
@@ -35,7 +38,11 @@ impl HeadStore for DirStore {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(StoreError::io(&path, e)),
             };
-            heads.push(Head { writer: writer.to_string(), version: content_version(&bytes), bytes });
+            heads.push(Head {
+                writer: writer.to_string(),
+                version: content_version(&bytes),
+                bytes,
+            });
         }
         Ok(heads)
     }
@@ -47,7 +54,11 @@ impl HeadStore for DirStore {
         match fs::read(&path) {
             Ok(b) => {
                 let bytes = Bytes::from(b);
-                Ok(Some(Head { writer: writer.to_string(), version: content_version(&bytes), bytes }))
+                Ok(Some(Head {
+                    writer: writer.to_string(),
+                    version: content_version(&bytes),
+                    bytes,
+                }))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(&path, e)),
@@ -79,7 +90,11 @@ impl HeadStore for DirStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(StoreError::io(&path, e)),
         };
-        check_condition(&format!("head {vault}/{writer}"), current.as_ref(), &condition)?;
+        check_condition(
+            &format!("head {vault}/{writer}"),
+            current.as_ref(),
+            &condition,
+        )?;
         write_atomic(&path, &bytes)?;
         // Dropping `lock` closes the file, which releases the lock.
         drop(lock);

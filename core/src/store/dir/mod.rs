@@ -77,7 +77,9 @@ impl DirStore {
     pub fn block_path(&self, cid: &Cid) -> PathBuf {
         let name = cid.to_string();
         let n = name.len();
-        let fan = name.get(n.saturating_sub(3)..n.saturating_sub(1)).unwrap_or("__");
+        let fan = name
+            .get(n.saturating_sub(3)..n.saturating_sub(1))
+            .unwrap_or("__");
         self.root.join("blocks").join(fan).join(name)
     }
 
@@ -95,7 +97,10 @@ impl DirStore {
         }
         for dir in dirs {
             for path in read_dir(&dir)? {
-                let is_temp = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(TEMP_PREFIX));
+                let is_temp = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(TEMP_PREFIX));
                 let old = fs::metadata(&path)
                     .and_then(|m| m.modified())
                     .ok()
@@ -113,7 +118,9 @@ impl DirStore {
         let path = self.block_path(cid);
         match File::open(&path) {
             Ok(f) => Ok((f, path)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound(cid.to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(cid.to_string()))
+            }
             Err(e) => Err(StoreError::io(&path, e)),
         }
     }
@@ -122,7 +129,9 @@ impl DirStore {
 /// The entries of `dir` (empty when it does not exist).
 fn read_dir(dir: &Path) -> StoreResult<Vec<PathBuf>> {
     match fs::read_dir(dir) {
-        Ok(rd) => rd.map(|e| e.map(|e| e.path()).map_err(|e| StoreError::io(dir, e))).collect(),
+        Ok(rd) => rd
+            .map(|e| e.map(|e| e.path()).map_err(|e| StoreError::io(dir, e)))
+            .collect(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(StoreError::io(dir, e)),
     }
@@ -135,7 +144,9 @@ impl BlockStore for DirStore {
         if path.is_file() {
             return Ok(());
         }
-        let dir = path.parent().ok_or_else(|| StoreError::Other("block path has no parent".into()))?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| StoreError::Other("block path has no parent".into()))?;
         create_dir_durable(dir)?;
         write_atomic(&path, &bytes)
     }
@@ -143,7 +154,8 @@ impl BlockStore for DirStore {
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
         let (mut file, path) = self.open_block(cid)?;
         let mut buf = Vec::new();
-        file.read_to_end(&mut buf).map_err(|e| StoreError::io(&path, e))?;
+        file.read_to_end(&mut buf)
+            .map_err(|e| StoreError::io(&path, e))?;
         Ok(Bytes::from(buf))
     }
 
@@ -151,8 +163,9 @@ impl BlockStore for DirStore {
         let (mut file, path) = self.open_block(cid)?;
         let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
         check_range_u64(cid, &range, len)?;
-        let want = usize::try_from(range.end - range.start)
-            .map_err(|_| StoreError::Unsupported("range larger than this platform's memory".into()))?;
+        let want = usize::try_from(range.end - range.start).map_err(|_| {
+            StoreError::Unsupported("range larger than this platform's memory".into())
+        })?;
         let mut buf = vec![0u8; want];
         file.seek(SeekFrom::Start(range.start))
             .and_then(|_| file.read_exact(&mut buf))
@@ -182,7 +195,9 @@ impl BlockStore for DirStore {
         let mut out = Vec::new();
         for fan in read_dir(&self.root.join("blocks"))? {
             for path in read_dir(&fan)? {
-                let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+                let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
                 if name.starts_with('.') {
                     continue;
                 }
@@ -196,9 +211,16 @@ impl BlockStore for DirStore {
 
     /// Streams into a temp file with 1 MiB of memory, checks the BLAKE3 against `cid`, then
     /// commits with fsync + rename.
-    async fn put_stream(&self, cid: &Cid, mut source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        mut source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
         let path = self.block_path(cid);
-        let dir = path.parent().ok_or_else(|| StoreError::Other("block path has no parent".into()))?;
+        let dir = path
+            .parent()
+            .ok_or_else(|| StoreError::Other("block path has no parent".into()))?;
         create_dir_durable(dir)?;
         let mut tmp = TempFile::new_in(dir)?;
         let mut hasher = blake3::Hasher::new();

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use super::{IpfsStore, LsAnswer};
 use crate::store::head::{check_condition, content_version};
 use crate::store::{
-    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult, validate_name,
+    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult,
+    validate_name,
 };
 
 impl IpfsStore {
@@ -19,7 +20,12 @@ impl IpfsStore {
     }
 
     async fn read_file(&self, path: &str) -> StoreResult<Option<Bytes>> {
-        match self.inner.rpc.call("files/read", &[("arg", path)], None).await {
+        match self
+            .inner
+            .rpc
+            .call("files/read", &[("arg", path)], None)
+            .await
+        {
             Ok(b) => Ok(Some(b)),
             Err(StoreError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),
@@ -32,7 +38,12 @@ impl HeadStore for IpfsStore {
     async fn read_heads(&self, vault: &str) -> StoreResult<Vec<Head>> {
         validate_name(vault)?;
         let dir = self.head_dir(vault);
-        let ls: LsAnswer = match self.inner.rpc.call_json("files/ls", &[("arg", &dir)], None).await {
+        let ls: LsAnswer = match self
+            .inner
+            .rpc
+            .call_json("files/ls", &[("arg", &dir)], None)
+            .await
+        {
             Ok(ls) => ls,
             Err(StoreError::NotFound(_)) => return Ok(Vec::new()),
             Err(e) => return Err(e),
@@ -43,7 +54,11 @@ impl HeadStore for IpfsStore {
                 continue; // temp files start with '.'
             }
             if let Some(bytes) = self.read_file(&format!("{dir}/{}", entry.name)).await? {
-                heads.push(Head { writer: entry.name, version: content_version(&bytes), bytes });
+                heads.push(Head {
+                    writer: entry.name,
+                    version: content_version(&bytes),
+                    bytes,
+                });
             }
         }
         Ok(heads)
@@ -53,10 +68,11 @@ impl HeadStore for IpfsStore {
         validate_name(vault)?;
         validate_name(writer)?;
         let path = format!("{}/{writer}", self.head_dir(vault));
-        Ok(self
-            .read_file(&path)
-            .await?
-            .map(|bytes| Head { writer: writer.to_string(), version: content_version(&bytes), bytes }))
+        Ok(self.read_file(&path).await?.map(|bytes| Head {
+            writer: writer.to_string(),
+            version: content_version(&bytes),
+            bytes,
+        }))
     }
 
     async fn write_head(
@@ -72,16 +88,41 @@ impl HeadStore for IpfsStore {
         let path = format!("{dir}/{writer}");
         if condition != HeadCondition::Any {
             let current = self.read_file(&path).await?.map(|b| content_version(&b));
-            check_condition(&format!("head {vault}/{writer}"), current.as_ref(), &condition)?;
+            check_condition(
+                &format!("head {vault}/{writer}"),
+                current.as_ref(),
+                &condition,
+            )?;
         }
         let mut rnd = [0u8; 8];
-        getrandom::fill(&mut rnd).map_err(|e| StoreError::Other(format!("no randomness for a temp name: {e}")))?;
-        let tmp = format!("{dir}/.tmp-{}", rnd.iter().map(|b| format!("{b:02x}")).collect::<String>());
-        let args = [("arg", tmp.as_str()), ("create", "true"), ("parents", "true"), ("truncate", "true")];
+        getrandom::fill(&mut rnd)
+            .map_err(|e| StoreError::Other(format!("no randomness for a temp name: {e}")))?;
+        let tmp = format!(
+            "{dir}/.tmp-{}",
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let args = [
+            ("arg", tmp.as_str()),
+            ("create", "true"),
+            ("parents", "true"),
+            ("truncate", "true"),
+        ];
         let version = content_version(&bytes);
-        self.inner.rpc.call("files/write", &args, Some(bytes)).await?;
-        if let Err(e) = self.inner.rpc.call("files/mv", &[("arg", &tmp), ("arg", &path)], None).await {
-            let _ = self.inner.rpc.call("files/rm", &[("arg", &tmp)], None).await;
+        self.inner
+            .rpc
+            .call("files/write", &args, Some(bytes))
+            .await?;
+        if let Err(e) = self
+            .inner
+            .rpc
+            .call("files/mv", &[("arg", &tmp), ("arg", &path)], None)
+            .await
+        {
+            let _ = self
+                .inner
+                .rpc
+                .call("files/rm", &[("arg", &tmp)], None)
+                .await;
             return Err(e);
         }
         Ok(version)

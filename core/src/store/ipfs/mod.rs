@@ -34,7 +34,10 @@ use serde::Deserialize;
 
 use super::stream::{check_digest, check_len, fill_buf};
 use super::verifying::verify_fetched;
-use super::{BlobSource, BlockStore, ByteStream, StoreError, StoreResult, check_range, check_range_u64, validate_name};
+use super::{
+    BlobSource, BlockStore, ByteStream, StoreError, StoreResult, check_range, check_range_u64,
+    validate_name,
+};
 use crate::block::{CODEC_DAG_CBOR, CODEC_RAW, Cid, blake3_digest, raw_cid, to_dag_cbor};
 use rpc::Rpc;
 
@@ -124,7 +127,11 @@ impl IpfsStore {
         let rpc = Rpc::new(&config.api, config.timeout)?;
         rpc.call("version", &[], None).await?;
         let gateway = config.gateway.map(|g| g.trim_end_matches('/').to_string());
-        let offline = if config.fetch_from_network { "false" } else { "true" };
+        let offline = if config.fetch_from_network {
+            "false"
+        } else {
+            "true"
+        };
         let inner = Inner {
             rpc,
             namespace: config.namespace,
@@ -133,12 +140,16 @@ impl IpfsStore {
             concurrency: config.concurrency.max(1),
             gateway_reads: Default::default(),
         };
-        Ok(Self { inner: Arc::new(inner) })
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Blocks read (and verified) from the gateway so far.
     pub fn gateway_reads(&self) -> u64 {
-        self.inner.gateway_reads.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner
+            .gateway_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn pin_name(&self) -> String {
@@ -162,19 +173,38 @@ impl IpfsStore {
         let codec = match cid.codec() {
             CODEC_RAW => "raw",
             CODEC_DAG_CBOR => "dag-cbor",
-            other => return Err(StoreError::Unsupported(format!("CID codec 0x{other:x} (coffer uses raw and dag-cbor)"))),
+            other => {
+                return Err(StoreError::Unsupported(format!(
+                    "CID codec 0x{other:x} (coffer uses raw and dag-cbor)"
+                )));
+            }
         };
         blake3_digest(cid).map_err(|e| StoreError::Unsupported(e.to_string()))?;
         if bytes.len() > MAX_BLOCK {
-            return Err(StoreError::Unsupported(format!("block of {} bytes is over the 1 MiB limit", bytes.len())));
+            return Err(StoreError::Unsupported(format!(
+                "block of {} bytes is over the 1 MiB limit",
+                bytes.len()
+            )));
         }
         let args = [("cid-codec", codec), ("mhtype", "blake3"), ("mhlen", "32")];
-        let answer: PutAnswer = self.inner.rpc.call_json("block/put", &args, Some(bytes)).await?;
-        let got = Cid::try_from(answer.key.as_str())
-            .map_err(|e| StoreError::Other(format!("IPFS block/put returned an unreadable CID {:?}: {e}", answer.key)))?;
+        let answer: PutAnswer = self
+            .inner
+            .rpc
+            .call_json("block/put", &args, Some(bytes))
+            .await?;
+        let got = Cid::try_from(answer.key.as_str()).map_err(|e| {
+            StoreError::Other(format!(
+                "IPFS block/put returned an unreadable CID {:?}: {e}",
+                answer.key
+            ))
+        })?;
         if got != *cid {
             // Kubo hashed the bytes to something else: do not leave the stray block pinned-free.
-            let _ = self.inner.rpc.call("block/rm", &[("arg", &answer.key), ("force", "true")], None).await;
+            let _ = self
+                .inner
+                .rpc
+                .call("block/rm", &[("arg", &answer.key), ("force", "true")], None)
+                .await;
             return Err(StoreError::Corrupt {
                 cid: cid.to_string(),
                 detail: format!("the IPFS node computed {got} for these bytes"),
@@ -184,7 +214,15 @@ impl IpfsStore {
     }
 
     async fn pin(&self, cid: &Cid, name: &str) -> StoreResult<()> {
-        self.inner.rpc.call("pin/add", &[("arg", &cid.to_string()), ("name", name)], None).await.map(|_| ())
+        self.inner
+            .rpc
+            .call(
+                "pin/add",
+                &[("arg", &cid.to_string()), ("name", name)],
+                None,
+            )
+            .await
+            .map(|_| ())
     }
 
     /// Reads one block (gateway first when configured) and checks it against `cid`.
@@ -194,7 +232,12 @@ impl IpfsStore {
 
     /// The root of blob `cid`, or `None` when `cid` is not a large blob here.
     async fn blob_root(&self, cid: &Cid) -> StoreResult<Option<(Cid, BlobRoot)>> {
-        let text = match self.inner.rpc.call("files/read", &[("arg", &self.blob_map_path(cid))], None).await {
+        let text = match self
+            .inner
+            .rpc
+            .call("files/read", &[("arg", &self.blob_map_path(cid))], None)
+            .await
+        {
             Ok(t) => t,
             Err(StoreError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
@@ -202,14 +245,23 @@ impl IpfsStore {
         let root_cid = std::str::from_utf8(&text)
             .ok()
             .and_then(|s| Cid::try_from(s.trim()).ok())
-            .ok_or_else(|| StoreError::Corrupt { cid: cid.to_string(), detail: "unreadable blob map entry".into() })?;
+            .ok_or_else(|| StoreError::Corrupt {
+                cid: cid.to_string(),
+                detail: "unreadable blob map entry".into(),
+            })?;
         let root = super::decode_blob_root(cid, &self.fetch_block(&root_cid).await?)?;
         Ok(Some((root_cid, root)))
     }
 
     /// Stores a large blob as leaves + root, pins the root and maps `cid` to it. `first` holds
     /// the bytes already read from `source`.
-    async fn put_blob(&self, cid: &Cid, first: Vec<u8>, mut source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
+    async fn put_blob(
+        &self,
+        cid: &Cid,
+        first: Vec<u8>,
+        mut source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
         let mut hasher = blake3::Hasher::new();
         let mut leaves: Vec<Option<Cid>> = Vec::new();
         let mut in_flight = FuturesUnordered::new();
@@ -247,7 +299,9 @@ impl IpfsStore {
                     )));
                     break;
                 }
-                in_flight.push(async move { (index, leaf, self.put_block(&leaf, Bytes::from(chunk)).await) });
+                in_flight.push(async move {
+                    (index, leaf, self.put_block(&leaf, Bytes::from(chunk)).await)
+                });
             }
             match in_flight.next().await {
                 Some((i, leaf, Ok(()))) => leaves[i] = Some(leaf),
@@ -269,22 +323,46 @@ impl IpfsStore {
         let root_cid = crate::block::dag_cbor_cid(&root_bytes);
         self.put_block(&root_cid, Bytes::from(root_bytes)).await?;
         self.pin(&root_cid, &self.blob_pin_name()).await?;
-        let map = [("arg", self.blob_map_path(cid)), ("create", "true".into()), ("parents", "true".into()), ("truncate", "true".into())];
+        let map = [
+            ("arg", self.blob_map_path(cid)),
+            ("create", "true".into()),
+            ("parents", "true".into()),
+            ("truncate", "true".into()),
+        ];
         let map: Vec<(&str, &str)> = map.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        self.inner.rpc.call("files/write", &map, Some(Bytes::from(root_cid.to_string()))).await?;
+        self.inner
+            .rpc
+            .call("files/write", &map, Some(Bytes::from(root_cid.to_string())))
+            .await?;
         Ok(())
     }
 
     /// Removes blob `cid`: unpins its root, removes the map entry and the blocks no pin holds.
     async fn delete_blob(&self, cid: &Cid, root_cid: &Cid, root: &BlobRoot) -> StoreResult<()> {
-        match self.inner.rpc.call("pin/rm", &[("arg", &root_cid.to_string())], None).await {
+        match self
+            .inner
+            .rpc
+            .call("pin/rm", &[("arg", &root_cid.to_string())], None)
+            .await
+        {
             Ok(_) | Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        self.inner.rpc.call("files/rm", &[("arg", &self.blob_map_path(cid))], None).await?;
+        self.inner
+            .rpc
+            .call("files/rm", &[("arg", &self.blob_map_path(cid))], None)
+            .await?;
         // block/rm reports blocks still pinned elsewhere inside its answer; those stay.
         for c in std::iter::once(root_cid).chain(root.leaves.iter()) {
-            let _ = self.inner.rpc.call("block/rm", &[("arg", &c.to_string()), ("force", "true")], None).await;
+            let _ = self
+                .inner
+                .rpc
+                .call(
+                    "block/rm",
+                    &[("arg", &c.to_string()), ("force", "true")],
+                    None,
+                )
+                .await;
         }
         Ok(())
     }
@@ -297,14 +375,20 @@ async fn fetch_block(inner: &Inner, cid: &Cid) -> StoreResult<Bytes> {
         if let Ok((200, bytes)) = inner.rpc.get_url(&url, "application/vnd.ipld.raw").await
             && verify_fetched(cid, &bytes).is_ok()
         {
-            inner.gateway_reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            inner
+                .gateway_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(bytes);
         }
         // A gateway that fails or lies is skipped; the node answers instead.
     }
     let bytes = inner
         .rpc
-        .call("block/get", &[("arg", &cid.to_string()), ("offline", inner.offline)], None)
+        .call(
+            "block/get",
+            &[("arg", &cid.to_string()), ("offline", inner.offline)],
+            None,
+        )
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => StoreError::NotFound(cid.to_string()),
@@ -326,7 +410,11 @@ fn leaf_stream(inner: Arc<Inner>, leaves: Vec<(Cid, Option<Range<usize>>)>) -> B
                     match part {
                         None => Ok(bytes),
                         Some(r) => {
-                            let r = check_range(&leaf, &(r.start as u64..r.end as u64), bytes.len() as u64)?;
+                            let r = check_range(
+                                &leaf,
+                                &(r.start as u64..r.end as u64),
+                                bytes.len() as u64,
+                            )?;
                             Ok(bytes.slice(r))
                         }
                     }
@@ -341,7 +429,9 @@ impl BlockStore for IpfsStore {
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
         if bytes.len() > MAX_BLOCK {
             let len = bytes.len() as u64;
-            return self.put_stream(cid, &mut Cursor::new(bytes), Some(len)).await;
+            return self
+                .put_stream(cid, &mut Cursor::new(bytes), Some(len))
+                .await;
         }
         self.put_block(cid, bytes).await?;
         self.pin(cid, &self.pin_name()).await
@@ -352,9 +442,15 @@ impl BlockStore for IpfsStore {
             Err(StoreError::NotFound(_)) => {}
             other => return other,
         }
-        let (_, root) = self.blob_root(cid).await?.ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
+        let (_, root) = self
+            .blob_root(cid)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
         let mut out = BytesMut::with_capacity(root.size as usize);
-        let mut stream = leaf_stream(self.inner.clone(), root.leaves.iter().map(|l| (*l, None)).collect());
+        let mut stream = leaf_stream(
+            self.inner.clone(),
+            root.leaves.iter().map(|l| (*l, None)).collect(),
+        );
         while let Some(chunk) = stream.next().await {
             out.extend_from_slice(&chunk?);
         }
@@ -370,7 +466,10 @@ impl BlockStore for IpfsStore {
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        let (_, root) = self.blob_root(cid).await?.ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
+        let (_, root) = self
+            .blob_root(cid)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
         check_range_u64(cid, &range, root.size)?;
         if range.start == range.end {
             return Ok(Bytes::new());
@@ -401,7 +500,12 @@ impl BlockStore for IpfsStore {
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        match self.inner.rpc.call("files/stat", &[("arg", &self.blob_map_path(cid))], None).await {
+        match self
+            .inner
+            .rpc
+            .call("files/stat", &[("arg", &self.blob_map_path(cid))], None)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(StoreError::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
@@ -412,18 +516,35 @@ impl BlockStore for IpfsStore {
         if let Some((root_cid, root)) = self.blob_root(cid).await? {
             return self.delete_blob(cid, &root_cid, &root).await;
         }
-        match self.inner.rpc.call("pin/rm", &[("arg", &cid.to_string())], None).await {
+        match self
+            .inner
+            .rpc
+            .call("pin/rm", &[("arg", &cid.to_string())], None)
+            .await
+        {
             Ok(_) | Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
         // Fails harmlessly (inside its answer) when another pin still holds the block.
-        let _ = self.inner.rpc.call("block/rm", &[("arg", &cid.to_string()), ("force", "true")], None).await;
+        let _ = self
+            .inner
+            .rpc
+            .call(
+                "block/rm",
+                &[("arg", &cid.to_string()), ("force", "true")],
+                None,
+            )
+            .await;
         Ok(())
     }
 
     async fn list(&self) -> StoreResult<Vec<Cid>> {
         let name = self.pin_name();
-        let args = [("type", "recursive"), ("names", "true"), ("name", name.as_str())];
+        let args = [
+            ("type", "recursive"),
+            ("names", "true"),
+            ("name", name.as_str()),
+        ];
         let pins: PinLsAnswer = self.inner.rpc.call_json("pin/ls", &args, None).await?;
         let mut out: Vec<Cid> = pins
             .keys
@@ -432,8 +553,18 @@ impl BlockStore for IpfsStore {
             .filter_map(|(k, _)| Cid::try_from(k.as_str()).ok())
             .collect();
         let dir = format!("{}/blobs", self.mfs_root());
-        match self.inner.rpc.call_json::<LsAnswer>("files/ls", &[("arg", &dir)], None).await {
-            Ok(ls) => out.extend(ls.entries.unwrap_or_default().iter().filter_map(|e| Cid::try_from(e.name.as_str()).ok())),
+        match self
+            .inner
+            .rpc
+            .call_json::<LsAnswer>("files/ls", &[("arg", &dir)], None)
+            .await
+        {
+            Ok(ls) => out.extend(
+                ls.entries
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|e| Cid::try_from(e.name.as_str()).ok()),
+            ),
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
@@ -442,7 +573,12 @@ impl BlockStore for IpfsStore {
 
     /// Blobs up to 1 MiB become one block; larger ones a DAG of 1 MiB leaves, uploaded
     /// [`IpfsConfig::concurrency`] at a time with bounded memory.
-    async fn put_stream(&self, cid: &Cid, mut source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        mut source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
         // Read one byte past a block to learn whether the blob fits in one.
         let mut first = vec![0u8; MAX_BLOCK + 1];
         let n = fill_buf(&mut source, &mut first).await?;
@@ -464,7 +600,13 @@ impl BlockStore for IpfsStore {
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        let (_, root) = self.blob_root(cid).await?.ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
-        Ok(leaf_stream(self.inner.clone(), root.leaves.iter().map(|l| (*l, None)).collect()))
+        let (_, root) = self
+            .blob_root(cid)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
+        Ok(leaf_stream(
+            self.inner.clone(),
+            root.leaves.iter().map(|l| (*l, None)).collect(),
+        ))
     }
 }

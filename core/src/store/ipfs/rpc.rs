@@ -30,7 +30,9 @@ impl Rpc {
     pub(super) fn new(api: &str, timeout: Duration) -> StoreResult<Self> {
         let api = api.trim_end_matches('/');
         if !(api.starts_with("http://") || api.starts_with("https://")) {
-            return Err(StoreError::Config(format!("IPFS API address {api:?} must start with http:// or https://")));
+            return Err(StoreError::Config(format!(
+                "IPFS API address {api:?} must start with http:// or https://"
+            )));
         }
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
@@ -39,11 +41,20 @@ impl Rpc {
             .enable_http1()
             .build();
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Ok(Self { client, base: format!("{api}/api/v0/"), timeout })
+        Ok(Self {
+            client,
+            base: format!("{api}/api/v0/"),
+            timeout,
+        })
     }
 
     /// Runs `cmd` with query `args` (and a file part `body`), returning the raw response body.
-    pub(super) async fn call(&self, cmd: &str, args: &[(&str, &str)], body: Option<Bytes>) -> StoreResult<Bytes> {
+    pub(super) async fn call(
+        &self,
+        cmd: &str,
+        args: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> StoreResult<Bytes> {
         let mut url = format!("{}{cmd}", self.base);
         for (i, (k, v)) in args.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
@@ -55,11 +66,16 @@ impl Rpc {
         let body = match body {
             None => Full::new(Bytes::new()),
             Some(file) => {
-                req = req.header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"));
+                req = req.header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                );
                 Full::new(multipart(&file))
             }
         };
-        let req = req.body(body).map_err(|e| StoreError::Config(format!("bad IPFS request {url}: {e}")))?;
+        let req = req
+            .body(body)
+            .map_err(|e| StoreError::Config(format!("bad IPFS request {url}: {e}")))?;
         let (status, bytes) = self.send(req, cmd).await?;
         if status.is_success() {
             return Ok(bytes);
@@ -89,23 +105,30 @@ impl Rpc {
         Ok((status.as_u16(), bytes))
     }
 
-    async fn send(&self, req: http::Request<Full<Bytes>>, what: &str) -> StoreResult<(http::StatusCode, Bytes)> {
+    async fn send(
+        &self,
+        req: http::Request<Full<Bytes>>,
+        what: &str,
+    ) -> StoreResult<(http::StatusCode, Bytes)> {
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| {
-                StoreError::Unavailable(format!("IPFS {what}: cannot reach the node ({e}); is the daemon running?"))
+                StoreError::Unavailable(format!(
+                    "IPFS {what}: cannot reach the node ({e}); is the daemon running?"
+                ))
             })?;
             let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("IPFS {what}: reading the answer failed: {e}")))?;
+            let body = resp.into_body().collect().await.map_err(|e| {
+                StoreError::Unavailable(format!("IPFS {what}: reading the answer failed: {e}"))
+            })?;
             Ok::<_, StoreError>((status, body.to_bytes()))
         };
         let exchange = std::pin::pin!(exchange);
         match select(exchange, futures_timer::Delay::new(self.timeout)).await {
             Either::Left((r, _)) => r,
-            Either::Right(_) => Err(StoreError::Timeout(format!("IPFS {what} took longer than {:?}", self.timeout))),
+            Either::Right(_) => Err(StoreError::Timeout(format!(
+                "IPFS {what} took longer than {:?}",
+                self.timeout
+            ))),
         }
     }
 }
@@ -173,9 +196,18 @@ mod tests {
     #[test]
     fn errors() {
         let nf = br#"{"Message":"block was not found locally (offline): ipld: could not find bafk","Code":0,"Type":"error"}"#;
-        assert!(matches!(map_error("block/get", 500, nf), StoreError::NotFound(_)));
-        assert!(matches!(map_error("x", 403, b"nope"), StoreError::AccessDenied(_)));
-        assert!(matches!(map_error("x", 500, b"{\"Message\":\"boom\"}"), StoreError::Other(_)));
+        assert!(matches!(
+            map_error("block/get", 500, nf),
+            StoreError::NotFound(_)
+        ));
+        assert!(matches!(
+            map_error("x", 403, b"nope"),
+            StoreError::AccessDenied(_)
+        ));
+        assert!(matches!(
+            map_error("x", 500, b"{\"Message\":\"boom\"}"),
+            StoreError::Other(_)
+        ));
         assert_eq!(percent_encode("/a b&c"), "/a%20b%26c");
     }
 }

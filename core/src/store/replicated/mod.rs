@@ -87,14 +87,23 @@ impl ReplicatedStore {
                 backends.len()
             )));
         }
-        let backends =
-            backends.into_iter().map(|store| Backend { store, health: Mutex::new(Health::default()) }).collect();
+        let backends = backends
+            .into_iter()
+            .map(|store| Backend {
+                store,
+                health: Mutex::new(Health::default()),
+            })
+            .collect();
         Ok(Self { backends, config })
     }
 
     /// Health of every backend, in the order given to [`ReplicatedStore::new`].
     pub fn health(&self) -> Vec<BackendHealth> {
-        self.backends.iter().enumerate().map(|(i, b)| lock(&b.health).snapshot(i)).collect()
+        self.backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| lock(&b.health).snapshot(i))
+            .collect()
     }
 
     /// Backend indices in read order: healthy first, then fastest.
@@ -105,7 +114,12 @@ impl ReplicatedStore {
     }
 
     /// Runs `fut` on backend `i` with the deadline, recording its health.
-    async fn timed<T>(&self, i: usize, op: &str, fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    async fn timed<T>(
+        &self,
+        i: usize,
+        op: &str,
+        fut: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         let start = Instant::now();
         let result = self.deadline(i, op, fut).await;
         self.record(i, start, &result);
@@ -125,16 +139,21 @@ impl ReplicatedStore {
     }
 
     /// Runs `fut` with the per-backend deadline.
-    async fn deadline<T>(&self, i: usize, op: &str, fut: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    async fn deadline<T>(
+        &self,
+        i: usize,
+        op: &str,
+        fut: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
         match self.config.timeout {
             None => fut.await,
             Some(limit) => {
                 let fut = std::pin::pin!(fut);
                 match select(fut, futures_timer::Delay::new(limit)).await {
                     Either::Left((r, _)) => r,
-                    Either::Right(_) => {
-                        Err(StoreError::Timeout(format!("{op} on backend {i} took longer than {limit:?}")))
-                    }
+                    Either::Right(_) => Err(StoreError::Timeout(format!(
+                        "{op} on backend {i} took longer than {limit:?}"
+                    ))),
                 }
             }
         }
@@ -162,7 +181,9 @@ impl ReplicatedStore {
             match l {
                 Ok(cids) => sets.push(Some(cids.into_iter().collect())),
                 Err(e) => {
-                    report.failed.push((String::new(), i, format!("listing failed: {e}")));
+                    report
+                        .failed
+                        .push((String::new(), i, format!("listing failed: {e}")));
                     sets.push(None);
                 }
             }
@@ -170,13 +191,15 @@ impl ReplicatedStore {
         let all: BTreeSet<Cid> = sets.iter().flatten().flatten().copied().collect();
         report.blocks = all.len();
         for cid in all {
-            let missing: Vec<usize> =
-                (0..sets.len()).filter(|&i| sets[i].as_ref().is_some_and(|s| !s.contains(&cid))).collect();
+            let missing: Vec<usize> = (0..sets.len())
+                .filter(|&i| sets[i].as_ref().is_some_and(|s| !s.contains(&cid)))
+                .collect();
             if missing.is_empty() {
                 continue;
             }
-            let holders: Vec<usize> =
-                (0..sets.len()).filter(|&i| sets[i].as_ref().is_some_and(|s| s.contains(&cid))).collect();
+            let holders: Vec<usize> = (0..sets.len())
+                .filter(|&i| sets[i].as_ref().is_some_and(|s| s.contains(&cid)))
+                .collect();
             let mut bytes = None;
             for i in holders {
                 if let Ok(b) = self.timed(i, "get", self.backends[i].store.get(&cid)).await
@@ -191,7 +214,10 @@ impl ReplicatedStore {
                 continue;
             };
             for i in missing {
-                match self.timed(i, "put", self.backends[i].store.put(&cid, bytes.clone())).await {
+                match self
+                    .timed(i, "put", self.backends[i].store.put(&cid, bytes.clone()))
+                    .await
+                {
                     Ok(()) => report.copied += 1,
                     Err(e) => report.failed.push((cid.to_string(), i, e.to_string())),
                 }
@@ -207,13 +233,24 @@ fn lock(m: &Mutex<Health>) -> std::sync::MutexGuard<'_, Health> {
 
 /// The error to return after every backend failed: `NotFound` when all said so.
 fn all_failed(cid: &Cid, errors: Vec<(usize, StoreError)>) -> StoreError {
-    if errors.iter().all(|(_, e)| matches!(e, StoreError::NotFound(_))) {
+    if errors
+        .iter()
+        .all(|(_, e)| matches!(e, StoreError::NotFound(_)))
+    {
         return StoreError::NotFound(cid.to_string());
     }
     if errors.len() == 1 {
-        return errors.into_iter().map(|(_, e)| e).next().unwrap_or(StoreError::NotFound(cid.to_string()));
+        return errors
+            .into_iter()
+            .map(|(_, e)| e)
+            .next()
+            .unwrap_or(StoreError::NotFound(cid.to_string()));
     }
-    let detail = errors.iter().map(|(i, e)| format!("backend {i}: {e}")).collect::<Vec<_>>().join("; ");
+    let detail = errors
+        .iter()
+        .map(|(i, e)| format!("backend {i}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ");
     StoreError::Unavailable(format!("every backend failed for {cid}: {detail}"))
 }
 
@@ -221,16 +258,25 @@ fn all_failed(cid: &Cid, errors: Vec<(usize, StoreError)>) -> StoreError {
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl BlockStore for ReplicatedStore {
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
-        let results = join_all((0..self.backends.len()).map(|i| self.put_one(i, cid, bytes.clone()))).await;
+        let results =
+            join_all((0..self.backends.len()).map(|i| self.put_one(i, cid, bytes.clone()))).await;
         let acked = results.iter().filter(|r| r.is_ok()).count();
         if acked >= self.config.write_quorum {
             return Ok(());
         }
         // Roll back the copies this call wrote, so nothing is committed.
-        let written: Vec<usize> =
-            results.iter().enumerate().filter(|(_, r)| matches!(r, Ok(Ack::Written))).map(|(i, _)| i).collect();
-        let rollback =
-            join_all(written.iter().map(|&i| self.timed(i, "delete", self.backends[i].store.delete(cid)))).await;
+        let written: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, Ok(Ack::Written)))
+            .map(|(i, _)| i)
+            .collect();
+        let rollback = join_all(
+            written
+                .iter()
+                .map(|&i| self.timed(i, "delete", self.backends[i].store.delete(cid))),
+        )
+        .await;
         let mut detail: Vec<String> = results
             .iter()
             .enumerate()
@@ -238,7 +284,9 @@ impl BlockStore for ReplicatedStore {
             .collect();
         for (i, r) in written.iter().zip(rollback) {
             if let Err(e) = r {
-                detail.push(format!("backend {i}: rollback failed, an orphan copy remains: {e}"));
+                detail.push(format!(
+                    "backend {i}: rollback failed, an orphan copy remains: {e}"
+                ));
             }
         }
         Err(StoreError::QuorumFailed {
@@ -253,7 +301,9 @@ impl BlockStore for ReplicatedStore {
         let mut errors = Vec::new();
         for i in self.read_order() {
             let start = Instant::now();
-            let got = self.deadline(i, "get", self.backends[i].store.get(cid)).await;
+            let got = self
+                .deadline(i, "get", self.backends[i].store.get(cid))
+                .await;
             // Corrupt bytes count as a failure of the backend that sent them.
             let got = got.and_then(|b| verify_fetched(cid, &b).map(|()| b));
             self.record(i, start, &got);
@@ -270,7 +320,14 @@ impl BlockStore for ReplicatedStore {
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         let mut errors = Vec::new();
         for i in self.read_order() {
-            match self.timed(i, "get_range", self.backends[i].store.get_range(cid, range.clone())).await {
+            match self
+                .timed(
+                    i,
+                    "get_range",
+                    self.backends[i].store.get_range(cid, range.clone()),
+                )
+                .await
+            {
                 Ok(b) => return Ok(b),
                 Err(e @ StoreError::RangeOutOfBounds { .. }) => return Err(e),
                 Err(e) => errors.push((i, e)),
@@ -289,23 +346,38 @@ impl BlockStore for ReplicatedStore {
                 Err(e) => errors.push((i, e)),
             }
         }
-        if any_answer { Ok(false) } else { Err(all_failed(cid, errors)) }
+        if any_answer {
+            Ok(false)
+        } else {
+            Err(all_failed(cid, errors))
+        }
     }
 
     /// Deletes from every backend; fails if any backend failed (retry to finish).
     async fn delete(&self, cid: &Cid) -> StoreResult<()> {
-        let results =
-            join_all((0..self.backends.len()).map(|i| self.timed(i, "delete", self.backends[i].store.delete(cid))))
-                .await;
-        let errors: Vec<(usize, StoreError)> =
-            results.into_iter().enumerate().filter_map(|(i, r)| r.err().map(|e| (i, e))).collect();
-        if errors.is_empty() { Ok(()) } else { Err(all_failed(cid, errors)) }
+        let results = join_all(
+            (0..self.backends.len())
+                .map(|i| self.timed(i, "delete", self.backends[i].store.delete(cid))),
+        )
+        .await;
+        let errors: Vec<(usize, StoreError)> = results
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.err().map(|e| (i, e)))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(all_failed(cid, errors))
+        }
     }
 
     /// The union of every backend's blocks; fails only when no backend answers.
     async fn list(&self) -> StoreResult<Vec<Cid>> {
-        let results =
-            join_all((0..self.backends.len()).map(|i| self.timed(i, "list", self.backends[i].store.list()))).await;
+        let results = join_all(
+            (0..self.backends.len()).map(|i| self.timed(i, "list", self.backends[i].store.list())),
+        )
+        .await;
         let mut all = BTreeSet::new();
         let mut errors = Vec::new();
         for r in results {
@@ -315,7 +387,10 @@ impl BlockStore for ReplicatedStore {
             }
         }
         if errors.len() == self.backends.len() {
-            return Err(StoreError::Unavailable(format!("no backend could list: {}", errors.join("; "))));
+            return Err(StoreError::Unavailable(format!(
+                "no backend could list: {}",
+                errors.join("; ")
+            )));
         }
         Ok(all.into_iter().collect())
     }
@@ -323,10 +398,14 @@ impl BlockStore for ReplicatedStore {
     /// Streams from the first backend that starts a stream; the stream is verified against the
     /// CID (its last item is an error on mismatch). Falls back only before streaming starts.
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
-        let expected = crate::block::blake3_digest(cid).map_err(|e| StoreError::Unsupported(e.to_string()))?;
+        let expected =
+            crate::block::blake3_digest(cid).map_err(|e| StoreError::Unsupported(e.to_string()))?;
         let mut errors = Vec::new();
         for i in self.read_order() {
-            match self.timed(i, "get_stream", self.backends[i].store.get_stream(cid)).await {
+            match self
+                .timed(i, "get_stream", self.backends[i].store.get_stream(cid))
+                .await
+            {
                 Ok(s) => return Ok(verified_stream(*cid, expected, s)),
                 Err(e) => errors.push((i, e)),
             }

@@ -10,7 +10,8 @@ use futures_util::StreamExt;
 use super::S3Store;
 use super::error::map_sdk_error;
 use crate::store::{
-    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult, validate_name,
+    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult,
+    validate_name,
 };
 
 pub(super) fn encode_cw(c: ConditionalWrites) -> u8 {
@@ -36,7 +37,14 @@ impl S3Store {
 
     /// Reads one object with its ETag; `None` when missing.
     async fn get_with_etag(&self, key: &str) -> StoreResult<Option<(Bytes, HeadVersion)>> {
-        let out = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) => {
                 return match map_sdk_error(e, key) {
@@ -49,13 +57,27 @@ impl S3Store {
             .e_tag()
             .map(|t| HeadVersion(t.to_string()))
             .ok_or_else(|| StoreError::Other(format!("S3 returned no ETag for {key}")))?;
-        let body = out.body.collect().await.map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
         Ok(Some((body.into_bytes(), etag)))
     }
 
     /// One put with the condition as headers; the new ETag.
-    async fn put_conditional(&self, key: &str, bytes: Bytes, condition: &HeadCondition) -> StoreResult<HeadVersion> {
-        let mut req = self.client.put_object().bucket(&self.bucket).key(key).body(SdkByteStream::from(bytes));
+    async fn put_conditional(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        condition: &HeadCondition,
+    ) -> StoreResult<HeadVersion> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(SdkByteStream::from(bytes));
         match condition {
             HeadCondition::Absent => req = req.if_none_match("*"),
             HeadCondition::Matches(v) => req = req.if_match(&v.0),
@@ -73,8 +95,13 @@ impl HeadStore for S3Store {
     async fn read_heads(&self, vault: &str) -> StoreResult<Vec<Head>> {
         validate_name(vault)?;
         let prefix = format!("{}heads/{vault}/", self.prefix);
-        let mut pages =
-            self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
         let mut writers = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| map_sdk_error(e, &prefix))?;
@@ -90,7 +117,14 @@ impl HeadStore for S3Store {
         let fetched: Vec<StoreResult<Option<Head>>> = futures_util::stream::iter(writers)
             .map(|w| async move {
                 let key = self.head_key(vault, &w);
-                Ok(self.get_with_etag(&key).await?.map(|(bytes, version)| Head { writer: w, bytes, version }))
+                Ok(self
+                    .get_with_etag(&key)
+                    .await?
+                    .map(|(bytes, version)| Head {
+                        writer: w,
+                        bytes,
+                        version,
+                    }))
             })
             .buffer_unordered(8)
             .collect()
@@ -109,7 +143,14 @@ impl HeadStore for S3Store {
         validate_name(vault)?;
         validate_name(writer)?;
         let key = self.head_key(vault, writer);
-        Ok(self.get_with_etag(&key).await?.map(|(bytes, version)| Head { writer: writer.to_string(), bytes, version }))
+        Ok(self
+            .get_with_etag(&key)
+            .await?
+            .map(|(bytes, version)| Head {
+                writer: writer.to_string(),
+                bytes,
+                version,
+            }))
     }
 
     /// Sends `If-None-Match: *` / `If-Match: <etag>`. When the store is known to ignore them
@@ -125,14 +166,20 @@ impl HeadStore for S3Store {
         validate_name(vault)?;
         validate_name(writer)?;
         let key = self.head_key(vault, writer);
-        if self.conditional_writes() == ConditionalWrites::BestEffort && condition != HeadCondition::Any {
+        if self.conditional_writes() == ConditionalWrites::BestEffort
+            && condition != HeadCondition::Any
+        {
             let current = self.get_with_etag(&key).await?.map(|(_, v)| v);
             crate::store::head::check_condition(&key, current.as_ref(), &condition)?;
         }
-        self.put_conditional(&key, bytes, &condition).await.map_err(|e| match e {
-            StoreError::PreconditionFailed(_) => StoreError::PreconditionFailed(format!("head {vault}/{writer}")),
-            other => other,
-        })
+        self.put_conditional(&key, bytes, &condition)
+            .await
+            .map_err(|e| match e {
+                StoreError::PreconditionFailed(_) => {
+                    StoreError::PreconditionFailed(format!("head {vault}/{writer}"))
+                }
+                other => other,
+            })
     }
 
     fn conditional_writes(&self) -> ConditionalWrites {
@@ -144,24 +191,40 @@ impl HeadStore for S3Store {
     /// deleted afterwards. The answer is remembered by this store.
     async fn probe_conditional_writes(&self) -> StoreResult<ConditionalWrites> {
         let mut rnd = [0u8; 8];
-        getrandom::fill(&mut rnd).map_err(|e| StoreError::Other(format!("no randomness for the probe: {e}")))?;
-        let key = format!("{}probe/{}", self.prefix, rnd.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        getrandom::fill(&mut rnd)
+            .map_err(|e| StoreError::Other(format!("no randomness for the probe: {e}")))?;
+        let key = format!(
+            "{}probe/{}",
+            self.prefix,
+            rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
         let probe = Bytes::from_static(b"coffer conditional-write probe");
         let result = async {
-            self.put_conditional(&key, probe.clone(), &HeadCondition::Absent).await?;
-            let second = self.put_conditional(&key, probe.clone(), &HeadCondition::Absent).await;
-            let wrong = HeadCondition::Matches(HeadVersion("\"00000000000000000000000000000000\"".into()));
+            self.put_conditional(&key, probe.clone(), &HeadCondition::Absent)
+                .await?;
+            let second = self
+                .put_conditional(&key, probe.clone(), &HeadCondition::Absent)
+                .await;
+            let wrong =
+                HeadCondition::Matches(HeadVersion("\"00000000000000000000000000000000\"".into()));
             let third = self.put_conditional(&key, probe.clone(), &wrong).await;
             match (second, third) {
-                (Err(StoreError::PreconditionFailed(_)), Err(StoreError::PreconditionFailed(_))) => {
-                    Ok(ConditionalWrites::Enforced)
-                }
+                (
+                    Err(StoreError::PreconditionFailed(_)),
+                    Err(StoreError::PreconditionFailed(_)),
+                ) => Ok(ConditionalWrites::Enforced),
                 (Ok(_), _) | (_, Ok(_)) => Ok(ConditionalWrites::BestEffort),
                 (Err(e), Err(StoreError::PreconditionFailed(_))) | (_, Err(e)) => Err(e),
             }
         }
         .await;
-        let _ = self.client.delete_object().bucket(&self.bucket).key(&key).send().await;
+        let _ = self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await;
         let found = result?;
         self.conditional.store(encode_cw(found), Ordering::SeqCst);
         Ok(found)

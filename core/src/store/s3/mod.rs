@@ -33,7 +33,9 @@ use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use bytes::Bytes;
 use futures_util::io::Cursor;
 
-use super::{BlobSource, BlockStore, ByteStream, ConditionalWrites, StoreError, StoreResult, check_range_u64};
+use super::{
+    BlobSource, BlockStore, ByteStream, ConditionalWrites, StoreError, StoreResult, check_range_u64,
+};
 use crate::block::Cid;
 use error::map_sdk_error;
 
@@ -186,10 +188,14 @@ impl S3Store {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| match map_sdk_error(e, &format!("bucket {}", self.bucket)) {
-                StoreError::NotFound(_) => StoreError::Config(format!("bucket {} does not exist", self.bucket)),
-                other => other,
-            })
+            .map_err(
+                |e| match map_sdk_error(e, &format!("bucket {}", self.bucket)) {
+                    StoreError::NotFound(_) => {
+                        StoreError::Config(format!("bucket {} does not exist", self.bucket))
+                    }
+                    other => other,
+                },
+            )
     }
 
     /// The underlying SDK client (benchmarks compare against it).
@@ -213,7 +219,12 @@ impl S3Store {
 
     /// Stores a blob from `source`, multipart when it is at least one part long, resuming an
     /// interrupted upload of the same CID. Reports what was sent.
-    pub async fn put_blob(&self, cid: &Cid, source: BlobSource<'_>, len: Option<u64>) -> StoreResult<UploadReport> {
+    pub async fn put_blob(
+        &self,
+        cid: &Cid,
+        source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<UploadReport> {
         multipart::put_blob(self, cid, source, len).await
     }
 
@@ -268,7 +279,9 @@ impl BlockStore for S3Store {
         if bytes.len() >= self.part_size {
             let len = bytes.len() as u64;
             let mut cursor = Cursor::new(bytes);
-            return multipart::put_blob(self, cid, &mut cursor, Some(len)).await.map(|_| ());
+            return multipart::put_blob(self, cid, &mut cursor, Some(len))
+                .await
+                .map(|_| ());
         }
         self.put_small(&self.block_key(cid), bytes).await
     }
@@ -283,7 +296,11 @@ impl BlockStore for S3Store {
             .send()
             .await
             .map_err(|e| not_found_as_cid(map_sdk_error(e, &key), cid))?;
-        let body = out.body.collect().await.map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
         Ok(body.into_bytes())
     }
 
@@ -321,12 +338,20 @@ impl BlockStore for S3Store {
         if let Some(total) = content_range_total(out.content_range()) {
             check_range_u64(cid, &range, total)?;
         }
-        let body = out.body.collect().await.map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
         let bytes = body.into_bytes();
         if bytes.len() as u64 != range.end - range.start {
             return Err(StoreError::Corrupt {
                 cid: cid.to_string(),
-                detail: format!("asked for {} bytes, the server sent {}", range.end - range.start, bytes.len()),
+                detail: format!(
+                    "asked for {} bytes, the server sent {}",
+                    range.end - range.start,
+                    bytes.len()
+                ),
             });
         }
         Ok(bytes)
@@ -342,7 +367,14 @@ impl BlockStore for S3Store {
 
     async fn delete(&self, cid: &Cid) -> StoreResult<()> {
         let key = self.block_key(cid);
-        match self.client.delete_object().bucket(&self.bucket).key(&key).send().await {
+        match self
+            .client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match map_sdk_error(e, &key) {
                 StoreError::NotFound(_) => Ok(()),
@@ -353,8 +385,13 @@ impl BlockStore for S3Store {
 
     async fn list(&self) -> StoreResult<Vec<Cid>> {
         let prefix = self.blocks_prefix();
-        let mut pages =
-            self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| map_sdk_error(e, &prefix))?;
@@ -369,8 +406,15 @@ impl BlockStore for S3Store {
         Ok(out)
     }
 
-    async fn put_stream(&self, cid: &Cid, source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
-        multipart::put_blob(self, cid, source, len).await.map(|_| ())
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
+        multipart::put_blob(self, cid, source, len)
+            .await
+            .map(|_| ())
     }
 
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
@@ -388,7 +432,10 @@ impl BlockStore for S3Store {
             match body.try_next().await {
                 Ok(Some(chunk)) => Some((Ok(chunk), Some((body, key)))),
                 Ok(None) => None,
-                Err(e) => Some((Err(StoreError::Unavailable(format!("reading {key}: {e}"))), None)),
+                Err(e) => Some((
+                    Err(StoreError::Unavailable(format!("reading {key}: {e}"))),
+                    None,
+                )),
             }
         });
         Ok(Box::pin(stream))

@@ -37,7 +37,10 @@ pub struct UploadReport {
 }
 
 /// Finds an unfinished upload of `key`: its id and the parts it has (number → (size, ETag)).
-async fn find_unfinished(store: &S3Store, key: &str) -> StoreResult<Option<(String, HashMap<i32, (i64, String)>)>> {
+async fn find_unfinished(
+    store: &S3Store,
+    key: &str,
+) -> StoreResult<Option<(String, HashMap<i32, (i64, String)>)>> {
     let listed = store
         .client
         .list_multipart_uploads()
@@ -59,7 +62,12 @@ async fn find_unfinished(store: &S3Store, key: &str) -> StoreResult<Option<(Stri
     let mut parts = HashMap::new();
     let mut marker: Option<String> = None;
     loop {
-        let mut req = store.client.list_parts().bucket(&store.bucket).key(key).upload_id(&upload_id);
+        let mut req = store
+            .client
+            .list_parts()
+            .bucket(&store.bucket)
+            .key(key)
+            .upload_id(&upload_id);
         if let Some(m) = &marker {
             req = req.part_number_marker(m);
         }
@@ -86,7 +94,13 @@ async fn find_unfinished(store: &S3Store, key: &str) -> StoreResult<Option<(Stri
 }
 
 /// Uploads one part and returns its ETag.
-async fn upload_part(store: &S3Store, key: &str, upload_id: &str, number: i32, bytes: Bytes) -> StoreResult<String> {
+async fn upload_part(
+    store: &S3Store,
+    key: &str,
+    upload_id: &str,
+    number: i32,
+    bytes: Bytes,
+) -> StoreResult<String> {
     let out = store
         .client
         .upload_part()
@@ -111,7 +125,10 @@ pub(super) async fn put_blob(
 ) -> StoreResult<UploadReport> {
     let key = store.block_key(cid);
     if store.object_len(cid).await.is_ok() {
-        return Ok(UploadReport { already_stored: true, ..Default::default() });
+        return Ok(UploadReport {
+            already_stored: true,
+            ..Default::default()
+        });
     }
     let part_size = store.part_size;
     // The first part decides: a blob shorter than one part is a single PutObject.
@@ -124,7 +141,10 @@ pub(super) async fn put_blob(
         check_digest(cid, &hasher.finalize())?;
         first.truncate(first_len);
         store.put_small(&key, Bytes::from(first)).await?;
-        return Ok(UploadReport { bytes_sent: first_len as u64, ..Default::default() });
+        return Ok(UploadReport {
+            bytes_sent: first_len as u64,
+            ..Default::default()
+        });
     }
 
     let (upload_id, existing) = match find_unfinished(store, &key).await? {
@@ -204,7 +224,14 @@ pub(super) async fn put_blob(
     }
     check_len(len, total)?;
     if let Err(e) = check_digest(cid, &hasher.finalize()) {
-        let _ = store.client.abort_multipart_upload().bucket(&store.bucket).key(&key).upload_id(&upload_id).send().await;
+        let _ = store
+            .client
+            .abort_multipart_upload()
+            .bucket(&store.bucket)
+            .key(&key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
         return Err(e);
     }
     done.sort_by_key(|(n, _)| *n);
@@ -218,7 +245,11 @@ pub(super) async fn put_blob(
         .bucket(&store.bucket)
         .key(&key)
         .upload_id(&upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .map_err(|e| map_sdk_error(e, &key))?;
