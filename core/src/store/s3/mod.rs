@@ -21,6 +21,10 @@ mod multipart;
 
 pub use multipart::UploadReport;
 
+/// The `aws-sdk-s3` crate this store is built on, for callers that need its types (e.g. a
+/// benchmark comparing with plain SDK calls through [`S3Store::client`]).
+pub use aws_sdk_s3 as sdk;
+
 use std::ops::Range;
 use std::sync::atomic::AtomicU8;
 
