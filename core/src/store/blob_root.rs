@@ -78,7 +78,10 @@ impl BlobRoot {
         if self.blob != blob.to_string() {
             return corrupt(format!("blob root describes {} instead", self.blob));
         }
-        if self.leaf_size == 0 || self.leaves.len() as u64 != self.size.div_ceil(self.leaf_size) {
+        if self.leaf_size != LEAF_SIZE as u64 {
+            return corrupt(format!("blob root has leaves of {} bytes; v1 uses {LEAF_SIZE}", self.leaf_size));
+        }
+        if self.leaves.len() as u64 != self.size.div_ceil(self.leaf_size) {
             return corrupt(format!(
                 "blob root lists {} leaves of {} bytes for {} bytes",
                 self.leaves.len(),
@@ -92,7 +95,7 @@ impl BlobRoot {
     /// The byte range leaf `i` holds.
     pub fn leaf_range(&self, i: usize) -> std::ops::Range<u64> {
         let start = i as u64 * self.leaf_size;
-        start..(start + self.leaf_size).min(self.size)
+        start..start.saturating_add(self.leaf_size).min(self.size)
     }
 }
 
