@@ -32,7 +32,9 @@ async fn store(prefix: &str) -> S3Store {
     // Credentials come from the standard AWS environment chain (AWS_ACCESS_KEY_ID, ...).
     require_env("AWS_ACCESS_KEY_ID", HOW);
     let s = S3Store::connect(config(prefix)).await.expect("S3 client");
-    s.check_bucket().await.expect("the test bucket is reachable with these credentials");
+    s.check_bucket()
+        .await
+        .expect("the test bucket is reachable with these credentials");
     s
 }
 

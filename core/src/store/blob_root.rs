@@ -79,7 +79,10 @@ impl BlobRoot {
             return corrupt(format!("blob root describes {} instead", self.blob));
         }
         if self.leaf_size != LEAF_SIZE as u64 {
-            return corrupt(format!("blob root has leaves of {} bytes; v1 uses {LEAF_SIZE}", self.leaf_size));
+            return corrupt(format!(
+                "blob root has leaves of {} bytes; v1 uses {LEAF_SIZE}",
+                self.leaf_size
+            ));
         }
         if self.leaves.len() as u64 != self.size.div_ceil(self.leaf_size) {
             return corrupt(format!(

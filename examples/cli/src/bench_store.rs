@@ -2,7 +2,8 @@
 //!
 //! - S3: a blob (1 GiB by default) put and got through coffer's [`S3Store`] (streamed multipart
 //!   upload with BLAKE3 verification; verified streaming download), next to plain `aws-sdk-s3`
-//!   putting and getting the same bytes as one object in the same run. The blob's CID is computed
+//!   putting the same bytes as one `PutObject` and streaming them back with one `GetObject`, in
+//!   the same run. The blob's CID is computed
 //!   before timing (the sealing layer has it already when it uploads).
 //! - Kubo: small blocks written through coffer's [`IpfsStore`] (`block/put` + named `pin/add`
 //!   each), with `kubo_concurrency` requests in flight.
@@ -92,10 +93,16 @@ pub async fn run(opts: BenchStoreOptions) -> Result<serde_json::Value, String> {
     config.prefix = "bench".into();
     config.part_size = opts.part_mib << 20;
     config.concurrency = opts.s3_concurrency;
-    let s3 = S3Store::connect(config).await.map_err(err("connecting to S3"))?;
-    s3.check_bucket().await.map_err(err("checking the bucket"))?;
+    let s3 = S3Store::connect(config)
+        .await
+        .map_err(err("connecting to S3"))?;
+    s3.check_bucket()
+        .await
+        .map_err(err("checking the bucket"))?;
 
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let blob = Bytes::from(bench_bytes(opts.blob_mib << 20, nanos as u64));
     let cid = raw_cid(&blob);
     let raw_key = format!("bench/raw-{nanos}");
@@ -116,7 +123,9 @@ pub async fn run(opts: BenchStoreOptions) -> Result<serde_json::Value, String> {
     // coffer: streamed multipart upload, verified against the CID before completion.
     let started = Instant::now();
     let mut source = futures_util::io::Cursor::new(blob.clone());
-    s3.put_stream(&cid, &mut source, Some(blob.len() as u64)).await.map_err(err("coffer put"))?;
+    s3.put_stream(&cid, &mut source, Some(blob.len() as u64))
+        .await
+        .map_err(err("coffer put"))?;
     let coffer_put = mib_s(blob.len(), started);
 
     let started = Instant::now();
@@ -127,37 +136,64 @@ pub async fn run(opts: BenchStoreOptions) -> Result<serde_json::Value, String> {
         .send()
         .await
         .map_err(|e| format!("raw get: {}", sdk::error::DisplayErrorContext(e)))?;
-    let got = got.body.collect().await.map_err(|e| format!("raw get body: {e}"))?.into_bytes();
-    let raw_get = mib_s(got.len(), started);
-    if got.len() != blob.len() {
-        return Err(format!("raw get returned {} bytes instead of {}", got.len(), blob.len()));
+    // Streamed like coffer's read below (no copy into one buffer), so the ratio is fair.
+    let mut body = got.body;
+    let mut got_len = 0usize;
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| format!("raw get body: {e}"))?
+    {
+        got_len += chunk.len();
     }
-    drop(got);
+    let raw_get = mib_s(got_len, started);
+    if got_len != blob.len() {
+        return Err(format!(
+            "raw get returned {got_len} bytes instead of {}",
+            blob.len()
+        ));
+    }
 
     // coffer: streamed download, verified against the CID as it streams.
     let verifying = VerifyingStore::new(s3);
     let started = Instant::now();
-    let mut stream = verifying.get_stream(&cid).await.map_err(err("coffer get"))?;
+    let mut stream = verifying
+        .get_stream(&cid)
+        .await
+        .map_err(err("coffer get"))?;
     let mut n = 0usize;
     while let Some(chunk) = stream.next().await {
         n += chunk.map_err(err("coffer get"))?.len();
     }
     let coffer_get = mib_s(n, started);
     if n != blob.len() {
-        return Err(format!("coffer get returned {n} bytes instead of {}", blob.len()));
+        return Err(format!(
+            "coffer get returned {n} bytes instead of {}",
+            blob.len()
+        ));
     }
     let s3 = verifying.into_inner();
     s3.delete(&cid).await.map_err(err("cleaning up"))?;
-    let _ = client.delete_object().bucket(&opts.s3_bucket).key(&raw_key).send().await;
+    let _ = client
+        .delete_object()
+        .bucket(&opts.s3_bucket)
+        .key(&raw_key)
+        .send()
+        .await;
     drop(blob);
 
     // Kubo: small blocks, each put and pinned.
     let mut kconf = IpfsConfig::new(&opts.kubo_api);
     kconf.namespace = format!("bench-{nanos}");
-    let kubo = IpfsStore::connect(kconf).await.map_err(err("connecting to Kubo"))?;
+    let kubo = IpfsStore::connect(kconf)
+        .await
+        .map_err(err("connecting to Kubo"))?;
     let blocks: Vec<(coffer::block::Cid, Bytes)> = (0..opts.kubo_blocks)
         .map(|i| {
-            let b = Bytes::from(bench_bytes(opts.kubo_block_size, nanos as u64 ^ (i as u64 + 1) << 20));
+            let b = Bytes::from(bench_bytes(
+                opts.kubo_block_size,
+                nanos as u64 ^ (i as u64 + 1) << 20,
+            ));
             (raw_cid(&b), b)
         })
         .collect();

@@ -448,7 +448,11 @@ impl BlockStore for IpfsStore {
             .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
         // The size is checked against the leaf count, so at most 16 GiB; the bytes themselves
         // are only trusted once they hash to `cid` (VerifyingStore or the caller).
-        let mut out = BytesMut::with_capacity(usize::try_from(root.size).unwrap_or(usize::MAX).min(64 << 20));
+        let mut out = BytesMut::with_capacity(
+            usize::try_from(root.size)
+                .unwrap_or(usize::MAX)
+                .min(64 << 20),
+        );
         let mut stream = leaf_stream(
             self.inner.clone(),
             root.leaves.iter().map(|l| (*l, None)).collect(),
