@@ -58,19 +58,21 @@ ENV
 }
 
 start() {
-  if running && answers; then write_env; return; fi
-  install
-  mkdir -p "$STATE"
-  if [[ ! -f "$IPFS_PATH/config" ]]; then
-    # The test profile: loopback addresses, no bootstrap peers, no MDNS.
-    "$BIN" init --profile=test >"$STATE/init.log" 2>&1 || { cat "$STATE/init.log" >&2; die "ipfs init failed"; }
+  # Already running (perhaps still starting): just wait for it.
+  if ! running; then
+    install
+    mkdir -p "$STATE"
+    if [[ ! -f "$IPFS_PATH/config" ]]; then
+      # The test profile: loopback addresses, no bootstrap peers, no MDNS.
+      "$BIN" init --profile=test >"$STATE/init.log" 2>&1 || { cat "$STATE/init.log" >&2; die "ipfs init failed"; }
+    fi
+    "$BIN" config Addresses.API "/ip4/127.0.0.1/tcp/$PORT"
+    "$BIN" config Addresses.Gateway "/ip4/127.0.0.1/tcp/$GW_PORT"
+    "$BIN" config --json Addresses.Swarm '["/ip4/127.0.0.1/tcp/0"]'
+    # Offline: no swarm, so a missing block is an immediate error rather than a network search.
+    setsid "$BIN" daemon --offline >"$LOG" 2>&1 </dev/null &
+    echo $! >"$PIDFILE"
   fi
-  "$BIN" config Addresses.API "/ip4/127.0.0.1/tcp/$PORT"
-  "$BIN" config Addresses.Gateway "/ip4/127.0.0.1/tcp/$GW_PORT"
-  "$BIN" config --json Addresses.Swarm '["/ip4/127.0.0.1/tcp/0"]'
-  # Offline: no swarm, so a missing block is an immediate error rather than a network search.
-  setsid "$BIN" daemon --offline >"$LOG" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
   local deadline=$((SECONDS + ${COFFER_SERVER_TIMEOUT:-120}))
   until answers; do
     if ! running; then

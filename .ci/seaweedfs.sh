@@ -40,11 +40,11 @@ running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 # Any HTTP answer from the S3 port means it is up (unsigned requests get 403).
 answers() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PORT/" | grep -qv '^000$'; }
 
-# The bucket exists once an anonymous request to it is refused rather than reported missing.
+# S3 refuses anonymous requests (AccessDenied even for a missing bucket), so ask the filer, which
+# keeps buckets as directories under /buckets.
 bucket_ready() {
-  local body
-  body="$(curl -s -m 2 "http://127.0.0.1:$PORT/$BUCKET/")" || return 1
-  ! grep -q NoSuchBucket <<<"$body"
+  [[ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' -H 'Accept: application/json' \
+    "http://127.0.0.1:$((PORT + 3))/buckets/$BUCKET/")" == 200 ]]
 }
 
 write_env() {
@@ -61,21 +61,23 @@ ENV
 }
 
 start() {
-  if running && answers; then write_env; return; fi
-  local weed; weed="$(weed_bin)"
-  mkdir -p "$STATE/data"
-  cat >"$STATE/s3.json" <<JSON
-{"identities":[{"name":"coffer","credentials":[{"accessKey":"$ACCESS_KEY","secretKey":"$SECRET_KEY"}],
-  "actions":["Admin","Read","Write","List","Tagging"]}]}
+  # Already running (perhaps still starting): just wait for it.
+  if ! running; then
+    local weed; weed="$(weed_bin)"
+    mkdir -p "$STATE/data"
+    cat >"$STATE/s3.json" <<JSON
+  {"identities":[{"name":"coffer","credentials":[{"accessKey":"$ACCESS_KEY","secretKey":"$SECRET_KEY"}],
+    "actions":["Admin","Read","Write","List","Tagging"]}]}
 JSON
-  # setsid: the server outlives this script and does not get the caller's signals.
-  setsid "$weed" mini -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-    -s3.port="$PORT" -s3.config="$STATE/s3.json" -bucket="$BUCKET" \
-    -master.port=$((PORT + 1)) -volume.port=$((PORT + 2)) -filer.port=$((PORT + 3)) \
-    -s3.port.iceberg=0 -s3.port.lance=0 -admin.ui=false -webdav=false -master.telemetry=false \
-    -master.volumeSizeLimitMB=1024 \
-    >"$LOG" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
+    # setsid: the server outlives this script and does not get the caller's signals.
+    setsid "$weed" mini -dir="$STATE/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+      -s3.port="$PORT" -s3.config="$STATE/s3.json" -bucket="$BUCKET" \
+      -master.port=$((PORT + 1)) -volume.port=$((PORT + 2)) -filer.port=$((PORT + 3)) \
+      -s3.port.iceberg=0 -s3.port.lance=0 -admin.ui=false -webdav=false -master.telemetry=false \
+      -master.volumeSizeLimitMB=1024 \
+      >"$LOG" 2>&1 </dev/null &
+    echo $! >"$PIDFILE"
+  fi
   local deadline=$((SECONDS + ${COFFER_SERVER_TIMEOUT:-120}))
   until answers && bucket_ready; do
     if ! running; then
