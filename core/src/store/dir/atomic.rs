@@ -90,10 +90,17 @@ pub(super) fn sync_parent(path: &Path) -> StoreResult<()> {
 }
 
 /// fsyncs directory `dir`.
+#[cfg(unix)]
 pub(super) fn sync_dir(dir: &Path) -> StoreResult<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| StoreError::io(dir, e))
+}
+
+/// Directories cannot be opened for fsync on Windows; NTFS journals the rename itself.
+#[cfg(not(unix))]
+pub(super) fn sync_dir(_dir: &Path) -> StoreResult<()> {
+    Ok(())
 }
 
 /// Creates `dir` (and missing parents) durably: each new directory's entry is fsynced.
