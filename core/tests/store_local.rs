@@ -484,3 +484,87 @@ async fn out_of_order_completion_keeps_every_block() {
         }
     }
 }
+
+#[tokio::test]
+async fn streamed_replication_keeps_the_quorum_rules() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let backends: Vec<Arc<FaultyStore<DirStore>>> = dirs
+        .iter()
+        .map(|d| Arc::new(FaultyStore::healthy(DirStore::open(d.path()).unwrap())))
+        .collect();
+    let as_dyn = || {
+        backends
+            .iter()
+            .map(|b| b.clone() as Arc<dyn BlockStore>)
+            .collect::<Vec<_>>()
+    };
+    let blob = data("streamed replication", 9 << 20);
+    let cid = raw_cid(&blob);
+
+    // 3 of 3 with one down: fails, and the two directories that got the blob lose it again.
+    let all = ReplicatedStore::new(
+        as_dyn(),
+        ReplicationConfig {
+            write_quorum: 3,
+            timeout: None,
+        },
+    )
+    .unwrap();
+    backends[0].set_down(true);
+    let mut src = futures_util::io::Cursor::new(blob.clone());
+    let err = all
+        .put_stream(&cid, &mut src, Some(blob.len() as u64))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::QuorumFailed {
+                acked: 2,
+                needed: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    for b in &backends {
+        assert!(
+            !b.inner().has(&cid).await.unwrap(),
+            "an uncommitted copy was left"
+        );
+    }
+
+    // 2 of 3 with the same backend down: succeeds, streamed to the other two.
+    let two = ReplicatedStore::new(
+        as_dyn(),
+        ReplicationConfig {
+            write_quorum: 2,
+            timeout: None,
+        },
+    )
+    .unwrap();
+    let mut src = futures_util::io::Cursor::new(blob.clone());
+    two.put_stream(&cid, &mut src, Some(blob.len() as u64))
+        .await
+        .unwrap();
+    assert!(!backends[0].inner().has(&cid).await.unwrap());
+    for b in &backends[1..] {
+        assert_eq!(b.inner().get(&cid).await.unwrap(), blob);
+    }
+    assert_eq!(
+        collect_stream(two.get_stream(&cid).await.unwrap())
+            .await
+            .unwrap(),
+        blob
+    );
+
+    // Bytes that do not match the CID: Corrupt, nothing stored anywhere.
+    backends[0].set_down(false);
+    let claimed = raw_cid(b"not these bytes");
+    let mut src = futures_util::io::Cursor::new(blob.clone());
+    let err = two.put_stream(&claimed, &mut src, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    for b in &backends {
+        assert!(!b.inner().has(&claimed).await.unwrap());
+    }
+}

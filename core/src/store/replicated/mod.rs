@@ -2,6 +2,7 @@
 //! the fastest healthy backend, are verified against the CID and fall back to the next on error.
 
 mod health;
+mod tee;
 
 pub use health::BackendHealth;
 
@@ -16,7 +17,7 @@ use futures_util::future::{Either, join_all, select};
 use web_time::Instant;
 
 use super::verifying::{verified_stream, verify_fetched};
-use super::{BlockStore, ByteStream, StoreError, StoreResult};
+use super::{BlobSource, BlockStore, ByteStream, StoreError, StoreResult};
 use crate::block::Cid;
 use health::Health;
 
@@ -168,6 +169,25 @@ impl ReplicatedStore {
         Ok(Ack::Written)
     }
 
+    /// Deletes the copies of `cid` on `written` (a failed write's own copies); returns notes on
+    /// the deletions that failed.
+    async fn roll_back(&self, cid: &Cid, written: &[usize]) -> Vec<String> {
+        let rollback = join_all(
+            written
+                .iter()
+                .map(|&i| self.timed(i, "delete", self.backends[i].store.delete(cid))),
+        )
+        .await;
+        written
+            .iter()
+            .zip(rollback)
+            .filter_map(|(i, r)| {
+                r.err()
+                    .map(|e| format!("backend {i}: rollback failed, an orphan copy remains: {e}"))
+            })
+            .collect()
+    }
+
     /// Copies every block to the backends that lack it, reading verified bytes from one that has
     /// it. Backends that cannot be listed are skipped (and reported as failures).
     pub async fn repair(&self) -> StoreResult<RepairReport> {
@@ -271,24 +291,12 @@ impl BlockStore for ReplicatedStore {
             .filter(|(_, r)| matches!(r, Ok(Ack::Written)))
             .map(|(i, _)| i)
             .collect();
-        let rollback = join_all(
-            written
-                .iter()
-                .map(|&i| self.timed(i, "delete", self.backends[i].store.delete(cid))),
-        )
-        .await;
         let mut detail: Vec<String> = results
             .iter()
             .enumerate()
             .filter_map(|(i, r)| r.as_ref().err().map(|e| format!("backend {i}: {e}")))
             .collect();
-        for (i, r) in written.iter().zip(rollback) {
-            if let Err(e) = r {
-                detail.push(format!(
-                    "backend {i}: rollback failed, an orphan copy remains: {e}"
-                ));
-            }
-        }
+        detail.extend(self.roll_back(cid, &written).await);
         Err(StoreError::QuorumFailed {
             cid: cid.to_string(),
             acked,
@@ -393,6 +401,64 @@ impl BlockStore for ReplicatedStore {
             )));
         }
         Ok(all.into_iter().collect())
+    }
+
+    /// Streams to every backend that lacks the blob at once, with bounded memory (see
+    /// `tee.rs`); the same quorum and rollback rules as `put`.
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
+        let has = join_all(
+            (0..self.backends.len()).map(|i| self.timed(i, "has", self.backends[i].store.has(cid))),
+        )
+        .await;
+        let mut existed = 0;
+        let mut targets = Vec::new();
+        let mut detail = Vec::new();
+        for (i, r) in has.into_iter().enumerate() {
+            match r {
+                Ok(true) => existed += 1,
+                Ok(false) => targets.push(i),
+                Err(e) => detail.push(format!("backend {i}: {e}")),
+            }
+        }
+        if existed >= self.config.write_quorum {
+            return Ok(());
+        }
+        let results = self.tee_to(cid, &targets, source, len).await;
+        let written: Vec<usize> = targets
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(i, _)| *i)
+            .collect();
+        // Bytes that do not match the CID are the caller's error, not a quorum failure.
+        let mismatch = results.iter().find_map(|r| match r {
+            Err(StoreError::Corrupt { cid, detail }) => Some(StoreError::Corrupt {
+                cid: cid.clone(),
+                detail: detail.clone(),
+            }),
+            _ => None,
+        });
+        if let Some(e) = mismatch {
+            self.roll_back(cid, &written).await;
+            return Err(e);
+        }
+        let acked = existed + written.len();
+        if acked >= self.config.write_quorum {
+            return Ok(());
+        }
+        detail.extend(tee::describe(&targets, &results));
+        detail.extend(self.roll_back(cid, &written).await);
+        Err(StoreError::QuorumFailed {
+            cid: cid.to_string(),
+            acked,
+            needed: self.config.write_quorum,
+            detail: detail.join("; "),
+        })
     }
 
     /// Streams from the first backend that starts a stream; the stream is verified against the
