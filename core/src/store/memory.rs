@@ -1,4 +1,4 @@
-//! An in-memory block store, for tests and ephemeral use.
+//! An in-memory block and head store, for tests and ephemeral use.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -6,13 +6,21 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use super::{BlockStore, StoreError, StoreResult, check_range};
+use super::head::{check_condition, content_version};
+use super::{
+    BlockStore, ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError,
+    StoreResult, check_range, validate_name,
+};
 use crate::block::Cid;
 
-/// Blocks held in process memory. Cloning shares the same blocks.
+/// Blocks and heads held in process memory. Cloning shares the same blocks and heads.
+///
+/// Head writes are atomic compare-and-swap under a lock ([`ConditionalWrites::Enforced`]).
 #[derive(Clone, Default, Debug)]
 pub struct MemoryStore {
     blocks: Arc<RwLock<HashMap<Cid, Bytes>>>,
+    /// vault → writer → head bytes.
+    heads: Arc<RwLock<HashMap<String, HashMap<String, Bytes>>>>,
 }
 
 impl MemoryStore {
@@ -83,5 +91,52 @@ impl BlockStore for MemoryStore {
 
     async fn list(&self) -> StoreResult<Vec<Cid>> {
         Ok(self.read().keys().copied().collect())
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl HeadStore for MemoryStore {
+    async fn read_heads(&self, vault: &str) -> StoreResult<Vec<Head>> {
+        validate_name(vault)?;
+        let heads = self.heads.read().unwrap_or_else(|e| e.into_inner());
+        Ok(heads
+            .get(vault)
+            .map(|w| {
+                w.iter()
+                    .map(|(writer, bytes)| Head {
+                        writer: writer.clone(),
+                        bytes: bytes.clone(),
+                        version: content_version(bytes),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn write_head(
+        &self,
+        vault: &str,
+        writer: &str,
+        bytes: Bytes,
+        condition: HeadCondition,
+    ) -> StoreResult<HeadVersion> {
+        validate_name(vault)?;
+        validate_name(writer)?;
+        let mut heads = self.heads.write().unwrap_or_else(|e| e.into_inner());
+        let writers = heads.entry(vault.to_string()).or_default();
+        let current = writers.get(writer).map(|b| content_version(b));
+        check_condition(
+            &format!("head {vault}/{writer}"),
+            current.as_ref(),
+            &condition,
+        )?;
+        let version = content_version(&bytes);
+        writers.insert(writer.to_string(), bytes);
+        Ok(version)
+    }
+
+    fn conditional_writes(&self) -> ConditionalWrites {
+        ConditionalWrites::Enforced
     }
 }

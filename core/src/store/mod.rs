@@ -1,13 +1,45 @@
 //! Transports: untrusted stores of content-addressed blocks and of writer heads.
 //!
 //! Nothing a store returns is trusted: callers verify blocks against their CID
-//! ([`crate::block::verify_block`]) or against a Bao outboard ([`crate::verify`]) before use.
-//! The traits are async; their futures are `Send` on native targets and not on wasm32
-//! (see [`crate::cond_send`]), so one trait serves a tokio server and a browser tab.
+//! ([`crate::block::verify_block`], or wrap a store in [`VerifyingStore`]) or against a Bao
+//! outboard ([`crate::verify`]) before use. The traits are async; their futures are `Send` on
+//! native targets and not on wasm32 (see [`crate::cond_send`]), so one trait serves a tokio server
+//! and a browser tab.
+//!
+//! Built in:
+//! - [`MemoryStore`]: blocks and heads in process memory.
+//! - [`DirStore`] (native): the embedded default, a crash-safe local directory.
+//! - `S3Store` (feature `s3`, native): any S3-compatible endpoint.
+//! - `IpfsStore` (feature `ipfs`, native): a Kubo node over its RPC API.
+//! - [`ReplicatedStore`]: N-of-M writes over other stores, verified reads with fallback.
+//! - [`FaultyStore`]: deterministic fault injection for tests.
+//! - [`VerifyingStore`]: checks every block it returns against its CID.
+//!
+//! The layouts on disk and on the wire are described in `docs/store.md`.
 
+mod blob_root;
+#[cfg(not(target_arch = "wasm32"))]
+mod dir;
+mod fault;
+mod head;
+#[cfg(all(feature = "ipfs", not(target_arch = "wasm32")))]
+pub mod ipfs;
 mod memory;
+mod replicated;
+#[cfg(all(feature = "s3", not(target_arch = "wasm32")))]
+pub mod s3;
+mod stream;
+mod verifying;
 
+pub use blob_root::{BlobRoot, LEAF_SIZE, MAX_BLOCK, MAX_LEAVES, decode_blob_root};
+#[cfg(not(target_arch = "wasm32"))]
+pub use dir::DirStore;
+pub use fault::{FaultConfig, FaultStats, FaultyStore};
+pub use head::{ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, validate_name};
 pub use memory::MemoryStore;
+pub use replicated::{BackendHealth, RepairReport, ReplicatedStore, ReplicationConfig};
+pub use stream::{BlobSource, ByteStream, bytes_stream, collect_stream, read_source};
+pub use verifying::VerifyingStore;
 
 use std::ops::Range;
 
@@ -66,6 +98,53 @@ pub enum StoreError {
     /// Anything else the backend reported.
     #[error("store error: {0}")]
     Other(String),
+    /// The store kept asking to slow down (S3 `SlowDown`, HTTP 503/429) after every retry.
+    #[error("store is throttling requests ({0}); reduce the request rate and retry later")]
+    Throttled(String),
+    /// The operation did not finish in time.
+    #[error("store operation timed out: {0}")]
+    Timeout(String),
+    /// A vault or writer name that cannot be used as a key.
+    #[error(
+        "invalid name {0:?}: use 1 to 128 characters of A-Z a-z 0-9 . _ - not starting with '.'"
+    )]
+    InvalidName(String),
+    /// The store's configuration is not usable (bad endpoint, missing bucket, …).
+    #[error("store configuration error: {0}")]
+    Config(String),
+    /// The backend cannot do this (e.g. a block larger than it accepts, an unsupported codec).
+    #[error("unsupported by this store: {0}")]
+    Unsupported(String),
+    /// A replicated write reached fewer backends than its quorum (and was rolled back).
+    #[error("write of {cid} reached {acked} of the {needed} backends required: {detail}")]
+    QuorumFailed {
+        /// The block.
+        cid: String,
+        /// Backends that acknowledged.
+        acked: usize,
+        /// Backends required.
+        needed: usize,
+        /// The failures, one per failed backend.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Whether retrying the same request later may succeed (network trouble, throttling, 5xx).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Throttled(_) | Self::Timeout(_)
+        )
+    }
+
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
 }
 
 /// Result of store operations.
@@ -76,6 +155,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// `put` is idempotent: storing the same CID twice is not an error. Implementations need not
 /// verify that bytes match their CID on `put` (the caller computed it), and callers must not
 /// assume they do on `get`.
+///
+/// Blobs larger than a block are streamed with [`BlockStore::put_stream`] and
+/// [`BlockStore::get_stream`]; the default implementations buffer the whole blob, stores built
+/// for large objects (directory, S3, IPFS) override them with bounded memory.
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait BlockStore: CondSend + CondSync {
@@ -91,6 +174,32 @@ pub trait BlockStore: CondSend + CondSync {
     async fn delete(&self, cid: &Cid) -> StoreResult<()>;
     /// Every CID in the store, in no particular order.
     async fn list(&self) -> StoreResult<Vec<Cid>>;
+
+    /// Stores the blob read from `source` under `cid`; `len` is its length when known.
+    ///
+    /// Unlike [`BlockStore::put`], this checks the bytes against `cid` (BLAKE3) while they
+    /// stream: on a mismatch it returns [`StoreError::Corrupt`] and nothing becomes visible.
+    /// The default implementation reads the whole blob into memory first.
+    async fn put_stream(
+        &self,
+        cid: &Cid,
+        source: BlobSource<'_>,
+        len: Option<u64>,
+    ) -> StoreResult<()> {
+        let bytes = read_source(source, len).await?;
+        stream::check_whole(cid, &bytes)?;
+        self.put(cid, bytes).await
+    }
+
+    /// Returns the blob stored under `cid` as a stream of chunks.
+    ///
+    /// Chunks are not verified; wrap the store in [`VerifyingStore`] for a stream whose last item
+    /// is an error when the whole does not match `cid`. The default implementation fetches the
+    /// whole blob with [`BlockStore::get`].
+    async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
+        let bytes = self.get(cid).await?;
+        Ok(bytes_stream(bytes))
+    }
 }
 
 /// Checks `range` against a block of `len` bytes and converts it to `usize` bounds.
@@ -106,3 +215,40 @@ pub(crate) fn check_range(cid: &Cid, range: &Range<u64>, len: u64) -> StoreResul
     // `len` is the length of an in-memory buffer, so both bounds fit in usize.
     Ok(range.start as usize..range.end as usize)
 }
+
+/// Like [`check_range`] for blobs that are not in memory: validates without converting.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub(crate) fn check_range_u64(cid: &Cid, range: &Range<u64>, len: u64) -> StoreResult<()> {
+    if range.start > range.end || range.end > len {
+        return Err(StoreError::RangeOutOfBounds {
+            cid: cid.to_string(),
+            start: range.start,
+            end: range.end,
+            len,
+        });
+    }
+    Ok(())
+}
+
+/// Blanket forwarding so `Arc<S>`, `Box<S>` and `&S` are stores too.
+macro_rules! forward_block_store {
+    ($($ty:ty),*) => {$(
+        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+        impl<S: BlockStore + ?Sized> BlockStore for $ty {
+            async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> { (**self).put(cid, bytes).await }
+            async fn get(&self, cid: &Cid) -> StoreResult<Bytes> { (**self).get(cid).await }
+            async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
+                (**self).get_range(cid, range).await
+            }
+            async fn has(&self, cid: &Cid) -> StoreResult<bool> { (**self).has(cid).await }
+            async fn delete(&self, cid: &Cid) -> StoreResult<()> { (**self).delete(cid).await }
+            async fn list(&self) -> StoreResult<Vec<Cid>> { (**self).list().await }
+            async fn put_stream(&self, cid: &Cid, source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
+                (**self).put_stream(cid, source, len).await
+            }
+            async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> { (**self).get_stream(cid).await }
+        }
+    )*};
+}
+forward_block_store!(std::sync::Arc<S>, Box<S>);

@@ -1,0 +1,213 @@
+//! A minimal client of the Kubo RPC API (`POST /api/v0/<command>`) over hyper.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::future::{Either, select};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+
+use crate::store::{StoreError, StoreResult};
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// Boundary of multipart bodies; never appears in a header we write, and Kubo reads the part by
+/// its length, so blocks containing it are fine.
+const BOUNDARY: &str = "coffer-block-boundary-5d1c7a3e";
+
+/// An HTTP client for one Kubo node (and, for [`Rpc::get_url`], a gateway).
+#[derive(Clone, Debug)]
+pub(super) struct Rpc {
+    client: Client<Connector, Full<Bytes>>,
+    base: String,
+    timeout: Duration,
+}
+
+impl Rpc {
+    pub(super) fn new(api: &str, timeout: Duration) -> StoreResult<Self> {
+        let api = api.trim_end_matches('/');
+        if !(api.starts_with("http://") || api.starts_with("https://")) {
+            return Err(StoreError::Config(format!(
+                "IPFS API address {api:?} must start with http:// or https://"
+            )));
+        }
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| StoreError::Config(format!("no TLS root certificates: {e}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self {
+            client,
+            base: format!("{api}/api/v0/"),
+            timeout,
+        })
+    }
+
+    /// Runs `cmd` with query `args` (and a file part `body`), returning the raw response body.
+    pub(super) async fn call(
+        &self,
+        cmd: &str,
+        args: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> StoreResult<Bytes> {
+        let mut url = format!("{}{cmd}", self.base);
+        for (i, (k, v)) in args.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(k);
+            url.push('=');
+            url.push_str(&percent_encode(v));
+        }
+        let mut req = http::Request::post(&url);
+        let body = match body {
+            None => Full::new(Bytes::new()),
+            Some(file) => {
+                req = req.header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={BOUNDARY}"),
+                );
+                Full::new(multipart(&file))
+            }
+        };
+        let req = req
+            .body(body)
+            .map_err(|e| StoreError::Config(format!("bad IPFS request {url}: {e}")))?;
+        let (status, bytes) = self.send(req, cmd).await?;
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        Err(map_error(cmd, status.as_u16(), &bytes))
+    }
+
+    /// Like [`Rpc::call`], decoding a JSON answer.
+    pub(super) async fn call_json<T: DeserializeOwned>(
+        &self,
+        cmd: &str,
+        args: &[(&str, &str)],
+        body: Option<Bytes>,
+    ) -> StoreResult<T> {
+        let bytes = self.call(cmd, args, body).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Other(format!("unexpected answer from IPFS {cmd}: {e}")))
+    }
+
+    /// A plain GET (trustless gateway reads), with an `Accept` header.
+    pub(super) async fn get_url(&self, url: &str, accept: &str) -> StoreResult<(u16, Bytes)> {
+        let req = http::Request::get(url)
+            .header("accept", accept)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| StoreError::Config(format!("bad gateway request {url}: {e}")))?;
+        let (status, bytes) = self.send(req, "gateway GET").await?;
+        Ok((status.as_u16(), bytes))
+    }
+
+    async fn send(
+        &self,
+        req: http::Request<Full<Bytes>>,
+        what: &str,
+    ) -> StoreResult<(http::StatusCode, Bytes)> {
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "IPFS {what}: cannot reach the node ({e}); is the daemon running?"
+                ))
+            })?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await.map_err(|e| {
+                StoreError::Unavailable(format!("IPFS {what}: reading the answer failed: {e}"))
+            })?;
+            Ok::<_, StoreError>((status, body.to_bytes()))
+        };
+        let exchange = std::pin::pin!(exchange);
+        match select(exchange, futures_timer::Delay::new(self.timeout)).await {
+            Either::Left((r, _)) => r,
+            Either::Right(_) => Err(StoreError::Timeout(format!(
+                "IPFS {what} took longer than {:?}",
+                self.timeout
+            ))),
+        }
+    }
+}
+
+/// A multipart/form-data body with one file part.
+fn multipart(file: &[u8]) -> Bytes {
+    let head = format!(
+        "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"block\"\r\n\
+         content-type: application/octet-stream\r\n\r\n"
+    );
+    let tail = format!("\r\n--{BOUNDARY}--\r\n");
+    let mut out = BytesMut::with_capacity(head.len() + file.len() + tail.len());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(file);
+    out.extend_from_slice(tail.as_bytes());
+    out.freeze()
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` stay).
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Maps a Kubo error answer (`{"Message": …, "Type": "error"}`) to a store error.
+pub(super) fn map_error(cmd: &str, status: u16, body: &[u8]) -> StoreError {
+    #[derive(serde::Deserialize)]
+    struct KuboError {
+        #[serde(rename = "Message")]
+        message: String,
+    }
+    let message = serde_json::from_slice::<KuboError>(body)
+        .map(|e| e.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("not found")
+        || lower.contains("could not find")
+        || lower.contains("does not exist")
+        || lower.contains("not pinned")
+    {
+        return StoreError::NotFound(format!("IPFS {cmd}: {message}"));
+    }
+    match status {
+        401 | 403 => StoreError::AccessDenied(format!("IPFS {cmd}: {message}")),
+        404 | 405 => StoreError::Config(format!(
+            "IPFS {cmd}: the node does not offer this RPC command (HTTP {status}); is this the Kubo RPC port? {message}"
+        )),
+        413 => StoreError::Unsupported(format!("IPFS {cmd}: block too large: {message}")),
+        429 | 503 => StoreError::Throttled(format!("IPFS {cmd}: {message}")),
+        _ => StoreError::Other(format!("IPFS {cmd} failed (HTTP {status}): {message}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors() {
+        let nf = br#"{"Message":"block was not found locally (offline): ipld: could not find bafk","Code":0,"Type":"error"}"#;
+        assert!(matches!(
+            map_error("block/get", 500, nf),
+            StoreError::NotFound(_)
+        ));
+        assert!(matches!(
+            map_error("x", 403, b"nope"),
+            StoreError::AccessDenied(_)
+        ));
+        assert!(matches!(
+            map_error("x", 500, b"{\"Message\":\"boom\"}"),
+            StoreError::Other(_)
+        ));
+        assert_eq!(percent_encode("/a b&c"), "/a%20b%26c");
+    }
+}

@@ -1,0 +1,99 @@
+//! Per-backend health: an EWMA of latency and a count of consecutive failures.
+
+use std::time::Duration;
+
+use web_time::Instant;
+
+/// Weight of the newest sample in the latency average.
+const EWMA_ALPHA: f64 = 0.2;
+/// Consecutive failures after which a backend counts as unhealthy.
+const UNHEALTHY_AFTER: u32 = 3;
+/// How long an unhealthy backend is tried last before it gets another chance first.
+const COOL_DOWN: Duration = Duration::from_secs(30);
+
+/// A snapshot of one backend's health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendHealth {
+    /// The backend's index in the order given to [`super::ReplicatedStore::new`].
+    pub index: usize,
+    /// Exponentially weighted moving average of successful operation latency, in milliseconds
+    /// (`None` before the first success).
+    pub latency_ewma_ms: Option<f64>,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// Successful operations so far.
+    pub successes: u64,
+    /// Failed operations so far.
+    pub failures: u64,
+    /// Whether reads try this backend before the unhealthy ones.
+    pub healthy: bool,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Health {
+    latency_ewma_ms: Option<f64>,
+    consecutive_failures: u32,
+    last_failure: Option<Instant>,
+    successes: u64,
+    failures: u64,
+}
+
+impl Health {
+    pub(super) fn success(&mut self, elapsed: Duration) {
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        self.latency_ewma_ms = Some(match self.latency_ewma_ms {
+            None => ms,
+            Some(avg) => avg + EWMA_ALPHA * (ms - avg),
+        });
+        self.consecutive_failures = 0;
+        self.successes += 1;
+    }
+
+    pub(super) fn failure(&mut self) {
+        self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        self.last_failure = Some(Instant::now());
+        self.failures += 1;
+    }
+
+    pub(super) fn healthy(&self) -> bool {
+        self.consecutive_failures < UNHEALTHY_AFTER
+            || self.last_failure.is_none_or(|t| t.elapsed() >= COOL_DOWN)
+    }
+
+    /// Sort key for reads: healthy first, then fastest (unknown latency counts as fast, so new
+    /// backends get measured), then fewest recent failures.
+    pub(super) fn rank(&self) -> (bool, u64, u32) {
+        let latency_us = self.latency_ewma_ms.map_or(0, |ms| (ms * 1000.0) as u64);
+        (!self.healthy(), latency_us, self.consecutive_failures)
+    }
+
+    pub(super) fn snapshot(&self, index: usize) -> BackendHealth {
+        BackendHealth {
+            index,
+            latency_ewma_ms: self.latency_ewma_ms,
+            consecutive_failures: self.consecutive_failures,
+            successes: self.successes,
+            failures: self.failures,
+            healthy: self.healthy(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_make_unhealthy_and_success_heals() {
+        let mut h = Health::default();
+        h.success(Duration::from_millis(10));
+        for _ in 0..UNHEALTHY_AFTER {
+            h.failure();
+        }
+        assert!(!h.healthy());
+        h.success(Duration::from_millis(20));
+        assert!(h.healthy());
+        let ewma = h.snapshot(0).latency_ewma_ms.unwrap();
+        assert!((ewma - 12.0).abs() < 1e-9, "{ewma}");
+    }
+}

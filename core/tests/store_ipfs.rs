@@ -1,0 +1,231 @@
+//! The IPFS store against a real Kubo node (`.ci/kubo.sh start`; never skipped: a missing node
+//! fails the tests with what to do).
+#![cfg(feature = "ipfs")]
+// Test helpers too: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use bytes::Bytes;
+use coffer::block::{encode_node, raw_cid};
+use coffer::store::ipfs::{IpfsConfig, IpfsStore, LEAF_SIZE};
+use coffer::store::{BlockStore, ConditionalWrites, HeadStore, StoreError, collect_stream};
+use common::{block_store_suite, data, head_store_suite, require_env, run_tag};
+
+const HOW: &str = ".ci/kubo.sh start";
+
+/// `repo/gc` racing MFS writes of other tests can lose MFS blocks inside Kubo (see
+/// docs/store.md), so tests that collect garbage hold this exclusively and the others shared.
+static GC: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+fn api() -> String {
+    require_env("COFFER_TEST_IPFS_API", HOW)
+}
+
+async fn store(ns: &str) -> IpfsStore {
+    let mut c = IpfsConfig::new(api());
+    c.namespace = ns.to_string();
+    IpfsStore::connect(c).await.unwrap()
+}
+
+/// Calls the Kubo RPC directly (what an `ipfs` CLI user would see).
+async fn kubo(cmd: &str, query: &str) -> (u16, Vec<u8>) {
+    let url = format!("{}/api/v0/{cmd}?{query}", api());
+    let out = tokio::process::Command::new("curl")
+        .args(["-s", "-X", "POST", "-w", "\n%{http_code}", &url])
+        .output()
+        .await
+        .expect("curl runs");
+    let mut body = out.stdout;
+    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let status = std::str::from_utf8(&body[nl + 1..])
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    body.truncate(nl);
+    (status, body)
+}
+
+#[tokio::test]
+async fn kubo_passes_the_block_suite() {
+    let _gc = GC.read().await;
+    let tag = run_tag("ipfs-suite");
+    // 3 MiB + a bit: a DAG of four leaves, ranges crossing leaf boundaries.
+    block_store_suite(&store(&tag).await, &tag, 3 * LEAF_SIZE + 4321).await;
+}
+
+#[tokio::test]
+async fn kubo_heads_are_best_effort_conditional() {
+    let _gc = GC.read().await;
+    let tag = run_tag("ipfs-heads");
+    let s = store(&tag).await;
+    assert_eq!(s.conditional_writes(), ConditionalWrites::BestEffort);
+    // Sequential conflicts are still caught (the suite checks them when Enforced only).
+    head_store_suite(&s, "vault").await;
+    let v = s
+        .write_head(
+            "v2",
+            "w",
+            Bytes::from_static(b"1"),
+            coffer::store::HeadCondition::Absent,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.write_head(
+            "v2",
+            "w",
+            Bytes::from_static(b"2"),
+            coffer::store::HeadCondition::Absent
+        )
+        .await,
+        Err(StoreError::PreconditionFailed(_))
+    ));
+    s.write_head(
+        "v2",
+        "w",
+        Bytes::from_static(b"2"),
+        coffer::store::HeadCondition::Matches(v),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn cids_match_kubo_and_blocks_are_pinned_and_readable() {
+    let _gc = GC.write().await;
+    let tag = run_tag("ipfs-cids");
+    let s = store(&tag).await;
+    let b = Bytes::from(data(&tag, 5000));
+    let cid = raw_cid(&b);
+    s.put(&cid, b.clone()).await.unwrap();
+    // Pinned recursively under coffer's name: safe from `ipfs repo gc`.
+    let (status, body) = kubo("pin/ls", &format!("arg={cid}&type=recursive&names=true")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains(&format!("coffer:{tag}")));
+    let (status, _) = kubo("repo/gc", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(s.get(&cid).await.unwrap(), b, "gc removed a pinned block");
+
+    // A DAG-CBOR node is readable with `ipfs dag get`, its link intact.
+    #[derive(serde::Serialize)]
+    struct Node {
+        name: String,
+        data: coffer::block::Cid,
+    }
+    let (node_cid, node_bytes) = encode_node(&Node {
+        name: "hello".into(),
+        data: cid,
+    })
+    .unwrap();
+    s.put(&node_cid, Bytes::from(node_bytes)).await.unwrap();
+    let (status, body) = kubo("dag/get", &format!("arg={node_cid}")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["name"], "hello");
+    assert_eq!(json["data"]["/"], cid.to_string());
+
+    // A put whose bytes are not the CID's is refused with Corrupt, and nothing is pinned.
+    let claimed = raw_cid(b"something else");
+    let err = s
+        .put(&claimed, Bytes::from_static(b"not that"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(!s.has(&claimed).await.unwrap());
+
+    // Deleting unpins.
+    s.delete(&cid).await.unwrap();
+    let (status, _) = kubo("pin/ls", &format!("arg={cid}&type=recursive")).await;
+    assert_ne!(status, 200, "still pinned after delete");
+}
+
+#[tokio::test]
+async fn large_blobs_are_dags_of_small_leaves() {
+    let _gc = GC.write().await;
+    let tag = run_tag("ipfs-dag");
+    let s = store(&tag).await;
+    let blob = data(&tag, 2 * LEAF_SIZE + 10);
+    let cid = raw_cid(&blob);
+    s.put(&cid, Bytes::from(blob.clone())).await.unwrap();
+    // The whole blob is not a block on the node; its leaves and root are, all under 1 MiB.
+    let (status, _) = kubo("block/stat", &format!("arg={cid}&offline=true")).await;
+    assert_ne!(status, 200, "a blob over 1 MiB must not be one block");
+    let (status, body) = kubo("files/read", &format!("arg=/coffer/{tag}/blobs/{cid}")).await;
+    assert_eq!(status, 200);
+    let root = String::from_utf8(body).unwrap();
+    let (status, body) = kubo("dag/get", &format!("arg={}", root.trim())).await;
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["size"], blob.len() as u64);
+    assert_eq!(json["blob"], cid.to_string());
+    let leaves = json["leaves"].as_array().unwrap();
+    assert_eq!(leaves.len(), 3);
+    for l in leaves {
+        let (status, body) = kubo("block/stat", &format!("arg={}", l["/"].as_str().unwrap())).await;
+        assert_eq!(status, 200);
+        let size = serde_json::from_slice::<serde_json::Value>(&body).unwrap()["Size"]
+            .as_u64()
+            .unwrap();
+        assert!(size <= LEAF_SIZE as u64);
+    }
+    // Pinned recursively: gc keeps every leaf.
+    kubo("repo/gc", "").await;
+    assert_eq!(s.get(&cid).await.unwrap(), blob);
+    assert!(s.list().await.unwrap().contains(&cid));
+    s.delete(&cid).await.unwrap();
+    assert!(!s.has(&cid).await.unwrap());
+    assert!(matches!(s.get(&cid).await, Err(StoreError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn reads_through_the_trustless_gateway() {
+    let _gc = GC.read().await;
+    let tag = run_tag("ipfs-gateway");
+    let gw = require_env("COFFER_TEST_IPFS_GATEWAY", HOW);
+    let writer = store(&tag).await;
+    let mut c = IpfsConfig::new(api());
+    c.namespace = tag.clone();
+    c.gateway = Some(gw.clone());
+    let reader = IpfsStore::connect(c).await.unwrap();
+    let b = Bytes::from(data(&tag, 1234));
+    let cid = raw_cid(&b);
+    writer.put(&cid, b.clone()).await.unwrap();
+    let blob = data(&format!("{tag}/blob"), LEAF_SIZE + 99);
+    let blob_cid = raw_cid(&blob);
+    writer
+        .put(&blob_cid, Bytes::from(blob.clone()))
+        .await
+        .unwrap();
+    assert_eq!(reader.get(&cid).await.unwrap(), b);
+    assert_eq!(
+        collect_stream(reader.get_stream(&blob_cid).await.unwrap())
+            .await
+            .unwrap(),
+        blob
+    );
+    // The small block, the blob root and its two leaves came from the gateway.
+    assert_eq!(reader.gateway_reads(), 4);
+    // The gateway really serves the raw block (trustless format).
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            "Accept: application/vnd.ipld.raw",
+            &format!("{gw}/ipfs/{cid}?format=raw"),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b.to_vec());
+}
+
+#[tokio::test]
+async fn a_dead_node_is_unavailable() {
+    let _gc = GC.read().await;
+    let err = IpfsStore::connect(IpfsConfig::new("http://127.0.0.1:9"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}

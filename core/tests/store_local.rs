@@ -1,0 +1,570 @@
+//! The block-store and head-store suites against the memory and directory stores, the directory
+//! store across processes, and replication and verification against injected faults.
+// Test helpers too: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use coffer::block::raw_cid;
+use coffer::store::{
+    BlockStore, DirStore, FaultConfig, FaultyStore, HeadCondition, HeadStore, MemoryStore,
+    ReplicatedStore, ReplicationConfig, StoreError, VerifyingStore, collect_stream,
+};
+use common::{block_store_suite, data, head_cas_race, head_store_suite};
+
+#[tokio::test]
+async fn memory_store_passes_the_suites() {
+    let store = MemoryStore::new();
+    block_store_suite(&store, "memory", 3 << 20).await;
+    head_store_suite(&store, "vault-mem").await;
+    head_cas_race(&store, "vault-mem-race", 8).await;
+}
+
+#[tokio::test]
+async fn dir_store_passes_the_suites() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    block_store_suite(&store, "dir", 5 << 20).await;
+    head_store_suite(&store, "vault-dir").await;
+    head_cas_race(&store, "vault-dir-race", 8).await;
+    // Reopening finds the same blocks; a foreign directory is refused.
+    let b = Bytes::from_static(b"persisted");
+    let cid = raw_cid(&b);
+    store.put(&cid, b.clone()).await.unwrap();
+    let reopened = DirStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.get(&cid).await.unwrap(), b);
+    let foreign = tempfile::tempdir().unwrap();
+    std::fs::write(foreign.path().join("coffer-store"), b"something else").unwrap();
+    assert!(matches!(
+        DirStore::open(foreign.path()),
+        Err(StoreError::Config(_))
+    ));
+}
+
+#[tokio::test]
+async fn dir_store_layout_and_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let b = Bytes::from_static(b"layout");
+    let cid = raw_cid(&b);
+    store.put(&cid, b).await.unwrap();
+    let s = cid.to_string();
+    let expected = dir
+        .path()
+        .join("blocks")
+        .join(&s[s.len() - 3..s.len() - 1])
+        .join(&s);
+    assert!(expected.is_file(), "block not at {}", expected.display());
+    // A crash mid-write leaves only a temp file: invisible to list/has, removed by the cleaner.
+    let temp = expected.parent().unwrap().join(".tmp-deadbeef");
+    std::fs::write(&temp, b"half").unwrap();
+    assert_eq!(store.list().await.unwrap(), vec![cid]);
+    assert_eq!(
+        store.clean_temp_files(Duration::from_secs(3600)).unwrap(),
+        0,
+        "young temp files stay"
+    );
+    assert_eq!(store.clean_temp_files(Duration::ZERO).unwrap(), 1);
+    assert!(!temp.exists());
+    // A streamed put that fails half-way leaves no block and no temp file.
+    let blob = data("dir/interrupted", 3 << 20);
+    let mut src =
+        futures_util::io::AsyncReadExt::take(futures_util::io::Cursor::new(blob.clone()), 1 << 20);
+    let err = store
+        .put_stream(&raw_cid(&blob), &mut src, Some(blob.len() as u64))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Other(_)), "{err:?}");
+    assert!(!store.has(&raw_cid(&blob)).await.unwrap());
+    assert_eq!(
+        store.clean_temp_files(Duration::ZERO).unwrap(),
+        0,
+        "the failed put removed its temp file"
+    );
+}
+
+const CHILD_ENV: &str = "COFFER_DIR_STORE_CHILD";
+const ROUNDS: u64 = 25;
+
+/// Run by `dir_store_is_safe_across_processes` in child processes: increments a counter head
+/// with compare-and-swap `ROUNDS` times and writes shared blocks.
+#[tokio::test]
+#[ignore = "helper: run as a child process by dir_store_is_safe_across_processes"]
+async fn dir_store_child_process() {
+    let root = std::env::var(CHILD_ENV).expect("run by dir_store_is_safe_across_processes only");
+    let store = DirStore::open(&root).unwrap();
+    for round in 0..ROUNDS {
+        let b = Bytes::from(data(&format!("shared block {round}"), 70_000));
+        store.put(&raw_cid(&b), b).await.unwrap();
+        loop {
+            let current = store
+                .read_head("shared", "counter")
+                .await
+                .unwrap()
+                .expect("seeded by the parent");
+            let n: u64 = std::str::from_utf8(&current.bytes)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let next = Bytes::from((n + 1).to_string());
+            match store
+                .write_head(
+                    "shared",
+                    "counter",
+                    next,
+                    HeadCondition::Matches(current.version),
+                )
+                .await
+            {
+                Ok(_) => break,
+                Err(StoreError::PreconditionFailed(_)) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn dir_store_is_safe_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    store
+        .write_head(
+            "shared",
+            "counter",
+            Bytes::from_static(b"0"),
+            HeadCondition::Absent,
+        )
+        .await
+        .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "dir_store_child_process",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_ENV, dir.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a child process failed");
+    }
+    let head = store.read_head("shared", "counter").await.unwrap().unwrap();
+    assert_eq!(
+        head.bytes,
+        Bytes::from((4 * ROUNDS).to_string()),
+        "an increment was lost"
+    );
+    for round in 0..ROUNDS {
+        let b = data(&format!("shared block {round}"), 70_000);
+        assert_eq!(store.get(&raw_cid(&b)).await.unwrap(), b);
+    }
+    assert_eq!(
+        store.clean_temp_files(Duration::ZERO).unwrap(),
+        0,
+        "no temp file left behind"
+    );
+}
+
+fn faulty(seed: u64) -> Arc<FaultyStore<MemoryStore>> {
+    Arc::new(FaultyStore::new(
+        MemoryStore::new(),
+        FaultConfig {
+            seed,
+            ..Default::default()
+        },
+    ))
+}
+
+fn replicated(backends: &[Arc<FaultyStore<MemoryStore>>], quorum: usize) -> ReplicatedStore {
+    let stores: Vec<Arc<dyn BlockStore>> = backends
+        .iter()
+        .map(|b| b.clone() as Arc<dyn BlockStore>)
+        .collect();
+    ReplicatedStore::new(
+        stores,
+        ReplicationConfig {
+            write_quorum: quorum,
+            timeout: Some(Duration::from_millis(500)),
+        },
+    )
+    .expect("valid quorum")
+}
+
+#[tokio::test]
+async fn replicated_store_passes_the_suite() {
+    let backends = [faulty(1), faulty(2), faulty(3)];
+    let store = replicated(&backends, 2);
+    block_store_suite(&store, "replicated", 2 << 20).await;
+}
+
+#[tokio::test]
+async fn two_of_three_with_one_down_succeeds_and_repair_fills_the_gap() {
+    let backends = [faulty(1), faulty(2), faulty(3)];
+    let store = replicated(&backends, 2);
+    backends[1].set_down(true);
+    let b = Bytes::from(data("2of3", 5000));
+    let cid = raw_cid(&b);
+    store.put(&cid, b.clone()).await.unwrap();
+    assert!(backends[0].inner().has(&cid).await.unwrap());
+    assert!(!backends[1].inner().has(&cid).await.unwrap());
+    assert!(backends[2].inner().has(&cid).await.unwrap());
+    assert_eq!(store.get(&cid).await.unwrap(), b);
+    assert!(
+        store.health()[1].failures > 0,
+        "the down backend's failures are tracked"
+    );
+
+    backends[1].set_down(false);
+    let report = store.repair().await.unwrap();
+    assert_eq!(report.copied, 1, "{report:?}");
+    assert!(
+        report.unrecoverable.is_empty() && report.failed.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(backends[1].inner().get(&cid).await.unwrap(), b);
+}
+
+#[tokio::test]
+async fn three_of_three_with_one_down_fails_and_commits_nothing() {
+    let backends = [faulty(1), faulty(2), faulty(3)];
+    let store = replicated(&backends, 3);
+    // A block backend 0 already held (from another writer) must survive the rollback.
+    let shared = Bytes::from(data("shared", 100));
+    let shared_cid = raw_cid(&shared);
+    backends[0]
+        .inner()
+        .put(&shared_cid, shared.clone())
+        .await
+        .unwrap();
+
+    backends[2].set_down(true);
+    for (b, cid) in [
+        (Bytes::from(data("3of3", 5000)), None),
+        (shared.clone(), Some(shared_cid)),
+    ] {
+        let cid = cid.unwrap_or_else(|| raw_cid(&b));
+        let err = store.put(&cid, b).await.unwrap_err();
+        match &err {
+            StoreError::QuorumFailed {
+                acked,
+                needed,
+                cid: c,
+                ..
+            } => {
+                assert_eq!((*acked, *needed), (2, 3));
+                assert_eq!(c, &cid.to_string());
+            }
+            other => panic!("expected QuorumFailed, got {other:?}"),
+        }
+        assert!(
+            !backends[1].inner().has(&cid).await.unwrap(),
+            "backend 1 kept an uncommitted copy"
+        );
+        assert!(!backends[2].inner().has(&cid).await.unwrap());
+    }
+    assert!(
+        !backends[0]
+            .inner()
+            .has(&raw_cid(&data("3of3", 5000)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        backends[0].inner().get(&shared_cid).await.unwrap(),
+        shared,
+        "rollback deleted a prior block"
+    );
+}
+
+#[tokio::test]
+async fn corrupt_bytes_are_caught_and_name_the_cid() {
+    let b = Bytes::from(data("corrupt", 3000));
+    let cid = raw_cid(&b);
+    let bad = FaultyStore::new(
+        MemoryStore::new(),
+        FaultConfig {
+            seed: 9,
+            corrupt_rate: 1.0,
+            ..Default::default()
+        },
+    );
+    bad.put(&cid, b.clone()).await.unwrap();
+    let verifying = VerifyingStore::new(bad);
+    match verifying.get(&cid).await {
+        Err(StoreError::Corrupt { cid: c, detail }) => {
+            assert_eq!(c, cid.to_string());
+            assert!(detail.contains("hash to"), "{detail}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let streamed = collect_stream(verifying.get_stream(&cid).await.unwrap()).await;
+    assert!(
+        matches!(streamed, Err(StoreError::Corrupt { .. })),
+        "{streamed:?}"
+    );
+    assert!(verifying.inner().stats().corrupted >= 2);
+
+    // Replication reads past the corrupting backend and marks it.
+    // The honest backends are slow, so the liar is read first until it is marked unhealthy.
+    let slow = |seed| {
+        Arc::new(FaultyStore::new(
+            MemoryStore::new(),
+            FaultConfig {
+                seed,
+                stall_rate: 1.0,
+                stall: Duration::from_millis(20),
+                ..Default::default()
+            },
+        ))
+    };
+    let backends = [slow(1), slow(2)];
+    let liar = Arc::new(FaultyStore::new(
+        MemoryStore::new(),
+        FaultConfig {
+            seed: 5,
+            corrupt_rate: 1.0,
+            ..Default::default()
+        },
+    ));
+    let stores: Vec<Arc<dyn BlockStore>> = vec![
+        liar.clone(),
+        backends[0].clone() as Arc<dyn BlockStore>,
+        backends[1].clone() as Arc<dyn BlockStore>,
+    ];
+    let store = ReplicatedStore::new(
+        stores,
+        ReplicationConfig {
+            write_quorum: 3,
+            timeout: None,
+        },
+    )
+    .unwrap();
+    store.put(&cid, b.clone()).await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(store.get(&cid).await.unwrap(), b);
+    }
+    let health = store.health();
+    assert_eq!(health[0].failures, 3, "{health:?}");
+    assert!(
+        !health[0].healthy,
+        "three corrupt answers make a backend unhealthy: {health:?}"
+    );
+    assert_eq!(
+        collect_stream(store.get_stream(&cid).await.unwrap())
+            .await
+            .unwrap(),
+        b
+    );
+}
+
+#[tokio::test]
+async fn stalled_backend_times_out_and_lost_writes_are_repaired() {
+    let stalled = Arc::new(FaultyStore::new(
+        MemoryStore::new(),
+        FaultConfig {
+            seed: 3,
+            stall_rate: 1.0,
+            stall: Duration::from_secs(30),
+            ..Default::default()
+        },
+    ));
+    let lossy = Arc::new(FaultyStore::new(
+        MemoryStore::new(),
+        FaultConfig {
+            seed: 4,
+            lose_write_rate: 1.0,
+            ..Default::default()
+        },
+    ));
+    let good = faulty(5);
+    let stores: Vec<Arc<dyn BlockStore>> = vec![stalled.clone(), lossy.clone(), good.clone()];
+    let store = ReplicatedStore::new(
+        stores,
+        ReplicationConfig {
+            write_quorum: 2,
+            timeout: Some(Duration::from_millis(200)),
+        },
+    )
+    .unwrap();
+    let b = Bytes::from(data("stall", 777));
+    let cid = raw_cid(&b);
+    // The stalled backend times out; the lossy one acknowledges without storing.
+    store.put(&cid, b.clone()).await.unwrap();
+    assert!(matches!(store.health()[0].consecutive_failures, 1..));
+    assert!(
+        !lossy.inner().has(&cid).await.unwrap(),
+        "the write was lost as injected"
+    );
+    assert_eq!(
+        store.get(&cid).await.unwrap(),
+        b,
+        "read falls back to the good backend"
+    );
+    let report = store.repair().await.unwrap();
+    assert!(report.copied >= 1, "{report:?}");
+    assert!(lossy.stats().lost_writes >= 1);
+}
+
+#[tokio::test]
+async fn out_of_order_completion_keeps_every_block() {
+    let make = |seed| {
+        Arc::new(FaultyStore::new(
+            MemoryStore::new(),
+            FaultConfig {
+                seed,
+                reorder_jitter: Duration::from_millis(20),
+                fail_rate: 0.1,
+                ..Default::default()
+            },
+        ))
+    };
+    let backends = [make(11), make(12), make(13)];
+    let stores: Vec<Arc<dyn BlockStore>> = backends
+        .iter()
+        .map(|b| b.clone() as Arc<dyn BlockStore>)
+        .collect();
+    let store = ReplicatedStore::new(
+        stores,
+        ReplicationConfig {
+            write_quorum: 2,
+            timeout: None,
+        },
+    )
+    .unwrap();
+    let blocks: Vec<Bytes> = (0..40)
+        .map(|i| Bytes::from(data(&format!("reorder {i}"), 100 + i)))
+        .collect();
+    let cids: Vec<_> = blocks.iter().map(|b| raw_cid(b)).collect();
+    let puts = futures_util::future::join_all(
+        blocks
+            .iter()
+            .zip(&cids)
+            .map(|(b, c)| store.put(c, b.clone())),
+    )
+    .await;
+    let ok: Vec<&Bytes> = blocks
+        .iter()
+        .zip(&puts)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(b, _)| b)
+        .collect();
+    assert!(
+        ok.len() >= 30,
+        "too few writes reached a 2-of-3 quorum: {}",
+        ok.len()
+    );
+    for (b, r) in blocks.iter().zip(&puts) {
+        if let Err(e) = r {
+            assert!(matches!(e, StoreError::QuorumFailed { .. }), "{e:?}");
+            // A failed write left no copy anywhere.
+            for be in &backends {
+                assert!(!be.inner().has(&raw_cid(b)).await.unwrap());
+            }
+        }
+    }
+    let ok_cids: Vec<_> = ok.iter().map(|b| raw_cid(b)).collect();
+    let gets = futures_util::future::join_all(ok_cids.iter().map(|c| store.get(c))).await;
+    for (b, g) in ok.iter().zip(gets) {
+        match g {
+            Ok(got) => assert_eq!(&got, *b),
+            // Reads may still hit injected failures on every backend holding the block.
+            Err(e) => assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn streamed_replication_keeps_the_quorum_rules() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let backends: Vec<Arc<FaultyStore<DirStore>>> = dirs
+        .iter()
+        .map(|d| Arc::new(FaultyStore::healthy(DirStore::open(d.path()).unwrap())))
+        .collect();
+    let as_dyn = || {
+        backends
+            .iter()
+            .map(|b| b.clone() as Arc<dyn BlockStore>)
+            .collect::<Vec<_>>()
+    };
+    let blob = data("streamed replication", 9 << 20);
+    let cid = raw_cid(&blob);
+
+    // 3 of 3 with one down: fails, and the two directories that got the blob lose it again.
+    let all = ReplicatedStore::new(
+        as_dyn(),
+        ReplicationConfig {
+            write_quorum: 3,
+            timeout: None,
+        },
+    )
+    .unwrap();
+    backends[0].set_down(true);
+    let mut src = futures_util::io::Cursor::new(blob.clone());
+    let err = all
+        .put_stream(&cid, &mut src, Some(blob.len() as u64))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::QuorumFailed {
+                acked: 2,
+                needed: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    for b in &backends {
+        assert!(
+            !b.inner().has(&cid).await.unwrap(),
+            "an uncommitted copy was left"
+        );
+    }
+
+    // 2 of 3 with the same backend down: succeeds, streamed to the other two.
+    let two = ReplicatedStore::new(
+        as_dyn(),
+        ReplicationConfig {
+            write_quorum: 2,
+            timeout: None,
+        },
+    )
+    .unwrap();
+    let mut src = futures_util::io::Cursor::new(blob.clone());
+    two.put_stream(&cid, &mut src, Some(blob.len() as u64))
+        .await
+        .unwrap();
+    assert!(!backends[0].inner().has(&cid).await.unwrap());
+    for b in &backends[1..] {
+        assert_eq!(b.inner().get(&cid).await.unwrap(), blob);
+    }
+    assert_eq!(
+        collect_stream(two.get_stream(&cid).await.unwrap())
+            .await
+            .unwrap(),
+        blob
+    );
+
+    // Bytes that do not match the CID: Corrupt, nothing stored anywhere.
+    backends[0].set_down(false);
+    let claimed = raw_cid(b"not these bytes");
+    let mut src = futures_util::io::Cursor::new(blob.clone());
+    let err = two.put_stream(&claimed, &mut src, None).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    for b in &backends {
+        assert!(!b.inner().has(&claimed).await.unwrap());
+    }
+}
