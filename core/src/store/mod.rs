@@ -15,7 +15,7 @@
 //! - [`FaultyStore`]: deterministic fault injection for tests.
 //! - [`VerifyingStore`]: checks every block it returns against its CID.
 //!
-//! The layouts on disk and on the wire are described in `docs/store.md`.
+//! The layouts on disk and on the wire are described in `docs/FORMAT.md §7`.
 
 mod blob_root;
 #[cfg(not(target_arch = "wasm32"))]

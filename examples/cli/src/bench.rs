@@ -17,6 +17,30 @@ pub enum BenchCommand {
     Seal(SealBenchArgs),
     /// The Prolly-tree index: bulk load, get, listing pages, diff, merge, bytes per key.
     Index(IndexBenchArgs),
+    /// Transports: a 1 GiB blob to S3 through coffer vs plain aws-sdk-s3, and small blocks to
+    /// Kubo. Needs the servers of `.ci/test-stores.sh` (or COFFER_TEST_* variables) and a build
+    /// with `--features stores`.
+    Store(StoreBenchArgs),
+}
+
+/// Arguments of `coffer bench store`.
+#[derive(clap::Args, Debug)]
+pub struct StoreBenchArgs {
+    /// S3 endpoint (default: $COFFER_TEST_S3_ENDPOINT, else the .ci SeaweedFS).
+    #[arg(long, env = "COFFER_TEST_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Bucket (default: $COFFER_TEST_S3_BUCKET, else coffer-test).
+    #[arg(long, env = "COFFER_TEST_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// Kubo RPC address (default: $COFFER_TEST_IPFS_API, else the .ci Kubo).
+    #[arg(long, env = "COFFER_TEST_IPFS_API")]
+    ipfs_api: Option<String>,
+    /// Size of the S3 blob.
+    #[arg(long, default_value = "1GiB", value_parser = files::parse_size)]
+    size: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `coffer bench index`.
@@ -46,6 +70,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
     match cmd {
         BenchCommand::Seal(a) => seal_bench(a),
         BenchCommand::Index(a) => index_bench(a),
+        BenchCommand::Store(a) => store_bench(a),
     }
 }
 
@@ -272,4 +297,43 @@ fn index_bench(args: IndexBenchArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+#[cfg(feature = "stores")]
+fn store_bench(args: StoreBenchArgs) -> CliResult {
+    let mut opts = crate::bench_store::BenchStoreOptions::local();
+    if let Some(e) = args.s3_endpoint {
+        opts.s3_endpoint = e;
+    }
+    if let Some(b) = args.s3_bucket {
+        opts.s3_bucket = b;
+    }
+    if let Some(a) = args.ipfs_api {
+        opts.kubo_api = a;
+    }
+    opts.blob_mib = usize::try_from(args.size >> 20)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let rt = tokio::runtime::Runtime::new().map_err(|e| CliError::other(e.to_string()))?;
+    let value = rt
+        .block_on(crate::bench_store::run(opts))
+        .map_err(|e| CliError::other(format!("store bench failed: {e}")))?;
+    if args.json {
+        println!("{value}");
+    } else if let Some(obj) = value.as_object() {
+        println!("coffer bench store");
+        for (k, v) in obj {
+            println!("  {k:<26} {v}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "stores"))]
+fn store_bench(_: StoreBenchArgs) -> CliResult {
+    Err(CliError::usage(
+        "this coffer was built without the S3 and IPFS transports; run \
+         `cargo run --release -p coffer-cli --features stores -- bench store` \
+         (with the servers of .ci/test-stores.sh running)",
+    ))
 }

@@ -5,6 +5,8 @@
 //! disk, broken pipe).
 
 mod bench;
+#[cfg(feature = "stores")]
+mod bench_store;
 mod demo;
 mod files;
 mod keys;

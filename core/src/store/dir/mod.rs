@@ -1,6 +1,6 @@
 //! The local directory store, coffer's embedded default (native only).
 //!
-//! Layout under the root (see `docs/store.md`):
+//! Layout under the root (see `docs/FORMAT.md §7`):
 //!
 //! ```text
 //! coffer-store            marker: "coffer dir store v1\n"

@@ -9,7 +9,7 @@
 //!   `coffer:<namespace>:blob` for blob roots), so `ipfs repo gc` keeps it; `delete` unpins.
 //! - Heads are MFS files `/coffer/<namespace>/heads/<vault>/<writer>`, replaced atomically with
 //!   `files/write` to a temp name + `files/mv`; conditions are checked by reading first, which is
-//!   not atomic ([`ConditionalWrites::BestEffort`]). See `docs/store.md` for why not IPNS.
+//!   not atomic ([`ConditionalWrites::BestEffort`]). See `docs/FORMAT.md §7` for why not IPNS.
 //! - Reads may come from a trustless HTTP gateway (`/ipfs/<cid>?format=raw`); every block read,
 //!   from the gateway or the node, is checked against its CID.
 //!

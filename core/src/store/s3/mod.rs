@@ -1,6 +1,6 @@
 //! S3-compatible object stores (AWS, SeaweedFS, MinIO, Ceph, Garage) through `aws-sdk-s3`.
 //!
-//! Key layout under the configured prefix (see `docs/store.md`):
+//! Key layout under the configured prefix (see `docs/FORMAT.md §7`):
 //!
 //! ```text
 //! <prefix>blocks/<cid>              one object per block or blob (base32 CIDv1)
