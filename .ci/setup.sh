@@ -8,8 +8,9 @@ say() { printf '\n== setup: %s\n' "$*"; }
 command -v cargo >/dev/null || { echo "setup: cargo not found; install Rust with rustup first" >&2; exit 1; }
 
 # The pinned toolchain (rust-toolchain.toml) with fmt, clippy and the wasm32 target.
-say "Rust toolchain $(grep channel rust-toolchain.toml | cut -d'"' -f2), rustfmt, clippy, wasm32"
-rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install "$(grep channel rust-toolchain.toml | cut -d'"' -f2)" --profile minimal
+channel=$(grep channel rust-toolchain.toml | cut -d'"' -f2)
+say "Rust toolchain $channel, rustfmt, clippy, wasm32"
+rustup toolchain list | grep -q "^$channel" || rustup toolchain install "$channel" --profile minimal
 rustup component add rustfmt clippy >/dev/null
 rustup target add wasm32-unknown-unknown >/dev/null
 
