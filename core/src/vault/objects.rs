@@ -10,7 +10,7 @@ use crate::block::{Cid, raw_cid};
 use crate::index::{Entry, ListRequest, MAX_KEY_LEN, Mutation};
 use crate::seal::{self, OpenedHeader};
 use crate::store::{BlockStore, HeadStore, StoreError};
-use crate::verify::{Outboard, covering_range};
+use crate::verify::{Outboard, RangeProof, covering_range};
 
 /// One page of [`Vault::list`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +47,21 @@ pub struct DeleteResult {
     pub key: Vec<u8>,
     /// `Ok` when it was deleted; [`VaultError::NotFound`] when it held no object.
     pub result: VaultResult<()>,
+}
+
+/// Above this many separate outboard reads for one range, the whole outboard block is fetched.
+const MAX_PROOF_REQUESTS: usize = 24;
+
+/// A block the vault refers to that the store does not have (or has shorter) is corruption.
+fn missing_as_corrupt(cid: &Cid, e: StoreError) -> VaultError {
+    match e {
+        StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
+        StoreError::RangeOutOfBounds { .. } => {
+            VaultError::corrupt(cid, "shorter than its manifest says")
+        }
+        StoreError::Corrupt { detail, .. } => VaultError::corrupt(cid, detail),
+        other => VaultError::Store(other),
+    }
 }
 
 pub(crate) fn check_key(key: &[u8]) -> VaultResult<()> {
@@ -222,7 +237,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Bytes `range` of the current version of `key`: fetches the header and only the segments
-    /// that hold the range, checks them against the outboard, then decrypts them.
+    /// that hold the range (widened to 16 KiB verification groups) plus the outboard pairs that
+    /// prove them, checks them against the manifest's BLAKE3 root, then decrypts them.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::open(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    /// vault.put(b"big", data.clone(), PutOptions::default()).await?;
+    /// assert_eq!(vault.get_range(b"big", 150_000..150_100).await?, &data[150_000..150_100]);
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get_range(&self, key: &[u8], range: Range<u64>) -> VaultResult<Vec<u8>> {
         let (_, m) = self.current_manifest(key).await?;
         if range.start > range.end || range.end > m.plain_len {
@@ -232,15 +260,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 len: m.plain_len,
             }));
         }
-        let outboard = self.outboard(&m).await?;
         let prefix_end = (seal::PREFIX_LEN as u64).min(m.sealed_len);
-        let first = self.verified_range(&m, &outboard, 0..prefix_end).await?;
+        let first = self.verified_range(&m, 0..prefix_end).await?;
         let header_len = seal::Header::len_from_prefix(&first)
             .map_err(|e| VaultError::corrupt(&m.data, e))? as u64;
         let header = if header_len <= first.len() as u64 {
             first
         } else {
-            self.verified_range(&m, &outboard, 0..header_len.min(m.sealed_len))
+            self.verified_range(&m, 0..header_len.min(m.sealed_len))
                 .await?
         };
         let opened = OpenedHeader::new(&header, m.sealed_len, &self.identity)
@@ -257,45 +284,70 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             return Ok(Vec::new());
         }
         let ct = opened.ciphertext_range(range.clone())?;
-        let bytes = self.verified_range(&m, &outboard, ct).await?;
+        let bytes = self.verified_range(&m, ct).await?;
         opened
             .decrypt_range(range, &bytes)
             .map_err(|e| VaultError::corrupt(&m.data, e))
     }
 
-    /// The outboard of the object of `m`.
-    async fn outboard(&self, m: &Manifest) -> VaultResult<Outboard> {
-        let bytes = match &m.outboard {
-            Some(cid) => self.fetch_block(cid).await?.to_vec(),
-            None => Vec::new(),
-        };
-        let at = m.outboard.as_ref().unwrap_or(&m.data);
-        Outboard::from_parts(blake3::Hash::from_bytes(m.blake3), m.sealed_len, bytes)
-            .map_err(|e| VaultError::corrupt(at, e))
+    /// The range proof of `range` of the sealed object of `m`: only the outboard pairs it needs,
+    /// fetched as runs of adjacent pairs (the whole outboard block when that is about as cheap).
+    /// The pairs are checked later against the manifest's BLAKE3 root, not here.
+    async fn proof(&self, m: &Manifest, range: Range<u64>) -> VaultResult<RangeProof> {
+        let root = blake3::Hash::from_bytes(m.blake3);
+        let pieces = RangeProof::outboard_ranges(m.sealed_len, range.clone())
+            .map_err(|e| VaultError::corrupt(&m.data, e))?;
+        let mut bytes = Vec::with_capacity(pieces.len() * 64);
+        if !pieces.is_empty() {
+            let outboard = m.outboard.as_ref().ok_or_else(|| {
+                VaultError::corrupt(&m.data, "the manifest names no outboard for a large object")
+            })?;
+            let mut runs: Vec<Range<u64>> = Vec::new();
+            for piece in pieces {
+                match runs.last_mut() {
+                    Some(last) if last.end == piece.start => last.end = piece.end,
+                    _ => runs.push(piece),
+                }
+            }
+            let needed: u64 = runs.iter().map(|r| r.end - r.start).sum();
+            let whole_len = Outboard::size_for(m.sealed_len);
+            if runs.len() > MAX_PROOF_REQUESTS || needed * 2 > whole_len {
+                let all = self.fetch_block(outboard).await?;
+                for run in runs {
+                    let piece = usize::try_from(run.start)
+                        .ok()
+                        .zip(usize::try_from(run.end).ok())
+                        .and_then(|(a, b)| all.get(a..b))
+                        .ok_or_else(|| VaultError::corrupt(outboard, "outboard is too short"))?;
+                    bytes.extend_from_slice(piece);
+                }
+            } else {
+                for run in runs {
+                    let piece = self
+                        .store
+                        .get_range(outboard, run)
+                        .await
+                        .map_err(|e| missing_as_corrupt(outboard, e))?;
+                    bytes.extend_from_slice(&piece);
+                }
+            }
+        }
+        RangeProof::from_parts(root, m.sealed_len, range, bytes)
+            .map_err(|e| VaultError::corrupt(&m.data, e))
     }
 
     /// Fetches the covering groups of `range` of the sealed object and returns `range` of them,
-    /// verified against the outboard.
-    async fn verified_range(
-        &self,
-        m: &Manifest,
-        outboard: &Outboard,
-        range: Range<u64>,
-    ) -> VaultResult<Vec<u8>> {
-        let cover = covering_range(m.sealed_len, range.clone())?;
+    /// verified against the manifest's BLAKE3 root with the outboard pairs they need.
+    async fn verified_range(&self, m: &Manifest, range: Range<u64>) -> VaultResult<Vec<u8>> {
+        let proof = self.proof(m, range.clone()).await?;
+        let cover = covering_range(m.sealed_len, range)?;
         let bytes = self
             .store
             .get_range(&m.data, cover)
             .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => VaultError::corrupt(&m.data, "missing from the store"),
-                StoreError::RangeOutOfBounds { .. } => {
-                    VaultError::corrupt(&m.data, "shorter than its manifest says")
-                }
-                other => VaultError::Store(other),
-            })?;
-        let ok = outboard
-            .verify_range(range, &bytes)
+            .map_err(|e| missing_as_corrupt(&m.data, e))?;
+        let ok = proof
+            .verify(&bytes)
             .map_err(|e| VaultError::corrupt(&m.data, e))?;
         Ok(ok.to_vec())
     }
