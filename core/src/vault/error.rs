@@ -71,6 +71,18 @@ pub enum VaultError {
     /// The identity cannot open the vault's key.
     #[error("this identity cannot open the vault's key; open the vault with the owner's identity")]
     WrongIdentity,
+    /// The store holds no vault of that name.
+    #[error("no vault named {vault} in this store; create it first or check the store and name")]
+    NoSuchVault {
+        /// The vault name.
+        vault: String,
+    },
+    /// The store already holds a vault of that name.
+    #[error("a vault named {vault} already exists in this store; open it instead")]
+    AlreadyExists {
+        /// The vault name.
+        vault: String,
+    },
     /// A store error.
     #[error(transparent)]
     Store(#[from] StoreError),

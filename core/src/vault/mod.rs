@@ -28,7 +28,7 @@
 //! # futures_executor::block_on(async {
 //! let store = Arc::new(MemoryStore::new());
 //! let me = Identity::generate();
-//! let mut laptop = Vault::open(store.clone(), me.clone(), "photos", "laptop").await?;
+//! let mut laptop = Vault::create(store.clone(), me.clone(), "photos", "laptop").await?;
 //! laptop.put(b"cat.jpg", b"meow".to_vec(), PutOptions::default()).await?;
 //! assert_eq!(laptop.get(b"cat.jpg").await?, b"meow");
 //!
@@ -122,6 +122,14 @@ impl ObjectInfo {
     }
 }
 
+/// Whether opening may or must create the vault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OpenMode {
+    Open,
+    Create,
+    OpenOrCreate,
+}
+
 /// A writer's own state.
 #[derive(Clone, Debug)]
 struct WriterState {
@@ -163,8 +171,8 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
-    /// Opens vault `name` in `store` as the writer `device` of `identity`, creating the vault if
-    /// the store holds no head for it.
+    /// Opens the existing vault `name` in `store` as the writer `device` of `identity`.
+    /// [`VaultError::NoSuchVault`] when the store holds no head of it.
     ///
     /// Every head found is verified (a bad one fails the open loudly). The device starts from its
     /// own last head; call [`Vault::sync`] to take in the other devices' changes.
@@ -174,6 +182,37 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         name: &str,
         device: &str,
     ) -> VaultResult<Self> {
+        Self::open_with(store, identity, name, device, OpenMode::Open).await
+    }
+
+    /// Creates vault `name` in `store` with `identity` as its owner and opens it as `device`.
+    /// [`VaultError::AlreadyExists`] when the store already holds a head of it.
+    pub async fn create(
+        store: Arc<S>,
+        identity: Identity,
+        name: &str,
+        device: &str,
+    ) -> VaultResult<Self> {
+        Self::open_with(store, identity, name, device, OpenMode::Create).await
+    }
+
+    /// Opens vault `name`, creating it when the store holds no head of it.
+    pub async fn open_or_create(
+        store: Arc<S>,
+        identity: Identity,
+        name: &str,
+        device: &str,
+    ) -> VaultResult<Self> {
+        Self::open_with(store, identity, name, device, OpenMode::OpenOrCreate).await
+    }
+
+    async fn open_with(
+        store: Arc<S>,
+        identity: Identity,
+        name: &str,
+        device: &str,
+        mode: OpenMode,
+    ) -> VaultResult<Self> {
         crate::store::validate_name(name)?;
         let writer = writer_id_for(&identity, device);
         let writer_name = writer_name(writer);
@@ -182,7 +221,17 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         key_blocks.sort();
         key_blocks.dedup();
         let (root_key, key_block) = match key_blocks.as_slice() {
+            [] if mode == OpenMode::Open => {
+                return Err(VaultError::NoSuchVault {
+                    vault: name.to_string(),
+                });
+            }
             [] => create_root_key(&*store, &identity).await?,
+            _ if mode == OpenMode::Create => {
+                return Err(VaultError::AlreadyExists {
+                    vault: name.to_string(),
+                });
+            }
             [cid] => (open_root_key(&*store, &identity, cid).await?, *cid),
             _ => {
                 return Err(VaultError::ConflictingVaultKeys {

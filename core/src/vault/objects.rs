@@ -148,7 +148,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # use std::sync::Arc;
     /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
     /// # futures_executor::block_on(async {
-    /// # let mut vault = Vault::open(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
     /// let opts = PutOptions { content_type: Some("text/plain".into()), if_absent: true, ..Default::default() };
     /// let v1 = vault.put(b"notes.txt", b"hello".to_vec(), opts.clone()).await?;
     /// assert!(vault.put(b"notes.txt", b"again".to_vec(), opts).await.is_err());
@@ -244,7 +244,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # use std::sync::Arc;
     /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
     /// # futures_executor::block_on(async {
-    /// # let mut vault = Vault::open(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
     /// let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
     /// vault.put(b"big", data.clone(), PutOptions::default()).await?;
     /// assert_eq!(vault.get_range(b"big", 150_000..150_100).await?, &data[150_000..150_100]);

@@ -33,7 +33,7 @@ async fn all_keys<S: BlockStore + HeadStore + ?Sized>(v: &Vault<S>) -> Vec<Strin
 
 /// The object operations, on any store.
 async fn object_suite<S: BlockStore + HeadStore + ?Sized>(store: Arc<S>) {
-    let mut v = Vault::open(store.clone(), identity(), "suite", "dev1")
+    let mut v = Vault::open_or_create(store.clone(), identity(), "suite", "dev1")
         .await
         .expect("open");
 
@@ -238,7 +238,7 @@ async fn object_suite<S: BlockStore + HeadStore + ?Sized>(store: Arc<S>) {
     // reopening the same device finds everything committed
     let root = v.root();
     drop(v);
-    let v = Vault::open(store, identity(), "suite", "dev1")
+    let v = Vault::open_or_create(store, identity(), "suite", "dev1")
         .await
         .expect("reopen");
     assert_eq!(v.root(), root);
@@ -265,7 +265,7 @@ fn objects_on_dir_store() {
 fn corrupted_ciphertext_is_reported() {
     block_on(async {
         let store = Arc::new(MemoryStore::new());
-        let mut v = Vault::open(store.clone(), identity(), "c", "d")
+        let mut v = Vault::open_or_create(store.clone(), identity(), "c", "d")
             .await
             .expect("open");
         let big = data(100_000, 1);
@@ -311,7 +311,7 @@ fn corrupted_block_file_on_dir_store_is_reported() {
     block_on(async {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(DirStore::open(dir.path()).expect("dir store"));
-        let mut v = Vault::open(store.clone(), identity(), "c", "d")
+        let mut v = Vault::open_or_create(store.clone(), identity(), "c", "d")
             .await
             .expect("open");
         v.put(b"obj", data(5_000, 2), PutOptions::default())
@@ -346,10 +346,10 @@ fn corrupted_block_file_on_dir_store_is_reported() {
 /// Two devices edit offline, then sync in `order` (0 = a, 1 = b); returns both listings.
 async fn two_writers(order: &[usize]) -> (Vec<String>, Vec<String>, Cid, Cid) {
     let store = Arc::new(MemoryStore::new());
-    let mut a = Vault::open(store.clone(), identity(), "shared", "a")
+    let mut a = Vault::open_or_create(store.clone(), identity(), "shared", "a")
         .await
         .expect("open a");
-    let mut b = Vault::open(store.clone(), identity(), "shared", "b")
+    let mut b = Vault::open_or_create(store.clone(), identity(), "shared", "b")
         .await
         .expect("open b");
     assert_ne!(a.writer(), b.writer());
@@ -405,14 +405,14 @@ fn two_writers_converge_in_any_order() {
 fn new_device_catches_up_and_versions_follow_the_merge() {
     block_on(async {
         let store = Arc::new(MemoryStore::new());
-        let mut a = Vault::open(store.clone(), identity(), "v", "a")
+        let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
             .await
             .expect("open");
         let first = a
             .put(b"k", b"1".to_vec(), PutOptions::default())
             .await
             .expect("put");
-        let mut b = Vault::open(store.clone(), identity(), "v", "b")
+        let mut b = Vault::open_or_create(store.clone(), identity(), "v", "b")
             .await
             .expect("open b");
         assert!(all_keys(&b).await.is_empty());
@@ -433,7 +433,7 @@ fn new_device_catches_up_and_versions_follow_the_merge() {
 fn forged_heads_are_rejected() {
     block_on(async {
         let store = Arc::new(MemoryStore::new());
-        let mut a = Vault::open(store.clone(), identity(), "v", "a")
+        let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
             .await
             .expect("open");
         a.put(b"k", b"1".to_vec(), PutOptions::default())
@@ -468,7 +468,7 @@ fn forged_heads_are_rejected() {
             other => panic!("expected BadHeadSignature, got {other:?}"),
         }
         assert!(matches!(
-            Vault::open(store.clone(), identity(), "v", "b").await,
+            Vault::open_or_create(store.clone(), identity(), "v", "b").await,
             Err(VaultError::BadHeadSignature { .. })
         ));
         // honestly signed by an identity that is not the owner
@@ -505,15 +505,50 @@ fn forged_heads_are_rejected() {
 }
 
 #[test]
+fn open_and_create_modes() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        assert!(matches!(
+            Vault::open(store.clone(), identity(), "v", "a").await,
+            Err(VaultError::NoSuchVault { .. })
+        ));
+        let mut v = Vault::create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("create");
+        v.put(b"k", b"1".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        assert!(matches!(
+            Vault::create(store.clone(), identity(), "v", "b").await,
+            Err(VaultError::AlreadyExists { .. })
+        ));
+        let mut b = Vault::open(store.clone(), identity(), "v", "b")
+            .await
+            .expect("open");
+        b.sync().await.expect("sync");
+        assert_eq!(b.get(b"k").await.expect("get"), b"1");
+        // another vault in the same store is separate
+        let other = Vault::create(store, identity(), "w", "a")
+            .await
+            .expect("create w");
+        assert!(matches!(other.get(b"k").await, Err(VaultError::NotFound)));
+        assert!(matches!(
+            Vault::create(Arc::new(MemoryStore::new()), identity(), "bad/name", "a").await,
+            Err(VaultError::Store(_))
+        ));
+    });
+}
+
+#[test]
 fn wrong_identity_cannot_open() {
     block_on(async {
         let store = Arc::new(MemoryStore::new());
-        Vault::open(store.clone(), identity(), "v", "a")
+        Vault::open_or_create(store.clone(), identity(), "v", "a")
             .await
             .expect("open");
         let other = Identity::from_seed(&[1u8; 32]);
         assert!(matches!(
-            Vault::open(store, other, "v", "a").await,
+            Vault::open_or_create(store, other, "v", "a").await,
             Err(VaultError::UnknownWriter { .. })
         ));
     });
@@ -614,7 +649,7 @@ impl HeadStore for CountingStore {
 fn range_reads_fetch_only_what_they_need() {
     block_on(async {
         let store = Arc::new(CountingStore::default());
-        let mut v = Vault::open(store.clone(), identity(), "r", "d")
+        let mut v = Vault::open_or_create(store.clone(), identity(), "r", "d")
             .await
             .expect("open");
         let big = data(2 << 20, 3);
@@ -680,7 +715,7 @@ mod convergence {
                 let store = Arc::new(MemoryStore::new());
                 let mut devs = Vec::new();
                 for name in ["d0", "d1", "d2"] {
-                    devs.push(Vault::open(store.clone(), identity(), "p", name).await.expect("open"));
+                    devs.push(Vault::open_or_create(store.clone(), identity(), "p", name).await.expect("open"));
                 }
                 for op in ops {
                     match op {
