@@ -86,7 +86,7 @@ pub(crate) struct Manifest {
     pub prev: Option<Cid>,
 }
 
-/// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length}`.
+/// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID]}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IndexValue {
@@ -94,6 +94,10 @@ pub(crate) struct IndexValue {
     pub m: Cid,
     /// Its plaintext length (so listings need not open manifests).
     pub n: u64,
+    /// Manifests of concurrent versions that lost a merge to `m` (sorted, no duplicates; the key
+    /// is absent when empty), so their history stays reachable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub c: Vec<Cid>,
 }
 
 impl IndexValue {

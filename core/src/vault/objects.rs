@@ -76,7 +76,7 @@ pub(crate) fn check_key(key: &[u8]) -> VaultResult<()> {
 
 impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// The current index value of `key`, or `None` when it holds no live object.
-    async fn current(&self, key: &[u8]) -> VaultResult<Option<IndexValue>> {
+    pub(super) async fn current(&self, key: &[u8]) -> VaultResult<Option<IndexValue>> {
         check_key(key)?;
         match self.tree.get(&self.state.root, key).await? {
             Some(entry) => match entry.value() {
@@ -110,9 +110,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     async fn link(&mut self, key: &[u8], manifest: &Manifest) -> VaultResult<ObjectInfo> {
         let plain = crate::block::to_dag_cbor(manifest)?;
         let (cid, _) = self.put_sealed(&plain).await?;
+        // Concurrent versions that lost earlier merges stay reachable from the new value.
+        let c = self.current(key).await?.map(|v| v.c).unwrap_or_default();
         let value = IndexValue {
             m: cid,
             n: manifest.plain_len,
+            c,
         }
         .encode()?;
         let time = self.tick();
@@ -358,15 +361,38 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(ObjectInfo::from_manifest(&cid, &m))
     }
 
-    /// Every version of `key` reachable from the current one, newest first.
+    /// Every version of `key` reachable from the current one: the current version first, then
+    /// its predecessors and the concurrent versions other devices wrote (kept when a sync merged
+    /// them), newest first by creation time.
     pub async fn versions(&self, key: &[u8]) -> VaultResult<Vec<ObjectInfo>> {
-        let (cid, m) = self.current_manifest(key).await?;
-        let mut out = vec![ObjectInfo::from_manifest(&cid, &m)];
-        let mut next = m.prev;
-        while let Some(cid) = next {
+        let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        let mut stack: Vec<Cid> = value.c.iter().rev().copied().collect();
+        stack.push(value.m);
+        while let Some(cid) = stack.pop() {
+            if !seen.insert(cid) {
+                continue;
+            }
             let m = self.manifest(&cid).await?;
-            next = m.prev;
+            if m.key != key {
+                return Err(VaultError::corrupt(
+                    &cid,
+                    "the manifest belongs to another key",
+                ));
+            }
+            if let Some(prev) = m.prev {
+                stack.push(prev);
+            }
             out.push(ObjectInfo::from_manifest(&cid, &m));
+        }
+        // The current version stays first; the others newest first.
+        if let Some(rest) = out.get_mut(1..) {
+            rest.sort_by(|a, b| {
+                b.created_ms
+                    .cmp(&a.created_ms)
+                    .then_with(|| a.version.cmp(&b.version))
+            });
         }
         Ok(out)
     }

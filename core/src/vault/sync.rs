@@ -1,9 +1,13 @@
 //! Reading and verifying writer heads, and merging them.
 
-use super::format::HeadBody;
+use super::format::{HeadBody, IndexValue, Manifest};
+
+/// How far back [`Vault::sync`] looks for a merged version among the winner's predecessors.
+const ANCESTRY_DEPTH: usize = 64;
 use super::{Vault, VaultError, VaultResult, now_ms};
 use crate::block::Cid;
 use crate::index::Hlc;
+use crate::index::{Entry, Mutation};
 use crate::keys::Identity;
 use crate::store::{BlockStore, HeadStore, HeadVersion};
 
@@ -60,6 +64,72 @@ pub(crate) async fn read_verified_heads<S: HeadStore + ?Sized>(
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// Whether manifest `old` is on the `prev` chain of manifest `new` (looked for up to
+    /// [`ANCESTRY_DEPTH`] steps; beyond that it counts as concurrent, which only keeps a
+    /// redundant link).
+    async fn is_ancestor(&self, old: &Cid, new: &Cid) -> VaultResult<bool> {
+        let mut at = *new;
+        for _ in 0..ANCESTRY_DEPTH {
+            let plain = self.open_sealed(&at).await?;
+            let m = Manifest::decode(&plain).map_err(|e| VaultError::corrupt(&at, e))?;
+            match m.prev {
+                Some(prev) if prev == *old => return Ok(true),
+                Some(prev) => at = prev,
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
+    }
+
+    /// For keys live on both sides with different values, the merge keeps the greater entry; this
+    /// returns replacements of it (same time and writer, same manifest) whose `c` also lists the
+    /// loser's manifest and `c`, so a concurrent version stays reachable. Deterministic, and a
+    /// union, so devices converge: any two values for one (time, writer) are joined again by
+    /// the next sync that sees both.
+    async fn concurrent_versions(
+        &self,
+        local: &Cid,
+        remote: &Cid,
+    ) -> VaultResult<Vec<(Vec<u8>, Mutation)>> {
+        let (changes, _) = self.tree.diff(local, remote).collect().await?;
+        let mut fixups = Vec::new();
+        for change in changes {
+            let (Some(a), Some(b)) = (change.old, change.new) else {
+                continue;
+            };
+            let (Some(av), Some(bv)) = (a.value(), b.value()) else {
+                continue;
+            };
+            if av == bv {
+                continue;
+            }
+            let (win, wv, lv) = if a > b {
+                (&a, IndexValue::decode(av)?, IndexValue::decode(bv)?)
+            } else {
+                (&b, IndexValue::decode(bv)?, IndexValue::decode(av)?)
+            };
+            let mut c: Vec<Cid> = wv.c.iter().chain(lv.c.iter()).copied().collect();
+            if lv.m != wv.m && !self.is_ancestor(&lv.m, &wv.m).await? {
+                c.push(lv.m);
+            }
+            c.retain(|cid| *cid != wv.m);
+            c.sort();
+            c.dedup();
+            if c == wv.c {
+                continue;
+            }
+            let value = IndexValue {
+                m: wv.m,
+                n: wv.n,
+                c,
+            }
+            .encode()?;
+            let entry = Entry::live(value, win.time, win.writer);
+            fixups.push((change.key, Mutation::Put(entry)));
+        }
+        Ok(fixups)
+    }
+
     /// Reads every writer's head, verifies it, merges the other writers' index roots into this
     /// device's (the index CRDT merge: per key the newest entry wins, ties broken by writer id),
     /// and writes this device's head.
@@ -83,7 +153,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     vault: self.name.clone(),
                 });
             }
+            let fixups = self.concurrent_versions(&root, &head.body.root).await?;
             root = self.tree.merge(&root, &head.body.root).await?;
+            if !fixups.is_empty() {
+                root = self.tree.apply(&root, fixups).await?;
+            }
             hlc = hlc.observe(Hlc::from_u64(head.body.time), now_ms());
             parents.push(head.body.root);
             merged.push(head.writer);

@@ -750,3 +750,63 @@ mod convergence {
         }
     }
 }
+
+#[test]
+fn concurrent_versions_stay_visible_after_sync() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("open");
+        let mut b = Vault::open_or_create(store.clone(), identity(), "v", "b")
+            .await
+            .expect("open");
+        let base = a
+            .put(b"doc", b"base".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        b.sync().await.expect("sync");
+        // offline edits on both devices
+        let ea = a
+            .put(b"doc", b"edit on a".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        let eb = b
+            .put(b"doc", b"edit on b".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        a.sync().await.expect("sync");
+        b.sync().await.expect("sync");
+        a.sync().await.expect("sync");
+        assert_eq!(a.root(), b.root());
+        for dev in [&a, &b] {
+            assert_eq!(dev.get(b"doc").await.expect("get"), b"edit on b");
+            let versions: Vec<String> = dev
+                .versions(b"doc")
+                .await
+                .expect("versions")
+                .into_iter()
+                .map(|i| i.version)
+                .collect();
+            assert_eq!(versions[0], eb.version);
+            let mut rest = versions[1..].to_vec();
+            rest.sort();
+            let mut want = vec![ea.version.clone(), base.version.clone()];
+            want.sort();
+            assert_eq!(rest, want, "both edits and the base are versions");
+            assert_eq!(
+                dev.get_version(b"doc", &ea.version).await.expect("loser"),
+                b"edit on a"
+            );
+        }
+        // a later put keeps the concurrent version reachable
+        a.put(b"doc", b"after".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        assert_eq!(a.versions(b"doc").await.expect("versions").len(), 4);
+        // a non-concurrent update does not add redundant links
+        b.sync().await.expect("sync");
+        let value = b.current(b"doc").await.expect("current").expect("live");
+        assert_eq!(value.c.len(), 1);
+    });
+}
