@@ -68,7 +68,8 @@ pub enum VaultError {
         /// The vault.
         vault: String,
     },
-    /// The identity cannot open the vault's key.
+    /// The vault belongs to another identity (no head is signed by this one), or this identity
+    /// cannot open the vault's key.
     #[error("this identity cannot open the vault's key; open the vault with the owner's identity")]
     WrongIdentity,
     /// The store holds no vault of that name.

@@ -31,7 +31,8 @@ pub struct SyncReport {
 
 /// Every head of `vault`, verified: each must decode, carry its own writer name and the vault's
 /// name, be signed by the recipient it names, and that recipient must be `identity`'s. Any head
-/// that fails fails the whole read (a forged head is never merged, and never silently skipped).
+/// that fails fails the whole read (a forged head is never merged, and never silently skipped);
+/// when every head is another identity's, the error is [`VaultError::WrongIdentity`].
 pub(crate) async fn read_verified_heads<S: HeadStore + ?Sized>(
     store: &S,
     identity: &Identity,
@@ -39,12 +40,12 @@ pub(crate) async fn read_verified_heads<S: HeadStore + ?Sized>(
 ) -> VaultResult<Vec<(VerifiedHead, HeadVersion)>> {
     let heads = store.read_heads(vault).await?;
     let mut out = Vec::with_capacity(heads.len());
+    let mut strangers = Vec::new();
     for head in heads {
         let (body, recipient) = HeadBody::decode_verified(&head.writer, &head.bytes)?;
         if &recipient != identity.recipient() {
-            return Err(VaultError::UnknownWriter {
-                writer: head.writer,
-            });
+            strangers.push(head.writer);
+            continue;
         }
         if body.vault != vault {
             return Err(VaultError::BadHead {
@@ -59,6 +60,13 @@ pub(crate) async fn read_verified_heads<S: HeadStore + ?Sized>(
             },
             head.version,
         ));
+    }
+    if let Some(writer) = strangers.into_iter().next() {
+        // Every head by someone else: this is another identity's vault.
+        if out.is_empty() {
+            return Err(VaultError::WrongIdentity);
+        }
+        return Err(VaultError::UnknownWriter { writer });
     }
     Ok(out)
 }

@@ -549,7 +549,7 @@ fn wrong_identity_cannot_open() {
         let other = Identity::from_seed(&[1u8; 32]);
         assert!(matches!(
             Vault::open_or_create(store, other, "v", "a").await,
-            Err(VaultError::UnknownWriter { .. })
+            Err(VaultError::WrongIdentity)
         ));
     });
 }
