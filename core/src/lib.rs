@@ -13,6 +13,7 @@
 //! - [`block`]: CIDv1 (blake3) naming and DAG-CBOR encoding of structured nodes.
 //! - [`store`]: the async transport traits (blocks, writer heads) and the built-in stores.
 //! - [`index`]: the encrypted Prolly-tree index.
+//! - [`vault`]: the S3-style bucket of sealed, verified, versioned objects, synced between devices.
 //!
 //! The byte formats are specified in `docs/FORMAT.md` and pinned by `test-vectors/`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -23,6 +24,7 @@ pub mod index;
 pub mod keys;
 pub mod seal;
 pub mod store;
+pub mod vault;
 pub mod verify;
 
 #[cfg(test)]

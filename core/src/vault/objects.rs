@@ -1,0 +1,480 @@
+//! Object operations: put, get, ranges, head, delete, copy, list, versions.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use super::format::{FORMAT_VERSION, IndexValue, Manifest};
+use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms};
+use crate::block::{Cid, raw_cid};
+use crate::index::{Entry, ListRequest, MAX_KEY_LEN, Mutation};
+use crate::seal::{self, OpenedHeader};
+use crate::store::{BlockStore, HeadStore, StoreError};
+use crate::verify::{Outboard, RangeProof, covering_range};
+
+/// One page of [`Vault::list`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPage {
+    /// The objects, in key order.
+    pub contents: Vec<ListedObject>,
+    /// Common prefixes (with a delimiter), in order.
+    pub common_prefixes: Vec<Vec<u8>>,
+    /// `contents.len() + common_prefixes.len()`.
+    pub key_count: u32,
+    /// Whether more items follow.
+    pub is_truncated: bool,
+    /// Pass back as `continuation_token` for the next page; present exactly when truncated.
+    pub next_continuation_token: Option<String>,
+}
+
+/// One object in a [`ListPage`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedObject {
+    /// The key.
+    pub key: Vec<u8>,
+    /// Plaintext size.
+    pub size: u64,
+    /// ETag of the current version (its version id).
+    pub etag: String,
+    /// When the current version was written (ms since the Unix epoch, the writer's clock).
+    pub last_modified_ms: u64,
+}
+
+/// The result for one key of [`Vault::delete_many`].
+#[derive(Debug)]
+pub struct DeleteResult {
+    /// The key.
+    pub key: Vec<u8>,
+    /// `Ok` when it was deleted; [`VaultError::NotFound`] when it held no object.
+    pub result: VaultResult<()>,
+}
+
+/// Above this many separate outboard reads for one range, the whole outboard block is fetched.
+const MAX_PROOF_REQUESTS: usize = 24;
+
+/// A block the vault refers to that the store does not have (or has shorter) is corruption.
+fn missing_as_corrupt(cid: &Cid, e: StoreError) -> VaultError {
+    match e {
+        StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
+        StoreError::RangeOutOfBounds { .. } => {
+            VaultError::corrupt(cid, "shorter than its manifest says")
+        }
+        StoreError::Corrupt { detail, .. } => VaultError::corrupt(cid, detail),
+        other => VaultError::Store(other),
+    }
+}
+
+pub(crate) fn check_key(key: &[u8]) -> VaultResult<()> {
+    if key.is_empty() {
+        return Err(VaultError::InvalidKey("keys must not be empty".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(VaultError::KeyTooLong { len: key.len() });
+    }
+    Ok(())
+}
+
+impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// The current index value of `key`, or `None` when it holds no live object.
+    pub(super) async fn current(&self, key: &[u8]) -> VaultResult<Option<IndexValue>> {
+        check_key(key)?;
+        match self.tree.get(&self.state.root, key).await? {
+            Some(entry) => match entry.value() {
+                Some(v) => Ok(Some(IndexValue::decode(v)?)),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The manifest stored at `cid`.
+    async fn manifest(&self, cid: &Cid) -> VaultResult<Manifest> {
+        let plain = self.open_sealed(cid).await?;
+        Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))
+    }
+
+    /// The current manifest of `key`.
+    async fn current_manifest(&self, key: &[u8]) -> VaultResult<(Cid, Manifest)> {
+        let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
+        let m = self.manifest(&value.m).await?;
+        if m.key != key {
+            return Err(VaultError::corrupt(
+                &value.m,
+                "the manifest belongs to another key",
+            ));
+        }
+        Ok((value.m, m))
+    }
+
+    /// Writes `manifest` (sealed) and points `key` at it; commits the head.
+    async fn link(&mut self, key: &[u8], manifest: &Manifest) -> VaultResult<ObjectInfo> {
+        let plain = crate::block::to_dag_cbor(manifest)?;
+        let (cid, _) = self.put_sealed(&plain).await?;
+        // Concurrent versions that lost earlier merges stay reachable from the new value.
+        let c = self.current(key).await?.map(|v| v.c).unwrap_or_default();
+        let value = IndexValue {
+            m: cid,
+            n: manifest.plain_len,
+            c,
+        }
+        .encode()?;
+        let time = self.tick();
+        let entry = Entry::live(value, time, self.writer);
+        self.state.root = self.tree.put(&self.state.root, key, entry).await?;
+        self.commit().await?;
+        Ok(ObjectInfo::from_manifest(&cid, manifest))
+    }
+
+    /// Checks the conditions of a put against the current version of `key`.
+    async fn check_conditions(&self, key: &[u8], opts: &PutOptions) -> VaultResult<Option<Cid>> {
+        let current = self.current(key).await?.map(|v| v.m);
+        if opts.if_absent && current.is_some() {
+            return Err(VaultError::PreconditionFailed(
+                "the key already holds an object".into(),
+            ));
+        }
+        if let Some(want) = &opts.if_match
+            && current.map(|c| c.to_string()).as_deref() != Some(want.as_str())
+        {
+            return Err(VaultError::PreconditionFailed(
+                "the key's current version is not the one given".into(),
+            ));
+        }
+        Ok(current)
+    }
+
+    /// Stores `bytes` under `key` as a new version and commits it (the device's head is written).
+    /// Returns the new version. The previous version stays readable through
+    /// [`Vault::versions`]. Conditions are checked against this device's view (before a sync).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// let opts = PutOptions { content_type: Some("text/plain".into()), if_absent: true, ..Default::default() };
+    /// let v1 = vault.put(b"notes.txt", b"hello".to_vec(), opts.clone()).await?;
+    /// assert!(vault.put(b"notes.txt", b"again".to_vec(), opts).await.is_err());
+    /// assert_eq!(vault.head(b"notes.txt").await?.etag(), v1.etag());
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn put(
+        &mut self,
+        key: &[u8],
+        bytes: Vec<u8>,
+        opts: PutOptions,
+    ) -> VaultResult<ObjectInfo> {
+        check_key(key)?;
+        let prev = self.check_conditions(key, &opts).await?;
+        let (data, sealed) = self.put_sealed(&bytes).await?;
+        let outboard = Outboard::compute(&sealed);
+        let outboard_cid = if outboard.as_bytes().is_empty() {
+            None
+        } else {
+            let cid = raw_cid(outboard.as_bytes());
+            self.store
+                .put(&cid, Bytes::copy_from_slice(outboard.as_bytes()))
+                .await?;
+            Some(cid)
+        };
+        let manifest = Manifest {
+            v: FORMAT_VERSION,
+            key: key.to_vec(),
+            data,
+            sealed_len: sealed.len() as u64,
+            plain_len: bytes.len() as u64,
+            blake3: *outboard.root().as_bytes(),
+            outboard: outboard_cid,
+            content_type: opts.content_type,
+            metadata: opts.metadata,
+            created_ms: now_ms(),
+            prev,
+        };
+        self.link(key, &manifest).await
+    }
+
+    /// The current version of `key`, verified and opened.
+    pub async fn get(&self, key: &[u8]) -> VaultResult<Vec<u8>> {
+        let (_, m) = self.current_manifest(key).await?;
+        self.read_whole(&m).await
+    }
+
+    /// Version `version` (an id from [`Vault::versions`] or an ETag) of `key`.
+    pub async fn get_version(&self, key: &[u8], version: &str) -> VaultResult<Vec<u8>> {
+        let m = self.version_manifest(key, version).await?;
+        self.read_whole(&m).await
+    }
+
+    async fn version_manifest(&self, key: &[u8], version: &str) -> VaultResult<Manifest> {
+        check_key(key)?;
+        let cid: Cid = version
+            .parse()
+            .map_err(|_| VaultError::InvalidVersion("not a CID".into()))?;
+        let m = match self.manifest(&cid).await {
+            Ok(m) => m,
+            // A version id that names no block of this vault.
+            Err(VaultError::Corrupt { .. }) => return Err(VaultError::NotFound),
+            Err(e) => return Err(e),
+        };
+        if m.key != key {
+            return Err(VaultError::NotFound);
+        }
+        Ok(m)
+    }
+
+    /// Fetches the whole sealed object, checks its BLAKE3 root, and opens it.
+    async fn read_whole(&self, m: &Manifest) -> VaultResult<Vec<u8>> {
+        let sealed = self.fetch_block(&m.data).await?;
+        if sealed.len() as u64 != m.sealed_len || *blake3::hash(&sealed).as_bytes() != m.blake3 {
+            return Err(VaultError::corrupt(&m.data, "does not match its manifest"));
+        }
+        let plain = super::open_owner_signed(&self.identity, &m.data, &sealed)?;
+        if plain.len() as u64 != m.plain_len {
+            return Err(VaultError::corrupt(
+                &m.data,
+                "plaintext length differs from the manifest",
+            ));
+        }
+        Ok(plain)
+    }
+
+    /// Bytes `range` of the current version of `key`: fetches the header and only the segments
+    /// that hold the range (widened to 16 KiB verification groups) plus the outboard pairs that
+    /// prove them, checks them against the manifest's BLAKE3 root, then decrypts them.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+    /// vault.put(b"big", data.clone(), PutOptions::default()).await?;
+    /// assert_eq!(vault.get_range(b"big", 150_000..150_100).await?, &data[150_000..150_100]);
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_range(&self, key: &[u8], range: Range<u64>) -> VaultResult<Vec<u8>> {
+        let (_, m) = self.current_manifest(key).await?;
+        if range.start > range.end || range.end > m.plain_len {
+            return Err(VaultError::Seal(seal::SealError::RangeOutOfBounds {
+                start: range.start,
+                end: range.end,
+                len: m.plain_len,
+            }));
+        }
+        let prefix_end = (seal::PREFIX_LEN as u64).min(m.sealed_len);
+        let first = self.verified_range(&m, 0..prefix_end).await?;
+        let header_len = seal::Header::len_from_prefix(&first)
+            .map_err(|e| VaultError::corrupt(&m.data, e))? as u64;
+        let header = if header_len <= first.len() as u64 {
+            first
+        } else {
+            self.verified_range(&m, 0..header_len.min(m.sealed_len))
+                .await?
+        };
+        let opened = OpenedHeader::new(&header, m.sealed_len, &self.identity)
+            .map_err(|e| VaultError::corrupt(&m.data, e))?;
+        if opened.signer() != Some(self.identity.recipient())
+            || opened.plaintext_len() != m.plain_len
+        {
+            return Err(VaultError::corrupt(
+                &m.data,
+                "header does not match its manifest",
+            ));
+        }
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ct = opened.ciphertext_range(range.clone())?;
+        let bytes = self.verified_range(&m, ct).await?;
+        opened
+            .decrypt_range(range, &bytes)
+            .map_err(|e| VaultError::corrupt(&m.data, e))
+    }
+
+    /// The range proof of `range` of the sealed object of `m`: only the outboard pairs it needs,
+    /// fetched as runs of adjacent pairs (the whole outboard block when that is about as cheap).
+    /// The pairs are checked later against the manifest's BLAKE3 root, not here.
+    async fn proof(&self, m: &Manifest, range: Range<u64>) -> VaultResult<RangeProof> {
+        let root = blake3::Hash::from_bytes(m.blake3);
+        let pieces = RangeProof::outboard_ranges(m.sealed_len, range.clone())
+            .map_err(|e| VaultError::corrupt(&m.data, e))?;
+        let mut bytes = Vec::with_capacity(pieces.len() * 64);
+        if !pieces.is_empty() {
+            let outboard = m.outboard.as_ref().ok_or_else(|| {
+                VaultError::corrupt(&m.data, "the manifest names no outboard for a large object")
+            })?;
+            let mut runs: Vec<Range<u64>> = Vec::new();
+            for piece in pieces {
+                match runs.last_mut() {
+                    Some(last) if last.end == piece.start => last.end = piece.end,
+                    _ => runs.push(piece),
+                }
+            }
+            let needed: u64 = runs.iter().map(|r| r.end - r.start).sum();
+            let whole_len = Outboard::size_for(m.sealed_len);
+            if runs.len() > MAX_PROOF_REQUESTS || needed * 2 > whole_len {
+                let all = self.fetch_block(outboard).await?;
+                for run in runs {
+                    let piece = usize::try_from(run.start)
+                        .ok()
+                        .zip(usize::try_from(run.end).ok())
+                        .and_then(|(a, b)| all.get(a..b))
+                        .ok_or_else(|| VaultError::corrupt(outboard, "outboard is too short"))?;
+                    bytes.extend_from_slice(piece);
+                }
+            } else {
+                for run in runs {
+                    let piece = self
+                        .store
+                        .get_range(outboard, run)
+                        .await
+                        .map_err(|e| missing_as_corrupt(outboard, e))?;
+                    bytes.extend_from_slice(&piece);
+                }
+            }
+        }
+        RangeProof::from_parts(root, m.sealed_len, range, bytes)
+            .map_err(|e| VaultError::corrupt(&m.data, e))
+    }
+
+    /// Fetches the covering groups of `range` of the sealed object and returns `range` of them,
+    /// verified against the manifest's BLAKE3 root with the outboard pairs they need.
+    async fn verified_range(&self, m: &Manifest, range: Range<u64>) -> VaultResult<Vec<u8>> {
+        let proof = self.proof(m, range.clone()).await?;
+        let cover = covering_range(m.sealed_len, range)?;
+        let bytes = self
+            .store
+            .get_range(&m.data, cover)
+            .await
+            .map_err(|e| missing_as_corrupt(&m.data, e))?;
+        let ok = proof
+            .verify(&bytes)
+            .map_err(|e| VaultError::corrupt(&m.data, e))?;
+        Ok(ok.to_vec())
+    }
+
+    /// The current version's metadata (no object bytes are fetched).
+    pub async fn head(&self, key: &[u8]) -> VaultResult<ObjectInfo> {
+        let (cid, m) = self.current_manifest(key).await?;
+        Ok(ObjectInfo::from_manifest(&cid, &m))
+    }
+
+    /// Every version of `key` reachable from the current one: the current version first, then
+    /// its predecessors and the concurrent versions other devices wrote (kept when a sync merged
+    /// them), newest first by creation time.
+    pub async fn versions(&self, key: &[u8]) -> VaultResult<Vec<ObjectInfo>> {
+        let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        let mut stack: Vec<Cid> = value.c.iter().rev().copied().collect();
+        stack.push(value.m);
+        while let Some(cid) = stack.pop() {
+            if !seen.insert(cid) {
+                continue;
+            }
+            let m = self.manifest(&cid).await?;
+            if m.key != key {
+                return Err(VaultError::corrupt(
+                    &cid,
+                    "the manifest belongs to another key",
+                ));
+            }
+            if let Some(prev) = m.prev {
+                stack.push(prev);
+            }
+            out.push(ObjectInfo::from_manifest(&cid, &m));
+        }
+        // The current version stays first; the others newest first.
+        if let Some(rest) = out.get_mut(1..) {
+            rest.sort_by(|a, b| {
+                b.created_ms
+                    .cmp(&a.created_ms)
+                    .then_with(|| a.version.cmp(&b.version))
+            });
+        }
+        Ok(out)
+    }
+
+    /// Deletes `key` (a tombstone; the blocks stay until pruned) and commits.
+    /// [`VaultError::NotFound`] when the key holds no object.
+    pub async fn delete(&mut self, key: &[u8]) -> VaultResult<()> {
+        let mut results = self.delete_many(&[key]).await?;
+        results.pop().map_or(Ok(()), |r| r.result)
+    }
+
+    /// Deletes several keys in one index batch and one commit, with a result per key.
+    pub async fn delete_many(&mut self, keys: &[&[u8]]) -> VaultResult<Vec<DeleteResult>> {
+        let mut results = Vec::with_capacity(keys.len());
+        let mut batch = Vec::new();
+        let time = self.tick();
+        for key in keys {
+            let result = match self.current(key).await {
+                Ok(Some(_)) => {
+                    batch.push((
+                        key.to_vec(),
+                        Mutation::Put(Entry::tombstone(time, self.writer)),
+                    ));
+                    Ok(())
+                }
+                Ok(None) => Err(VaultError::NotFound),
+                Err(e) => Err(e),
+            };
+            results.push(DeleteResult {
+                key: key.to_vec(),
+                result,
+            });
+        }
+        if !batch.is_empty() {
+            self.state.root = self.tree.apply(&self.state.root, batch).await?;
+            self.commit().await?;
+        }
+        Ok(results)
+    }
+
+    /// Copies the current version of `src` to `dst` by reference: a new manifest for `dst`
+    /// pointing at the same sealed object (nothing is re-encrypted or uploaded). Commits.
+    pub async fn copy(&mut self, src: &[u8], dst: &[u8]) -> VaultResult<ObjectInfo> {
+        check_key(dst)?;
+        let (_, m) = self.current_manifest(src).await?;
+        let prev = self.current(dst).await?.map(|v| v.m);
+        let manifest = Manifest {
+            key: dst.to_vec(),
+            created_ms: now_ms(),
+            prev,
+            ..m
+        };
+        self.link(dst, &manifest).await
+    }
+
+    /// One page of the ListObjectsV2 listing of this device's view.
+    pub async fn list(&self, req: &ListRequest) -> VaultResult<ListPage> {
+        let page = self.tree.list(&self.state.root, req).await?;
+        let mut contents = Vec::with_capacity(page.contents.len());
+        for obj in page.contents {
+            let value = obj
+                .entry
+                .value()
+                .map(IndexValue::decode)
+                .transpose()?
+                .ok_or_else(|| VaultError::Corrupt {
+                    cid: "(index entry)".into(),
+                    detail: "a listed key has no value".into(),
+                })?;
+            contents.push(ListedObject {
+                key: obj.key,
+                size: value.n,
+                etag: value.m.to_string(),
+                last_modified_ms: obj.entry.time.wall_ms(),
+            });
+        }
+        Ok(ListPage {
+            contents,
+            common_prefixes: page.common_prefixes,
+            key_count: page.key_count,
+            is_truncated: page.is_truncated,
+            next_continuation_token: page.next_continuation_token,
+        })
+    }
+}

@@ -1,0 +1,812 @@
+//! The vault test suite, run against the memory and directory stores.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_executor::block_on;
+
+use super::*;
+use crate::index::ListRequest;
+use crate::store::{DirStore, HeadCondition, MemoryStore};
+
+fn identity() -> Identity {
+    Identity::from_seed(&[7u8; 32])
+}
+
+fn data(len: usize, salt: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ salt)
+        .collect()
+}
+
+fn keys_of(page: &ListPage) -> Vec<String> {
+    page.contents
+        .iter()
+        .map(|o| String::from_utf8(o.key.clone()).expect("utf-8 test keys"))
+        .collect()
+}
+
+async fn all_keys<S: BlockStore + HeadStore + ?Sized>(v: &Vault<S>) -> Vec<String> {
+    keys_of(&v.list(&ListRequest::default()).await.expect("list"))
+}
+
+/// The object operations, on any store.
+async fn object_suite<S: BlockStore + HeadStore + ?Sized>(store: Arc<S>) {
+    let mut v = Vault::open_or_create(store.clone(), identity(), "suite", "dev1")
+        .await
+        .expect("open");
+
+    // put / get / head
+    let mut metadata = BTreeMap::new();
+    metadata.insert("owner".to_string(), "alice".to_string());
+    let opts = PutOptions {
+        content_type: Some("text/plain".into()),
+        metadata: metadata.clone(),
+        ..Default::default()
+    };
+    let v1 = v
+        .put(b"docs/a.txt", b"first".to_vec(), opts)
+        .await
+        .expect("put");
+    assert_eq!(v.get(b"docs/a.txt").await.expect("get"), b"first");
+    let info = v.head(b"docs/a.txt").await.expect("head");
+    assert_eq!(info, v1);
+    assert_eq!(info.size, 5);
+    assert_eq!(info.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(info.metadata, metadata);
+    assert_eq!(info.etag(), info.version);
+
+    // empty object
+    v.put(b"empty", Vec::new(), PutOptions::default())
+        .await
+        .expect("put empty");
+    assert_eq!(v.get(b"empty").await.expect("get empty"), b"");
+    assert_eq!(
+        v.get_range(b"empty", 0..0).await.expect("range of empty"),
+        b""
+    );
+
+    // versions
+    let v2 = v
+        .put(b"docs/a.txt", b"second".to_vec(), PutOptions::default())
+        .await
+        .expect("put 2");
+    assert_ne!(v1.version, v2.version);
+    assert_eq!(v.get(b"docs/a.txt").await.expect("get"), b"second");
+    let versions = v.versions(b"docs/a.txt").await.expect("versions");
+    assert_eq!(
+        versions
+            .iter()
+            .map(|i| i.version.clone())
+            .collect::<Vec<_>>(),
+        vec![v2.version.clone(), v1.version.clone()]
+    );
+    assert_eq!(
+        v.get_version(b"docs/a.txt", &v1.version)
+            .await
+            .expect("old"),
+        b"first"
+    );
+    assert!(matches!(
+        v.get_version(b"other", &v1.version).await,
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(
+        v.get_version(b"docs/a.txt", "nonsense").await,
+        Err(VaultError::InvalidVersion(_))
+    ));
+
+    // conditional puts
+    let absent = PutOptions {
+        if_absent: true,
+        ..Default::default()
+    };
+    assert!(matches!(
+        v.put(b"docs/a.txt", b"x".to_vec(), absent.clone()).await,
+        Err(VaultError::PreconditionFailed(_))
+    ));
+    v.put(b"docs/new", b"n".to_vec(), absent)
+        .await
+        .expect("if-absent on a new key");
+    let stale = PutOptions {
+        if_match: Some(v1.version.clone()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        v.put(b"docs/a.txt", b"x".to_vec(), stale).await,
+        Err(VaultError::PreconditionFailed(_))
+    ));
+    let fresh = PutOptions {
+        if_match: Some(v2.version.clone()),
+        ..Default::default()
+    };
+    v.put(b"docs/a.txt", b"third".to_vec(), fresh)
+        .await
+        .expect("if-match current");
+    assert_eq!(v.versions(b"docs/a.txt").await.expect("versions").len(), 3);
+
+    // ranges of a multi-segment object (64 KiB segments, 16 KiB verification groups)
+    let big = data(300_000, 5);
+    v.put(b"big.bin", big.clone(), PutOptions::default())
+        .await
+        .expect("put big");
+    for r in [
+        0..1,
+        0..300_000,
+        65_530..65_560,
+        100_000..100_000,
+        131_072..262_144,
+        299_999..300_000,
+        17..70_000,
+    ] {
+        let got = v.get_range(b"big.bin", r.clone()).await.expect("range");
+        assert_eq!(got, &big[r.start as usize..r.end as usize], "range {r:?}");
+    }
+    assert!(v.get_range(b"big.bin", 10..300_001).await.is_err());
+    assert_eq!(v.get(b"big.bin").await.expect("get big"), big);
+
+    // copy by reference
+    let copied = v.copy(b"big.bin", b"copy.bin").await.expect("copy");
+    assert_eq!(copied.data, v.head(b"big.bin").await.expect("head").data);
+    assert_ne!(
+        copied.version,
+        v.head(b"big.bin").await.expect("head").version
+    );
+    assert_eq!(v.get(b"copy.bin").await.expect("get copy"), big);
+    assert_eq!(
+        v.get_range(b"copy.bin", 5..9).await.expect("range copy"),
+        &big[5..9]
+    );
+
+    // list
+    assert_eq!(
+        all_keys(&v).await,
+        ["big.bin", "copy.bin", "docs/a.txt", "docs/new", "empty"]
+    );
+    let page = v
+        .list(&ListRequest {
+            delimiter: Some(b"/".to_vec()),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(keys_of(&page), ["big.bin", "copy.bin", "empty"]);
+    assert_eq!(page.common_prefixes, vec![b"docs/".to_vec()]);
+    let page = v
+        .list(&ListRequest {
+            prefix: b"docs/".to_vec(),
+            max_keys: Some(1),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(keys_of(&page), ["docs/a.txt"]);
+    assert_eq!(page.contents[0].size, 5);
+    assert_eq!(
+        page.contents[0].etag,
+        v.head(b"docs/a.txt").await.expect("head").version
+    );
+    assert!(page.is_truncated);
+    let next = v
+        .list(&ListRequest {
+            prefix: b"docs/".to_vec(),
+            continuation_token: page.next_continuation_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(keys_of(&next), ["docs/new"]);
+
+    // delete / delete_many
+    v.delete(b"docs/new").await.expect("delete");
+    assert!(matches!(
+        v.get(b"docs/new").await,
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(
+        v.head(b"docs/new").await,
+        Err(VaultError::NotFound)
+    ));
+    assert!(matches!(
+        v.delete(b"docs/new").await,
+        Err(VaultError::NotFound)
+    ));
+    let results = v
+        .delete_many(&[b"empty", b"missing", b"copy.bin"])
+        .await
+        .expect("delete_many");
+    assert!(results[0].result.is_ok());
+    assert!(matches!(results[1].result, Err(VaultError::NotFound)));
+    assert!(results[2].result.is_ok());
+    assert_eq!(all_keys(&v).await, ["big.bin", "docs/a.txt"]);
+    // the copied blocks are still the original's
+    assert_eq!(v.get(b"big.bin").await.expect("get big"), big);
+
+    // bad keys
+    let long = vec![b'k'; 1025];
+    assert!(matches!(
+        v.put(&long, b"x".to_vec(), PutOptions::default()).await,
+        Err(VaultError::KeyTooLong { len: 1025 })
+    ));
+    assert!(matches!(v.get(b"").await, Err(VaultError::InvalidKey(_))));
+    assert!(matches!(v.get(b"nope").await, Err(VaultError::NotFound)));
+    v.put(&long[..1024], b"max".to_vec(), PutOptions::default())
+        .await
+        .expect("1024-byte key");
+
+    // reopening the same device finds everything committed
+    let root = v.root();
+    drop(v);
+    let v = Vault::open_or_create(store, identity(), "suite", "dev1")
+        .await
+        .expect("reopen");
+    assert_eq!(v.root(), root);
+    assert_eq!(
+        v.get(b"docs/a.txt").await.expect("get after reopen"),
+        b"third"
+    );
+}
+
+#[test]
+fn objects_on_memory_store() {
+    block_on(object_suite(Arc::new(MemoryStore::new())));
+}
+
+#[test]
+fn objects_on_dir_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    block_on(object_suite(Arc::new(
+        DirStore::open(dir.path()).expect("dir store"),
+    )));
+}
+
+#[test]
+fn corrupted_ciphertext_is_reported() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut v = Vault::open_or_create(store.clone(), identity(), "c", "d")
+            .await
+            .expect("open");
+        let big = data(100_000, 1);
+        v.put(b"obj", big.clone(), PutOptions::default())
+            .await
+            .expect("put");
+        let cid: Cid = v
+            .head(b"obj")
+            .await
+            .expect("head")
+            .data
+            .parse()
+            .expect("cid");
+        let mut bad = store.get(&cid).await.expect("get").to_vec();
+        bad[50_000] ^= 1;
+        store.put(&cid, Bytes::from(bad)).await.expect("overwrite");
+        match v.get(b"obj").await {
+            Err(VaultError::Corrupt { cid: c, .. }) => assert_eq!(c, cid.to_string()),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        // a range in the damaged group is caught by the outboard; one elsewhere still reads
+        assert!(matches!(
+            v.get_range(b"obj", 49_000..49_100).await,
+            Err(VaultError::Corrupt { .. })
+        ));
+        assert_eq!(
+            v.get_range(b"obj", 90_000..90_010)
+                .await
+                .expect("intact range"),
+            &big[90_000..90_010]
+        );
+        // a missing block is corruption too
+        store.delete(&cid).await.expect("delete");
+        assert!(matches!(
+            v.get(b"obj").await,
+            Err(VaultError::Corrupt { .. })
+        ));
+    });
+}
+
+#[test]
+fn corrupted_block_file_on_dir_store_is_reported() {
+    block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(DirStore::open(dir.path()).expect("dir store"));
+        let mut v = Vault::open_or_create(store.clone(), identity(), "c", "d")
+            .await
+            .expect("open");
+        v.put(b"obj", data(5_000, 2), PutOptions::default())
+            .await
+            .expect("put");
+        let cid: Cid = v
+            .head(b"obj")
+            .await
+            .expect("head")
+            .data
+            .parse()
+            .expect("cid");
+        let path = store.block_path(&cid);
+        let mut bytes = std::fs::read(&path).expect("read block file");
+        bytes[100] ^= 0x80;
+        let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+        std::fs::write(&path, bytes).expect("overwrite block file");
+        assert!(matches!(
+            v.get(b"obj").await,
+            Err(VaultError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            v.get_range(b"obj", 0..10).await,
+            Err(VaultError::Corrupt { .. })
+        ));
+    });
+}
+
+/// Two devices edit offline, then sync in `order` (0 = a, 1 = b); returns both listings.
+async fn two_writers(order: &[usize]) -> (Vec<String>, Vec<String>, Cid, Cid) {
+    let store = Arc::new(MemoryStore::new());
+    let mut a = Vault::open_or_create(store.clone(), identity(), "shared", "a")
+        .await
+        .expect("open a");
+    let mut b = Vault::open_or_create(store.clone(), identity(), "shared", "b")
+        .await
+        .expect("open b");
+    assert_ne!(a.writer(), b.writer());
+    a.put(b"both", b"from a".to_vec(), PutOptions::default())
+        .await
+        .expect("put");
+    a.put(b"only-a", b"a".to_vec(), PutOptions::default())
+        .await
+        .expect("put");
+    a.put(b"doomed", b"d".to_vec(), PutOptions::default())
+        .await
+        .expect("put");
+    // b has not synced: it cannot see a's changes
+    assert!(matches!(b.get(b"only-a").await, Err(VaultError::NotFound)));
+    b.put(b"only-b", b"b".to_vec(), PutOptions::default())
+        .await
+        .expect("put");
+    b.put(b"both", b"from b".to_vec(), PutOptions::default())
+        .await
+        .expect("put");
+    a.delete(b"doomed").await.expect("delete");
+    for &who in order {
+        let v = if who == 0 { &mut a } else { &mut b };
+        v.sync().await.expect("sync");
+    }
+    let (ka, kb) = (all_keys(&a).await, all_keys(&b).await);
+    // the later put of "both" (b's) wins on both devices
+    assert_eq!(a.get(b"both").await.expect("get"), b"from b");
+    assert_eq!(b.get(b"both").await.expect("get"), b"from b");
+    assert_eq!(b.get(b"only-a").await.expect("get"), b"a");
+    (ka, kb, a.root(), b.root())
+}
+
+#[test]
+fn two_writers_converge_in_any_order() {
+    block_on(async {
+        let expected = ["both", "only-a", "only-b"];
+        for order in [
+            &[0, 1, 0][..],
+            &[1, 0, 1][..],
+            &[0, 1, 1, 0][..],
+            &[1, 1, 0][..],
+        ] {
+            let (ka, kb, ra, rb) = two_writers(order).await;
+            assert_eq!(ka, expected, "order {order:?}");
+            assert_eq!(kb, expected, "order {order:?}");
+            assert_eq!(ra, rb, "order {order:?}");
+        }
+    });
+}
+
+#[test]
+fn new_device_catches_up_and_versions_follow_the_merge() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("open");
+        let first = a
+            .put(b"k", b"1".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        let mut b = Vault::open_or_create(store.clone(), identity(), "v", "b")
+            .await
+            .expect("open b");
+        assert!(all_keys(&b).await.is_empty());
+        let report = b.sync().await.expect("sync");
+        assert_eq!(report.merged, vec![writer_name(a.writer())]);
+        b.put(b"k", b"2".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        a.sync().await.expect("sync");
+        assert_eq!(a.get(b"k").await.expect("get"), b"2");
+        let versions = a.versions(b"k").await.expect("versions");
+        assert_eq!(versions.len(), 2);
+        assert_eq!(versions[1].version, first.version);
+    });
+}
+
+#[test]
+fn forged_heads_are_rejected() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("open");
+        a.put(b"k", b"1".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        let mallory = Identity::from_seed(&[9u8; 32]);
+        let writer = writer_id_for(&mallory, "evil");
+        let body = HeadBody {
+            v: FORMAT_VERSION,
+            vault: "v".into(),
+            writer: writer.0,
+            recipient: identity().recipient().to_string(),
+            key: a.key_block,
+            root: a.root(),
+            seq: 1,
+            time: 0,
+            parents: Vec::new(),
+        };
+        // claims to be the owner, signed by someone else
+        let forged = body.sign(&mallory).expect("sign");
+        store
+            .write_head(
+                "v",
+                &writer_name(writer),
+                Bytes::from(forged),
+                HeadCondition::Any,
+            )
+            .await
+            .expect("write head");
+        match a.sync().await {
+            Err(VaultError::BadHeadSignature { writer: w }) => assert_eq!(w, writer_name(writer)),
+            other => panic!("expected BadHeadSignature, got {other:?}"),
+        }
+        assert!(matches!(
+            Vault::open_or_create(store.clone(), identity(), "v", "b").await,
+            Err(VaultError::BadHeadSignature { .. })
+        ));
+        // honestly signed by an identity that is not the owner
+        let honest = HeadBody {
+            recipient: mallory.recipient().to_string(),
+            ..body
+        };
+        let bytes = honest.sign(&mallory).expect("sign");
+        store
+            .write_head(
+                "v",
+                &writer_name(writer),
+                Bytes::from(bytes),
+                HeadCondition::Any,
+            )
+            .await
+            .expect("write head");
+        assert!(matches!(
+            a.sync().await,
+            Err(VaultError::UnknownWriter { .. })
+        ));
+        // garbage
+        store
+            .write_head(
+                "v",
+                &writer_name(writer),
+                Bytes::from_static(b"\xa0junk"),
+                HeadCondition::Any,
+            )
+            .await
+            .expect("write head");
+        assert!(matches!(a.sync().await, Err(VaultError::BadHead { .. })));
+    });
+}
+
+#[test]
+fn open_and_create_modes() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        assert!(matches!(
+            Vault::open(store.clone(), identity(), "v", "a").await,
+            Err(VaultError::NoSuchVault { .. })
+        ));
+        let mut v = Vault::create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("create");
+        v.put(b"k", b"1".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        assert!(matches!(
+            Vault::create(store.clone(), identity(), "v", "b").await,
+            Err(VaultError::AlreadyExists { .. })
+        ));
+        let mut b = Vault::open(store.clone(), identity(), "v", "b")
+            .await
+            .expect("open");
+        b.sync().await.expect("sync");
+        assert_eq!(b.get(b"k").await.expect("get"), b"1");
+        // another vault in the same store is separate
+        let other = Vault::create(store, identity(), "w", "a")
+            .await
+            .expect("create w");
+        assert!(matches!(other.get(b"k").await, Err(VaultError::NotFound)));
+        assert!(matches!(
+            Vault::create(Arc::new(MemoryStore::new()), identity(), "bad/name", "a").await,
+            Err(VaultError::Store(_))
+        ));
+    });
+}
+
+#[test]
+fn wrong_identity_cannot_open() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        Vault::open_or_create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("open");
+        let other = Identity::from_seed(&[1u8; 32]);
+        assert!(matches!(
+            Vault::open_or_create(store, other, "v", "a").await,
+            Err(VaultError::WrongIdentity)
+        ));
+    });
+}
+
+#[test]
+fn head_round_trip_and_decoders_reject_garbage() {
+    let id = identity();
+    let body = HeadBody {
+        v: FORMAT_VERSION,
+        vault: "v".into(),
+        writer: writer_id_for(&id, "d").0,
+        recipient: id.recipient().to_string(),
+        key: crate::block::raw_cid(b"k"),
+        root: crate::block::raw_cid(b"r"),
+        seq: 3,
+        time: 42,
+        parents: vec![crate::block::raw_cid(b"p")],
+    };
+    let bytes = body.sign(&id).expect("sign");
+    let name = writer_name(WriterId(body.writer));
+    assert_eq!(decode_head(&name, &bytes).expect("decode"), body);
+    assert!(matches!(
+        decode_head("0000", &bytes),
+        Err(VaultError::BadHead { .. })
+    ));
+    assert!(decode_head(&name, &bytes[..bytes.len() - 1]).is_err());
+    assert!(check_manifest(b"\xa1").is_err());
+}
+
+/// A real memory store that counts the bytes it hands out (to check what a range read fetches).
+#[derive(Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    read: std::sync::atomic::AtomicU64,
+}
+
+impl CountingStore {
+    fn take(&self) -> u64 {
+        self.read.swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+    fn count(&self, b: &Bytes) {
+        self.read
+            .fetch_add(b.len() as u64, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl BlockStore for CountingStore {
+    async fn put(&self, cid: &Cid, bytes: Bytes) -> crate::store::StoreResult<()> {
+        self.inner.put(cid, bytes).await
+    }
+    async fn get(&self, cid: &Cid) -> crate::store::StoreResult<Bytes> {
+        let b = self.inner.get(cid).await?;
+        self.count(&b);
+        Ok(b)
+    }
+    async fn get_range(
+        &self,
+        cid: &Cid,
+        range: std::ops::Range<u64>,
+    ) -> crate::store::StoreResult<Bytes> {
+        let b = self.inner.get_range(cid, range).await?;
+        self.count(&b);
+        Ok(b)
+    }
+    async fn has(&self, cid: &Cid) -> crate::store::StoreResult<bool> {
+        self.inner.has(cid).await
+    }
+    async fn delete(&self, cid: &Cid) -> crate::store::StoreResult<()> {
+        BlockStore::delete(&self.inner, cid).await
+    }
+    async fn list(&self) -> crate::store::StoreResult<Vec<Cid>> {
+        BlockStore::list(&self.inner).await
+    }
+}
+
+#[async_trait::async_trait]
+impl HeadStore for CountingStore {
+    async fn read_heads(&self, vault: &str) -> crate::store::StoreResult<Vec<crate::store::Head>> {
+        self.inner.read_heads(vault).await
+    }
+    async fn write_head(
+        &self,
+        vault: &str,
+        writer: &str,
+        bytes: Bytes,
+        condition: HeadCondition,
+    ) -> crate::store::StoreResult<crate::store::HeadVersion> {
+        self.inner.write_head(vault, writer, bytes, condition).await
+    }
+    fn conditional_writes(&self) -> crate::store::ConditionalWrites {
+        self.inner.conditional_writes()
+    }
+}
+
+#[test]
+fn range_reads_fetch_only_what_they_need() {
+    block_on(async {
+        let store = Arc::new(CountingStore::default());
+        let mut v = Vault::open_or_create(store.clone(), identity(), "r", "d")
+            .await
+            .expect("open");
+        let big = data(2 << 20, 3);
+        v.put(b"big", big.clone(), PutOptions::default())
+            .await
+            .expect("put");
+        store.take();
+        let got = v
+            .get_range(b"big", 1_500_000..1_500_100)
+            .await
+            .expect("range");
+        assert_eq!(got, &big[1_500_000..1_500_100]);
+        let fetched = store.take();
+        // index path + manifest + the first group (header) + one 64 KiB segment widened to
+        // groups + a few outboard pairs: far below the 2 MiB object and its 8 KiB outboard.
+        assert!(
+            fetched < 120_000,
+            "a 100-byte range read fetched {fetched} bytes"
+        );
+        v.get(b"big").await.expect("get");
+        assert!(store.take() > 2 << 20);
+    });
+}
+
+mod convergence {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Put { dev: usize, key: u8, val: u8 },
+        Delete { dev: usize, key: u8 },
+        Copy { dev: usize, src: u8, dst: u8 },
+        Sync { dev: usize },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..3usize, 0..6u8, any::<u8>()).prop_map(|(dev, key, val)| Op::Put { dev, key, val }),
+            1 => (0..3usize, 0..6u8).prop_map(|(dev, key)| Op::Delete { dev, key }),
+            1 => (0..3usize, 0..6u8, 0..6u8).prop_map(|(dev, src, dst)| Op::Copy { dev, src, dst }),
+            2 => (0..3usize).prop_map(|dev| Op::Sync { dev }),
+        ]
+    }
+
+    async fn listing(v: &Vault<MemoryStore>) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for key in all_keys(v).await {
+            let bytes = v.get(key.as_bytes()).await.expect("listed keys read");
+            out.push((key, bytes));
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        /// Three devices, random offline edits and syncs, then everyone syncs twice in any
+        /// rotation: all devices hold the same root and the same objects.
+        #[test]
+        fn devices_converge(ops in proptest::collection::vec(op(), 1..24), rotation in 0..3usize) {
+            block_on(async {
+                let store = Arc::new(MemoryStore::new());
+                let mut devs = Vec::new();
+                for name in ["d0", "d1", "d2"] {
+                    devs.push(Vault::open_or_create(store.clone(), identity(), "p", name).await.expect("open"));
+                }
+                for op in ops {
+                    match op {
+                        Op::Put { dev, key, val } => {
+                            devs[dev].put(&[b'k', key], vec![val; 3], PutOptions::default()).await.expect("put");
+                        }
+                        Op::Delete { dev, key } => match devs[dev].delete(&[b'k', key]).await {
+                            Ok(()) | Err(VaultError::NotFound) => {}
+                            Err(e) => panic!("delete: {e}"),
+                        },
+                        Op::Copy { dev, src, dst } => match devs[dev].copy(&[b'k', src], &[b'k', dst]).await {
+                            Ok(_) | Err(VaultError::NotFound) => {}
+                            Err(e) => panic!("copy: {e}"),
+                        },
+                        Op::Sync { dev } => {
+                            devs[dev].sync().await.expect("sync");
+                        }
+                    }
+                }
+                for round in 0..2 {
+                    for i in 0..3 {
+                        let _ = round;
+                        devs[(i + rotation) % 3].sync().await.expect("sync");
+                    }
+                }
+                let first = listing(&devs[0]).await;
+                for dev in &devs[1..] {
+                    assert_eq!(dev.root(), devs[0].root());
+                    assert_eq!(listing(dev).await, first);
+                }
+            });
+        }
+    }
+}
+
+#[test]
+fn concurrent_versions_stay_visible_after_sync() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("open");
+        let mut b = Vault::open_or_create(store.clone(), identity(), "v", "b")
+            .await
+            .expect("open");
+        let base = a
+            .put(b"doc", b"base".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        b.sync().await.expect("sync");
+        // offline edits on both devices
+        let ea = a
+            .put(b"doc", b"edit on a".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        let eb = b
+            .put(b"doc", b"edit on b".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        a.sync().await.expect("sync");
+        b.sync().await.expect("sync");
+        a.sync().await.expect("sync");
+        assert_eq!(a.root(), b.root());
+        for dev in [&a, &b] {
+            assert_eq!(dev.get(b"doc").await.expect("get"), b"edit on b");
+            let versions: Vec<String> = dev
+                .versions(b"doc")
+                .await
+                .expect("versions")
+                .into_iter()
+                .map(|i| i.version)
+                .collect();
+            assert_eq!(versions[0], eb.version);
+            let mut rest = versions[1..].to_vec();
+            rest.sort();
+            let mut want = vec![ea.version.clone(), base.version.clone()];
+            want.sort();
+            assert_eq!(rest, want, "both edits and the base are versions");
+            assert_eq!(
+                dev.get_version(b"doc", &ea.version).await.expect("loser"),
+                b"edit on a"
+            );
+        }
+        // a later put keeps the concurrent version reachable
+        a.put(b"doc", b"after".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        assert_eq!(a.versions(b"doc").await.expect("versions").len(), 4);
+        // a non-concurrent update does not add redundant links
+        b.sync().await.expect("sync");
+        let value = b.current(b"doc").await.expect("current").expect("live");
+        assert_eq!(value.c.len(), 1);
+    });
+}
