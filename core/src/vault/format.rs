@@ -1,5 +1,5 @@
 //! The vault's byte formats: object manifests, index values, signed writer heads, and the key
-//! derivation. Specified field by field in `docs/vault.md`.
+//! derivation. Specified field by field in `docs/FORMAT.md §8`.
 
 use std::collections::BTreeMap;
 

@@ -18,7 +18,7 @@
 //!   of a vault share the owner's identity (the same seed) and are told apart by a device name;
 //!   sharing with other identities comes later.
 //!
-//! Formats: `docs/vault.md`.
+//! Formats: `docs/FORMAT.md §8`.
 //!
 //! ```
 //! use std::sync::Arc;
