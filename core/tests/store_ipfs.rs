@@ -56,6 +56,12 @@ async fn kubo_passes_the_block_suite() {
 }
 
 #[tokio::test]
+async fn kubo_passes_the_vault_suite() {
+    let tag = run_tag("ipfs-vault");
+    common::vault::vault_suite(std::sync::Arc::new(store(&tag).await), "suite").await;
+}
+
+#[tokio::test]
 async fn kubo_heads_are_best_effort_conditional() {
     let _gc = GC.read().await;
     let tag = run_tag("ipfs-heads");

@@ -17,6 +17,18 @@ use coffer::store::{
 use common::{block_store_suite, data, head_cas_race, head_store_suite};
 
 #[tokio::test]
+async fn memory_store_passes_the_vault_suite() {
+    common::vault::vault_suite(Arc::new(MemoryStore::new()), "suite").await;
+}
+
+#[tokio::test]
+async fn dir_store_passes_the_vault_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(DirStore::open(dir.path()).unwrap());
+    common::vault::vault_suite(store, "suite").await;
+}
+
+#[tokio::test]
 async fn memory_store_passes_the_suites() {
     let store = MemoryStore::new();
     block_store_suite(&store, "memory", 3 << 20).await;

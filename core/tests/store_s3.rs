@@ -45,6 +45,12 @@ async fn seaweedfs_passes_the_block_suite() {
 }
 
 #[tokio::test]
+async fn seaweedfs_passes_the_vault_suite() {
+    let tag = run_tag("s3-vault");
+    common::vault::vault_suite(std::sync::Arc::new(store(&tag).await), "suite").await;
+}
+
+#[tokio::test]
 async fn seaweedfs_heads_are_conditional() {
     let tag = run_tag("s3-heads");
     let s = store(&tag).await;

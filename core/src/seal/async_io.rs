@@ -83,8 +83,23 @@ where
 /// prefix of the plaintext and must be discarded by the caller.
 pub async fn open_async<R, W>(
     identity: &Identity,
+    reader: R,
+    writer: W,
+) -> Result<OpenSummary, SealError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    open_async_signed(identity, reader, writer, None).await
+}
+
+/// [`open_async`] that fails with [`SealError::BadSignature`] before writing any plaintext unless
+/// the header is signed by `signer` (when given).
+pub(crate) async fn open_async_signed<R, W>(
+    identity: &Identity,
     mut reader: R,
     mut writer: W,
+    signer: Option<&crate::keys::Recipient>,
 ) -> Result<OpenSummary, SealError>
 where
     R: AsyncRead + Unpin,
@@ -103,7 +118,13 @@ where
         });
     }
     let header = Header::parse(&bytes)?;
-    let (keys, signer) = header.unlock(identity)?;
+    let (keys, found) = header.unlock(identity)?;
+    if let Some(want) = signer
+        && found.as_ref() != Some(want)
+    {
+        return Err(SealError::BadSignature);
+    }
+    let signer = found;
     let cipher = super::cipher_for(&header, &keys);
     let stride = cipher.segment_size() + TAG_LEN;
     let mut cur = Vec::with_capacity(stride);

@@ -43,6 +43,7 @@ use std::io;
 
 use zeroize::Zeroizing;
 
+pub(crate) use async_io::open_async_signed;
 pub use async_io::{open_async, seal_async};
 pub use gcm::BACKEND as AEAD_BACKEND;
 pub use header::{
@@ -52,6 +53,7 @@ pub use header::{
 pub use range::{OpenedHeader, RangeReader, ReadAt};
 #[doc(hidden)]
 pub use rng::FixedRng;
+pub(crate) use rng::SeededRng;
 pub use rng::{OsRng, SealRng};
 pub use segments::TAG_LEN;
 pub use sync_io::{OpenReader, SealWriter};

@@ -72,3 +72,40 @@ impl TryRng for FixedRng {
 }
 
 impl TryCryptoRng for FixedRng {}
+
+/// A deterministic generator seeded with 32 secret bytes: the BLAKE3 XOF in `derive_key` mode
+/// (context `"coffer v1 seeded seal randomness"`, key material = the seed).
+///
+/// The vault uses it to seal a file twice to the same bytes (once to learn the sealed object's
+/// CID, once to upload it, and again to resume an interrupted upload). The seed must be unique per
+/// plaintext: sealing two different plaintexts with one seed reuses the file key and nonces.
+pub(crate) struct SeededRng(blake3::OutputReader);
+
+impl SeededRng {
+    /// A generator whose output is fixed by `seed`.
+    pub(crate) fn new(seed: &[u8; 32]) -> Self {
+        let mut h = blake3::Hasher::new_derive_key("coffer v1 seeded seal randomness");
+        h.update(seed);
+        Self(h.finalize_xof())
+    }
+}
+
+impl TryRng for SeededRng {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.0.fill(&mut b);
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.0.fill(&mut b);
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.0.fill(dst);
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for SeededRng {}

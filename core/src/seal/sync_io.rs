@@ -71,6 +71,11 @@ impl<W: Write> SealWriter<W> {
         }
     }
 
+    /// The inner writer (the vault drains sealed bytes from it as they are produced).
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     /// Writes the final segment, flushes, and returns the inner writer with the sizes.
     pub fn finish(mut self) -> io::Result<(W, SealSummary)> {
         self.check()?;

@@ -84,6 +84,17 @@ pub enum VaultError {
         /// The vault name.
         vault: String,
     },
+    /// Reading the data to put failed (the file could not be opened or read).
+    #[error("reading the data to put failed: {0}; nothing was committed")]
+    Source(String),
+    /// The data to put changed while it was being read (its reads gave different bytes).
+    #[error(
+        "the data to put changed while it was read; nothing was committed, put it again once it is stable"
+    )]
+    SourceChanged,
+    /// Writing what was read to the caller's writer failed (e.g. a full disk).
+    #[error("writing the object out failed: {0}")]
+    Output(String),
     /// A store error.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -18,6 +18,8 @@ pub const FORMAT_VERSION: u8 = 1;
 
 /// HKDF-SHA256 `info` of the index key, derived from the vault root key.
 const INDEX_KEY_INFO: &[u8] = b"coffer/vault/v1/index-key";
+/// HKDF-SHA256 `info` of the upload key (keys the upload seeds of streaming puts).
+const UPLOAD_KEY_INFO: &[u8] = b"coffer/vault/v1/upload-key";
 /// Domain separation prefix of head signatures.
 const HEAD_SIGNATURE_CONTEXT: &[u8] = b"coffer/vault/v1/head\0";
 /// BLAKE3 `derive_key` context of writer ids.
@@ -34,6 +36,15 @@ impl RootKey {
         hk.expand(INDEX_KEY_INFO, okm.as_mut())
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         IndexKey::from_bytes(*okm)
+    }
+
+    /// The upload key: `HKDF-SHA256(salt = none, ikm = root key, info = "coffer/vault/v1/upload-key")`.
+    pub(crate) fn upload_key(&self) -> Zeroizing<[u8; 32]> {
+        let hk = Hkdf::<Sha256>::new(None, self.0.as_ref());
+        let mut okm = Zeroizing::new([0u8; 32]);
+        hk.expand(UPLOAD_KEY_INFO, okm.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        okm
     }
 }
 

@@ -42,6 +42,7 @@
 mod error;
 mod format;
 mod objects;
+mod stream;
 mod sync;
 
 #[cfg(test)]
@@ -59,6 +60,7 @@ pub use format::{
     FORMAT_VERSION, HeadBody, check_manifest, decode_head, writer_id_for, writer_name,
 };
 pub use objects::{DeleteResult, ListPage, ListedObject};
+pub use stream::{Progress, PutSource};
 pub use sync::SyncReport;
 
 use crate::block::{Cid, raw_cid, verify_block};
@@ -149,6 +151,8 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     writer: WriterId,
     writer_name: String,
     key_block: Cid,
+    /// Keys the upload seeds of streaming puts (derived from the vault root key).
+    upload_key: zeroize::Zeroizing<[u8; 32]>,
     state: WriterState,
 }
 
@@ -240,6 +244,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
         };
         let tree = ProllyTree::new(store.clone(), &root_key.index_key(), IndexConfig::default())?;
+        let upload_key = root_key.upload_key();
         let own = heads.into_iter().find(|(h, _)| h.writer == writer_name);
         let (state, fresh) = match own {
             Some((head, version)) => (
@@ -271,6 +276,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             writer,
             writer_name,
             key_block,
+            upload_key,
             state,
         };
         if fresh {
@@ -366,9 +372,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 }
 
+/// Sealed to the owner alone, signed by the owner: how the vault seals everything it stores.
+fn owner_seal_options(identity: &Identity) -> SealOptions {
+    SealOptions::new(vec![identity.recipient().clone()]).signed_by(identity)
+}
+
 fn seal_to_owner(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {
-    let opts = SealOptions::new(vec![identity.recipient().clone()]).signed_by(identity);
-    Ok(seal::seal_to_vec(&opts, plaintext)?)
+    Ok(seal::seal_to_vec(&owner_seal_options(identity), plaintext)?)
 }
 
 fn open_owner_signed(identity: &Identity, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {

@@ -53,7 +53,7 @@ pub struct DeleteResult {
 const MAX_PROOF_REQUESTS: usize = 24;
 
 /// A block the vault refers to that the store does not have (or has shorter) is corruption.
-fn missing_as_corrupt(cid: &Cid, e: StoreError) -> VaultError {
+pub(super) fn missing_as_corrupt(cid: &Cid, e: StoreError) -> VaultError {
     match e {
         StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
         StoreError::RangeOutOfBounds { .. } => {
@@ -94,7 +94,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// The current manifest of `key`.
-    async fn current_manifest(&self, key: &[u8]) -> VaultResult<(Cid, Manifest)> {
+    pub(super) async fn current_manifest(&self, key: &[u8]) -> VaultResult<(Cid, Manifest)> {
         let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
         let m = self.manifest(&value.m).await?;
         if m.key != key {
@@ -107,7 +107,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Writes `manifest` (sealed) and points `key` at it; commits the head.
-    async fn link(&mut self, key: &[u8], manifest: &Manifest) -> VaultResult<ObjectInfo> {
+    pub(super) async fn link(
+        &mut self,
+        key: &[u8],
+        manifest: &Manifest,
+    ) -> VaultResult<ObjectInfo> {
         let plain = crate::block::to_dag_cbor(manifest)?;
         let (cid, _) = self.put_sealed(&plain).await?;
         // Concurrent versions that lost earlier merges stay reachable from the new value.
@@ -126,7 +130,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Checks the conditions of a put against the current version of `key`.
-    async fn check_conditions(&self, key: &[u8], opts: &PutOptions) -> VaultResult<Option<Cid>> {
+    pub(super) async fn check_conditions(
+        &self,
+        key: &[u8],
+        opts: &PutOptions,
+    ) -> VaultResult<Option<Cid>> {
         let current = self.current(key).await?.map(|v| v.m);
         if opts.if_absent && current.is_some() {
             return Err(VaultError::PreconditionFailed(
@@ -206,7 +214,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.read_whole(&m).await
     }
 
-    async fn version_manifest(&self, key: &[u8], version: &str) -> VaultResult<Manifest> {
+    pub(super) async fn version_manifest(
+        &self,
+        key: &[u8],
+        version: &str,
+    ) -> VaultResult<Manifest> {
         check_key(key)?;
         let cid: Cid = version
             .parse()

@@ -1,6 +1,6 @@
-//! The vault test suite, run against the memory and directory stores.
+//! Vault tests that need internals or fault injection (the suite every store runs is in
+//! `core/tests/common/vault.rs`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -29,236 +29,6 @@ fn keys_of(page: &ListPage) -> Vec<String> {
 
 async fn all_keys<S: BlockStore + HeadStore + ?Sized>(v: &Vault<S>) -> Vec<String> {
     keys_of(&v.list(&ListRequest::default()).await.expect("list"))
-}
-
-/// The object operations, on any store.
-async fn object_suite<S: BlockStore + HeadStore + ?Sized>(store: Arc<S>) {
-    let mut v = Vault::open_or_create(store.clone(), identity(), "suite", "dev1")
-        .await
-        .expect("open");
-
-    // put / get / head
-    let mut metadata = BTreeMap::new();
-    metadata.insert("owner".to_string(), "alice".to_string());
-    let opts = PutOptions {
-        content_type: Some("text/plain".into()),
-        metadata: metadata.clone(),
-        ..Default::default()
-    };
-    let v1 = v
-        .put(b"docs/a.txt", b"first".to_vec(), opts)
-        .await
-        .expect("put");
-    assert_eq!(v.get(b"docs/a.txt").await.expect("get"), b"first");
-    let info = v.head(b"docs/a.txt").await.expect("head");
-    assert_eq!(info, v1);
-    assert_eq!(info.size, 5);
-    assert_eq!(info.content_type.as_deref(), Some("text/plain"));
-    assert_eq!(info.metadata, metadata);
-    assert_eq!(info.etag(), info.version);
-
-    // empty object
-    v.put(b"empty", Vec::new(), PutOptions::default())
-        .await
-        .expect("put empty");
-    assert_eq!(v.get(b"empty").await.expect("get empty"), b"");
-    assert_eq!(
-        v.get_range(b"empty", 0..0).await.expect("range of empty"),
-        b""
-    );
-
-    // versions
-    let v2 = v
-        .put(b"docs/a.txt", b"second".to_vec(), PutOptions::default())
-        .await
-        .expect("put 2");
-    assert_ne!(v1.version, v2.version);
-    assert_eq!(v.get(b"docs/a.txt").await.expect("get"), b"second");
-    let versions = v.versions(b"docs/a.txt").await.expect("versions");
-    assert_eq!(
-        versions
-            .iter()
-            .map(|i| i.version.clone())
-            .collect::<Vec<_>>(),
-        vec![v2.version.clone(), v1.version.clone()]
-    );
-    assert_eq!(
-        v.get_version(b"docs/a.txt", &v1.version)
-            .await
-            .expect("old"),
-        b"first"
-    );
-    assert!(matches!(
-        v.get_version(b"other", &v1.version).await,
-        Err(VaultError::NotFound)
-    ));
-    assert!(matches!(
-        v.get_version(b"docs/a.txt", "nonsense").await,
-        Err(VaultError::InvalidVersion(_))
-    ));
-
-    // conditional puts
-    let absent = PutOptions {
-        if_absent: true,
-        ..Default::default()
-    };
-    assert!(matches!(
-        v.put(b"docs/a.txt", b"x".to_vec(), absent.clone()).await,
-        Err(VaultError::PreconditionFailed(_))
-    ));
-    v.put(b"docs/new", b"n".to_vec(), absent)
-        .await
-        .expect("if-absent on a new key");
-    let stale = PutOptions {
-        if_match: Some(v1.version.clone()),
-        ..Default::default()
-    };
-    assert!(matches!(
-        v.put(b"docs/a.txt", b"x".to_vec(), stale).await,
-        Err(VaultError::PreconditionFailed(_))
-    ));
-    let fresh = PutOptions {
-        if_match: Some(v2.version.clone()),
-        ..Default::default()
-    };
-    v.put(b"docs/a.txt", b"third".to_vec(), fresh)
-        .await
-        .expect("if-match current");
-    assert_eq!(v.versions(b"docs/a.txt").await.expect("versions").len(), 3);
-
-    // ranges of a multi-segment object (64 KiB segments, 16 KiB verification groups)
-    let big = data(300_000, 5);
-    v.put(b"big.bin", big.clone(), PutOptions::default())
-        .await
-        .expect("put big");
-    for r in [
-        0..1,
-        0..300_000,
-        65_530..65_560,
-        100_000..100_000,
-        131_072..262_144,
-        299_999..300_000,
-        17..70_000,
-    ] {
-        let got = v.get_range(b"big.bin", r.clone()).await.expect("range");
-        assert_eq!(got, &big[r.start as usize..r.end as usize], "range {r:?}");
-    }
-    assert!(v.get_range(b"big.bin", 10..300_001).await.is_err());
-    assert_eq!(v.get(b"big.bin").await.expect("get big"), big);
-
-    // copy by reference
-    let copied = v.copy(b"big.bin", b"copy.bin").await.expect("copy");
-    assert_eq!(copied.data, v.head(b"big.bin").await.expect("head").data);
-    assert_ne!(
-        copied.version,
-        v.head(b"big.bin").await.expect("head").version
-    );
-    assert_eq!(v.get(b"copy.bin").await.expect("get copy"), big);
-    assert_eq!(
-        v.get_range(b"copy.bin", 5..9).await.expect("range copy"),
-        &big[5..9]
-    );
-
-    // list
-    assert_eq!(
-        all_keys(&v).await,
-        ["big.bin", "copy.bin", "docs/a.txt", "docs/new", "empty"]
-    );
-    let page = v
-        .list(&ListRequest {
-            delimiter: Some(b"/".to_vec()),
-            ..Default::default()
-        })
-        .await
-        .expect("list");
-    assert_eq!(keys_of(&page), ["big.bin", "copy.bin", "empty"]);
-    assert_eq!(page.common_prefixes, vec![b"docs/".to_vec()]);
-    let page = v
-        .list(&ListRequest {
-            prefix: b"docs/".to_vec(),
-            max_keys: Some(1),
-            ..Default::default()
-        })
-        .await
-        .expect("list");
-    assert_eq!(keys_of(&page), ["docs/a.txt"]);
-    assert_eq!(page.contents[0].size, 5);
-    assert_eq!(
-        page.contents[0].etag,
-        v.head(b"docs/a.txt").await.expect("head").version
-    );
-    assert!(page.is_truncated);
-    let next = v
-        .list(&ListRequest {
-            prefix: b"docs/".to_vec(),
-            continuation_token: page.next_continuation_token.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("list");
-    assert_eq!(keys_of(&next), ["docs/new"]);
-
-    // delete / delete_many
-    v.delete(b"docs/new").await.expect("delete");
-    assert!(matches!(
-        v.get(b"docs/new").await,
-        Err(VaultError::NotFound)
-    ));
-    assert!(matches!(
-        v.head(b"docs/new").await,
-        Err(VaultError::NotFound)
-    ));
-    assert!(matches!(
-        v.delete(b"docs/new").await,
-        Err(VaultError::NotFound)
-    ));
-    let results = v
-        .delete_many(&[b"empty", b"missing", b"copy.bin"])
-        .await
-        .expect("delete_many");
-    assert!(results[0].result.is_ok());
-    assert!(matches!(results[1].result, Err(VaultError::NotFound)));
-    assert!(results[2].result.is_ok());
-    assert_eq!(all_keys(&v).await, ["big.bin", "docs/a.txt"]);
-    // the copied blocks are still the original's
-    assert_eq!(v.get(b"big.bin").await.expect("get big"), big);
-
-    // bad keys
-    let long = vec![b'k'; 1025];
-    assert!(matches!(
-        v.put(&long, b"x".to_vec(), PutOptions::default()).await,
-        Err(VaultError::KeyTooLong { len: 1025 })
-    ));
-    assert!(matches!(v.get(b"").await, Err(VaultError::InvalidKey(_))));
-    assert!(matches!(v.get(b"nope").await, Err(VaultError::NotFound)));
-    v.put(&long[..1024], b"max".to_vec(), PutOptions::default())
-        .await
-        .expect("1024-byte key");
-
-    // reopening the same device finds everything committed
-    let root = v.root();
-    drop(v);
-    let v = Vault::open_or_create(store, identity(), "suite", "dev1")
-        .await
-        .expect("reopen");
-    assert_eq!(v.root(), root);
-    assert_eq!(
-        v.get(b"docs/a.txt").await.expect("get after reopen"),
-        b"third"
-    );
-}
-
-#[test]
-fn objects_on_memory_store() {
-    block_on(object_suite(Arc::new(MemoryStore::new())));
-}
-
-#[test]
-fn objects_on_dir_store() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    block_on(object_suite(Arc::new(
-        DirStore::open(dir.path()).expect("dir store"),
-    )));
 }
 
 #[test]
@@ -340,6 +110,76 @@ fn corrupted_block_file_on_dir_store_is_reported() {
             v.get_range(b"obj", 0..10).await,
             Err(VaultError::Corrupt { .. })
         ));
+    });
+}
+
+#[test]
+fn streamed_object_corrupted_on_dir_store_is_reported_before_any_plaintext() {
+    block_on(async {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(DirStore::open(dir.path()).expect("dir store"));
+        let mut v = Vault::open_or_create(store.clone(), identity(), "c", "d")
+            .await
+            .expect("open");
+        let bytes = data(2_500_000, 9);
+        let mut src: &[u8] = &bytes;
+        let info = v
+            .put_source(b"big", &mut src, PutOptions::default(), None)
+            .await
+            .expect("put");
+        let cid: Cid = info.data.parse().expect("cid");
+        let path = store.block_path(&cid);
+        let mut sealed = std::fs::read(&path).expect("read block file");
+        // Damage the second 1 MiB chunk: the first chunk may be written, nothing after it.
+        sealed[1_500_000] ^= 1;
+        let mut perms = std::fs::metadata(&path).expect("meta").permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&path, perms).expect("chmod");
+        std::fs::write(&path, &sealed).expect("overwrite block file");
+        let mut out = futures_util::io::Cursor::new(Vec::new());
+        let err = v.get_to(b"big", &mut out, None).await;
+        assert!(matches!(err, Err(VaultError::Corrupt { .. })), "{err:?}");
+        let written = out.into_inner();
+        assert!(
+            written.len() < 1_100_000,
+            "only verified chunks reach the writer"
+        );
+        assert_eq!(written, &bytes[..written.len()]);
+        // Truncated on the server.
+        std::fs::write(&path, &sealed[..1_000_000]).expect("truncate block file");
+        let mut out = futures_util::io::Cursor::new(Vec::new());
+        assert!(matches!(
+            v.get_to(b"big", &mut out, None).await,
+            Err(VaultError::Corrupt { .. })
+        ));
+    });
+}
+
+/// A source that gives different bytes each time it is opened.
+struct Shifty(u8);
+
+impl PutSource for Shifty {
+    fn open(&mut self) -> std::io::Result<Box<dyn std::io::Read + Send + '_>> {
+        self.0 += 1;
+        Ok(Box::new(std::io::Cursor::new(vec![self.0; 100_000])))
+    }
+}
+
+#[test]
+fn a_source_that_changes_while_put_commits_nothing() {
+    block_on(async {
+        let mut v = Vault::create(Arc::new(MemoryStore::new()), identity(), "c", "d")
+            .await
+            .expect("create");
+        let root = v.root();
+        assert!(matches!(
+            v.put_source(b"k", &mut Shifty(0), PutOptions::default(), None)
+                .await,
+            Err(VaultError::SourceChanged)
+        ));
+        assert_eq!(v.root(), root);
+        assert!(matches!(v.head(b"k").await, Err(VaultError::NotFound)));
     });
 }
 

@@ -3,6 +3,8 @@
 // Test support: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 
+pub mod vault;
+
 use bytes::Bytes;
 use coffer::block::{Cid, encode_node, raw_cid};
 use coffer::store::{

@@ -1,0 +1,544 @@
+//! Large objects with bounded memory: puts that stream from a re-readable source, gets that
+//! stream verified plaintext into a writer.
+//!
+//! **Put.** A store addresses a blob by its CID, so the CID of the sealed object must be known
+//! before its upload starts. [`Vault::put_source`] therefore reads the source three times, holding
+//! about one segment and one chunk in memory each time:
+//! 1. hashes the plaintext (BLAKE3) and derives the object's **upload seed** from the vault's
+//!    upload key, the object key, that hash and the length;
+//! 2. seals the plaintext with randomness drawn from the seed and computes the Bao outboard of the
+//!    sealed bytes (whose root is the sealed object's CID), discarding the sealed bytes;
+//! 3. seals again (the same bytes, since the randomness is the same) straight into the store's
+//!    [`BlockStore::put_stream`], which checks the bytes against the CID while they stream.
+//!
+//! The same source put under the same key of the same vault seals to the same bytes, which makes
+//! an interrupted upload **resumable**: putting the file again resumes where the store left off
+//! (S3 lists the multipart parts already uploaded; a sealed object already in the store is not
+//! uploaded again). The price is that the store can tell when identical content is put again under
+//! the same key (the CIDs are equal); it learns nothing else. Different content, or another key
+//! or vault, gives an unrelated seed, so a file key and its nonces are never reused.
+//!
+//! **Get.** [`Vault::get_to`] fetches the outboard (1/256 of the object), then streams the sealed
+//! object, verifying each 1 MiB chunk against the manifest's BLAKE3 root before it is decrypted,
+//! and writes plaintext as each segment authenticates. Nothing unverified reaches the writer; if
+//! an error comes back part-way, what was written is an authenticated prefix and the caller should
+//! discard it (the `coffer` CLI writes to a temporary file and renames it only on success).
+
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_io::{AsyncRead, AsyncWrite};
+
+use super::format::{FORMAT_VERSION, Manifest};
+use super::objects::{check_key, missing_as_corrupt};
+use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms, owner_seal_options};
+use crate::block::{Cid, cid_from_blake3};
+use crate::seal::{SealWriter, SeededRng, open_async_signed};
+use crate::store::{BlockStore, ByteStream, HeadStore, StoreError};
+use crate::verify::{Outboard, OutboardBuilder};
+
+/// Plaintext is read, and sealed bytes verified, in chunks of this many bytes (a multiple of the
+/// 16 KiB verification group).
+const CHUNK: usize = 1 << 20;
+
+/// Blocks up to this size are stored with one `put`; larger ones stream.
+const SMALL_BLOCK: usize = 1 << 20;
+
+/// Where [`Vault::put_source`] reads an object from: a source that can be read from its start
+/// more than once (a file, a byte slice). A one-shot stream must be spooled to a file first.
+pub trait PutSource: Send {
+    /// Opens the source from its start.
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>>;
+}
+
+impl PutSource for std::path::PathBuf {
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(std::fs::File::open(&*self)?))
+    }
+}
+
+impl PutSource for &std::path::Path {
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(std::fs::File::open(self)?))
+    }
+}
+
+impl PutSource for &[u8] {
+    fn open(&mut self) -> io::Result<Box<dyn Read + Send + '_>> {
+        Ok(Box::new(io::Cursor::new(*self)))
+    }
+}
+
+/// Progress of a streaming put or get, in plaintext bytes; called often, keep it cheap.
+pub type Progress<'a> = &'a mut (dyn FnMut(u64) + Send);
+
+fn source_error(e: io::Error) -> VaultError {
+    VaultError::Source(e.to_string())
+}
+
+/// Reads `r` to its end in chunks, feeding each chunk to `f`; returns the length read.
+fn for_each_chunk(
+    r: &mut dyn Read,
+    mut f: impl FnMut(&[u8]) -> io::Result<()>,
+) -> VaultResult<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(source_error(e)),
+        };
+        f(&buf[..n]).map_err(|e| VaultError::Seal(crate::seal::SealError::from_io(e)))?;
+        total += n as u64;
+    }
+}
+
+/// A `Write` that keeps only the Bao outboard (and so the BLAKE3 root) of what is written.
+struct OutboardSink(OutboardBuilder);
+
+impl Write for OutboardSink {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.0.update(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An `AsyncRead` of the sealed bytes of a plaintext `Read`, sealed as they are read.
+struct SealingReader<'a> {
+    plain: Box<dyn Read + Send + 'a>,
+    writer: Option<SealWriter<Vec<u8>>>,
+    out: Vec<u8>,
+    pos: usize,
+    chunk: Vec<u8>,
+    hasher: blake3::Hasher,
+    plain_len: u64,
+}
+
+impl SealingReader<'_> {
+    /// Refills `out` with the next sealed bytes; false at the end.
+    fn refill(&mut self) -> io::Result<bool> {
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(false);
+        };
+        let n = loop {
+            match self.plain.read(&mut self.chunk) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        self.out.clear();
+        self.pos = 0;
+        if n == 0 {
+            if let Some(w) = self.writer.take() {
+                let (rest, _) = w.finish()?;
+                self.out = rest;
+            }
+        } else {
+            self.hasher.update(&self.chunk[..n]);
+            self.plain_len += n as u64;
+            writer.write_all(&self.chunk[..n])?;
+            std::mem::swap(&mut self.out, writer.get_mut());
+        }
+        Ok(true)
+    }
+}
+
+impl AsyncRead for SealingReader<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            if this.pos < this.out.len() {
+                let n = buf.len().min(this.out.len() - this.pos);
+                buf[..n].copy_from_slice(&this.out[this.pos..this.pos + n]);
+                this.pos += n;
+                return Poll::Ready(Ok(n));
+            }
+            match this.refill() {
+                Ok(true) => {}
+                Ok(false) => return Poll::Ready(Ok(0)),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+/// An `AsyncRead` of a sealed object streamed from a store, yielding only bytes verified against
+/// the object's outboard, one chunk at a time.
+struct VerifiedReader<'a> {
+    stream: ByteStream,
+    outboard: &'a Outboard,
+    cid: &'a Cid,
+    /// Bytes verified so far (and handed out or in `ready`).
+    pos: u64,
+    pending: BytesMut,
+    ready: Bytes,
+    /// Why reading stopped, when the object is at fault (told apart from writer errors).
+    failure: Option<VaultError>,
+}
+
+impl VerifiedReader<'_> {
+    fn fail(&mut self, e: VaultError) -> io::Error {
+        let msg = e.to_string();
+        self.failure = Some(e);
+        io::Error::new(io::ErrorKind::InvalidData, msg)
+    }
+
+    /// Verifies the next chunk in `pending` once it is complete.
+    fn try_verify(&mut self, ended: bool) -> Result<bool, io::Error> {
+        let len = self.outboard.len();
+        let want = (CHUNK as u64).min(len - self.pos) as usize;
+        if self.pending.len() < want && !ended {
+            return Ok(false);
+        }
+        if self.pending.len() < want {
+            let e = VaultError::corrupt(self.cid, "shorter than its manifest says");
+            return Err(self.fail(e));
+        }
+        let chunk = self.pending.split_to(want).freeze();
+        let range = self.pos..self.pos + want as u64;
+        if let Err(e) = self.outboard.verify_range(range, &chunk) {
+            let e = VaultError::corrupt(self.cid, e);
+            return Err(self.fail(e));
+        }
+        self.pos += want as u64;
+        self.ready = chunk;
+        Ok(true)
+    }
+}
+
+impl AsyncRead for VerifiedReader<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        loop {
+            if !this.ready.is_empty() {
+                let n = buf.len().min(this.ready.len());
+                buf[..n].copy_from_slice(&this.ready.split_to(n));
+                return Poll::Ready(Ok(n));
+            }
+            if this.pos == this.outboard.len() {
+                if !this.pending.is_empty() {
+                    let e = VaultError::corrupt(this.cid, "longer than its manifest says");
+                    return Poll::Ready(Err(this.fail(e)));
+                }
+                return Poll::Ready(Ok(0));
+            }
+            match this.try_verify(false) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            match this.stream.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(bytes))) => this.pending.extend_from_slice(&bytes),
+                Poll::Ready(Some(Err(e))) => {
+                    let e = missing_as_corrupt(this.cid, e);
+                    return Poll::Ready(Err(this.fail(e)));
+                }
+                Poll::Ready(None) => {
+                    if let Err(e) = this.try_verify(true) {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A writer that reports progress.
+struct Counting<'p, W> {
+    inner: W,
+    progress: Option<Progress<'p>>,
+    written: u64,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Counting<'_, W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = res {
+            this.written += n as u64;
+            if let Some(p) = this.progress.as_mut() {
+                p(this.written);
+            }
+        }
+        res
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+/// An `AsyncRead` that reports how much of the sealed object was read (progress of an upload).
+struct ReadProgress<'r, 'p> {
+    inner: SealingReader<'r>,
+    progress: Option<Progress<'p>>,
+}
+
+impl AsyncRead for ReadProgress<'_, '_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let (Poll::Ready(Ok(_)), Some(p)) = (&res, this.progress.as_mut()) {
+            p(this.inner.plain_len);
+        }
+        res
+    }
+}
+
+impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// The seed of the sealed form of `plain_hash`/`plain_len` under `key` (see the module docs):
+    /// `BLAKE3-keyed(upload key, u64le(len key) ‖ key ‖ plaintext BLAKE3 ‖ u64le(plaintext len))`.
+    fn upload_seed(&self, key: &[u8], plain_hash: &blake3::Hash, plain_len: u64) -> [u8; 32] {
+        let mut h = blake3::Hasher::new_keyed(&self.upload_key);
+        h.update(&(key.len() as u64).to_le_bytes());
+        h.update(key);
+        h.update(plain_hash.as_bytes());
+        h.update(&plain_len.to_le_bytes());
+        *h.finalize().as_bytes()
+    }
+
+    /// Stores the object read from `source` under `key` as a new version, streaming with bounded
+    /// memory (a few MiB whatever the size), and commits it. Putting the same content under the
+    /// same key again after an interruption resumes the upload (see the [module docs](self)).
+    ///
+    /// [`VaultError::SourceChanged`] when the source changed between its reads (nothing is
+    /// committed); [`VaultError::Source`] when reading it failed.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// let dir = std::env::temp_dir().join(format!("coffer-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("report.pdf");
+    /// std::fs::write(&path, vec![7u8; 300_000]).unwrap();
+    /// let info = vault.put_source(b"docs/report.pdf", &mut path.clone(), PutOptions::default(), None).await?;
+    /// assert_eq!(info.size, 300_000);
+    ///
+    /// let mut out = futures_util::io::Cursor::new(Vec::new());
+    /// vault.get_to(b"docs/report.pdf", &mut out, None).await?;
+    /// assert_eq!(out.into_inner(), vec![7u8; 300_000]);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn put_source(
+        &mut self,
+        key: &[u8],
+        source: &mut dyn PutSource,
+        opts: PutOptions,
+        progress: Option<Progress<'_>>,
+    ) -> VaultResult<ObjectInfo> {
+        check_key(key)?;
+        let prev = self.check_conditions(key, &opts).await?;
+
+        // 1. Hash the plaintext.
+        let mut hasher = blake3::Hasher::new();
+        let plain_len = {
+            let mut r = source.open().map_err(source_error)?;
+            for_each_chunk(&mut r, |c| {
+                hasher.update(c);
+                Ok(())
+            })?
+        };
+        let plain_hash = hasher.finalize();
+        let seed = zeroize::Zeroizing::new(self.upload_seed(key, &plain_hash, plain_len));
+        let seal_opts = owner_seal_options(&self.identity);
+
+        // 2. Seal once to learn the sealed object's CID and outboard.
+        let (outboard, sealed_len) = {
+            let mut r = source.open().map_err(source_error)?;
+            let mut w = SealWriter::with_rng(
+                OutboardSink(OutboardBuilder::new()),
+                &seal_opts,
+                &mut SeededRng::new(&seed),
+            )?;
+            let mut again = blake3::Hasher::new();
+            let n = for_each_chunk(&mut r, |c| {
+                again.update(c);
+                w.write_all(c)
+            })?;
+            if n != plain_len || again.finalize() != plain_hash {
+                return Err(VaultError::SourceChanged);
+            }
+            let (sink, summary) = w
+                .finish()
+                .map_err(|e| VaultError::Seal(crate::seal::SealError::from_io(e)))?;
+            (sink.0.finalize(), summary.sealed_len)
+        };
+        let data = cid_from_blake3(crate::block::CODEC_RAW, outboard.root().as_bytes());
+
+        // 3. Seal again into the store, unless it already holds the sealed object.
+        if !self.store.has(&data).await? {
+            let plain = source.open().map_err(source_error)?;
+            let writer = SealWriter::with_rng(Vec::new(), &seal_opts, &mut SeededRng::new(&seed))?;
+            let mut reader = ReadProgress {
+                inner: SealingReader {
+                    plain,
+                    out: Vec::new(),
+                    pos: 0,
+                    writer: Some(writer),
+                    chunk: vec![0u8; CHUNK],
+                    hasher: blake3::Hasher::new(),
+                    plain_len: 0,
+                },
+                progress,
+            };
+            self.store
+                .put_stream(&data, &mut reader, Some(sealed_len))
+                .await
+                .map_err(|e| match e {
+                    // The bytes no longer hash to the CID: the source changed under us.
+                    StoreError::Corrupt { .. } => VaultError::SourceChanged,
+                    other => VaultError::Store(other),
+                })?;
+        } else if let Some(p) = progress {
+            p(plain_len);
+        }
+        let outboard_cid = self.put_outboard(&outboard).await?;
+        let manifest = Manifest {
+            v: FORMAT_VERSION,
+            key: key.to_vec(),
+            data,
+            sealed_len,
+            plain_len,
+            blake3: *outboard.root().as_bytes(),
+            outboard: outboard_cid,
+            content_type: opts.content_type,
+            metadata: opts.metadata,
+            created_ms: now_ms(),
+            prev,
+        };
+        self.link(key, &manifest).await
+    }
+
+    /// Stores an outboard block (streamed when large); `None` when it is empty.
+    pub(super) async fn put_outboard(&self, outboard: &Outboard) -> VaultResult<Option<Cid>> {
+        let bytes = outboard.as_bytes();
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let cid = crate::block::raw_cid(bytes);
+        if bytes.len() <= SMALL_BLOCK {
+            self.store.put(&cid, Bytes::copy_from_slice(bytes)).await?;
+        } else {
+            let mut r = futures_util::io::Cursor::new(bytes);
+            self.store
+                .put_stream(&cid, &mut r, Some(bytes.len() as u64))
+                .await?;
+        }
+        Ok(Some(cid))
+    }
+
+    /// Streams the current version of `key` into `writer`, verified (see the [module docs](self));
+    /// returns the version read. On an error, discard what was written.
+    pub async fn get_to<W: AsyncWrite + Unpin>(
+        &self,
+        key: &[u8],
+        writer: W,
+        progress: Option<Progress<'_>>,
+    ) -> VaultResult<ObjectInfo> {
+        let (cid, m) = self.current_manifest(key).await?;
+        self.read_to(&m, writer, progress).await?;
+        Ok(ObjectInfo::from_manifest(&cid, &m))
+    }
+
+    /// [`Vault::get_to`] for version `version` of `key`.
+    pub async fn get_version_to<W: AsyncWrite + Unpin>(
+        &self,
+        key: &[u8],
+        version: &str,
+        writer: W,
+        progress: Option<Progress<'_>>,
+    ) -> VaultResult<ObjectInfo> {
+        let m = self.version_manifest(key, version).await?;
+        self.read_to(&m, writer, progress).await?;
+        let cid: Cid = version
+            .parse()
+            .map_err(|_| VaultError::InvalidVersion("not a CID".into()))?;
+        Ok(ObjectInfo::from_manifest(&cid, &m))
+    }
+
+    async fn read_to<W: AsyncWrite + Unpin>(
+        &self,
+        m: &Manifest,
+        writer: W,
+        progress: Option<Progress<'_>>,
+    ) -> VaultResult<()> {
+        let root = blake3::Hash::from_bytes(m.blake3);
+        let outboard_bytes = match &m.outboard {
+            Some(cid) => self.fetch_block(cid).await?.to_vec(),
+            None => Vec::new(),
+        };
+        let outboard = Outboard::from_parts(root, m.sealed_len, outboard_bytes)
+            .map_err(|e| VaultError::corrupt(&m.data, e))?;
+        let stream = self
+            .store
+            .get_stream(&m.data)
+            .await
+            .map_err(|e| missing_as_corrupt(&m.data, e))?;
+        let mut reader = VerifiedReader {
+            stream,
+            outboard: &outboard,
+            cid: &m.data,
+            pos: 0,
+            pending: BytesMut::new(),
+            ready: Bytes::new(),
+            failure: None,
+        };
+        let writer = Counting {
+            inner: writer,
+            progress,
+            written: 0,
+        };
+        let res = open_async_signed(
+            &self.identity,
+            &mut reader,
+            writer,
+            Some(self.identity.recipient()),
+        )
+        .await;
+        if let Some(e) = reader.failure.take() {
+            return Err(e);
+        }
+        let summary = res.map_err(|e| match e {
+            crate::seal::SealError::Io(err) => VaultError::Output(err.to_string()),
+            other => VaultError::corrupt(&m.data, other),
+        })?;
+        if summary.plaintext_len != m.plain_len || reader.pos != m.sealed_len {
+            return Err(VaultError::corrupt(
+                &m.data,
+                "plaintext length differs from the manifest",
+            ));
+        }
+        Ok(())
+    }
+}
