@@ -61,7 +61,7 @@ pub use format::{
 };
 pub use objects::{DeleteResult, ListPage, ListedObject};
 pub use stream::{Progress, PutSource};
-pub use sync::SyncReport;
+pub use sync::{SyncReport, WriterStatus};
 
 use crate::block::{Cid, raw_cid, verify_block};
 use crate::index::{Hlc, IndexConfig, ProllyTree, WriterId};
@@ -320,7 +320,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             StoreError::Corrupt { detail, .. } => VaultError::corrupt(cid, detail),
             other => VaultError::Store(other),
         })?;
-        verify_block(cid, &bytes).map_err(|e| VaultError::corrupt(cid, e))?;
+        verify_block(cid, &bytes)
+            .map_err(|_| VaultError::corrupt(cid, "its bytes do not hash to its CID"))?;
         Ok(bytes)
     }
 
@@ -410,7 +411,8 @@ async fn open_root_key<S: BlockStore + ?Sized>(
         StoreError::NotFound(_) => VaultError::corrupt(cid, "the vault key block is missing"),
         other => VaultError::Store(other),
     })?;
-    verify_block(cid, &bytes).map_err(|e| VaultError::corrupt(cid, e))?;
+    verify_block(cid, &bytes)
+        .map_err(|_| VaultError::corrupt(cid, "its bytes do not hash to its CID"))?;
     let opened = seal::open_to_vec(identity, &bytes).map_err(|e| match e {
         seal::SealError::NoMatchingRecipient => VaultError::WrongIdentity,
         other => VaultError::corrupt(cid, other),

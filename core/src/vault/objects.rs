@@ -490,3 +490,48 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         })
     }
 }
+
+#[cfg(feature = "bench-internals")]
+impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// Benchmarks only: adds `n` keys `{prefix}{i:09}` that all point at one small real object, in
+    /// index batches and one commit, so a listing bench can have a 1,000,000-object vault without
+    /// sealing a million objects. Reading those keys' contents fails (their manifest names another
+    /// key); listing them is the point.
+    #[doc(hidden)]
+    pub async fn bench_fill(&mut self, prefix: &str, n: usize) -> VaultResult<()> {
+        let seed = format!("{prefix}seed");
+        let info = self
+            .put(
+                seed.as_bytes(),
+                b"bench".to_vec(),
+                super::PutOptions::default(),
+            )
+            .await?;
+        let m: Cid = info
+            .version
+            .parse()
+            .map_err(|_| VaultError::InvalidVersion("not a CID".into()))?;
+        let value = IndexValue {
+            m,
+            n: info.size,
+            c: Vec::new(),
+        }
+        .encode()?;
+        let mut i = 0;
+        while i < n {
+            let end = (i + 100_000).min(n);
+            let time = self.tick();
+            let batch: Vec<(Vec<u8>, Mutation)> = (i..end)
+                .map(|k| {
+                    (
+                        format!("{prefix}{k:09}").into_bytes(),
+                        Mutation::Put(Entry::live(value.clone(), time, self.writer)),
+                    )
+                })
+                .collect();
+            self.state.root = self.tree.apply(&self.state.root, batch).await?;
+            i = end;
+        }
+        self.commit().await
+    }
+}

@@ -29,6 +29,23 @@ pub struct SyncReport {
     pub root_after: Cid,
 }
 
+/// One writer (device) of a vault, as its verified head describes it; see [`Vault::writers`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriterStatus {
+    /// The writer's head-store name.
+    pub writer: String,
+    /// How many heads it has written.
+    pub seq: u64,
+    /// Its clock at its last head (ms since the Unix epoch).
+    pub time_ms: u64,
+    /// Its index root.
+    pub root: Cid,
+    /// Whether it is this device.
+    pub is_self: bool,
+    /// Whether this device has merged its current root (a sync would bring nothing new from it).
+    pub merged: bool,
+}
+
 /// Every head of `vault`, verified: each must decode, carry its own writer name and the vault's
 /// name, be signed by the recipient it names, and that recipient must be `identity`'s. Any head
 /// that fails fails the whole read (a forged head is never merged, and never silently skipped);
@@ -136,6 +153,31 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             fixups.push((change.key, Mutation::Put(entry)));
         }
         Ok(fixups)
+    }
+
+    /// Every writer of the vault with what this device has merged of it (verifies every head, like
+    /// [`Vault::sync`], but changes nothing).
+    pub async fn writers(&self) -> VaultResult<Vec<WriterStatus>> {
+        let heads = read_verified_heads(&*self.store, &self.identity, &self.name).await?;
+        let mut out: Vec<WriterStatus> = heads
+            .into_iter()
+            .map(|(head, _)| {
+                let is_self = head.writer == self.writer_name;
+                let root = head.body.root;
+                WriterStatus {
+                    merged: is_self
+                        || root == self.state.root
+                        || self.state.parents.contains(&root),
+                    writer: head.writer,
+                    seq: head.body.seq,
+                    time_ms: Hlc::from_u64(head.body.time).wall_ms(),
+                    root,
+                    is_self,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.writer.cmp(&b.writer));
+        Ok(out)
     }
 
     /// Reads every writer's head, verifies it, merges the other writers' index roots into this

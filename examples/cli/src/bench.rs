@@ -21,6 +21,9 @@ pub enum BenchCommand {
     /// Kubo. Needs the servers of `.ci/test-stores.sh` (or COFFER_TEST_* variables) and a build
     /// with `--features stores`.
     Store(StoreBenchArgs),
+    /// The Vault end to end: small and big puts and gets, a listing page in a 1,000,000-object
+    /// vault, two devices syncing (local directory by default; --store URL for S3 or IPFS).
+    Vault(crate::bench_vault::VaultBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -71,6 +74,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Seal(a) => seal_bench(a),
         BenchCommand::Index(a) => index_bench(a),
         BenchCommand::Store(a) => store_bench(a),
+        BenchCommand::Vault(a) => crate::bench_vault::run(a),
     }
 }
 
@@ -133,7 +137,7 @@ fn mib_s(bytes: u64, secs: f64) -> f64 {
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+pub(crate) fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -1,15 +1,32 @@
-//! `coffer demo`: the whole story on a temporary directory, narrated.
+//! `coffer demo`: the whole story on the embedded default store (a local directory in a
+//! temporary directory), narrated: two devices, puts, a listing, an offline edit on each, sync,
+//! both versions visible, a range read, verification against a tampering server.
 
-use std::io::Write;
+use std::sync::Arc;
 
 use coffer::Identity;
-use coffer::block;
-use coffer::seal::{self, RangeReader, SealError, SealOptions};
+use coffer::index::ListRequest;
+use coffer::store::{BlockStore, DirStore, HeadCondition, HeadStore};
+use coffer::vault::{PutOptions, Vault, VaultError};
 
+use crate::vault_cmd::vault_error;
 use crate::{CliError, CliResult};
 
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn show_listing(who: &str, v: &Vault<DirStore>) -> CliResult {
+    let page = v.list(&ListRequest::default()).await.map_err(vault_error)?;
+    println!("    {who} sees {} objects:", page.key_count);
+    for o in &page.contents {
+        println!("      {:>9} bytes  {}", o.size, text(&o.key));
+    }
+    Ok(())
 }
 
 /// `coffer demo`.
@@ -17,101 +34,259 @@ pub fn run() -> CliResult {
     let dir = tempfile::tempdir()
         .map_err(|e| CliError::other(format!("cannot create a temp dir: {e}")))?;
     println!(
-        "coffer demo: everything happens in {} (removed at the end)",
+        "coffer demo: a vault on a local directory store in {} (removed at the end)",
         dir.path().display()
     );
+    futures_executor::block_on(story(dir.path()))?;
+    println!(
+        "\nDone. Next: `coffer init` (a vault under ~/.local/share/coffer, or --store s3://… / \
+         ipfs://…), then `coffer put FILE KEY`, `coffer ls`, `coffer get KEY FILE`."
+    );
+    Ok(())
+}
+
+async fn story(root: &std::path::Path) -> CliResult {
+    let store_dir = root.join("store");
+    let store = Arc::new(DirStore::open(&store_dir).map_err(|e| CliError::other(e.to_string()))?);
+    let me = Identity::generate();
 
     step(
         1,
-        "Two identities: Alice (the sender) and Bob (the recipient).",
+        "One identity, two devices: a laptop creates the vault, a phone joins it.",
     );
-    let alice = Identity::generate();
-    let bob = Identity::generate();
-    println!("    alice: {}", alice.recipient());
-    println!("    bob:   {}", bob.recipient());
-
-    step(2, "Alice seals a 300 KiB file for Bob and signs it.");
-    let plain: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 251) as u8).collect();
-    let opts = SealOptions::new(vec![bob.recipient().clone()]).signed_by(&alice);
-    let sealed = seal::seal_to_vec(&opts, &plain)?;
-    let path = dir.path().join("report.bin.coffer");
-    std::fs::write(&path, &sealed).map_err(|e| CliError::io(&path, e))?;
+    println!("    identity (public): {}", me.recipient());
+    let mut laptop = Vault::create(store.clone(), me.clone(), "demo", "laptop")
+        .await
+        .map_err(vault_error)?;
+    let mut phone = Vault::open(store.clone(), me.clone(), "demo", "phone")
+        .await
+        .map_err(vault_error)?;
     println!(
-        "    {} plaintext bytes → {} sealed bytes ({} segments of 64 KiB, {} bytes of header)",
-        plain.len(),
-        sealed.len(),
-        plain.len().div_ceil(65536),
-        seal::Header::parse(&sealed)?.len()
+        "    laptop writer {}, phone writer {}",
+        coffer::vault::writer_name(laptop.writer()),
+        coffer::vault::writer_name(phone.writer())
     );
+
+    step(
+        2,
+        "The laptop puts three objects (one of 3 MiB, streamed from a file).",
+    );
+    let plan = b"1. buy milk\n".to_vec();
+    laptop
+        .put(
+            b"notes/todo.txt",
+            plan.clone(),
+            PutOptions {
+                content_type: Some("text/plain".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(vault_error)?;
+    let photo: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 251) as u8).collect();
+    laptop
+        .put(b"photos/cat.jpg", photo.clone(), PutOptions::default())
+        .await
+        .map_err(vault_error)?;
+    let video: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let video_path = root.join("holiday.mp4");
+    std::fs::write(&video_path, &video).map_err(|e| CliError::io(&video_path, e))?;
+    let info = laptop
+        .put_source(
+            b"videos/holiday.mp4",
+            &mut video_path.clone(),
+            PutOptions::default(),
+            None,
+        )
+        .await
+        .map_err(vault_error)?;
+    println!("    videos/holiday.mp4: version (ETag) {}", info.version);
+    let page = laptop
+        .list(&ListRequest {
+            delimiter: Some(b"/".to_vec()),
+            ..Default::default()
+        })
+        .await
+        .map_err(vault_error)?;
+    let prefixes: Vec<String> = page.common_prefixes.iter().map(|p| text(p)).collect();
+    println!("    ls --delimiter /: {}", prefixes.join("  "));
 
     step(
         3,
-        "What a storage server sees: opaque bytes named by their content (CIDv1, BLAKE3).",
+        "What the store holds: opaque blocks named by CIDs, and one signed head per device.",
     );
-    let cid = block::raw_cid(&sealed);
-    println!("    cid:    {cid}");
-    println!("    blake3: {}", blake3::hash(&sealed).to_hex());
+    let blocks = store
+        .list()
+        .await
+        .map_err(|e| CliError::other(e.to_string()))?;
+    let heads = store
+        .read_heads("demo")
+        .await
+        .map_err(|e| CliError::other(e.to_string()))?;
+    println!(
+        "    {} encrypted blocks, e.g. {}",
+        blocks.len(),
+        blocks.first().map(|c| c.to_string()).unwrap_or_default()
+    );
+    println!(
+        "    {} heads: {}",
+        heads.len(),
+        heads
+            .iter()
+            .map(|h| h.writer.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("    (no key, name, content type or metadata appears in clear; block sizes do)");
+
+    step(4, "The phone syncs and sees everything.");
+    phone.sync().await.map_err(vault_error)?;
+    show_listing("phone", &phone).await?;
 
     step(
-        4,
-        "Bob reads bytes 100000..100016 only: one segment is fetched and authenticated.",
+        5,
+        "Both go offline and edit notes/todo.txt; the phone also adds a file.",
     );
-    let file = std::fs::File::open(&path).map_err(|e| CliError::io(&path, e))?;
-    let reader = RangeReader::new(file, &bob)?;
-    let ct = reader.opened_header().ciphertext_range(100_000..100_016)?;
-    let part = reader.read_range(100_000..100_016)?;
+    laptop
+        .put(
+            b"notes/todo.txt",
+            b"1. buy milk\n2. call mum (laptop)\n".to_vec(),
+            PutOptions::default(),
+        )
+        .await
+        .map_err(vault_error)?;
+    phone
+        .put(
+            b"notes/todo.txt",
+            b"1. buy milk\n2. water plants (phone)\n".to_vec(),
+            PutOptions::default(),
+        )
+        .await
+        .map_err(vault_error)?;
+    phone
+        .put(
+            b"notes/groceries.txt",
+            b"eggs, bread\n".to_vec(),
+            PutOptions::default(),
+        )
+        .await
+        .map_err(vault_error)?;
     println!(
-        "    read {} of {} sealed bytes; plaintext {:?}",
-        ct.end - ct.start,
-        sealed.len(),
-        part
+        "    laptop reads: {:?}",
+        text(&laptop.get(b"notes/todo.txt").await.map_err(vault_error)?)
     );
-    assert_eq!(part, &plain[100_000..100_016], "range read mismatch");
-
-    step(5, "Bob opens the whole file and learns who sealed it.");
-    let opened = seal::open_to_vec(&bob, &sealed)?;
-    let same = opened.plaintext == plain;
-    let signer = opened
-        .signer
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "(unsigned)".into());
     println!(
-        "    {} bytes, identical to the original: {same}",
-        opened.plaintext.len()
-    );
-    println!(
-        "    signed by alice: {}",
-        signer == alice.recipient().to_string()
+        "    phone reads:  {:?}",
+        text(&phone.get(b"notes/todo.txt").await.map_err(vault_error)?)
     );
 
     step(
         6,
-        "A server that flips one bit, cuts the file or hands it to Eve gets caught.",
+        "Back online: each syncs (any order converges to the same index root).",
     );
-    let mut flipped = sealed.clone();
-    flipped[200_000] ^= 0x04;
-    report("one bit flipped", seal::open_to_vec(&bob, &flipped).err());
-    report(
-        "last 1000 bytes cut",
-        seal::open_to_vec(&bob, &sealed[..sealed.len() - 1000]).err(),
+    phone.sync().await.map_err(vault_error)?;
+    laptop.sync().await.map_err(vault_error)?;
+    phone.sync().await.map_err(vault_error)?;
+    println!("    laptop root {}", laptop.root());
+    println!("    phone root  {}", phone.root());
+    println!("    converged: {}", laptop.root() == phone.root());
+    show_listing("laptop", &laptop).await?;
+
+    step(
+        7,
+        "Both edits are kept: the newest is current, the other is a version (a time machine).",
     );
-    report(
-        "opened by Eve",
-        seal::open_to_vec(&Identity::generate(), &sealed).err(),
+    let versions = laptop
+        .versions(b"notes/todo.txt")
+        .await
+        .map_err(vault_error)?;
+    for (i, v) in versions.iter().enumerate() {
+        let body = laptop
+            .get_version(b"notes/todo.txt", &v.version)
+            .await
+            .map_err(vault_error)?;
+        let tag = if i == 0 { "current" } else { "version" };
+        println!("    {tag:<8} {:?}", text(&body));
+    }
+    println!("    both versions visible: {}", versions.len() == 3);
+
+    step(
+        8,
+        "A range read: bytes 2000000..2000016 of the video, fetched and verified alone.",
+    );
+    let part = phone
+        .get_range(b"videos/holiday.mp4", 2_000_000..2_000_016)
+        .await
+        .map_err(vault_error)?;
+    println!("    {:?}", part);
+    println!(
+        "    matches the original: {}",
+        part == video[2_000_000..2_000_016]
     );
 
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "\nDone. Next: `coffer keygen -o me.key`, then `coffer seal -i me.key FILE FILE.coffer`."
+    step(
+        9,
+        "Verification: the server flips one bit of the video and forges a head.",
+    );
+    let cid: coffer::block::Cid = info.data.parse().map_err(|_| CliError::other("bad CID"))?;
+    let path = store.block_path(&cid);
+    let mut sealed = std::fs::read(&path).map_err(|e| CliError::io(&path, e))?;
+    sealed[2_500_000] ^= 0x10;
+    let mut perms = std::fs::metadata(&path)
+        .map_err(|e| CliError::io(&path, e))?
+        .permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).map_err(|e| CliError::io(&path, e))?;
+    std::fs::write(&path, &sealed).map_err(|e| CliError::io(&path, e))?;
+    report(
+        "reading the video",
+        laptop.get(b"videos/holiday.mp4").await.err(),
+    );
+    let untouched = laptop
+        .get_range(b"videos/holiday.mp4", 0..16)
+        .await
+        .map_err(vault_error)?;
+    println!(
+        "    an untouched range still reads and verifies: {}",
+        untouched == video[..16]
+    );
+    let mallory = Identity::generate();
+    let mut fake = Vault::create(
+        Arc::new(coffer::store::MemoryStore::new()),
+        mallory,
+        "demo",
+        "mallory",
     )
-    .map_err(|e| CliError::other(e.to_string()))?;
+    .await
+    .map_err(vault_error)?;
+    fake.put(b"notes/todo.txt", b"pwned".to_vec(), PutOptions::default())
+        .await
+        .map_err(vault_error)?;
+    let forged = fake
+        .store()
+        .read_heads("demo")
+        .await
+        .map_err(|e| CliError::other(e.to_string()))?;
+    if let Some(h) = forged.into_iter().next() {
+        store
+            .write_head("demo", &h.writer, h.bytes, HeadCondition::Absent)
+            .await
+            .map_err(|e| CliError::other(e.to_string()))?;
+    }
+    report("syncing with a forged head", laptop.sync().await.err());
+    println!(
+        "    the laptop's view is untouched: {:?}",
+        text(&laptop.get(b"notes/todo.txt").await.map_err(vault_error)?)
+    );
     Ok(())
 }
 
-fn report(what: &str, err: Option<SealError>) {
+fn report(what: &str, err: Option<VaultError>) {
     match err {
-        Some(e) => println!("    {what:<22} → refused: {e}"),
-        None => println!("    {what:<22} → ACCEPTED (this is a bug)"),
+        Some(e) => println!("    {what:<26} → refused: {e}"),
+        None => println!("    {what:<26} → ACCEPTED (this is a bug)"),
     }
 }

@@ -1,16 +1,20 @@
 //! `coffer`: zero-trust storage from the terminal.
 //!
-//! Exit codes: 0 success; 1 any other failure; 2 bad usage; 3 the data failed authentication or
-//! verification (damaged, tampered, or not for this identity); 4 an I/O error (missing file, full
-//! disk, broken pipe).
+//! Exit codes: 0 success; 1 any other failure (e.g. an unreachable store); 2 bad usage; 3 the data
+//! failed authentication or verification (damaged, tampered, forged, or not for this identity);
+//! 4 an I/O error (missing file, full disk, broken pipe); 5 no such key or version; 6 a
+//! conditional put's condition did not hold.
 
 mod bench;
 #[cfg(feature = "stores")]
 mod bench_store;
+mod bench_vault;
+mod config;
 mod demo;
 mod files;
 mod keys;
 mod sealing;
+mod vault_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,8 +31,35 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Show the whole story on a temporary directory: keys, seal, verify, a range read, open.
+    /// Show the whole story on a temporary directory: two devices, offline edits, sync, versions,
+    /// a range read, verification.
     Demo,
+    /// Set up the vault the other commands use: store URL (default: a directory under
+    /// $COFFER_HOME), identity (created if missing), vault and device names.
+    ///
+    /// Store URLs: file:///path, s3://bucket/prefix?endpoint=http://127.0.0.1:9000&path_style=true
+    /// (credentials from the standard AWS environment variables and profiles), ipfs://127.0.0.1:5001.
+    Init(vault_cmd::InitArgs),
+    /// Store a local file (or stdin) under a key, as a new version.
+    Put(vault_cmd::PutArgs),
+    /// Read an object (verified) into a file or stdout.
+    Get(vault_cmd::GetArgs),
+    /// List keys (ListObjectsV2: prefix, delimiter, pages).
+    Ls(vault_cmd::LsArgs),
+    /// Delete keys (earlier versions stay readable until pruned).
+    Rm(vault_cmd::RmArgs),
+    /// Copy an object by reference (nothing is re-encrypted or uploaded).
+    Cp(vault_cmd::CopyArgs),
+    /// Move an object (copy by reference, then delete the source).
+    Mv(vault_cmd::CopyArgs),
+    /// List every version of a key, current first.
+    Versions(vault_cmd::KeyArgs),
+    /// Show an object's metadata.
+    Stat(vault_cmd::KeyArgs),
+    /// Merge the other devices' changes into this device's view.
+    Sync(vault_cmd::SyncArgs),
+    /// Show the vault, store, device, and which devices have unmerged changes.
+    Status(vault_cmd::SyncArgs),
     /// Create an identity; print its public recipient as the last word of stdout.
     Keygen(keys::KeygenArgs),
     /// Print the public recipient of an identity.
@@ -63,6 +94,13 @@ impl CliError {
     pub fn integrity(message: impl Into<String>) -> Self {
         Self {
             code: 3,
+            message: message.into(),
+        }
+    }
+    /// A failure with exit code `code`.
+    pub fn with_code(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
             message: message.into(),
         }
     }
@@ -147,6 +185,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo => demo::run(),
+        Command::Init(a) => vault_cmd::init(a),
+        Command::Put(a) => vault_cmd::put(a),
+        Command::Get(a) => vault_cmd::get(a),
+        Command::Ls(a) => vault_cmd::ls(a),
+        Command::Rm(a) => vault_cmd::rm(a),
+        Command::Cp(a) => vault_cmd::copy(a, false),
+        Command::Mv(a) => vault_cmd::copy(a, true),
+        Command::Versions(a) => vault_cmd::versions(a),
+        Command::Stat(a) => vault_cmd::stat(a),
+        Command::Sync(a) => vault_cmd::sync(a),
+        Command::Status(a) => vault_cmd::status(a),
         Command::Keygen(a) => keys::keygen(a),
         Command::Recipient(a) => keys::recipient(a),
         Command::Seal(a) => sealing::seal(a),

@@ -1,0 +1,421 @@
+//! Where the CLI keeps its state, store URLs, and opening the configured vault.
+//!
+//! Everything lives under the coffer home: `$COFFER_HOME`, else `$XDG_DATA_HOME/coffer`, else
+//! `~/.local/share/coffer`. It holds `config.json` (written by `coffer init`), the default
+//! identity (`identity`, mode 0600) and the default store (`store/`, a local directory).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use coffer::Identity;
+use coffer::store::{BlockStore, DirStore, HeadStore};
+use coffer::vault::Vault;
+use serde_json::json;
+
+use crate::{CliError, CliResult};
+
+/// Any store a vault can live in.
+pub trait AnyStore: BlockStore + HeadStore {}
+impl<T: BlockStore + HeadStore + ?Sized> AnyStore for T {}
+
+/// A vault over whichever store the URL named.
+pub type CliVault = Vault<dyn AnyStore>;
+
+/// The coffer home directory.
+pub fn home() -> CliResult<PathBuf> {
+    if let Some(h) = std::env::var_os("COFFER_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(h));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(d).join("coffer"));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(h) => Ok(PathBuf::from(h).join(".local/share/coffer")),
+        None => Err(CliError::usage(
+            "cannot find a home for coffer's state: set COFFER_HOME (or HOME)",
+        )),
+    }
+}
+
+/// What `coffer init` wrote.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The store URL.
+    pub store: String,
+    /// The vault name.
+    pub vault: String,
+    /// This device's name.
+    pub device: String,
+    /// The identity file.
+    pub identity: PathBuf,
+}
+
+impl Config {
+    fn path(home: &Path) -> PathBuf {
+        home.join("config.json")
+    }
+
+    /// Reads the configuration; `None` when `coffer init` has not run.
+    pub fn load(home: &Path) -> CliResult<Option<Self>> {
+        let path = Self::path(home);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(CliError::io(&path, e)),
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            CliError::usage(format!(
+                "{}: not valid JSON ({e}); fix it or run `coffer init` again",
+                path.display()
+            ))
+        })?;
+        let field = |name: &str| {
+            v.get(name)
+                .and_then(|x| x.as_str())
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "{}: missing \"{name}\"; run `coffer init` again",
+                        path.display()
+                    ))
+                })
+        };
+        Ok(Some(Self {
+            store: field("store")?,
+            vault: field("vault")?,
+            device: field("device")?,
+            identity: PathBuf::from(field("identity")?),
+        }))
+    }
+
+    /// Writes the configuration atomically.
+    pub fn save(&self, home: &Path) -> CliResult {
+        let path = Self::path(home);
+        let text = serde_json::to_string_pretty(&json!({
+            "store": self.store,
+            "vault": self.vault,
+            "device": self.device,
+            "identity": self.identity,
+        }))
+        .map_err(|e| CliError::other(e.to_string()))?;
+        let mut out = crate::files::Output::create(&path)?;
+        out.writer()
+            .write_all(format!("{text}\n").as_bytes())
+            .map_err(|e| CliError::io(&path, e))?;
+        out.commit()
+    }
+}
+
+/// This machine's name, the default device name.
+pub fn default_device() -> String {
+    let from_env = std::env::var("HOSTNAME").ok();
+    let from_file = std::fs::read_to_string("/etc/hostname").ok();
+    from_env
+        .or(from_file)
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty() && coffer::store::validate_name(h).is_ok())
+        .unwrap_or_else(|| "this-device".to_string())
+}
+
+/// A parsed store URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `file:///path`: a local directory.
+    File(PathBuf),
+    /// `s3://bucket/prefix?endpoint=…&path_style=true&region=…`.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key prefix (may be empty).
+        prefix: String,
+        /// Endpoint URL, for S3-compatible stores.
+        endpoint: Option<String>,
+        /// Region.
+        region: Option<String>,
+        /// Path-style addressing.
+        path_style: bool,
+    },
+    /// `ipfs://host:port`: a Kubo node's RPC API.
+    Ipfs {
+        /// `http://host:port`.
+        api: String,
+    },
+}
+
+const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, or ipfs://host:port";
+
+impl StoreUrl {
+    /// Parses a store URL.
+    pub fn parse(url: &str) -> CliResult<Self> {
+        let bad = |why: &str| CliError::usage(format!("bad store URL {url:?}: {why}; {URL_HELP}"));
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad("a file URL needs an absolute path (file:///…)"));
+            }
+            return Ok(Self::File(PathBuf::from(
+                percent_decode(path).map_err(|e| bad(&e))?,
+            )));
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+            if bucket.is_empty() {
+                return Err(bad("no bucket"));
+            }
+            let mut endpoint = None;
+            let mut region = None;
+            let mut path_style = false;
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let v = percent_decode(v).map_err(|e| bad(&e))?;
+                match k {
+                    "endpoint" => endpoint = Some(v),
+                    "region" => region = Some(v),
+                    "path_style" => {
+                        path_style = match v.as_str() {
+                            "true" | "1" | "" => true,
+                            "false" | "0" => false,
+                            _ => return Err(bad("path_style is true or false")),
+                        }
+                    }
+                    other => return Err(bad(&format!("unknown parameter {other:?}"))),
+                }
+            }
+            return Ok(Self::S3 {
+                bucket: bucket.to_string(),
+                prefix: percent_decode(prefix.trim_end_matches('/')).map_err(|e| bad(&e))?,
+                endpoint,
+                region,
+                path_style,
+            });
+        }
+        if let Some(rest) = url.strip_prefix("ipfs://") {
+            let host = rest.trim_end_matches('/');
+            if host.is_empty() || host.contains('/') {
+                return Err(bad("an IPFS URL is ipfs://host:port (the Kubo RPC API)"));
+            }
+            return Ok(Self::Ipfs {
+                api: format!("http://{host}"),
+            });
+        }
+        Err(bad("unknown scheme"))
+    }
+
+    /// The URL of a local directory.
+    pub fn for_dir(path: &Path) -> String {
+        format!("file://{}", path.display())
+    }
+
+    /// Connects to the store.
+    pub async fn connect(&self) -> CliResult<Arc<dyn AnyStore>> {
+        match self {
+            Self::File(path) => {
+                let store = DirStore::open(path).map_err(|e| {
+                    CliError::other(format!("cannot open the store at {}: {e}", path.display()))
+                })?;
+                Ok(Arc::new(store))
+            }
+            #[cfg(feature = "stores")]
+            Self::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                path_style,
+            } => {
+                use coffer::store::s3::{S3Config, S3Store};
+                let mut c = S3Config::new(bucket.clone());
+                c.prefix = prefix.clone();
+                c.endpoint = endpoint.clone();
+                c.region = region.clone();
+                c.path_style = *path_style;
+                // 8 MiB parts, 3 in flight: a large upload stays within ~32 MiB.
+                c.part_size = 8 << 20;
+                c.concurrency = 3;
+                let store = S3Store::connect(c)
+                    .await
+                    .map_err(|e| CliError::other(format!("cannot reach the S3 store: {e}")))?;
+                Ok(Arc::new(store))
+            }
+            #[cfg(feature = "stores")]
+            Self::Ipfs { api } => {
+                use coffer::store::ipfs::{IpfsConfig, IpfsStore};
+                let store = IpfsStore::connect(IpfsConfig::new(api.clone()))
+                    .await
+                    .map_err(|e| CliError::other(format!("cannot reach the IPFS node: {e}")))?;
+                Ok(Arc::new(store))
+            }
+            #[cfg(not(feature = "stores"))]
+            _ => Err(CliError::usage(
+                "this coffer was built without S3 and IPFS support; rebuild with --features stores",
+            )),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad percent escape at byte {i}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "percent escapes that are not UTF-8".to_string())
+}
+
+/// Which vault a command works on: flags override the configuration `coffer init` wrote.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct VaultArgs {
+    /// Store URL (default: the one `coffer init` configured). See `coffer init --help`.
+    #[arg(long, value_name = "URL", env = "COFFER_STORE", global = true)]
+    pub store: Option<String>,
+    /// Vault name (default: the configured one, else "default").
+    #[arg(long, value_name = "NAME", global = true)]
+    pub vault: Option<String>,
+    /// This device's name (default: the configured one, else the host name).
+    #[arg(long, value_name = "NAME", global = true)]
+    pub device: Option<String>,
+    /// Identity file (default: $COFFER_IDENTITY, else the configured one).
+    #[arg(
+        short = 'i',
+        long = "identity",
+        env = "COFFER_IDENTITY",
+        value_name = "FILE",
+        global = true
+    )]
+    pub identity: Option<PathBuf>,
+}
+
+/// What a command resolved to open.
+pub struct Resolved {
+    /// Store URL.
+    pub store: String,
+    /// Vault name.
+    pub vault: String,
+    /// Device name.
+    pub device: String,
+    /// Identity file.
+    pub identity: PathBuf,
+}
+
+impl VaultArgs {
+    /// Resolves flags against the configuration.
+    pub fn resolve(&self) -> CliResult<Resolved> {
+        let home = home()?;
+        let config = Config::load(&home)?;
+        let store = self
+            .store
+            .clone()
+            .or_else(|| config.as_ref().map(|c| c.store.clone()))
+            .ok_or_else(|| {
+                CliError::usage(
+                    "no vault configured: run `coffer init` first (or pass --store URL)",
+                )
+            })?;
+        let identity = self
+            .identity
+            .clone()
+            .or_else(|| config.as_ref().map(|c| c.identity.clone()))
+            .unwrap_or_else(|| home.join("identity"));
+        Ok(Resolved {
+            store,
+            vault: self
+                .vault
+                .clone()
+                .or_else(|| config.as_ref().map(|c| c.vault.clone()))
+                .unwrap_or_else(|| "default".into()),
+            device: self
+                .device
+                .clone()
+                .or_else(|| config.as_ref().map(|c| c.device.clone()))
+                .unwrap_or_else(default_device),
+            identity,
+        })
+    }
+}
+
+impl Resolved {
+    /// Opens the vault (it must exist).
+    pub async fn open(&self) -> CliResult<CliVault> {
+        let identity = self.load_identity()?;
+        let store = StoreUrl::parse(&self.store)?.connect().await?;
+        Vault::open(store, identity, &self.vault, &self.device)
+            .await
+            .map_err(crate::vault_cmd::vault_error)
+    }
+
+    /// Loads the identity file.
+    pub fn load_identity(&self) -> CliResult<Identity> {
+        if !self.identity.exists() {
+            return Err(CliError::usage(format!(
+                "no identity at {}: run `coffer init` (it creates one) or pass -i FILE",
+                self.identity.display()
+            )));
+        }
+        crate::keys::read_identity(&self.identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_parse() {
+        assert_eq!(
+            StoreUrl::parse("file:///tmp/x%20y").ok(),
+            Some(StoreUrl::File(PathBuf::from("/tmp/x y")))
+        );
+        assert_eq!(
+            StoreUrl::parse(
+                "s3://b/some/prefix/?endpoint=http%3A%2F%2F127.0.0.1%3A9000&path_style=true"
+            )
+            .ok(),
+            Some(StoreUrl::S3 {
+                bucket: "b".into(),
+                prefix: "some/prefix".into(),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: None,
+                path_style: true,
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse("s3://b?endpoint=http://127.0.0.1:9000&path_style=true").ok(),
+            Some(StoreUrl::S3 {
+                bucket: "b".into(),
+                prefix: String::new(),
+                endpoint: Some("http://127.0.0.1:9000".into()),
+                region: None,
+                path_style: true,
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse("ipfs://127.0.0.1:5001").ok(),
+            Some(StoreUrl::Ipfs {
+                api: "http://127.0.0.1:5001".into()
+            })
+        );
+        for bad in [
+            "file://relative",
+            "s3://",
+            "s3://b?x=1",
+            "s3://b?path_style=maybe",
+            "ipfs://",
+            "ftp://x",
+            "/tmp/x",
+            "file:///%zz",
+        ] {
+            assert!(StoreUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
