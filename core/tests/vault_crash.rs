@@ -149,15 +149,30 @@ fn killed_at_random_points_loses_nothing_committed() {
                 }
             }
         });
-        // Let it run for a random while (long enough, on average, to commit some operations).
-        let delay = Duration::from_millis(50 + rng.below(700));
-        let start = Instant::now();
+        // Let it commit a random number of operations, then kill it a random moment later: most
+        // kills land inside an operation (sealing, writing blocks, or writing the head).
+        let target = 1 + rng.below(8);
         let mut last = None;
-        while start.elapsed() < delay {
-            if let Ok(n) = rx.recv_timeout(Duration::from_millis(5)) {
-                last = Some(n);
+        let mut seen = 0;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while seen < target {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(n) => {
+                    last = Some(n);
+                    seen += 1;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the child made no progress in 5 minutes"
+                    );
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("the child exited early: {:?}", child.wait());
+                }
             }
         }
+        std::thread::sleep(Duration::from_micros(rng.below(40_000)));
         let killed = child.kill().is_ok();
         let status = child.wait().unwrap();
         reader.join().unwrap();

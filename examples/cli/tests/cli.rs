@@ -240,10 +240,3 @@ fn identity_from_the_environment() {
         .unwrap();
     assert_eq!(ok(&out).trim(), me);
 }
-
-#[test]
-fn demo_runs() {
-    let out = ok(&coffer(&["demo"]));
-    assert!(out.contains("identical to the original: true"));
-    assert!(!out.contains("ACCEPTED"));
-}

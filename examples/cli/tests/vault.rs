@@ -1,0 +1,382 @@
+//! The vault commands of the `coffer` binary as people and scripts use them: `init` on the
+//! embedded default, puts and gets through files and pipes, the `ls --json` shape scripts rely
+//! on, versions, two devices syncing, exit codes, and the same commands on SeaweedFS and Kubo
+//! (`--store s3://…`, `ipfs://…`) when their variables are set by `.ci/test.sh`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on setup failures
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// Runs `coffer` with `home` as its home and no identity or store from the environment.
+fn run(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
+    cmd.args(args)
+        .env("COFFER_HOME", home)
+        .env_remove("COFFER_IDENTITY")
+        .env_remove("COFFER_STORE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run coffer");
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.unwrap_or_default().to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
+fn ok(out: Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn text(out: Output) -> String {
+    String::from_utf8(ok(out)).unwrap()
+}
+
+fn json(out: Output) -> Value {
+    serde_json::from_slice(&ok(out)).expect("valid JSON")
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// The whole command set against the store at `url` (None: the default `coffer init` picks).
+fn command_suite(url: Option<&str>) {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let files = tempfile::tempdir().unwrap();
+    let f = files.path();
+
+    // Before init: a clear usage error.
+    let out = run(h, &["ls"], None);
+    assert_eq!(code(&out), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("coffer init"));
+
+    // A vault name of its own, so runs against long-lived servers never meet.
+    let vault = format!(
+        "v{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut init = vec!["init", "--json", "--device", "laptop", "--vault", &vault];
+    if let Some(u) = url {
+        init.extend(["--store", u]);
+    }
+    let cfg = json(run(h, &init, None));
+    assert_eq!(cfg["created_identity"], true);
+    assert!(cfg["recipient"].as_str().unwrap().starts_with("coffer1"));
+    if url.is_none() {
+        assert!(cfg["store"].as_str().unwrap().starts_with("file:///"));
+        assert!(h.join("store").is_dir());
+    }
+    // init again is harmless and keeps the identity
+    let again = json(run(h, &init, None));
+    assert_eq!(again["created_identity"], false);
+    assert_eq!(again["recipient"], cfg["recipient"]);
+
+    // put from a file and from stdin; get to a file and to stdout
+    let big: Vec<u8> = (0..2_500_000u32)
+        .map(|i| (i * 7 + i / 1000) as u8)
+        .collect();
+    std::fs::write(f.join("big.bin"), &big).unwrap();
+    let put = json(run(
+        h,
+        &[
+            "put",
+            f.join("big.bin").to_str().unwrap(),
+            "media/big.bin",
+            "--json",
+            "--content-type",
+            "application/octet-stream",
+            "--meta",
+            "camera=x100",
+        ],
+        None,
+    ));
+    assert_eq!(put["size"], 2_500_000);
+    assert_eq!(put["etag"], put["version"]);
+    ok(run(h, &["put", "-", "notes/a.txt"], Some(b"alpha")));
+    ok(run(h, &["put", "-", "notes/b.txt"], Some(b"bravo")));
+    ok(run(h, &["put", "-", "top.txt"], Some(b"top")));
+    let out_path = f.join("out.bin");
+    ok(run(
+        h,
+        &["get", "media/big.bin", out_path.to_str().unwrap()],
+        None,
+    ));
+    assert!(std::fs::read(&out_path).unwrap() == big);
+    assert_eq!(ok(run(h, &["get", "notes/a.txt"], None)), b"alpha");
+    assert_eq!(ok(run(h, &["get", "notes/a.txt", "-"], None)), b"alpha");
+    assert_eq!(
+        ok(run(
+            h,
+            &["get", "media/big.bin", "--range", "1000000..1000010"],
+            None
+        )),
+        &big[1_000_000..1_000_010]
+    );
+    let stat = json(run(h, &["stat", "media/big.bin", "--json"], None));
+    assert_eq!(stat["content_type"], "application/octet-stream");
+    assert_eq!(stat["metadata"]["camera"], "x100");
+    assert_eq!(stat["version"], put["version"]);
+
+    // ls --json: exactly the shape scripts rely on
+    let page = json(run(h, &["ls", "--json"], None));
+    let obj = page.as_object().unwrap();
+    let mut fields: Vec<&str> = obj.keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "common_prefixes",
+            "contents",
+            "is_truncated",
+            "key_count",
+            "next_continuation_token"
+        ]
+    );
+    let keys: Vec<&str> = page["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["media/big.bin", "notes/a.txt", "notes/b.txt", "top.txt"]
+    );
+    for c in page["contents"].as_array().unwrap() {
+        let mut f: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        f.sort_unstable();
+        assert_eq!(f, ["etag", "key", "last_modified", "size"]);
+        assert!(c["last_modified"].as_str().unwrap().ends_with('Z'));
+    }
+    assert_eq!(page["key_count"], 4);
+    assert_eq!(page["is_truncated"], false);
+    assert_eq!(page["next_continuation_token"], Value::Null);
+    assert_eq!(page["contents"][0]["size"], 2_500_000);
+    assert_eq!(page["contents"][0]["etag"], put["etag"]);
+
+    let page = json(run(h, &["ls", "--json", "--delimiter", "/"], None));
+    assert_eq!(page["common_prefixes"][0]["prefix"], "media/");
+    assert_eq!(page["common_prefixes"][1]["prefix"], "notes/");
+    assert_eq!(page["contents"][0]["key"], "top.txt");
+    assert_eq!(page["key_count"], 3);
+
+    // pages: --max-keys, --continuation-token, --start-after, a prefix
+    let p1 = json(run(h, &["ls", "--json", "--max-keys", "2"], None));
+    assert_eq!(p1["is_truncated"], true);
+    assert_eq!(p1["key_count"], 2);
+    let token = p1["next_continuation_token"].as_str().unwrap().to_string();
+    let p2 = json(run(
+        h,
+        &[
+            "ls",
+            "--json",
+            "--max-keys",
+            "2",
+            "--continuation-token",
+            &token,
+        ],
+        None,
+    ));
+    assert_eq!(p2["contents"][0]["key"], "notes/b.txt");
+    assert_eq!(p2["contents"][1]["key"], "top.txt");
+    assert_eq!(p2["is_truncated"], false);
+    let p = json(run(
+        h,
+        &["ls", "--json", "--start-after", "notes/a.txt", "notes/"],
+        None,
+    ));
+    assert_eq!(p["key_count"], 1);
+    assert_eq!(p["contents"][0]["key"], "notes/b.txt");
+    let bad = run(
+        h,
+        &["ls", "--json", "--continuation-token", "garbage"],
+        None,
+    );
+    assert_eq!(code(&bad), Some(2));
+    let listing = text(run(h, &["ls", "--recursive"], None));
+    assert_eq!(listing.lines().count(), 4);
+
+    // versions, conditional puts, exit codes
+    ok(run(h, &["put", "-", "notes/a.txt"], Some(b"alpha 2")));
+    let versions = json(run(h, &["versions", "notes/a.txt", "--json"], None));
+    let list = versions["versions"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let old = list[1]["version"].as_str().unwrap();
+    assert_eq!(
+        ok(run(h, &["get", "notes/a.txt", "--version", old], None)),
+        b"alpha"
+    );
+    let cond = run(h, &["put", "-", "notes/a.txt", "--if-absent"], Some(b"x"));
+    assert_eq!(code(&cond), Some(6));
+    let cond = run(
+        h,
+        &["put", "-", "notes/a.txt", "--if-match", old],
+        Some(b"x"),
+    );
+    assert_eq!(code(&cond), Some(6));
+    assert_eq!(code(&run(h, &["get", "nope"], None)), Some(5));
+    assert_eq!(code(&run(h, &["stat", "nope"], None)), Some(5));
+    let long = "k".repeat(1025);
+    assert_eq!(code(&run(h, &["put", "-", &long], Some(b"x"))), Some(2));
+    let missing = f.join("missing");
+    assert_eq!(
+        code(&run(h, &["put", missing.to_str().unwrap(), "k"], None)),
+        Some(4)
+    );
+    // a get that fails leaves no file behind
+    let never = f.join("never");
+    assert_eq!(
+        code(&run(h, &["get", "nope", never.to_str().unwrap()], None)),
+        Some(5)
+    );
+    assert!(!never.exists());
+
+    // cp / mv / rm
+    ok(run(h, &["cp", "media/big.bin", "media/copy.bin"], None));
+    let copy = json(run(h, &["stat", "media/copy.bin", "--json"], None));
+    assert_eq!(copy["data"], stat["data"], "copied by reference");
+    ok(run(h, &["mv", "media/copy.bin", "media/moved.bin"], None));
+    assert_eq!(code(&run(h, &["stat", "media/copy.bin"], None)), Some(5));
+    let rm = run(h, &["rm", "media/moved.bin", "no-such-key", "--json"], None);
+    assert_eq!(code(&rm), Some(5));
+    let results: Value = serde_json::from_slice(&rm.stdout).unwrap();
+    assert_eq!(results["results"][0]["deleted"], true);
+    assert_eq!(results["results"][1]["deleted"], false);
+
+    // a second device: sees nothing until it syncs; its edits flow back
+    let phone = ["--device", "phone"];
+    let page = json(run(h, &[&["ls", "--json"][..], &phone].concat(), None));
+    assert_eq!(page["key_count"], 0);
+    let status = json(run(h, &["status", "--json", "--device", "phone"], None));
+    assert_eq!(status["unmerged_writers"], 1);
+    let report = json(run(h, &["sync", "--json", "--device", "phone"], None));
+    assert_eq!(report["changed"], true);
+    let page = json(run(h, &[&["ls", "--json"][..], &phone].concat(), None));
+    assert_eq!(page["key_count"], 4);
+    ok(run(
+        h,
+        &[&["put", "-", "from-phone.txt"][..], &phone].concat(),
+        Some(b"hi"),
+    ));
+    ok(run(h, &["sync"], None));
+    assert_eq!(ok(run(h, &["get", "from-phone.txt"], None)), b"hi");
+    let status = json(run(h, &["status", "--json"], None));
+    assert_eq!(status["unmerged_writers"], 0);
+    assert_eq!(status["writers"].as_array().unwrap().len(), 2);
+
+    // another identity cannot open it
+    let other = tempfile::tempdir().unwrap();
+    let other_id = other.path().join("id");
+    ok(run(
+        other.path(),
+        &["keygen", "-o", other_id.to_str().unwrap()],
+        None,
+    ));
+    let store = cfg["store"].as_str().unwrap();
+    let wrong = run(
+        other.path(),
+        &[
+            "ls",
+            "--store",
+            store,
+            "--vault",
+            &vault,
+            "-i",
+            other_id.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        code(&wrong),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+}
+
+#[test]
+fn commands_on_the_embedded_default_store() {
+    command_suite(None);
+}
+
+#[test]
+fn commands_on_seaweedfs() {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("COFFER_TEST_S3_ENDPOINT"),
+        std::env::var("COFFER_TEST_S3_BUCKET"),
+    ) else {
+        panic!(
+            "COFFER_TEST_S3_ENDPOINT is not set: run `.ci/seaweedfs.sh start` and `source .ci/state/env`"
+        );
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let url = format!("s3://{bucket}/cli-{nanos}?endpoint={endpoint}&path_style=true");
+    command_suite(Some(&url));
+}
+
+#[test]
+fn commands_on_kubo() {
+    let Ok(api) = std::env::var("COFFER_TEST_IPFS_API") else {
+        panic!(
+            "COFFER_TEST_IPFS_API is not set: run `.ci/kubo.sh start` and `source .ci/state/env`"
+        );
+    };
+    let host = api.trim_start_matches("http://").trim_end_matches('/');
+    command_suite(Some(&format!("ipfs://{host}")));
+}
+
+#[test]
+fn store_urls_that_are_wrong_say_what_is_expected() {
+    let home = tempfile::tempdir().unwrap();
+    for url in [
+        "ftp://x",
+        "file://relative",
+        "s3://?endpoint=x",
+        "s3://b?colour=red",
+    ] {
+        let out = run(home.path(), &["init", "--store", url], None);
+        assert_eq!(code(&out), Some(2), "{url}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("store URLs are"),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn demo_tells_the_vault_story() {
+    let home = tempfile::tempdir().unwrap();
+    let out = text(run(home.path(), &["demo"], None));
+    for needle in [
+        "converged: true",
+        "both versions visible: true",
+        "matches the original: true",
+        "an untouched range still reads and verifies: true",
+        "reading the video          → refused",
+        "syncing with a forged head → refused",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(!out.contains("ACCEPTED"));
+}
