@@ -209,6 +209,18 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Version `version` (an id from [`Vault::versions`] or an ETag) of `key`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault, VaultError}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// let v1 = vault.put(b"k", b"one".to_vec(), PutOptions::default()).await?;
+    /// vault.put(b"k", b"two".to_vec(), PutOptions::default()).await?;
+    /// assert_eq!(vault.get_version(b"k", &v1.version).await?, b"one");
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn get_version(&self, key: &[u8], version: &str) -> VaultResult<Vec<u8>> {
         let m = self.version_manifest(key, version).await?;
         self.read_whole(&m).await
@@ -368,6 +380,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// The current version's metadata (no object bytes are fetched).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault, VaultError}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// let opts = PutOptions { content_type: Some("image/jpeg".into()), ..Default::default() };
+    /// vault.put(b"cat.jpg", b"meow".to_vec(), opts).await?;
+    /// let info = vault.head(b"cat.jpg").await?;
+    /// assert_eq!((info.size, info.content_type.as_deref()), (4, Some("image/jpeg")));
+    /// assert!(matches!(vault.head(b"dog.jpg").await, Err(VaultError::NotFound)));
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn head(&self, key: &[u8]) -> VaultResult<ObjectInfo> {
         let (cid, m) = self.current_manifest(key).await?;
         Ok(ObjectInfo::from_manifest(&cid, &m))
@@ -376,6 +402,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Every version of `key` reachable from the current one: the current version first, then
     /// its predecessors and the concurrent versions other devices wrote (kept when a sync merged
     /// them), newest first by creation time.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault, VaultError}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// vault.put(b"k", b"one".to_vec(), PutOptions::default()).await?;
+    /// let v2 = vault.put(b"k", b"two".to_vec(), PutOptions::default()).await?;
+    /// let versions = vault.versions(b"k").await?;
+    /// assert_eq!(versions.len(), 2);
+    /// assert_eq!(versions[0].version, v2.version);
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn versions(&self, key: &[u8]) -> VaultResult<Vec<ObjectInfo>> {
         let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
         let mut seen = std::collections::BTreeSet::new();
@@ -411,12 +451,38 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// Deletes `key` (a tombstone; the blocks stay until pruned) and commits.
     /// [`VaultError::NotFound`] when the key holds no object.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault, VaultError}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// vault.put(b"k", b"x".to_vec(), PutOptions::default()).await?;
+    /// vault.delete(b"k").await?;
+    /// assert!(matches!(vault.get(b"k").await, Err(VaultError::NotFound)));
+    /// assert_eq!(vault.versions(b"k").await.is_err(), true); // deleted keys list no versions
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn delete(&mut self, key: &[u8]) -> VaultResult<()> {
         let mut results = self.delete_many(&[key]).await?;
         results.pop().map_or(Ok(()), |r| r.result)
     }
 
     /// Deletes several keys in one index batch and one commit, with a result per key.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault, VaultError}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// vault.put(b"a", b"x".to_vec(), PutOptions::default()).await?;
+    /// let results = vault.delete_many(&[b"a", b"missing"]).await?;
+    /// assert!(results[0].result.is_ok());
+    /// assert!(matches!(results[1].result, Err(VaultError::NotFound)));
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn delete_many(&mut self, keys: &[&[u8]]) -> VaultResult<Vec<DeleteResult>> {
         let mut results = Vec::with_capacity(keys.len());
         let mut batch = Vec::new();
@@ -447,6 +513,19 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// Copies the current version of `src` to `dst` by reference: a new manifest for `dst`
     /// pointing at the same sealed object (nothing is re-encrypted or uploaded). Commits.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault, VaultError}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// vault.put(b"a", b"x".to_vec(), PutOptions::default()).await?;
+    /// let copy = vault.copy(b"a", b"b").await?;
+    /// assert_eq!(copy.data, vault.head(b"a").await?.data); // the same sealed object
+    /// assert_eq!(vault.get(b"b").await?, b"x");
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn copy(&mut self, src: &[u8], dst: &[u8]) -> VaultResult<ObjectInfo> {
         check_key(dst)?;
         let (_, m) = self.current_manifest(src).await?;
@@ -461,6 +540,26 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// One page of the ListObjectsV2 listing of this device's view.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault, VaultError}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// use coffer::vault::ListRequest;
+    /// for key in ["a/1", "a/2", "b"] {
+    ///     vault.put(key.as_bytes(), Vec::new(), PutOptions::default()).await?;
+    /// }
+    /// let page = vault.list(&ListRequest { delimiter: Some(b"/".to_vec()), ..Default::default() }).await?;
+    /// assert_eq!(page.common_prefixes, vec![b"a/".to_vec()]);
+    /// assert_eq!(page.contents[0].key, b"b");
+    /// let page = vault.list(&ListRequest { max_keys: Some(2), ..Default::default() }).await?;
+    /// assert!(page.is_truncated);
+    /// let next = ListRequest { continuation_token: page.next_continuation_token, ..Default::default() };
+    /// assert_eq!(vault.list(&next).await?.contents.len(), 1);
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn list(&self, req: &ListRequest) -> VaultResult<ListPage> {
         let page = self.tree.list(&self.state.root, req).await?;
         let mut contents = Vec::with_capacity(page.contents.len());

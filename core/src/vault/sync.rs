@@ -187,6 +187,25 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Fails with [`VaultError::BadHeadSignature`] (or [`VaultError::UnknownWriter`],
     /// [`VaultError::BadHead`]) when any head does not verify; nothing is merged then. Any order
     /// of syncs between devices converges to the same root.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
+    /// # futures_executor::block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let me = Identity::generate();
+    /// let mut laptop = Vault::create(store.clone(), me.clone(), "v", "laptop").await?;
+    /// let mut phone = Vault::open(store, me, "v", "phone").await?;
+    /// laptop.put(b"a", b"from the laptop".to_vec(), PutOptions::default()).await?;
+    /// phone.put(b"b", b"from the phone".to_vec(), PutOptions::default()).await?; // offline
+    /// let report = phone.sync().await?;
+    /// assert_eq!(report.merged.len(), 1);
+    /// laptop.sync().await?;
+    /// assert_eq!(laptop.root(), phone.root()); // converged
+    /// assert!(phone.writers().await?.iter().all(|w| w.merged));
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn sync(&mut self) -> VaultResult<SyncReport> {
         let heads = read_verified_heads(&*self.store, &self.identity, &self.name).await?;
         let root_before = self.state.root;
