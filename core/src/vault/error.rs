@@ -25,6 +25,9 @@ pub enum VaultError {
     /// The key is not usable (empty).
     #[error("invalid object key: {0}")]
     InvalidKey(String),
+    /// Tags beyond S3's limits.
+    #[error("invalid tags: {0}")]
+    InvalidTags(String),
     /// A version id that is not a version of this vault.
     #[error("invalid version id: {0}; use an id returned by versions() or head()")]
     InvalidVersion(String),

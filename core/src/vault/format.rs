@@ -97,7 +97,7 @@ pub(crate) struct Manifest {
     pub prev: Option<Cid>,
 }
 
-/// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID]}`.
+/// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID], t?: CID}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IndexValue {
@@ -109,6 +109,10 @@ pub(crate) struct IndexValue {
     /// is absent when empty), so their history stays reachable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub c: Vec<Cid>,
+    /// The current version's tags: a sealed DAG-CBOR map text → text (absent when none).
+    /// Changing tags rewrites the index value, not the manifest, so the version id stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<Cid>,
 }
 
 impl IndexValue {

@@ -81,6 +81,8 @@ pub struct PutOptions {
     pub if_absent: bool,
     /// Fail with [`VaultError::PreconditionFailed`] unless the key's current version is this one.
     pub if_match: Option<String>,
+    /// Tags of the new version (stored encrypted; see [`Vault::set_tags`]).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// What [`Vault::head`] and [`Vault::versions`] tell about one version of an object.

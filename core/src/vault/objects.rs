@@ -1,5 +1,6 @@
 //! Object operations: put, get, ranges, head, delete, copy, list, versions.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use bytes::Bytes;
@@ -48,6 +49,9 @@ pub struct DeleteResult {
     /// `Ok` when it was deleted; [`VaultError::NotFound`] when it held no object.
     pub result: VaultResult<()>,
 }
+
+/// At most this many tags per object (S3's limit).
+const MAX_TAGS: usize = 10;
 
 /// Above this many separate outboard reads for one range, the whole outboard block is fetched.
 const MAX_PROOF_REQUESTS: usize = 24;
@@ -106,11 +110,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok((value.m, m))
     }
 
-    /// Writes `manifest` (sealed) and points `key` at it; commits the head.
+    /// Writes `manifest` (sealed) and points `key` at it with tags block `t`; commits the head.
     pub(super) async fn link(
         &mut self,
         key: &[u8],
         manifest: &Manifest,
+        t: Option<Cid>,
     ) -> VaultResult<ObjectInfo> {
         let plain = crate::block::to_dag_cbor(manifest)?;
         let (cid, _) = self.put_sealed(&plain).await?;
@@ -120,6 +125,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             m: cid,
             n: manifest.plain_len,
             c,
+            t,
         }
         .encode()?;
         let time = self.tick();
@@ -175,6 +181,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> VaultResult<ObjectInfo> {
         check_key(key)?;
         let prev = self.check_conditions(key, &opts).await?;
+        let t = self.put_tags_block(&opts.tags).await?;
         let (data, sealed) = self.put_sealed(&bytes).await?;
         let outboard = Outboard::compute(&sealed);
         let outboard_cid = if outboard.as_bytes().is_empty() {
@@ -199,7 +206,78 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             created_ms: now_ms(),
             prev,
         };
-        self.link(key, &manifest).await
+        self.link(key, &manifest, t).await
+    }
+
+    /// Checks tags against S3's limits and stores them sealed; `None` when there are none.
+    pub(super) async fn put_tags_block(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> VaultResult<Option<Cid>> {
+        if tags.is_empty() {
+            return Ok(None);
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(VaultError::InvalidTags(format!(
+                "{} tags; at most {MAX_TAGS}",
+                tags.len()
+            )));
+        }
+        for (k, v) in tags {
+            if k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256 {
+                return Err(VaultError::InvalidTags(
+                    "tag keys are 1 to 128 characters, values at most 256".into(),
+                ));
+            }
+        }
+        let plain = crate::block::to_dag_cbor(tags)?;
+        let (cid, _) = self.put_sealed(&plain).await?;
+        Ok(Some(cid))
+    }
+
+    /// The tags of the current version of `key` (empty when it has none).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::collections::BTreeMap;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// let tags = BTreeMap::from([("project".to_string(), "apollo".to_string())]);
+    /// let v1 = vault.put(b"k", b"x".to_vec(), PutOptions { tags: tags.clone(), ..Default::default() }).await?;
+    /// assert_eq!(vault.tags(b"k").await?, tags);
+    /// vault.set_tags(b"k", BTreeMap::from([("state".into(), "final".into())])).await?;
+    /// assert_eq!(vault.tags(b"k").await?["state"], "final");
+    /// assert_eq!(vault.head(b"k").await?.version, v1.version); // tags do not make a version
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn tags(&self, key: &[u8]) -> VaultResult<BTreeMap<String, String>> {
+        let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
+        match value.t {
+            None => Ok(BTreeMap::new()),
+            Some(cid) => {
+                let plain = self.open_sealed(&cid).await?;
+                crate::block::from_dag_cbor(&plain).map_err(|e| VaultError::corrupt(&cid, e))
+            }
+        }
+    }
+
+    /// Replaces the tags of the current version of `key` (an empty map removes them) and
+    /// commits. The version id and ETag do not change; tags follow S3's limits (at most 10, keys
+    /// 1..=128 characters, values at most 256).
+    pub async fn set_tags(
+        &mut self,
+        key: &[u8],
+        tags: BTreeMap<String, String>,
+    ) -> VaultResult<()> {
+        let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
+        let t = self.put_tags_block(&tags).await?;
+        let value = IndexValue { t, ..value }.encode()?;
+        let time = self.tick();
+        let entry = Entry::live(value, time, self.writer);
+        self.state.root = self.tree.put(&self.state.root, key, entry).await?;
+        self.commit().await
     }
 
     /// The current version of `key`, verified and opened.
@@ -529,6 +607,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     pub async fn copy(&mut self, src: &[u8], dst: &[u8]) -> VaultResult<ObjectInfo> {
         check_key(dst)?;
         let (_, m) = self.current_manifest(src).await?;
+        let t = self.current(src).await?.and_then(|v| v.t);
         let prev = self.current(dst).await?.map(|v| v.m);
         let manifest = Manifest {
             key: dst.to_vec(),
@@ -536,7 +615,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             prev,
             ..m
         };
-        self.link(dst, &manifest).await
+        self.link(dst, &manifest, t).await
     }
 
     /// One page of the ListObjectsV2 listing of this device's view.
@@ -614,6 +693,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             m,
             n: info.size,
             c: Vec::new(),
+            t: None,
         }
         .encode()?;
         let mut i = 0;

@@ -359,6 +359,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> VaultResult<ObjectInfo> {
         check_key(key)?;
         let prev = self.check_conditions(key, &opts).await?;
+        let t = self.put_tags_block(&opts.tags).await?;
 
         // 1. Hash the plaintext.
         let mut hasher = blake3::Hasher::new();
@@ -437,7 +438,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             created_ms: now_ms(),
             prev,
         };
-        self.link(key, &manifest).await
+        self.link(key, &manifest, t).await
     }
 
     /// Stores an outboard block (streamed when large); `None` when it is empty.

@@ -143,12 +143,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             if c == wv.c {
                 continue;
             }
-            let value = IndexValue {
-                m: wv.m,
-                n: wv.n,
-                c,
-            }
-            .encode()?;
+            let value = IndexValue { c, ..wv }.encode()?;
             let entry = Entry::live(value, win.time, win.writer);
             fixups.push((change.key, Mutation::Put(entry)));
         }

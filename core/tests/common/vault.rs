@@ -225,6 +225,52 @@ pub async fn vault_suite<S: BlockStore + HeadStore + ?Sized>(store: Arc<S>, vaul
     // the copied blocks are still the original's
     assert_eq!(v.get(b"big.bin").await.expect("get big"), big);
 
+    // tags: per version, encrypted, changed without a new version, copied with the object
+    let tags = BTreeMap::from([("project".to_string(), "apollo".to_string())]);
+    let tagged = v
+        .put(
+            b"tagged",
+            b"t".to_vec(),
+            PutOptions {
+                tags: tags.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("put with tags");
+    assert_eq!(v.tags(b"tagged").await.expect("tags"), tags);
+    v.set_tags(
+        b"tagged",
+        BTreeMap::from([("state".into(), "final".into())]),
+    )
+    .await
+    .expect("set tags");
+    assert_eq!(v.tags(b"tagged").await.expect("tags")["state"], "final");
+    assert_eq!(
+        v.head(b"tagged").await.expect("head").version,
+        tagged.version
+    );
+    v.copy(b"tagged", b"tagged-copy")
+        .await
+        .expect("copy tagged");
+    assert_eq!(
+        v.tags(b"tagged-copy").await.expect("tags")["state"],
+        "final"
+    );
+    let too_many: BTreeMap<String, String> =
+        (0..11).map(|i| (format!("k{i}"), String::new())).collect();
+    assert!(matches!(
+        v.set_tags(b"tagged", too_many).await,
+        Err(VaultError::InvalidTags(_))
+    ));
+    assert!(matches!(
+        v.tags(b"untagged-missing").await,
+        Err(VaultError::NotFound)
+    ));
+    v.delete_many(&[b"tagged", b"tagged-copy"])
+        .await
+        .expect("delete tagged");
+
     // streaming put and get (a file read three times; bounded memory), sizes around the
     // 16 KiB group, the 64 KiB segment and the 1 MiB chunk
     let dir = tempfile::tempdir().expect("tempdir");

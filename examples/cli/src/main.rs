@@ -56,6 +56,8 @@ enum Command {
     Versions(vault_cmd::KeyArgs),
     /// Show an object's metadata.
     Stat(vault_cmd::KeyArgs),
+    /// Print or replace an object's tags (`coffer tag KEY k=v …`; the version does not change).
+    Tag(vault_cmd::TagArgs),
     /// Merge the other devices' changes into this device's view.
     Sync(vault_cmd::SyncArgs),
     /// Show the vault, store, device, and which devices have unmerged changes.
@@ -194,6 +196,7 @@ fn main() -> ExitCode {
         Command::Mv(a) => vault_cmd::copy(a, true),
         Command::Versions(a) => vault_cmd::versions(a),
         Command::Stat(a) => vault_cmd::stat(a),
+        Command::Tag(a) => vault_cmd::tag(a),
         Command::Sync(a) => vault_cmd::sync(a),
         Command::Status(a) => vault_cmd::status(a),
         Command::Keygen(a) => keys::keygen(a),

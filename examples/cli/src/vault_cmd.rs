@@ -25,6 +25,7 @@ pub fn vault_error(e: VaultError) -> CliError {
         VaultError::PreconditionFailed(_) => EXIT_PRECONDITION,
         VaultError::KeyTooLong { .. }
         | VaultError::InvalidKey(_)
+        | VaultError::InvalidTags(_)
         | VaultError::InvalidVersion(_)
         | VaultError::NoSuchVault { .. }
         | VaultError::AlreadyExists { .. } => 2,
@@ -244,6 +245,9 @@ pub struct PutArgs {
     /// User metadata KEY=VALUE (repeatable; encrypted).
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     meta: Vec<String>,
+    /// A tag KEY=VALUE (repeatable, at most 10; encrypted; change later with `coffer tag`).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tag: Vec<String>,
     /// Fail (exit 6) if the key already holds an object.
     #[arg(long, conflicts_with = "if_match")]
     if_absent: bool,
@@ -264,7 +268,7 @@ pub fn put(args: PutArgs) -> CliResult {
         metadata: parse_meta(&args.meta)?,
         if_absent: args.if_absent,
         if_match: args.if_match.clone(),
-        ..Default::default()
+        tags: parse_meta(&args.tag)?,
     };
     // A stream is read more than once by a put (see `coffer::vault::PutSource`): spool stdin.
     let mut spool = None;
@@ -632,6 +636,44 @@ pub fn stat(args: KeyArgs) -> CliResult {
     }
     println!("sealed size:   {}", info.sealed_len);
     println!("sealed CID:    {}", info.data);
+    Ok(())
+}
+
+/// Arguments of `coffer tag`.
+#[derive(clap::Args, Debug)]
+pub struct TagArgs {
+    /// The object key.
+    key: String,
+    /// Tags KEY=VALUE to set, replacing all current ones; none: print the current tags.
+    tags: Vec<String>,
+    /// Remove every tag.
+    #[arg(long, conflicts_with = "tags")]
+    clear: bool,
+    /// Print the tags as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    vault: VaultArgs,
+}
+
+/// `coffer tag`: prints or replaces an object's tags (the version does not change).
+pub fn tag(args: TagArgs) -> CliResult {
+    let resolved = args.vault.resolve()?;
+    let new = parse_meta(&args.tags)?;
+    let tags = block_on(async {
+        let mut v = resolved.open().await?;
+        let key = args.key.as_bytes();
+        if args.clear || !new.is_empty() {
+            v.set_tags(key, new).await.map_err(vault_error)?;
+        }
+        v.tags(key).await.map_err(vault_error)
+    })?;
+    if args.json {
+        return print_json(&json!({ "key": args.key, "tags": tags }));
+    }
+    for (k, val) in &tags {
+        println!("{k}={val}");
+    }
     Ok(())
 }
 

@@ -249,6 +249,26 @@ fn command_suite(url: Option<&str>) {
     );
     assert!(!never.exists());
 
+    // tags
+    ok(run(
+        h,
+        &["put", "-", "tagged.txt", "--tag", "project=apollo"],
+        Some(b"t"),
+    ));
+    let tags = json(run(h, &["tag", "tagged.txt", "--json"], None));
+    assert_eq!(tags["tags"]["project"], "apollo");
+    assert_eq!(
+        text(run(
+            h,
+            &["tag", "tagged.txt", "state=final", "owner=me"],
+            None
+        )),
+        "owner=me\nstate=final\n"
+    );
+    ok(run(h, &["tag", "tagged.txt", "--clear"], None));
+    assert_eq!(text(run(h, &["tag", "tagged.txt"], None)), "");
+    ok(run(h, &["rm", "tagged.txt"], None));
+
     // cp / mv / rm
     ok(run(h, &["cp", "media/big.bin", "media/copy.bin"], None));
     let copy = json(run(h, &["stat", "media/copy.bin", "--json"], None));
