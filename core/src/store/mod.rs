@@ -252,3 +252,36 @@ macro_rules! forward_block_store {
     )*};
 }
 forward_block_store!(std::sync::Arc<S>, Box<S>);
+
+/// Blanket forwarding so `Arc<H>` and `Box<H>` are head stores too (e.g. a shared store wrapped
+/// in a [`FaultyStore`] or [`VerifyingStore`]).
+macro_rules! forward_head_store {
+    ($($ty:ty),*) => {$(
+        #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+        #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+        impl<H: HeadStore + ?Sized> HeadStore for $ty {
+            async fn read_heads(&self, vault: &str) -> StoreResult<Vec<Head>> {
+                (**self).read_heads(vault).await
+            }
+            async fn read_head(&self, vault: &str, writer: &str) -> StoreResult<Option<Head>> {
+                (**self).read_head(vault, writer).await
+            }
+            async fn write_head(
+                &self,
+                vault: &str,
+                writer: &str,
+                bytes: Bytes,
+                condition: HeadCondition,
+            ) -> StoreResult<HeadVersion> {
+                (**self).write_head(vault, writer, bytes, condition).await
+            }
+            fn conditional_writes(&self) -> ConditionalWrites {
+                (**self).conditional_writes()
+            }
+            async fn probe_conditional_writes(&self) -> StoreResult<ConditionalWrites> {
+                (**self).probe_conditional_writes().await
+            }
+        }
+    )*};
+}
+forward_head_store!(std::sync::Arc<H>, Box<H>);

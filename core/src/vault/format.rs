@@ -226,6 +226,13 @@ pub fn check_manifest(bytes: &[u8]) -> VaultResult<()> {
     Manifest::decode(bytes).map(|_| ())
 }
 
+/// Decodes an index value and a tags plaintext (for fuzzing and tools); `Ok(())` when the index
+/// value is well formed (the tags result is ignored: both decoders just must not panic).
+pub fn check_index_value(bytes: &[u8]) -> VaultResult<()> {
+    let _ = crate::block::from_dag_cbor::<BTreeMap<String, String>>(bytes);
+    IndexValue::decode(bytes).map(|_| ())
+}
+
 impl Manifest {
     pub(crate) fn decode(bytes: &[u8]) -> VaultResult<Self> {
         let m: Manifest = from_dag_cbor(bytes)?;

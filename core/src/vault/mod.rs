@@ -57,7 +57,8 @@ use bytes::Bytes;
 pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
 pub use format::{
-    FORMAT_VERSION, HeadBody, check_manifest, decode_head, writer_id_for, writer_name,
+    FORMAT_VERSION, HeadBody, check_index_value, check_manifest, decode_head, writer_id_for,
+    writer_name,
 };
 pub use objects::{DeleteResult, ListPage, ListedObject};
 pub use stream::{Progress, PutSource};
@@ -156,6 +157,9 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     /// Keys the upload seeds of streaming puts (derived from the vault root key).
     upload_key: zeroize::Zeroizing<[u8; 32]>,
     state: WriterState,
+    /// The state as of the last head written: a failed commit rolls `state` back to it, so an
+    /// operation that returned an error never rides along with a later commit.
+    committed: WriterState,
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for Vault<S> {
@@ -279,6 +283,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             writer_name,
             key_block,
             upload_key,
+            committed: state.clone(),
             state,
         };
         if fresh {
@@ -359,18 +364,28 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             Some(v) => crate::store::HeadCondition::Matches(v.clone()),
             None => crate::store::HeadCondition::Absent,
         };
-        let version = self
+        let written = self
             .store
             .write_head(&self.name, &self.writer_name, Bytes::from(bytes), condition)
-            .await
-            .map_err(|e| match e {
-                StoreError::PreconditionFailed(d) => VaultError::PreconditionFailed(format!(
-                    "another process wrote this device's head ({d}); reopen the vault"
-                )),
-                other => VaultError::Store(other),
-            })?;
+            .await;
+        let version = match written {
+            Ok(v) => v,
+            Err(e) => {
+                // Nothing of this operation is committed: forget it (the clock only moves on).
+                let hlc = self.state.hlc;
+                self.state = self.committed.clone();
+                self.state.hlc = hlc;
+                return Err(match e {
+                    StoreError::PreconditionFailed(d) => VaultError::PreconditionFailed(format!(
+                        "another process wrote this device's head ({d}); reopen the vault"
+                    )),
+                    other => VaultError::Store(other),
+                });
+            }
+        };
         self.state.seq += 1;
         self.state.head_version = Some(version);
+        self.committed = self.state.clone();
         Ok(())
     }
 }

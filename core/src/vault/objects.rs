@@ -697,6 +697,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         }
         .encode()?;
         let mut i = 0;
+        let mut root = self.state.root;
         while i < n {
             let end = (i + 100_000).min(n);
             let time = self.tick();
@@ -708,9 +709,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     )
                 })
                 .collect();
-            self.state.root = self.tree.apply(&self.state.root, batch).await?;
+            root = self.tree.apply(&root, batch).await?;
             i = end;
         }
+        self.state.root = root;
         self.commit().await
     }
 }

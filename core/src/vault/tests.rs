@@ -650,3 +650,92 @@ fn concurrent_versions_stay_visible_after_sync() {
         assert_eq!(value.c.len(), 1);
     });
 }
+
+/// A store that fails a third of its operations: every vault operation either commits or fails
+/// with a typed store error and changes nothing; the vault always reopens with exactly the
+/// committed state.
+#[test]
+fn an_unreliable_store_never_leaves_half_a_commit() {
+    use crate::store::{FaultConfig, FaultyStore, StoreError};
+    block_on(async {
+        let inner = Arc::new(MemoryStore::new());
+        let faulty = Arc::new(FaultyStore::new(
+            inner.clone(),
+            FaultConfig {
+                seed: 7,
+                fail_rate: 0.3,
+                ..FaultConfig::default()
+            },
+        ));
+        // Create on the healthy store, then work through the faulty one.
+        drop(
+            Vault::create(inner.clone(), identity(), "f", "d")
+                .await
+                .expect("create"),
+        );
+        let mut model: std::collections::BTreeMap<Vec<u8>, Vec<u8>> = Default::default();
+        let (mut ok, mut failed) = (0, 0);
+        // One vault object for the whole run: an operation that failed must not ride along with
+        // a later commit.
+        let mut v = loop {
+            match Vault::open(faulty.clone(), identity(), "f", "d").await {
+                Ok(v) => break v,
+                Err(
+                    VaultError::Store(StoreError::Unavailable(_))
+                    | VaultError::Index(crate::index::IndexError::Store(StoreError::Unavailable(_))),
+                ) => {}
+                Err(e) => panic!("open: {e:?}"),
+            }
+        };
+        for i in 0..120u32 {
+            let key = format!("k{}", i % 7).into_bytes();
+            let res = if i % 5 == 4 {
+                v.delete(&key).await.map(|()| None)
+            } else if i % 3 == 0 {
+                let big = data(200_000 + i as usize, i as u8);
+                let mut src: &[u8] = &big;
+                v.put_source(&key, &mut src, PutOptions::default(), None)
+                    .await
+                    .map(|_| Some(big))
+            } else {
+                let small = data(100 + i as usize, i as u8);
+                v.put(&key, small.clone(), PutOptions::default())
+                    .await
+                    .map(|_| Some(small))
+            };
+            match res {
+                Ok(Some(bytes)) => {
+                    model.insert(key, bytes);
+                    ok += 1;
+                }
+                Ok(None) => {
+                    model.remove(&key);
+                    ok += 1;
+                }
+                Err(VaultError::NotFound) => {}
+                Err(
+                    VaultError::Store(StoreError::Unavailable(_))
+                    | VaultError::Index(crate::index::IndexError::Store(StoreError::Unavailable(_))),
+                ) => failed += 1,
+                Err(e) => panic!("operation {i}: unexpected error {e:?}"),
+            }
+            // The healthy view holds exactly the committed state.
+            let check = Vault::open(inner.clone(), identity(), "f", "d")
+                .await
+                .expect("reopens after a failure");
+            for k in 0..7 {
+                let key = format!("k{k}").into_bytes();
+                match (check.get(&key).await, model.get(&key)) {
+                    (Ok(got), Some(want)) => assert!(got == *want, "op {i}: k{k} differs"),
+                    (Err(VaultError::NotFound), None) => {}
+                    (got, want) => panic!(
+                        "op {i}: k{k} is {:?}, committed {:?}",
+                        got.map(|b| b.len()),
+                        want.map(Vec::len)
+                    ),
+                }
+            }
+        }
+        assert!(ok > 10 && failed > 10, "{ok} committed, {failed} failed");
+    });
+}
