@@ -16,6 +16,9 @@ if (!existsSync(join(pkg, 'dist', 'index.js'))) {
   process.exit(1);
 }
 
+// The Rust CLI for the interop test (a no-op when built).
+execFileSync('cargo', ['build', '--quiet', '--release', '-p', 'coffer-cli'], { cwd: repo, stdio: 'inherit' });
+
 let started = false;
 if (!process.env.COFFER_TEST_S3_ENDPOINT) {
   const wasRunning = spawnSync(sw, ['env'], { stdio: 'ignore' }).status === 0;
