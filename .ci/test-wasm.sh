@@ -4,8 +4,9 @@
 #   builds the package (npm run build), runs npm test (Node + headless Chromium, against
 #   SeaweedFS), the wasm-bindgen-test cargo tests (Node runner), then `npm pack`s the package,
 #   installs the tarball in a fresh directory and runs the README's Node example there.
-# Starts SeaweedFS (.ci/seaweedfs.sh) unless COFFER_TEST_S3_ENDPOINT is set, and stops what it
-# started. Exits non-zero on any failure.
+# `npm test` starts SeaweedFS (.ci/seaweedfs.sh) and Kubo (.ci/kubo.sh) unless
+# COFFER_TEST_S3_ENDPOINT / COFFER_TEST_IPFS_API are set, and stops what it started; it also builds
+# the coffer CLI (release) for the JS<->Rust interop test. Exits non-zero on any failure.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,13 +24,8 @@ step() {
 }
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
-STARTED_S3=0
 TMP="$(mktemp -d)"
-cleanup() {
-  if [[ $STARTED_S3 == 1 ]]; then "$HERE/seaweedfs.sh" stop || true; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+trap 'rm -rf "$TMP"' EXIT
 
 step "tools"
 command -v node >/dev/null || { echo "node (>= 20) is required" >&2; exit 1; }
@@ -47,14 +43,6 @@ fi
 
 step "npm ci"
 (cd "$PKG" && npm ci --no-audit --no-fund --loglevel=error)
-
-step "SeaweedFS"
-if [[ -z "${COFFER_TEST_S3_ENDPOINT:-}" ]]; then
-  "$HERE/seaweedfs.sh" env >/dev/null 2>&1 || STARTED_S3=1
-  "$HERE/seaweedfs.sh" start >/dev/null
-  # shellcheck disable=SC1091
-  source "$HERE/state/seaweedfs.env"
-fi
 
 step "npm run build"
 (cd "$PKG" && npm run build --silent)

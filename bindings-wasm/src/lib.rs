@@ -289,3 +289,47 @@ pub fn verify_all(root: JsValue, data: JsValue, outboard: JsValue) -> Result<(),
     let outboard = bytes_arg(&outboard, "outboard")?;
     coffer::verify::verify_all(&root, &data, &outboard).map_err(from_verify)
 }
+
+fn cid_arg(v: &JsValue, what: &str) -> Result<coffer::block::Cid, JsValue> {
+    let s = str_arg(v, what)?;
+    coffer::block::Cid::try_from(s.as_str()).map_err(|e| bad_input(format!("{what} is not a CID: {e}")))
+}
+
+/// The DAG-CBOR root of a large blob stored as 1 MiB leaves (the IPFS layout, docs/FORMAT.md §7):
+/// `{ cid, bytes }` of the root node for blob `blob` of `size` bytes with `leaves` (CID strings).
+#[wasm_bindgen(js_name = blobRootEncode)]
+pub fn blob_root_encode(blob: JsValue, size: JsValue, leaves: JsValue) -> Result<JsValue, JsValue> {
+    let blob = cid_arg(&blob, "blob")?;
+    let size = u64_arg(&size, "size")?;
+    let list = leaves
+        .dyn_ref::<Array>()
+        .ok_or_else(|| bad_input("leaves must be an array of CID strings"))?;
+    let leaves = list
+        .iter()
+        .enumerate()
+        .map(|(i, l)| cid_arg(&l, &format!("leaves[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let root = coffer::store::BlobRoot::new(&blob, size, leaves);
+    root.check(&blob)
+        .map_err(|e| bad_input(format!("inconsistent blob root: {e}")))?;
+    let bytes = coffer::block::to_dag_cbor(&root).map_err(|e| error::error("Internal", &e.to_string()))?;
+    Ok(obj(&[
+        ("cid", JsValue::from_str(&coffer::block::dag_cbor_cid(&bytes).to_string())),
+        ("bytes", Uint8Array::from(bytes.as_slice()).into()),
+    ]))
+}
+
+/// Decodes and checks the root of large blob `blob`: `{ size, leafSize, leaves: string[] }`.
+#[wasm_bindgen(js_name = blobRootDecode)]
+pub fn blob_root_decode(blob: JsValue, bytes: JsValue) -> Result<JsValue, JsValue> {
+    let blob = cid_arg(&blob, "blob")?;
+    let bytes = bytes_arg(&bytes, "bytes")?;
+    let root = coffer::store::decode_blob_root(&blob, &bytes)
+        .map_err(|e| error::error("Corrupt", &e.to_string()))?;
+    let leaves: Array = root.leaves.iter().map(|c| JsValue::from_str(&c.to_string())).collect();
+    Ok(obj(&[
+        ("size", JsValue::from_f64(root.size as f64)),
+        ("leafSize", JsValue::from_f64(root.leaf_size as f64)),
+        ("leaves", leaves.into()),
+    ]))
+}

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // `npm test`: the Node test runner over test/*.test.mjs against the built package (dist/).
-// The S3 and browser tests need SeaweedFS: reuse COFFER_TEST_S3_* from the environment when set,
-// else start it with .ci/seaweedfs.sh and stop it afterwards.
+// The S3 and browser tests need SeaweedFS, the IPFS test Kubo (.ci/seaweedfs.sh, .ci/kubo.sh).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -9,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 
 const pkg = dirname(dirname(fileURLToPath(import.meta.url)));
 const repo = dirname(pkg);
-const sw = join(repo, '.ci', 'seaweedfs.sh');
 
 if (!existsSync(join(pkg, 'dist', 'index.js'))) {
   console.error('dist/ is missing: run `npm run build` first');
@@ -19,12 +17,18 @@ if (!existsSync(join(pkg, 'dist', 'index.js'))) {
 // The Rust CLI for the interop test (a no-op when built).
 execFileSync('cargo', ['build', '--quiet', '--release', '-p', 'coffer-cli'], { cwd: repo, stdio: 'inherit' });
 
-let started = false;
-if (!process.env.COFFER_TEST_S3_ENDPOINT) {
-  const wasRunning = spawnSync(sw, ['env'], { stdio: 'ignore' }).status === 0;
-  execFileSync(sw, ['start'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  started = !wasRunning;
-  const env = readFileSync(join(repo, '.ci', 'state', 'seaweedfs.env'), 'utf8');
+// Servers: reuse COFFER_TEST_S3_* / COFFER_TEST_IPFS_API when set, else start (and later stop).
+const servers = [
+  { script: join(repo, '.ci', 'seaweedfs.sh'), env: 'seaweedfs.env', var: 'COFFER_TEST_S3_ENDPOINT' },
+  { script: join(repo, '.ci', 'kubo.sh'), env: 'kubo.env', var: 'COFFER_TEST_IPFS_API' },
+];
+const started = [];
+for (const s of servers) {
+  if (process.env[s.var]) continue;
+  const wasRunning = spawnSync(s.script, ['env'], { stdio: 'ignore' }).status === 0;
+  execFileSync(s.script, ['start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!wasRunning) started.push(s.script);
+  const env = readFileSync(join(repo, '.ci', 'state', s.env), 'utf8');
   for (const m of env.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]] = m[2];
 }
 
@@ -32,5 +36,5 @@ const files = process.argv.slice(2).length
   ? process.argv.slice(2)
   : readdirSync(join(pkg, 'test')).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join('test', f));
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { cwd: pkg, stdio: 'inherit' });
-if (started) execFileSync(sw, ['stop'], { stdio: 'inherit' });
+for (const script of started) execFileSync(script, ['stop'], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -62,6 +62,10 @@ export function open(identity: Identity, sealed: Uint8Array): Opened;
 export function blake3(bytes: Uint8Array): string;
 export function cid(bytes: Uint8Array, codec?: 'raw' | 'dag-cbor'): string;
 
+/** The DAG-CBOR root of a large blob stored as 1 MiB leaves (the IPFS layout, docs/FORMAT.md §7). */
+export function blobRootEncode(blob: string, size: number, leaves: string[]): { cid: string; bytes: Uint8Array };
+export function blobRootDecode(blob: string, bytes: Uint8Array): { size: number; leafSize: number; leaves: string[] };
+
 export const verify: {
   outboard(data: Uint8Array): { root: string; outboard: Uint8Array };
   coveringRange(len: number, start: number, end: number): { start: number; end: number };

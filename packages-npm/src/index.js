@@ -76,6 +76,11 @@ export const blake3 = (bytes) => raw.blake3(bytes);
 /** CIDv1 (blake3 multihash) of `bytes`; codec "raw" (default) or "dag-cbor". */
 export const cid = (bytes, codec = 'raw') => raw.cid(bytes, codec);
 
+/** The DAG-CBOR root of a blob stored as 1 MiB leaves (IPFS layout): `{ cid, bytes }`. */
+export const blobRootEncode = (blob, size, leaves) => raw.blobRootEncode(blob, size, leaves);
+/** Decodes and checks a blob root: `{ size, leafSize, leaves }`. */
+export const blobRootDecode = (blob, bytes) => raw.blobRootDecode(blob, bytes);
+
 /** Verified streaming: BLAKE3 roots, Bao outboards and range proofs (docs/verify.md). */
 export const verify = Object.freeze({
   outboard: (data) => raw.computeOutboard(data),
