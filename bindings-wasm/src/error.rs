@@ -103,9 +103,9 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
     match e {
         VaultError::NotFound => "NotFound",
         VaultError::PreconditionFailed(_) => "PreconditionFailed",
-        VaultError::KeyTooLong { .. } | VaultError::InvalidKey(_) | VaultError::InvalidVersion(_) => {
-            "BadInput"
-        }
+        VaultError::KeyTooLong { .. }
+        | VaultError::InvalidKey(_)
+        | VaultError::InvalidVersion(_) => "BadInput",
         VaultError::Corrupt { .. } | VaultError::BadHead { .. } | VaultError::Block(_) => "Corrupt",
         VaultError::BadHeadSignature { .. } | VaultError::UnknownWriter { .. } => "Integrity",
         VaultError::ConflictingVaultKeys { .. } => "Conflict",

@@ -184,7 +184,10 @@ pub fn open(identity: &Identity, sealed: JsValue) -> Result<JsValue, JsValue> {
         None => JsValue::NULL,
     };
     Ok(obj(&[
-        ("plaintext", Uint8Array::from(opened.plaintext.as_slice()).into()),
+        (
+            "plaintext",
+            Uint8Array::from(opened.plaintext.as_slice()).into(),
+        ),
         ("signer", signer),
     ]))
 }
@@ -258,7 +261,10 @@ pub fn range_proof(
     let bytes = bytes_arg(&outboard, "outboard")?;
     let (start, end) = (u64_arg(&start, "start")?, u64_arg(&end, "end")?);
     let ob = Outboard::from_parts(root, len, bytes).map_err(from_verify)?;
-    Ok(ob.range_proof(start..end).map_err(from_verify)?.into_bytes())
+    Ok(ob
+        .range_proof(start..end)
+        .map_err(from_verify)?
+        .into_bytes())
 }
 
 /// Verifies `start..end` of an object (`root`, `len`) with a range `proof` and the `covering`
@@ -292,7 +298,8 @@ pub fn verify_all(root: JsValue, data: JsValue, outboard: JsValue) -> Result<(),
 
 fn cid_arg(v: &JsValue, what: &str) -> Result<coffer::block::Cid, JsValue> {
     let s = str_arg(v, what)?;
-    coffer::block::Cid::try_from(s.as_str()).map_err(|e| bad_input(format!("{what} is not a CID: {e}")))
+    coffer::block::Cid::try_from(s.as_str())
+        .map_err(|e| bad_input(format!("{what} is not a CID: {e}")))
 }
 
 /// The DAG-CBOR root of a large blob stored as 1 MiB leaves (the IPFS layout, docs/FORMAT.md §7):
@@ -312,9 +319,13 @@ pub fn blob_root_encode(blob: JsValue, size: JsValue, leaves: JsValue) -> Result
     let root = coffer::store::BlobRoot::new(&blob, size, leaves);
     root.check(&blob)
         .map_err(|e| bad_input(format!("inconsistent blob root: {e}")))?;
-    let bytes = coffer::block::to_dag_cbor(&root).map_err(|e| error::error("Internal", &e.to_string()))?;
+    let bytes =
+        coffer::block::to_dag_cbor(&root).map_err(|e| error::error("Internal", &e.to_string()))?;
     Ok(obj(&[
-        ("cid", JsValue::from_str(&coffer::block::dag_cbor_cid(&bytes).to_string())),
+        (
+            "cid",
+            JsValue::from_str(&coffer::block::dag_cbor_cid(&bytes).to_string()),
+        ),
         ("bytes", Uint8Array::from(bytes.as_slice()).into()),
     ]))
 }
@@ -326,7 +337,11 @@ pub fn blob_root_decode(blob: JsValue, bytes: JsValue) -> Result<JsValue, JsValu
     let bytes = bytes_arg(&bytes, "bytes")?;
     let root = coffer::store::decode_blob_root(&blob, &bytes)
         .map_err(|e| error::error("Corrupt", &e.to_string()))?;
-    let leaves: Array = root.leaves.iter().map(|c| JsValue::from_str(&c.to_string())).collect();
+    let leaves: Array = root
+        .leaves
+        .iter()
+        .map(|c| JsValue::from_str(&c.to_string()))
+        .collect();
     Ok(obj(&[
         ("size", JsValue::from_f64(root.size as f64)),
         ("leafSize", JsValue::from_f64(root.leaf_size as f64)),

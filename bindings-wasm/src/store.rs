@@ -244,7 +244,9 @@ impl HeadStore for JsStore {
         coffer::store::validate_name(vault)?;
         let v = self.call("readHeads", &[JsValue::from_str(vault)]).await?;
         let bad = |what: &str| StoreError::Other(format!("store.readHeads() returned {what}"));
-        let arr = v.dyn_into::<Array>().map_err(|_| bad("something other than an array"))?;
+        let arr = v
+            .dyn_into::<Array>()
+            .map_err(|_| bad("something other than an array"))?;
         let mut heads = Vec::with_capacity(arr.length() as usize);
         for h in arr.iter() {
             let field = |k: &str| prop(&h, k).map_err(|_| bad("an entry that is not an object"));

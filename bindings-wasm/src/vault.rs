@@ -12,10 +12,10 @@ use wasm_bindgen_futures::future_to_promise;
 
 use coffer::vault::{self as core_vault, ListRequest, ObjectInfo, PutOptions};
 
+use crate::Identity;
 use crate::convert::{absent, bytes_arg, key_arg, num, obj, prop, str_arg, text_or_null, u64_arg};
 use crate::error::{bad_input, from_vault};
 use crate::store::JsStore;
-use crate::Identity;
 
 type CoreVault = core_vault::Vault<JsStore>;
 
@@ -88,6 +88,8 @@ fn metadata_js(m: &BTreeMap<String, String>) -> JsValue {
     o.into()
 }
 
+// `..Default::default()` on purpose: the core may add fields (with defaults) at any time.
+#[allow(clippy::needless_update)]
 fn put_options(v: &JsValue) -> Result<PutOptions, JsValue> {
     if absent(v) {
         return Ok(PutOptions::default());
@@ -143,6 +145,8 @@ fn opt_bytes_prop(v: &JsValue, name: &str) -> Result<Option<Vec<u8>>, JsValue> {
     }
 }
 
+// `..Default::default()` on purpose: the core may add fields (with defaults) at any time.
+#[allow(clippy::needless_update)]
 fn list_request(v: &JsValue) -> Result<ListRequest, JsValue> {
     if absent(v) {
         return Ok(ListRequest::default());
@@ -231,7 +235,9 @@ impl Vault {
             let start = u64_arg(&start, "start")?;
             let end = u64_arg(&end, "end")?;
             if start > end {
-                return Err(bad_input(format!("range start {start} is after its end {end}")));
+                return Err(bad_input(format!(
+                    "range start {start} is after its end {end}"
+                )));
             }
             let v = inner.lock().await;
             let b = v.get_range(&key, start..end).await.map_err(from_vault)?;
@@ -345,7 +351,11 @@ impl Vault {
                     ])
                 })
                 .collect();
-            let prefixes: Array = page.common_prefixes.iter().map(|p| text_or_null(p)).collect();
+            let prefixes: Array = page
+                .common_prefixes
+                .iter()
+                .map(|p| text_or_null(p))
+                .collect();
             Ok(obj(&[
                 ("contents", contents.into()),
                 ("commonPrefixes", prefixes.into()),
@@ -371,7 +381,11 @@ impl Vault {
             Ok(obj(&[
                 (
                     "merged",
-                    r.merged.iter().map(|s| JsValue::from_str(s)).collect::<Array>().into(),
+                    r.merged
+                        .iter()
+                        .map(|s| JsValue::from_str(s))
+                        .collect::<Array>()
+                        .into(),
                 ),
                 ("rootBefore", JsValue::from_str(&r.root_before.to_string())),
                 ("rootAfter", JsValue::from_str(&r.root_after.to_string())),
@@ -388,4 +402,3 @@ impl Vault {
         })
     }
 }
-

@@ -9,8 +9,8 @@ use js_sys::{Function, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
-use coffer::vault::{PutOptions, Vault, VaultError};
 use coffer::store::StoreError;
+use coffer::vault::{PutOptions, Vault, VaultError};
 use coffer_wasm::{Identity, JsStore};
 
 /// An in-memory store written in JS; `failPuts` makes every put reject like a dropped connection.
@@ -47,7 +47,10 @@ fn js_memory_store() -> JsValue {
 }
 
 fn code(e: &JsValue) -> String {
-    Reflect::get(e, &"code".into()).unwrap().as_string().unwrap()
+    Reflect::get(e, &"code".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
 }
 
 #[wasm_bindgen_test]
@@ -55,16 +58,29 @@ async fn vault_over_a_js_store() {
     let obj = js_memory_store();
     let store = Arc::new(JsStore::new(obj.clone()).unwrap());
     let me = coffer::Identity::generate();
-    let mut v = Vault::create(store.clone(), me.clone(), "v", "d").await.unwrap();
+    let mut v = Vault::create(store.clone(), me.clone(), "v", "d")
+        .await
+        .unwrap();
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    v.put(b"k", data.clone(), PutOptions::default()).await.unwrap();
+    v.put(b"k", data.clone(), PutOptions::default())
+        .await
+        .unwrap();
     assert_eq!(v.get(b"k").await.unwrap(), data);
-    assert_eq!(v.get_range(b"k", 70_000..70_010).await.unwrap(), &data[70_000..70_010]);
+    assert_eq!(
+        v.get_range(b"k", 70_000..70_010).await.unwrap(),
+        &data[70_000..70_010]
+    );
 
     // Puts reject: a Store error, nothing committed.
     Reflect::set(&obj, &"failPuts".into(), &JsValue::TRUE).unwrap();
-    let e = v.put(b"k", b"new".to_vec(), PutOptions::default()).await.unwrap_err();
-    assert!(matches!(e, VaultError::Store(StoreError::Unavailable(ref m)) if m.contains("Failed to fetch")), "{e:?}");
+    let e = v
+        .put(b"k", b"new".to_vec(), PutOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, VaultError::Store(StoreError::Unavailable(ref m)) if m.contains("Failed to fetch")),
+        "{e:?}"
+    );
     Reflect::set(&obj, &"failPuts".into(), &JsValue::FALSE).unwrap();
     let reopened = Vault::open(store, me, "v", "d").await.unwrap();
     assert_eq!(reopened.get(b"k").await.unwrap(), data);
@@ -85,20 +101,40 @@ fn bad_values_are_typed_errors() {
     let rs: JsValue = js_sys::Array::of1(&id.recipient().into()).into();
     let e = coffer_wasm::seal("text".into(), rs.clone(), JsValue::UNDEFINED).unwrap_err();
     assert_eq!(code(&e), "BadInput");
-    let e = coffer_wasm::seal(Uint8Array::new_with_length(3).into(), rs.clone(), 99.into()).unwrap_err();
+    let e = coffer_wasm::seal(Uint8Array::new_with_length(3).into(), rs.clone(), 99.into())
+        .unwrap_err();
     assert_eq!(code(&e), "BadInput");
-    let e = coffer_wasm::seal(Uint8Array::new_with_length(3).into(), "coffer1x".into(), JsValue::NULL).unwrap_err();
+    let e = coffer_wasm::seal(
+        Uint8Array::new_with_length(3).into(),
+        "coffer1x".into(),
+        JsValue::NULL,
+    )
+    .unwrap_err();
     assert_eq!(code(&e), "BadInput");
     let sealed = coffer_wasm::seal(Uint8Array::from(&b"hi"[..]).into(), rs, JsValue::NULL).unwrap();
     let opened = coffer_wasm::open(&id, Uint8Array::from(sealed.as_slice()).into()).unwrap();
     let pt: Uint8Array = Reflect::get(&opened, &"plaintext".into()).unwrap().into();
     assert_eq!(pt.to_vec(), b"hi");
-    let e = coffer_wasm::open(&Identity::generate(), Uint8Array::from(sealed.as_slice()).into()).unwrap_err();
+    let e = coffer_wasm::open(
+        &Identity::generate(),
+        Uint8Array::from(sealed.as_slice()).into(),
+    )
+    .unwrap_err();
     assert_eq!(code(&e), "NotRecipient");
-    let e = coffer_wasm::verify_range("zz".into(), 1.into(), 0.into(), 1.into(), JsValue::NULL, JsValue::NULL).unwrap_err();
+    let e = coffer_wasm::verify_range(
+        "zz".into(),
+        1.into(),
+        0.into(),
+        1.into(),
+        JsValue::NULL,
+        JsValue::NULL,
+    )
+    .unwrap_err();
     assert_eq!(code(&e), "BadInput");
     let e = coffer_wasm::covering_range_js((-1.0).into(), 0.into(), 1.into()).unwrap_err();
     assert_eq!(code(&e), "BadInput");
-    let e = Identity::from_seed(Uint8Array::new_with_length(5).into()).err().unwrap();
+    let e = Identity::from_seed(Uint8Array::new_with_length(5).into())
+        .err()
+        .unwrap();
     assert_eq!(code(&e), "BadInput");
 }
