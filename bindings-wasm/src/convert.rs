@@ -6,9 +6,10 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::bad_input;
 
-/// The largest byte array accepted in one call (wasm32 has 4 GiB of memory; sealing needs the
-/// input and the output at once).
-pub(crate) const MAX_BYTES: u32 = 1 << 30;
+/// The largest byte array accepted in one call: wasm32 has at most 4 GiB of memory and a put
+/// holds the input, the sealed copy, its outboard and the store's copy at once; an allocation
+/// failure would abort the module, so larger inputs are refused up front.
+pub(crate) const MAX_BYTES: u32 = 256 << 20;
 
 /// The largest integer a JS number holds exactly.
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;

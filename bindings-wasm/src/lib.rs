@@ -72,8 +72,10 @@ impl Identity {
 
     /// The secret text form `COFFER-SECRET-KEY-1…`. Keep it secret.
     #[wasm_bindgen(js_name = toSecretString)]
-    pub fn to_secret_string(&self) -> String {
-        self.0.to_secret_string().to_string()
+    pub fn to_secret_string(&self) -> JsValue {
+        // The Rust copy is zeroized on drop; the JS string is the caller's to keep safe.
+        let secret = self.0.to_secret_string();
+        JsValue::from_str(&secret)
     }
 
     /// The public recipient text form `coffer1…`.

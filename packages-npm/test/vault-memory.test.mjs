@@ -129,6 +129,10 @@ test('bad input from JS: typed errors, no trap', async () => {
     assert.equal(e.code, 'BadKey');
     assert.ok(!e.message.includes(secret.slice(20, 40)));
   }
+  // Huge inputs are refused before anything is allocated in wasm memory.
+  const huge = new Uint8Array(256 * 1024 * 1024 + 1);
+  await assert.rejects(v.put('huge', huge), bad);
+  assert.throws(() => seal(huge, Identity.generate()), bad);
   // The module still works after all of that.
   assert.equal(await v.getText('k'), '0123456789');
 });
