@@ -4,7 +4,8 @@
 #   builds the package (npm run build), runs npm test (Node + headless Chromium, against
 #   SeaweedFS), the wasm-bindgen-test cargo tests (Node runner), then `npm pack`s the package,
 #   installs the tarball in a fresh directory and runs the README's Node example there.
-# `npm test` starts SeaweedFS (.ci/seaweedfs.sh) and Kubo (.ci/kubo.sh) unless
+# `npm test` starts SeaweedFS (.ci/seaweedfs.sh, S3 port $COFFER_S3_PORT, default here 18533) and
+# Kubo (.ci/kubo.sh, RPC port $COFFER_IPFS_PORT, default here 15201) unless
 # COFFER_TEST_S3_ENDPOINT / COFFER_TEST_IPFS_API are set, and stops what it started; it also builds
 # the coffer CLI (release) for the JS<->Rust interop test. Exits non-zero on any failure.
 set -euo pipefail

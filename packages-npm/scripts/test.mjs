@@ -21,7 +21,10 @@ execFileSync('cargo', ['build', '--quiet', '--manifest-path', join(pkg, 'interop
   cwd: repo, stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR || join(repo, 'target') },
 });
 
-// Servers: reuse COFFER_TEST_S3_* / COFFER_TEST_IPFS_API when set, else start (and later stop).
+// Servers: reuse COFFER_TEST_S3_* / COFFER_TEST_IPFS_API when set, else start (and later stop)
+// our own, on ports of our own so that other worktrees' servers on the defaults are not touched.
+process.env.COFFER_S3_PORT ??= '18533';
+process.env.COFFER_IPFS_PORT ??= '15201';
 const servers = [
   { script: join(repo, '.ci', 'seaweedfs.sh'), env: 'seaweedfs.env', var: 'COFFER_TEST_S3_ENDPOINT' },
   { script: join(repo, '.ci', 'kubo.sh'), env: 'kubo.env', var: 'COFFER_TEST_IPFS_API' },

@@ -30,8 +30,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut v = Vault::open_or_create(store, id, "interop", "rust").await?;
     match mode {
         "write" => {
-            v.put(b"from-rust.txt", b"hello from rust".to_vec(), PutOptions::default())
-                .await?;
+            v.put(
+                b"from-rust.txt",
+                b"hello from rust".to_vec(),
+                PutOptions::default(),
+            )
+            .await?;
             let bin: Vec<u8> = (0..(5u32 << 19)).map(|i| (i % 251) as u8).collect();
             v.put(b"from-rust.bin", bin, PutOptions::default()).await?;
             println!("{{\"ok\":true}}");
