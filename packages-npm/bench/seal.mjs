@@ -3,7 +3,11 @@
 // (`coffer bench seal --json`, the CLI built in release, same portable AES-GCM backend unless the
 // CLI was built with --features ring), the ratio, and the package size. Not a test.
 //
-//   node bench/seal.mjs [--size-mib 64] [--runs 3]
+//   node bench/seal.mjs [--size-mib 64] [--runs 3] [--soft-native]
+// --soft-native also runs the CLI built with the portable (software) AES and POLYVAL backends
+// (RUSTFLAGS='--cfg aes_backend="soft" --cfg polyval_backend="soft"', its own target directory
+// <target>-softaes): the same algorithm the wasm build runs, so that ratio shows the cost of wasm
+// itself rather than of AES-NI/CLMUL, which wasm does not have.
 // Work per direction, as in the native bench: seal = seal + Bao outboard of the sealed bytes;
 // open = BLAKE3 of the sealed bytes + open (every segment authenticated).
 import { execFileSync } from 'node:child_process';
@@ -14,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Identity, seal, open, verify, blake3 } from '../dist/index.js';
 
 const args = process.argv.slice(2);
+const softNative = args.includes('--soft-native');
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
 const sizeMib = opt('--size-mib', 64);
 const runs = opt('--runs', 3);
@@ -43,6 +48,16 @@ const cargo = ['run', '--quiet', '--release', '-p', 'coffer-cli', '--', 'bench',
 console.error(`native: cargo ${cargo.join(' ')}`);
 const native = JSON.parse(execFileSync('cargo', cargo, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop());
 
+let soft = null;
+if (softNative) {
+  const target = `${process.env.CARGO_TARGET_DIR || join(repo, 'target')}-softaes`;
+  console.error(`native (software AES/POLYVAL): cargo ${cargo.join(' ')} in ${target}`);
+  soft = JSON.parse(execFileSync('cargo', cargo, {
+    cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, CARGO_TARGET_DIR: target, RUSTFLAGS: '--cfg aes_backend="soft" --cfg polyval_backend="soft"' },
+  }).trim().split('\n').pop());
+}
+
 const wasmFile = join(pkg, 'dist', 'wasm', 'coffer_wasm_bg.wasm');
 const gz = (f) => gzipSync(readFileSync(f), { level: 9 }).length;
 const distFiles = (d) => readdirSync(d, { recursive: true }).map((f) => join(d, f)).filter((f) => statSync(f).isFile());
@@ -59,6 +74,12 @@ const report = {
   seal_ratio: round(bestSeal / native.seal_mib_s),
   open_ratio: round(bestOpen / native.open_mib_s),
   target_ratio: 0.3,
+  ...(soft && {
+    native_soft_seal_mib_s: soft.seal_mib_s,
+    native_soft_open_mib_s: soft.open_mib_s,
+    seal_ratio_to_soft: round(bestSeal / soft.seal_mib_s),
+    open_ratio_to_soft: round(bestOpen / soft.open_mib_s),
+  }),
   wasm_bytes: statSync(wasmFile).size,
   wasm_gzip_bytes: gz(wasmFile),
   dist_gzip_bytes: distFiles(join(pkg, 'dist')).reduce((a, f) => a + gz(f), 0),

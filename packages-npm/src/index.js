@@ -113,31 +113,36 @@ export class Vault {
   static openOrCreate(store, identity, name, device = 'default') {
     return openVault('openOrCreate', store, identity, name, device);
   }
-  get name() { return this.#v.name; }
-  put(key, bytes, options) { return this.#v.put(key, bytes, options); }
-  get(key) { return this.#v.get(key); }
-  async getText(key) { return new TextDecoder().decode(await this.#v.get(key)); }
-  getRange(key, start, end) { return this.#v.getRange(key, start, end); }
-  head(key) { return this.#v.head(key); }
-  versions(key) { return this.#v.versions(key); }
-  getVersion(key, version) { return this.#v.getVersion(key, version); }
-  delete(key) { return this.#v.delete(key); }
-  deleteMany(keys) { return this.#v.deleteMany(keys); }
-  copy(src, dst) { return this.#v.copy(src, dst); }
-  list(request) { return this.#v.list(request); }
+  get name() { return this.#v?.name; }
+  #call(method, ...args) {
+    if (this.#v === null) return Promise.reject(badInput('this vault was freed'));
+    return this.#v[method](...args);
+  }
+  put(key, bytes, options) { return this.#call('put', key, bytes, options); }
+  get(key) { return this.#call('get', key); }
+  async getText(key) { return new TextDecoder().decode(await this.#call('get', key)); }
+  getRange(key, start, end) { return this.#call('getRange', key, start, end); }
+  head(key) { return this.#call('head', key); }
+  versions(key) { return this.#call('versions', key); }
+  getVersion(key, version) { return this.#call('getVersion', key, version); }
+  delete(key) { return this.#call('delete', key); }
+  deleteMany(keys) { return this.#call('deleteMany', keys); }
+  copy(src, dst) { return this.#call('copy', src, dst); }
+  list(request) { return this.#call('list', request); }
   /** Every key, following continuation tokens. */
   async *keys(request = {}) {
+    if (request === null || typeof request !== 'object') throw badInput('request must be an object');
     let token;
     do {
-      const page = await this.#v.list({ ...request, continuationToken: token });
+      const page = await this.#call('list', { ...request, continuationToken: token });
       for (const o of page.contents) yield o;
       token = page.nextContinuationToken ?? undefined;
     } while (token);
   }
-  sync() { return this.#v.sync(); }
-  root() { return this.#v.root(); }
-  /** Releases the wasm memory held by this vault. */
-  free() { this.#v.free(); }
+  sync() { return this.#call('sync'); }
+  root() { return this.#call('root'); }
+  /** Releases the wasm memory held by this vault; later calls reject with BadInput. */
+  free() { this.#v?.free(); this.#v = null; }
 }
 
 export { MemoryStore } from './stores/memory.js';

@@ -133,6 +133,9 @@ test('bad input from JS: typed errors, no trap', async () => {
   const huge = new Uint8Array(256 * 1024 * 1024 + 1);
   await assert.rejects(v.put('huge', huge), bad);
   assert.throws(() => seal(huge, Identity.generate()), bad);
+  const gone = await Vault.create(new MemoryStore(), Identity.generate(), 'v', 'd');
+  gone.free();
+  await assert.rejects(gone.get('k'), bad);
   // The module still works after all of that.
   assert.equal(await v.getText('k'), '0123456789');
 });
