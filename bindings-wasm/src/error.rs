@@ -1,0 +1,132 @@
+//! Errors crossing into JavaScript: a `CofferError` (an `Error` subclass registered by the
+//! package with [`set_error_class`]; a plain `Error` named `CofferError` until then) with a
+//! stable string `code` and a readable message. Messages come from the core, which never puts key
+//! material or plaintext in them.
+
+use std::cell::RefCell;
+
+use js_sys::{Array, Function, Reflect};
+use wasm_bindgen::prelude::*;
+
+use coffer::keys::KeyError;
+use coffer::seal::SealError;
+use coffer::store::StoreError;
+use coffer::vault::VaultError;
+use coffer::verify::VerifyError;
+
+thread_local! {
+    static ERROR_CLASS: RefCell<Option<Function>> = const { RefCell::new(None) };
+}
+
+/// Marker type for documentation: errors are JS values built by [`error`].
+pub struct CofferError;
+
+/// Registers the JS class errors are built with: `new cls(code, message)`.
+#[wasm_bindgen(js_name = setErrorClass)]
+pub fn set_error_class(cls: JsValue) -> Result<(), JsValue> {
+    let f = cls
+        .dyn_into::<Function>()
+        .map_err(|_| bad_input("setErrorClass needs a class (constructor function)"))?;
+    ERROR_CLASS.with(|c| *c.borrow_mut() = Some(f));
+    Ok(())
+}
+
+/// A CofferError with `code` and `message`.
+pub(crate) fn error(code: &str, message: &str) -> JsValue {
+    let registered = ERROR_CLASS.with(|c| c.borrow().clone());
+    if let Some(cls) = registered {
+        let args = Array::of2(&JsValue::from_str(code), &JsValue::from_str(message));
+        if let Ok(e) = Reflect::construct(&cls, &args) {
+            return e;
+        }
+    }
+    let e = js_sys::Error::new(message);
+    e.set_name("CofferError");
+    let _ = Reflect::set(&e, &JsValue::from_str("code"), &JsValue::from_str(code));
+    e.into()
+}
+
+pub(crate) fn bad_input(message: impl AsRef<str>) -> JsValue {
+    error("BadInput", message.as_ref())
+}
+
+pub(crate) fn from_key(e: KeyError) -> JsValue {
+    error("BadKey", &e.to_string())
+}
+
+pub(crate) fn seal_code(e: &SealError) -> &'static str {
+    match e {
+        SealError::NoMatchingRecipient => "NotRecipient",
+        SealError::NotSealed
+        | SealError::UnsupportedVersion(_)
+        | SealError::InvalidHeader(_)
+        | SealError::InvalidSegmentSize(_)
+        | SealError::TruncatedHeader { .. } => "Corrupt",
+        SealError::RangeOutOfBounds { .. }
+        | SealError::NoRecipients
+        | SealError::TooManyRecipients(_)
+        | SealError::InvalidRecipient => "BadInput",
+        SealError::Io(_) => "Store",
+        SealError::Internal(_) => "Internal",
+        // Authentication failures: the bytes were modified, truncated or forged.
+        _ => "Integrity",
+    }
+}
+
+pub(crate) fn from_seal(e: SealError) -> JsValue {
+    error(seal_code(&e), &e.to_string())
+}
+
+pub(crate) fn from_verify(e: VerifyError) -> JsValue {
+    let code = match e {
+        VerifyError::RootMismatch
+        | VerifyError::CorruptData { .. }
+        | VerifyError::CorruptOutboard { .. }
+        | VerifyError::CorruptProof { .. } => "Integrity",
+        _ => "BadInput",
+    };
+    error(code, &e.to_string())
+}
+
+pub(crate) fn store_code(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::NotFound(_) => "NotFound",
+        StoreError::PreconditionFailed(_) => "PreconditionFailed",
+        StoreError::Corrupt { .. } => "Integrity",
+        StoreError::InvalidName(_) => "BadInput",
+        _ => "Store",
+    }
+}
+
+pub(crate) fn vault_code(e: &VaultError) -> &'static str {
+    use coffer::index::IndexError;
+    match e {
+        VaultError::NotFound => "NotFound",
+        VaultError::PreconditionFailed(_) => "PreconditionFailed",
+        VaultError::KeyTooLong { .. }
+        | VaultError::InvalidKey(_)
+        | VaultError::InvalidVersion(_) => "BadInput",
+        VaultError::Corrupt { .. } | VaultError::BadHead { .. } | VaultError::Block(_) => "Corrupt",
+        VaultError::BadHeadSignature { .. } | VaultError::UnknownWriter { .. } => "Integrity",
+        VaultError::ConflictingVaultKeys { .. } => "Conflict",
+        VaultError::WrongIdentity => "WrongIdentity",
+        VaultError::NoSuchVault { .. } => "NoSuchVault",
+        VaultError::AlreadyExists { .. } => "AlreadyExists",
+        VaultError::Store(s) => store_code(s),
+        VaultError::Seal(s) => seal_code(s),
+        VaultError::Verify(_) => "Integrity",
+        VaultError::Index(i) => match i {
+            IndexError::Store(s) => store_code(s),
+            IndexError::EmptyKey
+            | IndexError::KeyTooLong { .. }
+            | IndexError::ValueTooLarge { .. }
+            | IndexError::InvalidToken(_) => "BadInput",
+            IndexError::Decrypt { .. } => "Integrity",
+            _ => "Corrupt",
+        },
+    }
+}
+
+pub(crate) fn from_vault(e: VaultError) -> JsValue {
+    error(vault_code(&e), &e.to_string())
+}

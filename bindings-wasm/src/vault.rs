@@ -1,0 +1,404 @@
+//! The Vault over a JS store. Every method returns a Promise; calls on one `Vault` run one at a
+//! time (an async lock), in the order they were made.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_util::lock::Mutex;
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use coffer::vault::{self as core_vault, ListRequest, ObjectInfo, PutOptions};
+
+use crate::Identity;
+use crate::convert::{absent, bytes_arg, key_arg, num, obj, prop, str_arg, text_or_null, u64_arg};
+use crate::error::{bad_input, from_vault};
+use crate::store::JsStore;
+
+type CoreVault = core_vault::Vault<JsStore>;
+
+/// A vault opened on one device over a JS store (see `coffer::vault`).
+#[wasm_bindgen]
+pub struct Vault {
+    inner: Rc<Mutex<CoreVault>>,
+    name: String,
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Create,
+    Open,
+    OpenOrCreate,
+}
+
+fn open_with(
+    store: JsValue,
+    identity: &Identity,
+    name: JsValue,
+    device: JsValue,
+    mode: Mode,
+) -> Promise {
+    let identity = identity.0.clone();
+    future_to_promise(async move {
+        let name = str_arg(&name, "vault name")?;
+        let device = str_arg(&device, "device")?;
+        let store = Arc::new(JsStore::new(store).map_err(bad_input)?);
+        let v = match mode {
+            Mode::Create => CoreVault::create(store, identity, &name, &device).await,
+            Mode::Open => CoreVault::open(store, identity, &name, &device).await,
+            Mode::OpenOrCreate => CoreVault::open_or_create(store, identity, &name, &device).await,
+        }
+        .map_err(from_vault)?;
+        Ok(Vault {
+            inner: Rc::new(Mutex::new(v)),
+            name,
+        }
+        .into())
+    })
+}
+
+fn info_js(i: &ObjectInfo) -> JsValue {
+    obj(&[
+        ("key", text_or_null(&i.key)),
+        ("keyBytes", Uint8Array::from(i.key.as_slice()).into()),
+        ("version", JsValue::from_str(&i.version)),
+        ("etag", JsValue::from_str(i.etag())),
+        ("size", num(i.size)),
+        ("sealedSize", num(i.sealed_len)),
+        (
+            "contentType",
+            i.content_type
+                .as_deref()
+                .map(JsValue::from_str)
+                .unwrap_or(JsValue::NULL),
+        ),
+        ("metadata", metadata_js(&i.metadata)),
+        ("createdMs", num(i.created_ms)),
+        ("data", JsValue::from_str(&i.data)),
+    ])
+}
+
+fn metadata_js(m: &BTreeMap<String, String>) -> JsValue {
+    let o = Object::new();
+    for (k, v) in m {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_str(v));
+    }
+    o.into()
+}
+
+// `..Default::default()` on purpose: the core may add fields (with defaults) at any time.
+#[allow(clippy::needless_update)]
+fn put_options(v: &JsValue) -> Result<PutOptions, JsValue> {
+    if absent(v) {
+        return Ok(PutOptions::default());
+    }
+    let content_type = prop(v, "contentType")?;
+    let content_type = if absent(&content_type) {
+        None
+    } else {
+        Some(str_arg(&content_type, "contentType")?)
+    };
+    let md = prop(v, "metadata")?;
+    let mut metadata = BTreeMap::new();
+    if !absent(&md) {
+        if !md.is_object() || Array::is_array(&md) {
+            return Err(bad_input("metadata must be an object of string values"));
+        }
+        for entry in Object::entries(md.unchecked_ref::<Object>()).iter() {
+            let pair: Array = entry.unchecked_into();
+            let k = str_arg(&pair.get(0), "metadata key")?;
+            let val = str_arg(&pair.get(1), &format!("metadata[{k:?}]"))?;
+            metadata.insert(k, val);
+        }
+    }
+    let if_absent = prop(v, "ifAbsent")?;
+    let if_absent = if absent(&if_absent) {
+        false
+    } else {
+        if_absent
+            .as_bool()
+            .ok_or_else(|| bad_input("ifAbsent must be a boolean"))?
+    };
+    let if_match = prop(v, "ifMatch")?;
+    let if_match = if absent(&if_match) {
+        None
+    } else {
+        Some(str_arg(&if_match, "ifMatch")?)
+    };
+    Ok(PutOptions {
+        content_type,
+        metadata,
+        if_absent,
+        if_match,
+        ..Default::default()
+    })
+}
+
+fn opt_bytes_prop(v: &JsValue, name: &str) -> Result<Option<Vec<u8>>, JsValue> {
+    let p = prop(v, name)?;
+    if absent(&p) {
+        Ok(None)
+    } else {
+        key_arg(&p, name).map(Some)
+    }
+}
+
+// `..Default::default()` on purpose: the core may add fields (with defaults) at any time.
+#[allow(clippy::needless_update)]
+fn list_request(v: &JsValue) -> Result<ListRequest, JsValue> {
+    if absent(v) {
+        return Ok(ListRequest::default());
+    }
+    let token = prop(v, "continuationToken")?;
+    let max_keys = prop(v, "maxKeys")?;
+    let max_keys = if absent(&max_keys) {
+        None
+    } else {
+        let n = u64_arg(&max_keys, "maxKeys")?;
+        Some(u32::try_from(n).map_err(|_| bad_input("maxKeys is too large"))?)
+    };
+    Ok(ListRequest {
+        prefix: opt_bytes_prop(v, "prefix")?.unwrap_or_default(),
+        delimiter: opt_bytes_prop(v, "delimiter")?,
+        start_after: opt_bytes_prop(v, "startAfter")?,
+        continuation_token: if absent(&token) {
+            None
+        } else {
+            Some(str_arg(&token, "continuationToken")?)
+        },
+        max_keys,
+        ..Default::default()
+    })
+}
+
+#[wasm_bindgen]
+impl Vault {
+    /// Creates vault `name` in `store` owned by `identity`, opened as `device`.
+    pub fn create(store: JsValue, identity: &Identity, name: JsValue, device: JsValue) -> Promise {
+        open_with(store, identity, name, device, Mode::Create)
+    }
+
+    /// Opens the existing vault `name` (`NoSuchVault` when there is none).
+    pub fn open(store: JsValue, identity: &Identity, name: JsValue, device: JsValue) -> Promise {
+        open_with(store, identity, name, device, Mode::Open)
+    }
+
+    /// Opens vault `name`, creating it when missing.
+    #[wasm_bindgen(js_name = openOrCreate)]
+    pub fn open_or_create(
+        store: JsValue,
+        identity: &Identity,
+        name: JsValue,
+        device: JsValue,
+    ) -> Promise {
+        open_with(store, identity, name, device, Mode::OpenOrCreate)
+    }
+
+    /// The vault's name.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Seals and stores `bytes` under `key`; resolves to the new version's info.
+    pub fn put(&self, key: JsValue, bytes: JsValue, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let bytes = bytes_arg(&bytes, "bytes")?;
+            let opts = put_options(&options)?;
+            let mut v = inner.lock().await;
+            let info = v.put(&key, bytes, opts).await.map_err(from_vault)?;
+            Ok(info_js(&info))
+        })
+    }
+
+    /// The current version of `key`, verified and opened.
+    pub fn get(&self, key: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let v = inner.lock().await;
+            let b = v.get(&key).await.map_err(from_vault)?;
+            Ok(Uint8Array::from(b.as_slice()).into())
+        })
+    }
+
+    /// Bytes `start..end` of the current version of `key`, fetched and verified by range.
+    #[wasm_bindgen(js_name = getRange)]
+    pub fn get_range(&self, key: JsValue, start: JsValue, end: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let start = u64_arg(&start, "start")?;
+            let end = u64_arg(&end, "end")?;
+            if start > end {
+                return Err(bad_input(format!(
+                    "range start {start} is after its end {end}"
+                )));
+            }
+            let v = inner.lock().await;
+            let b = v.get_range(&key, start..end).await.map_err(from_vault)?;
+            Ok(Uint8Array::from(b.as_slice()).into())
+        })
+    }
+
+    /// The current version's info.
+    pub fn head(&self, key: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let v = inner.lock().await;
+            Ok(info_js(&v.head(&key).await.map_err(from_vault)?))
+        })
+    }
+
+    /// Every version of `key`, newest first.
+    pub fn versions(&self, key: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let v = inner.lock().await;
+            let vs = v.versions(&key).await.map_err(from_vault)?;
+            Ok(vs.iter().map(info_js).collect::<Array>().into())
+        })
+    }
+
+    /// One version of `key` by its id.
+    #[wasm_bindgen(js_name = getVersion)]
+    pub fn get_version(&self, key: JsValue, version: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let version = str_arg(&version, "version")?;
+            let v = inner.lock().await;
+            let b = v.get_version(&key, &version).await.map_err(from_vault)?;
+            Ok(Uint8Array::from(b.as_slice()).into())
+        })
+    }
+
+    /// Deletes `key` (`NotFound` when it holds no live object).
+    pub fn delete(&self, key: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let mut v = inner.lock().await;
+            v.delete(&key).await.map_err(from_vault)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Deletes several keys in one commit: `[{ key, error: CofferError | null }]`.
+    #[wasm_bindgen(js_name = deleteMany)]
+    pub fn delete_many(&self, keys: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let arr = keys
+                .dyn_ref::<Array>()
+                .ok_or_else(|| bad_input("keys must be an array"))?;
+            let keys = arr
+                .iter()
+                .enumerate()
+                .map(|(i, k)| key_arg(&k, &format!("keys[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            let mut v = inner.lock().await;
+            let results = v.delete_many(&refs).await.map_err(from_vault)?;
+            Ok(results
+                .into_iter()
+                .map(|r| {
+                    let err = match r.result {
+                        Ok(()) => JsValue::NULL,
+                        Err(e) => from_vault(e),
+                    };
+                    obj(&[("key", text_or_null(&r.key)), ("error", err)])
+                })
+                .collect::<Array>()
+                .into())
+        })
+    }
+
+    /// Copies the current version of `src` to `dst` (no re-upload of the data).
+    pub fn copy(&self, src: JsValue, dst: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let src = key_arg(&src, "src")?;
+            let dst = key_arg(&dst, "dst")?;
+            let mut v = inner.lock().await;
+            Ok(info_js(&v.copy(&src, &dst).await.map_err(from_vault)?))
+        })
+    }
+
+    /// One page of keys, ListObjectsV2-style.
+    pub fn list(&self, request: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let req = list_request(&request)?;
+            let v = inner.lock().await;
+            let page = v.list(&req).await.map_err(from_vault)?;
+            let contents: Array = page
+                .contents
+                .iter()
+                .map(|o| {
+                    obj(&[
+                        ("key", text_or_null(&o.key)),
+                        ("keyBytes", Uint8Array::from(o.key.as_slice()).into()),
+                        ("size", num(o.size)),
+                        ("etag", JsValue::from_str(&o.etag)),
+                        ("lastModifiedMs", num(o.last_modified_ms)),
+                    ])
+                })
+                .collect();
+            let prefixes: Array = page
+                .common_prefixes
+                .iter()
+                .map(|p| text_or_null(p))
+                .collect();
+            Ok(obj(&[
+                ("contents", contents.into()),
+                ("commonPrefixes", prefixes.into()),
+                ("keyCount", JsValue::from_f64(f64::from(page.key_count))),
+                ("isTruncated", JsValue::from_bool(page.is_truncated)),
+                (
+                    "nextContinuationToken",
+                    page.next_continuation_token
+                        .as_deref()
+                        .map(JsValue::from_str)
+                        .unwrap_or(JsValue::NULL),
+                ),
+            ]))
+        })
+    }
+
+    /// Takes in the other devices' changes: `{ merged: string[], rootBefore, rootAfter }`.
+    pub fn sync(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut v = inner.lock().await;
+            let r = v.sync().await.map_err(from_vault)?;
+            Ok(obj(&[
+                (
+                    "merged",
+                    r.merged
+                        .iter()
+                        .map(|s| JsValue::from_str(s))
+                        .collect::<Array>()
+                        .into(),
+                ),
+                ("rootBefore", JsValue::from_str(&r.root_before.to_string())),
+                ("rootAfter", JsValue::from_str(&r.root_after.to_string())),
+            ]))
+        })
+    }
+
+    /// This device's current index root CID (changes with every mutation and sync).
+    pub fn root(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let v = inner.lock().await;
+            Ok(JsValue::from_str(&v.root().to_string()))
+        })
+    }
+}

@@ -1,0 +1,201 @@
+// Types of @coffer/sdk. Bytes are Uint8Array; object keys are strings (UTF-8) or Uint8Array.
+
+/** Stable error codes of CofferError. */
+export type CofferErrorCode =
+  | 'BadInput'          // a wrong type, missing field, out-of-range number, invalid name or key
+  | 'BadKey'            // a malformed identity or recipient text
+  | 'NotFound'          // no object under the key (or no such version / block)
+  | 'NoSuchVault'
+  | 'AlreadyExists'
+  | 'PreconditionFailed'// ifAbsent / ifMatch did not hold, or a head was changed concurrently
+  | 'NotRecipient'      // the object is not sealed to this identity
+  | 'WrongIdentity'     // the vault belongs to another identity
+  | 'Integrity'         // authentication / hash check failed: data modified, truncated or forged
+  | 'Corrupt'           // malformed data from the store
+  | 'Conflict'          // the vault was created twice concurrently
+  | 'Store'             // the store's transport failed (a rejected Promise, network, access)
+  | 'Internal';
+
+/** Every error coffer throws or rejects with. */
+export class CofferError extends Error {
+  constructor(code: CofferErrorCode, message: string);
+  readonly name: 'CofferError';
+  readonly code: CofferErrorCode;
+}
+
+/** A secret identity: X25519 (receive) and Ed25519 (sign) from one 32-byte seed. */
+export class Identity {
+  private constructor();
+  static generate(): Identity;
+  /** `COFFER-SECRET-KEY-1…`, or the contents of an identity file. */
+  static fromString(text: string): Identity;
+  static fromSeed(seed: Uint8Array): Identity;
+  /** The secret text form. Keep it secret. */
+  toSecretString(): string;
+  /** The public recipient text form, `coffer1…`. */
+  readonly recipient: string;
+  /** Ed25519 signature (64 bytes). */
+  sign(message: Uint8Array): Uint8Array;
+  /** Releases the wasm memory holding the secret. */
+  free(): void;
+}
+
+export function coreVersion(): string;
+export function parseRecipient(text: string): string;
+export function verifySignature(recipient: string, message: Uint8Array, signature: Uint8Array): boolean;
+
+export interface SealOptions {
+  /** Signs the header; `open` then reports this identity's recipient as the signer. */
+  signer?: Identity;
+  /** Segment size as a power of two, 10..=24 (default 16: 64 KiB). */
+  segmentSizeLog2?: number;
+}
+export type Recipients = string | Identity | Array<string | Identity>;
+export function seal(plaintext: Uint8Array, recipients: Recipients, options?: SealOptions): Uint8Array;
+export interface Opened {
+  plaintext: Uint8Array;
+  /** The verified signer's recipient text, or null when unsigned. */
+  signer: string | null;
+}
+export function open(identity: Identity, sealed: Uint8Array): Opened;
+
+export function blake3(bytes: Uint8Array): string;
+export function cid(bytes: Uint8Array, codec?: 'raw' | 'dag-cbor'): string;
+
+/** The DAG-CBOR root of a large blob stored as 1 MiB leaves (the IPFS layout, docs/FORMAT.md §7). */
+export function blobRootEncode(blob: string, size: number, leaves: string[]): { cid: string; bytes: Uint8Array };
+export function blobRootDecode(blob: string, bytes: Uint8Array): { size: number; leafSize: number; leaves: string[] };
+
+export const verify: {
+  outboard(data: Uint8Array): { root: string; outboard: Uint8Array };
+  coveringRange(len: number, start: number, end: number): { start: number; end: number };
+  rangeProof(root: string, len: number, outboard: Uint8Array, start: number, end: number): Uint8Array;
+  /** Returns the verified bytes start..end; `covering` = the bytes of coveringRange(len, start, end). */
+  verifyRange(root: string, len: number, start: number, end: number, proof: Uint8Array, covering: Uint8Array): Uint8Array;
+  verifyAll(root: string, data: Uint8Array, outboard: Uint8Array): void;
+};
+
+/** Conditions a HeadStore must honour on writeHead. */
+export type HeadCondition = { type: 'absent' } | { type: 'matches'; version: string } | { type: 'any' };
+
+/**
+ * A store of content-addressed blocks, named by CID text. Methods may return values or Promises.
+ * A thrown error / rejected Promise becomes a CofferError with code "Store" (or, by its `code`
+ * property: "NotFound", "PreconditionFailed"); never a crash, and nothing is committed half-way.
+ */
+export interface BlockStore {
+  put(cid: string, bytes: Uint8Array): Promise<void> | void;
+  /** null or undefined when missing. */
+  get(cid: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
+  /** Optional: bytes start..end; must throw when the range lies outside the block. */
+  getRange?(cid: string, start: number, end: number): Promise<Uint8Array | null | undefined>;
+  has(cid: string): Promise<boolean> | boolean;
+  delete(cid: string): Promise<void> | void;
+  list(): Promise<string[]> | string[];
+}
+
+export interface StoredHead {
+  writer: string;
+  bytes: Uint8Array;
+  /** Opaque; compared for equality only. */
+  version: string;
+}
+
+/** Mutable, versioned writer heads (one small signed blob per vault and writer). */
+export interface HeadStore {
+  readHeads(vault: string): Promise<StoredHead[]> | StoredHead[];
+  /** Returns the new version; throws an error with code "PreconditionFailed" when the condition fails. */
+  writeHead(vault: string, writer: string, bytes: Uint8Array, condition: HeadCondition): Promise<string> | string;
+  /** Whether writeHead's condition is checked atomically (default "bestEffort"). */
+  readonly conditionalWrites?: 'enforced' | 'bestEffort';
+}
+
+export type Store = BlockStore & HeadStore;
+
+export type Key = string | Uint8Array;
+
+export interface PutOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  /** Fail with PreconditionFailed when the key holds a live object. */
+  ifAbsent?: boolean;
+  /** Fail with PreconditionFailed unless the current version is this one. */
+  ifMatch?: string;
+}
+
+export interface ObjectInfo {
+  /** The key as text, or null when it is not UTF-8 (see keyBytes). */
+  key: string | null;
+  keyBytes: Uint8Array;
+  /** The version id (= etag): the manifest's CID. */
+  version: string;
+  etag: string;
+  size: number;
+  sealedSize: number;
+  contentType: string | null;
+  metadata: Record<string, string>;
+  createdMs: number;
+  /** CID of the sealed data. */
+  data: string;
+}
+
+export interface ListRequest {
+  prefix?: Key;
+  delimiter?: Key;
+  startAfter?: Key;
+  continuationToken?: string;
+  maxKeys?: number;
+}
+
+export interface ListedObject {
+  key: string | null;
+  keyBytes: Uint8Array;
+  size: number;
+  etag: string;
+  lastModifiedMs: number;
+}
+
+export interface ListPage {
+  contents: ListedObject[];
+  commonPrefixes: Array<string | null>;
+  keyCount: number;
+  isTruncated: boolean;
+  nextContinuationToken: string | null;
+}
+
+export interface SyncReport {
+  merged: string[];
+  rootBefore: string;
+  rootAfter: string;
+}
+
+export interface DeleteResult {
+  key: string | null;
+  error: CofferError | null;
+}
+
+/** An S3-style bucket of sealed, verified, versioned objects; one device (writer) of it. */
+export class Vault {
+  private constructor();
+  static create(store: Store, identity: Identity, name: string, device?: string): Promise<Vault>;
+  static open(store: Store, identity: Identity, name: string, device?: string): Promise<Vault>;
+  static openOrCreate(store: Store, identity: Identity, name: string, device?: string): Promise<Vault>;
+  readonly name: string;
+  put(key: Key, bytes: Uint8Array, options?: PutOptions): Promise<ObjectInfo>;
+  get(key: Key): Promise<Uint8Array>;
+  getText(key: Key): Promise<string>;
+  getRange(key: Key, start: number, end: number): Promise<Uint8Array>;
+  head(key: Key): Promise<ObjectInfo>;
+  versions(key: Key): Promise<ObjectInfo[]>;
+  getVersion(key: Key, version: string): Promise<Uint8Array>;
+  delete(key: Key): Promise<void>;
+  deleteMany(keys: Key[]): Promise<DeleteResult[]>;
+  copy(src: Key, dst: Key): Promise<ObjectInfo>;
+  list(request?: ListRequest): Promise<ListPage>;
+  keys(request?: Omit<ListRequest, 'continuationToken'>): AsyncGenerator<ListedObject>;
+  sync(): Promise<SyncReport>;
+  root(): Promise<string>;
+  free(): void;
+}
+
+export { MemoryStore } from './stores/memory.js';

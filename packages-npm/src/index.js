@@ -1,0 +1,148 @@
+// coffer: the idiomatic ESM wrapper over the wasm-bindgen glue (bindings-wasm).
+// Loads the module once (top-level await): from the file next to this one in Node, by fetch in a
+// browser. Every error is a CofferError with a stable `code`.
+import initWasm, * as raw from './wasm/coffer_wasm.js';
+
+/** An error from coffer: `code` is stable ("NotFound", "BadInput", "Integrity", "Store", …). */
+export class CofferError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'CofferError';
+    this.code = code;
+  }
+}
+
+async function load() {
+  const url = new URL('./wasm/coffer_wasm_bg.wasm', import.meta.url);
+  const isNode = typeof process === 'object' && process !== null && !!process.versions?.node;
+  if (isNode && url.protocol === 'file:') {
+    const { readFile } = await import(/* webpackIgnore: true */ 'node:fs/promises');
+    await initWasm({ module_or_path: await readFile(url) });
+  } else {
+    await initWasm({ module_or_path: url });
+  }
+  raw.setErrorClass(CofferError);
+}
+await load();
+
+const badInput = (message) => new CofferError('BadInput', message);
+
+function checkIdentity(identity, what = 'identity') {
+  if (!(identity instanceof raw.Identity)) {
+    throw badInput(`${what} must be an Identity (Identity.generate(), Identity.fromString(…))`);
+  }
+}
+
+/** A secret identity (X25519 + Ed25519 from one seed). */
+export const Identity = raw.Identity;
+
+/** The version of the Rust core inside. */
+export const coreVersion = raw.coreVersion;
+
+/** Checks a recipient text (`coffer1…`) and returns its canonical form. */
+export const parseRecipient = (text) => raw.parseRecipient(text);
+
+/** Whether `signature` is `recipient`'s Ed25519 signature of `message`. */
+export const verifySignature = (recipient, message, signature) =>
+  raw.verifySignature(recipient, message, signature);
+
+function recipientsArg(to) {
+  if (typeof to === 'string') return [to];
+  if (to instanceof raw.Identity) return [to.recipient];
+  if (Array.isArray(to)) return to.map((r) => (r instanceof raw.Identity ? r.recipient : r));
+  throw badInput('recipients must be a recipient string, an Identity or an array of them');
+}
+
+/**
+ * Seals `plaintext` (Uint8Array) to recipients; `options.signer` (an Identity) signs the header.
+ */
+export function seal(plaintext, recipients, options = {}) {
+  if (options === null || typeof options !== 'object') throw badInput('options must be an object');
+  const to = recipientsArg(recipients);
+  const { signer, segmentSizeLog2 } = options;
+  if (signer === undefined || signer === null) return raw.seal(plaintext, to, segmentSizeLog2);
+  checkIdentity(signer, 'options.signer');
+  return raw.sealSigned(plaintext, to, signer, segmentSizeLog2);
+}
+
+/** Opens a sealed object: `{ plaintext, signer }` (signer: recipient text or null). */
+export function open(identity, sealed) {
+  checkIdentity(identity);
+  return raw.open(identity, sealed);
+}
+
+/** BLAKE3 of `bytes`, hex. */
+export const blake3 = (bytes) => raw.blake3(bytes);
+/** CIDv1 (blake3 multihash) of `bytes`; codec "raw" (default) or "dag-cbor". */
+export const cid = (bytes, codec = 'raw') => raw.cid(bytes, codec);
+
+/** The DAG-CBOR root of a blob stored as 1 MiB leaves (IPFS layout): `{ cid, bytes }`. */
+export const blobRootEncode = (blob, size, leaves) => raw.blobRootEncode(blob, size, leaves);
+/** Decodes and checks a blob root: `{ size, leafSize, leaves }`. */
+export const blobRootDecode = (blob, bytes) => raw.blobRootDecode(blob, bytes);
+
+/** Verified streaming: BLAKE3 roots, Bao outboards and range proofs (docs/verify.md). */
+export const verify = Object.freeze({
+  outboard: (data) => raw.computeOutboard(data),
+  coveringRange: (len, start, end) => raw.coveringRange(len, start, end),
+  rangeProof: (root, len, outboard, start, end) => raw.rangeProof(root, len, outboard, start, end),
+  verifyRange: (root, len, start, end, proof, covering) =>
+    raw.verifyRange(root, len, start, end, proof, covering),
+  verifyAll: (root, data, outboard) => raw.verifyAll(root, data, outboard),
+});
+
+async function openVault(kind, store, identity, name, device) {
+  checkIdentity(identity);
+  return new Vault(await raw.Vault[kind](store, identity, name, device));
+}
+
+/** A vault (S3-style bucket of sealed, verified, versioned objects) over a store. */
+export class Vault {
+  #v;
+  /** @private use Vault.create / Vault.open / Vault.openOrCreate */
+  constructor(inner) {
+    if (!(inner instanceof raw.Vault)) throw badInput('use Vault.create, Vault.open or Vault.openOrCreate');
+    this.#v = inner;
+  }
+  static create(store, identity, name, device = 'default') {
+    return openVault('create', store, identity, name, device);
+  }
+  static open(store, identity, name, device = 'default') {
+    return openVault('open', store, identity, name, device);
+  }
+  static openOrCreate(store, identity, name, device = 'default') {
+    return openVault('openOrCreate', store, identity, name, device);
+  }
+  get name() { return this.#v?.name; }
+  #call(method, ...args) {
+    if (this.#v === null) return Promise.reject(badInput('this vault was freed'));
+    return this.#v[method](...args);
+  }
+  put(key, bytes, options) { return this.#call('put', key, bytes, options); }
+  get(key) { return this.#call('get', key); }
+  async getText(key) { return new TextDecoder().decode(await this.#call('get', key)); }
+  getRange(key, start, end) { return this.#call('getRange', key, start, end); }
+  head(key) { return this.#call('head', key); }
+  versions(key) { return this.#call('versions', key); }
+  getVersion(key, version) { return this.#call('getVersion', key, version); }
+  delete(key) { return this.#call('delete', key); }
+  deleteMany(keys) { return this.#call('deleteMany', keys); }
+  copy(src, dst) { return this.#call('copy', src, dst); }
+  list(request) { return this.#call('list', request); }
+  /** Every key, following continuation tokens. */
+  async *keys(request = {}) {
+    if (request === null || typeof request !== 'object') throw badInput('request must be an object');
+    let token;
+    do {
+      const page = await this.#call('list', { ...request, continuationToken: token });
+      for (const o of page.contents) yield o;
+      token = page.nextContinuationToken ?? undefined;
+    } while (token);
+  }
+  sync() { return this.#call('sync'); }
+  root() { return this.#call('root'); }
+  /** Releases the wasm memory held by this vault; later calls reject with BadInput. */
+  free() { this.#v?.free(); this.#v = null; }
+}
+
+export { MemoryStore } from './stores/memory.js';

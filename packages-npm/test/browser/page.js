@@ -1,0 +1,88 @@
+// Runs in headless Chromium (bundled by esbuild in browser.test.mjs): a Vault over SeaweedFS via
+// the S3 JS store and over IndexedDB; a connection that drops mid-upload. Reports to window.__result.
+import { Identity, Vault, MemoryStore, CofferError, seal, open } from '../../dist/index.js';
+import { S3Store } from '../../dist/stores/s3.js';
+import { IndexedDbStore } from '../../dist/stores/indexeddb.js';
+
+const unhandled = [];
+window.addEventListener('unhandledrejection', (e) => unhandled.push(String(e.reason)));
+
+const cfg = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+const enc = (s) => new TextEncoder().encode(s);
+const pattern = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7) % 251);
+const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+function check(cond, what) { if (!cond) throw new Error(`check failed: ${what}`); }
+async function expectError(p, code, what) {
+  try { await p; } catch (e) {
+    check(e instanceof CofferError, `${what}: a CofferError, got ${e}`);
+    check(e.code === code, `${what}: code ${code}, got ${e.code} (${e.message})`);
+    return e;
+  }
+  throw new Error(`${what}: no error`);
+}
+
+async function run() {
+  const steps = [];
+  const me = Identity.generate();
+  const s3 = () => new S3Store({ endpoint: cfg.endpoint, bucket: cfg.bucket, prefix: cfg.prefix, credentials: cfg.credentials, region: 'us-east-1', maxAttempts: 1 });
+
+  // 1. Seal/open in the page.
+  const sealed = seal(enc('in the browser'), me, { signer: me });
+  const o = open(me, sealed);
+  check(new TextDecoder().decode(o.plaintext) === 'in the browser' && o.signer === me.recipient, 'seal/open');
+  steps.push('seal/open');
+
+  // 2. A vault on SeaweedFS: put, get, getRange, list, a second device syncing.
+  const v = await Vault.create(s3(), me, 'browser', 'tab');
+  const big = pattern(2 * 1024 * 1024 + 5);
+  const info = await v.put('big.bin', big, { contentType: 'application/octet-stream' });
+  await v.put('hello.txt', enc('hello from chromium'));
+  check(same(await v.get('big.bin'), big), 'get big');
+  check(same(await v.getRange('big.bin', 1_500_000, 1_600_000), big.slice(1_500_000, 1_600_000)), 'getRange');
+  check((await v.list()).keyCount === 2, 'list');
+  const other = await Vault.open(s3(), me, 'browser', 'other-tab');
+  await other.sync();
+  check((await other.getText('hello.txt')) === 'hello from chromium', 'sync');
+  steps.push(`s3 vault (data ${info.data})`);
+
+  // 3. The connection drops mid-upload (the test aborts S3 PUTs after the first one): a typed
+  //    error, and the object is not committed.
+  await window.goOffline(1);
+  await expectError(v.put('hello.txt', pattern(300_000)), 'Store', 'offline put');
+  await window.goOnline();
+  check((await v.getText('hello.txt')) === 'hello from chromium', 'old value kept after failed put');
+  const fresh = await Vault.open(s3(), me, 'browser', 'tab');
+  check((await fresh.getText('hello.txt')) === 'hello from chromium', 'nothing committed');
+  await v.put('hello.txt', enc('back online'));
+  check((await v.getText('hello.txt')) === 'back online', 'works again');
+  steps.push('offline mid-upload');
+
+  // 4. An unreachable endpoint and a rejecting app transport.
+  const dead = new S3Store({ endpoint: 'http://127.0.0.1:9', bucket: 'x', credentials: cfg.credentials, maxAttempts: 1 });
+  await expectError(Vault.create(dead, me, 'v', 'd'), 'Store', 'unreachable');
+  const rejecting = Object.assign(new MemoryStore(), {});
+  rejecting.put = () => Promise.reject(new TypeError('Failed to fetch'));
+  await expectError(Vault.create(rejecting, me, 'v', 'd'), 'Store', 'rejecting transport');
+  await expectError(v.put('k', 'not bytes'), 'BadInput', 'string as bytes');
+  steps.push('errors');
+
+  // 5. Offline storage in IndexedDB, read back after reopening the database.
+  const name = `coffer-test-${Math.random().toString(16).slice(2)}`;
+  let idb = await IndexedDbStore.open(name);
+  const local = await Vault.create(idb, me, 'offline', 'tab');
+  await local.put('doc', pattern(100_000));
+  idb.close();
+  idb = await IndexedDbStore.open(name);
+  const local2 = await Vault.open(idb, me, 'offline', 'tab');
+  check(same(await local2.get('doc'), pattern(100_000)), 'indexeddb round trip');
+  steps.push('indexeddb');
+
+  await new Promise((r) => setTimeout(r, 50));
+  check(unhandled.length === 0, `unhandled rejections: ${unhandled.join('; ')}`);
+  return steps;
+}
+
+run().then(
+  (steps) => { window.__result = { ok: true, steps }; },
+  (e) => { window.__result = { ok: false, error: `${e?.name}: ${e?.message}\n${e?.stack}` }; },
+);

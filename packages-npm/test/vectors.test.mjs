@@ -1,0 +1,80 @@
+// test-vectors/ decode to the same bytes in JS (the wasm build of the core) as in Rust.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Identity, open, cid, blake3, verify, verifySignature, parseRecipient } from '@coffer/sdk';
+import { hex, toHex, vectors, pattern251, enc } from './helpers.mjs';
+
+test('identities.json: seed -> identity text, recipient text, signature', () => {
+  const v = vectors('identities.json');
+  assert.ok(v.vectors.length > 0);
+  for (const c of v.vectors) {
+    const id = Identity.fromSeed(hex(c.seed));
+    assert.equal(id.toSecretString(), c.identity);
+    assert.equal(id.recipient, c.recipient);
+    assert.equal(toHex(id.sign(enc('hello'))), c.signature_of_hello);
+    assert.ok(verifySignature(c.recipient, enc('hello'), hex(c.signature_of_hello)));
+    assert.ok(!verifySignature(c.recipient, enc('hellO'), hex(c.signature_of_hello)));
+    const parsed = Identity.fromString(c.identity);
+    assert.equal(parsed.recipient, c.recipient);
+    assert.equal(parseRecipient(c.recipient.toUpperCase()), c.recipient);
+  }
+});
+
+test('sealed.json: objects sealed by Rust open in JS', () => {
+  const v = vectors('sealed.json');
+  assert.ok(v.vectors.length > 0);
+  for (const c of v.vectors) {
+    const sealed = hex(c.sealed);
+    assert.equal(cid(sealed), c.cid, c.name);
+    assert.equal(blake3(sealed), c.blake3, c.name);
+    const expected = c.plaintext !== undefined ? hex(c.plaintext) : pattern251(c.plaintext_len);
+    for (const seed of c.recipient_seeds) {
+      const opened = open(Identity.fromSeed(hex(seed)), sealed);
+      assert.deepEqual(opened.plaintext, expected, c.name);
+      const signer = c.signer_seed ? Identity.fromSeed(hex(c.signer_seed)).recipient : null;
+      assert.equal(opened.signer, signer, c.name);
+    }
+    // Anyone else gets a typed error.
+    assert.throws(() => open(Identity.generate(), sealed), { name: 'CofferError', code: 'NotRecipient' });
+  }
+});
+
+test('cid.json: raw and dag-cbor CIDs', () => {
+  const v = vectors('cid.json');
+  for (const c of v.vectors) {
+    assert.equal(cid(hex(c.bytes)), c.cid_raw, c.name);
+    assert.equal(cid(hex(c.bytes), 'dag-cbor'), c.cid_dag_cbor, c.name);
+    assert.equal(blake3(hex(c.bytes)), c.blake3, c.name);
+  }
+});
+
+test('blake3.json: the official vectors', () => {
+  const v = vectors('blake3.json');
+  for (const c of v.cases) {
+    assert.equal(blake3(pattern251(c.input_len)), c.hash.slice(0, 64), `len ${c.input_len}`);
+  }
+});
+
+test('outboard.json: outboards, range proofs and range verification', () => {
+  const v = vectors('outboard.json');
+  for (const c of v.cases) {
+    const data = pattern251(c.input_len);
+    const ob = verify.outboard(data);
+    assert.equal(ob.root, c.root);
+    assert.equal(toHex(ob.outboard), c.outboard);
+    verify.verifyAll(c.root, data, ob.outboard);
+    for (const r of c.ranges) {
+      const proof = verify.rangeProof(c.root, c.input_len, ob.outboard, r.start, r.end);
+      assert.equal(toHex(proof), r.proof);
+      const cov = verify.coveringRange(c.input_len, r.start, r.end);
+      assert.deepEqual(cov, { start: r.covering_start, end: r.covering_end });
+      const got = verify.verifyRange(c.root, c.input_len, r.start, r.end, proof, data.slice(cov.start, cov.end));
+      assert.deepEqual(got, data.slice(r.start, r.end));
+      if (cov.end > cov.start) {
+        const bad = data.slice(cov.start, cov.end);
+        bad[0] ^= 1;
+        assert.throws(() => verify.verifyRange(c.root, c.input_len, r.start, r.end, proof, bad), { code: 'Integrity' });
+      }
+    }
+  }
+});
