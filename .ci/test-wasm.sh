@@ -7,7 +7,8 @@
 # `npm test` starts SeaweedFS (.ci/seaweedfs.sh, S3 port $COFFER_S3_PORT, default here 18533) and
 # Kubo (.ci/kubo.sh, RPC port $COFFER_IPFS_PORT, default here 15201) unless
 # COFFER_TEST_S3_ENDPOINT / COFFER_TEST_IPFS_API are set, and stops what it started; it also builds
-# the coffer CLI (release) for the JS<->Rust interop test. Exits non-zero on any failure.
+# the coffer CLI (release) for the JS<->Rust interop tests (files, and vaults on S3). Exits non-zero
+# on any failure.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -14,12 +14,9 @@ if (!existsSync(join(pkg, 'dist', 'index.js'))) {
   process.exit(1);
 }
 
-// Native Rust for the interop tests (no-ops when built): the CLI (seal/open) and the S3 vault
-// program in packages-npm/interop (its own workspace, so the main one does not build aws-sdk-s3).
+// Native Rust for the interop tests (a no-op when built): the `coffer` CLI, which seals/opens
+// files and reads/writes vaults on S3 with the Rust store.
 execFileSync('cargo', ['build', '--quiet', '--release', '-p', 'coffer-cli'], { cwd: repo, stdio: 'inherit' });
-execFileSync('cargo', ['build', '--quiet', '--manifest-path', join(pkg, 'interop', 'Cargo.toml')], {
-  cwd: repo, stdio: 'inherit', env: { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR || join(repo, 'target') },
-});
 
 // Servers: reuse COFFER_TEST_S3_* / COFFER_TEST_IPFS_API when set, else start (and later stop)
 // our own, on ports of our own so that other worktrees' servers on the defaults are not touched.
