@@ -41,6 +41,9 @@ cargo test -p coffer
 step "tests: whole workspace, all features (ring AEAD, S3, IPFS against real servers)"
 cargo test --workspace --all-features
 
+step "npm package: wasm-bindgen build, Node and headless Chromium tests, npm pack + fresh install"
+./.ci/test-wasm.sh
+
 step "fuzz smoke"
 ./.ci/fuzz-smoke.sh
 
