@@ -25,7 +25,7 @@ pub use error::CofferError;
 pub use transport::{HeadRecord, HeadWriteCondition, Transport, TransportError};
 pub use vault::{
     DeleteOutcome, ListParams, ListResult, ListedObject, ObjectInfo, OpenMode, PutParams,
-    S3Settings, SyncResult, Vault,
+    S3Credentials, S3Settings, SyncResult, Vault,
 };
 
 /// The version of coffer these bindings wrap.

@@ -46,15 +46,59 @@ pub struct S3Settings {
     /// Path-style addressing (`endpoint/bucket/key`), needed by most self-hosted stores.
     #[uniffi(default = true)]
     pub path_style: bool,
-    /// Access key id; `null` uses the standard AWS credential chain.
+    /// Explicit credentials; `null` uses the standard AWS credential chain (environment, profile,
+    /// web identity, ECS/IMDS).
     #[uniffi(default = None)]
-    pub access_key_id: Option<String>,
-    /// Secret access key (kept in zeroizing memory on the Rust side).
-    #[uniffi(default = None)]
-    pub secret_access_key: Option<String>,
-    /// Session token of temporary credentials.
-    #[uniffi(default = None)]
-    pub session_token: Option<String>,
+    pub credentials: Option<Arc<S3Credentials>>,
+}
+
+/// S3 credentials. An object rather than a record so that printing it (or the `S3Settings` that
+/// holds it) shows the access key id only, never the secret.
+#[derive(uniffi::Object)]
+#[uniffi::export(Display)]
+pub struct S3Credentials {
+    access_key_id: String,
+    secret_access_key: zeroize::Zeroizing<String>,
+    session_token: Option<zeroize::Zeroizing<String>>,
+}
+
+impl std::fmt::Display for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "S3Credentials(access_key_id={}, secret=<redacted>)",
+            self.access_key_id
+        )
+    }
+}
+
+impl std::fmt::Debug for S3Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[uniffi::export]
+impl S3Credentials {
+    /// Credentials from an access key id, its secret and, for temporary credentials, a session
+    /// token. The secret is kept in zeroizing memory on the Rust side.
+    #[uniffi::constructor(default(session_token = None))]
+    pub fn new(
+        access_key_id: String,
+        secret_access_key: String,
+        session_token: Option<String>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            access_key_id,
+            secret_access_key: zeroize::Zeroizing::new(secret_access_key),
+            session_token: session_token.map(zeroize::Zeroizing::new),
+        })
+    }
+
+    /// The access key id (not secret).
+    pub fn access_key_id(&self) -> String {
+        self.access_key_id.clone()
+    }
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -63,6 +107,7 @@ impl std::fmt::Debug for S3Settings {
             .field("bucket", &self.bucket)
             .field("endpoint", &self.endpoint)
             .field("prefix", &self.prefix)
+            .field("credentials", &self.credentials)
             .finish_non_exhaustive()
     }
 }
@@ -230,25 +275,17 @@ async fn open_on(
 
 #[cfg(feature = "s3")]
 async fn s3_store(settings: S3Settings) -> Result<Arc<dyn AnyStore>, CofferError> {
-    use coffer::store::s3::{S3Config, S3Credentials, S3Store};
+    use coffer::store::s3::{S3Config, S3Credentials as CoreCredentials, S3Store};
     let mut config = S3Config::new(settings.bucket);
     config.endpoint = settings.endpoint;
     config.region = settings.region;
     config.prefix = settings.prefix;
     config.path_style = settings.path_style;
-    config.credentials = match (settings.access_key_id, settings.secret_access_key) {
-        (Some(access_key_id), Some(secret)) => Some(S3Credentials {
-            access_key_id,
-            secret_access_key: zeroize::Zeroizing::new(secret),
-            session_token: settings.session_token.map(zeroize::Zeroizing::new),
-        }),
-        (None, None) => None,
-        _ => {
-            return Err(CofferError::invalid_input(
-                "give both access_key_id and secret_access_key, or neither",
-            ));
-        }
-    };
+    config.credentials = settings.credentials.map(|c| CoreCredentials {
+        access_key_id: c.access_key_id.clone(),
+        secret_access_key: c.secret_access_key.clone(),
+        session_token: c.session_token.clone(),
+    });
     Ok(Arc::new(S3Store::connect(config).await?))
 }
 
@@ -340,6 +377,8 @@ impl Vault {
     ) -> Result<ObjectInfo, CofferError> {
         guard_async(async move {
             let o = options.unwrap_or_default();
+            // Core's options may grow fields (the lead adds them): keep `..Default::default()`.
+            #[allow(clippy::needless_update)]
             let opts = PutOptions {
                 content_type: o.content_type,
                 metadata: o.metadata.into_iter().collect(),
@@ -431,6 +470,7 @@ impl Vault {
     pub async fn list(&self, params: Option<ListParams>) -> Result<ListResult, CofferError> {
         guard_async(async move {
             let p = params.unwrap_or_default();
+            #[allow(clippy::needless_update)]
             let req = ListRequest {
                 prefix: p.prefix,
                 delimiter: p.delimiter,

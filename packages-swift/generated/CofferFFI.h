@@ -471,6 +471,31 @@ uint64_t uniffi_coffer_uniffi_fn_method_transport_write_head(uint64_t ptr, RustB
 int8_t uniffi_coffer_uniffi_fn_method_transport_enforces_conditions(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_S3CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_S3CREDENTIALS
+uint64_t uniffi_coffer_uniffi_fn_clone_s3credentials(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_S3CREDENTIALS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_S3CREDENTIALS
+void uniffi_coffer_uniffi_fn_free_s3credentials(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_S3CREDENTIALS_NEW
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_S3CREDENTIALS_NEW
+uint64_t uniffi_coffer_uniffi_fn_constructor_s3credentials_new(RustBuffer access_key_id, RustBuffer secret_access_key, RustBuffer session_token, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
+RustBuffer uniffi_coffer_uniffi_fn_method_s3credentials_access_key_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_S3CREDENTIALS_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_S3CREDENTIALS_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_coffer_uniffi_fn_method_s3credentials_uniffi_trait_display(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_VAULT
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_VAULT
 uint64_t uniffi_coffer_uniffi_fn_clone_vault(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1050,6 +1075,12 @@ uint16_t uniffi_coffer_uniffi_checksum_method_transport_enforces_conditions(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
+uint16_t uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_COPY
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_COPY
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_copy(void
@@ -1155,6 +1186,12 @@ uint16_t uniffi_coffer_uniffi_checksum_constructor_identity_parse(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_RECIPIENT_PARSE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_RECIPIENT_PARSE
 uint16_t uniffi_coffer_uniffi_checksum_constructor_recipient_parse(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_S3CREDENTIALS_NEW
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_S3CREDENTIALS_NEW
+uint16_t uniffi_coffer_uniffi_checksum_constructor_s3credentials_new(void
     
 );
 #endif

@@ -1045,6 +1045,163 @@ public func FfiConverterTypeRecipient_lower(_ value: Recipient) -> UInt64 {
 
 
 /**
+ * S3 credentials. An object rather than a record so that printing it (or the `S3Settings` that
+ * holds it) shows the access key id only, never the secret.
+ */
+public protocol S3CredentialsProtocol: AnyObject, Sendable {
+    
+    /**
+     * The access key id (not secret).
+     */
+    func accessKeyId()  -> String
+    
+}
+/**
+ * S3 credentials. An object rather than a record so that printing it (or the `S3Settings` that
+ * holds it) shows the access key id only, never the secret.
+ */
+open class S3Credentials: S3CredentialsProtocol, @unchecked Sendable, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_s3credentials(self.handle, $0) }
+    }
+    /**
+     * Credentials from an access key id, its secret and, for temporary credentials, a session
+     * token. The secret is kept in zeroizing memory on the Rust side.
+     */
+public convenience init(accessKeyId: String, secretAccessKey: String, sessionToken: String? = nil) {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_s3credentials_new(
+        FfiConverterString.lower(accessKeyId),
+        FfiConverterString.lower(secretAccessKey),
+        FfiConverterOptionString.lower(sessionToken),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_s3credentials(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The access key id (not secret).
+     */
+open func accessKeyId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_s3credentials_access_key_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_s3credentials_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeS3Credentials: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = S3Credentials
+
+    public static func lift(_ handle: UInt64) throws -> S3Credentials {
+        return S3Credentials(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: S3Credentials) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> S3Credentials {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: S3Credentials, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeS3Credentials_lift(_ handle: UInt64) throws -> S3Credentials {
+    return try FfiConverterTypeS3Credentials.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeS3Credentials_lower(_ value: S3Credentials) -> UInt64 {
+    return FfiConverterTypeS3Credentials.lower(value)
+}
+
+
+
+
+
+
+/**
  * A store the app implements (Kotlin/Swift): immutable blocks named by CID text, and one
  * mutable head per (vault, writer). Mirrors coffer's `BlockStore` + `HeadStore` traits.
  *
@@ -3171,7 +3328,7 @@ public func FfiConverterTypePutParams_lower(_ value: PutParams) -> RustBuffer {
 /**
  * How to reach an S3-compatible bucket.
  */
-public struct S3Settings: Equatable, Hashable {
+public struct S3Settings {
     /**
      * Bucket name.
      */
@@ -3193,17 +3350,10 @@ public struct S3Settings: Equatable, Hashable {
      */
     public var pathStyle: Bool
     /**
-     * Access key id; `null` uses the standard AWS credential chain.
+     * Explicit credentials; `null` uses the standard AWS credential chain (environment, profile,
+     * web identity, ECS/IMDS).
      */
-    public var accessKeyId: String?
-    /**
-     * Secret access key (kept in zeroizing memory on the Rust side).
-     */
-    public var secretAccessKey: String?
-    /**
-     * Session token of temporary credentials.
-     */
-    public var sessionToken: String?
+    public var credentials: S3Credentials?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3224,22 +3374,15 @@ public struct S3Settings: Equatable, Hashable {
          * Path-style addressing (`endpoint/bucket/key`), needed by most self-hosted stores.
          */pathStyle: Bool = true, 
         /**
-         * Access key id; `null` uses the standard AWS credential chain.
-         */accessKeyId: String? = nil, 
-        /**
-         * Secret access key (kept in zeroizing memory on the Rust side).
-         */secretAccessKey: String? = nil, 
-        /**
-         * Session token of temporary credentials.
-         */sessionToken: String? = nil) {
+         * Explicit credentials; `null` uses the standard AWS credential chain (environment, profile,
+         * web identity, ECS/IMDS).
+         */credentials: S3Credentials? = nil) {
         self.bucket = bucket
         self.endpoint = endpoint
         self.region = region
         self.prefix = prefix
         self.pathStyle = pathStyle
-        self.accessKeyId = accessKeyId
-        self.secretAccessKey = secretAccessKey
-        self.sessionToken = sessionToken
+        self.credentials = credentials
     }
 
     
@@ -3263,9 +3406,7 @@ public struct FfiConverterTypeS3Settings: FfiConverterRustBuffer {
                 region: FfiConverterOptionString.read(from: &buf), 
                 prefix: FfiConverterString.read(from: &buf), 
                 pathStyle: FfiConverterBool.read(from: &buf), 
-                accessKeyId: FfiConverterOptionString.read(from: &buf), 
-                secretAccessKey: FfiConverterOptionString.read(from: &buf), 
-                sessionToken: FfiConverterOptionString.read(from: &buf)
+                credentials: FfiConverterOptionTypeS3Credentials.read(from: &buf)
         )
     }
 
@@ -3275,9 +3416,7 @@ public struct FfiConverterTypeS3Settings: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.region, into: &buf)
         FfiConverterString.write(value.prefix, into: &buf)
         FfiConverterBool.write(value.pathStyle, into: &buf)
-        FfiConverterOptionString.write(value.accessKeyId, into: &buf)
-        FfiConverterOptionString.write(value.secretAccessKey, into: &buf)
-        FfiConverterOptionString.write(value.sessionToken, into: &buf)
+        FfiConverterOptionTypeS3Credentials.write(value.credentials, into: &buf)
     }
 }
 
@@ -4174,6 +4313,30 @@ fileprivate struct FfiConverterOptionTypeRecipient: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeS3Credentials: FfiConverterRustBuffer {
+    typealias SwiftType = S3Credentials?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeS3Credentials.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeS3Credentials.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeListParams: FfiConverterRustBuffer {
     typealias SwiftType = ListParams?
 
@@ -4795,6 +4958,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_transport_enforces_conditions() != 47202) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id() != 34216) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_vault_copy() != 60485) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4847,6 +5013,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_recipient_parse() != 63509) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_s3credentials_new() != 17973) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_vault_open_dir() != 8510) {

@@ -218,7 +218,9 @@ final class CofferTests: XCTestCase {
         guard let endpoint = env["COFFER_TEST_S3_ENDPOINT"] else { throw XCTSkip("COFFER_TEST_S3_ENDPOINT is not set") }
         let settings = S3Settings(bucket: env["COFFER_TEST_S3_BUCKET"] ?? "coffer-test", endpoint: endpoint,
                                   region: env["AWS_REGION"] ?? "us-east-1", prefix: "swift-\(UUID())", pathStyle: true,
-                                  accessKeyId: env["AWS_ACCESS_KEY_ID"], secretAccessKey: env["AWS_SECRET_ACCESS_KEY"])
+                                  credentials: S3Credentials(accessKeyId: env["AWS_ACCESS_KEY_ID"]!,
+                                                                         secretAccessKey: env["AWS_SECRET_ACCESS_KEY"]!))
+        XCTAssertFalse("\(settings)".contains(env["AWS_SECRET_ACCESS_KEY"]!))
         let me = Identity.generate()
         try await exerciseVault { try await Vault.openS3(settings: settings, identity: me, vault: "photos", device: $0, mode: $1) }
     }

@@ -291,13 +291,18 @@ fun main() {
             region = System.getenv("AWS_REGION") ?: "us-east-1",
             prefix = "kotlin-${System.nanoTime()}",
             pathStyle = true,
-            accessKeyId = System.getenv("AWS_ACCESS_KEY_ID"),
-            secretAccessKey = System.getenv("AWS_SECRET_ACCESS_KEY"),
+            credentials = S3Credentials(
+                System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
+                System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
+            ),
         )
+        // Printing the settings never shows the secret.
+        check(!settings.toString().contains(System.getenv("AWS_SECRET_ACCESS_KEY")!!)) { "secret printed" }
+        check(settings.toString().contains(System.getenv("AWS_ACCESS_KEY_ID")!!)) { settings.toString() }
         val me = Identity.generate()
         runBlocking { exerciseVault { device, mode -> Vault.openS3(settings, me, "photos", device, mode) } }
         // Wrong credentials: a typed access-denied error.
-        val bad = settings.copy(secretAccessKey = "wrong-secret", prefix = "kotlin-bad-${System.nanoTime()}")
+        val bad = settings.copy(credentials = S3Credentials(System.getenv("AWS_ACCESS_KEY_ID")!!, "wrong-secret"), prefix = "kotlin-bad-${System.nanoTime()}")
         val e = expectThrows<CofferException> { runBlocking { Vault.openS3(bad, me, "photos", "laptop", OpenMode.OPEN_OR_CREATE) } }
         check(e is CofferException.StoreAccessDenied || e is CofferException.Store) { "unexpected $e" }
     }
