@@ -56,6 +56,7 @@ pub struct S3Settings {
 /// holds it) shows the access key id only, never the secret.
 #[derive(uniffi::Object)]
 #[uniffi::export(Display)]
+#[cfg_attr(not(feature = "s3"), allow(dead_code))] // read only by the S3 store
 pub struct S3Credentials {
     access_key_id: String,
     secret_access_key: zeroize::Zeroizing<String>,
