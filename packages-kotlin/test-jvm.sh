@@ -63,13 +63,19 @@ log "generated $(find "$GEN" -name '*.kt' | wc -l) Kotlin file(s) in $GEN"
 
 # --- compile ---------------------------------------------------------------------------------
 CLASSES="$BUILD/jvm/classes"
-rm -rf "$CLASSES" && mkdir -p "$CLASSES"
-log "kotlinc (bindings + wrapper + tests + example)"
-JAVA_OPTS="${JAVA_OPTS:-} -Xss4m" "$KOTLINC" -nowarn -jvm-target 17 \
-  -cp "$JNA_JAR:$COROUTINES_JAR" -d "$CLASSES" \
-  "$GEN" "$HERE/src/main/kotlin" "$HERE/src/test/kotlin" "$ROOT/examples/kotlin" 2>&1 \
-  | grep -v '^warning' || true
-[[ -f $CLASSES/coffer/test/CofferTestsKt.class ]] || die "kotlinc failed"
+SOURCES=("$GEN" "$HERE/src/main/kotlin" "$HERE/src/test/kotlin" "$ROOT/examples/kotlin")
+# kotlinc takes ~25 s: skip it when no source (generated or written) changed since the last run.
+STAMP="$(cat "$KOTLIN_HOME/build.txt" <(find "${SOURCES[@]}" -name '*.kt' -type f | sort | xargs cat) | sha256sum | cut -d' ' -f1)"
+if [[ -f $CLASSES/coffer/test/CofferTestsKt.class && "$(cat "$BUILD/jvm/stamp" 2>/dev/null)" == "$STAMP" ]]; then
+  log "kotlinc: sources unchanged, reusing $CLASSES"
+else
+  rm -rf "$CLASSES" "$BUILD/jvm/stamp" && mkdir -p "$CLASSES"
+  log "kotlinc (bindings + wrapper + tests + example)"
+  JAVA_OPTS="${JAVA_OPTS:-} -Xss4m" "$KOTLINC" -nowarn -jvm-target 17 \
+    -cp "$JNA_JAR:$COROUTINES_JAR" -d "$CLASSES" "${SOURCES[@]}" 2>&1 | grep -v '^warning' || true
+  [[ -f $CLASSES/coffer/test/CofferTestsKt.class ]] || die "kotlinc failed"
+  echo "$STAMP" >"$BUILD/jvm/stamp"
+fi
 CP="$CLASSES:$JNA_JAR:$COROUTINES_JAR:$STDLIB_JAR"
 JAVA=(java -Djna.library.path="$(dirname "$LIB")" -Djna.nosys=false -cp "$CP")
 
