@@ -1,6 +1,40 @@
-//! Placeholder for the bindings-uniffi glue over the `coffer` core; the bindings land with their own issue.
+//! uniffi bindings of coffer for Kotlin and Swift (proc-macros, no UDL).
+//!
+//! Exported: [`Identity`] and [`Recipient`] (generate, parse, text forms, sign/verify), [`seal`] and
+//! [`open`], Bao verification ([`compute_outboard`], [`verify_outboard`], [`verify_range`]),
+//! CIDs ([`cid_raw`], [`cid_verify`]), and the [`Vault`] with async methods, opened over a local
+//! directory, S3 (feature `s3`, on by default; without it `open_s3` fails with `Unsupported`) or
+//! an app-provided [`Transport`] implemented in Kotlin or Swift.
+//!
+//! Every error is a [`CofferError`] with a stable numeric code (table in [`error`]). Panics are
+//! caught at the boundary and reported as `Internal` (code 13). Async methods run on a tokio
+//! runtime (`async_runtime = "tokio"`), which the S3 client needs.
+//!
+//! The exported API is the same on every target: nothing exported is behind `#[cfg]`.
 
-/// The version of the core this glue wraps.
-pub fn core_version() -> &'static str {
-    env!("CARGO_PKG_VERSION")
+mod crypto;
+pub mod error;
+mod transport;
+mod vault;
+
+pub use crypto::{
+    ByteRange, Identity, Opened, OutboardInfo, Recipient, blake3_hex, cid_dag_cbor, cid_raw,
+    cid_verify, compute_outboard, covering_range, open, seal, verify_outboard, verify_range,
+};
+pub use error::CofferError;
+pub use transport::{HeadRecord, HeadWriteCondition, Transport, TransportError};
+pub use vault::{
+    DeleteOutcome, ListParams, ListResult, ListedObject, ObjectInfo, OpenMode, PutParams,
+    S3Credentials, S3Settings, SyncResult, Vault,
+};
+
+/// The version of coffer these bindings wrap.
+#[uniffi::export]
+pub fn core_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
 }
+
+uniffi::setup_scaffolding!();
+
+#[cfg(test)]
+mod tests;

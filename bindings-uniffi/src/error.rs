@@ -1,0 +1,342 @@
+//! The one error type every export returns, with stable numeric codes.
+//!
+//! | code | variant              | meaning                                                              |
+//! |------|----------------------|----------------------------------------------------------------------|
+//! | 1    | `InvalidInput`       | an argument is not usable (range, object key, name, option)          |
+//! | 2    | `InvalidKey`         | a recipient or identity text/bytes does not parse                    |
+//! | 3    | `WrongIdentity`      | this identity is not a recipient of the object / cannot open a vault |
+//! | 4    | `Corrupt`            | data failed authentication or verification (tampered, truncated)     |
+//! | 5    | `NotFound`           | no live object under that key (or no such version)                   |
+//! | 6    | `NoSuchVault`        | the store holds no vault of that name                                |
+//! | 7    | `AlreadyExists`      | a vault of that name already exists                                  |
+//! | 8    | `PreconditionFailed` | a conditional write lost (if-absent / if-match / head condition)     |
+//! | 9    | `StoreUnavailable`   | the store is unreachable, throttling or timed out: retry later       |
+//! | 10   | `StoreAccessDenied`  | the store refused the credentials                                    |
+//! | 11   | `Store`              | any other store failure, including a foreign transport that threw   |
+//! | 12   | `Unsupported`        | not available in this build or by this store                         |
+//! | 13   | `Internal`           | a bug in coffer (a panic was caught at the FFI boundary)             |
+//!
+//! Codes never change meaning; new codes are only appended. Messages never contain secrets or
+//! object contents.
+
+use coffer::block::BlockError;
+use coffer::index::IndexError;
+use coffer::keys::KeyError;
+use coffer::seal::SealError;
+use coffer::store::StoreError;
+use coffer::vault::VaultError;
+use coffer::verify::VerifyError;
+
+/// Errors of coffer's Kotlin/Swift API. Every variant carries its stable numeric `code` (see the
+/// table in the crate docs and in `packages-kotlin/README.md`) and a human-readable `detail`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum CofferError {
+    /// Code 1: an argument is not usable.
+    #[error("invalid input: {detail}")]
+    InvalidInput {
+        /// Always 1.
+        code: u32,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Code 2: a recipient or identity does not parse.
+    #[error("invalid key: {detail}")]
+    InvalidKey {
+        /// Always 2.
+        code: u32,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Code 3: this identity cannot open the object or vault.
+    #[error("wrong identity: {detail}")]
+    WrongIdentity {
+        /// Always 3.
+        code: u32,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Code 4: data failed authentication or verification.
+    #[error("corrupt data: {detail}")]
+    Corrupt {
+        /// Always 4.
+        code: u32,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Code 5: no live object under that key.
+    #[error("not found: {detail}")]
+    NotFound {
+        /// Always 5.
+        code: u32,
+        /// What is missing.
+        detail: String,
+    },
+    /// Code 6: no vault of that name.
+    #[error("no such vault: {detail}")]
+    NoSuchVault {
+        /// Always 6.
+        code: u32,
+        /// Which vault.
+        detail: String,
+    },
+    /// Code 7: the vault already exists.
+    #[error("already exists: {detail}")]
+    AlreadyExists {
+        /// Always 7.
+        code: u32,
+        /// Which vault.
+        detail: String,
+    },
+    /// Code 8: a conditional write lost.
+    #[error("precondition failed: {detail}")]
+    PreconditionFailed {
+        /// Always 8.
+        code: u32,
+        /// Which condition.
+        detail: String,
+    },
+    /// Code 9: the store is unreachable, throttling or timed out.
+    #[error("store unavailable: {detail}")]
+    StoreUnavailable {
+        /// Always 9.
+        code: u32,
+        /// What the store said.
+        detail: String,
+    },
+    /// Code 10: the store refused the credentials.
+    #[error("store access denied: {detail}")]
+    StoreAccessDenied {
+        /// Always 10.
+        code: u32,
+        /// What the store said.
+        detail: String,
+    },
+    /// Code 11: any other store failure (including a foreign transport that threw).
+    #[error("store error: {detail}")]
+    Store {
+        /// Always 11.
+        code: u32,
+        /// What the store said.
+        detail: String,
+    },
+    /// Code 12: not available in this build or by this store.
+    #[error("unsupported: {detail}")]
+    Unsupported {
+        /// Always 12.
+        code: u32,
+        /// What is missing.
+        detail: String,
+    },
+    /// Code 13: a bug in coffer (a panic caught at the FFI boundary).
+    #[error("internal error: {detail}")]
+    Internal {
+        /// Always 13.
+        code: u32,
+        /// What happened.
+        detail: String,
+    },
+}
+
+macro_rules! ctor {
+    ($($fn:ident => $variant:ident = $code:expr),* $(,)?) => {
+        impl CofferError {
+            $(
+                #[doc = concat!("A `", stringify!($variant), "` (code ", stringify!($code), ").")]
+                pub fn $fn(detail: impl std::fmt::Display) -> Self {
+                    Self::$variant { code: $code, detail: detail.to_string() }
+                }
+            )*
+
+            /// The stable numeric code.
+            pub fn code(&self) -> u32 {
+                match self {
+                    $(Self::$variant { code, .. } => *code,)*
+                }
+            }
+        }
+
+        /// The code table: (code, variant name), in code order.
+        pub const ERROR_CODES: &[(u32, &str)] = &[$(($code, stringify!($variant))),*];
+    };
+}
+
+ctor! {
+    invalid_input => InvalidInput = 1,
+    invalid_key => InvalidKey = 2,
+    wrong_identity => WrongIdentity = 3,
+    corrupt => Corrupt = 4,
+    not_found => NotFound = 5,
+    no_such_vault => NoSuchVault = 6,
+    already_exists => AlreadyExists = 7,
+    precondition_failed => PreconditionFailed = 8,
+    store_unavailable => StoreUnavailable = 9,
+    store_access_denied => StoreAccessDenied = 10,
+    store => Store = 11,
+    unsupported => Unsupported = 12,
+    internal => Internal = 13,
+}
+
+impl From<KeyError> for CofferError {
+    fn from(e: KeyError) -> Self {
+        Self::invalid_key(e)
+    }
+}
+
+impl From<StoreError> for CofferError {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::NotFound(_) | StoreError::Corrupt { .. } => Self::corrupt(e),
+            StoreError::RangeOutOfBounds { .. } | StoreError::InvalidName(_) => {
+                Self::invalid_input(e)
+            }
+            StoreError::PreconditionFailed(_) => Self::precondition_failed(e),
+            StoreError::AccessDenied(_) => Self::store_access_denied(e),
+            StoreError::Unavailable(_) | StoreError::Throttled(_) | StoreError::Timeout(_) => {
+                Self::store_unavailable(e)
+            }
+            StoreError::Unsupported(_) => Self::unsupported(e),
+            _ => Self::store(e),
+        }
+    }
+}
+
+impl From<SealError> for CofferError {
+    fn from(e: SealError) -> Self {
+        match &e {
+            SealError::NoMatchingRecipient => Self::wrong_identity(e),
+            SealError::NoRecipients
+            | SealError::TooManyRecipients(_)
+            | SealError::InvalidRecipient
+            | SealError::InvalidSegmentSize(_)
+            | SealError::RangeOutOfBounds { .. } => Self::invalid_input(e),
+            SealError::UnsupportedVersion(_) => Self::unsupported(e),
+            SealError::Internal(_) => Self::internal(e),
+            _ => Self::corrupt(e),
+        }
+    }
+}
+
+impl From<VerifyError> for CofferError {
+    fn from(e: VerifyError) -> Self {
+        match &e {
+            VerifyError::InvalidRange { .. } | VerifyError::RangeBeyondEnd { .. } => {
+                Self::invalid_input(e)
+            }
+            VerifyError::TooLarge { .. } => Self::unsupported(e),
+            _ => Self::corrupt(e),
+        }
+    }
+}
+
+impl From<BlockError> for CofferError {
+    fn from(e: BlockError) -> Self {
+        match &e {
+            BlockError::UnsupportedCid(_) => Self::invalid_input(e),
+            _ => Self::corrupt(e),
+        }
+    }
+}
+
+impl From<IndexError> for CofferError {
+    fn from(e: IndexError) -> Self {
+        match e {
+            IndexError::Store(s) => s.into(),
+            IndexError::Block(b) => b.into(),
+            e @ (IndexError::EmptyKey
+            | IndexError::KeyTooLong { .. }
+            | IndexError::ValueTooLarge { .. }
+            | IndexError::InvalidToken(_)
+            | IndexError::InvalidConfig(_)) => Self::invalid_input(e),
+            e @ IndexError::Random => Self::internal(e),
+            e => Self::corrupt(e),
+        }
+    }
+}
+
+impl From<VaultError> for CofferError {
+    #[allow(unreachable_patterns)] // VaultError may grow variants: they map to Internal-free defaults.
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Store(s) => s.into(),
+            VaultError::Seal(s) => s.into(),
+            VaultError::Index(i) => i.into(),
+            VaultError::Verify(v) => v.into(),
+            VaultError::Block(b) => b.into(),
+            e @ VaultError::NotFound => Self::not_found(e),
+            e @ VaultError::PreconditionFailed(_) => Self::precondition_failed(e),
+            e @ (VaultError::KeyTooLong { .. }
+            | VaultError::InvalidKey(_)
+            | VaultError::InvalidVersion(_)) => Self::invalid_input(e),
+            e @ VaultError::WrongIdentity => Self::wrong_identity(e),
+            e @ VaultError::NoSuchVault { .. } => Self::no_such_vault(e),
+            e @ VaultError::AlreadyExists { .. } => Self::already_exists(e),
+            e @ (VaultError::Corrupt { .. }
+            | VaultError::BadHeadSignature { .. }
+            | VaultError::UnknownWriter { .. }
+            | VaultError::BadHead { .. }
+            | VaultError::ConflictingVaultKeys { .. }) => Self::corrupt(e),
+            e => Self::store(e),
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into [`CofferError::Internal`] so none crosses the FFI boundary.
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, CofferError>) -> Result<T, CofferError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(CofferError::internal(panic_text(&p))))
+}
+
+/// Awaits `fut`, turning a panic into [`CofferError::Internal`].
+pub(crate) async fn guard_async<T>(
+    fut: impl std::future::Future<Output = Result<T, CofferError>>,
+) -> Result<T, CofferError> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|p| Err(CofferError::internal(panic_text(&p))))
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    let what = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("panic caught at the FFI boundary: {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table is part of the public contract: changing a number is a breaking change.
+    #[test]
+    fn codes_are_stable() {
+        let expected = [
+            (1, "InvalidInput"),
+            (2, "InvalidKey"),
+            (3, "WrongIdentity"),
+            (4, "Corrupt"),
+            (5, "NotFound"),
+            (6, "NoSuchVault"),
+            (7, "AlreadyExists"),
+            (8, "PreconditionFailed"),
+            (9, "StoreUnavailable"),
+            (10, "StoreAccessDenied"),
+            (11, "Store"),
+            (12, "Unsupported"),
+            (13, "Internal"),
+        ];
+        assert_eq!(ERROR_CODES, expected.as_slice());
+        assert_eq!(CofferError::corrupt("x").code(), 4);
+    }
+
+    #[test]
+    fn panics_become_internal_errors() {
+        let r: Result<(), _> = guard(|| panic!("boom"));
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), 13);
+        assert!(e.to_string().contains("boom"));
+    }
+}

@@ -1,0 +1,174 @@
+//! Rust-side tests of the exported API (the Kotlin tests in packages-kotlin drive the same
+//! functions through the generated bindings).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::*;
+
+/// An in-memory transport written against the exported trait, as an app would.
+#[derive(Default)]
+struct MapTransport {
+    blocks: Mutex<HashMap<String, Vec<u8>>>,
+    heads: Mutex<HashMap<(String, String), HeadRecord>>,
+    fail: Mutex<Option<TransportError>>,
+}
+
+impl MapTransport {
+    fn gate(&self) -> Result<(), TransportError> {
+        match self.fail.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for MapTransport {
+    async fn put_block(&self, cid: String, bytes: Vec<u8>) -> Result<(), TransportError> {
+        self.gate()?;
+        self.blocks.lock().unwrap().insert(cid, bytes);
+        Ok(())
+    }
+    async fn get_block(&self, cid: String) -> Result<Option<Vec<u8>>, TransportError> {
+        self.gate()?;
+        Ok(self.blocks.lock().unwrap().get(&cid).cloned())
+    }
+    async fn get_block_range(
+        &self,
+        cid: String,
+        _start: u64,
+        _end: u64,
+    ) -> Result<Option<Vec<u8>>, TransportError> {
+        // Returns the whole block: the wrapper slices it.
+        self.get_block(cid).await
+    }
+    async fn has_block(&self, cid: String) -> Result<bool, TransportError> {
+        self.gate()?;
+        Ok(self.blocks.lock().unwrap().contains_key(&cid))
+    }
+    async fn delete_block(&self, cid: String) -> Result<(), TransportError> {
+        self.gate()?;
+        self.blocks.lock().unwrap().remove(&cid);
+        Ok(())
+    }
+    async fn list_blocks(&self) -> Result<Vec<String>, TransportError> {
+        self.gate()?;
+        Ok(self.blocks.lock().unwrap().keys().cloned().collect())
+    }
+    async fn read_heads(&self, vault: String) -> Result<Vec<HeadRecord>, TransportError> {
+        self.gate()?;
+        let heads = self.heads.lock().unwrap();
+        Ok(heads
+            .iter()
+            .filter(|((v, _), _)| *v == vault)
+            .map(|(_, h)| h.clone())
+            .collect())
+    }
+    async fn write_head(
+        &self,
+        vault: String,
+        writer: String,
+        bytes: Vec<u8>,
+        condition: HeadWriteCondition,
+    ) -> Result<String, TransportError> {
+        self.gate()?;
+        let mut heads = self.heads.lock().unwrap();
+        let cur = heads.get(&(vault.clone(), writer.clone()));
+        let ok = match &condition {
+            HeadWriteCondition::Absent => cur.is_none(),
+            HeadWriteCondition::Matches { version } => cur.is_some_and(|c| &c.version == version),
+            HeadWriteCondition::Unconditional => true,
+        };
+        if !ok {
+            return Err(TransportError::PreconditionFailed {
+                detail: "changed".into(),
+            });
+        }
+        let version = blake3_hex(bytes.clone());
+        heads.insert(
+            (vault, writer.clone()),
+            HeadRecord {
+                writer,
+                bytes,
+                version: version.clone(),
+            },
+        );
+        Ok(version)
+    }
+    fn enforces_conditions(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn seal_open_and_errors() {
+    let me = Identity::generate();
+    let sealed = seal(b"hi".to_vec(), vec![me.recipient()], Some(me.clone()), None).unwrap();
+    let opened = open(me.clone(), sealed.clone()).unwrap();
+    assert_eq!(opened.plaintext, b"hi");
+    assert_eq!(opened.signer.unwrap().to_text(), me.recipient().to_text());
+    let e = open(Identity::generate(), sealed).unwrap_err();
+    assert_eq!(e.code(), 3);
+    assert_eq!(
+        Recipient::parse("coffer1nope".into()).unwrap_err().code(),
+        2
+    );
+    assert_eq!(seal(vec![], vec![], None, None).unwrap_err().code(), 1);
+}
+
+#[tokio::test]
+async fn vault_over_a_transport_and_a_directory() {
+    let me = Identity::generate();
+    let t = Arc::new(MapTransport::default());
+    let v = Vault::open_transport(
+        t.clone(),
+        me.clone(),
+        "v".into(),
+        "a".into(),
+        OpenMode::Create,
+    )
+    .await
+    .unwrap();
+    v.put(b"k".to_vec(), vec![7; 100_000], None).await.unwrap();
+    assert_eq!(
+        v.get_range(b"k".to_vec(), 10, 20).await.unwrap(),
+        vec![7; 10]
+    );
+    *t.fail.lock().unwrap() = Some(TransportError::Unavailable {
+        detail: "down".into(),
+    });
+    assert_eq!(v.get(b"k".to_vec()).await.unwrap_err().code(), 9);
+    *t.fail.lock().unwrap() = None;
+    assert_eq!(v.get(b"missing".to_vec()).await.unwrap_err().code(), 5);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_string_lossy().to_string();
+    let err = Vault::open_dir(
+        path.clone(),
+        me.clone(),
+        "v".into(),
+        "a".into(),
+        OpenMode::Open,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), 6);
+    let d = Vault::open_dir(path, me, "v".into(), "a".into(), OpenMode::OpenOrCreate)
+        .await
+        .unwrap();
+    let info = d
+        .put(
+            b"x".to_vec(),
+            b"y".to_vec(),
+            Some(PutParams {
+                content_type: Some("text/plain".into()),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.head(b"x".to_vec()).await.unwrap(), info);
+    let page = d.list(None).await.unwrap();
+    assert_eq!(page.contents.len(), 1);
+}

@@ -1,0 +1,385 @@
+// JVM tests of the coffer Kotlin bindings, run against the host library by test-jvm.sh.
+package coffer.test
+
+import coffer.*
+import kotlinx.coroutines.*
+import java.io.File
+import java.nio.file.Files
+import java.util.concurrent.ConcurrentHashMap
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.system.exitProcess
+
+/** Plaintext byte i of the sealed vectors: (i*31) mod 251. */
+fun sealedPattern(n: Int) = ByteArray(n) { ((it * 31) % 251).toByte() }
+
+/** Bytes 0, 1, ..., 250 repeating (the outboard vectors). */
+fun outboardPattern(n: Int) = ByteArray(n) { (it % 251).toByte() }
+
+fun tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile()
+
+/**
+ * An app-provided transport: blocks and heads in memory. `failWith` makes every call throw,
+ * `delayMs` makes block writes slow (for cancellation).
+ */
+class MemoryTransport : Transport {
+    val blocks = ConcurrentHashMap<String, ByteArray>()
+    private val heads = HashMap<Pair<String, String>, HeadRecord>()
+    private val counter = AtomicInteger()
+    @Volatile var failWith: Throwable? = null
+    @Volatile var delayMs: Long = 0
+    val calls = AtomicInteger()
+
+    private fun gate() {
+        calls.incrementAndGet()
+        failWith?.let { throw it }
+    }
+
+    override suspend fun putBlock(cid: String, bytes: ByteArray) {
+        gate()
+        if (delayMs > 0) delay(delayMs)
+        blocks[cid] = bytes.copyOf()
+    }
+
+    override suspend fun getBlock(cid: String): ByteArray? {
+        gate()
+        return blocks[cid]?.copyOf()
+    }
+
+    override suspend fun getBlockRange(cid: String, start: ULong, end: ULong): ByteArray? {
+        gate()
+        val b = blocks[cid] ?: return null
+        if (end > b.size.toULong() || start > end) throw TransportException.Failed("range $start..$end outside ${b.size} bytes")
+        return b.copyOfRange(start.toInt(), end.toInt())
+    }
+
+    override suspend fun hasBlock(cid: String): Boolean {
+        gate()
+        return blocks.containsKey(cid)
+    }
+
+    override suspend fun deleteBlock(cid: String) {
+        gate()
+        blocks.remove(cid)
+    }
+
+    override suspend fun listBlocks(): List<String> {
+        gate()
+        return blocks.keys.toList()
+    }
+
+    override suspend fun readHeads(vault: String): List<HeadRecord> {
+        gate()
+        synchronized(heads) { return heads.filterKeys { it.first == vault }.values.toList() }
+    }
+
+    override suspend fun writeHead(vault: String, writer: String, bytes: ByteArray, condition: HeadWriteCondition): String {
+        gate()
+        synchronized(heads) {
+            val cur = heads[vault to writer]
+            val ok = when (condition) {
+                is HeadWriteCondition.Absent -> cur == null
+                is HeadWriteCondition.Matches -> cur?.version == condition.version
+                is HeadWriteCondition.Unconditional -> true
+            }
+            if (!ok) throw TransportException.PreconditionFailed("head of $writer in $vault changed")
+            val version = "v${counter.incrementAndGet()}"
+            heads[vault to writer] = HeadRecord(writer, bytes.copyOf(), version)
+            return version
+        }
+    }
+
+    override fun enforcesConditions(): Boolean = true
+}
+
+fun b(s: String) = s.toByteArray()
+
+/** Exercises one vault on any store: the same checks for the directory, S3 and a transport. */
+suspend fun exerciseVault(open: suspend (device: String, mode: OpenMode) -> Vault) {
+    val laptop = open("laptop", OpenMode.CREATE)
+    checkEq("laptop", laptop.device())
+    val big = outboardPattern(300_000)
+    val v1 = laptop.put(b("docs/a.txt"), b("hello"), PutParams(contentType = "text/plain", metadata = mapOf("k" to "v")))
+    checkEq(5uL, v1.size)
+    laptop.put(b("docs/big.bin"), big)
+    checkBytes(b("hello"), laptop.get(b("docs/a.txt")))
+    checkBytes(big, laptop.get(b("docs/big.bin")), "big object")
+    checkBytes(big.copyOfRange(70_000, 140_001), laptop.getRange(b("docs/big.bin"), 70_000uL, 140_001uL), "range")
+    val head = laptop.head(b("docs/a.txt"))
+    checkEq("text/plain", head.contentType)
+    checkEq(mapOf("k" to "v"), head.metadata)
+    checkEq(v1.version, head.version)
+    // Conditional puts.
+    val e = expectThrows<CofferException.PreconditionFailed> {
+        runBlocking { laptop.put(b("docs/a.txt"), b("again"), PutParams(ifAbsent = true)) }
+    }
+    checkEq(8u, e.code)
+    val v2 = laptop.put(b("docs/a.txt"), b("hello v2"), PutParams(ifMatch = v1.version))
+    val versions = laptop.versions(b("docs/a.txt"))
+    checkEq(listOf(v2.version, v1.version), versions.map { it.version }, "versions newest first")
+    checkBytes(b("hello"), laptop.getVersion(b("docs/a.txt"), v1.version))
+    // Listing with a delimiter.
+    laptop.put(b("top.txt"), b("t"))
+    val page = laptop.list(ListParams(delimiter = b("/")))
+    checkEq(listOf("top.txt"), page.contents.map { String(it.key) })
+    checkEq(listOf("docs/"), page.commonPrefixes.map { String(it) })
+    val docs = laptop.list(ListParams(prefix = b("docs/")))
+    checkEq(listOf("docs/a.txt", "docs/big.bin"), docs.contents.map { String(it.key) })
+    // Copy, delete, delete_many.
+    laptop.copy(b("top.txt"), b("copy.txt"))
+    checkBytes(b("t"), laptop.get(b("copy.txt")))
+    laptop.delete(b("copy.txt"))
+    val nf = expectThrows<CofferException.NotFound> { runBlocking { laptop.get(b("copy.txt")) } }
+    checkEq(5u, nf.code)
+    val outcomes = laptop.deleteMany(listOf(b("top.txt"), b("missing")))
+    checkEq(listOf(null, 5u), outcomes.map { it.errorCode }, "delete_many outcomes")
+    // A second device sees the changes after sync.
+    val phone = open("phone", OpenMode.OPEN)
+    expectThrows<CofferException.NotFound> { runBlocking { phone.get(b("docs/a.txt")) } }
+    val report = phone.sync()
+    check(report.merged.isNotEmpty()) { "sync merged nothing" }
+    checkBytes(b("hello v2"), phone.get(b("docs/a.txt")))
+    checkBytes(big, phone.get(b("docs/big.bin")))
+    // Creating it again fails; bad keys are invalid input.
+    val ae = expectThrows<CofferException.AlreadyExists> { runBlocking { open("tablet", OpenMode.CREATE) } }
+    checkEq(7u, ae.code)
+    val ie = expectThrows<CofferException.InvalidInput> { runBlocking { laptop.put(ByteArray(2000), b("x")) } }
+    checkEq(1u, ie.code)
+}
+
+fun main() {
+    val h = Harness()
+    val ids = vectors("identities.json")["vectors"].list().map { it.obj() }
+
+    h.test("identity vectors: seed -> recipient, secret text, signature") {
+        for (v in ids) {
+            val id = Identity.fromSeed((v["seed"] as String).hexToBytes())
+            checkEq(v["recipient"], id.recipient().toText())
+            checkEq(v["identity"], id.toSecretString())
+            checkEq(v["recipient"], Identity.parse(v["identity"] as String).recipient().toText())
+            checkBytes((v["signature_of_hello"] as String).hexToBytes(), id.sign(b("hello")))
+            val r = Recipient.parse(v["recipient"] as String)
+            checkBytes((v["x25519_public"] as String).hexToBytes(), r.x25519PublicKey())
+            checkBytes((v["ed25519_public"] as String).hexToBytes(), r.ed25519PublicKey())
+            check(r.verify(b("hello"), (v["signature_of_hello"] as String).hexToBytes()))
+            check(!r.verify(b("hellO"), (v["signature_of_hello"] as String).hexToBytes()))
+            checkEq(r, id.recipient(), "recipient equality")
+        }
+    }
+
+    h.test("identity file round trip and generate") {
+        val id = Identity.generate()
+        val again = Identity.parse(id.toFileContents())
+        checkEq(id.recipient().toText(), again.recipient().toText())
+        check(id.recipient().toString().startsWith("coffer1"))
+    }
+
+    h.test("invalid recipient and identity text give InvalidKey (code 2)") {
+        val good = ids[0]["recipient"] as String
+        val mistyped = good.dropLast(1) + (if (good.last() == 'q') 'p' else 'q')
+        for (bad in listOf("", "coffer1", "not a key", mistyped, ids[0]["identity"] as String)) {
+            val e = expectThrows<CofferException.InvalidKey> { Recipient.parse(bad) }
+            checkEq(2u, e.code)
+            check(e.message!!.isNotEmpty())
+        }
+        expectThrows<CofferException.InvalidKey> { Identity.parse(good) }
+        expectThrows<CofferException.InvalidKey> { Identity.fromSeed(ByteArray(31)) }
+        // The message of a bad secret never echoes it.
+        val secret = ids[0]["identity"] as String
+        val e = expectThrows<CofferException.InvalidKey> { Identity.parse(secret.dropLast(2) + "QQ") }
+        check(!e.message!!.contains(secret.substring(20, 40))) { "secret echoed in error" }
+    }
+
+    h.test("sealed vectors open (Rust sealed, Kotlin opens) with matching CID and BLAKE3") {
+        val vs = vectors("sealed.json")["vectors"].list().map { it.obj() }
+        check(vs.isNotEmpty())
+        for (v in vs) {
+            val sealed = (v["sealed"] as String).hexToBytes()
+            checkEq(v["cid"], cidRaw(sealed), "cid of ${v["name"]}")
+            checkEq(v["blake3"], blake3Hex(sealed), "blake3 of ${v["name"]}")
+            cidVerify(v["cid"] as String, sealed)
+            for (seed in v["recipient_seeds"].list()) {
+                val opened = open(Identity.fromSeed((seed as String).hexToBytes()), sealed)
+                checkBytes((v["plaintext"] as String).hexToBytes(), opened.plaintext, "plaintext of ${v["name"]}")
+                val signer = v["signer_seed"] as String?
+                if (signer == null) check(opened.signer == null)
+                else checkEq(Identity.fromSeed(signer.hexToBytes()).recipient().toText(), opened.signer?.toText())
+            }
+        }
+    }
+
+    h.test("wrong identity gives WrongIdentity (code 3); tampering gives Corrupt (code 4)") {
+        val v = vectors("sealed.json")["vectors"].list().map { it.obj() }.first { (it["plaintext"] as String).length > 2 }
+        val sealed = (v["sealed"] as String).hexToBytes()
+        val e = expectThrows<CofferException.WrongIdentity> { open(Identity.generate(), sealed) }
+        checkEq(3u, e.code)
+        val me = Identity.fromSeed((v["recipient_seeds"].list()[0] as String).hexToBytes())
+        val tampered = sealed.copyOf().also { it[it.size - 3] = (it[it.size - 3].toInt() xor 1).toByte() }
+        checkEq(4u, expectThrows<CofferException.Corrupt> { open(me, tampered) }.code)
+        expectThrows<CofferException.Corrupt> { open(me, sealed.copyOf(sealed.size - 1)) }
+        expectThrows<CofferException.Corrupt> { cidVerify(v["cid"] as String, tampered) }
+        checkEq(1u, expectThrows<CofferException.InvalidInput> { cidVerify("bafy-not-a-cid", sealed) }.code)
+    }
+
+    h.test("cid vectors") {
+        for (v in vectors("cid.json")["vectors"].list().map { it.obj() }) {
+            val bytes = (v["bytes"] as String).hexToBytes()
+            checkEq(v["cid_raw"], cidRaw(bytes))
+            checkEq(v["cid_dag_cbor"], cidDagCbor(bytes))
+        }
+    }
+
+    h.test("outboard vectors: root, outboard, whole and range verification") {
+        for (c in vectors("outboard.json")["cases"].list().map { it.obj() }) {
+            val len = (c["input_len"] as Long).toInt()
+            val data = outboardPattern(len)
+            val ob = computeOutboard(data)
+            checkEq(c["root"], ob.root, "root of $len")
+            checkBytes((c["outboard"] as String).hexToBytes(), ob.outboard, "outboard of $len")
+            verifyOutboard(ob.root, data, ob.outboard)
+            for (r in c["ranges"].list().map { it.obj() }) {
+                val start = (r["start"] as Long).toULong()
+                val end = (r["end"] as Long).toULong()
+                val cov = coveringRange(len.toULong(), start, end)
+                checkEq((r["covering_start"] as Long).toULong(), cov.start)
+                checkEq((r["covering_end"] as Long).toULong(), cov.end)
+                val got = verifyRange(ob.root, len.toULong(), ob.outboard, start, end, data.copyOfRange(cov.start.toInt(), cov.end.toInt()))
+                checkBytes(data.copyOfRange(start.toInt(), end.toInt()), got)
+            }
+            if (len > 0) {
+                val bad = data.copyOf().also { it[len / 2] = (it[len / 2].toInt() xor 1).toByte() }
+                expectThrows<CofferException.Corrupt> { verifyOutboard(ob.root, bad, ob.outboard) }
+            }
+        }
+    }
+
+    h.test("Kotlin seals for Rust: writes an object the coffer CLI opens") {
+        val out = File(System.getenv("COFFER_KT_OUT") ?: error("COFFER_KT_OUT is not set"))
+        out.mkdirs()
+        val id = Identity.generate()
+        val plaintext = sealedPattern(200_000)
+        val sealed = seal(plaintext, listOf(id.recipient()), id, 12u)
+        checkBytes(plaintext, open(id, sealed).plaintext)
+        File(out, "identity.txt").writeText(id.toFileContents())
+        File(out, "recipient.txt").writeText(id.recipient().toText())
+        File(out, "kotlin.sealed").writeBytes(sealed)
+        File(out, "kotlin.plain").writeBytes(plaintext)
+        checkEq(1u, expectThrows<CofferException.InvalidInput> { seal(plaintext, listOf(), null, null) }.code)
+    }
+
+    h.test("vault on a local directory") {
+        val dir = tempDir("coffer-kt-dir")
+        val me = Identity.generate()
+        runBlocking {
+            checkEq(6u, expectThrows<CofferException.NoSuchVault> {
+                runBlocking { Vault.openDir(dir.path, me, "photos", "laptop", OpenMode.OPEN) }
+            }.code)
+            exerciseVault { device, mode -> Vault.openDir(dir.path, me, "photos", device, mode) }
+            // Another identity cannot open it.
+            val other = expectThrows<CofferException.WrongIdentity> {
+                runBlocking { Vault.openDir(dir.path, Identity.generate(), "photos", "x", OpenMode.OPEN) }
+            }
+            checkEq(3u, other.code)
+        }
+        dir.deleteRecursively()
+    }
+
+    h.test("vault on S3 (SeaweedFS)") {
+        val endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set")
+        val settings = S3Settings(
+            bucket = System.getenv("COFFER_TEST_S3_BUCKET") ?: "coffer-test",
+            endpoint = endpoint,
+            region = System.getenv("AWS_REGION") ?: "us-east-1",
+            prefix = "kotlin-${System.nanoTime()}",
+            pathStyle = true,
+            credentials = S3Credentials(
+                System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
+                System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
+            ),
+        )
+        // Printing the settings never shows the secret.
+        val secret = System.getenv("AWS_SECRET_ACCESS_KEY")!!
+        check(secret.length < 8 || !settings.toString().contains(secret)) { "secret printed" }
+        check(settings.toString().contains("<redacted>")) { settings.toString() }
+        check(settings.toString().contains(System.getenv("AWS_ACCESS_KEY_ID")!!)) { settings.toString() }
+        val me = Identity.generate()
+        runBlocking { exerciseVault { device, mode -> Vault.openS3(settings, me, "photos", device, mode) } }
+        // Wrong credentials: a typed access-denied error.
+        val bad = settings.copy(credentials = S3Credentials(System.getenv("AWS_ACCESS_KEY_ID")!!, "wrong-secret"), prefix = "kotlin-bad-${System.nanoTime()}")
+        val e = expectThrows<CofferException> { runBlocking { Vault.openS3(bad, me, "photos", "laptop", OpenMode.OPEN_OR_CREATE) } }
+        check(e is CofferException.StoreAccessDenied || e is CofferException.Store) { "unexpected $e" }
+    }
+
+    h.test("vault over a Kotlin transport (in-memory map)") {
+        val t = MemoryTransport()
+        val me = Identity.generate()
+        runBlocking { exerciseVault { device, mode -> Vault.openTransport(t, me, "notes", device, mode) } }
+        check(t.blocks.isNotEmpty())
+        // Every block the transport holds is named by its CID.
+        for ((cid, bytes) in t.blocks) cidVerify(cid, bytes)
+    }
+
+    h.test("a transport that throws gives typed store errors") {
+        val t = MemoryTransport()
+        val me = Identity.generate()
+        runBlocking {
+            val v = Vault.openTransport(t, me, "notes", "laptop", OpenMode.CREATE)
+            v.put(b("a"), b("1"))
+            t.failWith = TransportException.Unavailable("network down")
+            val e1 = expectThrows<CofferException.StoreUnavailable> { runBlocking { v.put(b("b"), b("2")) } }
+            checkEq(9u, e1.code)
+            check(e1.detail.contains("network down")) { e1.detail }
+            t.failWith = TransportException.AccessDenied("no token")
+            checkEq(10u, expectThrows<CofferException.StoreAccessDenied> { runBlocking { v.put(b("b"), b("2")) } }.code)
+            t.failWith = IllegalStateException("boom from Kotlin")
+            val e3 = expectThrows<CofferException.Store> { runBlocking { v.put(b("b"), b("2")) } }
+            checkEq(11u, e3.code)
+            check(e3.detail.contains("boom from Kotlin")) { e3.detail }
+            t.failWith = null
+            // The vault still works after the failures.
+            v.put(b("b"), b("2"))
+            checkBytes(b("2"), v.get(b("b")))
+            // A transport that returns wrong bytes is caught by verification.
+            for (k in t.blocks.keys) t.blocks[k] = b("forged")
+            val forged = expectThrows<CofferException.Corrupt> {
+                runBlocking { Vault.openTransport(t, me, "notes", "phone", OpenMode.OPEN) }
+            }
+            checkEq(4u, forged.code)
+            checkEq(4u, expectThrows<CofferException.Corrupt> { runBlocking { v.get(b("a")) } }.errorCode)
+        }
+    }
+
+    h.test("cancelling a coroutine in an async call does not crash; the vault stays usable") {
+        val t = MemoryTransport()
+        val me = Identity.generate()
+        runBlocking {
+            val v = Vault.openTransport(t, me, "slow", "laptop", OpenMode.CREATE)
+            t.delayMs = 2_000
+            val job = launch(Dispatchers.Default) { v.put(b("k"), ByteArray(1000)) }
+            delay(200)
+            job.cancelAndJoin()
+            check(job.isCancelled)
+            t.delayMs = 0
+            val r = withTimeoutOrNull(60_000) { v.put(b("k2"), b("after")) }
+            check(r != null) { "vault blocked after cancellation" }
+            checkBytes(b("after"), v.get(b("k2")))
+            // withTimeout on a directory vault.
+            val dir = tempDir("coffer-kt-cancel")
+            val dv = Vault.openDir(dir.path, me, "c", "d", OpenMode.CREATE)
+            repeat(5) {
+                withTimeoutOrNull(1) { dv.put(b("x$it"), ByteArray(500_000)) }
+            }
+            dv.put(b("y"), b("ok"))
+            checkBytes(b("ok"), dv.get(b("y")))
+            dir.deleteRecursively()
+        }
+    }
+
+    h.test("error codes are the documented table") {
+        val e = CofferException.Internal(13u, "x")
+        checkEq(13u, e.code)
+        check(e.message!!.contains("x"))
+        checkEq(coreVersion().isNotEmpty(), true)
+    }
+
+    exitProcess(h.finish())
+}
