@@ -44,6 +44,12 @@ cargo test --workspace --all-features
 step "npm package: wasm-bindgen build, Node and headless Chromium tests, npm pack + fresh install"
 ./.ci/test-wasm.sh
 
+step "Kotlin: uniffi bindings tested on the JVM (local dir, SeaweedFS, a Kotlin transport)"
+./packages-kotlin/test-jvm.sh
+
+step "Swift: generated sources are fresh, the C header matches the library's symbols"
+./packages-swift/check.sh
+
 step "fuzz smoke"
 ./.ci/fuzz-smoke.sh
 
