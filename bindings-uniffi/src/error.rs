@@ -266,7 +266,11 @@ impl From<VaultError> for CofferError {
             e @ VaultError::PreconditionFailed(_) => Self::precondition_failed(e),
             e @ (VaultError::KeyTooLong { .. }
             | VaultError::InvalidKey(_)
-            | VaultError::InvalidVersion(_)) => Self::invalid_input(e),
+            | VaultError::InvalidVersion(_)
+            | VaultError::InvalidTags(_)
+            | VaultError::Source(_)
+            | VaultError::SourceChanged
+            | VaultError::Output(_)) => Self::invalid_input(e),
             e @ VaultError::WrongIdentity => Self::wrong_identity(e),
             e @ VaultError::NoSuchVault { .. } => Self::no_such_vault(e),
             e @ VaultError::AlreadyExists { .. } => Self::already_exists(e),

@@ -128,6 +128,21 @@ pub struct PutParams {
     /// Fail with `PreconditionFailed` unless the key's current version is this one.
     #[uniffi(default = None)]
     pub if_match: Option<String>,
+    /// Tags of the new version (at most 10; stored encrypted; see `setTags`).
+    #[uniffi(default)]
+    pub tags: HashMap<String, String>,
+}
+
+impl PutParams {
+    fn into_core(self) -> PutOptions {
+        PutOptions {
+            content_type: self.content_type,
+            metadata: self.metadata.into_iter().collect(),
+            if_absent: self.if_absent,
+            if_match: self.if_match,
+            tags: self.tags.into_iter().collect(),
+        }
+    }
 }
 
 /// One version of an object.
@@ -377,18 +392,74 @@ impl Vault {
         options: Option<PutParams>,
     ) -> Result<ObjectInfo, CofferError> {
         guard_async(async move {
-            let o = options.unwrap_or_default();
-            // Core's options may grow fields (the lead adds them): keep `..Default::default()`.
-            #[allow(clippy::needless_update)]
-            let opts = PutOptions {
-                content_type: o.content_type,
-                metadata: o.metadata.into_iter().collect(),
-                if_absent: o.if_absent,
-                if_match: o.if_match,
-                ..Default::default()
-            };
+            let opts = options.unwrap_or_default().into_core();
             let mut v = self.inner.lock().await;
             Ok(v.put(&key, data, opts).await?.into())
+        })
+        .await
+    }
+
+    /// Stores the file at `path` under `key`, streaming it with bounded memory (a few MiB whatever
+    /// its size). Putting the same file under the same key again after an interruption resumes
+    /// the upload. `InvalidInput` when the file cannot be read or changes while it is read.
+    #[uniffi::method(default(options = None))]
+    pub async fn put_file(
+        &self,
+        key: Vec<u8>,
+        path: String,
+        options: Option<PutParams>,
+    ) -> Result<ObjectInfo, CofferError> {
+        guard_async(async move {
+            let opts = options.unwrap_or_default().into_core();
+            let mut source = std::path::PathBuf::from(path);
+            let mut v = self.inner.lock().await;
+            Ok(v.put_source(&key, &mut source, opts, None).await?.into())
+        })
+        .await
+    }
+
+    /// Writes the current version of `key` to the file at `path`, streaming and verified: the file
+    /// appears (replacing any file there) only once every byte has been verified.
+    pub async fn get_to_file(&self, key: Vec<u8>, path: String) -> Result<ObjectInfo, CofferError> {
+        guard_async(async move {
+            let target = std::path::PathBuf::from(&path);
+            let dir = match target.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => std::path::PathBuf::from("."),
+            };
+            let io = |e: std::io::Error| CofferError::invalid_input(format!("{path}: {e}"));
+            let temp = tempfile::NamedTempFile::new_in(&dir).map_err(io)?;
+            let file = temp.reopen().map_err(io)?;
+            let v = self.inner.lock().await;
+            let info = v
+                .get_to(&key, futures_util::io::AllowStdIo::new(file), None)
+                .await?;
+            temp.as_file().sync_all().map_err(io)?;
+            temp.persist(&target).map_err(|e| io(e.error))?;
+            Ok(info.into())
+        })
+        .await
+    }
+
+    /// The tags of the current version of `key` (empty when none).
+    pub async fn tags(&self, key: Vec<u8>) -> Result<HashMap<String, String>, CofferError> {
+        guard_async(async move {
+            let v = self.inner.lock().await;
+            Ok(v.tags(&key).await?.into_iter().collect())
+        })
+        .await
+    }
+
+    /// Replaces the tags of the current version of `key` (empty removes them); the version id
+    /// does not change.
+    pub async fn set_tags(
+        &self,
+        key: Vec<u8>,
+        tags: HashMap<String, String>,
+    ) -> Result<(), CofferError> {
+        guard_async(async move {
+            let mut v = self.inner.lock().await;
+            Ok(v.set_tags(&key, tags.into_iter().collect()).await?)
         })
         .await
     }

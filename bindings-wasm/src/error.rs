@@ -105,7 +105,11 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
         VaultError::PreconditionFailed(_) => "PreconditionFailed",
         VaultError::KeyTooLong { .. }
         | VaultError::InvalidKey(_)
-        | VaultError::InvalidVersion(_) => "BadInput",
+        | VaultError::InvalidVersion(_)
+        | VaultError::InvalidTags(_)
+        | VaultError::Source(_)
+        | VaultError::SourceChanged
+        | VaultError::Output(_) => "BadInput",
         VaultError::Corrupt { .. } | VaultError::BadHead { .. } | VaultError::Block(_) => "Corrupt",
         VaultError::BadHeadSignature { .. } | VaultError::UnknownWriter { .. } => "Integrity",
         VaultError::ConflictingVaultKeys { .. } => "Conflict",

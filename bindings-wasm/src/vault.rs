@@ -88,8 +88,6 @@ fn metadata_js(m: &BTreeMap<String, String>) -> JsValue {
     o.into()
 }
 
-// `..Default::default()` on purpose: the core may add fields (with defaults) at any time.
-#[allow(clippy::needless_update)]
 fn put_options(v: &JsValue) -> Result<PutOptions, JsValue> {
     if absent(v) {
         return Ok(PutOptions::default());
@@ -101,18 +99,6 @@ fn put_options(v: &JsValue) -> Result<PutOptions, JsValue> {
         Some(str_arg(&content_type, "contentType")?)
     };
     let md = prop(v, "metadata")?;
-    let mut metadata = BTreeMap::new();
-    if !absent(&md) {
-        if !md.is_object() || Array::is_array(&md) {
-            return Err(bad_input("metadata must be an object of string values"));
-        }
-        for entry in Object::entries(md.unchecked_ref::<Object>()).iter() {
-            let pair: Array = entry.unchecked_into();
-            let k = str_arg(&pair.get(0), "metadata key")?;
-            let val = str_arg(&pair.get(1), &format!("metadata[{k:?}]"))?;
-            metadata.insert(k, val);
-        }
-    }
     let if_absent = prop(v, "ifAbsent")?;
     let if_absent = if absent(&if_absent) {
         false
@@ -129,11 +115,31 @@ fn put_options(v: &JsValue) -> Result<PutOptions, JsValue> {
     };
     Ok(PutOptions {
         content_type,
-        metadata,
+        metadata: string_map(&md, "metadata")?,
         if_absent,
         if_match,
-        ..Default::default()
+        tags: string_map(&prop(v, "tags")?, "tags")?,
     })
+}
+
+/// An optional JS object of string values as a map.
+fn string_map(v: &JsValue, what: &str) -> Result<BTreeMap<String, String>, JsValue> {
+    let mut out = BTreeMap::new();
+    if absent(v) {
+        return Ok(out);
+    }
+    if !v.is_object() || Array::is_array(v) {
+        return Err(bad_input(format!(
+            "{what} must be an object of string values"
+        )));
+    }
+    for entry in Object::entries(v.unchecked_ref::<Object>()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let k = str_arg(&pair.get(0), &format!("{what} key"))?;
+        let val = str_arg(&pair.get(1), &format!("{what}[{k:?}]"))?;
+        out.insert(k, val);
+    }
+    Ok(out)
 }
 
 fn opt_bytes_prop(v: &JsValue, name: &str) -> Result<Option<Vec<u8>>, JsValue> {
@@ -252,6 +258,38 @@ impl Vault {
             let key = key_arg(&key, "key")?;
             let v = inner.lock().await;
             Ok(info_js(&v.head(&key).await.map_err(from_vault)?))
+        })
+    }
+
+    /// The tags of the current version of `key` (an object of strings; empty when none).
+    pub fn tags(&self, key: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let v = inner.lock().await;
+            let tags = v.tags(&key).await.map_err(from_vault)?;
+            let o = Object::new();
+            for (k, val) in tags {
+                Reflect::set(&o, &JsValue::from_str(&k), &JsValue::from_str(&val))?;
+            }
+            Ok(o.into())
+        })
+    }
+
+    /// Replaces the tags of the current version of `key` (`{}` removes them); the version id
+    /// does not change.
+    #[wasm_bindgen(js_name = setTags)]
+    pub fn set_tags(&self, key: JsValue, tags: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            if absent(&tags) {
+                return Err(bad_input("tags must be an object of string values"));
+            }
+            let tags = string_map(&tags, "tags")?;
+            let mut v = inner.lock().await;
+            v.set_tags(&key, tags).await.map_err(from_vault)?;
+            Ok(JsValue::UNDEFINED)
         })
     }
 

@@ -121,6 +121,8 @@ export interface PutOptions {
   ifAbsent?: boolean;
   /** Fail with PreconditionFailed unless the current version is this one. */
   ifMatch?: string;
+  /** Tags of the new version (at most 10, encrypted); change them later with setTags. */
+  tags?: Record<string, string>;
 }
 
 export interface ObjectInfo {
@@ -186,6 +188,10 @@ export class Vault {
   getText(key: Key): Promise<string>;
   getRange(key: Key, start: number, end: number): Promise<Uint8Array>;
   head(key: Key): Promise<ObjectInfo>;
+  /** The tags of the current version (empty object when none). */
+  tags(key: Key): Promise<Record<string, string>>;
+  /** Replaces the tags of the current version ({} removes them); the version id stays. */
+  setTags(key: Key, tags: Record<string, string>): Promise<void>;
   versions(key: Key): Promise<ObjectInfo[]>;
   getVersion(key: Key, version: string): Promise<Uint8Array>;
   delete(key: Key): Promise<void>;

@@ -123,6 +123,8 @@ export class Vault {
   async getText(key) { return new TextDecoder().decode(await this.#call('get', key)); }
   getRange(key, start, end) { return this.#call('getRange', key, start, end); }
   head(key) { return this.#call('head', key); }
+  tags(key) { return this.#call('tags', key); }
+  setTags(key, tags) { return this.#call('setTags', key, tags); }
   versions(key) { return this.#call('versions', key); }
   getVersion(key, version) { return this.#call('getVersion', key, version); }
   delete(key) { return this.#call('delete', key); }

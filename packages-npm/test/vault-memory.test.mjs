@@ -49,6 +49,22 @@ test('put/get/head/versions/getVersion/getRange/copy/list/delete/deleteMany', as
   assert.equal((await v.list()).keyCount, 1);
 });
 
+test('tags: set at put, replaced without a new version, typed errors', async () => {
+  const v = await Vault.create(new MemoryStore(), Identity.generate(), 'tags', 'd');
+  const v1 = await v.put('a.txt', enc('a'), { tags: { album: '2026' } });
+  assert.deepEqual(await v.tags('a.txt'), { album: '2026' });
+  await v.setTags('a.txt', { state: 'final' });
+  assert.deepEqual(await v.tags('a.txt'), { state: 'final' });
+  assert.equal((await v.head('a.txt')).version, v1.version);
+  await v.setTags('a.txt', {});
+  assert.deepEqual(await v.tags('a.txt'), {});
+  const eleven = Object.fromEntries([...Array(11).keys()].map((i) => [`k${i}`, 'v']));
+  await assert.rejects(v.setTags('a.txt', eleven), (e) => e instanceof CofferError && e.code === 'BadInput');
+  await assert.rejects(v.setTags('a.txt', { k: 5 }), (e) => e instanceof CofferError && e.code === 'BadInput');
+  await assert.rejects(v.setTags('a.txt', null), (e) => e instanceof CofferError && e.code === 'BadInput');
+  await assert.rejects(v.tags('missing'), (e) => e instanceof CofferError && e.code === 'NotFound');
+});
+
 test('conditional puts', async () => {
   const v = await Vault.create(new MemoryStore(), Identity.generate(), 'v', 'd');
   const a = await v.put('k', enc('1'), { ifAbsent: true });

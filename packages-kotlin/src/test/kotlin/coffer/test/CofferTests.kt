@@ -283,6 +283,38 @@ fun main() {
         dir.deleteRecursively()
     }
 
+    h.test("files stream in and out with bounded memory; tags change without a new version") {
+        val dir = tempDir("coffer-kt-files")
+        val me = Identity.generate()
+        runBlocking {
+            val v = Vault.openDir(File(dir, "store").path, me, "files", "laptop", OpenMode.CREATE)
+            val src = File(dir, "video.bin")
+            val data = outboardPattern(3_000_001)
+            src.writeBytes(data)
+            val info = v.putFile(b("videos/v.bin"), src.path, PutParams(tags = mapOf("album" to "2026")))
+            checkEq(3_000_001uL, info.size)
+            val out = File(dir, "out/v.bin")
+            out.parentFile.mkdirs()
+            v.getToFile(b("videos/v.bin"), out.path)
+            checkBytes(data, out.readBytes(), "streamed round trip")
+            // The same file again seals to the same object (what makes uploads resumable).
+            checkEq(info.dataCid, v.putFile(b("videos/v.bin"), src.path).dataCid)
+            checkEq(mapOf<String, String>(), v.tags(b("videos/v.bin")), "a new put replaces tags")
+            v.setTags(b("videos/v.bin"), mapOf("state" to "final"))
+            checkEq(mapOf("state" to "final"), v.tags(b("videos/v.bin")))
+            val missing = expectThrows<CofferException.InvalidInput> {
+                runBlocking { v.putFile(b("x"), File(dir, "no-such-file").path) }
+            }
+            checkEq(1u, missing.code)
+            val nf = expectThrows<CofferException.NotFound> {
+                runBlocking { v.getToFile(b("nope"), File(dir, "never").path) }
+            }
+            checkEq(5u, nf.code)
+            check(!File(dir, "never").exists()) { "a failed get left a file" }
+        }
+        dir.deleteRecursively()
+    }
+
     h.test("vault on S3 (SeaweedFS)") {
         val endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set")
         val settings = S3Settings(
