@@ -551,6 +551,11 @@ uint64_t uniffi_coffer_uniffi_fn_method_vault_get(uint64_t ptr, RustBuffer key
 uint64_t uniffi_coffer_uniffi_fn_method_vault_get_range(uint64_t ptr, RustBuffer key, uint64_t start, uint64_t end
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_GET_TO_FILE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_GET_TO_FILE
+uint64_t uniffi_coffer_uniffi_fn_method_vault_get_to_file(uint64_t ptr, RustBuffer key, RustBuffer path
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_GET_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_GET_VERSION
 uint64_t uniffi_coffer_uniffi_fn_method_vault_get_version(uint64_t ptr, RustBuffer key, RustBuffer version
@@ -576,14 +581,29 @@ RustBuffer uniffi_coffer_uniffi_fn_method_vault_name(uint64_t ptr, RustCallStatu
 uint64_t uniffi_coffer_uniffi_fn_method_vault_put(uint64_t ptr, RustBuffer key, RustBuffer data, RustBuffer options
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_PUT_FILE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_PUT_FILE
+uint64_t uniffi_coffer_uniffi_fn_method_vault_put_file(uint64_t ptr, RustBuffer key, RustBuffer path, RustBuffer options
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_ROOT
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_ROOT
 uint64_t uniffi_coffer_uniffi_fn_method_vault_root(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SET_TAGS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SET_TAGS
+uint64_t uniffi_coffer_uniffi_fn_method_vault_set_tags(uint64_t ptr, RustBuffer key, RustBuffer tags
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SYNC
 uint64_t uniffi_coffer_uniffi_fn_method_vault_sync(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_TAGS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_TAGS
+uint64_t uniffi_coffer_uniffi_fn_method_vault_tags(uint64_t ptr, RustBuffer key
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_VERSIONS
@@ -1117,6 +1137,12 @@ uint16_t uniffi_coffer_uniffi_checksum_method_vault_get_range(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_GET_TO_FILE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_GET_TO_FILE
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_get_to_file(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_GET_VERSION
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_GET_VERSION
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_get_version(void
@@ -1147,15 +1173,33 @@ uint16_t uniffi_coffer_uniffi_checksum_method_vault_put(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_PUT_FILE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_PUT_FILE
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_put_file(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_ROOT
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_ROOT
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_root(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SET_TAGS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SET_TAGS
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_set_tags(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SYNC
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_TAGS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_TAGS
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_tags(void
     
 );
 #endif

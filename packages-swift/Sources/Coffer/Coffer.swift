@@ -2001,6 +2001,12 @@ public protocol VaultProtocol: AnyObject, Sendable {
     func getRange(key: Data, start: UInt64, end: UInt64) async throws  -> Data
     
     /**
+     * Writes the current version of `key` to the file at `path`, streaming and verified: the file
+     * appears (replacing any file there) only once every byte has been verified.
+     */
+    func getToFile(key: Data, path: String) async throws  -> ObjectInfo
+    
+    /**
      * A version of `key` by its version id (from `versions` or `head`).
      */
     func getVersion(key: Data, version: String) async throws  -> Data
@@ -2026,14 +2032,32 @@ public protocol VaultProtocol: AnyObject, Sendable {
     func put(key: Data, data: Data, options: PutParams?) async throws  -> ObjectInfo
     
     /**
+     * Stores the file at `path` under `key`, streaming it with bounded memory (a few MiB whatever
+     * its size). Putting the same file under the same key again after an interruption resumes
+     * the upload. `InvalidInput` when the file cannot be read or changes while it is read.
+     */
+    func putFile(key: Data, path: String, options: PutParams?) async throws  -> ObjectInfo
+    
+    /**
      * This device's current index root (a CID; changes with every mutation and sync).
      */
     func root() async  -> String
     
     /**
+     * Replaces the tags of the current version of `key` (empty removes them); the version id
+     * does not change.
+     */
+    func setTags(key: Data, tags: [String: String]) async throws 
+    
+    /**
      * Takes in the other devices' changes (verifying every head) and publishes this device's.
      */
     func sync() async throws  -> SyncResult
+    
+    /**
+     * The tags of the current version of `key` (empty when none).
+     */
+    func tags(key: Data) async throws  -> [String: String]
     
     /**
      * Every version of `key`, newest first.
@@ -2262,6 +2286,26 @@ open func getRange(key: Data, start: UInt64, end: UInt64)async throws  -> Data  
 }
     
     /**
+     * Writes the current version of `key` to the file at `path`, streaming and verified: the file
+     * appears (replacing any file there) only once every byte has been verified.
+     */
+open func getToFile(key: Data, path: String)async throws  -> ObjectInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_get_to_file(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key),FfiConverterString.lower(path)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeObjectInfo_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
      * A version of `key` by its version id (from `versions` or `head`).
      */
 open func getVersion(key: Data, version: String)async throws  -> Data  {
@@ -2350,6 +2394,27 @@ open func put(key: Data, data: Data, options: PutParams? = nil)async throws  -> 
 }
     
     /**
+     * Stores the file at `path` under `key`, streaming it with bounded memory (a few MiB whatever
+     * its size). Putting the same file under the same key again after an interruption resumes
+     * the upload. `InvalidInput` when the file cannot be read or changes while it is read.
+     */
+open func putFile(key: Data, path: String, options: PutParams? = nil)async throws  -> ObjectInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_put_file(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key),FfiConverterString.lower(path),FfiConverterOptionTypePutParams.lower(options)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeObjectInfo_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
      * This device's current index root (a CID; changes with every mutation and sync).
      */
 open func root()async  -> String  {
@@ -2370,6 +2435,26 @@ open func root()async  -> String  {
 }
     
     /**
+     * Replaces the tags of the current version of `key` (empty removes them); the version id
+     * does not change.
+     */
+open func setTags(key: Data, tags: [String: String])async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_set_tags(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key),FfiConverterDictionaryStringString.lower(tags)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_void,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_void,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
      * Takes in the other devices' changes (verifying every head) and publishes this device's.
      */
 open func sync()async throws  -> SyncResult  {
@@ -2384,6 +2469,25 @@ open func sync()async throws  -> SyncResult  {
             completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterTypeSyncResult_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * The tags of the current version of `key` (empty when none).
+     */
+open func tags(key: Data)async throws  -> [String: String]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_tags(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterDictionaryStringString.lift,
             errorHandler: FfiConverterTypeCofferError_lift
         )
 }
@@ -3256,6 +3360,10 @@ public struct PutParams: Equatable, Hashable {
      * Fail with `PreconditionFailed` unless the key's current version is this one.
      */
     public var ifMatch: String?
+    /**
+     * Tags of the new version (at most 10; stored encrypted; see `setTags`).
+     */
+    public var tags: [String: String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3271,11 +3379,15 @@ public struct PutParams: Equatable, Hashable {
          */ifAbsent: Bool = false, 
         /**
          * Fail with `PreconditionFailed` unless the key's current version is this one.
-         */ifMatch: String? = nil) {
+         */ifMatch: String? = nil, 
+        /**
+         * Tags of the new version (at most 10; stored encrypted; see `setTags`).
+         */tags: [String: String] = [:]) {
         self.contentType = contentType
         self.metadata = metadata
         self.ifAbsent = ifAbsent
         self.ifMatch = ifMatch
+        self.tags = tags
     }
 
     
@@ -3297,7 +3409,8 @@ public struct FfiConverterTypePutParams: FfiConverterRustBuffer {
                 contentType: FfiConverterOptionString.read(from: &buf), 
                 metadata: FfiConverterDictionaryStringString.read(from: &buf), 
                 ifAbsent: FfiConverterBool.read(from: &buf), 
-                ifMatch: FfiConverterOptionString.read(from: &buf)
+                ifMatch: FfiConverterOptionString.read(from: &buf), 
+                tags: FfiConverterDictionaryStringString.read(from: &buf)
         )
     }
 
@@ -3306,6 +3419,7 @@ public struct FfiConverterTypePutParams: FfiConverterRustBuffer {
         FfiConverterDictionaryStringString.write(value.metadata, into: &buf)
         FfiConverterBool.write(value.ifAbsent, into: &buf)
         FfiConverterOptionString.write(value.ifMatch, into: &buf)
+        FfiConverterDictionaryStringString.write(value.tags, into: &buf)
     }
 }
 
@@ -4979,6 +5093,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_vault_get_range() != 16655) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_vault_get_to_file() != 37171) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_vault_get_version() != 41011) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4994,10 +5111,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_vault_put() != 3738) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_vault_put_file() != 25518) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_vault_root() != 25084) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_vault_set_tags() != 62017) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_vault_sync() != 36123) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_tags() != 34757) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_vault_versions() != 50758) {
