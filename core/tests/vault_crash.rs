@@ -30,11 +30,11 @@ fn op(n: u64) -> (String, Option<Vec<u8>>) {
     let h = blake3::hash(&n.to_le_bytes());
     let b = h.as_bytes();
     let key = format!("k/{:02}", u64::from(b[0]) % KEYS);
-    if b[1] % 5 == 0 {
+    if b[1].is_multiple_of(5) {
         return (key, None);
     }
     // Mostly small; now and then a streamed multi-chunk object.
-    let len = if b[2] % 16 == 0 {
+    let len = if b[2].is_multiple_of(16) {
         1_500_000 + usize::from(b[3]) * 1000
     } else {
         usize::from(b[3]) * 37

@@ -424,7 +424,6 @@ pub fn ls(args: LsArgs) -> CliResult {
         start_after: args.start_after.clone().map(String::into_bytes),
         continuation_token: args.continuation_token.clone(),
         max_keys: args.max_keys,
-        ..Default::default()
     };
     block_on(async {
         let v = resolved.open().await?;
