@@ -128,11 +128,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             t,
         }
         .encode()?;
+        self.commit_value(key, value).await?;
+        Ok(ObjectInfo::from_manifest(&cid, manifest))
+    }
+
+    /// Points `key` at the encoded index `value` (a live entry at a fresh clock tick) and commits.
+    async fn commit_value(&mut self, key: &[u8], value: Vec<u8>) -> VaultResult<()> {
         let time = self.tick();
         let entry = Entry::live(value, time, self.writer);
         self.state.root = self.tree.put(&self.state.root, key, entry).await?;
-        self.commit().await?;
-        Ok(ObjectInfo::from_manifest(&cid, manifest))
+        self.commit().await
     }
 
     /// Checks the conditions of a put against the current version of `key`.
@@ -274,10 +279,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
         let t = self.put_tags_block(&tags).await?;
         let value = IndexValue { t, ..value }.encode()?;
-        let time = self.tick();
-        let entry = Entry::live(value, time, self.writer);
-        self.state.root = self.tree.put(&self.state.root, key, entry).await?;
-        self.commit().await
+        self.commit_value(key, value).await
     }
 
     /// The current version of `key`, verified and opened.

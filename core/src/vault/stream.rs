@@ -117,7 +117,6 @@ struct SealingReader<'a> {
     out: Vec<u8>,
     pos: usize,
     chunk: Vec<u8>,
-    hasher: blake3::Hasher,
     plain_len: u64,
 }
 
@@ -142,7 +141,6 @@ impl SealingReader<'_> {
                 self.out = rest;
             }
         } else {
-            self.hasher.update(&self.chunk[..n]);
             self.plain_len += n as u64;
             writer.write_all(&self.chunk[..n])?;
             std::mem::swap(&mut self.out, writer.get_mut());
@@ -408,7 +406,6 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     pos: 0,
                     writer: Some(writer),
                     chunk: vec![0u8; CHUNK],
-                    hasher: blake3::Hasher::new(),
                     plain_len: 0,
                 },
                 progress,

@@ -10,6 +10,15 @@ use super::*;
 use crate::index::ListRequest;
 use crate::store::{DirStore, HeadCondition, MemoryStore};
 
+/// What a damaging server does: rewrites a (read-only) block file of the directory store.
+fn overwrite_block_file(path: &std::path::Path, bytes: &[u8]) {
+    let mut perms = std::fs::metadata(path).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(path, perms).expect("chmod");
+    std::fs::write(path, bytes).expect("overwrite block file");
+}
+
 fn identity() -> Identity {
     Identity::from_seed(&[7u8; 32])
 }
@@ -97,11 +106,7 @@ fn corrupted_block_file_on_dir_store_is_reported() {
         let path = store.block_path(&cid);
         let mut bytes = std::fs::read(&path).expect("read block file");
         bytes[100] ^= 0x80;
-        let mut perms = std::fs::metadata(&path).expect("meta").permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        perms.set_readonly(false);
-        std::fs::set_permissions(&path, perms).expect("chmod");
-        std::fs::write(&path, bytes).expect("overwrite block file");
+        overwrite_block_file(&path, &bytes);
         assert!(matches!(
             v.get(b"obj").await,
             Err(VaultError::Corrupt { .. })
@@ -132,11 +137,7 @@ fn streamed_object_corrupted_on_dir_store_is_reported_before_any_plaintext() {
         let mut sealed = std::fs::read(&path).expect("read block file");
         // Damage the second 1 MiB chunk: the first chunk may be written, nothing after it.
         sealed[1_500_000] ^= 1;
-        let mut perms = std::fs::metadata(&path).expect("meta").permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        perms.set_readonly(false);
-        std::fs::set_permissions(&path, perms).expect("chmod");
-        std::fs::write(&path, &sealed).expect("overwrite block file");
+        overwrite_block_file(&path, &sealed);
         let mut out = futures_util::io::Cursor::new(Vec::new());
         let err = v.get_to(b"big", &mut out, None).await;
         assert!(matches!(err, Err(VaultError::Corrupt { .. })), "{err:?}");

@@ -263,7 +263,7 @@ fn seal_bench(args: SealBenchArgs) -> CliResult {
     Ok(())
 }
 
-fn round(x: f64) -> f64 {
+pub(crate) fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 

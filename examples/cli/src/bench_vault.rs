@@ -17,6 +17,7 @@ use coffer::store::{
 use coffer::vault::{PutOptions, Vault};
 use serde_json::json;
 
+use crate::bench::round;
 use crate::config::{AnyStore, StoreUrl};
 use crate::vault_cmd::{block_on, vault_error};
 use crate::{CliError, CliResult, files};
@@ -135,10 +136,6 @@ fn secs(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-fn round(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
 /// Writes `size` bytes of incompressible data to `path` (the big object's source).
 fn write_source(path: &std::path::Path, size: u64) -> CliResult {
     use std::io::Write;
@@ -160,31 +157,6 @@ fn write_source(path: &std::path::Path, size: u64) -> CliResult {
         n += 1;
     }
     w.flush().map_err(|e| CliError::io(path, e))
-}
-
-/// A writer that drops everything (where big gets go).
-struct Discard;
-
-impl futures_util::io::AsyncWrite for Discard {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::task::Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-    fn poll_close(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
 }
 
 /// `coffer bench vault`.
@@ -224,7 +196,7 @@ pub fn run(args: VaultBenchArgs) -> CliResult {
             .map_err(vault_error)?;
         let big_put = secs(t);
         let t = Instant::now();
-        v.get_to(b"big.bin", Discard, None)
+        v.get_to(b"big.bin", futures_util::io::sink(), None)
             .await
             .map_err(vault_error)?;
         let big_get = secs(t);
