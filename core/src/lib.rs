@@ -23,6 +23,7 @@ pub mod cond_send;
 pub mod index;
 pub mod keys;
 pub mod seal;
+pub mod share;
 pub mod store;
 pub mod vault;
 pub mod verify;

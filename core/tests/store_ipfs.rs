@@ -56,6 +56,12 @@ async fn kubo_passes_the_block_suite() {
 }
 
 #[tokio::test]
+async fn kubo_passes_the_share_suite() {
+    let tag = run_tag("ipfs-share");
+    common::share::share_suite(std::sync::Arc::new(store(&tag).await), "shared").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubo_passes_the_vault_suite() {
     let tag = run_tag("ipfs-vault");
     common::vault::vault_suite(std::sync::Arc::new(store(&tag).await), "suite").await;

@@ -29,6 +29,18 @@ async fn dir_store_passes_the_vault_suite() {
 }
 
 #[tokio::test]
+async fn memory_store_passes_the_share_suite() {
+    common::share::share_suite(Arc::new(MemoryStore::new()), "shared").await;
+}
+
+#[tokio::test]
+async fn dir_store_passes_the_share_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(DirStore::open(dir.path()).unwrap());
+    common::share::share_suite(store, "shared").await;
+}
+
+#[tokio::test]
 async fn memory_store_passes_the_suites() {
     let store = MemoryStore::new();
     block_store_suite(&store, "memory", 3 << 20).await;

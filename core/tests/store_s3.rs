@@ -45,6 +45,12 @@ async fn seaweedfs_passes_the_block_suite() {
 }
 
 #[tokio::test]
+async fn seaweedfs_passes_the_share_suite() {
+    let tag = run_tag("s3-share");
+    common::share::share_suite(std::sync::Arc::new(store(&tag).await), "shared").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seaweedfs_passes_the_vault_suite() {
     let tag = run_tag("s3-vault");
     common::vault::vault_suite(std::sync::Arc::new(store(&tag).await), "suite").await;

@@ -370,12 +370,36 @@ impl Header {
         &self,
         identity: &Identity,
     ) -> Result<(ObjectKeys, Option<Recipient>), SealError> {
-        let file_key = self
-            .stanzas
+        let file_key = self.find_file_key(identity)?;
+        self.unlock_with_key(&file_key)
+    }
+
+    /// The file key wrapped to `identity` (not yet checked against the commitment).
+    fn find_file_key(&self, identity: &Identity) -> Result<Zeroizing<[u8; 32]>, SealError> {
+        self.stanzas
             .iter()
             .find_map(|s| unwrap_file_key(s, identity))
-            .ok_or(SealError::NoMatchingRecipient)?;
-        let keys = ObjectKeys::derive(&file_key, &self.salt);
+            .ok_or(SealError::NoMatchingRecipient)
+    }
+
+    /// Recovers the file key wrapped to `identity` and checks the whole header with it (as
+    /// [`Header::unlock`]), so the key returned is the one the object was sealed with.
+    pub(crate) fn recover_file_key(
+        &self,
+        identity: &Identity,
+    ) -> Result<(Zeroizing<[u8; 32]>, Option<Recipient>), SealError> {
+        let file_key = self.find_file_key(identity)?;
+        let (_, signer) = self.unlock_with_key(&file_key)?;
+        Ok((file_key, signer))
+    }
+
+    /// Like [`Header::unlock`] with the file key given directly (a key shared outside the
+    /// header's stanzas): checks the key commitment, the signature (if any) and the MAC.
+    pub(crate) fn unlock_with_key(
+        &self,
+        file_key: &[u8; 32],
+    ) -> Result<(ObjectKeys, Option<Recipient>), SealError> {
+        let keys = ObjectKeys::derive(file_key, &self.salt);
         if !bool::from(keys.commitment.ct_eq(&self.commitment)) {
             return Err(SealError::KeyCommitmentMismatch);
         }

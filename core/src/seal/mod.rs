@@ -311,6 +311,53 @@ pub fn open_to_vec(identity: &Identity, sealed: &[u8]) -> Result<Opened, SealErr
     })
 }
 
+/// An object's file key, held outside its header: what a share's keyring hands a reader who has
+/// no stanza of their own. Zeroized on drop; `Debug` never shows it.
+#[derive(Clone)]
+pub struct FileKey(Zeroizing<[u8; 32]>);
+
+impl FileKey {
+    /// Wraps 32 key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for FileKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileKey(…)")
+    }
+}
+
+/// Recovers the file key of the sealed object starting with `header_bytes` (at least its whole
+/// header), wrapped to `identity`, after checking the header with it (commitment, signature,
+/// MAC). Returns it with the verified signer. This is how an owner re-wraps keys for others
+/// without touching the object.
+pub fn file_key_of(
+    identity: &Identity,
+    header_bytes: &[u8],
+) -> Result<(FileKey, Option<Recipient>), SealError> {
+    let header = Header::parse(header_bytes)?;
+    let (key, signer) = header.recover_file_key(identity)?;
+    Ok((FileKey(key), signer))
+}
+
+/// Opens a whole sealed object held in memory with a file key given directly (see [`FileKey`]).
+pub fn open_to_vec_with_key(file_key: &FileKey, sealed: &[u8]) -> Result<Opened, SealError> {
+    let mut r = OpenReader::with_file_key(sealed, file_key)?;
+    let mut plaintext = Vec::new();
+    io::Read::read_to_end(&mut r, &mut plaintext).map_err(SealError::from_io)?;
+    Ok(Opened {
+        plaintext,
+        signer: r.signer().cloned(),
+    })
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -175,7 +175,24 @@ impl<R: Read> OpenReader<R> {
     pub fn new(mut inner: R, identity: &Identity) -> Result<Self, SealError> {
         let (header, _) = read_header(&mut inner)?;
         let (keys, signer) = header.unlock(identity)?;
-        let cipher = super::cipher_for(&header, &keys);
+        Self::start(inner, &header, &keys, signer)
+    }
+
+    /// Reads the header from `inner` and unlocks it with a file key obtained outside the header
+    /// (a share's keyring): the key commitment, signature and MAC are checked as usual.
+    pub fn with_file_key(mut inner: R, file_key: &super::FileKey) -> Result<Self, SealError> {
+        let (header, _) = read_header(&mut inner)?;
+        let (keys, signer) = header.unlock_with_key(file_key.as_bytes())?;
+        Self::start(inner, &header, &keys, signer)
+    }
+
+    fn start(
+        mut inner: R,
+        header: &Header,
+        keys: &super::header::ObjectKeys,
+        signer: Option<Recipient>,
+    ) -> Result<Self, SealError> {
+        let cipher = super::cipher_for(header, keys);
         let stride = cipher.segment_size() + TAG_LEN;
         let mut next = vec![0u8; stride];
         let n = read_full(&mut inner, &mut next)?;

@@ -98,6 +98,9 @@ pub enum VaultError {
     /// Writing what was read to the caller's writer failed (e.g. a full disk).
     #[error("writing the object out failed: {0}")]
     Output(String),
+    /// A sharing error: a refused capability, an unknown share, an invalid expiry.
+    #[error(transparent)]
+    Share(#[from] crate::share::ShareError),
     /// A store error.
     #[error(transparent)]
     Store(#[from] StoreError),

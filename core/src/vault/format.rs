@@ -20,6 +20,8 @@ pub const FORMAT_VERSION: u8 = 1;
 const INDEX_KEY_INFO: &[u8] = b"coffer/vault/v1/index-key";
 /// HKDF-SHA256 `info` of the upload key (keys the upload seeds of streaming puts).
 const UPLOAD_KEY_INFO: &[u8] = b"coffer/vault/v1/upload-key";
+/// HKDF-SHA256 `info` of the share registry key (keys the names of share records).
+const REGISTRY_KEY_INFO: &[u8] = b"coffer/vault/v1/share-registry";
 /// Domain separation prefix of head signatures.
 const HEAD_SIGNATURE_CONTEXT: &[u8] = b"coffer/vault/v1/head\0";
 /// BLAKE3 `derive_key` context of writer ids.
@@ -36,6 +38,15 @@ impl RootKey {
         hk.expand(INDEX_KEY_INFO, okm.as_mut())
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         IndexKey::from_bytes(*okm)
+    }
+
+    /// The share registry key: `HKDF-SHA256(salt = none, ikm = root key, info = "coffer/vault/v1/share-registry")`.
+    pub(crate) fn registry_key(&self) -> Zeroizing<[u8; 32]> {
+        let hk = Hkdf::<Sha256>::new(None, self.0.as_ref());
+        let mut okm = Zeroizing::new([0u8; 32]);
+        hk.expand(REGISTRY_KEY_INFO, okm.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        okm
     }
 
     /// The upload key: `HKDF-SHA256(salt = none, ikm = root key, info = "coffer/vault/v1/upload-key")`.

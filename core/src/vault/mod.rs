@@ -40,8 +40,9 @@
 //! ```
 
 mod error;
-mod format;
-mod objects;
+pub(crate) mod format;
+pub(crate) mod objects;
+mod share;
 mod stream;
 mod sync;
 
@@ -61,6 +62,7 @@ pub use format::{
     writer_name,
 };
 pub use objects::{DeleteResult, ListPage, ListedObject};
+pub use share::{ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus};
 pub use stream::{Progress, PutSource};
 pub use sync::{SyncReport, WriterStatus};
 
@@ -160,6 +162,14 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     /// The state as of the last head written: a failed commit rolls `state` back to it, so an
     /// operation that returned an error never rides along with a later commit.
     committed: WriterState,
+    /// Keys the head-store names of share records (derived from the vault root key).
+    registry_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The share registry as of the last open or sync, with this device's published views.
+    scopes: Vec<share::ScopeState<S>>,
+    /// Why publishing shared views failed after the last commit, if it did.
+    share_publish_error: Option<String>,
+    /// The time expiry decisions use.
+    share_clock: crate::share::Clock,
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for Vault<S> {
@@ -173,7 +183,8 @@ impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for Vault<S> {
     }
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// The wall clock in milliseconds since the Unix epoch (what expiries are compared with).
+pub fn now_ms() -> u64 {
     web_time::SystemTime::now()
         .duration_since(web_time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -251,6 +262,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let tree = ProllyTree::new(store.clone(), &root_key.index_key(), IndexConfig::default())?;
         let upload_key = root_key.upload_key();
+        let registry_key = root_key.registry_key();
         let own = heads.into_iter().find(|(h, _)| h.writer == writer_name);
         let (state, fresh) = match own {
             Some((head, version)) => (
@@ -285,7 +297,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             upload_key,
             committed: state.clone(),
             state,
+            registry_key,
+            scopes: Vec::new(),
+            share_publish_error: None,
+            share_clock: crate::share::system_clock(),
         };
+        vault.load_shares().await?;
         if fresh {
             vault.tick();
             vault.commit().await?;
@@ -386,6 +403,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.state.seq += 1;
         self.state.head_version = Some(version);
         self.committed = self.state.clone();
+        self.publish_after_commit().await;
         Ok(())
     }
 }
@@ -395,11 +413,15 @@ fn owner_seal_options(identity: &Identity) -> SealOptions {
     SealOptions::new(vec![identity.recipient().clone()]).signed_by(identity)
 }
 
-fn seal_to_owner(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {
+pub(crate) fn seal_to_owner(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {
     Ok(seal::seal_to_vec(&owner_seal_options(identity), plaintext)?)
 }
 
-fn open_owner_signed(identity: &Identity, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
+pub(crate) fn open_owner_signed(
+    identity: &Identity,
+    cid: &Cid,
+    sealed: &[u8],
+) -> VaultResult<Vec<u8>> {
     let opened = seal::open_to_vec(identity, sealed).map_err(|e| VaultError::corrupt(cid, e))?;
     if opened.signer.as_ref() != Some(identity.recipient()) {
         return Err(VaultError::corrupt(cid, "not signed by the vault owner"));

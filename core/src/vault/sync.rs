@@ -202,6 +202,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn sync(&mut self) -> VaultResult<SyncReport> {
+        self.load_shares().await?;
         let heads = read_verified_heads(&*self.store, &self.identity, &self.name).await?;
         let root_before = self.state.root;
         let mut merged = Vec::new();

@@ -3,6 +3,7 @@
 // Test support: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
 
+pub mod share;
 pub mod vault;
 
 use bytes::Bytes;

@@ -1,0 +1,391 @@
+//! The recipient's side: reading what a share grants, verified like the owner's reads.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+
+use super::format::{EpochKeys, KeyringChunk, ViewBody, view_name};
+use super::{Clock, Scope, Share, ShareError, ShareResult};
+use crate::block::{Cid, from_dag_cbor, verify_block};
+use crate::index::{IndexConfig, ListRequest, ProllyTree};
+use crate::seal::{self, FileKey};
+use crate::store::{BlockStore, ByteStream, HeadStore, StoreError, StoreResult};
+use crate::vault::format::{IndexValue, Manifest};
+use crate::vault::{ListPage, ListedObject};
+
+/// What [`SharedReader::head`] tells about a shared object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedObject {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The version id (ETag).
+    pub version: String,
+    /// Plaintext length.
+    pub size: u64,
+    /// The content type given at put.
+    pub content_type: Option<String>,
+    /// When the version was written (ms since the Unix epoch, the writer's clock).
+    pub created_ms: u64,
+}
+
+enum Kind<S: BlockStore + ?Sized> {
+    Version {
+        manifest: Cid,
+        mk: FileKey,
+        dk: FileKey,
+    },
+    View {
+        tree: ProllyTree<Overlay<S>>,
+        root: Cid,
+        keyring: HashMap<Cid, FileKey>,
+    },
+}
+
+/// Reads what one accepted [`Share`] grants, from the owner's store. Every call first checks the
+/// capability against the clock ([`ShareError::Expired`], [`ShareError::NotYetValid`]) and the key
+/// against its scope ([`ShareError::OutOfScope`]); every block is checked against its CID, every
+/// sealed block must be signed by the issuer, and object bytes must match their manifest.
+pub struct SharedReader<S: BlockStore + HeadStore + ?Sized> {
+    store: Arc<S>,
+    share: Share,
+    kind: Kind<S>,
+    clock: Clock,
+}
+
+impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for SharedReader<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedReader")
+            .field("share", &self.share)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
+    /// Opens `share` on `store` (the owner's store). For object and prefix shares this reads the
+    /// epoch's views (one per owner device, merged) and keyrings: [`ShareError::Revoked`] when the
+    /// owner retired the epoch (a revocation or rotation; a newer grant may be in the inbox).
+    pub async fn open(store: Arc<S>, share: Share) -> ShareResult<Self> {
+        Self::open_with_clock(store, share, super::system_clock()).await
+    }
+
+    /// [`SharedReader::open`] with expiry checked against `clock` instead of the system clock.
+    pub async fn open_with_clock(store: Arc<S>, share: Share, clock: Clock) -> ShareResult<Self> {
+        share.check_time(clock())?;
+        let kind = match share.scope() {
+            Scope::Version { .. } => {
+                let (manifest, mk, dk) = share.version_keys()?;
+                Kind::Version { manifest, mk, dk }
+            }
+            Scope::Object(_) | Scope::Prefix(_) => {
+                Self::open_view(&store, &share, &share.epoch_keys()?).await?
+            }
+        };
+        Ok(Self {
+            store,
+            share,
+            kind,
+            clock,
+        })
+    }
+
+    async fn open_view(store: &Arc<S>, share: &Share, epoch: &EpochKeys) -> ShareResult<Kind<S>> {
+        let heads = store.read_heads(&view_name(&epoch.id)).await?;
+        if heads.is_empty() {
+            return Err(ShareError::Revoked);
+        }
+        let overlay = Arc::new(Overlay::new(store.clone()));
+        let tree = ProllyTree::new(overlay, &epoch.index_key, IndexConfig::default())?;
+        let mut roots = Vec::new();
+        let mut chunks = Vec::new();
+        for head in heads {
+            let body = ViewBody::decode_verified(share.issuer(), &head.bytes)?;
+            if body.vault != share.vault() || body.epoch != epoch.id {
+                return Err(ShareError::Forged(
+                    "a view of another vault or epoch was found in this epoch's place".into(),
+                ));
+            }
+            let Some(root) = body.root else {
+                return Err(ShareError::Revoked);
+            };
+            roots.push(root);
+            chunks.extend(body.keys);
+        }
+        let mut root = roots[0];
+        for other in &roots[1..] {
+            root = tree.merge(&root, other).await?;
+        }
+        chunks.sort();
+        chunks.dedup();
+        let mut keyring = HashMap::new();
+        for cid in chunks {
+            let bytes = fetch(&**store, &cid).await?;
+            let opened = seal::open_to_vec(&epoch.identity, &bytes)
+                .map_err(|e| ShareError::corrupt(&cid, e))?;
+            if opened.signer.as_ref() != Some(share.issuer()) {
+                return Err(ShareError::Forged(
+                    "a keyring chunk is not signed by the issuer".into(),
+                ));
+            }
+            let chunk: KeyringChunk = from_dag_cbor(&opened.plaintext)?;
+            for e in &chunk.keys {
+                keyring.insert(e.c, FileKey::from_bytes(*e.k));
+            }
+        }
+        Ok(Kind::View {
+            tree,
+            root,
+            keyring,
+        })
+    }
+
+    /// The share being read.
+    pub fn share(&self) -> &Share {
+        &self.share
+    }
+
+    fn check(&self, key: &[u8]) -> ShareResult<()> {
+        self.share.check_time((self.clock)())?;
+        if self.share.scope().contains(key) {
+            Ok(())
+        } else {
+            Err(ShareError::OutOfScope)
+        }
+    }
+
+    /// One page of the shared keys (ListObjectsV2 semantics). The request's prefix must lie
+    /// inside the share's scope; an empty prefix means the scope's own.
+    pub async fn list(&self, req: &ListRequest) -> ShareResult<ListPage> {
+        self.share.check_time((self.clock)())?;
+        let scope = self.share.scope();
+        let mut req = req.clone();
+        if req.prefix.is_empty() {
+            req.prefix = scope.prefix().to_vec();
+        }
+        if !req.prefix.starts_with(scope.prefix()) && !scope.prefix().starts_with(&req.prefix) {
+            return Err(ShareError::OutOfScope);
+        }
+        if req.prefix.len() < scope.prefix().len() {
+            req.prefix = scope.prefix().to_vec();
+        }
+        match &self.kind {
+            Kind::Version { manifest, mk, .. } => {
+                let m = self.manifest(manifest, mk).await?;
+                let listed = req.max_keys != Some(0) && m.key.starts_with(&req.prefix);
+                Ok(ListPage {
+                    contents: listed
+                        .then(|| ListedObject {
+                            key: m.key.clone(),
+                            size: m.plain_len,
+                            etag: manifest.to_string(),
+                            last_modified_ms: m.created_ms,
+                        })
+                        .into_iter()
+                        .collect(),
+                    common_prefixes: Vec::new(),
+                    key_count: u32::from(listed),
+                    is_truncated: false,
+                    next_continuation_token: None,
+                })
+            }
+            Kind::View { tree, root, .. } => {
+                let page = tree.list(root, &req).await?;
+                let mut contents = Vec::with_capacity(page.contents.len());
+                for obj in page.contents {
+                    if !scope.contains(&obj.key) {
+                        // An object share's view holds one key; anything else is not granted.
+                        continue;
+                    }
+                    let value = decode_value(obj.entry.value())?;
+                    contents.push(ListedObject {
+                        key: obj.key,
+                        size: value.n,
+                        etag: value.m.to_string(),
+                        last_modified_ms: obj.entry.time.wall_ms(),
+                    });
+                }
+                Ok(ListPage {
+                    key_count: u32::try_from(contents.len() + page.common_prefixes.len())
+                        .unwrap_or(u32::MAX),
+                    contents,
+                    common_prefixes: page.common_prefixes,
+                    is_truncated: page.is_truncated,
+                    next_continuation_token: page.next_continuation_token,
+                })
+            }
+        }
+    }
+
+    /// The manifest of `key`'s shared version with its id and the file key of its data.
+    async fn resolve(&self, key: &[u8]) -> ShareResult<(Cid, Manifest, FileKey)> {
+        self.check(key)?;
+        let (cid, m, dk) = match &self.kind {
+            Kind::Version { manifest, mk, dk } => {
+                (*manifest, self.manifest(manifest, mk).await?, dk.clone())
+            }
+            Kind::View {
+                tree,
+                root,
+                keyring,
+            } => {
+                let entry = tree.get(root, key).await?.ok_or(ShareError::NotFound)?;
+                let Some(value) = entry.value() else {
+                    return Err(ShareError::NotFound);
+                };
+                let value = decode_value(Some(value))?;
+                let mk = keyring.get(&value.m).ok_or(ShareError::NotFound)?;
+                let m = self.manifest(&value.m, mk).await?;
+                let dk = keyring.get(&m.data).ok_or(ShareError::NotFound)?.clone();
+                (value.m, m, dk)
+            }
+        };
+        if m.key != key {
+            return Err(ShareError::corrupt(
+                &cid,
+                "the manifest belongs to another key",
+            ));
+        }
+        Ok((cid, m, dk))
+    }
+
+    async fn manifest(&self, cid: &Cid, key: &FileKey) -> ShareResult<Manifest> {
+        let bytes = fetch(&*self.store, cid).await?;
+        let plain = self.open_signed(cid, key, &bytes)?;
+        Manifest::decode(&plain).map_err(|e| ShareError::corrupt(cid, e))
+    }
+
+    fn open_signed(&self, cid: &Cid, key: &FileKey, sealed: &[u8]) -> ShareResult<Vec<u8>> {
+        let opened =
+            seal::open_to_vec_with_key(key, sealed).map_err(|e| ShareError::corrupt(cid, e))?;
+        if opened.signer.as_ref() != Some(self.share.issuer()) {
+            return Err(ShareError::Forged(format!(
+                "block {cid} is not signed by the share's issuer"
+            )));
+        }
+        Ok(opened.plaintext)
+    }
+
+    /// What the share holds under `key`.
+    pub async fn head(&self, key: &[u8]) -> ShareResult<SharedObject> {
+        let (cid, m, _) = self.resolve(key).await?;
+        Ok(SharedObject {
+            key: m.key,
+            version: cid.to_string(),
+            size: m.plain_len,
+            content_type: m.content_type,
+            created_ms: m.created_ms,
+        })
+    }
+
+    /// The whole object under `key` (the version the share grants, or the view's current one).
+    pub async fn get(&self, key: &[u8]) -> ShareResult<Vec<u8>> {
+        let (_, m, dk) = self.resolve(key).await?;
+        let sealed = fetch(&*self.store, &m.data).await?;
+        if sealed.len() as u64 != m.sealed_len || *blake3::hash(&sealed).as_bytes() != m.blake3 {
+            return Err(ShareError::corrupt(&m.data, "does not match its manifest"));
+        }
+        let plain = self.open_signed(&m.data, &dk, &sealed)?;
+        if plain.len() as u64 != m.plain_len {
+            return Err(ShareError::corrupt(
+                &m.data,
+                "plaintext length differs from the manifest",
+            ));
+        }
+        Ok(plain)
+    }
+}
+
+fn decode_value(value: Option<&[u8]>) -> ShareResult<IndexValue> {
+    let v = value.ok_or(ShareError::NotFound)?;
+    IndexValue::decode(v).map_err(|e| ShareError::Malformed(e.to_string()))
+}
+
+/// Fetches a block and checks it against its CID.
+pub(crate) async fn fetch<S: BlockStore + ?Sized>(store: &S, cid: &Cid) -> ShareResult<Bytes> {
+    let bytes = store.get(cid).await.map_err(|e| match e {
+        StoreError::NotFound(_) => ShareError::corrupt(cid, "missing from the store"),
+        other => ShareError::Store(other),
+    })?;
+    verify_block(cid, &bytes)
+        .map_err(|_| ShareError::corrupt(cid, "its bytes do not hash to its CID"))?;
+    Ok(bytes)
+}
+
+/// Reads from the owner's store, keeps its own writes in memory: merging several device views
+/// writes index nodes, and a recipient must not (and may not be able to) write to the store.
+pub(crate) struct Overlay<S: ?Sized> {
+    inner: Arc<S>,
+    local: RwLock<HashMap<Cid, Bytes>>,
+}
+
+impl<S: ?Sized> Overlay<S> {
+    fn new(inner: Arc<S>) -> Self {
+        Self {
+            inner,
+            local: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn local(&self, cid: &Cid) -> Option<Bytes> {
+        self.local
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(cid)
+            .cloned()
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl<S: BlockStore + ?Sized> BlockStore for Overlay<S> {
+    async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
+        self.local
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(*cid, bytes);
+        Ok(())
+    }
+    async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
+        match self.local(cid) {
+            Some(b) => Ok(b),
+            None => self.inner.get(cid).await,
+        }
+    }
+    async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
+        match self.local(cid) {
+            Some(b) => {
+                let r = crate::store::check_range(cid, &range, b.len() as u64)?;
+                Ok(b.slice(r))
+            }
+            None => self.inner.get_range(cid, range).await,
+        }
+    }
+    async fn has(&self, cid: &Cid) -> StoreResult<bool> {
+        Ok(self.local(cid).is_some() || self.inner.has(cid).await?)
+    }
+    async fn delete(&self, cid: &Cid) -> StoreResult<()> {
+        self.local
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(cid);
+        Ok(())
+    }
+    async fn list(&self) -> StoreResult<Vec<Cid>> {
+        let mut all = self.inner.list().await?;
+        all.extend(
+            self.local
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .keys()
+                .copied(),
+        );
+        Ok(all)
+    }
+    async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
+        match self.local(cid) {
+            Some(b) => Ok(crate::store::bytes_stream(b)),
+            None => self.inner.get_stream(cid).await,
+        }
+    }
+}

@@ -1,0 +1,999 @@
+//! The owner's side of sharing: the share registry, scope epochs, published views and keyrings,
+//! revocation, rotation and re-encryption (`docs/FORMAT.md` §9).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteArray;
+
+use super::format::{IndexValue, Manifest};
+use super::{Vault, VaultError, VaultResult, now_ms};
+use crate::block::{Cid, from_dag_cbor, raw_cid, to_dag_cbor};
+use crate::index::{IndexConfig, ListRequest, Mutation, ProllyTree};
+use crate::keys::Recipient;
+use crate::seal::{self, FileKey, SealOptions};
+use crate::share::format::{KeyringChunk, KeyringEntry, SHARE_VERSION, ScopeWire};
+use crate::share::{
+    CapabilityBody, EpochKeys, KeysWire, Scope, Share, ShareError, ShareId, ViewBody, deliver,
+    view_name,
+};
+use crate::store::{BlockStore, HeadCondition, HeadStore, HeadVersion, StoreError};
+
+/// At most this many keys per keyring chunk (a chunk stays well under 1 MiB, IPFS's block limit).
+const CHUNK_KEYS: usize = 8192;
+/// Past this many keyring chunks in a view, they are rewritten as few full ones.
+const MAX_CHUNKS: usize = 16;
+
+/// How to share: validity window and an optional presigned URL (version shares).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShareOptions {
+    /// Valid from (ms since the Unix epoch); `None`: now.
+    pub not_before_ms: Option<u64>,
+    /// Valid until, exclusive (ms since the Unix epoch). Required: shares always expire.
+    pub expires_ms: u64,
+    /// A presigned GET URL of the version's sealed bytes (version shares only), which the server
+    /// itself stops honouring at its own expiry.
+    pub presigned_url: Option<String>,
+}
+
+/// Where a share stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShareStatus {
+    /// Valid now.
+    Active,
+    /// Not valid yet.
+    Pending,
+    /// Past its expiry.
+    Expired,
+    /// Revoked by the owner.
+    Revoked,
+}
+
+impl std::fmt::Display for ShareStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Active => "active",
+            Self::Pending => "pending",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        })
+    }
+}
+
+/// One share the owner issued, as the registry records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShareInfo {
+    /// The share id.
+    pub id: ShareId,
+    /// What it covers.
+    pub scope: Scope,
+    /// Who it is for.
+    pub to: Recipient,
+    /// Valid from (ms since the Unix epoch).
+    pub not_before_ms: u64,
+    /// Valid until, exclusive.
+    pub expires_ms: u64,
+    /// When it was issued.
+    pub issued_ms: u64,
+    /// When it was revoked, if it was.
+    pub revoked_ms: Option<u64>,
+    /// The latest grant delivered (1, then +1 per rotation it survived).
+    pub grant: u64,
+    /// Where it stands now.
+    pub status: ShareStatus,
+}
+
+/// What a rotation, revocation or share did to a scope's keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    /// The scope's epoch after the operation (0: the scope has no live epoch, nothing is shared).
+    pub epoch: u64,
+    /// Objects whose keys were wrapped into the new epoch's keyring.
+    pub objects: u64,
+    /// File keys written (manifests, data, tags).
+    pub keys: u64,
+    /// Bytes written to the store (keyring chunks, view index nodes, heads, inbox grants).
+    pub bytes_written: u64,
+    /// Grants delivered to recipients' inboxes.
+    pub grants: u64,
+}
+
+/// What [`Vault::reencrypt`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReencryptReport {
+    /// Objects sealed again with fresh keys.
+    pub reencrypted: u64,
+    /// Objects skipped because they were already written at or after `since_ms`.
+    pub skipped: u64,
+    /// Plaintext bytes re-sealed.
+    pub bytes: u64,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EpochRecord {
+    n: u64,
+    secret: ByteArray<32>,
+    created_ms: u64,
+    closed_ms: Option<u64>,
+}
+
+impl Drop for EpochRecord {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self.secret.as_mut_slice());
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShareRecord {
+    #[serde(with = "serde_bytes")]
+    id: [u8; 16],
+    to: String,
+    nbf: u64,
+    exp: u64,
+    iat: u64,
+    /// Latest grant number delivered.
+    n: u64,
+    /// The epoch that grant carries (0 for version shares).
+    epoch: u64,
+    revoked_ms: Option<u64>,
+}
+
+impl ShareRecord {
+    fn live_at(&self, now: u64) -> bool {
+        self.revoked_ms.is_none() && now < self.exp
+    }
+}
+
+/// One scope's record in the registry (sealed to the owner, signed by the owner).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScopeRecord {
+    v: u8,
+    vault: String,
+    scope: ScopeWire,
+    epochs: Vec<EpochRecord>,
+    shares: Vec<ShareRecord>,
+}
+
+impl ScopeRecord {
+    fn current(&self) -> Option<&EpochRecord> {
+        self.epochs.last().filter(|e| e.closed_ms.is_none())
+    }
+
+    /// A share that holds the current epoch but is no longer live: the epoch must end.
+    fn needs_rotation(&self, now: u64) -> bool {
+        match self.current() {
+            Some(e) => self
+                .shares
+                .iter()
+                .any(|s| s.epoch == e.n && !s.live_at(now)),
+            None => false,
+        }
+    }
+}
+
+/// This device's view of a scope's current epoch.
+pub(crate) struct ViewState<S: BlockStore + ?Sized> {
+    epoch: u64,
+    keys: EpochKeys,
+    tree: ProllyTree<S>,
+    body: ViewBody,
+    version: Option<HeadVersion>,
+    /// Every key in the view's keyring, and the chunk holding only keys added since compaction.
+    keyring: HashMap<Cid, FileKey>,
+}
+
+pub(crate) struct ScopeState<S: BlockStore + ?Sized> {
+    /// The record's head-store name.
+    writer: String,
+    record: ScopeRecord,
+    version: Option<HeadVersion>,
+    view: Option<ViewState<S>>,
+}
+
+/// Head-store namespace of a vault's share registry.
+pub(crate) fn registry_name(vault: &str) -> String {
+    let mut h = blake3::Hasher::new_derive_key("coffer vault v1 share registry");
+    h.update(vault.as_bytes());
+    format!(
+        "_coffer-shares-{}",
+        data_encoding::HEXLOWER.encode(&h.finalize().as_bytes()[..16])
+    )
+}
+
+fn share_error(e: ShareError) -> VaultError {
+    VaultError::Share(e)
+}
+
+/// A broken invariant of this module (never expected; reported rather than panicking).
+fn internal(what: &str) -> VaultError {
+    VaultError::Share(ShareError::Invalid(format!("internal error: {what}")))
+}
+
+impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// The head-store name of `scope`'s record: keyed with the vault's registry key, so the store
+    /// cannot confirm a guessed prefix.
+    fn scope_writer(&self, scope: &ScopeWire) -> VaultResult<String> {
+        let bytes = to_dag_cbor(scope)?;
+        let hash = blake3::keyed_hash(&self.registry_key, &bytes);
+        Ok(data_encoding::HEXLOWER.encode(&hash.as_bytes()[..16]))
+    }
+
+    /// Reads the share registry (every scope record, verified). Called at open and by sync.
+    pub(super) async fn load_shares(&mut self) -> VaultResult<()> {
+        let heads = self.store.read_heads(&registry_name(&self.name)).await?;
+        let mut scopes = Vec::with_capacity(heads.len());
+        for head in heads {
+            let cid = raw_cid(&head.bytes);
+            let plain = super::open_owner_signed(&self.identity, &cid, &head.bytes)?;
+            let record: ScopeRecord =
+                from_dag_cbor(&plain).map_err(|e| VaultError::corrupt(&cid, e))?;
+            if record.v != SHARE_VERSION || record.vault != self.name {
+                return Err(VaultError::corrupt(
+                    &cid,
+                    "a share record of another vault or version",
+                ));
+            }
+            // Keep this device's loaded view when the epoch did not change.
+            let view = self
+                .scopes
+                .iter_mut()
+                .find(|s| s.writer == head.writer)
+                .and_then(|s| s.view.take())
+                .filter(|v| record.current().map(|e| e.n) == Some(v.epoch));
+            scopes.push(ScopeState {
+                writer: head.writer,
+                record,
+                version: Some(head.version),
+                view,
+            });
+        }
+        self.scopes = scopes;
+        Ok(())
+    }
+
+    async fn write_record(&mut self, idx: usize) -> VaultResult<u64> {
+        let state = &self.scopes[idx];
+        let plain = to_dag_cbor(&state.record)?;
+        let sealed = super::seal_to_owner(&self.identity, &plain)?;
+        let len = sealed.len() as u64;
+        let condition = match &state.version {
+            Some(v) => HeadCondition::Matches(v.clone()),
+            None => HeadCondition::Absent,
+        };
+        let version = self
+            .store
+            .write_head(
+                &registry_name(&self.name),
+                &state.writer,
+                Bytes::from(sealed),
+                condition,
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::PreconditionFailed(_) => VaultError::PreconditionFailed(
+                    "another device changed this share's record; sync and try again".into(),
+                ),
+                other => VaultError::Store(other),
+            })?;
+        self.scopes[idx].version = Some(version);
+        Ok(len)
+    }
+
+    /// Every share this vault issued (as of the last open or sync), with its status now.
+    pub fn shares(&self) -> Vec<ShareInfo> {
+        let now = (self.share_clock)();
+        let mut out = Vec::new();
+        for s in &self.scopes {
+            let scope = s.record.scope.to_scope();
+            for r in &s.record.shares {
+                let Ok(to) = r.to.parse() else { continue };
+                let status = if r.revoked_ms.is_some() {
+                    ShareStatus::Revoked
+                } else if now >= r.exp {
+                    ShareStatus::Expired
+                } else if now < r.nbf {
+                    ShareStatus::Pending
+                } else {
+                    ShareStatus::Active
+                };
+                out.push(ShareInfo {
+                    id: ShareId(r.id),
+                    scope: scope.clone(),
+                    to,
+                    not_before_ms: r.nbf,
+                    expires_ms: r.exp,
+                    issued_ms: r.iat,
+                    revoked_ms: r.revoked_ms,
+                    grant: r.n,
+                    status,
+                });
+            }
+        }
+        out.sort_by_key(|i| (i.issued_ms, i.id));
+        out
+    }
+
+    /// Shares `scope` with `to` until `opts.expires_ms`: drops a signed capability, sealed to
+    /// `to`, into their inbox on this vault's store. Returns the share id.
+    ///
+    /// - [`Scope::Version`]: the capability carries that version's two file keys (and the
+    ///   presigned URL, if given). It cannot be taken back before it expires.
+    /// - [`Scope::Object`] and [`Scope::Prefix`]: the capability carries the scope's current
+    ///   epoch secret; this device publishes the epoch's view and keyring (the keys of every
+    ///   object in scope are wrapped for it: metadata only, no object is re-uploaded). Later
+    ///   writes in scope are published too, until a share of the epoch expires or is revoked:
+    ///   the next write then starts a new epoch that only the remaining recipients receive.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, ShareOptions, Vault}};
+    /// # use coffer::share::{read_inbox, Scope, ShareBook, SharedReader};
+    /// # futures_executor::block_on(async {
+    /// let store = Arc::new(MemoryStore::new());
+    /// let (alice, bob) = (Identity::generate(), Identity::generate());
+    /// let mut vault = Vault::create(store.clone(), alice, "photos", "laptop").await?;
+    /// vault.put(b"2026/cat.jpg", b"meow".to_vec(), PutOptions::default()).await?;
+    /// let week = coffer::share::parse_duration_ms("7d")?;
+    /// let opts = ShareOptions { expires_ms: coffer::vault::now_ms() + week, ..Default::default() };
+    /// vault.share(Scope::Prefix(b"2026/".to_vec()), bob.recipient(), opts).await?;
+    ///
+    /// // Bob, later, with only his identity and the store:
+    /// let mut book = ShareBook::new();
+    /// for entry in read_inbox(&*store, &bob).await? {
+    ///     book.accept(entry.share?, coffer::vault::now_ms())?;
+    /// }
+    /// let share = book.iter().next().unwrap().clone();
+    /// let reader = SharedReader::open(store, share).await?;
+    /// assert_eq!(reader.get(b"2026/cat.jpg").await?, b"meow");
+    /// assert!(reader.get(b"taxes.pdf").await.is_err()); // out of scope
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn share(
+        &mut self,
+        scope: Scope,
+        to: &Recipient,
+        opts: ShareOptions,
+    ) -> VaultResult<ShareId> {
+        let now = (self.share_clock)();
+        let nbf = opts.not_before_ms.unwrap_or(now);
+        if opts.expires_ms <= nbf || opts.expires_ms <= now {
+            return Err(share_error(ShareError::Invalid(
+                "the expiry must be in the future and after the start".into(),
+            )));
+        }
+        match &scope {
+            Scope::Object(k) | Scope::Version { key: k, .. } => super::objects::check_key(k)?,
+            Scope::Prefix(p) if p.len() > crate::index::MAX_KEY_LEN => {
+                return Err(VaultError::KeyTooLong { len: p.len() });
+            }
+            Scope::Prefix(_) => {}
+        }
+        if opts.presigned_url.is_some() && !matches!(scope, Scope::Version { .. }) {
+            return Err(share_error(ShareError::Invalid(
+                "a presigned URL fits a version share only".into(),
+            )));
+        }
+        let mut id = [0u8; 16];
+        crate::keys::fill_random(&mut id);
+        let wire = ScopeWire::from_scope(&scope).map_err(share_error)?;
+        let idx = self.scope_index(&wire)?;
+        let mut record = ShareRecord {
+            id,
+            to: to.to_string(),
+            nbf,
+            exp: opts.expires_ms,
+            iat: now,
+            n: 1,
+            epoch: 0,
+            revoked_ms: None,
+        };
+        let keys = if let Scope::Version { key, version } = &scope {
+            self.version_keys(key, version).await?
+        } else {
+            // Start a new epoch when there is none or the current one must end anyway.
+            let rec = &self.scopes[idx].record;
+            if rec.current().is_none() || rec.needs_rotation(now) {
+                self.scopes[idx].record.shares.push(record);
+                // The new epoch's grants include this share's first one.
+                self.rotate_index(idx, Some(id)).await?;
+                return Ok(ShareId(id));
+            }
+            let e = rec.current().expect("checked above");
+            record.epoch = e.n;
+            KeysWire {
+                epoch: Some(e.secret),
+                ..Default::default()
+            }
+        };
+        self.scopes[idx].record.shares.push(record.clone());
+        self.write_record(idx).await?;
+        if !matches!(scope, Scope::Version { .. }) {
+            self.publish_scope(idx).await?;
+        }
+        self.grant(&wire, &record, keys, opts.presigned_url).await?;
+        Ok(ShareId(id))
+    }
+
+    /// The index of `wire`'s scope state, created empty when the registry has none.
+    fn scope_index(&mut self, wire: &ScopeWire) -> VaultResult<usize> {
+        let writer = self.scope_writer(wire)?;
+        if let Some(i) = self.scopes.iter().position(|s| s.writer == writer) {
+            return Ok(i);
+        }
+        self.scopes.push(ScopeState {
+            writer,
+            record: ScopeRecord {
+                v: SHARE_VERSION,
+                vault: self.name.clone(),
+                scope: wire.clone(),
+                epochs: Vec::new(),
+                shares: Vec::new(),
+            },
+            version: None,
+            view: None,
+        });
+        Ok(self.scopes.len() - 1)
+    }
+
+    /// Signs, seals and delivers grant `record.n` of a share.
+    async fn grant(
+        &self,
+        wire: &ScopeWire,
+        record: &ShareRecord,
+        keys: KeysWire,
+        url: Option<String>,
+    ) -> VaultResult<u64> {
+        let body = CapabilityBody {
+            v: SHARE_VERSION,
+            id: record.id,
+            n: record.n,
+            issuer: self.identity.recipient().to_string(),
+            audience: record.to.clone(),
+            vault: self.name.clone(),
+            scope: wire.clone(),
+            rights: vec!["read".into()],
+            nbf: record.nbf,
+            exp: record.exp,
+            iat: record.iat,
+            keys,
+            url,
+        };
+        let envelope = Share::issue(&self.identity, body).map_err(share_error)?;
+        let len = envelope.len() as u64;
+        let to: Recipient = record
+            .to
+            .parse()
+            .map_err(|_| internal("a recorded recipient does not parse"))?;
+        deliver(&*self.store, &to, ShareId(record.id), record.n, envelope)
+            .await
+            .map_err(share_error)?;
+        Ok(len)
+    }
+
+    /// The manifest CID and the two file keys of `version` of `key`.
+    async fn version_keys(&self, key: &[u8], version: &str) -> VaultResult<KeysWire> {
+        self.version_manifest(key, version).await?;
+        let cid: Cid = version
+            .parse()
+            .map_err(|_| VaultError::InvalidVersion("not a CID".into()))?;
+        let (mk, m) = self.manifest_key(&cid).await?;
+        let dk = self.data_key(&m).await?;
+        Ok(KeysWire {
+            manifest: Some(cid),
+            mk: Some(ByteArray::new(*mk.as_bytes())),
+            dk: Some(ByteArray::new(*dk.as_bytes())),
+            ..Default::default()
+        })
+    }
+
+    /// The file key of a sealed block of this vault (checked: signed by the owner).
+    fn block_key(&self, cid: &Cid, bytes: &[u8]) -> VaultResult<FileKey> {
+        let (key, signer) =
+            seal::file_key_of(&self.identity, bytes).map_err(|e| VaultError::corrupt(cid, e))?;
+        if signer.as_ref() != Some(self.identity.recipient()) {
+            return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
+        }
+        Ok(key)
+    }
+
+    /// A manifest's file key and contents (one HPKE open).
+    async fn manifest_key(&self, cid: &Cid) -> VaultResult<(FileKey, Manifest)> {
+        let bytes = self.fetch_block(cid).await?;
+        let key = self.block_key(cid, &bytes)?;
+        let plain = seal::open_to_vec_with_key(&key, &bytes)
+            .map_err(|e| VaultError::corrupt(cid, e))?
+            .plaintext;
+        let m = Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))?;
+        Ok((key, m))
+    }
+
+    /// The file key of a manifest's sealed object, from its header alone (no content is read).
+    async fn data_key(&self, m: &Manifest) -> VaultResult<FileKey> {
+        let want = m.sealed_len.min(512);
+        let mut header = self
+            .store
+            .get_range(&m.data, 0..want)
+            .await
+            .map_err(|e| super::objects::missing_as_corrupt(&m.data, e))?;
+        let len = seal::Header::len_from_prefix(&header)
+            .map_err(|e| VaultError::corrupt(&m.data, e))? as u64;
+        if len > header.len() as u64 {
+            header = self
+                .store
+                .get_range(&m.data, 0..len.min(m.sealed_len))
+                .await
+                .map_err(|e| super::objects::missing_as_corrupt(&m.data, e))?;
+        }
+        // The header is authenticated by its MAC and signature when the key is recovered.
+        self.block_key(&m.data, &header)
+    }
+
+    /// Starts a new epoch for scope `idx` when some share of it is still live (or `force_for` is
+    /// a share just added), closes the current one, retires this device's view of it, delivers
+    /// new grants, and publishes the new view.
+    async fn rotate_index(
+        &mut self,
+        idx: usize,
+        force_for: Option<[u8; 16]>,
+    ) -> VaultResult<RotationReport> {
+        let now = (self.share_clock)();
+        let mut report = RotationReport::default();
+        // Retire this device's view of the old epoch, and drop its keyring chunks.
+        if let Some(view) = self.scopes[idx].view.take() {
+            report.bytes_written += self.retire_view(view).await?;
+        } else if let Some(e) = self.scopes[idx].record.current() {
+            let keys = EpochKeys::derive(&e.secret);
+            if let Some(view) = self.load_view(e.n, keys).await? {
+                report.bytes_written += self.retire_view(view).await?;
+            }
+        }
+        let rec = &mut self.scopes[idx].record;
+        let last_n = rec.epochs.last().map_or(0, |e| e.n);
+        if let Some(e) = rec.epochs.last_mut()
+            && e.closed_ms.is_none()
+        {
+            e.closed_ms = Some(now);
+        }
+        let live: Vec<usize> = rec
+            .shares
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.live_at(now))
+            .map(|(i, _)| i)
+            .collect();
+        let mut grants = Vec::new();
+        if !live.is_empty() || force_for.is_some() {
+            let mut secret = [0u8; 32];
+            crate::keys::fill_random(&mut secret);
+            let n = last_n + 1;
+            rec.epochs.push(EpochRecord {
+                n,
+                secret: ByteArray::new(secret),
+                created_ms: now,
+                closed_ms: None,
+            });
+            zeroize::Zeroize::zeroize(&mut secret);
+            for i in live {
+                let s = &mut rec.shares[i];
+                if Some(s.id) != force_for {
+                    s.n += 1;
+                }
+                s.epoch = n;
+                grants.push(s.clone());
+            }
+            report.epoch = n;
+        }
+        report.bytes_written += self.write_record(idx).await?;
+        if report.epoch != 0 {
+            let published = self.publish_scope(idx).await?;
+            report.objects = published.objects;
+            report.keys = published.keys;
+            report.bytes_written += published.bytes_written;
+            let wire = self.scopes[idx].record.scope.clone();
+            let secret = self.scopes[idx]
+                .record
+                .current()
+                .map(|e| e.secret)
+                .ok_or(internal("the new epoch vanished"))?;
+            for g in grants {
+                let keys = KeysWire {
+                    epoch: Some(secret),
+                    ..Default::default()
+                };
+                report.bytes_written += self.grant(&wire, &g, keys, None).await?;
+                report.grants += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Marks the view of an old epoch retired (readers holding only that epoch get
+    /// [`ShareError::Revoked`]) and deletes its keyring chunks.
+    async fn retire_view(&self, view: ViewState<S>) -> VaultResult<u64> {
+        let body = ViewBody {
+            root: None,
+            keys: Vec::new(),
+            time: now_ms(),
+            ..view.body.clone()
+        };
+        let bytes = body.sign(&self.identity).map_err(share_error)?;
+        let len = bytes.len() as u64;
+        let condition = match &view.version {
+            Some(v) => HeadCondition::Matches(v.clone()),
+            None => HeadCondition::Absent,
+        };
+        self.store
+            .write_head(
+                &view_name(&view.keys.id),
+                &self.writer_name,
+                Bytes::from(bytes),
+                condition,
+            )
+            .await?;
+        for cid in &view.body.keys {
+            // Best effort: a chunk left behind is unreadable without the old epoch secret.
+            let _ = self.store.delete(cid).await;
+        }
+        Ok(len)
+    }
+
+    /// This device's view of epoch `n` as stored (with its keyring), or `None` when it has none.
+    async fn load_view(&self, n: u64, keys: EpochKeys) -> VaultResult<Option<ViewState<S>>> {
+        let tree = ProllyTree::new(self.store.clone(), &keys.index_key, IndexConfig::default())?;
+        let Some(head) = self
+            .store
+            .read_head(&view_name(&keys.id), &self.writer_name)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let body = ViewBody::decode_verified(self.identity.recipient(), &head.bytes)
+            .map_err(share_error)?;
+        let mut keyring = HashMap::new();
+        for cid in &body.keys {
+            let bytes = self.fetch_block(cid).await?;
+            let opened = seal::open_to_vec(&keys.identity, &bytes)
+                .map_err(|e| VaultError::corrupt(cid, e))?;
+            let chunk: KeyringChunk =
+                from_dag_cbor(&opened.plaintext).map_err(|e| VaultError::corrupt(cid, e))?;
+            for e in &chunk.keys {
+                keyring.insert(e.c, FileKey::from_bytes(*e.k));
+            }
+        }
+        Ok(Some(ViewState {
+            epoch: n,
+            keys,
+            tree,
+            body,
+            version: Some(head.version),
+            keyring,
+        }))
+    }
+
+    /// Brings this device's view of scope `idx`'s current epoch up to the vault's root: applies
+    /// the changes in scope since the view's last source root and wraps the new file keys.
+    async fn publish_scope(&mut self, idx: usize) -> VaultResult<RotationReport> {
+        let mut report = RotationReport::default();
+        let Some(epoch) = self.scopes[idx].record.current() else {
+            return Ok(report);
+        };
+        let (n, secret) = (epoch.n, epoch.secret);
+        report.epoch = n;
+        let mut view = match self.scopes[idx].view.take() {
+            Some(v) if v.epoch == n => v,
+            _ => match self.load_view(n, EpochKeys::derive(&secret)).await? {
+                Some(v) => v,
+                None => {
+                    let keys = EpochKeys::derive(&secret);
+                    let tree = ProllyTree::new(
+                        self.store.clone(),
+                        &keys.index_key,
+                        IndexConfig::default(),
+                    )?;
+                    let root = tree.empty_root().await?;
+                    ViewState {
+                        epoch: n,
+                        body: ViewBody {
+                            v: SHARE_VERSION,
+                            vault: self.name.clone(),
+                            epoch: keys.id,
+                            writer: self.writer.0,
+                            root: Some(root),
+                            src: None,
+                            keys: Vec::new(),
+                            time: 0,
+                        },
+                        keys,
+                        tree,
+                        version: None,
+                        keyring: HashMap::new(),
+                    }
+                }
+            },
+        };
+        let result = self.update_view(idx, &mut view, &mut report).await;
+        self.scopes[idx].view = Some(view);
+        result.map(|()| report)
+    }
+
+    async fn update_view(
+        &self,
+        idx: usize,
+        view: &mut ViewState<S>,
+        report: &mut RotationReport,
+    ) -> VaultResult<()> {
+        let scope = self.scopes[idx].record.scope.to_scope();
+        let src = match view.body.src {
+            Some(s) => s,
+            None => self.tree.empty_root().await?,
+        };
+        if src == self.state.root && view.version.is_some() {
+            return Ok(());
+        }
+        let (changes, _) = self.tree.diff(&src, &self.state.root).collect().await?;
+        let mut muts = Vec::new();
+        let mut new_keys: Vec<(Cid, FileKey)> = Vec::new();
+        for d in changes {
+            if !scope.contains(&d.key) {
+                continue;
+            }
+            match d.new {
+                None => muts.push((d.key, Mutation::Remove)),
+                Some(entry) => {
+                    if let Some(v) = entry.value() {
+                        let value = IndexValue::decode(v)?;
+                        report.objects += 1;
+                        self.wrap_value(&value, &view.keyring, &mut new_keys)
+                            .await?;
+                    }
+                    muts.push((d.key, Mutation::Put(entry)));
+                }
+            }
+        }
+        let root = view
+            .body
+            .root
+            .ok_or(internal("a live view without a root"))?;
+        let new_root = if muts.is_empty() {
+            root
+        } else {
+            view.tree.apply(&root, muts).await?
+        };
+        report.keys += new_keys.len() as u64;
+        let mut chunks = view.body.keys.clone();
+        let mut old_chunks = Vec::new();
+        for (c, k) in new_keys.iter() {
+            view.keyring.insert(*c, k.clone());
+        }
+        if chunks.len() + new_keys.len().div_ceil(CHUNK_KEYS) > MAX_CHUNKS {
+            // Compact: rewrite the whole keyring as full chunks.
+            old_chunks = std::mem::take(&mut chunks);
+            let all: Vec<(Cid, FileKey)> =
+                view.keyring.iter().map(|(c, k)| (*c, k.clone())).collect();
+            for part in all.chunks(CHUNK_KEYS) {
+                let (cid, len) = self.put_chunk(&view.keys, part).await?;
+                report.bytes_written += len;
+                chunks.push(cid);
+            }
+        } else {
+            for part in new_keys.chunks(CHUNK_KEYS) {
+                let (cid, len) = self.put_chunk(&view.keys, part).await?;
+                report.bytes_written += len;
+                chunks.push(cid);
+            }
+        }
+        let body = ViewBody {
+            root: Some(new_root),
+            src: Some(self.state.root),
+            keys: chunks,
+            time: self.state.hlc.as_u64(),
+            ..view.body.clone()
+        };
+        let bytes = body.sign(&self.identity).map_err(share_error)?;
+        report.bytes_written += bytes.len() as u64;
+        let condition = match &view.version {
+            Some(v) => HeadCondition::Matches(v.clone()),
+            None => HeadCondition::Absent,
+        };
+        let version = self
+            .store
+            .write_head(
+                &view_name(&view.keys.id),
+                &self.writer_name,
+                Bytes::from(bytes),
+                condition,
+            )
+            .await?;
+        view.body = body;
+        view.version = Some(version);
+        for cid in old_chunks {
+            let _ = self.store.delete(&cid).await;
+        }
+        Ok(())
+    }
+
+    /// Adds the file keys `value` needs (manifest, data, tags) that `have` lacks to `out`.
+    async fn wrap_value(
+        &self,
+        value: &IndexValue,
+        have: &HashMap<Cid, FileKey>,
+        out: &mut Vec<(Cid, FileKey)>,
+    ) -> VaultResult<()> {
+        let known = |c: &Cid, out: &Vec<(Cid, FileKey)>| {
+            have.contains_key(c) || out.iter().any(|(o, _)| o == c)
+        };
+        // The manifest names the data, so it is opened even when its own key is known.
+        let (mk, m) = self.manifest_key(&value.m).await?;
+        if !known(&value.m, out) {
+            out.push((value.m, mk));
+        }
+        if !known(&m.data, out) {
+            let dk = self.data_key(&m).await?;
+            out.push((m.data, dk));
+        }
+        if let Some(t) = &value.t
+            && !known(t, out)
+        {
+            let bytes = self.fetch_block(t).await?;
+            out.push((*t, self.block_key(t, &bytes)?));
+        }
+        Ok(())
+    }
+
+    async fn put_chunk(
+        &self,
+        epoch: &EpochKeys,
+        keys: &[(Cid, FileKey)],
+    ) -> VaultResult<(Cid, u64)> {
+        let chunk = KeyringChunk {
+            v: SHARE_VERSION,
+            keys: keys
+                .iter()
+                .map(|(c, k)| KeyringEntry {
+                    c: *c,
+                    k: ByteArray::new(*k.as_bytes()),
+                })
+                .collect(),
+        };
+        let plain = zeroize::Zeroizing::new(to_dag_cbor(&chunk)?);
+        let opts =
+            SealOptions::new(vec![epoch.identity.recipient().clone()]).signed_by(&self.identity);
+        let sealed = seal::seal_to_vec(&opts, &plain)?;
+        let cid = raw_cid(&sealed);
+        let len = sealed.len() as u64;
+        self.store.put(&cid, Bytes::from(sealed)).await?;
+        Ok((cid, len))
+    }
+
+    /// Brings every shared view up to date, first ending epochs whose shares expired or were
+    /// revoked. Runs after every commit; a failure there is kept in
+    /// [`Vault::share_publish_error`] (the commit itself stands) and retried on the next commit.
+    pub async fn publish_shares(&mut self) -> VaultResult<()> {
+        let now = (self.share_clock)();
+        for idx in 0..self.scopes.len() {
+            if self.scopes[idx].record.scope.kind == "version" {
+                continue;
+            }
+            if self.scopes[idx].record.needs_rotation(now) {
+                self.rotate_index(idx, None).await?;
+            } else if self.scopes[idx].record.current().is_some() {
+                self.publish_scope(idx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn publish_after_commit(&mut self) {
+        if self.scopes.is_empty() {
+            return;
+        }
+        self.share_publish_error = self.publish_shares().await.err().map(|e| e.to_string());
+    }
+
+    /// Reads the time for sharing decisions (expiry, validity windows) from `clock` instead of
+    /// the system clock.
+    pub fn set_share_clock(&mut self, clock: crate::share::Clock) {
+        self.share_clock = clock;
+    }
+
+    /// Why publishing the shared views failed after the last commit, if it did.
+    pub fn share_publish_error(&self) -> Option<&str> {
+        self.share_publish_error.as_deref()
+    }
+
+    /// Revokes share `id`: marks it revoked, then rotates its scope (a new epoch for the remaining
+    /// recipients, who get a new grant in their inbox; the old epoch's view is retired). What the
+    /// revoked recipient already read or could read stays theirs (see [`Vault::reencrypt`]).
+    pub async fn revoke(&mut self, id: &ShareId) -> VaultResult<RotationReport> {
+        let now = (self.share_clock)();
+        let idx = self
+            .scopes
+            .iter()
+            .position(|s| s.record.shares.iter().any(|r| r.id == id.0))
+            .ok_or_else(|| {
+                share_error(ShareError::Invalid(format!("no share {id} in this vault")))
+            })?;
+        if let Some(r) = self.scopes[idx]
+            .record
+            .shares
+            .iter_mut()
+            .find(|r| r.id == id.0)
+        {
+            r.revoked_ms.get_or_insert(now);
+        }
+        if self.scopes[idx].record.scope.kind == "version" {
+            let bytes_written = self.write_record(idx).await?;
+            return Ok(RotationReport {
+                bytes_written,
+                ..Default::default()
+            });
+        }
+        self.rotate_index(idx, None).await
+    }
+
+    /// Rotates the keys of `scope` (an object or prefix that has shares): a new epoch whose
+    /// keyring re-wraps every object's file keys (metadata only, no object is re-uploaded), new
+    /// grants for every live recipient, and the old epoch retired.
+    pub async fn rotate(&mut self, scope: &Scope) -> VaultResult<RotationReport> {
+        let wire = ScopeWire::from_scope(scope).map_err(share_error)?;
+        let writer = self.scope_writer(&wire)?;
+        let idx = self
+            .scopes
+            .iter()
+            .position(|s| s.writer == writer && s.record.scope.kind != "version")
+            .ok_or_else(|| share_error(ShareError::Invalid(format!("{scope} has no shares"))))?;
+        self.rotate_index(idx, None).await
+    }
+
+    /// Re-encrypts every object under `prefix` last written before `since_ms`: each is read,
+    /// verified and put again with fresh random keys (a new version, same key, content type,
+    /// metadata and tags), one commit per object. For a suspected key compromise.
+    ///
+    /// Resumable: run it again with the same `since_ms` after an interruption and it skips what
+    /// is done; every object is at all times either its old or its new version, both readable.
+    /// Old versions stay in the history (and in the store) until pruning exists; objects are
+    /// read whole into memory.
+    pub async fn reencrypt(
+        &mut self,
+        prefix: &[u8],
+        since_ms: u64,
+    ) -> VaultResult<ReencryptReport> {
+        let mut report = ReencryptReport::default();
+        let mut req = ListRequest {
+            prefix: prefix.to_vec(),
+            ..Default::default()
+        };
+        loop {
+            let page = self.list(&req).await?;
+            for obj in &page.contents {
+                let (_, m) = self.current_manifest(&obj.key).await?;
+                if m.created_ms >= since_ms {
+                    report.skipped += 1;
+                    continue;
+                }
+                let tags = self.tags(&obj.key).await?;
+                let plain = self.get(&obj.key).await?;
+                report.bytes += plain.len() as u64;
+                let opts = super::PutOptions {
+                    content_type: m.content_type.clone(),
+                    metadata: m.metadata.clone(),
+                    if_match: Some(obj.etag.clone()),
+                    tags,
+                    ..Default::default()
+                };
+                self.put(&obj.key, plain, opts).await?;
+                report.reencrypted += 1;
+            }
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated => req.continuation_token = Some(t),
+                _ => break,
+            }
+        }
+        Ok(report)
+    }
+}
