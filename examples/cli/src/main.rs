@@ -3,7 +3,8 @@
 //! Exit codes: 0 success; 1 any other failure (e.g. an unreachable store); 2 bad usage; 3 the data
 //! failed authentication or verification (damaged, tampered, forged, or not for this identity);
 //! 4 an I/O error (missing file, full disk, broken pipe); 5 no such key or version; 6 a
-//! conditional put's condition did not hold.
+//! conditional put's condition did not hold; 7 a share that is not valid now (expired, not yet
+//! valid, or revoked).
 
 mod bench;
 #[cfg(feature = "stores")]
@@ -14,6 +15,7 @@ mod demo;
 mod files;
 mod keys;
 mod sealing;
+mod share_cmd;
 mod vault_cmd;
 
 use std::path::PathBuf;
@@ -62,6 +64,23 @@ enum Command {
     Sync(vault_cmd::SyncArgs),
     /// Show the vault, store, device, and which devices have unmerged changes.
     Status(vault_cmd::SyncArgs),
+    /// Share a key, a prefix or a version with a recipient until an expiry, through their inbox.
+    Share(share_cmd::ShareArgs),
+    /// List the shares this vault issued, with their status.
+    Shares(share_cmd::SharesArgs),
+    /// Revoke a share: its scope gets new keys, and only the remaining recipients receive them.
+    Revoke(share_cmd::RevokeArgs),
+    /// Give a shared key or prefix new keys (re-wrapped, no content re-uploaded).
+    Rotate(share_cmd::RotateArgs),
+    /// Re-encrypt every object under a prefix with new random keys (resumable).
+    Reencrypt(share_cmd::ReencryptArgs),
+    /// List the shares waiting for your identity in the store.
+    Inbox(share_cmd::InboxArgs),
+    /// Accept shares from your inbox (verified, then kept in your share book).
+    Accept(share_cmd::AcceptArgs),
+    /// Read what others shared with you.
+    #[command(subcommand)]
+    Shared(share_cmd::SharedCommand),
     /// Create an identity; print its public recipient as the last word of stdout.
     Keygen(keys::KeygenArgs),
     /// Print the public recipient of an identity.
@@ -199,6 +218,14 @@ fn main() -> ExitCode {
         Command::Tag(a) => vault_cmd::tag(a),
         Command::Sync(a) => vault_cmd::sync(a),
         Command::Status(a) => vault_cmd::status(a),
+        Command::Share(a) => share_cmd::share(a),
+        Command::Shares(a) => share_cmd::shares(a),
+        Command::Revoke(a) => share_cmd::revoke(a),
+        Command::Rotate(a) => share_cmd::rotate(a),
+        Command::Reencrypt(a) => share_cmd::reencrypt(a),
+        Command::Inbox(a) => share_cmd::inbox(a),
+        Command::Accept(a) => share_cmd::accept(a),
+        Command::Shared(c) => share_cmd::shared(c),
         Command::Keygen(a) => keys::keygen(a),
         Command::Recipient(a) => keys::recipient(a),
         Command::Seal(a) => sealing::seal(a),

@@ -20,6 +20,10 @@ pub const EXIT_PRECONDITION: u8 = 6;
 /// Maps a vault error to an exit code and a message that says what to do.
 pub fn vault_error(e: VaultError) -> CliError {
     use coffer::store::StoreError;
+    let e = match e {
+        VaultError::Share(s) => return crate::share_cmd::share_error(s),
+        other => other,
+    };
     let code = match &e {
         VaultError::NotFound => EXIT_NOT_FOUND,
         VaultError::PreconditionFailed(_) => EXIT_PRECONDITION,
