@@ -262,6 +262,17 @@ impl From<VaultError> for CofferError {
             VaultError::Index(i) => i.into(),
             VaultError::Verify(v) => v.into(),
             VaultError::Block(b) => b.into(),
+            VaultError::Share(s) => match s {
+                coffer::share::ShareError::Store(st) => st.into(),
+                e @ (coffer::share::ShareError::Expired { .. }
+                | coffer::share::ShareError::NotYetValid { .. }
+                | coffer::share::ShareError::Revoked) => Self::precondition_failed(e),
+                e @ coffer::share::ShareError::NotForMe => Self::wrong_identity(e),
+                e @ coffer::share::ShareError::NotFound => Self::not_found(e),
+                e @ (coffer::share::ShareError::OutOfScope
+                | coffer::share::ShareError::Invalid(_)) => Self::invalid_input(e),
+                e => Self::corrupt(e),
+            },
             e @ VaultError::NotFound => Self::not_found(e),
             e @ VaultError::PreconditionFailed(_) => Self::precondition_failed(e),
             e @ (VaultError::KeyTooLong { .. }

@@ -118,6 +118,7 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
         VaultError::AlreadyExists { .. } => "AlreadyExists",
         VaultError::Store(s) => store_code(s),
         VaultError::Seal(s) => seal_code(s),
+        VaultError::Share(s) => share_code(s),
         VaultError::Verify(_) => "Integrity",
         VaultError::Index(i) => match i {
             IndexError::Store(s) => store_code(s),
@@ -128,6 +129,19 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
             IndexError::Decrypt { .. } => "Integrity",
             _ => "Corrupt",
         },
+    }
+}
+
+fn share_code(e: &coffer::share::ShareError) -> &'static str {
+    use coffer::share::ShareError as E;
+    match e {
+        E::Expired { .. } | E::NotYetValid { .. } | E::Revoked => "ShareNotValid",
+        E::NotForMe => "WrongIdentity",
+        E::NotFound => "NotFound",
+        E::OutOfScope | E::Invalid(_) => "BadInput",
+        E::Store(s) => store_code(s),
+        E::Forged(_) | E::Replayed { .. } => "Integrity",
+        _ => "Corrupt",
     }
 }
 

@@ -14,6 +14,7 @@ export type CofferErrorCode =
   | 'Corrupt'           // malformed data from the store
   | 'Conflict'          // the vault was created twice concurrently
   | 'Store'             // the store's transport failed (a rejected Promise, network, access)
+  | 'ShareNotValid'     // a share that expired, is not valid yet, or was revoked
   | 'Internal';
 
 /** Every error coffer throws or rejects with. */

@@ -30,7 +30,7 @@ pub struct SharedObject {
     pub created_ms: u64,
 }
 
-enum Kind<S: BlockStore + ?Sized> {
+pub(super) enum Kind<S: BlockStore + ?Sized> {
     Version {
         manifest: Cid,
         mk: FileKey,
@@ -50,7 +50,7 @@ enum Kind<S: BlockStore + ?Sized> {
 pub struct SharedReader<S: BlockStore + HeadStore + ?Sized> {
     store: Arc<S>,
     share: Share,
-    kind: Kind<S>,
+    pub(super) kind: Kind<S>,
     clock: Clock,
 }
 

@@ -1,1 +1,238 @@
+//! Sharing tests that look inside: what a recipient's keys can and cannot open. The story every
+//! store runs is `core/tests/common/share.rs`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_executor::block_on;
+
+use super::reader::Kind;
+use super::*;
+use crate::index::ListRequest;
+use crate::store::{BlockStore, MemoryStore};
+use crate::vault::{PutOptions, ShareOptions, Vault, now_ms};
+
+const DAY: u64 = 86_400_000;
+
+#[test]
+fn durations_parse_with_units_and_refuse_the_rest() {
+    assert_eq!(parse_duration_ms("30s").unwrap(), 30_000);
+    assert_eq!(parse_duration_ms("1h").unwrap(), 3_600_000);
+    assert_eq!(parse_duration_ms("7d").unwrap(), 7 * DAY);
+    assert_eq!(parse_duration_ms("2w").unwrap(), 14 * DAY);
+    for bad in [
+        "",
+        "7",
+        "d",
+        "0s",
+        "1y",
+        "-1h",
+        "1.5h",
+        "99999999999999999999d",
+    ] {
+        assert!(
+            matches!(parse_duration_ms(bad), Err(ShareError::Invalid(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+/// After the share expires, a version written later has no key wrapped for the epoch the
+/// recipient holds: not in the keyring the recipient cached, and not in anything the store keeps
+/// for that epoch (its view is retired and its keyring chunks deleted). And the view never held a
+/// key outside the prefix.
+#[test]
+fn a_version_written_after_expiry_is_not_wrapped_for_the_old_epoch() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let clock_ms = Arc::new(AtomicU64::new(now_ms()));
+        let c = clock_ms.clone();
+        let clock: Clock = Arc::new(move || c.load(Ordering::SeqCst));
+        let alice = Identity::generate();
+        let bob = Identity::generate();
+        let mut v = Vault::create(store.clone(), alice, "v", "laptop")
+            .await
+            .unwrap();
+        v.set_share_clock(clock.clone());
+        v.put(b"p/a", b"one".to_vec(), PutOptions::default())
+            .await
+            .unwrap();
+        v.put(b"secret", b"outside".to_vec(), PutOptions::default())
+            .await
+            .unwrap();
+        let expires_ms = clock() + DAY;
+        v.share(
+            Scope::Prefix(b"p/".to_vec()),
+            bob.recipient(),
+            ShareOptions {
+                expires_ms,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let share = read_inbox(&*store, &bob).await.unwrap()[0]
+            .share
+            .as_ref()
+            .unwrap()
+            .clone();
+        let epoch = share.epoch_keys().unwrap();
+        let reader = SharedReader::open_with_clock(store.clone(), share.clone(), clock.clone())
+            .await
+            .unwrap();
+        let Kind::View {
+            tree,
+            root,
+            keyring,
+        } = &reader.kind
+        else {
+            panic!("a prefix share reads a view");
+        };
+        // The view holds the prefix and nothing else.
+        let all = tree.list(root, &ListRequest::default()).await.unwrap();
+        let keys: Vec<&[u8]> = all.contents.iter().map(|o| o.key.as_slice()).collect();
+        assert_eq!(keys, [b"p/a".as_slice()]);
+        let secret = v.head(b"secret").await.unwrap();
+        assert!(!keyring.contains_key(&secret.version.parse().unwrap()));
+        let cached: Vec<crate::block::Cid> = keyring.keys().copied().collect();
+        let chunks_before = store.list().await.unwrap().len();
+
+        // Expiry passes; Alice writes a new version.
+        clock_ms.fetch_add(DAY, Ordering::SeqCst);
+        let v2 = v
+            .put(b"p/a", b"two".to_vec(), PutOptions::default())
+            .await
+            .unwrap();
+        assert!(v.share_publish_error().is_none());
+        let v2_manifest: crate::block::Cid = v2.version.parse().unwrap();
+        let v2_data: crate::block::Cid = v2.data.parse().unwrap();
+        assert!(!cached.contains(&v2_manifest) && !cached.contains(&v2_data));
+        // The old epoch's view is retired, and no keyring chunk the store holds opens with the old
+        // epoch key and names v2.
+        let heads = store.read_heads(&view_name(&epoch.id)).await.unwrap();
+        assert!(!heads.is_empty());
+        for h in heads {
+            let body = ViewBody::decode_verified(share.issuer(), &h.bytes).unwrap();
+            assert!(body.root.is_none() && body.keys.is_empty());
+        }
+        for cid in store.list().await.unwrap() {
+            let bytes = store.get(&cid).await.unwrap();
+            if let Ok(opened) = crate::seal::open_to_vec(&epoch.identity, &bytes) {
+                let chunk: format::KeyringChunk =
+                    crate::block::from_dag_cbor(&opened.plaintext).unwrap();
+                assert!(
+                    chunk
+                        .keys
+                        .iter()
+                        .all(|e| e.c != v2_manifest && e.c != v2_data)
+                );
+                panic!("the old epoch's keyring chunk {cid} should have been deleted");
+            }
+        }
+        assert!(store.list().await.unwrap().len() >= chunks_before);
+        // A Bob who ignores the clock is refused too: the epoch is retired.
+        let stale: Clock = Arc::new(move || expires_ms - 1);
+        assert!(matches!(
+            SharedReader::open_with_clock(store.clone(), share, stale).await,
+            Err(ShareError::Revoked)
+        ));
+    });
+}
+
+#[test]
+fn capabilities_refuse_tampering_and_wrong_audiences() {
+    let alice = Identity::generate();
+    let bob = Identity::generate();
+    let body = |aud: &Identity, scope: &str| CapabilityBody {
+        v: 1,
+        id: [1; 16],
+        n: 1,
+        issuer: alice.recipient().to_string(),
+        audience: aud.recipient().to_string(),
+        vault: "v".into(),
+        scope: format::ScopeWire {
+            kind: scope.into(),
+            key: b"p/".to_vec(),
+            version: None,
+        },
+        rights: vec!["read".into()],
+        nbf: 0,
+        exp: u64::MAX,
+        iat: 0,
+        keys: KeysWire {
+            epoch: Some(serde_bytes::ByteArray::new([3; 32])),
+            ..Default::default()
+        },
+        url: None,
+    };
+    let env = Share::issue(&alice, body(&bob, "prefix")).unwrap();
+    let share = Share::open(&bob, &env).unwrap();
+    assert_eq!(share.scope(), Scope::Prefix(b"p/".to_vec()));
+    assert!(format!("{share:?}").contains("Share"));
+    assert!(!format!("{share:?}").contains("0303"));
+    // Someone else: not for them.
+    assert!(matches!(
+        Share::open(&Identity::generate(), &env),
+        Err(ShareError::NotForMe)
+    ));
+    // Sealed to Bob but addressed to someone else inside: not for Bob either.
+    let carol = Identity::generate();
+    let signed = format::sign_capability(&alice, &body(&carol, "prefix")).unwrap();
+    let opts = SealOptions::new(vec![bob.recipient().clone()]).signed_by(&alice);
+    let wrapped = seal::seal_to_vec(&opts, &signed).unwrap();
+    assert!(matches!(
+        Share::open(&bob, &wrapped),
+        Err(ShareError::NotForMe)
+    ));
+    // Sealed by someone other than the issuer it names (a capability re-wrapped by Mallory).
+    let mallory = Identity::generate();
+    let signed = format::sign_capability(&alice, &body(&bob, "prefix")).unwrap();
+    let opts = SealOptions::new(vec![bob.recipient().clone()]).signed_by(&mallory);
+    let rewrapped = seal::seal_to_vec(&opts, &signed).unwrap();
+    assert!(matches!(
+        Share::open(&bob, &rewrapped),
+        Err(ShareError::Forged(_))
+    ));
+    // A capability signed by Mallory that names Alice as issuer.
+    let body_bytes = crate::block::to_dag_cbor(&body(&bob, "prefix")).unwrap();
+    let mut msg = CAPABILITY_CONTEXT_FOR_TESTS.to_vec();
+    msg.extend_from_slice(&body_bytes);
+    #[derive(serde::Serialize)]
+    struct Signed {
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        sig: Vec<u8>,
+    }
+    let forged = crate::block::to_dag_cbor(&Signed {
+        body: body_bytes,
+        sig: mallory.sign(&msg).to_vec(),
+    })
+    .unwrap();
+    let opts = SealOptions::new(vec![bob.recipient().clone()]).signed_by(&alice);
+    let sealed = seal::seal_to_vec(&opts, &forged).unwrap();
+    assert!(matches!(
+        Share::open(&bob, &sealed),
+        Err(ShareError::Forged(_))
+    ));
+    // Unknown scope kinds and rights are refused.
+    assert!(
+        Share::issue(&alice, body(&bob, "everything"))
+            .and_then(|e| Share::open(&bob, &e))
+            .is_err()
+    );
+    let mut write = body(&bob, "prefix");
+    write.rights = vec!["read".into(), "write".into()];
+    assert!(matches!(
+        Share::issue(&alice, write).and_then(|e| Share::open(&bob, &e)),
+        Err(ShareError::Malformed(_))
+    ));
+    // Every single-byte change of the envelope is refused with a typed error.
+    for i in (0..env.len()).step_by(7) {
+        let mut bad = env.clone();
+        bad[i] ^= 0x20;
+        assert!(Share::open(&bob, &bad).is_err(), "byte {i}");
+    }
+}
+
+const CAPABILITY_CONTEXT_FOR_TESTS: &[u8] = b"coffer/v1/share-capability\0";

@@ -502,15 +502,21 @@ pub fn accept(args: AcceptArgs) -> CliResult {
             book.accept(s, now).map(|a| (id, a))
         });
         match outcome {
-            Ok((id, a)) => results.push(json!({"entry": e.name, "id": id.to_string(), "result": match a {
-                Accepted::New => "accepted",
-                Accepted::Updated => "updated",
-            }})),
+            Ok((id, a)) => results.push(
+                json!({"entry": e.name, "id": id.to_string(), "result": match a {
+                    Accepted::New => "accepted",
+                    Accepted::Updated => "updated",
+                }}),
+            ),
             // With --all, old grants and expired shares are expected: reported, not fatal.
             Err(err) => {
                 let skip = args.all
-                    && matches!(err, ShareError::Replayed { .. } | ShareError::Expired { .. });
-                results.push(json!({"entry": e.name, "result": "refused", "reason": err.to_string()}));
+                    && matches!(
+                        err,
+                        ShareError::Replayed { .. } | ShareError::Expired { .. }
+                    );
+                results
+                    .push(json!({"entry": e.name, "result": "refused", "reason": err.to_string()}));
                 if !skip && failed.is_none() {
                     failed = Some(err);
                 }
