@@ -1,0 +1,277 @@
+//! Sharing from the terminal: Alice shares a prefix with Bob through his inbox, Bob accepts and
+//! reads it, a share expires (exit 7), Alice revokes Bob while Carol keeps reading, rotation and
+//! re-encryption report what they wrote. On the embedded default store and on SeaweedFS.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on setup failures
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// Runs `coffer` with `home` as its home and no identity or store from the environment.
+fn run(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(args)
+        .env("COFFER_HOME", home)
+        .env_remove("COFFER_IDENTITY")
+        .env_remove("COFFER_STORE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run coffer");
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn json(out: Output) -> Value {
+    serde_json::from_slice(&ok(out)).expect("valid JSON")
+}
+
+fn text(out: Output) -> String {
+    String::from_utf8(ok(out)).unwrap()
+}
+
+/// Makes an identity in `home` and returns its recipient.
+fn person(home: &Path) -> String {
+    let id = home.join("identity");
+    ok(run(home, &["keygen", "-o", id.to_str().unwrap()], None));
+    text(run(home, &["recipient", "-i", id.to_str().unwrap()], None))
+        .trim()
+        .to_string()
+}
+
+fn share_suite(url: Option<&str>) {
+    let (alice, bob, carol, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = alice.path();
+    let vault = format!(
+        "s{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut init = vec!["init", "--json", "--vault", &vault];
+    if let Some(u) = url {
+        init.extend(["--store", u]);
+    }
+    let cfg = json(run(a, &init, None));
+    let store = cfg["store"].as_str().unwrap().to_string();
+    for (k, v) in [
+        ("trip/day1.jpg", "sand"),
+        ("trip/day2.jpg", "sea"),
+        ("taxes.pdf", "secret"),
+    ] {
+        ok(run(a, &["put", "-", k], Some(v.as_bytes())));
+    }
+    let bob_r = person(bob.path());
+    let carol_r = person(carol.path());
+    // Bob and Carol point at Alice's store; their own homes hold their identity and share book.
+    let as_ = |home: &Path, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--store", store.as_str()]);
+        run(home, &all, None)
+    };
+
+    // Alice shares the prefix with Bob for a week.
+    let share = json(run(
+        a,
+        &[
+            "share",
+            "trip/",
+            "--to",
+            &bob_r,
+            "--expires",
+            "7d",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(share["scope"]["kind"], "prefix");
+    assert_eq!(share["status"], "active");
+    let bob_id = share["id"].as_str().unwrap().to_string();
+
+    // Bob: inbox, accept, read.
+    let inbox = json(as_(bob.path(), &["inbox", "--json"]));
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    assert_eq!(inbox[0]["status"], "new");
+    assert_eq!(inbox[0]["from"], cfg["recipient"]);
+    let accepted = json(as_(bob.path(), &["accept", "--all", "--json"]));
+    assert_eq!(accepted[0]["result"], "accepted");
+    let inbox = json(as_(bob.path(), &["inbox", "--json"]));
+    assert_eq!(inbox[0]["status"], "accepted");
+    // Accepting the same grant again is a replay (exit 3).
+    let again = as_(bob.path(), &["accept", &bob_id[..8]]);
+    assert_eq!(again.status.code(), Some(3), "{again:?}");
+    let keys = json(as_(bob.path(), &["shared", "ls", &bob_id[..8], "--json"]));
+    let names: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["trip/day1.jpg", "trip/day2.jpg"]);
+    let out = files.path().join("day1.jpg");
+    ok(as_(
+        bob.path(),
+        &[
+            "shared",
+            "get",
+            &bob_id,
+            "trip/day1.jpg",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), b"sand");
+    let outside = as_(bob.path(), &["shared", "get", &bob_id, "taxes.pdf"]);
+    assert_eq!(outside.status.code(), Some(2), "out of scope");
+    // Carol has nothing; Bob's share is not hers.
+    assert!(text(as_(carol.path(), &["inbox"])).contains("inbox empty"));
+
+    // A share that expires: refused with exit 7 once its time is up.
+    let short = json(run(
+        a,
+        &[
+            "share",
+            "trip/day2.jpg",
+            "--to",
+            &bob_r,
+            "--expires",
+            "2s",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(short["scope"]["kind"], "object");
+    let short_id = short["id"].as_str().unwrap().to_string();
+    ok(as_(bob.path(), &["accept", &short_id]));
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let late = as_(bob.path(), &["shared", "get", &short_id, "trip/day2.jpg"]);
+    assert_eq!(late.status.code(), Some(7), "{late:?}");
+    assert!(String::from_utf8_lossy(&late.stderr).contains("expired"));
+    // Alice writes after the expiry: the object's epoch ends (nobody else holds it).
+    ok(run(a, &["put", "-", "trip/day2.jpg"], Some(b"sea, later")));
+    let statuses = json(run(a, &["shares", "--json"], None));
+    let status_of = |id: &str| {
+        statuses
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status_of(&short_id), "expired");
+    assert_eq!(status_of(&bob_id), "active");
+
+    // Carol joins; Alice revokes Bob: Carol gets a new grant and reads what comes next, Bob is
+    // refused (exit 7).
+    let carol_share = json(run(
+        a,
+        &[
+            "share",
+            "trip/",
+            "--to",
+            &carol_r,
+            "--expires",
+            "30d",
+            "--json",
+        ],
+        None,
+    ));
+    let carol_id = carol_share["id"].as_str().unwrap().to_string();
+    ok(as_(carol.path(), &["accept", "--all"]));
+    let revoked = json(run(a, &["revoke", &bob_id[..10], "--json"], None));
+    assert_eq!(revoked["grants"], 1);
+    assert_eq!(revoked["objects"], 2);
+    ok(run(a, &["put", "-", "trip/day3.jpg"], Some(b"after bob")));
+    let refused = as_(bob.path(), &["shared", "get", &bob_id, "trip/day1.jpg"]);
+    assert_eq!(refused.status.code(), Some(7), "{refused:?}");
+    let updated = json(as_(carol.path(), &["accept", "--all", "--json"]));
+    assert!(
+        updated
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["result"] == "updated"),
+        "{updated}"
+    );
+    let day3 = as_(carol.path(), &["shared", "get", &carol_id, "trip/day3.jpg"]);
+    assert_eq!(ok(day3), b"after bob");
+
+    // Rotation re-wraps keys (metadata only); re-encryption writes new versions, resumably.
+    let rotated = json(run(a, &["rotate", "trip/", "--json"], None));
+    assert_eq!(rotated["objects"], 3);
+    assert_eq!(rotated["grants"], 1);
+    let re = json(run(a, &["reencrypt", "trip/", "--json"], None));
+    assert_eq!(re["reencrypted"], 3);
+    let since = re["since"].as_u64().unwrap().to_string();
+    let resumed = json(run(
+        a,
+        &["reencrypt", "trip/", "--since", &since, "--json"],
+        None,
+    ));
+    assert_eq!(
+        (resumed["reencrypted"].clone(), resumed["skipped"].clone()),
+        (0.into(), 3.into())
+    );
+    ok(as_(carol.path(), &["accept", "--all"]));
+    let day1 = as_(carol.path(), &["shared", "get", &carol_id, "trip/day1.jpg"]);
+    assert_eq!(ok(day1), b"sand");
+
+    // Bad input: an expiry that is not a duration, a recipient that is not one.
+    let bad = run(
+        a,
+        &["share", "trip/", "--to", &carol_r, "--expires", "soon"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = run(
+        a,
+        &["share", "trip/", "--to", "coffer1nope", "--expires", "1h"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn sharing_on_the_embedded_default_store() {
+    share_suite(None);
+}
+
+#[test]
+fn sharing_on_seaweedfs() {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("COFFER_TEST_S3_ENDPOINT"),
+        std::env::var("COFFER_TEST_S3_BUCKET"),
+    ) else {
+        panic!(
+            "COFFER_TEST_S3_ENDPOINT is not set: run `.ci/seaweedfs.sh start` and `source .ci/state/env`"
+        );
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let url = format!("s3://{bucket}/share-{nanos}?endpoint={endpoint}&path_style=true");
+    share_suite(Some(&url));
+}
