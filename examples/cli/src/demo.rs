@@ -1,13 +1,15 @@
 //! `coffer demo`: the whole story on the embedded default store (a local directory in a
 //! temporary directory), narrated: two devices, puts, a listing, an offline edit on each, sync,
-//! both versions visible, a range read, verification against a tampering server.
+//! both versions visible, a range read, verification against a tampering server; then sharing:
+//! an inbox, expiry, rotation and revocation.
 
 use std::sync::Arc;
 
 use coffer::Identity;
 use coffer::index::ListRequest;
+use coffer::share::{Scope, Share, ShareBook, ShareError, SharedReader, read_inbox};
 use coffer::store::{BlockStore, DirStore, HeadCondition, HeadStore};
-use coffer::vault::{PutOptions, Vault, VaultError};
+use coffer::vault::{PutOptions, ShareOptions, Vault, VaultError, now_ms};
 
 use crate::vault_cmd::vault_error;
 use crate::{CliError, CliResult};
@@ -280,6 +282,168 @@ async fn story(root: &std::path::Path) -> CliResult {
     println!(
         "    the laptop's view is untouched: {:?}",
         text(&laptop.get(b"notes/todo.txt").await.map_err(vault_error)?)
+    );
+    sharing_story(store, me).await
+}
+
+fn share_err(e: ShareError) -> CliError {
+    crate::share_cmd::share_error(e)
+}
+
+/// What a share grants Bob right now: the keys he can list and read, or why he is refused.
+async fn bob_reads(store: &Arc<DirStore>, share: &Share, key: &[u8]) -> Result<String, ShareError> {
+    let reader = SharedReader::open(store.clone(), share.clone()).await?;
+    Ok(text(&reader.get(key).await?))
+}
+
+/// Accepts everything in `who`'s inbox into `book`; prints what happened.
+async fn accept_inbox(
+    store: &Arc<DirStore>,
+    who: &Identity,
+    name: &str,
+    book: &mut ShareBook,
+) -> CliResult {
+    for entry in read_inbox(&**store, who).await.map_err(share_err)? {
+        let result = entry.share.and_then(|s| book.accept(s, now_ms()));
+        match result {
+            Ok(a) => println!("    {name} accepts {}: {a:?}", entry.name),
+            Err(e) => println!("    {name} refuses {}: {e}", entry.name),
+        }
+    }
+    Ok(())
+}
+
+async fn sharing_story(store: Arc<DirStore>, me: Identity) -> CliResult {
+    let bob = Identity::generate();
+    let carol = Identity::generate();
+    let mut family = Vault::create(store.clone(), me, "family", "laptop")
+        .await
+        .map_err(vault_error)?;
+    for (k, v) in [
+        ("trip/day1.txt", "sand"),
+        ("trip/day2.txt", "sea"),
+        ("taxes/2026.pdf", "do not share"),
+    ] {
+        family
+            .put(k.as_bytes(), v.as_bytes().to_vec(), PutOptions::default())
+            .await
+            .map_err(vault_error)?;
+    }
+
+    step(
+        10,
+        "Sharing: the owner shares trip/ with Bob for 2 seconds. No key exchange: the share goes to Bob's inbox in the same store.",
+    );
+    let trip = Scope::Prefix(b"trip/".to_vec());
+    family
+        .share(
+            trip.clone(),
+            bob.recipient(),
+            ShareOptions {
+                expires_ms: now_ms() + 2_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(vault_error)?;
+    let mut bob_book = ShareBook::new();
+    accept_inbox(&store, &bob, "Bob", &mut bob_book).await?;
+    let first = bob_book
+        .iter()
+        .next()
+        .cloned()
+        .ok_or_else(|| CliError::other("Bob's inbox was empty"))?;
+    let reader = SharedReader::open(store.clone(), first.clone())
+        .await
+        .map_err(share_err)?;
+    let page = reader
+        .list(&ListRequest::default())
+        .await
+        .map_err(share_err)?;
+    let keys: Vec<String> = page.contents.iter().map(|o| text(&o.key)).collect();
+    println!("    Bob lists: {}", keys.join("  "));
+    println!(
+        "    Bob reads trip/day1.txt: {:?}",
+        bob_reads(&store, &first, b"trip/day1.txt")
+            .await
+            .map_err(share_err)?
+    );
+    match bob_reads(&store, &first, b"taxes/2026.pdf").await {
+        Err(e) => println!("    Bob asks for taxes/2026.pdf → refused: {e}"),
+        Ok(_) => println!("    Bob asks for taxes/2026.pdf → ACCEPTED (this is a bug)"),
+    }
+
+    step(
+        11,
+        "Two seconds later the share has expired; the owner writes a new version of day1.",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    match bob_reads(&store, &first, b"trip/day1.txt").await {
+        Err(e) => println!("    Bob reads trip/day1.txt   → refused: {e}"),
+        Ok(_) => println!("    Bob reads trip/day1.txt   → ACCEPTED (this is a bug)"),
+    }
+    family
+        .put(
+            b"trip/day1.txt",
+            b"sand, day two".to_vec(),
+            PutOptions::default(),
+        )
+        .await
+        .map_err(vault_error)?;
+    println!(
+        "    the write ended Bob's key epoch: the new version's keys were wrapped for no key he holds"
+    );
+
+    step(
+        12,
+        "New shares for Bob and Carol (7 days); the owner rotates trip/ (re-wraps keys, uploads no content), then revokes Bob.",
+    );
+    let week = now_ms() + 7 * 86_400_000;
+    let opts = ShareOptions {
+        expires_ms: week,
+        ..Default::default()
+    };
+    let bob_id = family
+        .share(trip.clone(), bob.recipient(), opts.clone())
+        .await
+        .map_err(vault_error)?;
+    family
+        .share(trip.clone(), carol.recipient(), opts)
+        .await
+        .map_err(vault_error)?;
+    let mut carol_book = ShareBook::new();
+    accept_inbox(&store, &bob, "Bob", &mut bob_book).await?;
+    accept_inbox(&store, &carol, "Carol", &mut carol_book).await?;
+    let r = family.rotate(&trip).await.map_err(vault_error)?;
+    println!(
+        "    rotation: epoch {}, {} objects, {} keys re-wrapped, {} bytes written, {} grants delivered",
+        r.epoch, r.objects, r.keys, r.bytes_written, r.grants
+    );
+    let r = family.revoke(&bob_id).await.map_err(vault_error)?;
+    println!(
+        "    revoking Bob: epoch {}, {} grant(s) delivered (Carol's)",
+        r.epoch, r.grants
+    );
+    family
+        .put(b"trip/day3.txt", b"hills".to_vec(), PutOptions::default())
+        .await
+        .map_err(vault_error)?;
+    accept_inbox(&store, &carol, "Carol", &mut carol_book).await?;
+    let bob_share = bob_book
+        .get(&bob_id)
+        .cloned()
+        .ok_or_else(|| CliError::other("Bob's second share is missing"))?;
+    match bob_reads(&store, &bob_share, b"trip/day3.txt").await {
+        Err(e) => println!("    Bob reads trip/day3.txt   → refused: {e}"),
+        Ok(_) => println!("    Bob reads trip/day3.txt   → ACCEPTED (this is a bug)"),
+    }
+    for carol_share in carol_book.iter() {
+        if let Ok(t) = bob_reads(&store, carol_share, b"trip/day3.txt").await {
+            println!("    Carol reads trip/day3.txt: {t:?}");
+        }
+    }
+    println!(
+        "    (what Bob already read stays with him: expiry and revocation stop new reads and new versions)"
     );
     Ok(())
 }

@@ -395,6 +395,12 @@ fn demo_tells_the_vault_story() {
         "an untouched range still reads and verifies: true",
         "reading the video          → refused",
         "syncing with a forged head → refused",
+        "Bob lists: trip/day1.txt  trip/day2.txt",
+        "Bob reads trip/day1.txt: \"sand\"",
+        "Bob asks for taxes/2026.pdf → refused",
+        "Bob reads trip/day1.txt   → refused: the share expired",
+        "Bob reads trip/day3.txt   → refused",
+        "Carol reads trip/day3.txt: \"hills\"",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
