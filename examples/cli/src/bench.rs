@@ -24,6 +24,9 @@ pub enum BenchCommand {
     /// The Vault end to end: small and big puts and gets, a listing page in a 1,000,000-object
     /// vault, two devices syncing (local directory by default; --store URL for S3 or IPFS).
     Vault(crate::bench_vault::VaultBenchArgs),
+    /// Sharing: the first share and a key rotation of a prefix of 100,000 objects (re-wrapping
+    /// keys, no content re-uploaded): time and bytes written vs re-encrypting a sample.
+    Share(crate::bench_share::ShareBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -75,6 +78,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Index(a) => index_bench(a),
         BenchCommand::Store(a) => store_bench(a),
         BenchCommand::Vault(a) => crate::bench_vault::run(a),
+        BenchCommand::Share(a) => crate::bench_share::run(a),
     }
 }
 

@@ -48,20 +48,27 @@ pub struct VaultBenchArgs {
     json: bool,
 }
 
-/// Counts what reads fetch from the store (blocks and bytes).
-struct Counted<S: ?Sized> {
+/// Counts what reads fetch from the store (blocks and bytes), and the bytes written (blocks and
+/// heads).
+pub(crate) struct Counted<S: ?Sized> {
     inner: Arc<S>,
     blocks: AtomicU64,
     bytes: AtomicU64,
+    written: AtomicU64,
 }
 
 impl<S: ?Sized> Counted<S> {
-    fn new(inner: Arc<S>) -> Self {
+    pub(crate) fn new(inner: Arc<S>) -> Self {
         Self {
             inner,
             blocks: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            written: AtomicU64::new(0),
         }
+    }
+    /// Bytes written since the last call.
+    pub(crate) fn take_written(&self) -> u64 {
+        self.written.swap(0, Ordering::Relaxed)
     }
     fn note(&self, n: usize) {
         self.blocks.fetch_add(1, Ordering::Relaxed);
@@ -78,6 +85,8 @@ impl<S: ?Sized> Counted<S> {
 #[async_trait::async_trait]
 impl<S: BlockStore + ?Sized> BlockStore for Counted<S> {
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
+        self.written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.inner.put(cid, bytes).await
     }
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
@@ -105,6 +114,7 @@ impl<S: BlockStore + ?Sized> BlockStore for Counted<S> {
         source: BlobSource<'_>,
         len: Option<u64>,
     ) -> StoreResult<()> {
+        self.written.fetch_add(len.unwrap_or(0), Ordering::Relaxed);
         self.inner.put_stream(cid, source, len).await
     }
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
@@ -125,6 +135,8 @@ impl<S: HeadStore + ?Sized> HeadStore for Counted<S> {
         bytes: Bytes,
         condition: HeadCondition,
     ) -> StoreResult<HeadVersion> {
+        self.written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         self.inner.write_head(vault, writer, bytes, condition).await
     }
     fn conditional_writes(&self) -> ConditionalWrites {
@@ -132,7 +144,7 @@ impl<S: HeadStore + ?Sized> HeadStore for Counted<S> {
     }
 }
 
-fn secs(t: Instant) -> f64 {
+pub(crate) fn secs(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
 }
 

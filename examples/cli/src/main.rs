@@ -7,6 +7,7 @@
 //! valid, or revoked).
 
 mod bench;
+mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
 mod bench_vault;
