@@ -236,3 +236,91 @@ fn capabilities_refuse_tampering_and_wrong_audiences() {
 }
 
 const CAPABILITY_CONTEXT_FOR_TESTS: &[u8] = b"coffer/v1/share-capability\0";
+
+fn seed(n: u8) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    for (i, b) in s.iter_mut().enumerate() {
+        *b = n.wrapping_mul(37).wrapping_add(i as u8);
+    }
+    s
+}
+
+/// `test-vectors/share.json`: epoch key derivation, inbox and registry names, a signed
+/// capability, its envelope (with fixed randomness) and a signed view head.
+#[test]
+fn share_vectors() {
+    use serde_json::json;
+    let issuer = Identity::from_seed(&seed(1));
+    let audience = Identity::from_seed(&seed(2));
+    let secret = seed(9);
+    let epoch = EpochKeys::derive(&secret);
+    let body = CapabilityBody {
+        v: 1,
+        id: [0x42; 16],
+        n: 1,
+        issuer: issuer.recipient().to_string(),
+        audience: audience.recipient().to_string(),
+        vault: "photos".into(),
+        scope: format::ScopeWire {
+            kind: "prefix".into(),
+            key: b"2026/".to_vec(),
+            version: None,
+        },
+        rights: vec!["read".into()],
+        nbf: 1_795_000_000_000,
+        exp: 1_795_604_800_000,
+        iat: 1_795_000_000_000,
+        keys: KeysWire {
+            epoch: Some(serde_bytes::ByteArray::new(secret)),
+            ..Default::default()
+        },
+        url: None,
+    };
+    let signed = format::sign_capability(&issuer, &body).unwrap();
+    // Randomness of the envelope's seal: file key, salt, one HPKE ephemeral seed (§3.2).
+    let randomness: Vec<u8> = (0..96u32).map(|i| (i * 7 + 3) as u8).collect();
+    let opts = SealOptions::new(vec![audience.recipient().clone()]).signed_by(&issuer);
+    let envelope =
+        seal::seal_to_vec_with_rng(&opts, &signed, &mut seal::FixedRng::new(randomness.clone()))
+            .unwrap();
+    let view = ViewBody {
+        v: 1,
+        vault: "photos".into(),
+        epoch: epoch.id,
+        writer: [0x17; 16],
+        root: Some(crate::block::raw_cid(b"root")),
+        src: None,
+        keys: vec![crate::block::raw_cid(b"chunk")],
+        time: 7,
+    }
+    .sign(&issuer)
+    .unwrap();
+    let generated = json!({
+        "epoch": {
+            "secret": hex::encode(secret),
+            "id": hex::encode(epoch.id),
+            "recipient": epoch.identity.recipient().to_string(),
+            "index_key": hex::encode(epoch.index_key.as_bytes()),
+            "view_namespace": view_name(&epoch.id),
+        },
+        "inbox": {
+            "recipient": audience.recipient().to_string(),
+            "namespace": inbox_name(audience.recipient()),
+            "entry": entry_name(ShareId([0x42; 16]), 1),
+        },
+        "registry_namespace": crate::vault::share_registry_name("photos"),
+        "capability": {
+            "issuer_seed": hex::encode(seed(1)),
+            "audience_seed": hex::encode(seed(2)),
+            "signed": hex::encode(&signed),
+            "envelope_randomness": hex::encode(&randomness),
+            "envelope": hex::encode(&envelope),
+        },
+        "view_head": hex::encode(&view),
+    });
+    crate::vectors_tests::check_or_write("share.json", generated);
+    // And the stored envelope opens to the capability it names.
+    let share = Share::open(&audience, &envelope).unwrap();
+    assert_eq!(share.scope(), Scope::Prefix(b"2026/".to_vec()));
+    assert_eq!(share.expires_ms(), 1_795_604_800_000);
+}

@@ -62,7 +62,10 @@ pub use format::{
     writer_name,
 };
 pub use objects::{DeleteResult, ListPage, ListedObject};
-pub use share::{ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus};
+pub use share::{
+    ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus,
+    registry_name as share_registry_name,
+};
 pub use stream::{Progress, PutSource};
 pub use sync::{SyncReport, WriterStatus};
 
@@ -235,6 +238,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         mode: OpenMode,
     ) -> VaultResult<Self> {
         crate::store::validate_name(name)?;
+        if name.starts_with("_coffer") {
+            // Inboxes, share registries and views live in head-store namespaces named so.
+            return Err(StoreError::InvalidName(format!(
+                "{name} (names starting with _coffer are reserved)"
+            ))
+            .into());
+        }
         let writer = writer_id_for(&identity, device);
         let writer_name = writer_name(writer);
         let heads = sync::read_verified_heads(&*store, &identity, name).await?;

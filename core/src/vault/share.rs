@@ -93,7 +93,8 @@ pub struct RotationReport {
     pub objects: u64,
     /// File keys written (manifests, data, tags).
     pub keys: u64,
-    /// Bytes written to the store (keyring chunks, view index nodes, heads, inbox grants).
+    /// Bytes of keyring chunks, view heads, the share record and inbox grants written (the view's
+    /// index nodes are not counted here; `coffer bench share` counts every byte at the store).
     pub bytes_written: u64,
     /// Grants delivered to recipients' inboxes.
     pub grants: u64,
@@ -194,8 +195,8 @@ pub(crate) struct ScopeState<S: BlockStore + ?Sized> {
     view: Option<ViewState<S>>,
 }
 
-/// Head-store namespace of a vault's share registry.
-pub(crate) fn registry_name(vault: &str) -> String {
+/// Head-store namespace of a vault's share registry (`docs/FORMAT.md` §9).
+pub fn registry_name(vault: &str) -> String {
     let mut h = blake3::Hasher::new_derive_key("coffer vault v1 share registry");
     h.update(vault.as_bytes());
     format!(
