@@ -37,7 +37,7 @@ pub(super) enum Kind<S: BlockStore + ?Sized> {
         dk: FileKey,
     },
     View {
-        tree: ProllyTree<Overlay<S>>,
+        tree: Box<ProllyTree<Overlay<S>>>,
         root: Cid,
         keyring: HashMap<Cid, FileKey>,
     },
@@ -134,7 +134,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
             }
         }
         Ok(Kind::View {
-            tree,
+            tree: Box::new(tree),
             root,
             keyring,
         })
