@@ -25,6 +25,7 @@
 //! ([`Vault::reencrypt`](crate::vault::Vault::reencrypt)) — and even that cannot erase copies.
 
 pub(crate) mod format;
+mod link;
 mod reader;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ use std::collections::BTreeMap;
 pub use format::inbox_name;
 pub(crate) use format::{CapabilityBody, EpochKeys, KeysWire, ViewBody, view_name};
 pub use format::{Scope, ShareId, fuzz_decoders};
+pub use link::Link;
+pub(crate) use link::LinkSecret;
 pub use reader::{SharedObject, SharedReader};
 
 use crate::block::{Cid, from_dag_cbor, to_dag_cbor};

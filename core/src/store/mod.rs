@@ -200,6 +200,18 @@ pub trait BlockStore: CondSend + CondSync {
         let bytes = self.get(cid).await?;
         Ok(bytes_stream(bytes))
     }
+
+    /// A URL from which anyone can GET the bytes of `cid` for about `expires_in`, enforced by the
+    /// server (S3 presigned URLs, at most 7 days), or `None` when this store cannot make one (the
+    /// default).
+    async fn presigned_get(
+        &self,
+        cid: &Cid,
+        expires_in: std::time::Duration,
+    ) -> StoreResult<Option<String>> {
+        let _ = (cid, expires_in);
+        Ok(None)
+    }
 }
 
 /// Checks `range` against a block of `len` bytes and converts it to `usize` bounds.
@@ -248,6 +260,9 @@ macro_rules! forward_block_store {
                 (**self).put_stream(cid, source, len).await
             }
             async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> { (**self).get_stream(cid).await }
+            async fn presigned_get(&self, cid: &Cid, expires_in: std::time::Duration) -> StoreResult<Option<String>> {
+                (**self).presigned_get(cid, expires_in).await
+            }
         }
     )*};
 }

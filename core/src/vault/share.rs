@@ -15,8 +15,8 @@ use crate::keys::Recipient;
 use crate::seal::{self, FileKey, SealOptions};
 use crate::share::format::{KeyringChunk, KeyringEntry, SHARE_VERSION, ScopeWire};
 use crate::share::{
-    CapabilityBody, EpochKeys, KeysWire, Scope, Share, ShareError, ShareId, ViewBody, deliver,
-    view_name,
+    CapabilityBody, EpochKeys, KeysWire, Link, LinkSecret, Scope, Share, ShareError, ShareId,
+    ViewBody, deliver, view_name,
 };
 use crate::store::{BlockStore, HeadCondition, HeadStore, HeadVersion, StoreError};
 
@@ -25,16 +25,16 @@ const CHUNK_KEYS: usize = 8192;
 /// Past this many keyring chunks in a view, they are rewritten as few full ones.
 const MAX_CHUNKS: usize = 16;
 
-/// How to share: validity window and an optional presigned URL (version shares).
+/// How to share: validity window, and whether a version share carries a presigned URL.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShareOptions {
     /// Valid from (ms since the Unix epoch); `None`: now.
     pub not_before_ms: Option<u64>,
     /// Valid until, exclusive (ms since the Unix epoch). Required: shares always expire.
     pub expires_ms: u64,
-    /// A presigned GET URL of the version's sealed bytes (version shares only), which the server
-    /// itself stops honouring at its own expiry.
-    pub presigned_url: Option<String>,
+    /// Version shares only: carry a presigned GET URL of the sealed object, which the server
+    /// itself stops honouring at the expiry (S3; at most 7 days). Fails on stores that cannot.
+    pub presign: bool,
 }
 
 /// Where a share stands.
@@ -374,7 +374,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
             Scope::Prefix(_) => {}
         }
-        if opts.presigned_url.is_some() && !matches!(scope, Scope::Version { .. }) {
+        if opts.presign && !matches!(scope, Scope::Version { .. }) {
             return Err(share_error(ShareError::Invalid(
                 "a presigned URL fits a version share only".into(),
             )));
@@ -393,8 +393,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             epoch: 0,
             revoked_ms: None,
         };
+        let mut url = None;
         let keys = if let Scope::Version { key, version } = &scope {
-            self.version_keys(key, version).await?
+            let (keys, m) = self.version_keys(key, version).await?;
+            if opts.presign {
+                url = Some(self.presign(&m.data, opts.expires_ms - now).await?);
+            }
+            keys
         } else {
             // Start a new epoch when there is none or the current one must end anyway.
             let rec = &self.scopes[idx].record;
@@ -416,7 +421,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if !matches!(scope, Scope::Version { .. }) {
             self.publish_scope(idx).await?;
         }
-        self.grant(&wire, &record, keys, opts.presigned_url).await?;
+        self.grant(&wire, &record, keys, url).await?;
         Ok(ShareId(id))
     }
 
@@ -477,19 +482,61 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// The manifest CID and the two file keys of `version` of `key`.
-    async fn version_keys(&self, key: &[u8], version: &str) -> VaultResult<KeysWire> {
+    async fn version_keys(&self, key: &[u8], version: &str) -> VaultResult<(KeysWire, Manifest)> {
         self.version_manifest(key, version).await?;
         let cid: Cid = version
             .parse()
             .map_err(|_| VaultError::InvalidVersion("not a CID".into()))?;
         let (mk, m) = self.manifest_key(&cid).await?;
         let dk = self.data_key(&m).await?;
-        Ok(KeysWire {
+        let keys = KeysWire {
             manifest: Some(cid),
             mk: Some(ByteArray::new(*mk.as_bytes())),
             dk: Some(ByteArray::new(*dk.as_bytes())),
             ..Default::default()
-        })
+        };
+        Ok((keys, m))
+    }
+
+    /// A presigned GET URL of `cid` valid for `ms`, or a clear error when the store has none.
+    async fn presign(&self, cid: &Cid, ms: u64) -> VaultResult<String> {
+        self.store
+            .presigned_get(cid, std::time::Duration::from_millis(ms))
+            .await?
+            .ok_or_else(|| {
+                share_error(ShareError::Invalid(
+                    "this store cannot make presigned URLs (S3 stores can)".into(),
+                ))
+            })
+    }
+
+    /// A share link to the current version of `key`, valid until `expires_ms` (at most 7 days on
+    /// S3): a presigned URL of the sealed object with the file key, BLAKE3 root and lengths in its
+    /// `#fragment`. Anyone holding the link can read that version until the server stops
+    /// honouring the URL, with no identity; treat it like the file itself. It cannot be revoked
+    /// before it expires (except by deleting the object's blocks). See [`crate::share::Link`].
+    pub async fn share_link(&self, key: &[u8], expires_ms: u64) -> VaultResult<String> {
+        let now = (self.share_clock)();
+        if expires_ms <= now {
+            return Err(share_error(ShareError::Invalid(
+                "the expiry must be in the future".into(),
+            )));
+        }
+        let (_, m) = self.current_manifest(key).await?;
+        let dk = self.data_key(&m).await?;
+        let url = self.presign(&m.data, expires_ms - now).await?;
+        let secret = LinkSecret {
+            v: 1,
+            k: ByteArray::new(*dk.as_bytes()),
+            b: ByteArray::new(m.blake3),
+            n: m.sealed_len,
+            p: m.plain_len,
+            i: self.identity.recipient().to_bytes().to_vec(),
+            name: String::from_utf8_lossy(&m.key).into_owned(),
+            ct: m.content_type.clone(),
+            exp: expires_ms.min(now + 7 * 86_400_000),
+        };
+        Link::build(&url, &secret).map_err(share_error)
     }
 
     /// The file key of a sealed block of this vault (checked: signed by the owner).

@@ -15,6 +15,7 @@ mod config;
 mod demo;
 mod files;
 mod keys;
+mod link_cmd;
 mod sealing;
 mod share_cmd;
 mod vault_cmd;
@@ -75,6 +76,11 @@ enum Command {
     Rotate(share_cmd::RotateArgs),
     /// Re-encrypt every object under a prefix with new random keys (resumable).
     Reencrypt(share_cmd::ReencryptArgs),
+    /// Print a link that opens the current version of a key with no identity until it expires
+    /// (S3 stores: a presigned URL plus the key in the #fragment).
+    Link(link_cmd::LinkArgs),
+    /// Fetch, verify and decrypt what a `coffer link` points to.
+    OpenLink(link_cmd::OpenLinkArgs),
     /// List the shares waiting for your identity in the store.
     Inbox(share_cmd::InboxArgs),
     /// Accept shares from your inbox (verified, then kept in your share book).
@@ -224,6 +230,8 @@ fn main() -> ExitCode {
         Command::Revoke(a) => share_cmd::revoke(a),
         Command::Rotate(a) => share_cmd::rotate(a),
         Command::Reencrypt(a) => share_cmd::reencrypt(a),
+        Command::Link(a) => link_cmd::link(a),
+        Command::OpenLink(a) => link_cmd::open_link(a),
         Command::Inbox(a) => share_cmd::inbox(a),
         Command::Accept(a) => share_cmd::accept(a),
         Command::Shared(c) => share_cmd::shared(c),

@@ -118,6 +118,9 @@ pub struct ShareArgs {
     /// Share this version of KEY only (a version id from `coffer versions`).
     #[arg(long, value_name = "VERSION")]
     version: Option<String>,
+    /// With --version on S3: include a presigned URL the server stops honouring at the expiry.
+    #[arg(long, requires = "version")]
+    presign: bool,
     /// Print the share as JSON.
     #[arg(long)]
     json: bool,
@@ -151,7 +154,7 @@ pub fn share(args: ShareArgs) -> CliResult {
                 ShareOptions {
                     not_before_ms: not_before,
                     expires_ms: not_before.unwrap_or(now) + expires,
-                    presigned_url: None,
+                    presign: args.presign,
                 },
             )
             .await

@@ -279,6 +279,27 @@ fn content_range_total(header: Option<&str>) -> Option<u64> {
 
 #[async_trait::async_trait]
 impl BlockStore for S3Store {
+    async fn presigned_get(
+        &self,
+        cid: &Cid,
+        expires_in: std::time::Duration,
+    ) -> StoreResult<Option<String>> {
+        // SigV4 presigned URLs live at most 7 days.
+        let longest = std::time::Duration::from_secs(7 * 24 * 3600);
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires_in.min(longest))
+            .map_err(|e| StoreError::Config(format!("presigning: {e}")))?;
+        let key = self.block_key(cid);
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .presigned(config)
+            .await
+            .map_err(|e| error::map_sdk_error(e, &key))?;
+        Ok(Some(request.uri().to_string()))
+    }
+
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
         if bytes.len() >= self.part_size {
             let len = bytes.len() as u64;

@@ -1,0 +1,164 @@
+//! Share links: a URL whose path fetches the sealed bytes (an S3 presigned GET, honoured by the
+//! server only until it expires) and whose fragment carries what opens and verifies them. A
+//! recipient needs no identity and no store credentials; browsers never send the fragment to the
+//! server.
+//!
+//! Fragment: `coffer-link-1.` followed by the unpadded base64url of the DAG-CBOR map
+//! `{v: 1, k: bytes(32) file key, b: bytes(32) BLAKE3 root, n: sealed length, p: plaintext length,
+//! i: bytes(64) the owner's recipient, name: text, ct?: text, exp: uint}` (`docs/FORMAT.md` §9).
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteArray;
+
+use super::{ShareError, ShareResult};
+use crate::block::{from_dag_cbor, to_dag_cbor};
+use crate::keys::Recipient;
+use crate::seal::{self, FileKey};
+
+const PREFIX: &str = "coffer-link-1.";
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkSecret {
+    pub v: u8,
+    pub k: ByteArray<32>,
+    pub b: ByteArray<32>,
+    pub n: u64,
+    pub p: u64,
+    #[serde(with = "serde_bytes")]
+    pub i: Vec<u8>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ct: Option<String>,
+    pub exp: u64,
+}
+
+impl Drop for LinkSecret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self.k.as_mut_slice());
+    }
+}
+
+/// A parsed share link.
+pub struct Link {
+    fetch_url: String,
+    secret: LinkSecret,
+    owner: Recipient,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("name", &self.secret.name)
+            .field("size", &self.secret.p)
+            .field("owner", &self.owner)
+            .field("expires_ms", &self.secret.exp)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    /// Builds a link (the owner's side).
+    pub(crate) fn build(fetch_url: &str, secret: &LinkSecret) -> ShareResult<String> {
+        let cbor = zeroize::Zeroizing::new(to_dag_cbor(secret)?);
+        Ok(format!(
+            "{fetch_url}#{PREFIX}{}",
+            data_encoding::BASE64URL_NOPAD.encode(&cbor)
+        ))
+    }
+
+    /// Parses a link: [`ShareError::Malformed`] when it is not one.
+    pub fn parse(url: &str) -> ShareResult<Self> {
+        let (fetch, fragment) = url
+            .split_once('#')
+            .ok_or_else(|| ShareError::Malformed("the link has no #fragment".into()))?;
+        let b64 = fragment.strip_prefix(PREFIX).ok_or_else(|| {
+            ShareError::Malformed("the fragment is not a coffer link (version 1)".into())
+        })?;
+        let cbor = zeroize::Zeroizing::new(
+            data_encoding::BASE64URL_NOPAD
+                .decode(b64.as_bytes())
+                .map_err(|_| ShareError::Malformed("the fragment is not base64url".into()))?,
+        );
+        let secret: LinkSecret = from_dag_cbor(&cbor)?;
+        if secret.v != 1 {
+            return Err(ShareError::Malformed(format!(
+                "unsupported link version {}",
+                secret.v
+            )));
+        }
+        let owner = Recipient::from_bytes(&secret.i)
+            .map_err(|_| ShareError::Malformed("the owner is not a recipient".into()))?;
+        if !(fetch.starts_with("https://") || fetch.starts_with("http://")) {
+            return Err(ShareError::Malformed(
+                "the link does not start with http:// or https://".into(),
+            ));
+        }
+        Ok(Self {
+            fetch_url: fetch.to_string(),
+            secret,
+            owner,
+        })
+    }
+
+    /// The URL to GET the sealed bytes from (no fragment: the key never goes to the server).
+    pub fn fetch_url(&self) -> &str {
+        &self.fetch_url
+    }
+
+    /// The object's key in the owner's vault (a name to save it under).
+    pub fn name(&self) -> &str {
+        &self.secret.name
+    }
+
+    /// The content type given at put.
+    pub fn content_type(&self) -> Option<&str> {
+        self.secret.ct.as_deref()
+    }
+
+    /// Plaintext length.
+    pub fn size(&self) -> u64 {
+        self.secret.p
+    }
+
+    /// The sealed length the fetch must return.
+    pub fn sealed_len(&self) -> u64 {
+        self.secret.n
+    }
+
+    /// Who sealed it (verified against the object's signature by [`Link::open`]).
+    pub fn owner(&self) -> &Recipient {
+        &self.owner
+    }
+
+    /// When the URL stops working (ms since the Unix epoch), as the owner asked.
+    pub fn expires_ms(&self) -> u64 {
+        self.secret.exp
+    }
+
+    /// Checks fetched bytes against the link (length, BLAKE3 root), opens them, and requires the
+    /// owner's signature: [`ShareError::Corrupt`] or [`ShareError::Forged`] otherwise.
+    pub fn open(&self, sealed: &[u8]) -> ShareResult<Vec<u8>> {
+        let what = crate::block::raw_cid(sealed);
+        if sealed.len() as u64 != self.secret.n
+            || blake3::hash(sealed).as_bytes() != &*self.secret.b
+        {
+            return Err(ShareError::corrupt(
+                &what,
+                "the fetched bytes are not the linked object",
+            ));
+        }
+        let key = FileKey::from_bytes(*self.secret.k);
+        let opened =
+            seal::open_to_vec_with_key(&key, sealed).map_err(|e| ShareError::corrupt(&what, e))?;
+        if opened.signer.as_ref() != Some(&self.owner) {
+            return Err(ShareError::Forged(
+                "the object is not signed by the link's owner".into(),
+            ));
+        }
+        if opened.plaintext.len() as u64 != self.secret.p {
+            return Err(ShareError::corrupt(&what, "plaintext length differs"));
+        }
+        Ok(opened.plaintext)
+    }
+}
