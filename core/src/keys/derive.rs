@@ -351,9 +351,15 @@ mod tests {
             a.recipient(),
             pass("pw", " \talice@example.com\n", &p).recipient()
         );
-        assert_ne!(a.recipient(), pass("pw", "Alice@example.com", &p).recipient());
+        assert_ne!(
+            a.recipient(),
+            pass("pw", "Alice@example.com", &p).recipient()
+        );
         // The passphrase is not trimmed.
-        assert_ne!(a.recipient(), pass("pw ", "alice@example.com", &p).recipient());
+        assert_ne!(
+            a.recipient(),
+            pass("pw ", "alice@example.com", &p).recipient()
+        );
         // No Unicode normalisation: NFC "é" and NFD "e + combining acute" differ.
         assert_ne!(
             pass("caf\u{e9}", "a", &p).recipient(),
@@ -424,7 +430,13 @@ mod tests {
         // The minimum itself is accepted.
         PassphraseParams::new(19 * 1024, 2, 1).unwrap();
         // Argon2's own limits hold even for test parameters.
-        for (m, t, p) in [(8, 1, 2), (7, 1, 1), (64, 0, 1), (64, 1, 0), (u32::MAX, 3, 1 << 24)] {
+        for (m, t, p) in [
+            (8, 1, 2),
+            (7, 1, 1),
+            (64, 0, 1),
+            (64, 1, 0),
+            (u32::MAX, 3, 1 << 24),
+        ] {
             assert!(
                 matches!(
                     PassphraseParams::insecure_for_tests(m, t, p),

@@ -313,6 +313,12 @@ impl Identity {
         self.signing.sign(message).to_bytes()
     }
 
+    /// The seed, for known-answer tests.
+    #[cfg(test)]
+    pub(crate) fn seed_for_tests(&self) -> &[u8; SEED_LEN] {
+        &self.seed
+    }
+
     pub(crate) fn hpke_secret_key(&self) -> &KemPrivateKey {
         &self.kem_secret
     }
