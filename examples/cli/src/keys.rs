@@ -138,7 +138,7 @@ fn decode_hex(text: &str) -> CliResult<Zeroizing<Vec<u8>>> {
         .or_else(|| text.strip_prefix("0X"))
         .unwrap_or(text);
     let bad = || CliError::usage("--wallet-signature: expected hex digits (0x allowed)");
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(bad());
     }
     let nibble = |c: u8| (c as char).to_digit(16).ok_or_else(bad);
