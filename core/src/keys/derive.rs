@@ -273,9 +273,11 @@ fn normalised_r_s(signature: &[u8]) -> Result<Zeroizing<[u8; 64]>, KeyError> {
         return Err(KeyError::WalletSignatureScalar { which: "s" });
     }
     // s > ⌊n/2⌋ exactly when ⌊n/2⌋ − s borrows; then replace s by n − s (branch-free).
-    let (_, high) = sub_be(&SECP256K1_HALF_N, s);
-    let (negated, _) = sub_be(&SECP256K1_N, s);
-    for (byte, neg) in s.iter_mut().zip(negated.iter()) {
+    // The differences are derived from the secret s: kept in wiped buffers.
+    let mut scratch = Zeroizing::new([0u8; 32]);
+    let high = sub_be(&SECP256K1_HALF_N, s, &mut scratch);
+    sub_be(&SECP256K1_N, s, &mut scratch);
+    for (byte, neg) in s.iter_mut().zip(scratch.iter()) {
         *byte = u8::conditional_select(byte, neg, high);
     }
     Ok(rs)
@@ -283,14 +285,14 @@ fn normalised_r_s(signature: &[u8]) -> Result<Zeroizing<[u8; 64]>, KeyError> {
 
 /// Whether `1 ≤ x < n` for a big-endian 256-bit `x`.
 fn in_scalar_range(x: &[u8; 32]) -> Choice {
-    let (_, below_n) = sub_be(x, &SECP256K1_N);
+    let mut scratch = Zeroizing::new([0u8; 32]);
+    let below_n = sub_be(x, &SECP256K1_N, &mut scratch);
     !x.ct_eq(&[0u8; 32]) & below_n
 }
 
-/// `a − b` for big-endian 256-bit numbers: the difference mod 2^256, and whether it borrowed
+/// `out = a − b mod 2^256` for big-endian 256-bit numbers; returns whether it borrowed
 /// (`a < b`). Runs in the same time whatever the values.
-fn sub_be(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], Choice) {
-    let mut out = [0u8; 32];
+fn sub_be(a: &[u8; 32], b: &[u8; 32], out: &mut [u8; 32]) -> Choice {
     let mut borrow = 0u16;
     for i in (0..32).rev() {
         let d = u16::from(a[i])
@@ -300,7 +302,7 @@ fn sub_be(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], Choice) {
         // A negative byte difference wraps to 0xff00 or above: bit 15 is the borrow.
         borrow = d >> 15;
     }
-    (out, Choice::from(borrow.to_le_bytes()[0]))
+    Choice::from(borrow.to_le_bytes()[0])
 }
 
 #[cfg(test)]
@@ -487,7 +489,15 @@ mod tests {
     }
 
     fn neg(s: &[u8; 32]) -> [u8; 32] {
-        sub_be(&SECP256K1_N, s).0
+        let mut out = [0u8; 32];
+        sub_be(&SECP256K1_N, s, &mut out);
+        out
+    }
+
+    fn sub(a: &[u8; 32], b: &[u8; 32]) -> ([u8; 32], Choice) {
+        let mut out = [0u8; 32];
+        let borrow = sub_be(a, b, &mut out);
+        (out, borrow)
     }
 
     #[test]
@@ -509,15 +519,15 @@ mod tests {
             b[31] = 1;
             b
         };
-        let (d, borrow) = sub_be(&[0u8; 32], &one);
+        let (d, borrow) = sub(&[0u8; 32], &one);
         assert_eq!(d, [0xff; 32]);
         assert!(bool::from(borrow));
-        let (d, borrow) = sub_be(&SECP256K1_N, &SECP256K1_HALF_N);
+        let (d, borrow) = sub(&SECP256K1_N, &SECP256K1_HALF_N);
         assert!(!bool::from(borrow));
         // n − ⌊n/2⌋ = ⌊n/2⌋ + 1.
-        let (diff, _) = sub_be(&d, &SECP256K1_HALF_N);
+        let (diff, _) = sub(&d, &SECP256K1_HALF_N);
         assert_eq!(diff, one);
-        let (d, borrow) = sub_be(&SECP256K1_N, &SECP256K1_N);
+        let (d, borrow) = sub(&SECP256K1_N, &SECP256K1_N);
         assert_eq!(d, [0u8; 32]);
         assert!(!bool::from(borrow));
     }

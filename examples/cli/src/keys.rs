@@ -65,11 +65,12 @@ pub fn keygen(args: KeygenArgs) -> CliResult {
         let account = args.account.as_deref().unwrap_or_default();
         let passphrase = read_passphrase()?;
         Identity::from_passphrase(&passphrase, account, &PassphraseParams::default())?
-    } else if let Some(hex) = &args.wallet_signature {
-        let hex = if hex == "-" {
+    } else if let Some(hex) = args.wallet_signature {
+        let hex = Zeroizing::new(hex);
+        let hex = if hex.as_str() == "-" {
             read_stdin_line()?
         } else {
-            Zeroizing::new(hex.clone())
+            hex
         };
         Identity::from_wallet_signature(&decode_hex(&hex)?)?
     } else {
