@@ -10,7 +10,7 @@ use hpke::{Kem as _, Serializable};
 use serde_json::{Value, json};
 
 use crate::block;
-use crate::keys::{Identity, KemX25519, Recipient};
+use crate::keys::{Identity, KemX25519, KeyError, PassphraseParams, Recipient, WALLET_MESSAGE};
 use crate::seal::{self, FixedRng, Header, SealOptions};
 
 fn vectors_dir() -> PathBuf {
@@ -109,6 +109,217 @@ fn identity_vectors() {
         json!({
             "description": "coffer identities (docs/FORMAT.md §1-2): seed -> keys and text forms; signature_of_hello is Ed25519 over the 5 bytes 'hello'",
             "vectors": out,
+        }),
+    );
+}
+
+/// Signatures of `WALLET_MESSAGE` (`personal_sign`, EIP-191) by Hardhat's well-known test
+/// accounts #0 and #1: (private key, address, `r ‖ s ‖ v`). Made with python-ecdsa (RFC 6979
+/// nonces, low s) and checked to recover to the address; see `docs/FORMAT.md` §1.1.
+const WALLET_SIGNATURES: [(&str, &str, &str); 2] = [
+    (
+        "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+        "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266",
+        "75d4233f22f823785923138b4dab7282d567616fd0a5acd558e855176f4df23f\
+         1aa8468d48663e69a404c7535cdea3a70b68f08adefe391c634620f34b96ab71\
+         1c",
+    ),
+    (
+        "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+        "0x70997970c51812dc3a010c7d01b50e0d17dc79c8",
+        "dce9050d070c446c586496393786b7b88f0edfae10c02df903ac0307d90e348b\
+         05972f5273d1878cb306a5f93a6040e87226920b5e61d1223693ef733a028b4b\
+         1b",
+    ),
+];
+
+fn derived_entry(id: &Identity) -> Value {
+    json!({
+        "seed": hex::encode(id.seed_for_tests()),
+        "recipient": id.recipient().to_string(),
+        "identity": id.to_secret_string().as_str(),
+    })
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    let (Value::Object(a_map), Value::Object(b_map)) = (&mut a, b) else {
+        panic!("merging JSON objects");
+    };
+    a_map.extend(b_map);
+    a
+}
+
+/// The same signature with `s` replaced by `n − s` and the parity flipped (ECDSA malleability).
+fn malleate(sig: &[u8]) -> Vec<u8> {
+    let n = hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
+        .expect("hex");
+    let mut out = sig.to_vec();
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(n[i]) - i16::from(sig[32 + i]) - borrow;
+        borrow = i16::from(d < 0);
+        out[32 + i] = d.rem_euclid(256) as u8;
+    }
+    out[64] = if sig[64] == 27 { 28 } else { 27 };
+    out
+}
+
+fn key_error_name(e: &KeyError) -> &'static str {
+    match e {
+        KeyError::WalletSignatureLength { .. } => "WalletSignatureLength",
+        KeyError::WalletSignatureRecoveryId { .. } => "WalletSignatureRecoveryId",
+        KeyError::WalletSignatureScalar { .. } => "WalletSignatureScalar",
+        _ => "other",
+    }
+}
+
+#[test]
+fn derived_identity_vectors() {
+    let mut passphrase = Vec::new();
+    for (pw, account, m, t, p) in [
+        (
+            "correct horse battery staple",
+            "alice@example.com",
+            256,
+            2,
+            1,
+        ),
+        ("correct horse battery staple", "bob@example.com", 256, 2, 1),
+        ("p\u{e4}ssw\u{f6}rt \u{2713}", "  Carol\t", 1024, 3, 4),
+        // The default parameters (RFC 9106 §4, second option): one real-cost case.
+        (
+            "correct horse battery staple",
+            "alice@example.com",
+            65536,
+            3,
+            4,
+        ),
+    ] {
+        let params = PassphraseParams::insecure_for_tests(m, t, p).unwrap();
+        let id = Identity::from_passphrase(pw, account, &params).unwrap();
+        let salt = [
+            b"coffer/v1/passphrase-identity\0".as_slice(),
+            account.trim().as_bytes(),
+        ]
+        .concat();
+        let input = json!({
+            "passphrase": pw,
+            "passphrase_hex": hex::encode(pw.as_bytes()),
+            "account": account,
+            "argon2id_salt": hex::encode(salt),
+            "memory_kib": m,
+            "iterations": t,
+            "parallelism": p,
+            "default_params": params == PassphraseParams::default(),
+        });
+        passphrase.push(merge(input, derived_entry(&id)));
+    }
+
+    let mut wallet = Vec::new();
+    let mut push_wallet = |note: &str, signer: Value, sig: &[u8], low: &[u8]| {
+        let id = Identity::from_wallet_signature(sig).unwrap();
+        // The seed is HKDF-SHA256 over r ‖ low s, restated here from the spec.
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"coffer/v1/wallet-identity"), &low[..64]);
+        let mut seed = [0u8; 32];
+        hk.expand(b"coffer/v1/wallet-identity/seed", &mut seed)
+            .unwrap();
+        assert_eq!(&seed, id.seed_for_tests(), "{note}");
+        let input = json!({
+            "note": note,
+            "signer": signer,
+            "signature": hex::encode(sig),
+            "hkdf_ikm": hex::encode(&low[..64]),
+        });
+        wallet.push(merge(input, derived_entry(&id)));
+    };
+    for (n, (key, address, sig_hex)) in WALLET_SIGNATURES.iter().enumerate() {
+        let sig = hex::decode(sig_hex).unwrap();
+        let signer = json!({ "private_key": key, "address": address });
+        push_wallet(
+            &format!("Hardhat account #{n}: personal_sign of the message"),
+            signer.clone(),
+            &sig,
+            &sig,
+        );
+        if n > 0 {
+            continue;
+        }
+        push_wallet(
+            "the same signature malleated: s -> n - s, v flipped (high s); same identity",
+            signer.clone(),
+            &malleate(&sig),
+            &sig,
+        );
+        let mut compact = sig[..64].to_vec();
+        if sig[64] == 28 {
+            compact[32] |= 0x80;
+        }
+        push_wallet(
+            "the same signature in EIP-2098 compact form (64 bytes); same identity",
+            signer.clone(),
+            &compact,
+            &sig,
+        );
+        let mut v01 = sig.clone();
+        v01[64] -= 27;
+        push_wallet(
+            "the same signature with v as 0/1; same identity",
+            signer,
+            &v01,
+            &sig,
+        );
+    }
+    let good = hex::decode(WALLET_SIGNATURES[0].2).unwrap();
+    let n = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+    let mut invalid = Vec::new();
+    for (note, sig) in [
+        ("66 bytes", [good.as_slice(), &[0]].concat()),
+        ("63 bytes", good[..63].to_vec()),
+        ("v = 29", [&good[..64], &[29]].concat()),
+        ("v = 37 (EIP-155 style)", [&good[..64], &[37]].concat()),
+        ("r = 0", [&[0u8; 32], &good[32..]].concat()),
+        (
+            "r = n",
+            [hex::decode(n).unwrap().as_slice(), &good[32..]].concat(),
+        ),
+        ("s = 0", [&good[..32], &[0u8; 32], &good[64..]].concat()),
+        (
+            "s = n",
+            [&good[..32], hex::decode(n).unwrap().as_slice(), &good[64..]].concat(),
+        ),
+    ] {
+        let err = Identity::from_wallet_signature(&sig).unwrap_err();
+        invalid.push(json!({
+            "note": note,
+            "signature": hex::encode(&sig),
+            "error": key_error_name(&err),
+        }));
+    }
+
+    check_or_write(
+        "derived-identities.json",
+        json!({
+            "description": "identities derived from a passphrase (Argon2id) or a wallet signature (docs/FORMAT.md §1.1); seed -> keys as in identities.json",
+            "passphrase": {
+                "algorithm": "Argon2id, version 0x13, 32-byte output = seed",
+                "salt": "\"coffer/v1/passphrase-identity\\0\" || account with white space trimmed at both ends (UTF-8)",
+                "default_params": {
+                    "memory_kib": PassphraseParams::DEFAULT_MEMORY_KIB,
+                    "iterations": PassphraseParams::DEFAULT_ITERATIONS,
+                    "parallelism": PassphraseParams::DEFAULT_PARALLELISM,
+                },
+                "minimum_params": {
+                    "memory_kib": PassphraseParams::MIN_MEMORY_KIB,
+                    "iterations": PassphraseParams::MIN_ITERATIONS,
+                },
+                "vectors": passphrase,
+            },
+            "wallet": {
+                "message": WALLET_MESSAGE,
+                "kdf": "seed = HKDF-SHA256(salt = \"coffer/v1/wallet-identity\", ikm = r || low s, info = \"coffer/v1/wallet-identity/seed\", 32)",
+                "vectors": wallet,
+                "invalid": invalid,
+            },
         }),
     );
 }

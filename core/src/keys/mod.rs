@@ -8,7 +8,11 @@
 //! - recipient: `coffer1…` (lower case, 117 characters);
 //! - identity: `COFFER-SECRET-KEY-1…` (upper case, 71 characters).
 //!
-//! Byte layouts and derivations are specified in `docs/FORMAT.md` §1–2.
+//! An identity can also be derived from what a user already has: a passphrase and an account
+//! name ([`Identity::from_passphrase`], Argon2id) or an Ethereum wallet's signature of
+//! [`WALLET_MESSAGE`] ([`Identity::from_wallet_signature`]); see `derive.rs` for the risks.
+//!
+//! Byte layouts and derivations are specified in `docs/FORMAT.md` §1–2 (derived identities §1.1).
 //!
 //! ```
 //! use coffer::keys::{Identity, Recipient};
@@ -20,6 +24,7 @@
 //! assert_eq!(&parsed, alice.recipient());
 //! ```
 
+mod derive;
 mod text;
 
 use std::fmt;
@@ -30,6 +35,7 @@ use hpke::{Deserializable, Kem as _, Serializable};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+pub use derive::{PassphraseParams, WALLET_MESSAGE};
 pub use text::IDENTITY_FILE_HEADER;
 
 /// The KEM of coffer's HPKE suite: DHKEM(X25519, HKDF-SHA256).
@@ -93,6 +99,50 @@ pub enum KeyError {
     /// An identity file holds no identity line.
     #[error("no identity found: expected a line starting with COFFER-SECRET-KEY-1")]
     NoIdentity,
+    /// An empty passphrase was given to [`Identity::from_passphrase`].
+    #[error("the passphrase is empty: choose a long passphrase")]
+    EmptyPassphrase,
+    /// The account (the salt of a passphrase identity) is empty or only white space.
+    #[error("the account is empty: give the user name or e-mail the passphrase belongs to")]
+    EmptyAccount,
+    /// Argon2id parameters below coffer's minimum (`docs/FORMAT.md` §1.1).
+    #[error(
+        "Argon2id {what} is {found}, below the minimum of {minimum}: \
+         use PassphraseParams::default() or stronger parameters"
+    )]
+    WeakPassphraseParams {
+        /// Which parameter ("memory (KiB)", "iterations").
+        what: &'static str,
+        /// The minimum coffer accepts.
+        minimum: u32,
+        /// The value given.
+        found: u32,
+    },
+    /// Argon2id parameters that Argon2 itself cannot run (no lane, too many lanes, less than 8
+    /// KiB of memory per lane).
+    #[error("invalid Argon2id parameters: {reason}")]
+    InvalidPassphraseParams {
+        /// Why Argon2 refuses them.
+        reason: &'static str,
+    },
+    /// A wallet signature that is not 65 bytes `r ‖ s ‖ v` nor 64 bytes (EIP-2098 compact).
+    #[error("a wallet signature is 65 bytes (r, s, v) or 64 bytes (EIP-2098), not {len} bytes")]
+    WalletSignatureLength {
+        /// The length given.
+        len: usize,
+    },
+    /// The `v` byte of a 65-byte wallet signature is not 0, 1, 27 or 28.
+    #[error("the wallet signature's recovery byte v is {v}; expected 0, 1, 27 or 28")]
+    WalletSignatureRecoveryId {
+        /// The byte found.
+        v: u8,
+    },
+    /// `r` or `s` of a wallet signature is zero or not below the secp256k1 group order.
+    #[error("the wallet signature's {which} is out of range (zero or not below the curve order)")]
+    WalletSignatureScalar {
+        /// "r" or "s".
+        which: &'static str,
+    },
 }
 
 /// A public recipient: who can receive sealed objects and whose signatures can be checked.
@@ -261,6 +311,12 @@ impl Identity {
     /// Signs `message` with this identity's Ed25519 key.
     pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
         self.signing.sign(message).to_bytes()
+    }
+
+    /// The seed, for known-answer tests.
+    #[cfg(test)]
+    pub(crate) fn seed_for_tests(&self) -> &[u8; SEED_LEN] {
+        &self.seed
     }
 
     pub(crate) fn hpke_secret_key(&self) -> &KemPrivateKey {

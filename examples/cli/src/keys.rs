@@ -1,9 +1,11 @@
 //! `coffer keygen` and `coffer recipient`.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use coffer::Identity;
+use coffer::keys::{PassphraseParams, WALLET_MESSAGE};
+use zeroize::Zeroizing;
 
 use crate::{CliError, CliResult, IdentityArg, files};
 
@@ -16,6 +18,26 @@ pub struct KeygenArgs {
     /// Overwrite FILE if it exists.
     #[arg(long)]
     force: bool,
+    /// Derive the identity from a passphrase and --account (Argon2id, 64 MiB, 3 passes) instead
+    /// of drawing it at random: the same passphrase and account always give the same identity.
+    /// The passphrase is read from $COFFER_PASSPHRASE if set, else asked twice on the terminal,
+    /// else read as one line of stdin. Anyone with your recipient can try to guess it: use a long
+    /// one.
+    #[arg(long, requires = "account", conflicts_with_all = ["wallet_signature", "print_wallet_message"])]
+    passphrase: bool,
+    /// The account the passphrase belongs to (your e-mail or user name). Case matters; white
+    /// space at both ends is ignored.
+    #[arg(long, value_name = "NAME", requires = "passphrase")]
+    account: Option<String>,
+    /// Derive the identity from a wallet's signature (personal_sign) of the message that
+    /// --print-wallet-message shows: 65 bytes in hex, 0x allowed, or `-` to read it from stdin
+    /// (a signature on the command line stays in the shell history). Anyone who holds this
+    /// signature holds the identity.
+    #[arg(long, value_name = "HEX", conflicts_with = "print_wallet_message")]
+    wallet_signature: Option<String>,
+    /// Print the message to sign with a wallet for --wallet-signature, and exit.
+    #[arg(long, conflicts_with_all = ["output", "force"])]
+    print_wallet_message: bool,
 }
 
 /// Arguments of `coffer recipient`.
@@ -35,7 +57,25 @@ pub fn read_identity(path: &Path) -> CliResult<Identity> {
 
 /// `coffer keygen`.
 pub fn keygen(args: KeygenArgs) -> CliResult {
-    let id = Identity::generate();
+    if args.print_wallet_message {
+        println!("{WALLET_MESSAGE}");
+        return Ok(());
+    }
+    let id = if args.passphrase {
+        let account = args.account.as_deref().unwrap_or_default();
+        let passphrase = read_passphrase()?;
+        Identity::from_passphrase(&passphrase, account, &PassphraseParams::default())?
+    } else if let Some(hex) = args.wallet_signature {
+        let hex = Zeroizing::new(hex);
+        let hex = if hex.as_str() == "-" {
+            read_stdin_line()?
+        } else {
+            hex
+        };
+        Identity::from_wallet_signature(&decode_hex(&hex)?)?
+    } else {
+        Identity::generate()
+    };
     let contents = id.to_file_contents();
     match &args.output {
         Some(path) => {
@@ -50,6 +90,65 @@ pub fn keygen(args: KeygenArgs) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// The passphrase from $COFFER_PASSPHRASE, else asked twice without echo on the terminal, else
+/// one line of stdin. Used byte for byte (only the line ending of stdin is removed).
+fn read_passphrase() -> CliResult<Zeroizing<String>> {
+    if let Some(value) = std::env::var_os("COFFER_PASSPHRASE") {
+        return value
+            .into_string()
+            .map(Zeroizing::new)
+            .map_err(|_| CliError::usage("COFFER_PASSPHRASE is not valid UTF-8"));
+    }
+    if !std::io::stdin().is_terminal() {
+        return read_stdin_line();
+    }
+    let tty = |e| CliError::io(Path::new("<terminal>"), e);
+    let first = Zeroizing::new(rpassword::prompt_password("Passphrase: ").map_err(tty)?);
+    let second = Zeroizing::new(rpassword::prompt_password("Passphrase again: ").map_err(tty)?);
+    if first != second {
+        return Err(CliError::usage(
+            "the two passphrases differ; nothing was written",
+        ));
+    }
+    Ok(first)
+}
+
+/// One line of stdin without its line ending.
+fn read_stdin_line() -> CliResult<Zeroizing<String>> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::io(Path::new("<stdin>"), e))?;
+    let len = line
+        .strip_suffix("\r\n")
+        .or_else(|| line.strip_suffix('\n'))
+        .unwrap_or(&line)
+        .len();
+    line.truncate(len);
+    Ok(line)
+}
+
+/// Hex with an optional `0x`, white space at both ends ignored.
+fn decode_hex(text: &str) -> CliResult<Zeroizing<Vec<u8>>> {
+    let text = text.trim();
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .unwrap_or(text);
+    let bad = || CliError::usage("--wallet-signature: expected hex digits (0x allowed)");
+    if !digits.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).ok_or_else(bad);
+    let mut out = Zeroizing::new(Vec::with_capacity(digits.len() / 2));
+    for pair in digits.as_bytes().chunks(2) {
+        let byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        out.push(u8::try_from(byte).expect("two hex digits fit a byte"));
+    }
+    Ok(out)
 }
 
 /// `coffer recipient`.

@@ -240,3 +240,158 @@ fn identity_from_the_environment() {
         .unwrap();
     assert_eq!(ok(&out).trim(), me);
 }
+
+/// Runs coffer with extra environment variables and `input` on stdin, without
+/// `COFFER_PASSPHRASE` unless given.
+fn coffer_with(args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(args)
+        .env_remove("COFFER_IDENTITY")
+        .env_remove("COFFER_PASSPHRASE")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run coffer");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn derived_vectors() -> serde_json::Value {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-vectors/derived-identities.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The recipient in keygen's stdout (`# recipient: …` of the identity file, or the last word).
+fn recipient_in(stdout: &str) -> String {
+    stdout
+        .split_whitespace()
+        .find(|w| w.starts_with("coffer1"))
+        .unwrap_or_else(|| panic!("no recipient in {stdout}"))
+        .to_string()
+}
+
+#[test]
+fn keygen_from_a_passphrase_is_the_same_per_account_and_differs_between_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let pw = [("COFFER_PASSPHRASE", "correct horse battery staple")];
+    let alice = |out: &str| {
+        ok(&coffer_with(
+            &[
+                "keygen",
+                "--passphrase",
+                "--account",
+                "alice@example.com",
+                "-o",
+                out,
+            ],
+            &pw,
+            b"",
+        ))
+    };
+    let first = recipient_in(&alice(&d("a1.key")));
+    let second = recipient_in(&alice(&d("a2.key")));
+    assert_eq!(first, second);
+    assert_eq!(
+        std::fs::read(d("a1.key")).unwrap(),
+        std::fs::read(d("a2.key")).unwrap()
+    );
+    // The default parameters' known answer (test-vectors/derived-identities.json).
+    let vectors = derived_vectors();
+    let default_case = vectors["passphrase"]["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["default_params"] == true)
+        .unwrap();
+    assert_eq!(default_case["account"], "alice@example.com");
+    assert_eq!(default_case["passphrase"], pw[0].1);
+    assert_eq!(first, default_case["recipient"].as_str().unwrap());
+    // Another account, same passphrase: another identity.
+    let bob = ok(&coffer_with(
+        &["keygen", "--passphrase", "--account", "bob@example.com"],
+        &pw,
+        b"",
+    ));
+    assert!(bob.contains("COFFER-SECRET-KEY-1"));
+    assert_ne!(recipient_in(&bob), first);
+    // Without the variable and without a terminal, one line of stdin.
+    let piped = ok(&coffer_with(
+        &["keygen", "--passphrase", "--account", "alice@example.com"],
+        &[],
+        b"correct horse battery staple\n",
+    ));
+    assert_eq!(recipient_in(&piped), first);
+}
+
+#[test]
+fn keygen_passphrase_usage_errors() {
+    let empty = coffer_with(
+        &["keygen", "--passphrase", "--account", "alice"],
+        &[("COFFER_PASSPHRASE", "")],
+        b"",
+    );
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("passphrase is empty"));
+    let no_account = coffer_with(
+        &["keygen", "--passphrase"],
+        &[("COFFER_PASSPHRASE", "pw")],
+        b"",
+    );
+    assert_eq!(no_account.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_account.stderr).contains("--account"));
+    let blank_account = coffer_with(
+        &["keygen", "--passphrase", "--account", "  "],
+        &[("COFFER_PASSPHRASE", "pw")],
+        b"",
+    );
+    assert_eq!(blank_account.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&blank_account.stderr).contains("account is empty"));
+}
+
+#[test]
+fn keygen_from_a_wallet_signature_matches_the_vectors() {
+    let vectors = derived_vectors();
+    let message = ok(&coffer(&["keygen", "--print-wallet-message"]));
+    assert_eq!(
+        message.trim_end_matches('\n'),
+        vectors["wallet"]["message"].as_str().unwrap()
+    );
+    for v in vectors["wallet"]["vectors"].as_array().unwrap() {
+        let sig = v["signature"].as_str().unwrap();
+        let out = ok(&coffer(&[
+            "keygen",
+            "--wallet-signature",
+            &format!("0x{sig}"),
+        ]));
+        assert_eq!(
+            recipient_in(&out),
+            v["recipient"].as_str().unwrap(),
+            "{}",
+            v["note"]
+        );
+    }
+    // From stdin, without 0x.
+    let first = &vectors["wallet"]["vectors"][0];
+    let out = ok(&coffer_with(
+        &["keygen", "--wallet-signature", "-"],
+        &[],
+        format!("{}\n", first["signature"].as_str().unwrap()).as_bytes(),
+    ));
+    assert_eq!(recipient_in(&out), first["recipient"].as_str().unwrap());
+    for v in vectors["wallet"]["invalid"].as_array().unwrap() {
+        let out = coffer(&[
+            "keygen",
+            "--wallet-signature",
+            v["signature"].as_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", v["note"]);
+        assert!(out.stdout.is_empty());
+    }
+    let out = coffer(&["keygen", "--wallet-signature", "0xabc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hex"));
+}
