@@ -193,6 +193,8 @@ pub(crate) struct ScopeState<S: BlockStore + ?Sized> {
     record: ScopeRecord,
     version: Option<HeadVersion>,
     view: Option<ViewState<S>>,
+    /// Whether this session brought the scope to its record's state (see `settle_scope`).
+    settled: bool,
 }
 
 /// Head-store namespace of a vault's share registry (`docs/FORMAT.md` §9).
@@ -238,18 +240,19 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     "a share record of another vault or version",
                 ));
             }
-            // Keep this device's loaded view when the epoch did not change.
-            let view = self
-                .scopes
-                .iter_mut()
-                .find(|s| s.writer == head.writer)
-                .and_then(|s| s.view.take())
-                .filter(|v| record.current().map(|e| e.n) == Some(v.epoch));
+            // Keep this device's loaded view (and settledness) when the epochs did not change.
+            let (view, settled) = match self.scopes.iter_mut().find(|s| s.writer == head.writer) {
+                Some(old) if old.record.epochs.len() == record.epochs.len() => {
+                    (old.view.take(), old.settled)
+                }
+                _ => (None, false),
+            };
             scopes.push(ScopeState {
                 writer: head.writer,
                 record,
                 version: Some(head.version),
                 view,
+                settled,
             });
         }
         self.scopes = scopes;
@@ -442,6 +445,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             },
             version: None,
             view: None,
+            settled: true,
         });
         Ok(self.scopes.len() - 1)
     }
@@ -581,25 +585,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.block_key(&m.data, &header)
     }
 
-    /// Starts a new epoch for scope `idx` when some share of it is still live (or `force_for` is
-    /// a share just added), closes the current one, retires this device's view of it, delivers
-    /// new grants, and publishes the new view.
+    /// Ends the current epoch of scope `idx` and starts a new one when some share of it is still
+    /// live (or `force_for` is a share just added), then settles the scope.
+    ///
+    /// The record is the commit point: it is written first, and everything after it (grants to
+    /// the live recipients, the new view, retiring the old views) is redone by
+    /// [`Vault::publish_shares`] on the next commit if it was interrupted. Interrupted before the
+    /// record, nothing changed; after it, recipients of the new epoch may briefly see no view
+    /// (refused as revoked) until the rotation resumes. The owner's objects are never touched.
     async fn rotate_index(
         &mut self,
         idx: usize,
         force_for: Option<[u8; 16]>,
     ) -> VaultResult<RotationReport> {
         let now = (self.share_clock)();
-        let mut report = RotationReport::default();
-        // Retire this device's view of the old epoch, and drop its keyring chunks.
-        if let Some(view) = self.scopes[idx].view.take() {
-            report.bytes_written += self.retire_view(view).await?;
-        } else if let Some(e) = self.scopes[idx].record.current() {
-            let keys = EpochKeys::derive(&e.secret);
-            if let Some(view) = self.load_view(e.n, keys).await? {
-                report.bytes_written += self.retire_view(view).await?;
-            }
-        }
         let rec = &mut self.scopes[idx].record;
         let last_n = rec.epochs.last().map_or(0, |e| e.n);
         if let Some(e) = rec.epochs.last_mut()
@@ -614,7 +613,6 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .filter(|(_, s)| s.live_at(now))
             .map(|(i, _)| i)
             .collect();
-        let mut grants = Vec::new();
         if !live.is_empty() || force_for.is_some() {
             let mut secret = [0u8; 32];
             crate::keys::fill_random(&mut secret);
@@ -632,58 +630,97 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     s.n += 1;
                 }
                 s.epoch = n;
-                grants.push(s.clone());
-            }
-            report.epoch = n;
-        }
-        report.bytes_written += self.write_record(idx).await?;
-        if report.epoch != 0 {
-            let published = self.publish_scope(idx).await?;
-            report.objects = published.objects;
-            report.keys = published.keys;
-            report.bytes_written += published.bytes_written;
-            let wire = self.scopes[idx].record.scope.clone();
-            let secret = self.scopes[idx]
-                .record
-                .current()
-                .map(|e| e.secret)
-                .ok_or(internal("the new epoch vanished"))?;
-            for g in grants {
-                let keys = KeysWire {
-                    epoch: Some(secret),
-                    ..Default::default()
-                };
-                report.bytes_written += self.grant(&wire, &g, keys, None).await?;
-                report.grants += 1;
             }
         }
+        self.scopes[idx].view = None;
+        let written = self.write_record(idx).await?;
+        let mut report = self.settle_scope(idx, true).await?;
+        report.bytes_written += written;
         Ok(report)
     }
 
-    /// Marks the view of an old epoch retired (readers holding only that epoch get
-    /// [`ShareError::Revoked`]) and deletes its keyring chunks.
-    async fn retire_view(&self, view: ViewState<S>) -> VaultResult<u64> {
-        let body = ViewBody {
+    /// Brings scope `idx` to the state its record describes: grants of the current epoch
+    /// delivered (when `deliver`, or when this device has no view of the epoch yet: a rotation
+    /// may have stopped before delivering them), this device's view of it published, and its
+    /// views of every closed epoch retired.
+    async fn settle_scope(&mut self, idx: usize, deliver: bool) -> VaultResult<RotationReport> {
+        let mut report = RotationReport::default();
+        if let Some(e) = self.scopes[idx].record.current() {
+            let (n, secret) = (e.n, e.secret);
+            let keys = EpochKeys::derive(&secret);
+            let fresh = deliver
+                || self
+                    .store
+                    .read_head(&view_name(&keys.id), &self.writer_name)
+                    .await?
+                    .is_none();
+            if fresh {
+                let wire = self.scopes[idx].record.scope.clone();
+                let grants: Vec<ShareRecord> = self.scopes[idx]
+                    .record
+                    .shares
+                    .iter()
+                    .filter(|s| s.epoch == n && s.live_at((self.share_clock)()))
+                    .cloned()
+                    .collect();
+                for g in grants {
+                    let keys = KeysWire {
+                        epoch: Some(secret),
+                        ..Default::default()
+                    };
+                    report.bytes_written += self.grant(&wire, &g, keys, None).await?;
+                    report.grants += 1;
+                }
+            }
+            let published = self.publish_scope(idx).await?;
+            report.epoch = published.epoch;
+            report.objects = published.objects;
+            report.keys = published.keys;
+            report.bytes_written += published.bytes_written;
+        }
+        let closed: Vec<[u8; 32]> = self.scopes[idx]
+            .record
+            .epochs
+            .iter()
+            .filter(|e| e.closed_ms.is_some())
+            .map(|e| *e.secret)
+            .collect();
+        for secret in closed {
+            report.bytes_written += self.retire_epoch(&EpochKeys::derive(&secret)).await?;
+        }
+        self.scopes[idx].settled = true;
+        Ok(report)
+    }
+
+    /// Retires this device's view of a closed epoch if it is still live: readers holding only
+    /// that epoch get [`ShareError::Revoked`], and its keyring chunks are deleted.
+    async fn retire_epoch(&self, keys: &EpochKeys) -> VaultResult<u64> {
+        let name = view_name(&keys.id);
+        let Some(head) = self.store.read_head(&name, &self.writer_name).await? else {
+            return Ok(0);
+        };
+        let body = ViewBody::decode_verified(self.identity.recipient(), &head.bytes)
+            .map_err(share_error)?;
+        if body.root.is_none() {
+            return Ok(0);
+        }
+        let retired = ViewBody {
             root: None,
             keys: Vec::new(),
             time: now_ms(),
-            ..view.body.clone()
+            ..body.clone()
         };
-        let bytes = body.sign(&self.identity).map_err(share_error)?;
+        let bytes = retired.sign(&self.identity).map_err(share_error)?;
         let len = bytes.len() as u64;
-        let condition = match &view.version {
-            Some(v) => HeadCondition::Matches(v.clone()),
-            None => HeadCondition::Absent,
-        };
         self.store
             .write_head(
-                &view_name(&view.keys.id),
+                &name,
                 &self.writer_name,
                 Bytes::from(bytes),
-                condition,
+                HeadCondition::Matches(head.version),
             )
             .await?;
-        for cid in &view.body.keys {
+        for cid in &body.keys {
             // Best effort: a chunk left behind is unreadable without the old epoch secret.
             let _ = self.store.delete(cid).await;
         }
@@ -735,7 +772,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let mut view = match self.scopes[idx].view.take() {
             Some(v) if v.epoch == n => v,
             _ => match self.load_view(n, EpochKeys::derive(&secret)).await? {
-                Some(v) => v,
+                Some(mut v) => {
+                    if v.body.root.is_none() {
+                        // Retired while current (this version never does that): start over.
+                        v.body.root = Some(v.tree.empty_root().await?);
+                        v.body.src = None;
+                        v.body.keys.clear();
+                        v.keyring.clear();
+                    }
+                    v
+                }
                 None => {
                     let keys = EpochKeys::derive(&secret);
                     let tree = ProllyTree::new(
@@ -929,6 +975,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
             if self.scopes[idx].record.needs_rotation(now) {
                 self.rotate_index(idx, None).await?;
+            } else if !self.scopes[idx].settled {
+                self.settle_scope(idx, false).await?;
             } else if self.scopes[idx].record.current().is_some() {
                 self.publish_scope(idx).await?;
             }
