@@ -489,3 +489,42 @@ fn a_rotation_interrupted_anywhere_resumes() {
         assert!(completed_at.is_some(), "the revocation never completed");
     });
 }
+
+/// A share whose record could not be written is not half-made: no share is listed, none is
+/// delivered later, and the next write publishes nothing for it.
+#[test]
+fn a_failed_share_leaves_nothing_behind() {
+    block_on(async {
+        let mem = MemoryStore::new();
+        let store = Arc::new(Crashing {
+            inner: mem.clone(),
+            budget: std::sync::atomic::AtomicI64::new(i64::MAX),
+        });
+        let alice = Identity::generate();
+        let bob = Identity::generate();
+        let mut v = Vault::create(store.clone(), alice, "v", "laptop")
+            .await
+            .unwrap();
+        v.put(b"p/a", b"a".to_vec(), PutOptions::default())
+            .await
+            .unwrap();
+        store.budget.store(0, Ordering::SeqCst);
+        let opts = ShareOptions {
+            expires_ms: now_ms() + DAY,
+            ..Default::default()
+        };
+        assert!(
+            v.share(Scope::Prefix(b"p/".to_vec()), bob.recipient(), opts)
+                .await
+                .is_err()
+        );
+        store.budget.store(i64::MAX, Ordering::SeqCst);
+        assert!(v.shares().is_empty());
+        v.put(b"p/b", b"b".to_vec(), PutOptions::default())
+            .await
+            .unwrap();
+        assert!(v.share_publish_error().is_none());
+        assert!(v.shares().is_empty());
+        assert!(read_inbox(&mem, &bob).await.unwrap().is_empty());
+    });
+}

@@ -259,9 +259,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(())
     }
 
-    async fn write_record(&mut self, idx: usize) -> VaultResult<u64> {
+    /// Writes `record` as scope `idx`'s record, conditional on the version last read; it becomes
+    /// the in-memory record only once written (a failed write changes nothing).
+    async fn write_record(&mut self, idx: usize, record: ScopeRecord) -> VaultResult<u64> {
         let state = &self.scopes[idx];
-        let plain = to_dag_cbor(&state.record)?;
+        let plain = zeroize::Zeroizing::new(to_dag_cbor(&record)?);
         let sealed = super::seal_to_owner(&self.identity, &plain)?;
         let len = sealed.len() as u64;
         let condition = match &state.version {
@@ -284,6 +286,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 other => VaultError::Store(other),
             })?;
         self.scopes[idx].version = Some(version);
+        self.scopes[idx].record = record;
         Ok(len)
     }
 
@@ -406,21 +409,26 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         } else {
             // Start a new epoch when there is none or the current one must end anyway.
             let rec = &self.scopes[idx].record;
-            if rec.current().is_none() || rec.needs_rotation(now) {
-                self.scopes[idx].record.shares.push(record);
-                // The new epoch's grants include this share's first one.
-                self.rotate_index(idx, Some(id)).await?;
-                return Ok(ShareId(id));
-            }
-            let e = rec.current().expect("checked above");
-            record.epoch = e.n;
-            KeysWire {
-                epoch: Some(e.secret),
-                ..Default::default()
+            match rec.current() {
+                Some(e) if !rec.needs_rotation(now) => {
+                    record.epoch = e.n;
+                    KeysWire {
+                        epoch: Some(e.secret),
+                        ..Default::default()
+                    }
+                }
+                _ => {
+                    let mut next = rec.clone();
+                    next.shares.push(record);
+                    // The new epoch's grants include this share's first one.
+                    self.rotate_index(idx, next, Some(id)).await?;
+                    return Ok(ShareId(id));
+                }
             }
         };
-        self.scopes[idx].record.shares.push(record.clone());
-        self.write_record(idx).await?;
+        let mut next = self.scopes[idx].record.clone();
+        next.shares.push(record.clone());
+        self.write_record(idx, next).await?;
         if !matches!(scope, Scope::Version { .. }) {
             self.publish_scope(idx).await?;
         }
@@ -596,10 +604,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     async fn rotate_index(
         &mut self,
         idx: usize,
+        mut next: ScopeRecord,
         force_for: Option<[u8; 16]>,
     ) -> VaultResult<RotationReport> {
         let now = (self.share_clock)();
-        let rec = &mut self.scopes[idx].record;
+        let rec = &mut next;
         let last_n = rec.epochs.last().map_or(0, |e| e.n);
         if let Some(e) = rec.epochs.last_mut()
             && e.closed_ms.is_none()
@@ -632,8 +641,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 s.epoch = n;
             }
         }
+        let written = self.write_record(idx, next).await?;
         self.scopes[idx].view = None;
-        let written = self.write_record(idx).await?;
         let mut report = self.settle_scope(idx, true).await?;
         report.bytes_written += written;
         Ok(report)
@@ -974,7 +983,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 continue;
             }
             if self.scopes[idx].record.needs_rotation(now) {
-                self.rotate_index(idx, None).await?;
+                let next = self.scopes[idx].record.clone();
+                self.rotate_index(idx, next, None).await?;
             } else if !self.scopes[idx].settled {
                 self.settle_scope(idx, false).await?;
             } else if self.scopes[idx].record.current().is_some() {
@@ -1014,22 +1024,18 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .ok_or_else(|| {
                 share_error(ShareError::Invalid(format!("no share {id} in this vault")))
             })?;
-        if let Some(r) = self.scopes[idx]
-            .record
-            .shares
-            .iter_mut()
-            .find(|r| r.id == id.0)
-        {
+        let mut next = self.scopes[idx].record.clone();
+        if let Some(r) = next.shares.iter_mut().find(|r| r.id == id.0) {
             r.revoked_ms.get_or_insert(now);
         }
-        if self.scopes[idx].record.scope.kind == "version" {
-            let bytes_written = self.write_record(idx).await?;
+        if next.scope.kind == "version" {
+            let bytes_written = self.write_record(idx, next).await?;
             return Ok(RotationReport {
                 bytes_written,
                 ..Default::default()
             });
         }
-        self.rotate_index(idx, None).await
+        self.rotate_index(idx, next, None).await
     }
 
     /// Rotates the keys of `scope` (an object or prefix that has shares): a new epoch whose
@@ -1043,7 +1049,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .iter()
             .position(|s| s.writer == writer && s.record.scope.kind != "version")
             .ok_or_else(|| share_error(ShareError::Invalid(format!("{scope} has no shares"))))?;
-        self.rotate_index(idx, None).await
+        let next = self.scopes[idx].record.clone();
+        self.rotate_index(idx, next, None).await
     }
 
     /// Re-encrypts every object under `prefix` last written before `since_ms`: each is read,
