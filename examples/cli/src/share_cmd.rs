@@ -38,7 +38,17 @@ pub fn share_error(e: ShareError) -> CliError {
         ShareError::Store(coffer::store::StoreError::Io { .. }) => 4,
         _ => 1,
     };
-    CliError::with_code(code, e.to_string())
+    let message = match &e {
+        ShareError::Expired { expired_ms } => format!(
+            "the share expired at {}; ask the owner for a new one",
+            rfc3339(*expired_ms)
+        ),
+        ShareError::NotYetValid { not_before_ms } => {
+            format!("the share is not valid before {}", rfc3339(*not_before_ms))
+        }
+        _ => e.to_string(),
+    };
+    CliError::with_code(code, message)
 }
 
 fn print_json(v: &Value) -> CliResult {
