@@ -343,8 +343,10 @@ pub(crate) struct ViewBody {
     pub root: Option<Cid>,
     /// The vault index root this view reflects (the owner's bookkeeping).
     pub src: Option<Cid>,
-    /// Keyring chunks: sealed to the epoch identity, signed by the owner.
+    /// Keyring chunks: sealed to the epoch identity, signed by the owner. Full chunks first.
     pub keys: Vec<Cid>,
+    /// How many of the last `keys` are not full (the owner merges them when they are many).
+    pub tail: u64,
     pub time: u64,
 }
 

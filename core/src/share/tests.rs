@@ -291,6 +291,7 @@ fn share_vectors() {
         root: Some(crate::block::raw_cid(b"root")),
         src: None,
         keys: vec![crate::block::raw_cid(b"chunk")],
+        tail: 1,
         time: 7,
     }
     .sign(&issuer)
@@ -526,5 +527,65 @@ fn a_failed_share_leaves_nothing_behind() {
         assert!(v.share_publish_error().is_none());
         assert!(v.shares().is_empty());
         assert!(read_inbox(&mem, &bob).await.unwrap().is_empty());
+    });
+}
+
+/// Many small writes to a shared prefix keep the keyring to a few chunks (the tail is merged),
+/// across restarts, and every object stays readable.
+#[test]
+fn the_keyring_tail_is_merged_and_stays_short() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let alice = Identity::generate();
+        let bob = Identity::generate();
+        let mut v = Vault::create(store.clone(), alice.clone(), "v", "laptop")
+            .await
+            .unwrap();
+        let opts = ShareOptions {
+            expires_ms: now_ms() + DAY,
+            ..Default::default()
+        };
+        v.put(b"p/0", b"0".to_vec(), PutOptions::default())
+            .await
+            .unwrap();
+        v.share(Scope::Prefix(b"p/".to_vec()), bob.recipient(), opts)
+            .await
+            .unwrap();
+        let share = read_inbox(&*store, &bob).await.unwrap()[0]
+            .share
+            .as_ref()
+            .unwrap()
+            .clone();
+        let epoch = share.epoch_keys().unwrap();
+        for i in 1..60u32 {
+            if i == 30 {
+                // A restart: the tail is read back from the store.
+                v = Vault::open(store.clone(), alice.clone(), "v", "laptop")
+                    .await
+                    .unwrap();
+            }
+            v.put(
+                format!("p/{i}").as_bytes(),
+                i.to_string().into_bytes(),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
+            assert!(v.share_publish_error().is_none());
+            let heads = store.read_heads(&view_name(&epoch.id)).await.unwrap();
+            let body = ViewBody::decode_verified(share.issuer(), &heads[0].bytes).unwrap();
+            assert!(
+                body.tail <= 16 && body.keys.len() <= 17,
+                "{} chunks",
+                body.keys.len()
+            );
+        }
+        let r = SharedReader::open(store.clone(), share).await.unwrap();
+        for i in 0..60u32 {
+            assert_eq!(
+                r.get(format!("p/{i}").as_bytes()).await.unwrap(),
+                i.to_string().into_bytes()
+            );
+        }
     });
 }

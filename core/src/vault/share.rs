@@ -1,7 +1,7 @@
 //! The owner's side of sharing: the share registry, scope epochs, published views and keyrings,
 //! revocation, rotation and re-encryption (`docs/FORMAT.md` §9).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,8 @@ use crate::store::{BlockStore, HeadCondition, HeadStore, HeadVersion, StoreError
 
 /// At most this many keys per keyring chunk (a chunk stays well under 1 MiB, IPFS's block limit).
 const CHUNK_KEYS: usize = 8192;
-/// Past this many keyring chunks in a view, they are rewritten as few full ones.
+/// When a view has this many chunks that are not full (its tail), the next keys are merged with
+/// them into full chunks: writes stay small, and readers fetch few chunks.
 const MAX_CHUNKS: usize = 16;
 
 /// How to share: validity window, and whether a version share carries a presigned URL.
@@ -183,8 +184,12 @@ pub(crate) struct ViewState<S: BlockStore + ?Sized> {
     tree: ProllyTree<S>,
     body: ViewBody,
     version: Option<HeadVersion>,
-    /// Every key in the view's keyring, and the chunk holding only keys added since compaction.
-    keyring: HashMap<Cid, FileKey>,
+    /// The entries of the tail chunks (the last `body.tail` chunks, not full), merged into full
+    /// chunks when the tail grows long.
+    tail_keys: Vec<(Cid, FileKey)>,
+    /// CIDs whose keys this view already holds (the tail's and those added this session; full
+    /// chunks are not read back, so a key may rarely be written twice, which is harmless).
+    known: HashSet<Cid>,
 }
 
 pub(crate) struct ScopeState<S: BlockStore + ?Sized> {
@@ -716,6 +721,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let retired = ViewBody {
             root: None,
             keys: Vec::new(),
+            tail: 0,
             time: now_ms(),
             ..body.clone()
         };
@@ -748,24 +754,30 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let body = ViewBody::decode_verified(self.identity.recipient(), &head.bytes)
             .map_err(share_error)?;
-        let mut keyring = HashMap::new();
-        for cid in &body.keys {
+        let mut tail_keys = Vec::new();
+        let tail = usize::try_from(body.tail)
+            .ok()
+            .filter(|t| *t <= body.keys.len())
+            .ok_or_else(|| internal("a view's tail is longer than its keyring"))?;
+        for cid in &body.keys[body.keys.len() - tail..] {
             let bytes = self.fetch_block(cid).await?;
             let opened = seal::open_to_vec(&keys.identity, &bytes)
                 .map_err(|e| VaultError::corrupt(cid, e))?;
             let chunk: KeyringChunk =
                 from_dag_cbor(&opened.plaintext).map_err(|e| VaultError::corrupt(cid, e))?;
             for e in &chunk.keys {
-                keyring.insert(e.c, FileKey::from_bytes(*e.k));
+                tail_keys.push((e.c, FileKey::from_bytes(*e.k)));
             }
         }
+        let known = tail_keys.iter().map(|(c, _)| *c).collect();
         Ok(Some(ViewState {
             epoch: n,
             keys,
             tree,
             body,
             version: Some(head.version),
-            keyring,
+            tail_keys,
+            known,
         }))
     }
 
@@ -787,7 +799,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                         v.body.root = Some(v.tree.empty_root().await?);
                         v.body.src = None;
                         v.body.keys.clear();
-                        v.keyring.clear();
+                        v.body.tail = 0;
+                        v.tail_keys.clear();
+                        v.known.clear();
                     }
                     v
                 }
@@ -809,12 +823,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                             root: Some(root),
                             src: None,
                             keys: Vec::new(),
+                            tail: 0,
                             time: 0,
                         },
                         keys,
                         tree,
                         version: None,
-                        keyring: HashMap::new(),
+                        tail_keys: Vec::new(),
+                        known: HashSet::new(),
                     }
                 }
             },
@@ -851,8 +867,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     if let Some(v) = entry.value() {
                         let value = IndexValue::decode(v)?;
                         report.objects += 1;
-                        self.wrap_value(&value, &view.keyring, &mut new_keys)
-                            .await?;
+                        self.wrap_value(&value, &view.known, &mut new_keys).await?;
                     }
                     muts.push((d.key, Mutation::Put(entry)));
                 }
@@ -869,31 +884,38 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         report.keys += new_keys.len() as u64;
         let mut chunks = view.body.keys.clone();
+        let mut tail = usize::try_from(view.body.tail)
+            .unwrap_or(usize::MAX)
+            .min(chunks.len());
         let mut old_chunks = Vec::new();
-        for (c, k) in new_keys.iter() {
-            view.keyring.insert(*c, k.clone());
-        }
-        if chunks.len() + new_keys.len().div_ceil(CHUNK_KEYS) > MAX_CHUNKS {
-            // Compact: rewrite the whole keyring as full chunks.
-            old_chunks = std::mem::take(&mut chunks);
-            let all: Vec<(Cid, FileKey)> =
-                view.keyring.iter().map(|(c, k)| (*c, k.clone())).collect();
-            for part in all.chunks(CHUNK_KEYS) {
-                let (cid, len) = self.put_chunk(&view.keys, part).await?;
-                report.bytes_written += len;
-                chunks.push(cid);
-            }
+        view.known.extend(new_keys.iter().map(|(c, _)| *c));
+        let to_write = if tail >= MAX_CHUNKS {
+            // Merge the tail with the new keys into full chunks (and at most one small one).
+            old_chunks = chunks.split_off(chunks.len() - tail);
+            tail = 0;
+            let mut merged = std::mem::take(&mut view.tail_keys);
+            merged.extend(new_keys);
+            merged
         } else {
-            for part in new_keys.chunks(CHUNK_KEYS) {
-                let (cid, len) = self.put_chunk(&view.keys, part).await?;
-                report.bytes_written += len;
+            new_keys
+        };
+        for part in to_write.chunks(CHUNK_KEYS) {
+            let (cid, len) = self.put_chunk(&view.keys, part).await?;
+            report.bytes_written += len;
+            if part.len() == CHUNK_KEYS {
+                // Full chunks stay in front of the tail.
+                chunks.insert(chunks.len() - tail, cid);
+            } else {
                 chunks.push(cid);
+                tail += 1;
+                view.tail_keys.extend(part.iter().cloned());
             }
         }
         let body = ViewBody {
             root: Some(new_root),
             src: Some(self.state.root),
             keys: chunks,
+            tail: tail as u64,
             time: self.state.hlc.as_u64(),
             ..view.body.clone()
         };
@@ -924,11 +946,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     async fn wrap_value(
         &self,
         value: &IndexValue,
-        have: &HashMap<Cid, FileKey>,
+        have: &HashSet<Cid>,
         out: &mut Vec<(Cid, FileKey)>,
     ) -> VaultResult<()> {
         let known = |c: &Cid, out: &Vec<(Cid, FileKey)>| {
-            have.contains_key(c) || out.iter().any(|(o, _)| o == c)
+            have.contains(c) || out.iter().any(|(o, _)| o == c)
         };
         // The manifest names the data, so it is opened even when its own key is known.
         let (mk, m) = self.manifest_key(&value.m).await?;
