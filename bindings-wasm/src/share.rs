@@ -95,15 +95,6 @@ pub struct Share(pub(crate) core_share::Share);
 
 #[wasm_bindgen]
 impl Share {
-    /// Opens a share envelope (as kept by an app, see [`Share::envelope`]) with `identity`.
-    #[wasm_bindgen(js_name = fromEnvelope)]
-    pub fn from_envelope(identity: &Identity, envelope: JsValue) -> Result<Share, JsValue> {
-        let bytes = bytes_arg(&envelope, "envelope")?;
-        core_share::Share::open(&identity.0, &bytes)
-            .map(Share)
-            .map_err(from_share)
-    }
-
     /// The share id (32 hex digits; the same for every grant of one share).
     #[wasm_bindgen(getter)]
     pub fn id(&self) -> String {
@@ -166,12 +157,6 @@ impl Share {
             .iter()
             .map(|r| JsValue::from_str(r))
             .collect()
-    }
-
-    /// The sealed envelope (only the audience can open it): what to keep to open it again.
-    #[wasm_bindgen(getter)]
-    pub fn envelope(&self) -> Vec<u8> {
-        self.0.envelope().to_vec()
     }
 }
 
