@@ -1,5 +1,7 @@
-//! wasm-bindgen glue over the `coffer` core: identities, seal/open, verified ranges, CIDs and the
-//! [`Vault`](vault::Vault) over a store written in JavaScript ([`store::JsStore`]).
+//! wasm-bindgen glue over the `coffer` core: identities (random, from a seed, a passphrase or a
+//! wallet signature), seal/open, verified ranges, CIDs, the [`Vault`](vault::Vault) over a store
+//! written in JavaScript ([`store::JsStore`]) and sharing ([`share`]: the inbox, accepted shares,
+//! the reader of what a share grants; the owner's side is on the vault).
 //!
 //! Thin by design (DESIGN.md "Bindings"): it converts types, validates every value that comes from
 //! JavaScript (wrong types, missing fields, out-of-range numbers give a `CofferError` with code
