@@ -99,7 +99,6 @@ pub(crate) fn store_code(e: &StoreError) -> &'static str {
 }
 
 pub(crate) fn vault_code(e: &VaultError) -> &'static str {
-    use coffer::index::IndexError;
     match e {
         VaultError::NotFound => "NotFound",
         VaultError::PreconditionFailed(_) => "PreconditionFailed",
@@ -120,15 +119,20 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
         VaultError::Seal(s) => seal_code(s),
         VaultError::Share(s) => share_code(s),
         VaultError::Verify(_) => "Integrity",
-        VaultError::Index(i) => match i {
-            IndexError::Store(s) => store_code(s),
-            IndexError::EmptyKey
-            | IndexError::KeyTooLong { .. }
-            | IndexError::ValueTooLarge { .. }
-            | IndexError::InvalidToken(_) => "BadInput",
-            IndexError::Decrypt { .. } => "Integrity",
-            _ => "Corrupt",
-        },
+        VaultError::Index(i) => index_code(i),
+    }
+}
+
+fn index_code(e: &coffer::index::IndexError) -> &'static str {
+    use coffer::index::IndexError;
+    match e {
+        IndexError::Store(s) => store_code(s),
+        IndexError::EmptyKey
+        | IndexError::KeyTooLong { .. }
+        | IndexError::ValueTooLarge { .. }
+        | IndexError::InvalidToken(_) => "BadInput",
+        IndexError::Decrypt { .. } => "Integrity",
+        _ => "Corrupt",
     }
 }
 
@@ -141,8 +145,27 @@ fn share_code(e: &coffer::share::ShareError) -> &'static str {
         E::OutOfScope | E::Invalid(_) => "BadInput",
         E::Store(s) => store_code(s),
         E::Forged(_) | E::Replayed { .. } => "Integrity",
+        E::Index(i) => index_code(i),
         _ => "Corrupt",
     }
+}
+
+/// A sharing error (from the recipient's side: inbox, book, reader).
+pub(crate) fn from_share(e: coffer::share::ShareError) -> JsValue {
+    error(share_code(&e), &e.to_string())
+}
+
+/// A derivation error: a bad passphrase, account or parameters is `BadInput`, a malformed
+/// wallet signature `BadKey`.
+pub(crate) fn from_derive(e: KeyError) -> JsValue {
+    let code = match e {
+        KeyError::EmptyPassphrase
+        | KeyError::EmptyAccount
+        | KeyError::WeakPassphraseParams { .. }
+        | KeyError::InvalidPassphraseParams { .. } => "BadInput",
+        _ => "BadKey",
+    };
+    error(code, &e.to_string())
 }
 
 pub(crate) fn from_vault(e: VaultError) -> JsValue {

@@ -1,5 +1,7 @@
-//! wasm-bindgen glue over the `coffer` core: identities, seal/open, verified ranges, CIDs and the
-//! [`Vault`](vault::Vault) over a store written in JavaScript ([`store::JsStore`]).
+//! wasm-bindgen glue over the `coffer` core: identities (random, from a seed, a passphrase or a
+//! wallet signature), seal/open, verified ranges, CIDs, the [`Vault`](vault::Vault) over a store
+//! written in JavaScript ([`store::JsStore`]) and sharing ([`share`]: the inbox, accepted shares,
+//! the reader of what a share grants; the owner's side is on the vault).
 //!
 //! Thin by design (DESIGN.md "Bindings"): it converts types, validates every value that comes from
 //! JavaScript (wrong types, missing fields, out-of-range numbers give a `CofferError` with code
@@ -11,6 +13,7 @@
 
 mod convert;
 mod error;
+mod share;
 mod store;
 mod vault;
 
@@ -23,11 +26,12 @@ use coffer::seal::{self, SealOptions};
 use coffer::verify::{Outboard, RangeProof, covering_range};
 
 pub use error::{CofferError, set_error_class};
+pub use share::{Share, ShareBook, SharedReader};
 pub use store::JsStore;
 pub use vault::Vault;
 
 use convert::{bytes_arg, obj, opt_u8_arg, str_arg, u64_arg};
-use error::{bad_input, from_key, from_seal, from_verify};
+use error::{bad_input, from_derive, from_key, from_seal, from_verify};
 
 /// The version of the core this glue wraps.
 #[wasm_bindgen(js_name = coreVersion)]
@@ -70,6 +74,41 @@ impl Identity {
         Ok(Identity(coffer::Identity::from_seed(seed)))
     }
 
+    /// The identity of `passphrase` for `account` (an e-mail or user name; docs/FORMAT.md §1.1):
+    /// Argon2id with the default parameters (64 MiB, 3 passes, 4 lanes), so about a second of
+    /// CPU in wasm. The same passphrase and account always give the same identity; the
+    /// passphrase must be strong, since anyone with the recipient can test guesses offline.
+    #[wasm_bindgen(js_name = fromPassphrase)]
+    pub fn from_passphrase(passphrase: JsValue, account: JsValue) -> Result<Identity, JsValue> {
+        let passphrase = Zeroizing::new(str_arg(&passphrase, "passphrase")?);
+        let account = str_arg(&account, "account")?;
+        coffer::Identity::from_passphrase(
+            &passphrase,
+            &account,
+            &coffer::keys::PassphraseParams::default(),
+        )
+        .map(Identity)
+        .map_err(from_derive)
+    }
+
+    /// The identity of a wallet's signature of [`wallet_message`] (EIP-191 `personal_sign`):
+    /// 65 bytes `r ‖ s ‖ v` or the 64-byte compact form, as a `Uint8Array` or hex text (with or
+    /// without `0x`). The signature *is* the secret; it is not checked against an address.
+    #[wasm_bindgen(js_name = fromWalletSignature)]
+    pub fn from_wallet_signature(signature: JsValue) -> Result<Identity, JsValue> {
+        let sig = Zeroizing::new(if let Some(text) = signature.as_string() {
+            let text = Zeroizing::new(text);
+            hex_decode(&text).ok_or_else(|| {
+                bad_input("a wallet signature in text must be hex (0x…), 130 or 128 digits")
+            })?
+        } else {
+            bytes_arg(&signature, "wallet signature")?
+        });
+        coffer::Identity::from_wallet_signature(&sig)
+            .map(Identity)
+            .map_err(from_derive)
+    }
+
     /// The secret text form `COFFER-SECRET-KEY-1…`. Keep it secret.
     #[wasm_bindgen(js_name = toSecretString)]
     pub fn to_secret_string(&self) -> JsValue {
@@ -89,6 +128,30 @@ impl Identity {
         let message = bytes_arg(&message, "message")?;
         Ok(self.0.sign(&message).to_vec())
     }
+}
+
+/// Hex text (an optional `0x`, an even number of digits) as bytes.
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t)
+        .as_bytes();
+    if !t.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    t.chunks_exact(2)
+        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
+        .collect()
+}
+
+/// The message an app asks a wallet to sign (EIP-191 `personal_sign`) to derive the user's
+/// identity with `Identity.fromWalletSignature`. It never changes.
+#[wasm_bindgen(js_name = walletMessage)]
+pub fn wallet_message() -> String {
+    coffer::keys::WALLET_MESSAGE.to_string()
 }
 
 /// Checks that `text` is a recipient and returns its canonical text form.

@@ -10,11 +10,16 @@ use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use coffer::vault::{self as core_vault, ListRequest, ObjectInfo, PutOptions};
+use coffer::share::Scope;
+use coffer::vault::{
+    self as core_vault, ListPage, ListRequest, ObjectInfo, PutOptions, RotationReport, ShareInfo,
+    ShareOptions,
+};
 
 use crate::Identity;
 use crate::convert::{absent, bytes_arg, key_arg, num, obj, prop, str_arg, text_or_null, u64_arg};
-use crate::error::{bad_input, from_vault};
+use crate::error::{bad_input, from_key, from_vault};
+use crate::share::{scope_arg, scope_js, share_id_arg};
 use crate::store::JsStore;
 
 type CoreVault = core_vault::Vault<JsStore>;
@@ -153,7 +158,7 @@ fn opt_bytes_prop(v: &JsValue, name: &str) -> Result<Option<Vec<u8>>, JsValue> {
 
 // `..Default::default()` on purpose: the core may add fields (with defaults) at any time.
 #[allow(clippy::needless_update)]
-fn list_request(v: &JsValue) -> Result<ListRequest, JsValue> {
+pub(crate) fn list_request(v: &JsValue) -> Result<ListRequest, JsValue> {
     if absent(v) {
         return Ok(ListRequest::default());
     }
@@ -177,6 +182,94 @@ fn list_request(v: &JsValue) -> Result<ListRequest, JsValue> {
         max_keys,
         ..Default::default()
     })
+}
+
+/// A page of keys as JS (`Vault.list`, `SharedReader.list`).
+pub(crate) fn list_page_js(page: &ListPage) -> JsValue {
+    let contents: Array = page
+        .contents
+        .iter()
+        .map(|o| {
+            obj(&[
+                ("key", text_or_null(&o.key)),
+                ("keyBytes", Uint8Array::from(o.key.as_slice()).into()),
+                ("size", num(o.size)),
+                ("etag", JsValue::from_str(&o.etag)),
+                ("lastModifiedMs", num(o.last_modified_ms)),
+            ])
+        })
+        .collect();
+    let prefixes: Array = page
+        .common_prefixes
+        .iter()
+        .map(|p| text_or_null(p))
+        .collect();
+    obj(&[
+        ("contents", contents.into()),
+        ("commonPrefixes", prefixes.into()),
+        ("keyCount", JsValue::from_f64(f64::from(page.key_count))),
+        ("isTruncated", JsValue::from_bool(page.is_truncated)),
+        (
+            "nextContinuationToken",
+            page.next_continuation_token
+                .as_deref()
+                .map(JsValue::from_str)
+                .unwrap_or(JsValue::NULL),
+        ),
+    ])
+}
+
+fn share_info_js(i: &ShareInfo) -> JsValue {
+    obj(&[
+        ("id", JsValue::from_str(&i.id.to_string())),
+        ("scope", scope_js(&i.scope)),
+        ("to", JsValue::from_str(&i.to.to_string())),
+        ("notBeforeMs", num(i.not_before_ms)),
+        ("expiresMs", num(i.expires_ms)),
+        ("issuedMs", num(i.issued_ms)),
+        ("revokedMs", i.revoked_ms.map(num).unwrap_or(JsValue::NULL)),
+        ("grant", num(i.grant)),
+        ("status", JsValue::from_str(&i.status.to_string())),
+    ])
+}
+
+fn rotation_js(r: &RotationReport) -> JsValue {
+    obj(&[
+        ("epoch", num(r.epoch)),
+        ("objects", num(r.objects)),
+        ("keys", num(r.keys)),
+        ("bytesWritten", num(r.bytes_written)),
+        ("grants", num(r.grants)),
+    ])
+}
+
+/// `{ to, expiresMs, notBeforeMs? }` plus a scope (see [`scope_arg`]).
+fn share_request(v: &JsValue) -> Result<(Scope, coffer::Recipient, ShareOptions), JsValue> {
+    if !v.is_object() {
+        return Err(bad_input(
+            "share needs { prefix | key [, version], to, expiresMs [, notBeforeMs] }",
+        ));
+    }
+    let scope = scope_arg(v)?;
+    let to: coffer::Recipient = str_arg(&prop(v, "to")?, "to (a recipient, coffer1…)")?
+        .parse()
+        .map_err(from_key)?;
+    let expires_ms = u64_arg(&prop(v, "expiresMs")?, "expiresMs")?;
+    let nbf = prop(v, "notBeforeMs")?;
+    let not_before_ms = if absent(&nbf) {
+        None
+    } else {
+        Some(u64_arg(&nbf, "notBeforeMs")?)
+    };
+    Ok((
+        scope,
+        to,
+        ShareOptions {
+            not_before_ms,
+            expires_ms,
+            presign: false,
+        },
+    ))
 }
 
 #[wasm_bindgen]
@@ -376,37 +469,7 @@ impl Vault {
             let req = list_request(&request)?;
             let v = inner.lock().await;
             let page = v.list(&req).await.map_err(from_vault)?;
-            let contents: Array = page
-                .contents
-                .iter()
-                .map(|o| {
-                    obj(&[
-                        ("key", text_or_null(&o.key)),
-                        ("keyBytes", Uint8Array::from(o.key.as_slice()).into()),
-                        ("size", num(o.size)),
-                        ("etag", JsValue::from_str(&o.etag)),
-                        ("lastModifiedMs", num(o.last_modified_ms)),
-                    ])
-                })
-                .collect();
-            let prefixes: Array = page
-                .common_prefixes
-                .iter()
-                .map(|p| text_or_null(p))
-                .collect();
-            Ok(obj(&[
-                ("contents", contents.into()),
-                ("commonPrefixes", prefixes.into()),
-                ("keyCount", JsValue::from_f64(f64::from(page.key_count))),
-                ("isTruncated", JsValue::from_bool(page.is_truncated)),
-                (
-                    "nextContinuationToken",
-                    page.next_continuation_token
-                        .as_deref()
-                        .map(JsValue::from_str)
-                        .unwrap_or(JsValue::NULL),
-                ),
-            ]))
+            Ok(list_page_js(&page))
         })
     }
 
@@ -428,6 +491,65 @@ impl Vault {
                 ("rootBefore", JsValue::from_str(&r.root_before.to_string())),
                 ("rootAfter", JsValue::from_str(&r.root_after.to_string())),
             ]))
+        })
+    }
+
+    /// Shares a scope with a recipient until `expiresMs` (docs/FORMAT.md §9): a signed
+    /// capability, sealed to them, dropped into their inbox on this store. Resolves to the share
+    /// id (32 hex digits).
+    pub fn share(&self, request: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let (scope, to, opts) = share_request(&request)?;
+            let mut v = inner.lock().await;
+            let id = v.share(scope, &to, opts).await.map_err(from_vault)?;
+            Ok(JsValue::from_str(&id.to_string()))
+        })
+    }
+
+    /// Every share this vault issued (as of the last open or sync), with its status now.
+    pub fn shares(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let v = inner.lock().await;
+            Ok(v.shares()
+                .iter()
+                .map(share_info_js)
+                .collect::<Array>()
+                .into())
+        })
+    }
+
+    /// Revokes a share: its scope moves to a new epoch that only the remaining recipients get.
+    pub fn revoke(&self, id: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let id = share_id_arg(&id)?;
+            let mut v = inner.lock().await;
+            Ok(rotation_js(&v.revoke(&id).await.map_err(from_vault)?))
+        })
+    }
+
+    /// Rotates the keys of a shared scope (`{ prefix }` or `{ key }`): new grants for every live
+    /// recipient, the old epoch retired.
+    pub fn rotate(&self, scope: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let scope = scope_arg(&scope)?;
+            let mut v = inner.lock().await;
+            Ok(rotation_js(&v.rotate(&scope).await.map_err(from_vault)?))
+        })
+    }
+
+    /// Why publishing the shared views failed after the last commit (`null` when it did not).
+    #[wasm_bindgen(js_name = sharePublishError)]
+    pub fn share_publish_error(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let v = inner.lock().await;
+            Ok(v.share_publish_error()
+                .map(JsValue::from_str)
+                .unwrap_or(JsValue::NULL))
         })
     }
 

@@ -31,6 +31,19 @@ export class Identity {
   /** `COFFER-SECRET-KEY-1…`, or the contents of an identity file. */
   static fromString(text: string): Identity;
   static fromSeed(seed: Uint8Array): Identity;
+  /**
+   * The identity of `passphrase` for `account` (e-mail or user name; white space trimmed, case
+   * kept): Argon2id with 64 MiB, 3 passes, 4 lanes (about a second in wasm). Deterministic; the
+   * passphrase must be strong (anyone with the recipient can test guesses offline). "BadInput"
+   * when either is empty.
+   */
+  static fromPassphrase(passphrase: string, account: string): Identity;
+  /**
+   * The identity of a wallet's `personal_sign` signature of WALLET_MESSAGE: 65 bytes (or the
+   * 64-byte compact form), as bytes or hex text ("0x…"). The signature is the secret; it is not
+   * checked against an address. "BadKey" when malformed.
+   */
+  static fromWalletSignature(signature: Uint8Array | string): Identity;
   /** The secret text form. Keep it secret. */
   toSecretString(): string;
   /** The public recipient text form, `coffer1…`. */
@@ -40,6 +53,9 @@ export class Identity {
   /** Releases the wasm memory holding the secret. */
   free(): void;
 }
+
+/** The message an app asks a wallet to sign for Identity.fromWalletSignature. Never changes. */
+export const WALLET_MESSAGE: string;
 
 export function coreVersion(): string;
 export function parseRecipient(text: string): string;
@@ -177,6 +193,59 @@ export interface DeleteResult {
   error: CofferError | null;
 }
 
+/**
+ * What a share covers: a prefix (empty: the whole vault), one object (its current version and
+ * those written while the share is live), or one version of one object. Keys and prefixes come
+ * back as text, or as bytes when not UTF-8.
+ */
+export type Scope =
+  | { kind?: 'prefix'; prefix: Key }
+  | { kind?: 'object'; key: Key }
+  | { kind?: 'version'; key: Key; version: string };
+export type ShareScope =
+  | { kind: 'prefix'; prefix: string | Uint8Array }
+  | { kind: 'object'; key: string | Uint8Array }
+  | { kind: 'version'; key: string | Uint8Array; version: string };
+
+export type ShareRequest = Scope & {
+  /** The recipient (`coffer1…`) or an Identity (its recipient is used). */
+  to: string | Identity;
+  /** Valid until, exclusive (ms since the Unix epoch; must be in the future). */
+  expiresMs: number;
+  /** Valid from (ms since the Unix epoch; default now). */
+  notBeforeMs?: number;
+};
+
+export type ShareStatus = 'active' | 'pending' | 'expired' | 'revoked';
+
+/** One share a vault issued. */
+export interface ShareInfo {
+  id: string;
+  scope: ShareScope;
+  /** The recipient. */
+  to: string;
+  notBeforeMs: number;
+  expiresMs: number;
+  issuedMs: number;
+  revokedMs: number | null;
+  /** The latest grant delivered (1, then +1 per rotation it survived). */
+  grant: number;
+  status: ShareStatus;
+}
+
+/** What a revocation or rotation did to a scope's keys. */
+export interface RotationReport {
+  /** The scope's epoch now (0: nothing is shared any more). */
+  epoch: number;
+  /** Objects whose keys went into the new epoch's keyring. */
+  objects: number;
+  /** File keys written. */
+  keys: number;
+  bytesWritten: number;
+  /** Grants delivered to recipients' inboxes. */
+  grants: number;
+}
+
 /** An S3-style bucket of sealed, verified, versioned objects; one device (writer) of it. */
 export class Vault {
   private constructor();
@@ -202,6 +271,100 @@ export class Vault {
   keys(request?: Omit<ListRequest, 'continuationToken'>): AsyncGenerator<ListedObject>;
   sync(): Promise<SyncReport>;
   root(): Promise<string>;
+  /**
+   * Shares a scope with a recipient until `expiresMs`: a signed capability, sealed to them, in
+   * their inbox on this store. Resolves to the share id (32 hex digits). Later writes in scope
+   * reach the recipient until the share expires or is revoked.
+   */
+  share(request: ShareRequest): Promise<string>;
+  /** Every share this vault issued (as of the last open or sync), with its status now. */
+  shares(): Promise<ShareInfo[]>;
+  /** Revokes a share: its scope moves to new keys that only the remaining recipients receive. */
+  revoke(id: string): Promise<RotationReport>;
+  /** New keys for a shared object or prefix; every live recipient gets a new grant. */
+  rotate(scope: Scope): Promise<RotationReport>;
+  /** Why publishing the shared views failed after the last write (null when it did not). */
+  sharePublishError(): Promise<string | null>;
+  free(): void;
+}
+
+/** A verified share addressed to this identity. The clock is checked on accept and every read. */
+export class Share {
+  private constructor();
+  /** 32 hex digits; the same for every grant of one share. */
+  readonly id: string;
+  /** 1, then +1 each time the owner re-grants after a rotation. */
+  readonly grant: number;
+  /** The owner's recipient. */
+  readonly issuer: string;
+  /** The recipient it is for. */
+  readonly audience: string;
+  /** The owner's vault name. */
+  readonly vault: string;
+  readonly scope: ShareScope;
+  readonly notBeforeMs: number;
+  /** Valid until, exclusive. */
+  readonly expiresMs: number;
+  readonly issuedMs: number;
+  readonly rights: string[];
+  free(): void;
+}
+
+/**
+ * One entry of an inbox: the verified share, or the CofferError it was refused with
+ * ("WrongIdentity", "Integrity", "Corrupt", …).
+ */
+export type InboxEntry = { name: string; share: Share; error?: undefined } | { name: string; share?: undefined; error: CofferError };
+
+/** Every share waiting in `identity`'s inbox on `store` (each entry verified on its own). */
+export function readInbox(store: Store, identity: Identity): Promise<InboxEntry[]>;
+
+/** Parses "30s", "15m", "1h", "7d" or "2w" into milliseconds ("BadInput" otherwise). */
+export function parseDuration(text: string): number;
+
+/**
+ * The shares a recipient accepted, by id. `accept` throws "ShareNotValid" for an expired share
+ * and "Integrity" for a replay (the same or an older grant of a share already held).
+ */
+export class ShareBook {
+  constructor();
+  /** Reads a book written by toBytes; every share is verified again. */
+  static fromBytes(identity: Identity, bytes: Uint8Array): ShareBook;
+  accept(share: Share, nowMs?: number): 'new' | 'updated';
+  shares(): Share[];
+  get(id: string): Share | undefined;
+  /** By the start of its id (at least 4 hex digits); "BadInput" when none or several match. */
+  find(idPrefix: string): Share;
+  remove(id: string): boolean;
+  readonly size: number;
+  /** The book sealed to `identity` and signed by it. */
+  toBytes(identity: Identity): Uint8Array;
+  free(): void;
+}
+
+export interface SharedObjectInfo {
+  key: string | null;
+  keyBytes: Uint8Array;
+  version: string;
+  size: number;
+  contentType: string | null;
+  createdMs: number;
+}
+
+/**
+ * Reads what one share grants from the owner's store. Every call checks the clock
+ * ("ShareNotValid" once expired or revoked) and the scope ("BadInput" outside it).
+ */
+export class SharedReader {
+  private constructor();
+  static open(store: Store, share: Share): Promise<SharedReader>;
+  readonly share: Share;
+  /** The prefix must lie inside the share's scope (default: the scope's own). */
+  list(request?: ListRequest): Promise<ListPage>;
+  keys(request?: Omit<ListRequest, 'continuationToken'>): AsyncGenerator<ListedObject>;
+  get(key: Key): Promise<Uint8Array>;
+  getText(key: Key): Promise<string>;
+  head(key: Key): Promise<SharedObjectInfo>;
   free(): void;
 }
 

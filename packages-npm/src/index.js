@@ -33,8 +33,14 @@ function checkIdentity(identity, what = 'identity') {
   }
 }
 
-/** A secret identity (X25519 + Ed25519 from one seed). */
+/**
+ * A secret identity (X25519 + Ed25519 from one seed): Identity.generate(), fromString, fromSeed,
+ * fromPassphrase(passphrase, account) (Argon2id) and fromWalletSignature(bytesOrHex).
+ */
 export const Identity = raw.Identity;
+
+/** The message a wallet signs (EIP-191 personal_sign) for Identity.fromWalletSignature. */
+export const WALLET_MESSAGE = raw.walletMessage();
 
 /** The version of the Rust core inside. */
 export const coreVersion = raw.coreVersion;
@@ -143,8 +149,110 @@ export class Vault {
   }
   sync() { return this.#call('sync'); }
   root() { return this.#call('root'); }
+  /**
+   * Shares a scope (`prefix`, `key`, or `key` + `version`) with `to` (a recipient or an
+   * Identity) until `expiresMs`; resolves to the share id.
+   */
+  share(request) {
+    if (request !== null && typeof request === 'object' && request.to instanceof raw.Identity) {
+      request = { ...request, to: request.to.recipient };
+    }
+    return this.#call('share', request);
+  }
+  shares() { return this.#call('shares'); }
+  revoke(id) { return this.#call('revoke', id); }
+  rotate(scope) { return this.#call('rotate', scope); }
+  sharePublishError() { return this.#call('sharePublishError'); }
   /** Releases the wasm memory held by this vault; later calls reject with BadInput. */
   free() { this.#v?.free(); this.#v = null; }
+}
+
+function checkShare(share) {
+  if (!(share instanceof raw.Share)) {
+    throw badInput('share must be a Share (from readInbox or a ShareBook)');
+  }
+}
+
+/** A verified share addressed to this identity (from readInbox or a ShareBook). */
+export const Share = raw.Share;
+
+/** Parses a duration such as "30s", "15m", "1h", "7d" or "2w" into milliseconds. */
+export const parseDuration = (text) => raw.parseDuration(text);
+
+/**
+ * Every share waiting in `identity`'s inbox on `store`: `[{ name, share } | { name, error }]`,
+ * each entry verified on its own (a bad entry never hides the others).
+ */
+export async function readInbox(store, identity) {
+  checkIdentity(identity);
+  return raw.readInbox(store, identity);
+}
+
+/** The shares a recipient accepted: refuses replays and expired shares; persists sealed. */
+export class ShareBook {
+  #b;
+  constructor(inner) {
+    if (inner === undefined) inner = new raw.ShareBook();
+    if (!(inner instanceof raw.ShareBook)) throw badInput('use new ShareBook() or ShareBook.fromBytes');
+    this.#b = inner;
+  }
+  static fromBytes(identity, bytes) {
+    checkIdentity(identity);
+    return new ShareBook(raw.ShareBook.fromBytes(identity, bytes));
+  }
+  #book() {
+    if (this.#b === null) throw badInput('this share book was freed');
+    return this.#b;
+  }
+  /** Accepts a share at `nowMs` (default now): "new" or "updated" (a newer grant). */
+  accept(share, nowMs) {
+    checkShare(share);
+    return this.#book().accept(share, nowMs);
+  }
+  shares() { return this.#book().shares(); }
+  get(id) { return this.#book().get(id); }
+  find(idPrefix) { return this.#book().find(idPrefix); }
+  remove(id) { return this.#book().remove(id); }
+  get size() { return this.#book().size; }
+  toBytes(identity) {
+    checkIdentity(identity);
+    return this.#book().toBytes(identity);
+  }
+  free() { this.#b?.free(); this.#b = null; }
+}
+
+/** Reads what one accepted share grants from the owner's store; every read is verified. */
+export class SharedReader {
+  #r;
+  /** @private use SharedReader.open */
+  constructor(inner) {
+    if (!(inner instanceof raw.SharedReader)) throw badInput('use SharedReader.open');
+    this.#r = inner;
+  }
+  static async open(store, share) {
+    checkShare(share);
+    return new SharedReader(await raw.SharedReader.open(store, share));
+  }
+  get share() { return this.#r?.share; }
+  #call(method, ...args) {
+    if (this.#r === null) return Promise.reject(badInput('this reader was freed'));
+    return this.#r[method](...args);
+  }
+  list(request) { return this.#call('list', request); }
+  /** Every shared key, following continuation tokens. */
+  async *keys(request = {}) {
+    if (request === null || typeof request !== 'object') throw badInput('request must be an object');
+    let token;
+    do {
+      const page = await this.#call('list', { ...request, continuationToken: token });
+      for (const o of page.contents) yield o;
+      token = page.nextContinuationToken ?? undefined;
+    } while (token);
+  }
+  get(key) { return this.#call('get', key); }
+  async getText(key) { return new TextDecoder().decode(await this.#call('get', key)); }
+  head(key) { return this.#call('head', key); }
+  free() { this.#r?.free(); this.#r = null; }
 }
 
 export { MemoryStore } from './stores/memory.js';

@@ -74,7 +74,7 @@ test('Chromium: vault on SeaweedFS and IndexedDB, offline mid-upload', { timeout
     const result = await page.evaluate(() => window.__result);
     assert.deepEqual(problems, []);
     assert.ok(result.ok, result.error);
-    assert.equal(result.steps.length, 5);
+    assert.equal(result.steps.length, 6);
   } finally {
     await context?.close();
     server?.close();

@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { S3Client, ListObjectsV2Command, GetObjectCommand } from '@aws-sdk/client-s3';
-import { Identity, Vault, cid } from '@coffer/sdk';
+import { Identity, Vault, cid, ShareBook, SharedReader, readInbox } from '@coffer/sdk';
 import { S3Store } from '@coffer/sdk/stores/s3';
 import { enc, pattern251, watchUnhandled } from './helpers.mjs';
 
@@ -67,4 +67,27 @@ test('wrong credentials: CofferError "Store" naming access denied', async () => 
 test('an unreachable endpoint: CofferError "Store"', async () => {
   const store = new S3Store({ endpoint: 'http://127.0.0.1:9', bucket, credentials, maxAttempts: 1 });
   await assert.rejects(Vault.create(store, Identity.generate(), 'v', 'd'), { name: 'CofferError', code: 'Store' });
+});
+
+test('sharing on SeaweedFS: Bob reads his inbox through his own S3Store, accepts, reads, is revoked', async () => {
+  const prefix = `js-share-${randomBytes(6).toString('hex')}`;
+  const alice = Identity.generate();
+  const bob = Identity.generate();
+  const v = await Vault.create(newStore(prefix), alice, 'photos', 'laptop');
+  await v.put('trip/day1.jpg', enc('sand'));
+  await v.put('taxes/2026.pdf', enc('secret'));
+  const id = await v.share({ prefix: 'trip/', to: bob.recipient, expiresMs: Date.now() + 3_600_000 });
+
+  const bobStore = newStore(prefix);
+  const [entry, ...rest] = await readInbox(bobStore, bob);
+  assert.equal(rest.length, 0);
+  const book = new ShareBook();
+  assert.equal(book.accept(entry.share), 'new');
+  const reader = await SharedReader.open(bobStore, book.get(id));
+  assert.equal(await reader.getText('trip/day1.jpg'), 'sand');
+  assert.deepEqual((await reader.list()).contents.map((o) => o.key), ['trip/day1.jpg']);
+  await assert.rejects(reader.get('taxes/2026.pdf'), { name: 'CofferError', code: 'BadInput' });
+
+  await v.revoke(id);
+  await assert.rejects(SharedReader.open(bobStore, book.get(id)), { name: 'CofferError', code: 'ShareNotValid' });
 });

@@ -1,7 +1,7 @@
 // test-vectors/ decode to the same bytes in JS (the wasm build of the core) as in Rust.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Identity, open, cid, blake3, verify, verifySignature, parseRecipient } from '@coffer/sdk';
+import { Identity, open, cid, blake3, verify, verifySignature, parseRecipient, WALLET_MESSAGE } from '@coffer/sdk';
 import { hex, toHex, vectors, pattern251, enc } from './helpers.mjs';
 
 test('identities.json: seed -> identity text, recipient text, signature', () => {
@@ -76,5 +76,26 @@ test('outboard.json: outboards, range proofs and range verification', () => {
         assert.throws(() => verify.verifyRange(c.root, c.input_len, r.start, r.end, proof, bad), { code: 'Integrity' });
       }
     }
+  }
+});
+
+test('derived-identities.json: the default-parameter passphrase vector and the wallet vectors', () => {
+  const v = vectors('derived-identities.json');
+  // Identity.fromPassphrase takes the default Argon2id parameters only: the vectors made with them.
+  const defaults = v.passphrase.vectors.filter((c) => c.default_params);
+  assert.ok(defaults.length > 0);
+  for (const c of defaults) {
+    const id = Identity.fromPassphrase(c.passphrase, c.account);
+    assert.equal(id.toSecretString(), c.identity);
+    assert.equal(id.recipient, c.recipient);
+  }
+  assert.equal(WALLET_MESSAGE, v.wallet.message);
+  assert.ok(v.wallet.vectors.length > 0);
+  for (const c of v.wallet.vectors) {
+    assert.equal(Identity.fromWalletSignature(hex(c.signature)).recipient, c.recipient, c.note);
+    assert.equal(Identity.fromWalletSignature('0x' + c.signature).toSecretString(), c.identity, c.note);
+  }
+  for (const c of v.wallet.invalid) {
+    assert.throws(() => Identity.fromWalletSignature(hex(c.signature)), { name: 'CofferError', code: 'BadKey' }, c.note);
   }
 });

@@ -1,6 +1,8 @@
 // Runs in headless Chromium (bundled by esbuild in browser.test.mjs): a Vault over SeaweedFS via
 // the S3 JS store and over IndexedDB; a connection that drops mid-upload. Reports to window.__result.
-import { Identity, Vault, MemoryStore, CofferError, seal, open } from '../../dist/index.js';
+import {
+  Identity, Vault, MemoryStore, CofferError, seal, open, ShareBook, SharedReader, readInbox,
+} from '../../dist/index.js';
 import { S3Store } from '../../dist/stores/s3.js';
 import { IndexedDbStore } from '../../dist/stores/indexeddb.js';
 
@@ -76,6 +78,20 @@ async function run() {
   const local2 = await Vault.open(idb, me, 'offline', 'tab');
   check(same(await local2.get('doc'), pattern(100_000)), 'indexeddb round trip');
   steps.push('indexeddb');
+
+  // 6. Sharing in the page: Alice shares a prefix of her IndexedDB vault with Bob, whose identity
+  //    comes from his passphrase (Argon2id, 64 MiB, in the page); Bob accepts and reads.
+  const bob = Identity.fromPassphrase('correct horse battery staple', 'bob@example.com');
+  await local2.put('trip/day1.jpg', enc('sand'));
+  const id = await local2.share({ prefix: 'trip/', to: bob.recipient, expiresMs: Date.now() + 60_000 });
+  const book = new ShareBook();
+  for (const e of await readInbox(idb, bob)) check(book.accept(e.share) === 'new', 'accept');
+  const reader = await SharedReader.open(idb, book.get(id));
+  check((await reader.getText('trip/day1.jpg')) === 'sand', 'shared read');
+  await expectError(reader.get('doc'), 'BadInput', 'out of scope');
+  await local2.revoke(id);
+  await expectError(SharedReader.open(idb, book.get(id)), 'ShareNotValid', 'revoked');
+  steps.push('sharing');
 
   await new Promise((r) => setTimeout(r, 50));
   check(unhandled.length === 0, `unhandled rejections: ${unhandled.join('; ')}`);

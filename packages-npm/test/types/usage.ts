@@ -1,7 +1,9 @@
 // Type-checked (not run) by types.test.mjs: the package's .d.ts files describe the API.
 import {
   Identity, Vault, MemoryStore, CofferError, seal, open, cid, blake3, verify,
+  Share, ShareBook, SharedReader, readInbox, parseDuration, WALLET_MESSAGE,
   type Store, type ObjectInfo, type ListPage, type CofferErrorCode, type HeadCondition,
+  type ShareInfo, type RotationReport, type InboxEntry, type ShareScope, type ShareStatus,
 } from '@coffer/sdk';
 import { S3Store } from '@coffer/sdk/stores/s3';
 import { IpfsStore } from '@coffer/sdk/stores/ipfs';
@@ -54,5 +56,48 @@ async function main(): Promise<void> {
     }
   }
   console.log(c, range, size, page.isTruncated, bytes, text, merged, results[0]?.error?.code);
+
+  // Sharing: the owner's side.
+  const bob: Identity = Identity.fromPassphrase('correct horse battery staple', 'bob@example.com');
+  const wallet: Identity = Identity.fromWalletSignature('0x' + '11'.repeat(65));
+  const message: string = WALLET_MESSAGE;
+  const id: string = await v.share({ prefix: 'trip/', to: bob.recipient, expiresMs: Date.now() + parseDuration('7d') });
+  await v.share({ key: new Uint8Array([1]), to: wallet, expiresMs: 1, notBeforeMs: 0 });
+  await v.share({ key: 'k', version: info.version, to: bob, expiresMs: 1 });
+  const infos: ShareInfo[] = await v.shares();
+  const status: ShareStatus = infos[0]!.status;
+  const scope: ShareScope = infos[0]!.scope;
+  if (scope.kind === 'prefix') console.log(scope.prefix);
+  const revoked: number | null = infos[0]!.revokedMs;
+  const rot: RotationReport = await v.rotate({ prefix: 'trip/' });
+  const rev: RotationReport = await v.revoke(id);
+  const publishError: string | null = await v.sharePublishError();
+
+  // The recipient's side.
+  const inbox: InboxEntry[] = await readInbox(stores[0]!, bob);
+  const book = new ShareBook();
+  for (const entry of inbox) {
+    if (entry.share) {
+      const s: Share = entry.share;
+      const accepted: 'new' | 'updated' = book.accept(s, Date.now());
+      console.log(accepted, s.id, s.grant, s.issuer, s.audience, s.vault, s.scope.kind, s.notBeforeMs, s.expiresMs);
+    } else {
+      const err: CofferError = entry.error;
+      console.log(entry.name, err.code);
+    }
+  }
+  const saved: Uint8Array = book.toBytes(bob);
+  const again: ShareBook = ShareBook.fromBytes(bob, saved);
+  const first: Share | undefined = again.get(id);
+  const shares: Share[] = again.shares();
+  const found: Share = again.find(id.slice(0, 8));
+  const reader: SharedReader = await SharedReader.open(stores[0]!, found);
+  const shared: Uint8Array = await reader.get('trip/a.jpg');
+  const sharedText: string = await reader.getText('trip/a.jpg');
+  const sharedHead = await reader.head('trip/a.jpg');
+  const sharedPage: ListPage = await reader.list({ prefix: 'trip/', maxKeys: 10 });
+  for await (const o of reader.keys()) console.log(o.key);
+  console.log(message, status, revoked, rot.grants, rev.epoch, publishError, first?.id, shares.length, again.size,
+    shared, sharedText, sharedHead.version, sharedHead.contentType, sharedPage.keyCount, reader.share.id);
 }
 void main;
