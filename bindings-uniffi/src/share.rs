@@ -268,7 +268,18 @@ impl std::fmt::Debug for Share {
 
 impl std::fmt::Display for Share {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&self.inner, f)
+        let s = &self.inner;
+        write!(
+            f,
+            "Share(id={}, grant={}, issuer={}, vault={}, scope={}, valid {}..{} ms)",
+            s.id(),
+            s.grant(),
+            s.issuer(),
+            s.vault(),
+            s.scope(),
+            s.not_before_ms(),
+            s.expires_ms()
+        )
     }
 }
 
