@@ -18,7 +18,45 @@ suspend fun acceptInbox(store: CofferStore, who: Identity, book: ShareBook): Lis
         }
     }
 
+/** Alice shares a prefix on [store] (her vault opened on it with Vault.openStore); Bob reads it through the same store. */
+suspend fun shareOn(store: CofferStore) {
+    val (alice, bob) = Identity.generate() to Identity.generate()
+    val vault = Vault.openStore(store, alice, "shared", "laptop", OpenMode.CREATE)
+    vault.put(b("in/a.txt"), b("a"))
+    vault.put(b("out/b.txt"), b("b"))
+    val id = vault.share(ShareScope.Prefix(b("in/")), bob.recipient().toText(), nowMs() + HOUR_MS)
+    val book = ShareBook()
+    checkEq(listOf<Any>(Accepted.NEW), acceptInbox(store, bob, book))
+    val reader = SharedReader.open(store, book.find(id))
+    checkBytes(b("a"), reader.get(b("in/a.txt")))
+    checkEq(listOf("in/a.txt"), reader.list().contents.map { String(it.key) })
+    expectThrows<CofferException.InvalidInput> { runBlocking { reader.get(b("out/b.txt")) } }
+    vault.revoke(id)
+    expectThrows<CofferException.PreconditionFailed> { runBlocking { SharedReader.open(store, book.find(id)) } }
+}
+
 fun shareTests(h: Harness) {
+    h.test("sharing over a Kotlin transport and over S3 (SeaweedFS): CofferStore.transport / CofferStore.s3") {
+        runBlocking {
+            val t = MemoryTransport()
+            shareOn(CofferStore.transport(t))
+            check(t.calls.get() > 0)
+            val endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set")
+            shareOn(CofferStore.s3(S3Settings(
+                bucket = System.getenv("COFFER_TEST_S3_BUCKET") ?: "coffer-test",
+                endpoint = endpoint,
+                region = System.getenv("AWS_REGION") ?: "us-east-1",
+                prefix = "kotlin-share-${System.nanoTime()}",
+                pathStyle = true,
+                credentials = S3Credentials(
+                    System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
+                    System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
+                ),
+            )))
+        }
+    }
+
+
     h.test("sharing: Alice shares a prefix with Bob; Bob reads his inbox, accepts and reads; out of scope is refused") {
         val dir = tempDir("coffer-kt-share")
         val (alice, bob) = Identity.generate() to Identity.generate()
