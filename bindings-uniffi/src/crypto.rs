@@ -51,6 +51,39 @@ impl Identity {
         }))
     }
 
+    /// The identity of `passphrase` for `account` (`docs/FORMAT.md` §1.1): Argon2id with the
+    /// default parameters (64 MiB, 3 passes, 4 lanes), so the same passphrase and account give
+    /// the same identity on every device. The passphrase is used byte for byte (no trimming, no
+    /// Unicode normalisation); the account (an e-mail or user name, case matters) is trimmed.
+    /// Blocks for a fraction of a second and 64 MiB: call it off the main thread. `InvalidKey`
+    /// when the passphrase or the account is empty. Anyone with the recipient can test guesses
+    /// at that cost each, so the passphrase must be strong.
+    #[uniffi::constructor]
+    pub fn from_passphrase(passphrase: String, account: String) -> Result<Arc<Self>, CofferError> {
+        let passphrase = Zeroizing::new(passphrase);
+        guard(|| {
+            let inner = coffer::keys::Identity::from_passphrase(
+                &passphrase,
+                &account,
+                &coffer::keys::PassphraseParams::default(),
+            )?;
+            Ok(Arc::new(Self { inner }))
+        })
+    }
+
+    /// The identity of an Ethereum wallet's `personal_sign` signature over [`wallet_message`]
+    /// (`docs/FORMAT.md` §1.1), decoded from hex: 65 bytes `r ‖ s ‖ v` or the 64-byte EIP-2098
+    /// form. The signature is not verified against an address (any well-formed bytes give an
+    /// identity) and is as secret as the identity. `InvalidKey` when it is malformed.
+    #[uniffi::constructor]
+    pub fn from_wallet_signature(signature: Vec<u8>) -> Result<Arc<Self>, CofferError> {
+        let signature = Zeroizing::new(signature);
+        guard(|| {
+            let inner = coffer::keys::Identity::from_wallet_signature(&signature)?;
+            Ok(Arc::new(Self { inner }))
+        })
+    }
+
     /// The public recipient of this identity.
     pub fn recipient(&self) -> Arc<Recipient> {
         Arc::new(Recipient {
@@ -72,6 +105,13 @@ impl Identity {
     pub fn sign(&self, message: Vec<u8>) -> Vec<u8> {
         self.inner.sign(&message).to_vec()
     }
+}
+
+/// The message a wallet signs (`personal_sign`) to derive its coffer identity with
+/// `Identity.fromWalletSignature`. Show it to the user unchanged.
+#[uniffi::export]
+pub fn wallet_message() -> String {
+    coffer::keys::WALLET_MESSAGE.to_string()
 }
 
 /// A public recipient (`coffer1…`): who can open sealed objects and whose signatures can be

@@ -23,6 +23,7 @@ use coffer::block::BlockError;
 use coffer::index::IndexError;
 use coffer::keys::KeyError;
 use coffer::seal::SealError;
+use coffer::share::ShareError;
 use coffer::store::StoreError;
 use coffer::vault::VaultError;
 use coffer::verify::VerifyError;
@@ -253,6 +254,22 @@ impl From<IndexError> for CofferError {
     }
 }
 
+impl From<ShareError> for CofferError {
+    fn from(e: ShareError) -> Self {
+        match e {
+            ShareError::Store(st) => st.into(),
+            ShareError::Index(i) => i.into(),
+            e @ (ShareError::Expired { .. }
+            | ShareError::NotYetValid { .. }
+            | ShareError::Revoked) => Self::precondition_failed(e),
+            e @ ShareError::NotForMe => Self::wrong_identity(e),
+            e @ ShareError::NotFound => Self::not_found(e),
+            e @ (ShareError::OutOfScope | ShareError::Invalid(_)) => Self::invalid_input(e),
+            e => Self::corrupt(e),
+        }
+    }
+}
+
 impl From<VaultError> for CofferError {
     #[allow(unreachable_patterns)] // VaultError may grow variants: they map to Internal-free defaults.
     fn from(e: VaultError) -> Self {
@@ -262,17 +279,7 @@ impl From<VaultError> for CofferError {
             VaultError::Index(i) => i.into(),
             VaultError::Verify(v) => v.into(),
             VaultError::Block(b) => b.into(),
-            VaultError::Share(s) => match s {
-                coffer::share::ShareError::Store(st) => st.into(),
-                e @ (coffer::share::ShareError::Expired { .. }
-                | coffer::share::ShareError::NotYetValid { .. }
-                | coffer::share::ShareError::Revoked) => Self::precondition_failed(e),
-                e @ coffer::share::ShareError::NotForMe => Self::wrong_identity(e),
-                e @ coffer::share::ShareError::NotFound => Self::not_found(e),
-                e @ (coffer::share::ShareError::OutOfScope
-                | coffer::share::ShareError::Invalid(_)) => Self::invalid_input(e),
-                e => Self::corrupt(e),
-            },
+            VaultError::Share(s) => s.into(),
             e @ VaultError::NotFound => Self::not_found(e),
             e @ VaultError::PreconditionFailed(_) => Self::precondition_failed(e),
             e @ (VaultError::KeyTooLong { .. }

@@ -4,7 +4,12 @@
 //! [`open`], Bao verification ([`compute_outboard`], [`verify_outboard`], [`verify_range`]),
 //! CIDs ([`cid_raw`], [`cid_verify`]), and the [`Vault`] with async methods, opened over a local
 //! directory, S3 (feature `s3`, on by default; without it `open_s3` fails with `Unsupported`) or
-//! an app-provided [`Transport`] implemented in Kotlin or Swift.
+//! an app-provided [`Transport`] implemented in Kotlin or Swift. Identities can also be derived
+//! from a passphrase or a wallet signature ([`wallet_message`]).
+//!
+//! Sharing (`docs/FORMAT.md` §9): `Vault.share`/`shares`/`revoke`/`rotate` on the owner's side;
+//! [`read_inbox`], [`ShareBook`], [`Share`] and [`SharedReader`] on the recipient's, over a
+//! [`CofferStore`] (the same directory, S3 or transport choices as the vault).
 //!
 //! Every error is a [`CofferError`] with a stable numeric code (table in [`error`]). Panics are
 //! caught at the boundary and reported as `Internal` (code 13). Async methods run on a tokio
@@ -14,14 +19,20 @@
 
 mod crypto;
 pub mod error;
+mod share;
 mod transport;
 mod vault;
 
 pub use crypto::{
     ByteRange, Identity, Opened, OutboardInfo, Recipient, blake3_hex, cid_dag_cbor, cid_raw,
     cid_verify, compute_outboard, covering_range, open, seal, verify_outboard, verify_range,
+    wallet_message,
 };
 pub use error::CofferError;
+pub use share::{
+    Accepted, CofferStore, InboxEntry, RotationReport, Share, ShareBook, ShareInfo, ShareScope,
+    ShareStatus, SharedObjectInfo, SharedReader, now_ms, parse_duration_ms, read_inbox,
+};
 pub use transport::{HeadRecord, HeadWriteCondition, Transport, TransportError};
 pub use vault::{
     DeleteOutcome, ListParams, ListResult, ListedObject, ObjectInfo, OpenMode, PutParams,

@@ -172,3 +172,134 @@ async fn vault_over_a_transport_and_a_directory() {
     let page = d.list(None).await.unwrap();
     assert_eq!(page.contents.len(), 1);
 }
+
+#[tokio::test]
+async fn share_a_prefix_over_a_directory_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_string_lossy().to_string();
+    let (alice, bob) = (Identity::generate(), Identity::generate());
+    let v = Vault::open_dir(
+        path.clone(),
+        alice.clone(),
+        "photos".into(),
+        "laptop".into(),
+        OpenMode::Create,
+    )
+    .await
+    .unwrap();
+    v.put(b"2026/cat.jpg".to_vec(), b"meow".to_vec(), None)
+        .await
+        .unwrap();
+    v.put(b"taxes.pdf".to_vec(), b"private".to_vec(), None)
+        .await
+        .unwrap();
+    let scope = ShareScope::Prefix {
+        prefix: b"2026/".to_vec(),
+    };
+    let expires = now_ms() + parse_duration_ms("1h".into()).unwrap();
+    // A bad recipient, an expiry in the past, an unknown id: typed errors.
+    let e = v
+        .share(scope.clone(), "coffer1nope".into(), expires, None, false)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), 2);
+    let to = bob.recipient().to_text();
+    let e = v
+        .share(scope.clone(), to.clone(), 1, None, false)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), 1);
+    assert_eq!(v.revoke("00".repeat(16)).await.unwrap_err().code(), 1);
+    assert_eq!(v.revoke("not an id".into()).await.unwrap_err().code(), 1);
+
+    let id = v
+        .share(scope.clone(), to.clone(), expires, None, false)
+        .await
+        .unwrap();
+    let infos = v.shares().await;
+    assert_eq!(infos.len(), 1);
+    assert_eq!(infos[0].id, id);
+    assert_eq!(infos[0].scope, scope);
+    assert_eq!(infos[0].recipient, to);
+    assert_eq!(infos[0].status, ShareStatus::Active);
+
+    // Bob, with his identity and the store only.
+    let store = CofferStore::dir(path).unwrap();
+    let inbox = read_inbox(store.clone(), bob.clone()).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    let share = inbox[0].share.clone().expect("a verified share");
+    assert_eq!(share.id(), id);
+    assert_eq!(share.scope(), scope);
+    assert_eq!(share.issuer().to_text(), alice.recipient().to_text());
+    // Alice cannot open Bob's envelope.
+    let e = Share::open(alice.clone(), share.envelope()).unwrap_err();
+    assert_eq!(e.code(), 3);
+
+    let book = ShareBook::new();
+    assert_eq!(book.accept(share.clone(), now_ms()).unwrap(), Accepted::New);
+    assert_eq!(book.accept(share.clone(), now_ms()).unwrap_err().code(), 4);
+    assert_eq!(book.accept(share.clone(), u64::MAX).unwrap_err().code(), 8);
+    let saved = book.to_bytes(bob.clone()).unwrap();
+    let again = ShareBook::from_bytes(bob.clone(), saved.clone()).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again.find(id[..6].to_string()).unwrap().id(), id);
+    assert_eq!(
+        ShareBook::from_bytes(alice.clone(), saved)
+            .unwrap_err()
+            .code(),
+        3
+    );
+
+    let reader = SharedReader::open(store.clone(), share.clone())
+        .await
+        .unwrap();
+    assert_eq!(reader.get(b"2026/cat.jpg".to_vec()).await.unwrap(), b"meow");
+    assert_eq!(reader.head(b"2026/cat.jpg".to_vec()).await.unwrap().size, 4);
+    let page = reader.list(None).await.unwrap();
+    assert_eq!(page.contents.len(), 1);
+    assert_eq!(
+        reader.get(b"taxes.pdf".to_vec()).await.unwrap_err().code(),
+        1
+    );
+    assert_eq!(
+        reader
+            .get(b"2026/dog.jpg".to_vec())
+            .await
+            .unwrap_err()
+            .code(),
+        5
+    );
+
+    // Revoked: the share no longer opens.
+    let report = v.revoke(id.clone()).await.unwrap();
+    assert_eq!(report.epoch, 0);
+    assert_eq!(v.shares().await[0].status, ShareStatus::Revoked);
+    let e = SharedReader::open(store, share).await.unwrap_err();
+    assert_eq!(e.code(), 8);
+    assert_eq!(v.rotate(scope).await.unwrap().grants, 0);
+}
+
+#[test]
+fn derived_identities() {
+    let a =
+        Identity::from_passphrase("correct horse battery staple".into(), "a@b.c".into()).unwrap();
+    let b =
+        Identity::from_passphrase("correct horse battery staple".into(), " a@b.c ".into()).unwrap();
+    assert_eq!(a.recipient().to_text(), b.recipient().to_text());
+    assert_eq!(
+        Identity::from_passphrase(String::new(), "a".into())
+            .unwrap_err()
+            .code(),
+        2
+    );
+    assert!(wallet_message().starts_with("coffer: "));
+    assert_eq!(
+        Identity::from_wallet_signature(vec![1; 66])
+            .unwrap_err()
+            .code(),
+        2
+    );
+    let w = Identity::from_wallet_signature([vec![1; 64], vec![27]].concat()).unwrap();
+    let w2 = Identity::from_wallet_signature(vec![1; 64]).unwrap();
+    assert_eq!(w.recipient().to_text(), w2.recipient().to_text());
+}

@@ -10,10 +10,11 @@ use tokio::sync::Mutex;
 
 use crate::crypto::Identity;
 use crate::error::{CofferError, guard_async};
+use crate::share::CofferStore;
 use crate::transport::{ForeignStore, Transport};
 
 /// Any block + head store, as a trait object.
-trait AnyStore: BlockStore + HeadStore {}
+pub(crate) trait AnyStore: BlockStore + HeadStore {}
 impl<T: BlockStore + HeadStore + ?Sized> AnyStore for T {}
 
 type CoreVault = coffer::vault::Vault<dyn AnyStore>;
@@ -201,6 +202,20 @@ pub struct ListParams {
     pub max_keys: Option<u32>,
 }
 
+impl ListParams {
+    pub(crate) fn into_core(self) -> ListRequest {
+        #[allow(clippy::needless_update)]
+        ListRequest {
+            prefix: self.prefix,
+            delimiter: self.delimiter,
+            start_after: self.start_after,
+            continuation_token: self.continuation_token,
+            max_keys: self.max_keys,
+            ..Default::default()
+        }
+    }
+}
+
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ListedObject {
@@ -229,6 +244,27 @@ pub struct ListResult {
     pub next_continuation_token: Option<String>,
 }
 
+impl From<coffer::vault::ListPage> for ListResult {
+    fn from(page: coffer::vault::ListPage) -> Self {
+        Self {
+            contents: page
+                .contents
+                .into_iter()
+                .map(|o| ListedObject {
+                    key: o.key,
+                    size: o.size,
+                    etag: o.etag,
+                    last_modified_ms: o.last_modified_ms,
+                })
+                .collect(),
+            common_prefixes: page.common_prefixes,
+            key_count: page.key_count,
+            is_truncated: page.is_truncated,
+            next_continuation_token: page.next_continuation_token,
+        }
+    }
+}
+
 /// The outcome of deleting one key in [`Vault::delete_many`].
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct DeleteOutcome {
@@ -255,7 +291,7 @@ pub struct SyncResult {
 /// Every method is `suspend` in Kotlin and `async` in Swift; calls on one vault are serialized.
 #[derive(uniffi::Object)]
 pub struct Vault {
-    inner: Mutex<CoreVault>,
+    pub(crate) inner: Mutex<CoreVault>,
     name: String,
     device: String,
 }
@@ -290,7 +326,7 @@ async fn open_on(
 }
 
 #[cfg(feature = "s3")]
-async fn s3_store(settings: S3Settings) -> Result<Arc<dyn AnyStore>, CofferError> {
+pub(crate) async fn s3_store(settings: S3Settings) -> Result<Arc<dyn AnyStore>, CofferError> {
     use coffer::store::s3::{S3Config, S3Credentials as CoreCredentials, S3Store};
     let mut config = S3Config::new(settings.bucket);
     config.endpoint = settings.endpoint;
@@ -306,7 +342,7 @@ async fn s3_store(settings: S3Settings) -> Result<Arc<dyn AnyStore>, CofferError
 }
 
 #[cfg(not(feature = "s3"))]
-async fn s3_store(settings: S3Settings) -> Result<Arc<dyn AnyStore>, CofferError> {
+pub(crate) async fn s3_store(settings: S3Settings) -> Result<Arc<dyn AnyStore>, CofferError> {
     drop(settings);
     Err(CofferError::unsupported(
         "this build of coffer has no S3 support (feature `s3` of coffer-uniffi)",
@@ -365,6 +401,22 @@ impl Vault {
             let store = ForeignStore::new(transport);
             open_on(Arc::new(store), &identity, vault, device, mode).await
         })
+        .await
+    }
+
+    /// Opens vault `vault` as writer `device` on a [`CofferStore`] (a directory, S3 or a
+    /// transport, opened once and shared with share readers and inboxes).
+    #[uniffi::constructor]
+    pub async fn open_store(
+        store: Arc<CofferStore>,
+        identity: Arc<Identity>,
+        vault: String,
+        device: String,
+        mode: OpenMode,
+    ) -> Result<Arc<Self>, CofferError> {
+        guard_async(
+            async move { open_on(store.inner.clone(), &identity, vault, device, mode).await },
+        )
         .await
     }
 
@@ -541,33 +593,8 @@ impl Vault {
     #[uniffi::method(default(params = None))]
     pub async fn list(&self, params: Option<ListParams>) -> Result<ListResult, CofferError> {
         guard_async(async move {
-            let p = params.unwrap_or_default();
-            #[allow(clippy::needless_update)]
-            let req = ListRequest {
-                prefix: p.prefix,
-                delimiter: p.delimiter,
-                start_after: p.start_after,
-                continuation_token: p.continuation_token,
-                max_keys: p.max_keys,
-                ..Default::default()
-            };
-            let page = self.inner.lock().await.list(&req).await?;
-            Ok(ListResult {
-                contents: page
-                    .contents
-                    .into_iter()
-                    .map(|o| ListedObject {
-                        key: o.key,
-                        size: o.size,
-                        etag: o.etag,
-                        last_modified_ms: o.last_modified_ms,
-                    })
-                    .collect(),
-                common_prefixes: page.common_prefixes,
-                key_count: page.key_count,
-                is_truncated: page.is_truncated,
-                next_continuation_token: page.next_continuation_token,
-            })
+            let req = params.unwrap_or_default().into_core();
+            Ok(self.inner.lock().await.list(&req).await?.into())
         })
         .await
     }

@@ -325,9 +325,19 @@ uint64_t uniffi_coffer_uniffi_fn_clone_identity(uint64_t handle, RustCallStatus 
 void uniffi_coffer_uniffi_fn_free_identity(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_IDENTITY_FROM_PASSPHRASE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_IDENTITY_FROM_PASSPHRASE
+uint64_t uniffi_coffer_uniffi_fn_constructor_identity_from_passphrase(RustBuffer passphrase, RustBuffer account, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_IDENTITY_FROM_SEED
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_IDENTITY_FROM_SEED
 uint64_t uniffi_coffer_uniffi_fn_constructor_identity_from_seed(RustBuffer seed, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_IDENTITY_FROM_WALLET_SIGNATURE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_IDENTITY_FROM_WALLET_SIGNATURE
+uint64_t uniffi_coffer_uniffi_fn_constructor_identity_from_wallet_signature(RustBuffer signature, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_IDENTITY_GENERATE
@@ -409,6 +419,207 @@ int8_t uniffi_coffer_uniffi_fn_method_recipient_uniffi_trait_eq_eq(uint64_t ptr,
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_RECIPIENT_UNIFFI_TRAIT_EQ_NE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_RECIPIENT_UNIFFI_TRAIT_EQ_NE
 int8_t uniffi_coffer_uniffi_fn_method_recipient_uniffi_trait_eq_ne(uint64_t ptr, uint64_t other, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_COFFERSTORE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_COFFERSTORE
+uint64_t uniffi_coffer_uniffi_fn_clone_cofferstore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_COFFERSTORE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_COFFERSTORE
+void uniffi_coffer_uniffi_fn_free_cofferstore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_COFFERSTORE_DIR
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_COFFERSTORE_DIR
+uint64_t uniffi_coffer_uniffi_fn_constructor_cofferstore_dir(RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_COFFERSTORE_S3
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_COFFERSTORE_S3
+uint64_t uniffi_coffer_uniffi_fn_constructor_cofferstore_s3(RustBuffer settings
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_COFFERSTORE_TRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_COFFERSTORE_TRANSPORT
+uint64_t uniffi_coffer_uniffi_fn_constructor_cofferstore_transport(uint64_t transport, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHARE
+uint64_t uniffi_coffer_uniffi_fn_clone_share(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHARE
+void uniffi_coffer_uniffi_fn_free_share(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHARE_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHARE_OPEN
+uint64_t uniffi_coffer_uniffi_fn_constructor_share_open(uint64_t identity, RustBuffer envelope, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_AUDIENCE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_AUDIENCE
+uint64_t uniffi_coffer_uniffi_fn_method_share_audience(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_CHECK_TIME
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_CHECK_TIME
+void uniffi_coffer_uniffi_fn_method_share_check_time(uint64_t ptr, uint64_t now_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ENVELOPE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ENVELOPE
+RustBuffer uniffi_coffer_uniffi_fn_method_share_envelope(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_EXPIRES_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_EXPIRES_MS
+uint64_t uniffi_coffer_uniffi_fn_method_share_expires_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_GRANT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_GRANT
+uint64_t uniffi_coffer_uniffi_fn_method_share_grant(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ID
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ID
+RustBuffer uniffi_coffer_uniffi_fn_method_share_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ISSUED_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ISSUED_MS
+uint64_t uniffi_coffer_uniffi_fn_method_share_issued_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ISSUER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_ISSUER
+uint64_t uniffi_coffer_uniffi_fn_method_share_issuer(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_NOT_BEFORE_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_NOT_BEFORE_MS
+uint64_t uniffi_coffer_uniffi_fn_method_share_not_before_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_PRESIGNED_URL
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_PRESIGNED_URL
+RustBuffer uniffi_coffer_uniffi_fn_method_share_presigned_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_RIGHTS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_RIGHTS
+RustBuffer uniffi_coffer_uniffi_fn_method_share_rights(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_SCOPE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_SCOPE
+RustBuffer uniffi_coffer_uniffi_fn_method_share_scope(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_VAULT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_VAULT
+RustBuffer uniffi_coffer_uniffi_fn_method_share_vault(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_UNIFFI_TRAIT_DISPLAY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_UNIFFI_TRAIT_DISPLAY
+RustBuffer uniffi_coffer_uniffi_fn_method_share_uniffi_trait_display(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHAREBOOK
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHAREBOOK
+uint64_t uniffi_coffer_uniffi_fn_clone_sharebook(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHAREBOOK
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHAREBOOK
+void uniffi_coffer_uniffi_fn_free_sharebook(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREBOOK_FROM_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREBOOK_FROM_BYTES
+uint64_t uniffi_coffer_uniffi_fn_constructor_sharebook_from_bytes(uint64_t identity, RustBuffer bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREBOOK_NEW
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREBOOK_NEW
+uint64_t uniffi_coffer_uniffi_fn_constructor_sharebook_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_ACCEPT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_ACCEPT
+RustBuffer uniffi_coffer_uniffi_fn_method_sharebook_accept(uint64_t ptr, uint64_t share, uint64_t now_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_FIND
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_FIND
+uint64_t uniffi_coffer_uniffi_fn_method_sharebook_find(uint64_t ptr, RustBuffer id_prefix, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_IS_EMPTY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_IS_EMPTY
+int8_t uniffi_coffer_uniffi_fn_method_sharebook_is_empty(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_LEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_LEN
+uint64_t uniffi_coffer_uniffi_fn_method_sharebook_len(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_REMOVE
+int8_t uniffi_coffer_uniffi_fn_method_sharebook_remove(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_SHARES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_SHARES
+RustBuffer uniffi_coffer_uniffi_fn_method_sharebook_shares(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_TO_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREBOOK_TO_BYTES
+RustBuffer uniffi_coffer_uniffi_fn_method_sharebook_to_bytes(uint64_t ptr, uint64_t identity, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHAREDREADER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHAREDREADER
+uint64_t uniffi_coffer_uniffi_fn_clone_sharedreader(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHAREDREADER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHAREDREADER
+void uniffi_coffer_uniffi_fn_free_sharedreader(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREDREADER_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREDREADER_OPEN
+uint64_t uniffi_coffer_uniffi_fn_constructor_sharedreader_open(uint64_t store, uint64_t share
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_GET
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_GET
+uint64_t uniffi_coffer_uniffi_fn_method_sharedreader_get(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_HEAD
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_HEAD
+uint64_t uniffi_coffer_uniffi_fn_method_sharedreader_head(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_LIST
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_LIST
+uint64_t uniffi_coffer_uniffi_fn_method_sharedreader_list(uint64_t ptr, RustBuffer params
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDREADER_SHARE
+uint64_t uniffi_coffer_uniffi_fn_method_sharedreader_share(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_TRANSPORT
@@ -516,9 +727,34 @@ uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_dir(RustBuffer path, uin
 uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_s3(RustBuffer settings, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_STORE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_STORE
+uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_store(uint64_t store, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_TRANSPORT
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_TRANSPORT
 uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_transport(uint64_t transport, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_REVOKE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_REVOKE
+uint64_t uniffi_coffer_uniffi_fn_method_vault_revoke(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_ROTATE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_ROTATE
+uint64_t uniffi_coffer_uniffi_fn_method_vault_rotate(uint64_t ptr, RustBuffer scope
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE
+uint64_t uniffi_coffer_uniffi_fn_method_vault_share(uint64_t ptr, RustBuffer scope, RustBuffer recipient, uint64_t expires_ms, RustBuffer not_before_ms, int8_t presign
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARES
+uint64_t uniffi_coffer_uniffi_fn_method_vault_shares(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_COPY
@@ -665,6 +901,28 @@ void uniffi_coffer_uniffi_fn_func_verify_outboard(RustBuffer root, RustBuffer da
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_VERIFY_RANGE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_VERIFY_RANGE
 RustBuffer uniffi_coffer_uniffi_fn_func_verify_range(RustBuffer root, uint64_t len, RustBuffer outboard, uint64_t start, uint64_t end, RustBuffer covering, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_WALLET_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_WALLET_MESSAGE
+RustBuffer uniffi_coffer_uniffi_fn_func_wallet_message(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_NOW_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_NOW_MS
+uint64_t uniffi_coffer_uniffi_fn_func_now_ms(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_PARSE_DURATION_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_PARSE_DURATION_MS
+uint64_t uniffi_coffer_uniffi_fn_func_parse_duration_ms(RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_READ_INBOX
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_READ_INBOX
+uint64_t uniffi_coffer_uniffi_fn_func_read_inbox(uint64_t store, uint64_t identity
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_COFFER_UNIFFI_RUSTBUFFER_ALLOC
@@ -993,6 +1251,30 @@ uint16_t uniffi_coffer_uniffi_checksum_func_verify_range(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_WALLET_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_WALLET_MESSAGE
+uint16_t uniffi_coffer_uniffi_checksum_func_wallet_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_NOW_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_NOW_MS
+uint16_t uniffi_coffer_uniffi_checksum_func_now_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_PARSE_DURATION_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_PARSE_DURATION_MS
+uint16_t uniffi_coffer_uniffi_checksum_func_parse_duration_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_READ_INBOX
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_READ_INBOX
+uint16_t uniffi_coffer_uniffi_checksum_func_read_inbox(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_IDENTITY_RECIPIENT
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_IDENTITY_RECIPIENT
 uint16_t uniffi_coffer_uniffi_checksum_method_identity_recipient(void
@@ -1038,6 +1320,150 @@ uint16_t uniffi_coffer_uniffi_checksum_method_recipient_verify(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_RECIPIENT_X25519_PUBLIC_KEY
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_RECIPIENT_X25519_PUBLIC_KEY
 uint16_t uniffi_coffer_uniffi_checksum_method_recipient_x25519_public_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_AUDIENCE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_AUDIENCE
+uint16_t uniffi_coffer_uniffi_checksum_method_share_audience(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_CHECK_TIME
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_CHECK_TIME
+uint16_t uniffi_coffer_uniffi_checksum_method_share_check_time(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ENVELOPE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ENVELOPE
+uint16_t uniffi_coffer_uniffi_checksum_method_share_envelope(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_EXPIRES_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_EXPIRES_MS
+uint16_t uniffi_coffer_uniffi_checksum_method_share_expires_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_GRANT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_GRANT
+uint16_t uniffi_coffer_uniffi_checksum_method_share_grant(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ID
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ID
+uint16_t uniffi_coffer_uniffi_checksum_method_share_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ISSUED_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ISSUED_MS
+uint16_t uniffi_coffer_uniffi_checksum_method_share_issued_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ISSUER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_ISSUER
+uint16_t uniffi_coffer_uniffi_checksum_method_share_issuer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_NOT_BEFORE_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_NOT_BEFORE_MS
+uint16_t uniffi_coffer_uniffi_checksum_method_share_not_before_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_PRESIGNED_URL
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_PRESIGNED_URL
+uint16_t uniffi_coffer_uniffi_checksum_method_share_presigned_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_RIGHTS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_RIGHTS
+uint16_t uniffi_coffer_uniffi_checksum_method_share_rights(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_SCOPE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_SCOPE
+uint16_t uniffi_coffer_uniffi_checksum_method_share_scope(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_VAULT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_VAULT
+uint16_t uniffi_coffer_uniffi_checksum_method_share_vault(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_ACCEPT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_ACCEPT
+uint16_t uniffi_coffer_uniffi_checksum_method_sharebook_accept(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_FIND
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_FIND
+uint16_t uniffi_coffer_uniffi_checksum_method_sharebook_find(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_IS_EMPTY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_IS_EMPTY
+uint16_t uniffi_coffer_uniffi_checksum_method_sharebook_is_empty(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_LEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_LEN
+uint16_t uniffi_coffer_uniffi_checksum_method_sharebook_len(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_REMOVE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_REMOVE
+uint16_t uniffi_coffer_uniffi_checksum_method_sharebook_remove(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_SHARES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_SHARES
+uint16_t uniffi_coffer_uniffi_checksum_method_sharebook_shares(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_TO_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREBOOK_TO_BYTES
+uint16_t uniffi_coffer_uniffi_checksum_method_sharebook_to_bytes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_GET
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_GET
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedreader_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_HEAD
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_HEAD
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedreader_head(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_LIST
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_LIST
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedreader_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDREADER_SHARE
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedreader_share(void
     
 );
 #endif
@@ -1098,6 +1524,30 @@ uint16_t uniffi_coffer_uniffi_checksum_method_transport_enforces_conditions(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
 uint16_t uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_REVOKE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_REVOKE
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_revoke(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_ROTATE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_ROTATE
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_rotate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARE
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_share(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARES
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_shares(void
     
 );
 #endif
@@ -1209,9 +1659,21 @@ uint16_t uniffi_coffer_uniffi_checksum_method_vault_versions(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_IDENTITY_FROM_PASSPHRASE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_IDENTITY_FROM_PASSPHRASE
+uint16_t uniffi_coffer_uniffi_checksum_constructor_identity_from_passphrase(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_IDENTITY_FROM_SEED
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_IDENTITY_FROM_SEED
 uint16_t uniffi_coffer_uniffi_checksum_constructor_identity_from_seed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_IDENTITY_FROM_WALLET_SIGNATURE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_IDENTITY_FROM_WALLET_SIGNATURE
+uint16_t uniffi_coffer_uniffi_checksum_constructor_identity_from_wallet_signature(void
     
 );
 #endif
@@ -1233,6 +1695,48 @@ uint16_t uniffi_coffer_uniffi_checksum_constructor_recipient_parse(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_COFFERSTORE_DIR
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_COFFERSTORE_DIR
+uint16_t uniffi_coffer_uniffi_checksum_constructor_cofferstore_dir(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_COFFERSTORE_S3
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_COFFERSTORE_S3
+uint16_t uniffi_coffer_uniffi_checksum_constructor_cofferstore_s3(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_COFFERSTORE_TRANSPORT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_COFFERSTORE_TRANSPORT
+uint16_t uniffi_coffer_uniffi_checksum_constructor_cofferstore_transport(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHARE_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHARE_OPEN
+uint16_t uniffi_coffer_uniffi_checksum_constructor_share_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREBOOK_FROM_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREBOOK_FROM_BYTES
+uint16_t uniffi_coffer_uniffi_checksum_constructor_sharebook_from_bytes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREBOOK_NEW
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREBOOK_NEW
+uint16_t uniffi_coffer_uniffi_checksum_constructor_sharebook_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREDREADER_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREDREADER_OPEN
+uint16_t uniffi_coffer_uniffi_checksum_constructor_sharedreader_open(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_S3CREDENTIALS_NEW
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_S3CREDENTIALS_NEW
 uint16_t uniffi_coffer_uniffi_checksum_constructor_s3credentials_new(void
@@ -1248,6 +1752,12 @@ uint16_t uniffi_coffer_uniffi_checksum_constructor_vault_open_dir(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_VAULT_OPEN_S3
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_VAULT_OPEN_S3
 uint16_t uniffi_coffer_uniffi_checksum_constructor_vault_open_s3(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_VAULT_OPEN_STORE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_VAULT_OPEN_STORE
+uint16_t uniffi_coffer_uniffi_checksum_constructor_vault_open_store(void
     
 );
 #endif

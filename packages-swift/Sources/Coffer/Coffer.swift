@@ -608,6 +608,164 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * A store opened once: a local directory, an S3-compatible bucket or an app-provided transport.
+ * The recipient of a share reads their inbox and the shared objects from the owner's store
+ * through it; a vault can be opened on it too (`Vault.openStore`).
+ */
+public protocol CofferStoreProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * A store opened once: a local directory, an S3-compatible bucket or an app-provided transport.
+ * The recipient of a share reads their inbox and the shared objects from the owner's store
+ * through it; a vault can be opened on it too (`Vault.openStore`).
+ */
+open class CofferStore: CofferStoreProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_cofferstore(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_cofferstore(handle, $0) }
+    }
+
+    
+    /**
+     * A store in a local directory (created when missing).
+     */
+public static func dir(path: String)throws  -> CofferStore  {
+    return try  FfiConverterTypeCofferStore_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_cofferstore_dir(
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * An S3-compatible bucket. `Unsupported` in builds without S3.
+     */
+public static func s3(settings: S3Settings)async throws  -> CofferStore  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_constructor_cofferstore_s3(FfiConverterTypeS3Settings_lower(settings)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeCofferStore_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * An app-provided transport.
+     */
+public static func transport(transport: Transport) -> CofferStore  {
+    return try!  FfiConverterTypeCofferStore_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_cofferstore_transport(
+        FfiConverterTypeTransport_lower(transport),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCofferStore: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = CofferStore
+
+    public static func lift(_ handle: UInt64) throws -> CofferStore {
+        return CofferStore(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: CofferStore) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CofferStore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CofferStore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCofferStore_lift(_ handle: UInt64) throws -> CofferStore {
+    return try FfiConverterTypeCofferStore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCofferStore_lower(_ value: CofferStore) -> UInt64 {
+    return FfiConverterTypeCofferStore.lower(value)
+}
+
+
+
+
+
+
+/**
  * A secret identity: an X25519 key for opening and an Ed25519 key for signing, both derived from
  * one 32-byte seed. Its text form (`COFFER-SECRET-KEY-1…`) is a secret: store it like a password.
  */
@@ -690,6 +848,25 @@ open class Identity: IdentityProtocol, @unchecked Sendable {
 
     
     /**
+     * The identity of `passphrase` for `account` (`docs/FORMAT.md` §1.1): Argon2id with the
+     * default parameters (64 MiB, 3 passes, 4 lanes), so the same passphrase and account give
+     * the same identity on every device. The passphrase is used byte for byte (no trimming, no
+     * Unicode normalisation); the account (an e-mail or user name, case matters) is trimmed.
+     * Blocks for a fraction of a second and 64 MiB: call it off the main thread. `InvalidKey`
+     * when the passphrase or the account is empty. Anyone with the recipient can test guesses
+     * at that cost each, so the passphrase must be strong.
+     */
+public static func fromPassphrase(passphrase: String, account: String)throws  -> Identity  {
+    return try  FfiConverterTypeIdentity_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_identity_from_passphrase(
+        FfiConverterString.lower(passphrase),
+        FfiConverterString.lower(account),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Derives the identity from a 32-byte seed.
      */
 public static func fromSeed(seed: Data)throws  -> Identity  {
@@ -697,6 +874,21 @@ public static func fromSeed(seed: Data)throws  -> Identity  {
         uniffiCallStatus in
     uniffi_coffer_uniffi_fn_constructor_identity_from_seed(
         FfiConverterData.lower(seed),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The identity of an Ethereum wallet's `personal_sign` signature over [`wallet_message`]
+     * (`docs/FORMAT.md` §1.1), decoded from hex: 65 bytes `r ‖ s ‖ v` or the 64-byte EIP-2098
+     * form. The signature is not verified against an address (any well-formed bytes give an
+     * identity) and is as secret as the identity. `InvalidKey` when it is malformed.
+     */
+public static func fromWalletSignature(signature: Data)throws  -> Identity  {
+    return try  FfiConverterTypeIdentity_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_identity_from_wallet_signature(
+        FfiConverterData.lower(signature),uniffiCallStatus
     )
 })
 }
@@ -1194,6 +1386,862 @@ public func FfiConverterTypeS3Credentials_lift(_ handle: UInt64) throws -> S3Cre
 #endif
 public func FfiConverterTypeS3Credentials_lower(_ value: S3Credentials) -> UInt64 {
     return FfiConverterTypeS3Credentials.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A verified share (capability) addressed to this identity. It holds the keys it grants; its
+ * text form shows only the id, issuer, vault, scope and validity.
+ */
+public protocol ShareProtocol: AnyObject, Sendable {
+    
+    /**
+     * Who it is for.
+     */
+    func audience()  -> Recipient
+    
+    /**
+     * `PreconditionFailed` unless `now_ms` lies in `[notBeforeMs, expiresMs)`.
+     */
+    func checkTime(nowMs: UInt64) throws 
+    
+    /**
+     * The sealed envelope: only the audience can open it (`Share.open`).
+     */
+    func envelope()  -> Data
+    
+    /**
+     * Valid until, exclusive (ms since the Unix epoch).
+     */
+    func expiresMs()  -> UInt64
+    
+    /**
+     * The grant number: 1, then one more each time the owner re-grants after a rotation.
+     */
+    func grant()  -> UInt64
+    
+    /**
+     * The share id (32 hex digits; the same for every grant of one share).
+     */
+    func id()  -> String
+    
+    /**
+     * When it was issued (ms since the Unix epoch).
+     */
+    func issuedMs()  -> UInt64
+    
+    /**
+     * Who issued it (the vault owner).
+     */
+    func issuer()  -> Recipient
+    
+    /**
+     * Valid from (ms since the Unix epoch).
+     */
+    func notBeforeMs()  -> UInt64
+    
+    /**
+     * A presigned URL of the shared version's sealed bytes, if the owner added one.
+     */
+    func presignedUrl()  -> String?
+    
+    /**
+     * The rights granted (`read`).
+     */
+    func rights()  -> [String]
+    
+    /**
+     * What it covers.
+     */
+    func scope()  -> ShareScope
+    
+    /**
+     * The vault it reads from.
+     */
+    func vault()  -> String
+    
+}
+/**
+ * A verified share (capability) addressed to this identity. It holds the keys it grants; its
+ * text form shows only the id, issuer, vault, scope and validity.
+ */
+open class Share: ShareProtocol, @unchecked Sendable, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_share(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_share(handle, $0) }
+    }
+
+    
+    /**
+     * Opens a sealed envelope (see `envelope`) with `identity`, verifying who sealed and signed
+     * it. `WrongIdentity` when it is addressed to someone else, `Corrupt` when forged or damaged.
+     */
+public static func `open`(identity: Identity, envelope: Data)throws  -> Share  {
+    return try  FfiConverterTypeShare_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_share_open(
+        FfiConverterTypeIdentity_lower(identity),
+        FfiConverterData.lower(envelope),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Who it is for.
+     */
+open func audience() -> Recipient  {
+    return try!  FfiConverterTypeRecipient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_audience(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `PreconditionFailed` unless `now_ms` lies in `[notBeforeMs, expiresMs)`.
+     */
+open func checkTime(nowMs: UInt64)throws   {try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_check_time(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(nowMs),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The sealed envelope: only the audience can open it (`Share.open`).
+     */
+open func envelope() -> Data  {
+    return try!  FfiConverterData.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_envelope(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Valid until, exclusive (ms since the Unix epoch).
+     */
+open func expiresMs() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_expires_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The grant number: 1, then one more each time the owner re-grants after a rotation.
+     */
+open func grant() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_grant(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The share id (32 hex digits; the same for every grant of one share).
+     */
+open func id() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * When it was issued (ms since the Unix epoch).
+     */
+open func issuedMs() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_issued_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Who issued it (the vault owner).
+     */
+open func issuer() -> Recipient  {
+    return try!  FfiConverterTypeRecipient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_issuer(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Valid from (ms since the Unix epoch).
+     */
+open func notBeforeMs() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_not_before_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A presigned URL of the shared version's sealed bytes, if the owner added one.
+     */
+open func presignedUrl() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_presigned_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The rights granted (`read`).
+     */
+open func rights() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_rights(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What it covers.
+     */
+open func scope() -> ShareScope  {
+    return try!  FfiConverterTypeShareScope_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_scope(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The vault it reads from.
+     */
+open func vault() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_vault(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShare: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Share
+
+    public static func lift(_ handle: UInt64) throws -> Share {
+        return Share(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Share) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Share {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Share, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShare_lift(_ handle: UInt64) throws -> Share {
+    return try FfiConverterTypeShare.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShare_lower(_ value: Share) -> UInt64 {
+    return FfiConverterTypeShare.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The shares a recipient accepted, by id. Refuses replays and expired capabilities; persists
+ * sealed to its owner (`toBytes`).
+ */
+public protocol ShareBookProtocol: AnyObject, Sendable {
+    
+    /**
+     * Accepts `share` at `now_ms` (ms since the Unix epoch). `PreconditionFailed` when expired;
+     * `Corrupt` for a replay (the same or an older grant of a share already held) or a share id
+     * already held from another issuer.
+     */
+    func accept(share: Share, nowMs: UInt64) throws  -> Accepted
+    
+    /**
+     * The share whose id starts with `id_prefix` (at least 4 characters). `InvalidInput` when
+     * none or several match.
+     */
+    func find(idPrefix: String) throws  -> Share
+    
+    /**
+     * Whether the book is empty.
+     */
+    func isEmpty()  -> Bool
+    
+    /**
+     * Number of shares.
+     */
+    func len()  -> UInt64
+    
+    /**
+     * Forgets share `id`; whether it was held.
+     */
+    func remove(id: String) throws  -> Bool
+    
+    /**
+     * Every share, by id.
+     */
+    func shares()  -> [Share]
+    
+    /**
+     * The book sealed to `identity` and signed by it: safe to keep on disk.
+     */
+    func toBytes(identity: Identity) throws  -> Data
+    
+}
+/**
+ * The shares a recipient accepted, by id. Refuses replays and expired capabilities; persists
+ * sealed to its owner (`toBytes`).
+ */
+open class ShareBook: ShareBookProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_sharebook(self.handle, $0) }
+    }
+    /**
+     * An empty book.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_sharebook_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_sharebook(handle, $0) }
+    }
+
+    
+    /**
+     * Reads a book written by `toBytes`; every share in it is verified again.
+     * `WrongIdentity` when sealed to another identity, `Corrupt` when damaged.
+     */
+public static func fromBytes(identity: Identity, bytes: Data)throws  -> ShareBook  {
+    return try  FfiConverterTypeShareBook_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_sharebook_from_bytes(
+        FfiConverterTypeIdentity_lower(identity),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Accepts `share` at `now_ms` (ms since the Unix epoch). `PreconditionFailed` when expired;
+     * `Corrupt` for a replay (the same or an older grant of a share already held) or a share id
+     * already held from another issuer.
+     */
+open func accept(share: Share, nowMs: UInt64)throws  -> Accepted  {
+    return try  FfiConverterTypeAccepted_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharebook_accept(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeShare_lower(share),
+        FfiConverterUInt64.lower(nowMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The share whose id starts with `id_prefix` (at least 4 characters). `InvalidInput` when
+     * none or several match.
+     */
+open func find(idPrefix: String)throws  -> Share  {
+    return try  FfiConverterTypeShare_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharebook_find(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(idPrefix),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the book is empty.
+     */
+open func isEmpty() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharebook_is_empty(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Number of shares.
+     */
+open func len() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharebook_len(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Forgets share `id`; whether it was held.
+     */
+open func remove(id: String)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharebook_remove(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every share, by id.
+     */
+open func shares() -> [Share]  {
+    return try!  FfiConverterSequenceTypeShare.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharebook_shares(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The book sealed to `identity` and signed by it: safe to keep on disk.
+     */
+open func toBytes(identity: Identity)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharebook_to_bytes(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeIdentity_lower(identity),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShareBook: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ShareBook
+
+    public static func lift(_ handle: UInt64) throws -> ShareBook {
+        return ShareBook(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ShareBook) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ShareBook {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ShareBook, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareBook_lift(_ handle: UInt64) throws -> ShareBook {
+    return try FfiConverterTypeShareBook.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareBook_lower(_ value: ShareBook) -> UInt64 {
+    return FfiConverterTypeShareBook.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Reads what one accepted share grants from the owner's store, verified like the owner's
+ * reads. Every call checks the share against the clock (`PreconditionFailed` once expired) and
+ * the key against its scope (`InvalidInput` outside it).
+ */
+public protocol SharedReaderProtocol: AnyObject, Sendable {
+    
+    /**
+     * The object under `key`, verified and opened. `NotFound` when the share holds none.
+     */
+    func get(key: Data) async throws  -> Data
+    
+    /**
+     * What the share holds under `key` (without reading its data).
+     */
+    func head(key: Data) async throws  -> SharedObjectInfo
+    
+    /**
+     * One page of the shared keys (ListObjectsV2 semantics). The prefix must lie inside the
+     * share's scope (`InvalidInput` otherwise); an empty prefix lists the whole scope.
+     */
+    func list(params: ListParams?) async throws  -> ListResult
+    
+    /**
+     * The share being read.
+     */
+    func share()  -> Share
+    
+}
+/**
+ * Reads what one accepted share grants from the owner's store, verified like the owner's
+ * reads. Every call checks the share against the clock (`PreconditionFailed` once expired) and
+ * the key against its scope (`InvalidInput` outside it).
+ */
+open class SharedReader: SharedReaderProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_sharedreader(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_sharedreader(handle, $0) }
+    }
+
+    
+    /**
+     * Opens `share` on `store` (the owner's store). `PreconditionFailed` when the share expired,
+     * is not valid yet, or the owner revoked it or rotated its keys (a newer grant may be in
+     * the inbox).
+     */
+public static func `open`(store: CofferStore, share: Share)async throws  -> SharedReader  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_constructor_sharedreader_open(FfiConverterTypeCofferStore_lower(store),FfiConverterTypeShare_lower(share)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeSharedReader_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+
+    
+    /**
+     * The object under `key`, verified and opened. `NotFound` when the share holds none.
+     */
+open func get(key: Data)async throws  -> Data  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_sharedreader_get(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterData.lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * What the share holds under `key` (without reading its data).
+     */
+open func head(key: Data)async throws  -> SharedObjectInfo  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_sharedreader_head(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSharedObjectInfo_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * One page of the shared keys (ListObjectsV2 semantics). The prefix must lie inside the
+     * share's scope (`InvalidInput` otherwise); an empty prefix lists the whole scope.
+     */
+open func list(params: ListParams? = nil)async throws  -> ListResult  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_sharedreader_list(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeListParams.lower(params)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeListResult_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * The share being read.
+     */
+open func share() -> Share  {
+    return try!  FfiConverterTypeShare_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharedreader_share(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSharedReader: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SharedReader
+
+    public static func lift(_ handle: UInt64) throws -> SharedReader {
+        return SharedReader(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SharedReader) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SharedReader {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SharedReader, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedReader_lift(_ handle: UInt64) throws -> SharedReader {
+    return try FfiConverterTypeSharedReader.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedReader_lower(_ value: SharedReader) -> UInt64 {
+    return FfiConverterTypeSharedReader.lower(value)
 }
 
 
@@ -1970,6 +3018,34 @@ public func FfiConverterTypeTransport_lower(_ value: Transport) -> UInt64 {
 public protocol VaultProtocol: AnyObject, Sendable {
     
     /**
+     * Revokes share `id`: its scope gets new keys that only the remaining recipients receive (a
+     * new grant in their inbox). What the revoked recipient already read stays theirs.
+     * `InvalidInput` for an unknown id.
+     */
+    func revoke(id: String) async throws  -> RotationReport
+    
+    /**
+     * Gives `scope` (an object or prefix with shares) new keys: a new keyring (metadata only, no
+     * object re-uploaded) and new grants for every live recipient. `InvalidInput` when the scope
+     * has no shares.
+     */
+    func rotate(scope: ShareScope) async throws  -> RotationReport
+    
+    /**
+     * Shares `scope` with `recipient` (`coffer1…`) until `expires_ms` (ms since the Unix epoch,
+     * exclusive), from `not_before_ms` (`null`: now): drops a signed capability, sealed to the
+     * recipient, into their inbox on this vault's store. Returns the share id. `presign` (a
+     * version share on S3 only) adds a presigned URL the server stops honouring at expiry.
+     * `InvalidKey` for a bad recipient, `InvalidInput` for an expiry not in the future.
+     */
+    func share(scope: ShareScope, recipient: String, expiresMs: UInt64, notBeforeMs: UInt64?, presign: Bool) async throws  -> String
+    
+    /**
+     * Every share this vault issued (as of the last open or sync), with its status now.
+     */
+    func shares() async  -> [ShareInfo]
+    
+    /**
      * Copies the current version of `src` to `dst` by reference (nothing re-encrypted).
      */
     func copy(src: Data, dst: Data) async throws  -> ObjectInfo
@@ -2158,6 +3234,25 @@ public static func openS3(settings: S3Settings, identity: Identity, vault: Strin
 }
     
     /**
+     * Opens vault `vault` as writer `device` on a [`CofferStore`] (a directory, S3 or a
+     * transport, opened once and shared with share readers and inboxes).
+     */
+public static func openStore(store: CofferStore, identity: Identity, vault: String, device: String, mode: OpenMode)async throws  -> Vault  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_constructor_vault_open_store(FfiConverterTypeCofferStore_lower(store),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeVault_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
      * Opens vault `vault` as writer `device` over an app-provided transport.
      */
 public static func openTransport(transport: Transport, identity: Identity, vault: String, device: String, mode: OpenMode)async throws  -> Vault  {
@@ -2176,6 +3271,91 @@ public static func openTransport(transport: Transport, identity: Identity, vault
 }
     
 
+    
+    /**
+     * Revokes share `id`: its scope gets new keys that only the remaining recipients receive (a
+     * new grant in their inbox). What the revoked recipient already read stays theirs.
+     * `InvalidInput` for an unknown id.
+     */
+open func revoke(id: String)async throws  -> RotationReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_revoke(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRotationReport_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * Gives `scope` (an object or prefix with shares) new keys: a new keyring (metadata only, no
+     * object re-uploaded) and new grants for every live recipient. `InvalidInput` when the scope
+     * has no shares.
+     */
+open func rotate(scope: ShareScope)async throws  -> RotationReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_rotate(
+                        self.uniffiCloneHandle(),FfiConverterTypeShareScope_lower(scope)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRotationReport_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * Shares `scope` with `recipient` (`coffer1…`) until `expires_ms` (ms since the Unix epoch,
+     * exclusive), from `not_before_ms` (`null`: now): drops a signed capability, sealed to the
+     * recipient, into their inbox on this vault's store. Returns the share id. `presign` (a
+     * version share on S3 only) adds a presigned URL the server stops honouring at expiry.
+     * `InvalidKey` for a bad recipient, `InvalidInput` for an expiry not in the future.
+     */
+open func share(scope: ShareScope, recipient: String, expiresMs: UInt64, notBeforeMs: UInt64? = nil, presign: Bool = false)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_share(
+                        self.uniffiCloneHandle(),FfiConverterTypeShareScope_lower(scope),FfiConverterString.lower(recipient),FfiConverterUInt64.lower(expiresMs),FfiConverterOptionUInt64.lower(notBeforeMs),FfiConverterBool.lower(presign)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * Every share this vault issued (as of the last open or sync), with its status now.
+     */
+open func shares()async  -> [ShareInfo]  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_shares(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeShareInfo.lift,
+            errorHandler: nil
+            
+        )
+}
     
     /**
      * Copies the current version of `src` to `dst` by reference (nothing re-encrypted).
@@ -2783,6 +3963,96 @@ public func FfiConverterTypeHeadRecord_lift(_ buf: RustBuffer) throws -> HeadRec
 #endif
 public func FfiConverterTypeHeadRecord_lower(_ value: HeadRecord) -> RustBuffer {
     return FfiConverterTypeHeadRecord.lower(value)
+}
+
+
+/**
+ * One entry of an inbox: the verified share, or why it was refused (a bad entry never hides
+ * the others).
+ */
+public struct InboxEntry {
+    /**
+     * The entry's name in the inbox (`<share id>-<grant>`).
+     */
+    public var name: String
+    /**
+     * The verified share; `null` when refused.
+     */
+    public var share: Share?
+    /**
+     * `null` when verified, else the error code (see `CofferError`).
+     */
+    public var errorCode: UInt32?
+    /**
+     * `null` when verified, else why it was refused.
+     */
+    public var error: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The entry's name in the inbox (`<share id>-<grant>`).
+         */name: String, 
+        /**
+         * The verified share; `null` when refused.
+         */share: Share?, 
+        /**
+         * `null` when verified, else the error code (see `CofferError`).
+         */errorCode: UInt32?, 
+        /**
+         * `null` when verified, else why it was refused.
+         */error: String?) {
+        self.name = name
+        self.share = share
+        self.errorCode = errorCode
+        self.error = error
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InboxEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInboxEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InboxEntry {
+        return
+            try InboxEntry(
+                name: FfiConverterString.read(from: &buf), 
+                share: FfiConverterOptionTypeShare.read(from: &buf), 
+                errorCode: FfiConverterOptionUInt32.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InboxEntry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionTypeShare.write(value.share, into: &buf)
+        FfiConverterOptionUInt32.write(value.errorCode, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxEntry_lift(_ buf: RustBuffer) throws -> InboxEntry {
+    return try FfiConverterTypeInboxEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInboxEntry_lower(_ value: InboxEntry) -> RustBuffer {
+    return FfiConverterTypeInboxEntry.lower(value)
 }
 
 
@@ -3440,6 +4710,105 @@ public func FfiConverterTypePutParams_lower(_ value: PutParams) -> RustBuffer {
 
 
 /**
+ * What a rotation or revocation did to a scope's keys.
+ */
+public struct RotationReport: Equatable, Hashable {
+    /**
+     * The scope's epoch after it (0: nothing in the scope is shared any more).
+     */
+    public var epoch: UInt64
+    /**
+     * Objects whose keys were wrapped into the new epoch's keyring.
+     */
+    public var objects: UInt64
+    /**
+     * File keys written.
+     */
+    public var keys: UInt64
+    /**
+     * Bytes of keyrings, view heads, the share record and grants written.
+     */
+    public var bytesWritten: UInt64
+    /**
+     * Grants delivered to the remaining recipients' inboxes.
+     */
+    public var grants: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The scope's epoch after it (0: nothing in the scope is shared any more).
+         */epoch: UInt64, 
+        /**
+         * Objects whose keys were wrapped into the new epoch's keyring.
+         */objects: UInt64, 
+        /**
+         * File keys written.
+         */keys: UInt64, 
+        /**
+         * Bytes of keyrings, view heads, the share record and grants written.
+         */bytesWritten: UInt64, 
+        /**
+         * Grants delivered to the remaining recipients' inboxes.
+         */grants: UInt64) {
+        self.epoch = epoch
+        self.objects = objects
+        self.keys = keys
+        self.bytesWritten = bytesWritten
+        self.grants = grants
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RotationReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRotationReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RotationReport {
+        return
+            try RotationReport(
+                epoch: FfiConverterUInt64.read(from: &buf), 
+                objects: FfiConverterUInt64.read(from: &buf), 
+                keys: FfiConverterUInt64.read(from: &buf), 
+                bytesWritten: FfiConverterUInt64.read(from: &buf), 
+                grants: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RotationReport, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.epoch, into: &buf)
+        FfiConverterUInt64.write(value.objects, into: &buf)
+        FfiConverterUInt64.write(value.keys, into: &buf)
+        FfiConverterUInt64.write(value.bytesWritten, into: &buf)
+        FfiConverterUInt64.write(value.grants, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRotationReport_lift(_ buf: RustBuffer) throws -> RotationReport {
+    return try FfiConverterTypeRotationReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRotationReport_lower(_ value: RotationReport) -> RustBuffer {
+    return FfiConverterTypeRotationReport.lower(value)
+}
+
+
+/**
  * How to reach an S3-compatible bucket.
  */
 public struct S3Settings {
@@ -3551,6 +4920,244 @@ public func FfiConverterTypeS3Settings_lower(_ value: S3Settings) -> RustBuffer 
 
 
 /**
+ * One share the vault issued, as its registry records it.
+ */
+public struct ShareInfo: Equatable, Hashable {
+    /**
+     * The share id (32 hex digits).
+     */
+    public var id: String
+    /**
+     * What it covers.
+     */
+    public var scope: ShareScope
+    /**
+     * Who it is for (`coffer1…`).
+     */
+    public var recipient: String
+    /**
+     * Valid from (ms since the Unix epoch).
+     */
+    public var notBeforeMs: UInt64
+    /**
+     * Valid until, exclusive (ms since the Unix epoch).
+     */
+    public var expiresMs: UInt64
+    /**
+     * When it was issued (ms since the Unix epoch).
+     */
+    public var issuedMs: UInt64
+    /**
+     * When it was revoked, if it was.
+     */
+    public var revokedMs: UInt64?
+    /**
+     * The latest grant delivered (1, then one more per rotation it survived).
+     */
+    public var grant: UInt64
+    /**
+     * Where it stands now.
+     */
+    public var status: ShareStatus
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The share id (32 hex digits).
+         */id: String, 
+        /**
+         * What it covers.
+         */scope: ShareScope, 
+        /**
+         * Who it is for (`coffer1…`).
+         */recipient: String, 
+        /**
+         * Valid from (ms since the Unix epoch).
+         */notBeforeMs: UInt64, 
+        /**
+         * Valid until, exclusive (ms since the Unix epoch).
+         */expiresMs: UInt64, 
+        /**
+         * When it was issued (ms since the Unix epoch).
+         */issuedMs: UInt64, 
+        /**
+         * When it was revoked, if it was.
+         */revokedMs: UInt64?, 
+        /**
+         * The latest grant delivered (1, then one more per rotation it survived).
+         */grant: UInt64, 
+        /**
+         * Where it stands now.
+         */status: ShareStatus) {
+        self.id = id
+        self.scope = scope
+        self.recipient = recipient
+        self.notBeforeMs = notBeforeMs
+        self.expiresMs = expiresMs
+        self.issuedMs = issuedMs
+        self.revokedMs = revokedMs
+        self.grant = grant
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ShareInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShareInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ShareInfo {
+        return
+            try ShareInfo(
+                id: FfiConverterString.read(from: &buf), 
+                scope: FfiConverterTypeShareScope.read(from: &buf), 
+                recipient: FfiConverterString.read(from: &buf), 
+                notBeforeMs: FfiConverterUInt64.read(from: &buf), 
+                expiresMs: FfiConverterUInt64.read(from: &buf), 
+                issuedMs: FfiConverterUInt64.read(from: &buf), 
+                revokedMs: FfiConverterOptionUInt64.read(from: &buf), 
+                grant: FfiConverterUInt64.read(from: &buf), 
+                status: FfiConverterTypeShareStatus.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ShareInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeShareScope.write(value.scope, into: &buf)
+        FfiConverterString.write(value.recipient, into: &buf)
+        FfiConverterUInt64.write(value.notBeforeMs, into: &buf)
+        FfiConverterUInt64.write(value.expiresMs, into: &buf)
+        FfiConverterUInt64.write(value.issuedMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.revokedMs, into: &buf)
+        FfiConverterUInt64.write(value.grant, into: &buf)
+        FfiConverterTypeShareStatus.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareInfo_lift(_ buf: RustBuffer) throws -> ShareInfo {
+    return try FfiConverterTypeShareInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareInfo_lower(_ value: ShareInfo) -> RustBuffer {
+    return FfiConverterTypeShareInfo.lower(value)
+}
+
+
+/**
+ * What `SharedReader.head` tells about a shared object.
+ */
+public struct SharedObjectInfo: Equatable, Hashable {
+    /**
+     * The key.
+     */
+    public var key: Data
+    /**
+     * The version id (ETag).
+     */
+    public var version: String
+    /**
+     * Plaintext length.
+     */
+    public var size: UInt64
+    /**
+     * The content type given at put.
+     */
+    public var contentType: String?
+    /**
+     * When the version was written (ms since the Unix epoch, the writer's clock).
+     */
+    public var createdMs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The key.
+         */key: Data, 
+        /**
+         * The version id (ETag).
+         */version: String, 
+        /**
+         * Plaintext length.
+         */size: UInt64, 
+        /**
+         * The content type given at put.
+         */contentType: String?, 
+        /**
+         * When the version was written (ms since the Unix epoch, the writer's clock).
+         */createdMs: UInt64) {
+        self.key = key
+        self.version = version
+        self.size = size
+        self.contentType = contentType
+        self.createdMs = createdMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SharedObjectInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSharedObjectInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SharedObjectInfo {
+        return
+            try SharedObjectInfo(
+                key: FfiConverterData.read(from: &buf), 
+                version: FfiConverterString.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                contentType: FfiConverterOptionString.read(from: &buf), 
+                createdMs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SharedObjectInfo, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.key, into: &buf)
+        FfiConverterString.write(value.version, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterOptionString.write(value.contentType, into: &buf)
+        FfiConverterUInt64.write(value.createdMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedObjectInfo_lift(_ buf: RustBuffer) throws -> SharedObjectInfo {
+    return try FfiConverterTypeSharedObjectInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedObjectInfo_lower(_ value: SharedObjectInfo) -> RustBuffer {
+    return FfiConverterTypeSharedObjectInfo.lower(value)
+}
+
+
+/**
  * What [`Vault::sync`] did.
  */
 public struct SyncResult: Equatable, Hashable {
@@ -3627,6 +5234,81 @@ public func FfiConverterTypeSyncResult_lift(_ buf: RustBuffer) throws -> SyncRes
 public func FfiConverterTypeSyncResult_lower(_ value: SyncResult) -> RustBuffer {
     return FfiConverterTypeSyncResult.lower(value)
 }
+
+
+/**
+ * What `ShareBook.accept` did.
+ */
+
+public enum Accepted: Equatable, Hashable {
+    
+    /**
+     * A share not held before.
+     */
+    case new
+    /**
+     * A newer grant of a share already held (after the owner rotated its keys).
+     */
+    case updated
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Accepted: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccepted: FfiConverterRustBuffer {
+    typealias SwiftType = Accepted
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Accepted {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .new
+        
+        case 2: return .updated
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Accepted, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .new:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .updated:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccepted_lift(_ buf: RustBuffer) throws -> Accepted {
+    return try FfiConverterTypeAccepted.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccepted_lower(_ value: Accepted) -> RustBuffer {
+    return FfiConverterTypeAccepted.lower(value)
+}
+
 
 
 /**
@@ -4148,6 +5830,209 @@ public func FfiConverterTypeOpenMode_lower(_ value: OpenMode) -> RustBuffer {
 
 
 /**
+ * What a share covers.
+ */
+
+public enum ShareScope: Equatable, Hashable {
+    
+    /**
+     * Every key starting with `prefix` (empty: the whole vault), including keys written while
+     * the share is live.
+     */
+    case prefix(
+        /**
+         * The key prefix.
+         */prefix: Data
+    )
+    /**
+     * One key: its current version and every version written while the share is live.
+     */
+    case object(
+        /**
+         * The key.
+         */key: Data
+    )
+    /**
+     * One version of one key, nothing else (cannot be revoked before it expires).
+     */
+    case version(
+        /**
+         * The key.
+         */key: Data, 
+        /**
+         * The version id (from `put`, `head` or `versions`).
+         */version: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ShareScope: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShareScope: FfiConverterRustBuffer {
+    typealias SwiftType = ShareScope
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ShareScope {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .prefix(prefix: try FfiConverterData.read(from: &buf)
+        )
+        
+        case 2: return .object(key: try FfiConverterData.read(from: &buf)
+        )
+        
+        case 3: return .version(key: try FfiConverterData.read(from: &buf), version: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ShareScope, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .prefix(prefix):
+            writeInt(&buf, Int32(1))
+            FfiConverterData.write(prefix, into: &buf)
+            
+        
+        case let .object(key):
+            writeInt(&buf, Int32(2))
+            FfiConverterData.write(key, into: &buf)
+            
+        
+        case let .version(key,version):
+            writeInt(&buf, Int32(3))
+            FfiConverterData.write(key, into: &buf)
+            FfiConverterString.write(version, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareScope_lift(_ buf: RustBuffer) throws -> ShareScope {
+    return try FfiConverterTypeShareScope.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareScope_lower(_ value: ShareScope) -> RustBuffer {
+    return FfiConverterTypeShareScope.lower(value)
+}
+
+
+
+/**
+ * Where an issued share stands.
+ */
+
+public enum ShareStatus: Equatable, Hashable {
+    
+    /**
+     * Valid now.
+     */
+    case active
+    /**
+     * Not valid yet.
+     */
+    case pending
+    /**
+     * Past its expiry.
+     */
+    case expired
+    /**
+     * Revoked by the owner.
+     */
+    case revoked
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ShareStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeShareStatus: FfiConverterRustBuffer {
+    typealias SwiftType = ShareStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ShareStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .pending
+        
+        case 3: return .expired
+        
+        case 4: return .revoked
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ShareStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .pending:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .revoked:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareStatus_lift(_ buf: RustBuffer) throws -> ShareStatus {
+    return try FfiConverterTypeShareStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeShareStatus_lower(_ value: ShareStatus) -> RustBuffer {
+    return FfiConverterTypeShareStatus.lower(value)
+}
+
+
+
+/**
  * What a transport reports when it cannot do what was asked. Kotlin: throw
  * `TransportException.Unavailable("…")` etc.; any other exception a transport throws is taken as
  * `Failed` with the exception's text.
@@ -4331,6 +6216,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -4443,6 +6352,30 @@ fileprivate struct FfiConverterOptionTypeS3Credentials: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeS3Credentials.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeShare: FfiConverterRustBuffer {
+    typealias SwiftType = Share?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeShare.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeShare.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4574,6 +6507,31 @@ fileprivate struct FfiConverterSequenceTypeRecipient: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeShare: FfiConverterRustBuffer {
+    typealias SwiftType = [Share]
+
+    public static func write(_ value: [Share], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeShare.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Share] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Share]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeShare.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDeleteOutcome: FfiConverterRustBuffer {
     typealias SwiftType = [DeleteOutcome]
 
@@ -4624,6 +6582,31 @@ fileprivate struct FfiConverterSequenceTypeHeadRecord: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeInboxEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [InboxEntry]
+
+    public static func write(_ value: [InboxEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeInboxEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [InboxEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [InboxEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeInboxEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeListedObject: FfiConverterRustBuffer {
     typealias SwiftType = [ListedObject]
 
@@ -4666,6 +6649,31 @@ fileprivate struct FfiConverterSequenceTypeObjectInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeObjectInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeShareInfo: FfiConverterRustBuffer {
+    typealias SwiftType = [ShareInfo]
+
+    public static func write(_ value: [ShareInfo], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeShareInfo.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ShareInfo] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ShareInfo]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeShareInfo.read(from: &buf))
         }
         return seq
     }
@@ -4972,6 +6980,58 @@ public func verifyRange(root: String, len: UInt64, outboard: Data, start: UInt64
     )
 })
 }
+/**
+ * The message a wallet signs (`personal_sign`) to derive its coffer identity with
+ * `Identity.fromWalletSignature`. Show it to the user unchanged.
+ */
+public func walletMessage() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_func_wallet_message(uniffiCallStatus
+    )
+})
+}
+/**
+ * The current time in ms since the Unix epoch (the clock `ShareBook.accept` and the readers use).
+ */
+public func nowMs() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_func_now_ms(uniffiCallStatus
+    )
+})
+}
+/**
+ * Parses a duration such as `30s`, `15m`, `1h`, `7d` or `2w` into milliseconds (what the CLI's
+ * `--expires` takes). `InvalidInput` otherwise.
+ */
+public func parseDurationMs(text: String)throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_func_parse_duration_ms(
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+})
+}
+/**
+ * Reads every share waiting in `identity`'s inbox on `store` (the owner's store). Each is
+ * verified (sealed to `identity`, signed by its issuer); the clock is checked by
+ * `ShareBook.accept`.
+ */
+public func readInbox(store: CofferStore, identity: Identity)async throws  -> [InboxEntry]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_func_read_inbox(FfiConverterTypeCofferStore_lower(store),FfiConverterTypeIdentity_lower(identity)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeInboxEntry.lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
 
 private enum InitializationResult {
     case ok
@@ -5021,6 +7081,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_func_verify_range() != 8892) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_func_wallet_message() != 31892) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_func_now_ms() != 22015) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_func_parse_duration_ms() != 22546) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_func_read_inbox() != 54559) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_identity_recipient() != 53861) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5043,6 +7115,78 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_recipient_x25519_public_key() != 43310) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_audience() != 31983) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_check_time() != 47800) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_envelope() != 41525) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_expires_ms() != 24477) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_grant() != 6272) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_id() != 33631) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_issued_ms() != 65327) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_issuer() != 51878) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_not_before_ms() != 35325) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_presigned_url() != 38531) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_rights() != 23005) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_scope() != 52066) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_share_vault() != 64605) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharebook_accept() != 39505) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharebook_find() != 50248) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharebook_is_empty() != 5250) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharebook_len() != 19293) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharebook_remove() != 22366) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharebook_shares() != 19179) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharebook_to_bytes() != 25998) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedreader_get() != 64590) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedreader_head() != 48819) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedreader_list() != 9383) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedreader_share() != 14898) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_transport_put_block() != 64630) {
@@ -5073,6 +7217,18 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id() != 34216) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_revoke() != 23072) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_rotate() != 21306) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_share() != 60016) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_shares() != 32937) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_vault_copy() != 60485) {
@@ -5129,7 +7285,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_vault_versions() != 50758) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_constructor_identity_from_passphrase() != 17295) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_constructor_identity_from_seed() != 41061) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_identity_from_wallet_signature() != 4897) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_identity_generate() != 33095) {
@@ -5141,6 +7303,27 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_constructor_recipient_parse() != 63509) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_constructor_cofferstore_dir() != 56686) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_cofferstore_s3() != 57943) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_cofferstore_transport() != 5664) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_share_open() != 23420) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_sharebook_from_bytes() != 31461) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_sharebook_new() != 47174) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_sharedreader_open() != 64891) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_constructor_s3credentials_new() != 17973) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5148,6 +7331,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_vault_open_s3() != 64311) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_store() != 18271) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_vault_open_transport() != 24725) {

@@ -413,5 +413,7 @@ fun main() {
         checkEq(coreVersion().isNotEmpty(), true)
     }
 
+    shareTests(h)
+
     exitProcess(h.finish())
 }
