@@ -122,6 +122,11 @@ impl ScopeWire {
         })
     }
 
+    /// Whether this is a version scope (no epochs, no view).
+    pub(crate) fn is_version(&self) -> bool {
+        self.kind == "version"
+    }
+
     pub(crate) fn to_scope(&self) -> Scope {
         match (self.kind.as_str(), &self.version) {
             ("object", _) => Scope::Object(self.key.clone()),

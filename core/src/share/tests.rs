@@ -395,6 +395,15 @@ impl crate::store::HeadStore for Crashing {
     }
 }
 
+/// Every valid share in `who`'s inbox, accepted (older grants are refused as replays).
+async fn book_of(store: &MemoryStore, who: &Identity) -> ShareBook {
+    let mut book = ShareBook::new();
+    for e in read_inbox(store, who).await.unwrap() {
+        let _ = book.accept(e.share.unwrap(), now_ms());
+    }
+    book
+}
+
 /// A revocation (rotate + re-grant) that dies after any number of writes resumes on the next
 /// start: the owner reads everything, the remaining recipient reads everything with the grants in
 /// her inbox, the revoked one is refused. Never an object nobody can read.
@@ -455,10 +464,7 @@ fn a_rotation_interrupted_anywhere_resumes() {
                     "budget {budget}"
                 );
             }
-            let mut carol_book = ShareBook::new();
-            for e in read_inbox(&mem, &carol).await.unwrap() {
-                let _ = carol_book.accept(e.share.unwrap(), now_ms());
-            }
+            let carol_book = book_of(&mem, &carol).await;
             let carol_share = carol_book.iter().next().unwrap().clone();
             let r = SharedReader::open(Arc::new(mem.clone()), carol_share)
                 .await
@@ -470,10 +476,7 @@ fn a_rotation_interrupted_anywhere_resumes() {
                     "budget {budget}"
                 );
             }
-            let mut bob_book = ShareBook::new();
-            for e in read_inbox(&mem, &bob).await.unwrap() {
-                let _ = bob_book.accept(e.share.unwrap(), now_ms());
-            }
+            let bob_book = book_of(&mem, &bob).await;
             let bob_share = bob_book.iter().next().unwrap().clone();
             assert!(
                 matches!(

@@ -662,12 +662,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if let Some(e) = self.scopes[idx].record.current() {
             let (n, secret) = (e.n, e.secret);
             let keys = EpochKeys::derive(&secret);
-            let fresh = deliver
-                || self
-                    .store
-                    .read_head(&view_name(&keys.id), &self.writer_name)
-                    .await?
-                    .is_none();
+            // The view loaded here is the one publish_scope below continues from.
+            let fresh = deliver || {
+                let stored = self.load_view(n, keys).await?;
+                let fresh = stored.is_none();
+                self.scopes[idx].view = stored;
+                fresh
+            };
             if fresh {
                 let wire = self.scopes[idx].record.scope.clone();
                 let grants: Vec<ShareRecord> = self.scopes[idx]
@@ -790,51 +791,47 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let (n, secret) = (epoch.n, epoch.secret);
         report.epoch = n;
-        let mut view = match self.scopes[idx].view.take() {
-            Some(v) if v.epoch == n => v,
-            _ => match self.load_view(n, EpochKeys::derive(&secret)).await? {
-                Some(mut v) => {
-                    if v.body.root.is_none() {
-                        // Retired while current (this version never does that): start over.
-                        v.body.root = Some(v.tree.empty_root().await?);
-                        v.body.src = None;
-                        v.body.keys.clear();
-                        v.body.tail = 0;
-                        v.tail_keys.clear();
-                        v.known.clear();
-                    }
-                    v
-                }
-                None => {
-                    let keys = EpochKeys::derive(&secret);
-                    let tree = ProllyTree::new(
-                        self.store.clone(),
-                        &keys.index_key,
-                        IndexConfig::default(),
-                    )?;
-                    let root = tree.empty_root().await?;
-                    ViewState {
-                        epoch: n,
-                        body: ViewBody {
-                            v: SHARE_VERSION,
-                            vault: self.name.clone(),
-                            epoch: keys.id,
-                            writer: self.writer.0,
-                            root: Some(root),
-                            src: None,
-                            keys: Vec::new(),
-                            tail: 0,
-                            time: 0,
-                        },
-                        keys,
-                        tree,
-                        version: None,
-                        tail_keys: Vec::new(),
-                        known: HashSet::new(),
-                    }
-                }
-            },
+        let stored = match self.scopes[idx].view.take() {
+            Some(v) if v.epoch == n => Some(v),
+            _ => self.load_view(n, EpochKeys::derive(&secret)).await?,
         };
+        let mut view = match stored {
+            Some(v) => v,
+            None => {
+                let keys = EpochKeys::derive(&secret);
+                let tree =
+                    ProllyTree::new(self.store.clone(), &keys.index_key, IndexConfig::default())?;
+                let root = tree.empty_root().await?;
+                ViewState {
+                    epoch: n,
+                    body: ViewBody {
+                        v: SHARE_VERSION,
+                        vault: self.name.clone(),
+                        epoch: keys.id,
+                        writer: self.writer.0,
+                        root: Some(root),
+                        src: None,
+                        keys: Vec::new(),
+                        tail: 0,
+                        time: 0,
+                    },
+                    keys,
+                    tree,
+                    version: None,
+                    tail_keys: Vec::new(),
+                    known: HashSet::new(),
+                }
+            }
+        };
+        if view.body.root.is_none() {
+            // Retired while current (this version never does that): start over.
+            view.body.root = Some(view.tree.empty_root().await?);
+            view.body.src = None;
+            view.body.keys.clear();
+            view.body.tail = 0;
+            view.tail_keys.clear();
+            view.known.clear();
+        }
         let result = self.update_view(idx, &mut view, &mut report).await;
         self.scopes[idx].view = Some(view);
         result.map(|()| report)
@@ -1001,7 +998,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     pub async fn publish_shares(&mut self) -> VaultResult<()> {
         let now = (self.share_clock)();
         for idx in 0..self.scopes.len() {
-            if self.scopes[idx].record.scope.kind == "version" {
+            if self.scopes[idx].record.scope.is_version() {
                 continue;
             }
             if self.scopes[idx].record.needs_rotation(now) {
@@ -1050,7 +1047,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if let Some(r) = next.shares.iter_mut().find(|r| r.id == id.0) {
             r.revoked_ms.get_or_insert(now);
         }
-        if next.scope.kind == "version" {
+        if next.scope.is_version() {
             let bytes_written = self.write_record(idx, next).await?;
             return Ok(RotationReport {
                 bytes_written,
@@ -1069,7 +1066,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let idx = self
             .scopes
             .iter()
-            .position(|s| s.writer == writer && s.record.scope.kind != "version")
+            .position(|s| s.writer == writer && !s.record.scope.is_version())
             .ok_or_else(|| share_error(ShareError::Invalid(format!("{scope} has no shares"))))?;
         let next = self.scopes[idx].record.clone();
         self.rotate_index(idx, next, None).await

@@ -3,7 +3,6 @@
 //!
 //! A recipient keeps accepted shares in `$COFFER_HOME/shares.book`, sealed to their identity.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use coffer::Identity;
@@ -16,7 +15,7 @@ use coffer::vault::{ShareInfo, ShareOptions, now_ms};
 use serde_json::{Value, json};
 
 use crate::config::{self, StoreUrl, VaultArgs};
-use crate::vault_cmd::{EXIT_NOT_FOUND, block_on, rfc3339, vault_error};
+use crate::vault_cmd::{EXIT_NOT_FOUND, block_on, print_json, rfc3339, vault_error};
 use crate::{CliError, CliResult, files};
 
 /// Exit code: the share is not valid now (expired, not yet valid, or revoked).
@@ -49,12 +48,6 @@ pub fn share_error(e: ShareError) -> CliError {
         _ => e.to_string(),
     };
     CliError::with_code(code, message)
-}
-
-fn print_json(v: &Value) -> CliResult {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, v).map_err(|e| CliError::other(e.to_string()))?;
-    writeln!(out).map_err(|e| CliError::io(Path::new("<stdout>"), e))
 }
 
 fn scope_json(scope: &Scope) -> Value {

@@ -104,7 +104,7 @@ fn info_json(i: &ObjectInfo) -> Value {
     })
 }
 
-fn print_json(v: &Value) -> CliResult {
+pub(crate) fn print_json(v: &Value) -> CliResult {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, v).map_err(|e| CliError::other(e.to_string()))?;
     writeln!(out).map_err(|e| CliError::io(Path::new("<stdout>"), e))

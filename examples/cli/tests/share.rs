@@ -3,47 +3,11 @@
 //! re-encryption report what they wrote. On the embedded default store and on SeaweedFS.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on setup failures
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
-
-/// Runs `coffer` with `home` as its home and no identity or store from the environment.
-fn run(home: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
-        .args(args)
-        .env("COFFER_HOME", home)
-        .env_remove("COFFER_IDENTITY")
-        .env_remove("COFFER_STORE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run coffer");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin.unwrap_or_default()).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn ok(out: Output) -> Vec<u8> {
-    assert!(
-        out.status.success(),
-        "failed ({:?}): {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-fn json(out: Output) -> Value {
-    serde_json::from_slice(&ok(out)).expect("valid JSON")
-}
-
-fn text(out: Output) -> String {
-    String::from_utf8(ok(out)).unwrap()
-}
+use common::{json, ok, run, text};
 
 /// Makes an identity in `home` and returns its recipient.
 fn person(home: &Path) -> String {
