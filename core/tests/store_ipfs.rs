@@ -57,12 +57,14 @@ async fn kubo_passes_the_block_suite() {
 
 #[tokio::test]
 async fn kubo_passes_the_share_suite() {
+    let _gc = GC.read().await;
     let tag = run_tag("ipfs-share");
     common::share::share_suite(std::sync::Arc::new(store(&tag).await), "shared").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubo_passes_the_vault_suite() {
+    let _gc = GC.read().await;
     let tag = run_tag("ipfs-vault");
     common::vault::vault_suite(std::sync::Arc::new(store(&tag).await), "suite").await;
 }
@@ -188,6 +190,104 @@ async fn large_blobs_are_dags_of_small_leaves() {
     assert!(s.list().await.unwrap().contains(&cid));
     s.delete(&cid).await.unwrap();
     assert!(!s.has(&cid).await.unwrap());
+    assert!(matches!(s.get(&cid).await, Err(StoreError::NotFound(_))));
+}
+
+/// A source that stops at `pause_at` until the test opens the gate, and says when it got there.
+struct PausingSource {
+    data: Vec<u8>,
+    pos: usize,
+    pause_at: usize,
+    reached: Option<tokio::sync::oneshot::Sender<()>>,
+    gate: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl futures_io::AsyncRead for PausingSource {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::future::Future as _;
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.pos == this.pause_at {
+            if let Some(tx) = this.reached.take() {
+                let _ = tx.send(());
+            }
+            if let Some(gate) = this.gate.as_mut() {
+                match std::pin::Pin::new(gate).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(_) => this.gate = None,
+                }
+            }
+        }
+        let end = if this.pos < this.pause_at {
+            this.pause_at
+        } else {
+            this.data.len()
+        };
+        let n = buf.len().min(end - this.pos);
+        buf[..n].copy_from_slice(&this.data[this.pos..this.pos + n]);
+        this.pos += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+/// `ipfs repo gc` in the middle of a large upload must not take the leaves already sent: each
+/// is pinned as it is put, before the root's pin holds them all. (Without that, the root's
+/// `pin/add` failed with "block was not found locally" when another client collected garbage.)
+#[tokio::test]
+async fn garbage_collection_during_an_upload_loses_no_leaf() {
+    let _gc = GC.write().await;
+    let tag = run_tag("ipfs-gc-upload");
+    let mut c = IpfsConfig::new(api());
+    c.namespace = tag.clone();
+    // One leaf at a time, so the leaves before the pause are on the node when it pauses.
+    c.concurrency = 1;
+    let s = IpfsStore::connect(c).await.unwrap();
+    let blob = data(&tag, 3 * LEAF_SIZE + 10);
+    let cid = raw_cid(&blob);
+    let sent: Vec<_> = blob[..2 * LEAF_SIZE]
+        .chunks(LEAF_SIZE)
+        .map(raw_cid)
+        .collect();
+    let (reached_tx, reached) = tokio::sync::oneshot::channel();
+    let (open, gate) = tokio::sync::oneshot::channel();
+    let mut source = PausingSource {
+        data: blob.clone(),
+        pos: 0,
+        pause_at: 2 * LEAF_SIZE,
+        reached: Some(reached_tx),
+        gate: Some(gate),
+    };
+    let len = blob.len() as u64;
+    let upload = s.put_stream(&cid, &mut source, Some(len));
+    let control = async {
+        reached.await.unwrap();
+        for leaf in &sent {
+            let (status, _) = kubo("block/stat", &format!("arg={leaf}&offline=true")).await;
+            assert_eq!(status, 200, "leaf {leaf} is on the node before the pause");
+        }
+        let (status, _) = kubo("repo/gc", "").await;
+        assert_eq!(status, 200);
+        for leaf in &sent {
+            let (status, _) = kubo("block/stat", &format!("arg={leaf}&offline=true")).await;
+            assert_eq!(status, 200, "gc took leaf {leaf} of an upload in progress");
+        }
+        open.send(()).unwrap();
+    };
+    let (put, ()) = tokio::join!(upload, control);
+    put.unwrap();
+    assert_eq!(s.get(&cid).await.unwrap(), blob);
+    // The leaves' own pins are gone once the root holds them: deleting the blob frees them.
+    for leaf in &sent {
+        let (status, _) = kubo("pin/ls", &format!("arg={leaf}&type=recursive")).await;
+        assert_ne!(status, 200, "leaf {leaf} is still pinned on its own");
+    }
+    kubo("repo/gc", "").await;
+    assert_eq!(s.get(&cid).await.unwrap(), blob, "gc after the upload");
+    s.delete(&cid).await.unwrap();
     assert!(matches!(s.get(&cid).await, Err(StoreError::NotFound(_))));
 }
 

@@ -7,6 +7,7 @@
 //!   MFS file `/coffer/<namespace>/blobs/<cid>` maps the blob's coffer CID to the root's CID.
 //! - Everything stored is pinned (recursively, named `coffer:<namespace>` for blocks and
 //!   `coffer:<namespace>:blob` for blob roots), so `ipfs repo gc` keeps it; `delete` unpins.
+//!   Blocks are put with `pin=true`, so a GC between the put and the named pin cannot take them.
 //! - Heads are MFS files `/coffer/<namespace>/heads/<vault>/<writer>`, replaced atomically with
 //!   `files/write` to a temp name + `files/mv`; conditions are checked by reading first, which is
 //!   not atomic ([`ConditionalWrites::BestEffort`]). See `docs/FORMAT.md §7` for why not IPNS.
@@ -168,7 +169,11 @@ impl IpfsStore {
         format!("{}/blobs/{cid}", self.mfs_root())
     }
 
-    /// `block/put` of one block, checking that Kubo names it `cid`; does not pin.
+    /// `block/put` of one block with `pin=true`, checking that Kubo names it `cid`.
+    ///
+    /// Kubo adds and pins the block (recursively, without a name) under its GC lock, so an
+    /// `ipfs repo gc` between this call and coffer's named pin (or the blob root's pin) cannot
+    /// take it: a separate `block/put` + `pin/add` loses blocks to a concurrent GC.
     async fn put_block(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
         let codec = match cid.codec() {
             CODEC_RAW => "raw",
@@ -186,7 +191,12 @@ impl IpfsStore {
                 bytes.len()
             )));
         }
-        let args = [("cid-codec", codec), ("mhtype", "blake3"), ("mhlen", "32")];
+        let args = [
+            ("cid-codec", codec),
+            ("mhtype", "blake3"),
+            ("mhlen", "32"),
+            ("pin", "true"),
+        ];
         let answer: PutAnswer = self
             .inner
             .rpc
@@ -199,7 +209,12 @@ impl IpfsStore {
             ))
         })?;
         if got != *cid {
-            // Kubo hashed the bytes to something else: do not leave the stray block pinned-free.
+            // Kubo hashed the bytes to something else: do not leave the stray block behind.
+            let _ = self
+                .inner
+                .rpc
+                .call("pin/rm", &[("arg", &answer.key)], None)
+                .await;
             let _ = self
                 .inner
                 .rpc
@@ -213,6 +228,8 @@ impl IpfsStore {
         Ok(())
     }
 
+    /// Names the pin of `cid` (Kubo replaces an existing recursive pin of `cid` by this one, under
+    /// its GC lock).
     async fn pin(&self, cid: &Cid, name: &str) -> StoreResult<()> {
         self.inner
             .rpc
@@ -311,13 +328,31 @@ impl IpfsStore {
                 None => break,
             }
         }
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let uploaded: Vec<Cid> = leaves.iter().flatten().copied().collect();
+        let result = match failure {
+            Some(e) => Err(e),
+            None => {
+                self.finish_blob(cid, total, len, &hasher, uploaded.clone())
+                    .await
+            }
+        };
+        // Each leaf was pinned on its own by `put_block`; the root's recursive pin now holds
+        // them (or the upload failed and they are left to Kubo's garbage collector).
+        self.unpin_all(&uploaded).await;
+        result
+    }
+
+    /// Checks the whole blob, then writes and pins its root and maps `cid` to it.
+    async fn finish_blob(
+        &self,
+        cid: &Cid,
+        total: u64,
+        len: Option<u64>,
+        hasher: &blake3::Hasher,
+        leaves: Vec<Cid>,
+    ) -> StoreResult<()> {
         check_len(len, total)?;
-        // Unpinned leaves of a mismatching blob are left to Kubo's garbage collector.
         check_digest(cid, &hasher.finalize())?;
-        let leaves: Vec<Cid> = leaves.into_iter().flatten().collect();
         let root = BlobRoot::new(cid, total, leaves);
         let root_bytes = to_dag_cbor(&root).map_err(|e| StoreError::Other(e.to_string()))?;
         let root_cid = crate::block::dag_cbor_cid(&root_bytes);
@@ -335,6 +370,22 @@ impl IpfsStore {
             .call("files/write", &map, Some(Bytes::from(root_cid.to_string())))
             .await?;
         Ok(())
+    }
+
+    /// Removes the pins `put_block` gave `cids` (best effort: a pin left behind only keeps a
+    /// block; Kubo stops `pin/rm` at the first CID it cannot unpin, so each is asked once).
+    async fn unpin_all(&self, cids: &[Cid]) {
+        let mut unique: Vec<String> = cids.iter().map(Cid::to_string).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        for batch in unique.chunks(64) {
+            let args: Vec<(&str, &str)> = batch.iter().map(|c| ("arg", c.as_str())).collect();
+            if self.inner.rpc.call("pin/rm", &args, None).await.is_err() {
+                for c in batch {
+                    let _ = self.inner.rpc.call("pin/rm", &[("arg", c)], None).await;
+                }
+            }
+        }
     }
 
     /// Removes blob `cid`: unpins its root, removes the map entry and the blocks no pin holds.
