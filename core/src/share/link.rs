@@ -1,5 +1,6 @@
 //! Share links: a URL whose path fetches the sealed bytes (an S3 presigned GET, honoured by the
-//! server only until it expires) and whose fragment carries what opens and verifies them. A
+//! server only until it expires, or an IPFS trustless-gateway URL answering a CAR file, which
+//! does not expire) and whose fragment carries what opens and verifies them. A
 //! recipient needs no identity and no store credentials; browsers never send the fragment to the
 //! server.
 //!
@@ -136,8 +137,44 @@ impl Link {
         self.secret.exp
     }
 
+    /// Whether [`Link::fetch_url`] answers a CAR file (a link to an object on IPFS, through a
+    /// trustless gateway) rather than the sealed bytes themselves (S3).
+    pub fn fetches_car(&self) -> bool {
+        self.fetch_url
+            .split_once('?')
+            .is_some_and(|(_, q)| q.split('&').any(|p| p == "format=car"))
+    }
+
+    /// [`ShareError::Expired`] from the link's expiry on (check before fetching).
+    pub fn check_time(&self, now_ms: u64) -> ShareResult<()> {
+        if now_ms >= self.secret.exp {
+            return Err(ShareError::Expired {
+                expired_ms: self.secret.exp,
+            });
+        }
+        Ok(())
+    }
+
+    /// Opens what a GET of [`Link::fetch_url`] answered at `now_ms`: refuses an expired link
+    /// ([`ShareError::Expired`]; an IPFS gateway serves content for as long as it is pinned, so
+    /// on IPFS this is the only expiry), takes the blob out of a gateway's CAR file when
+    /// [`Link::fetches_car`] (every block checked against its CID), then [`Link::open`].
+    pub fn open_response(&self, body: &[u8], now_ms: u64) -> ShareResult<Vec<u8>> {
+        self.check_time(now_ms)?;
+        if !self.fetches_car() {
+            return self.open(body);
+        }
+        let blob = crate::block::cid_from_blake3(crate::block::CODEC_RAW, &self.secret.b);
+        let sealed = crate::store::blob_from_car(&blob, body).map_err(|e| match e {
+            crate::store::StoreError::Corrupt { detail, .. } => ShareError::corrupt(&blob, detail),
+            other => ShareError::corrupt(&blob, other),
+        })?;
+        self.open(&sealed)
+    }
+
     /// Checks fetched bytes against the link (length, BLAKE3 root), opens them, and requires the
-    /// owner's signature: [`ShareError::Corrupt`] or [`ShareError::Forged`] otherwise.
+    /// owner's signature: [`ShareError::Corrupt`] or [`ShareError::Forged`] otherwise. Does not
+    /// look at the time: [`Link::open_response`] does.
     pub fn open(&self, sealed: &[u8]) -> ShareResult<Vec<u8>> {
         let what = crate::block::raw_cid(sealed);
         if sealed.len() as u64 != self.secret.n

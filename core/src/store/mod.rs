@@ -18,6 +18,7 @@
 //! The layouts on disk and on the wire are described in `docs/FORMAT.md §7`.
 
 mod blob_root;
+mod car;
 #[cfg(not(target_arch = "wasm32"))]
 mod dir;
 mod fault;
@@ -32,6 +33,7 @@ mod stream;
 mod verifying;
 
 pub use blob_root::{BlobRoot, LEAF_SIZE, MAX_BLOCK, MAX_LEAVES, decode_blob_root};
+pub use car::{blob_from_car, fuzz_car};
 #[cfg(not(target_arch = "wasm32"))]
 pub use dir::DirStore;
 pub use fault::{FaultConfig, FaultStats, FaultyStore};
@@ -203,7 +205,8 @@ pub trait BlockStore: CondSend + CondSync {
 
     /// A URL from which anyone can GET the bytes of `cid` for about `expires_in`, enforced by the
     /// server (S3 presigned URLs, at most 7 days), or `None` when this store cannot make one (the
-    /// default).
+    /// default). The IPFS store answers a trustless-gateway URL of a CAR file, which does not
+    /// expire (see [`crate::share::Link::open_response`]).
     async fn presigned_get(
         &self,
         cid: &Cid,

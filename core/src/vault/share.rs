@@ -522,16 +522,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .await?
             .ok_or_else(|| {
                 share_error(ShareError::Invalid(
-                    "this store cannot make presigned URLs (S3 stores can)".into(),
+                    "this store cannot make links (S3 stores can, and IPFS stores with a gateway)"
+                        .into(),
                 ))
             })
     }
 
     /// A share link to the current version of `key`, valid until `expires_ms` (at most 7 days on
-    /// S3): a presigned URL of the sealed object with the file key, BLAKE3 root and lengths in its
-    /// `#fragment`. Anyone holding the link can read that version until the server stops
-    /// honouring the URL, with no identity; treat it like the file itself. It cannot be revoked
-    /// before it expires (except by deleting the object's blocks). See [`crate::share::Link`].
+    /// S3): a presigned URL of the sealed object (S3), or a trustless-gateway URL of it (IPFS,
+    /// [`crate::store::ipfs::IpfsConfig::link_gateway`]), with the file key, BLAKE3 root and
+    /// lengths in its `#fragment`. Anyone holding the link can read that version until it
+    /// expires, with no identity; treat it like the file itself. S3 stops serving the URL at the
+    /// expiry; an IPFS gateway never does (coffer's opener refuses the link, a modified one would
+    /// not). It cannot be revoked before it expires (except by deleting the object's blocks).
+    /// See [`crate::share::Link`].
     pub async fn share_link(&self, key: &[u8], expires_ms: u64) -> VaultResult<String> {
         let now = (self.share_clock)();
         if expires_ms <= now {

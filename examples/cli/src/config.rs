@@ -135,14 +135,18 @@ pub enum StoreUrl {
         /// Path-style addressing.
         path_style: bool,
     },
-    /// `ipfs://host:port`: a Kubo node's RPC API.
+    /// `ipfs://host:port?gateway=URL&link_gateway=URL`: a Kubo node's RPC API.
     Ipfs {
         /// `http://host:port`.
         api: String,
+        /// A trustless gateway to read verified blocks from.
+        gateway: Option<String>,
+        /// The gateway written into share links (defaults to `gateway`).
+        link_gateway: Option<String>,
     },
 }
 
-const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, or ipfs://host:port";
+const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, or ipfs://host:port?gateway=http://host:port&link_gateway=https://gateway.example";
 
 impl StoreUrl {
     /// Parses a store URL.
@@ -190,12 +194,29 @@ impl StoreUrl {
             });
         }
         if let Some(rest) = url.strip_prefix("ipfs://") {
-            let host = rest.trim_end_matches('/');
+            let (host, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let host = host.trim_end_matches('/');
             if host.is_empty() || host.contains('/') {
                 return Err(bad("an IPFS URL is ipfs://host:port (the Kubo RPC API)"));
             }
+            let mut gateway = None;
+            let mut link_gateway = None;
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let v = percent_decode(v).map_err(|e| bad(&e))?;
+                if !(v.starts_with("http://") || v.starts_with("https://")) {
+                    return Err(bad(&format!("{k} must be an http:// or https:// URL")));
+                }
+                match k {
+                    "gateway" => gateway = Some(v),
+                    "link_gateway" => link_gateway = Some(v),
+                    other => return Err(bad(&format!("unknown parameter {other:?}"))),
+                }
+            }
             return Ok(Self::Ipfs {
                 api: format!("http://{host}"),
+                gateway,
+                link_gateway,
             });
         }
         Err(bad("unknown scheme"))
@@ -238,9 +259,16 @@ impl StoreUrl {
                 Ok(Arc::new(store))
             }
             #[cfg(feature = "stores")]
-            Self::Ipfs { api } => {
+            Self::Ipfs {
+                api,
+                gateway,
+                link_gateway,
+            } => {
                 use coffer::store::ipfs::{IpfsConfig, IpfsStore};
-                let store = IpfsStore::connect(IpfsConfig::new(api.clone()))
+                let mut c = IpfsConfig::new(api.clone());
+                c.gateway = gateway.clone();
+                c.link_gateway = link_gateway.clone();
+                let store = IpfsStore::connect(c)
                     .await
                     .map_err(|e| CliError::other(format!("cannot reach the IPFS node: {e}")))?;
                 Ok(Arc::new(store))
@@ -402,7 +430,20 @@ mod tests {
         assert_eq!(
             StoreUrl::parse("ipfs://127.0.0.1:5001").ok(),
             Some(StoreUrl::Ipfs {
-                api: "http://127.0.0.1:5001".into()
+                api: "http://127.0.0.1:5001".into(),
+                gateway: None,
+                link_gateway: None,
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse(
+                "ipfs://127.0.0.1:5001?gateway=http://127.0.0.1:8080&link_gateway=https%3A%2F%2Fgw.example"
+            )
+            .ok(),
+            Some(StoreUrl::Ipfs {
+                api: "http://127.0.0.1:5001".into(),
+                gateway: Some("http://127.0.0.1:8080".into()),
+                link_gateway: Some("https://gw.example".into()),
             })
         );
         for bad in [
@@ -411,6 +452,8 @@ mod tests {
             "s3://b?x=1",
             "s3://b?path_style=maybe",
             "ipfs://",
+            "ipfs://h:1?gateway=ftp://x",
+            "ipfs://h:1?bogus=http://x",
             "ftp://x",
             "/tmp/x",
             "file:///%zz",

@@ -15,7 +15,8 @@ use crate::{CliError, CliResult, files};
 pub struct LinkArgs {
     /// The object key (its current version is linked).
     key: String,
-    /// How long the link works: 30s, 15m, 1h, 7d (the server enforces it; at most 7 days on S3).
+    /// How long the link works: 30s, 15m, 1h, 7d (S3 enforces it, at most 7 days; an IPFS
+    /// gateway does not, coffer's opener does).
     #[arg(long, value_name = "DURATION")]
     expires: String,
     #[command(flatten)]
@@ -33,11 +34,21 @@ pub fn link(args: LinkArgs) -> CliResult {
             .map_err(vault_error)
     })?;
     println!("{url}");
-    eprintln!(
-        "coffer: anyone with this link can read {} until {}; it cannot be revoked before then",
-        args.key,
-        rfc3339(now_ms() + ms.min(7 * 86_400_000))
-    );
+    let until = rfc3339(now_ms() + ms.min(7 * 86_400_000));
+    let on_ipfs = Link::parse(&url).is_ok_and(|l| l.fetches_car());
+    if on_ipfs {
+        eprintln!(
+            "coffer: anyone with this link can read {} until {until}; it cannot be revoked. \
+             The gateway keeps serving the ciphertext while the node holds it: only coffer's \
+             opener refuses the link after {until}",
+            args.key
+        );
+    } else {
+        eprintln!(
+            "coffer: anyone with this link can read {} until {until}; it cannot be revoked before then",
+            args.key
+        );
+    }
     Ok(())
 }
 
@@ -54,8 +65,9 @@ pub struct OpenLinkArgs {
 /// `coffer open-link`: fetches, verifies and decrypts what a link points to.
 pub fn open_link(args: OpenLinkArgs) -> CliResult {
     let link = Link::parse(&args.url).map_err(share_error)?;
+    link.check_time(now_ms()).map_err(share_error)?;
     let sealed = block_on(fetch(link.fetch_url().to_string()))?;
-    let plain = link.open(&sealed).map_err(share_error)?;
+    let plain = link.open_response(&sealed, now_ms()).map_err(share_error)?;
     let mut out = files::Output::create(&args.output)?;
     out.writer()
         .write_all(&plain)

@@ -260,7 +260,7 @@ fn share_suite(url: Option<&str>) {
     } else {
         let none = run(a, &["link", "taxes.pdf", "--expires", "1h"], None);
         assert_eq!(none.status.code(), Some(2), "{none:?}");
-        assert!(String::from_utf8_lossy(&none.stderr).contains("presigned"));
+        assert!(String::from_utf8_lossy(&none.stderr).contains("cannot make links"));
     }
 
     // Bad input: an expiry that is not a duration, a recipient that is not one.
@@ -299,4 +299,78 @@ fn sharing_on_seaweedfs() {
         .as_nanos();
     let url = format!("s3://{bucket}/share-{nanos}?endpoint={endpoint}&path_style=true");
     share_suite(Some(&url));
+}
+
+/// Share links on IPFS: the URL is a trustless-gateway CAR of the sealed object (one block, or a
+/// large blob's root and leaves), the key in the fragment. The gateway never expires anything, so
+/// coffer's opener refuses an expired link itself.
+#[test]
+fn share_links_on_ipfs_through_the_gateway() {
+    let (Ok(api), Ok(gateway)) = (
+        std::env::var("COFFER_TEST_IPFS_API"),
+        std::env::var("COFFER_TEST_IPFS_GATEWAY"),
+    ) else {
+        panic!(
+            "COFFER_TEST_IPFS_API is not set: run `.ci/kubo.sh start` and `source .ci/state/env`"
+        );
+    };
+    let (alice, nobody, files) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    let a = alice.path();
+    let host = api.trim_start_matches("http://");
+    let store = format!("ipfs://{host}?link_gateway={gateway}");
+    let vault = format!(
+        "l{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    ok(run(
+        a,
+        &["init", "--vault", &vault, "--store", &store],
+        None,
+    ));
+    // Over 2 MiB sealed: a DAG of three leaves on the node.
+    let big: Vec<u8> = (0..2_500_000u32).map(|i| (i % 251) as u8).collect();
+    ok(run(a, &["put", "-", "note.txt"], Some(b"hello bob")));
+    ok(run(a, &["put", "-", "film.bin"], Some(&big)));
+    let mut links = Vec::new();
+    for (key, want) in [("note.txt", &b"hello bob"[..]), ("film.bin", &big[..])] {
+        let link = text(run(a, &["link", key, "--expires", "1h"], None));
+        let link = link.trim().to_string();
+        assert!(
+            link.starts_with(&format!("{gateway}/ipfs/"))
+                && link.contains("?format=car#coffer-link-1."),
+            "{link}"
+        );
+        let got = files.path().join(key);
+        ok(run(
+            nobody.path(),
+            &["open-link", &link, "-o", got.to_str().unwrap()],
+            None,
+        ));
+        assert!(std::fs::read(&got).unwrap() == want, "{key} differs");
+        links.push(link);
+    }
+    // One object's fragment on the other's CAR: the blocks check out, the object does not.
+    let (small_url, small_key) = links[0].split_once('#').unwrap();
+    let (big_url, big_key) = links[1].split_once('#').unwrap();
+    for swapped in [
+        format!("{small_url}#{big_key}"),
+        format!("{big_url}#{small_key}"),
+    ] {
+        let bad = run(nobody.path(), &["open-link", &swapped], None);
+        assert_eq!(bad.status.code(), Some(3), "{bad:?}");
+    }
+    // The gateway would serve it forever; coffer refuses an expired link before fetching.
+    let link = text(run(a, &["link", "note.txt", "--expires", "1s"], None));
+    let said = run(a, &["link", "note.txt", "--expires", "1s"], None);
+    assert!(String::from_utf8_lossy(&said.stderr).contains("gateway keeps serving"));
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    let late = run(nobody.path(), &["open-link", link.trim()], None);
+    assert_eq!(late.status.code(), Some(7), "{late:?}");
 }

@@ -59,6 +59,10 @@ pub struct IpfsConfig {
     pub timeout: Duration,
     /// Leaves uploaded or fetched at once for large blobs.
     pub concurrency: usize,
+    /// The gateway written into share links ([`BlockStore::presigned_get`]): one the recipients
+    /// can reach, e.g. `https://ipfs.example.org` (defaults to [`IpfsConfig::gateway`]; without
+    /// either this store makes no links).
+    pub link_gateway: Option<String>,
 }
 
 impl IpfsConfig {
@@ -71,6 +75,7 @@ impl IpfsConfig {
             fetch_from_network: false,
             timeout: Duration::from_secs(60),
             concurrency: 4,
+            link_gateway: None,
         }
     }
 }
@@ -80,6 +85,7 @@ struct Inner {
     rpc: Rpc,
     namespace: String,
     gateway: Option<String>,
+    link_gateway: Option<String>,
     offline: &'static str,
     concurrency: usize,
     gateway_reads: std::sync::atomic::AtomicU64,
@@ -128,6 +134,10 @@ impl IpfsStore {
         let rpc = Rpc::new(&config.api, config.timeout)?;
         rpc.call("version", &[], None).await?;
         let gateway = config.gateway.map(|g| g.trim_end_matches('/').to_string());
+        let link_gateway = config
+            .link_gateway
+            .map(|g| g.trim_end_matches('/').to_string())
+            .or_else(|| gateway.clone());
         let offline = if config.fetch_from_network {
             "false"
         } else {
@@ -137,6 +147,7 @@ impl IpfsStore {
             rpc,
             namespace: config.namespace,
             gateway,
+            link_gateway,
             offline,
             concurrency: config.concurrency.max(1),
             gateway_reads: Default::default(),
@@ -593,6 +604,24 @@ impl BlockStore for IpfsStore {
             )
             .await;
         Ok(())
+    }
+
+    /// A trustless-gateway URL answering a CAR file of `cid` (its one block, or a large blob's
+    /// root and leaves): `<link_gateway>/ipfs/<cid or root>?format=car`. Content addressing has
+    /// no expiry: the gateway serves it for as long as the node holds it, whatever
+    /// `expires_in` says; a link's expiry is then enforced only by the opener's SDK
+    /// ([`crate::share::Link::open_response`]). `None` without a gateway configured.
+    async fn presigned_get(&self, cid: &Cid, expires_in: Duration) -> StoreResult<Option<String>> {
+        let _ = expires_in;
+        let Some(gateway) = self.inner.link_gateway.as_deref() else {
+            return Ok(None);
+        };
+        let target = match self.blob_root(cid).await? {
+            Some((root, _)) => root,
+            None if self.has(cid).await? => *cid,
+            None => return Err(StoreError::NotFound(cid.to_string())),
+        };
+        Ok(Some(format!("{gateway}/ipfs/{target}?format=car")))
     }
 
     async fn list(&self) -> StoreResult<Vec<Cid>> {
