@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteArray;
 
@@ -22,6 +23,8 @@ use crate::store::{BlockStore, HeadCondition, HeadStore, HeadVersion, StoreError
 
 /// At most this many keys per keyring chunk (a chunk stays well under 1 MiB, IPFS's block limit).
 const CHUNK_KEYS: usize = 8192;
+/// Objects whose keys are fetched and opened at once when a view is updated (a re-wrap).
+const WRAP_CONCURRENCY: usize = 16;
 /// When a view has this many chunks that are not full (its tail), the next keys are merged with
 /// them into full chunks: writes stay small, and readers fetch few chunks.
 const MAX_CHUNKS: usize = 16;
@@ -857,7 +860,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         }
         let (changes, _) = self.tree.diff(&src, &self.state.root).collect().await?;
         let mut muts = Vec::new();
-        let mut new_keys: Vec<(Cid, FileKey)> = Vec::new();
+        let mut values = Vec::new();
         for d in changes {
             if !scope.contains(&d.key) {
                 continue;
@@ -866,14 +869,28 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 None => muts.push((d.key, Mutation::Remove)),
                 Some(entry) => {
                     if let Some(v) = entry.value() {
-                        let value = IndexValue::decode(v)?;
-                        report.objects += 1;
-                        self.wrap_value(&value, &view.known, &mut new_keys).await?;
+                        values.push(IndexValue::decode(v)?);
                     }
                     muts.push((d.key, Mutation::Put(entry)));
                 }
             }
         }
+        report.objects += values.len() as u64;
+        // The keys of the changed objects, fetched and opened WRAP_CONCURRENCY at a time (each
+        // costs a manifest read and a ranged header read: round trips on a remote store).
+        let mut new_keys: Vec<(Cid, FileKey)> = Vec::new();
+        let mut seen: HashSet<Cid> = HashSet::new();
+        let mut wrapped = futures_util::stream::iter(values.iter())
+            .map(|value| self.wrap_value(value, &view.known))
+            .buffered(WRAP_CONCURRENCY);
+        while let Some(keys) = wrapped.next().await {
+            for (cid, key) in keys? {
+                if seen.insert(cid) {
+                    new_keys.push((cid, key));
+                }
+            }
+        }
+        drop(wrapped);
         let root = view
             .body
             .root
@@ -943,32 +960,29 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(())
     }
 
-    /// Adds the file keys `value` needs (manifest, data, tags) that `have` lacks to `out`.
+    /// The file keys `value` needs (manifest, data, tags) that `have` lacks.
     async fn wrap_value(
         &self,
         value: &IndexValue,
         have: &HashSet<Cid>,
-        out: &mut Vec<(Cid, FileKey)>,
-    ) -> VaultResult<()> {
-        let known = |c: &Cid, out: &Vec<(Cid, FileKey)>| {
-            have.contains(c) || out.iter().any(|(o, _)| o == c)
-        };
+    ) -> VaultResult<Vec<(Cid, FileKey)>> {
+        let mut out = Vec::with_capacity(3);
         // The manifest names the data, so it is opened even when its own key is known.
         let (mk, m) = self.manifest_key(&value.m).await?;
-        if !known(&value.m, out) {
+        if !have.contains(&value.m) {
             out.push((value.m, mk));
         }
-        if !known(&m.data, out) {
+        if !have.contains(&m.data) {
             let dk = self.data_key(&m).await?;
             out.push((m.data, dk));
         }
         if let Some(t) = &value.t
-            && !known(t, out)
+            && !have.contains(t)
         {
             let bytes = self.fetch_block(t).await?;
             out.push((*t, self.block_key(t, &bytes)?));
         }
-        Ok(())
+        Ok(out)
     }
 
     async fn put_chunk(
