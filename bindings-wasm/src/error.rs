@@ -150,7 +150,7 @@ fn share_code(e: &coffer::share::ShareError) -> &'static str {
     }
 }
 
-/// A sharing error (from the recipient's side: inbox, book, reader).
+/// A sharing error (from the recipient's side: inbox, book, reader, link).
 pub(crate) fn from_share(e: coffer::share::ShareError) -> JsValue {
     error(share_code(&e), &e.to_string())
 }

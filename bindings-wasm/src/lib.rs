@@ -1,7 +1,7 @@
 //! wasm-bindgen glue over the `coffer` core: identities (random, from a seed, a passphrase or a
 //! wallet signature), seal/open, verified ranges, CIDs, the [`Vault`](vault::Vault) over a store
-//! written in JavaScript ([`store::JsStore`]) and sharing ([`share`]: the inbox, accepted shares,
-//! the reader of what a share grants; the owner's side is on the vault).
+//! written in JavaScript ([`store::JsStore`]), sharing ([`share`]: the inbox, accepted shares,
+//! the reader of what a share grants; the owner's side is on the vault) and share links ([`link`]).
 //!
 //! Thin by design (DESIGN.md "Bindings"): it converts types, validates every value that comes from
 //! JavaScript (wrong types, missing fields, out-of-range numbers give a `CofferError` with code
@@ -13,6 +13,7 @@
 
 mod convert;
 mod error;
+mod link;
 mod share;
 mod store;
 mod vault;
@@ -26,6 +27,7 @@ use coffer::seal::{self, SealOptions};
 use coffer::verify::{Outboard, RangeProof, covering_range};
 
 pub use error::{CofferError, set_error_class};
+pub use link::Link;
 pub use share::{Share, ShareBook, SharedReader};
 pub use store::JsStore;
 pub use vault::Vault;

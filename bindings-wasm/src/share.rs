@@ -80,7 +80,7 @@ pub(crate) fn share_id_arg(v: &JsValue) -> Result<ShareId, JsValue> {
 }
 
 /// A time in ms since the Unix epoch, or now when absent.
-fn now_or(v: &JsValue, what: &str) -> Result<u64, JsValue> {
+pub(crate) fn now_or(v: &JsValue, what: &str) -> Result<u64, JsValue> {
     if absent(v) {
         Ok(coffer::vault::now_ms())
     } else {

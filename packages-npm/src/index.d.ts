@@ -368,4 +368,66 @@ export class SharedReader {
   free(): void;
 }
 
+/**
+ * A parsed share link (`<fetch URL>#coffer-link-1.…`, made by `coffer link`). The fragment holds
+ * the file key; `fetchUrl` is the URL without it. `parse` throws "Corrupt" when it is not a link.
+ */
+export class Link {
+  private constructor();
+  static parse(url: string): Link;
+  /** The URL to GET: an S3 presigned URL, or an IPFS gateway URL answering a CAR file. */
+  readonly fetchUrl: string;
+  /** The object's key in the owner's vault (a name to save it under). */
+  readonly name: string;
+  readonly contentType: string | null;
+  /** Plaintext length in bytes. */
+  readonly size: number;
+  /** The sealed length the fetch must return (the blob's, inside a CAR). */
+  readonly sealedLen: number;
+  /** The owner's recipient (coffer1…); the object must be signed by it. */
+  readonly owner: string;
+  /** When the link expires (ms since the Unix epoch). */
+  readonly expiresMs: number;
+  /** Whether fetchUrl answers a CAR file (IPFS trustless gateway) rather than the sealed bytes. */
+  readonly fetchesCar: boolean;
+  /** Throws "ShareNotValid" from the expiry on (nowMs defaults to Date.now()). */
+  checkTime(nowMs?: number): void;
+  /** Verifies and opens what a GET of fetchUrl answered; "ShareNotValid" once expired. */
+  openResponse(body: Uint8Array, nowMs?: number): Uint8Array;
+  /** Zeroizes the key it holds. */
+  free(): void;
+}
+
+/** What openLink reads of a fetch answer (a WHATWG Response has all of it). */
+export interface LinkResponse {
+  ok: boolean;
+  status: number;
+  statusText?: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export interface OpenLinkOptions {
+  /** The fetch to use (default globalThis.fetch); called once, with link.fetchUrl only. */
+  fetch?: (url: string) => Promise<LinkResponse>;
+  /** The time in ms since the Unix epoch (default Date.now()). */
+  now?: number;
+}
+
+/** A share link opened and verified. */
+export interface OpenedLink {
+  name: string;
+  contentType: string | null;
+  size: number;
+  /** The owner's recipient, whose signature the object carries. */
+  owner: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * Opens a share link: refuses an expired one before any request ("ShareNotValid"), fetches
+ * link.fetchUrl (an HTTP 403 is "ShareNotValid", 404 "NotFound", other errors "Store"), verifies
+ * and decrypts ("Corrupt" / "Integrity" when the bytes are not the linked object).
+ */
+export function openLink(url: string, options?: OpenLinkOptions): Promise<OpenedLink>;
+
 export { MemoryStore } from './stores/memory.js';

@@ -255,4 +255,55 @@ export class SharedReader {
   free() { this.#r?.free(); this.#r = null; }
 }
 
+/**
+ * A parsed share link (`<fetch URL>#coffer-link-1.…`, made by `coffer link`): Link.parse(url),
+ * then fetchUrl, name, contentType, size, sealedLen, owner, expiresMs, fetchesCar,
+ * checkTime(nowMs?) and openResponse(body, nowMs?). `openLink` does it all in one call.
+ */
+export const Link = raw.Link;
+
+/**
+ * Opens a share link: parses it, refuses it once expired (before any request: an IPFS gateway
+ * serves the content for as long as it is pinned), GETs `link.fetchUrl` (never the fragment, which
+ * holds the key) with `options.fetch` (default globalThis.fetch), then checks the answer against
+ * the link (length, BLAKE3, every CAR block, the owner's signature) and decrypts it.
+ * `options.now` is the time in ms since the Unix epoch (default Date.now()).
+ * Resolves to `{ name, contentType, size, owner, bytes }`; rejects with a CofferError:
+ * "ShareNotValid" when expired (or the server refuses it with HTTP 403, as S3 does past a
+ * presigned URL's expiry), "NotFound" on 404, "Store" on another HTTP error or a network failure,
+ * "Corrupt" / "Integrity" when the bytes are not the linked object.
+ */
+export async function openLink(url, options = {}) {
+  if (options === null || typeof options !== 'object') throw badInput('options must be an object');
+  const { fetch: fetchFn = globalThis.fetch, now } = options;
+  if (typeof fetchFn !== 'function') {
+    throw badInput('options.fetch must be a function (no globalThis.fetch here: pass one)');
+  }
+  const link = raw.Link.parse(url);
+  try {
+    link.checkTime(now);
+    let res;
+    try {
+      res = await fetchFn(link.fetchUrl);
+    } catch (e) {
+      throw new CofferError('Store', `fetching the link failed: ${e?.message ?? e}${e?.cause ? ` (${e.cause.message ?? e.cause})` : ''}`);
+    }
+    if (res.status === 403) {
+      throw new CofferError('ShareNotValid',
+        'the server refused the link (HTTP 403): it expired or was withdrawn; ask the owner for a new one');
+    }
+    if (res.status === 404) {
+      throw new CofferError('NotFound', 'the server has no object at this link (HTTP 404): the owner deleted it or unpinned it');
+    }
+    if (!res.ok) {
+      throw new CofferError('Store', `fetching the link failed: HTTP ${res.status} ${res.statusText ?? ''}`.trimEnd());
+    }
+    const body = new Uint8Array(await res.arrayBuffer());
+    const bytes = link.openResponse(body, now);
+    return { name: link.name, contentType: link.contentType ?? null, size: link.size, owner: link.owner, bytes };
+  } finally {
+    link.free();
+  }
+}
+
 export { MemoryStore } from './stores/memory.js';

@@ -1,9 +1,10 @@
 // Type-checked (not run) by types.test.mjs: the package's .d.ts files describe the API.
 import {
   Identity, Vault, MemoryStore, CofferError, seal, open, cid, blake3, verify,
-  Share, ShareBook, SharedReader, readInbox, parseDuration, WALLET_MESSAGE,
+  Share, ShareBook, SharedReader, readInbox, parseDuration, WALLET_MESSAGE, Link, openLink,
   type Store, type ObjectInfo, type ListPage, type CofferErrorCode, type HeadCondition,
   type ShareInfo, type RotationReport, type InboxEntry, type ShareScope, type ShareStatus,
+  type OpenedLink,
 } from '@coffer/sdk';
 import { S3Store } from '@coffer/sdk/stores/s3';
 import { IpfsStore } from '@coffer/sdk/stores/ipfs';
@@ -99,5 +100,17 @@ async function main(): Promise<void> {
   for await (const o of reader.keys()) console.log(o.key);
   console.log(message, status, revoked, rot.grants, rev.epoch, publishError, first?.id, shares.length, again.size,
     shared, sharedText, sharedHead.version, sharedHead.contentType, sharedPage.keyCount, reader.share.id);
+
+  // Share links.
+  const url = 'https://s3.example/b/o?X-Amz-Signature=00#coffer-link-1.AA';
+  const opened: OpenedLink = await openLink(url, { fetch: (u) => fetch(u), now: Date.now() });
+  const ct: string | null = opened.contentType;
+  console.log(opened.name, ct, opened.size, opened.owner, opened.bytes.length);
+  const link: Link = Link.parse(url);
+  link.checkTime();
+  const plain: Uint8Array = link.openResponse(new Uint8Array(0), Date.now());
+  const car: boolean = link.fetchesCar;
+  console.log(link.fetchUrl, link.name, link.contentType, link.sealedLen, link.expiresMs, plain, car);
+  link.free();
 }
 void main;
