@@ -878,19 +878,29 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         report.objects += values.len() as u64;
         // The keys of the changed objects, fetched and opened WRAP_CONCURRENCY at a time (each
         // costs a manifest read and a ranged header read: round trips on a remote store).
+        // (A hand-fed FuturesOrdered rather than `stream::iter(..).map(closure).buffered(..)`:
+        // a closure over references makes the future not provably Send for the bindings.)
         let mut new_keys: Vec<(Cid, FileKey)> = Vec::new();
         let mut seen: HashSet<Cid> = HashSet::new();
-        let mut wrapped = futures_util::stream::iter(values.iter())
-            .map(|value| self.wrap_value(value, &view.known))
-            .buffered(WRAP_CONCURRENCY);
-        while let Some(keys) = wrapped.next().await {
+        let mut pending = values.iter();
+        let mut in_flight = futures_util::stream::FuturesOrdered::new();
+        loop {
+            while in_flight.len() < WRAP_CONCURRENCY {
+                match pending.next() {
+                    Some(value) => in_flight.push_back(self.wrap_value(value, &view.known)),
+                    None => break,
+                }
+            }
+            let Some(keys) = in_flight.next().await else {
+                break;
+            };
             for (cid, key) in keys? {
                 if seen.insert(cid) {
                     new_keys.push((cid, key));
                 }
             }
         }
-        drop(wrapped);
+        drop(in_flight);
         let root = view
             .body
             .root
