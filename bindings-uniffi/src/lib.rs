@@ -19,6 +19,7 @@
 
 mod crypto;
 pub mod error;
+mod link;
 mod share;
 mod transport;
 mod vault;
@@ -29,6 +30,7 @@ pub use crypto::{
     wallet_message,
 };
 pub use error::CofferError;
+pub use link::Link;
 pub use share::{
     Accepted, CofferStore, InboxEntry, RotationReport, Share, ShareBook, ShareInfo, ShareScope,
     ShareStatus, SharedObjectInfo, SharedReader, now_ms, parse_duration_ms, read_inbox,

@@ -421,6 +421,66 @@ int8_t uniffi_coffer_uniffi_fn_method_recipient_uniffi_trait_eq_eq(uint64_t ptr,
 int8_t uniffi_coffer_uniffi_fn_method_recipient_uniffi_trait_eq_ne(uint64_t ptr, uint64_t other, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_LINK
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_LINK
+uint64_t uniffi_coffer_uniffi_fn_clone_link(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_LINK
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_LINK
+void uniffi_coffer_uniffi_fn_free_link(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_LINK_PARSE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_LINK_PARSE
+uint64_t uniffi_coffer_uniffi_fn_constructor_link_parse(RustBuffer url, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_CHECK_TIME
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_CHECK_TIME
+void uniffi_coffer_uniffi_fn_method_link_check_time(uint64_t ptr, uint64_t now_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_CONTENT_TYPE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_CONTENT_TYPE
+RustBuffer uniffi_coffer_uniffi_fn_method_link_content_type(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_EXPIRES_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_EXPIRES_MS
+uint64_t uniffi_coffer_uniffi_fn_method_link_expires_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_FETCH_URL
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_FETCH_URL
+RustBuffer uniffi_coffer_uniffi_fn_method_link_fetch_url(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_FETCHES_CAR
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_FETCHES_CAR
+int8_t uniffi_coffer_uniffi_fn_method_link_fetches_car(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_NAME
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_NAME
+RustBuffer uniffi_coffer_uniffi_fn_method_link_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_OPEN_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_OPEN_RESPONSE
+RustBuffer uniffi_coffer_uniffi_fn_method_link_open_response(uint64_t ptr, RustBuffer body, uint64_t now_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_OWNER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_OWNER
+uint64_t uniffi_coffer_uniffi_fn_method_link_owner(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_LINK_SIZE
+uint64_t uniffi_coffer_uniffi_fn_method_link_size(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_COFFERSTORE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_COFFERSTORE
 uint64_t uniffi_coffer_uniffi_fn_clone_cofferstore(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -735,6 +795,11 @@ uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_store(uint64_t store, ui
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_TRANSPORT
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_TRANSPORT
 uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_transport(uint64_t transport, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE_LINK
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE_LINK
+uint64_t uniffi_coffer_uniffi_fn_method_vault_share_link(uint64_t ptr, RustBuffer key, uint64_t expires_ms
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_REVOKE
@@ -1323,6 +1388,60 @@ uint16_t uniffi_coffer_uniffi_checksum_method_recipient_x25519_public_key(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_CHECK_TIME
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_CHECK_TIME
+uint16_t uniffi_coffer_uniffi_checksum_method_link_check_time(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_CONTENT_TYPE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_CONTENT_TYPE
+uint16_t uniffi_coffer_uniffi_checksum_method_link_content_type(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_EXPIRES_MS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_EXPIRES_MS
+uint16_t uniffi_coffer_uniffi_checksum_method_link_expires_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_FETCH_URL
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_FETCH_URL
+uint16_t uniffi_coffer_uniffi_checksum_method_link_fetch_url(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_FETCHES_CAR
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_FETCHES_CAR
+uint16_t uniffi_coffer_uniffi_checksum_method_link_fetches_car(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_NAME
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_NAME
+uint16_t uniffi_coffer_uniffi_checksum_method_link_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_OPEN_RESPONSE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_OPEN_RESPONSE
+uint16_t uniffi_coffer_uniffi_checksum_method_link_open_response(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_OWNER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_OWNER
+uint16_t uniffi_coffer_uniffi_checksum_method_link_owner(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_SIZE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_LINK_SIZE
+uint16_t uniffi_coffer_uniffi_checksum_method_link_size(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_AUDIENCE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_AUDIENCE
 uint16_t uniffi_coffer_uniffi_checksum_method_share_audience(void
@@ -1527,6 +1646,12 @@ uint16_t uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARE_LINK
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARE_LINK
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_share_link(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_REVOKE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_REVOKE
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_revoke(void
@@ -1692,6 +1817,12 @@ uint16_t uniffi_coffer_uniffi_checksum_constructor_identity_parse(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_RECIPIENT_PARSE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_RECIPIENT_PARSE
 uint16_t uniffi_coffer_uniffi_checksum_constructor_recipient_parse(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_LINK_PARSE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_LINK_PARSE
+uint16_t uniffi_coffer_uniffi_checksum_constructor_link_parse(void
     
 );
 #endif

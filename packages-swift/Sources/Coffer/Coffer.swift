@@ -1018,6 +1018,289 @@ public func FfiConverterTypeIdentity_lower(_ value: Identity) -> UInt64 {
 
 
 /**
+ * A parsed share link. It holds the object's file key (never shown in its text form).
+ */
+public protocol LinkProtocol: AnyObject, Sendable {
+    
+    /**
+     * `PreconditionFailed` from the expiry on: call it before fetching.
+     */
+    func checkTime(nowMs: UInt64) throws 
+    
+    /**
+     * The content type given at put.
+     */
+    func contentType()  -> String?
+    
+    /**
+     * When the link expires (ms since the Unix epoch).
+     */
+    func expiresMs()  -> UInt64
+    
+    /**
+     * The URL to GET (without the fragment: the key never goes to the server).
+     */
+    func fetchUrl()  -> String
+    
+    /**
+     * Whether `fetch_url` answers a CAR file (an IPFS gateway) rather than the sealed bytes (S3).
+     */
+    func fetchesCar()  -> Bool
+    
+    /**
+     * The object's key in the owner's vault (a name to save it under).
+     */
+    func name()  -> String
+    
+    /**
+     * Opens what a GET of `fetch_url` answered at `now_ms`: `PreconditionFailed` once expired,
+     * `Corrupt` when the bytes are not the linked object (length, BLAKE3, every CAR block, the
+     * owner's signature), else the plaintext.
+     */
+    func openResponse(body: Data, nowMs: UInt64) throws  -> Data
+    
+    /**
+     * Who sealed the object (its signature is checked by `open_response`).
+     */
+    func owner()  -> Recipient
+    
+    /**
+     * Plaintext length in bytes.
+     */
+    func size()  -> UInt64
+    
+}
+/**
+ * A parsed share link. It holds the object's file key (never shown in its text form).
+ */
+open class Link: LinkProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_link(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_link(handle, $0) }
+    }
+
+    
+    /**
+     * Parses `<fetch URL>#coffer-link-1.…`: `Corrupt` when it is not a coffer link.
+     */
+public static func parse(url: String)throws  -> Link  {
+    return try  FfiConverterTypeLink_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_link_parse(
+        FfiConverterString.lower(url),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * `PreconditionFailed` from the expiry on: call it before fetching.
+     */
+open func checkTime(nowMs: UInt64)throws   {try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_check_time(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(nowMs),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The content type given at put.
+     */
+open func contentType() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_content_type(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * When the link expires (ms since the Unix epoch).
+     */
+open func expiresMs() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_expires_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The URL to GET (without the fragment: the key never goes to the server).
+     */
+open func fetchUrl() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_fetch_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether `fetch_url` answers a CAR file (an IPFS gateway) rather than the sealed bytes (S3).
+     */
+open func fetchesCar() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_fetches_car(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The object's key in the owner's vault (a name to save it under).
+     */
+open func name() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_name(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Opens what a GET of `fetch_url` answered at `now_ms`: `PreconditionFailed` once expired,
+     * `Corrupt` when the bytes are not the linked object (length, BLAKE3, every CAR block, the
+     * owner's signature), else the plaintext.
+     */
+open func openResponse(body: Data, nowMs: UInt64)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_open_response(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(body),
+        FfiConverterUInt64.lower(nowMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Who sealed the object (its signature is checked by `open_response`).
+     */
+open func owner() -> Recipient  {
+    return try!  FfiConverterTypeRecipient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_owner(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Plaintext length in bytes.
+     */
+open func size() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_link_size(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLink: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Link
+
+    public static func lift(_ handle: UInt64) throws -> Link {
+        return Link(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Link) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Link {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Link, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLink_lift(_ handle: UInt64) throws -> Link {
+    return try FfiConverterTypeLink.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLink_lower(_ value: Link) -> UInt64 {
+    return FfiConverterTypeLink.lower(value)
+}
+
+
+
+
+
+
+/**
  * A public recipient (`coffer1…`): who can open sealed objects and whose signatures can be
  * checked.
  */
@@ -3018,6 +3301,16 @@ public func FfiConverterTypeTransport_lower(_ value: Transport) -> UInt64 {
 public protocol VaultProtocol: AnyObject, Sendable {
     
     /**
+     * A share link to the current version of `key`, valid until `expires_ms` (ms since the Unix
+     * epoch; at most 7 days on S3). On S3 the URL is presigned and the server refuses it after
+     * the expiry; on IPFS it is a gateway URL that the gateway never expires (only a coffer
+     * opener refuses it). Anyone holding the link can read that version: treat it like the file.
+     * `InvalidInput` when the store cannot make links (a directory, a transport) or the expiry
+     * is not in the future.
+     */
+    func shareLink(key: Data, expiresMs: UInt64) async throws  -> String
+    
+    /**
      * Revokes share `id`: its scope gets new keys that only the remaining recipients receive (a
      * new grant in their inbox). What the revoked recipient already read stays theirs.
      * `InvalidInput` for an unknown id.
@@ -3271,6 +3564,30 @@ public static func openTransport(transport: Transport, identity: Identity, vault
 }
     
 
+    
+    /**
+     * A share link to the current version of `key`, valid until `expires_ms` (ms since the Unix
+     * epoch; at most 7 days on S3). On S3 the URL is presigned and the server refuses it after
+     * the expiry; on IPFS it is a gateway URL that the gateway never expires (only a coffer
+     * opener refuses it). Anyone holding the link can read that version: treat it like the file.
+     * `InvalidInput` when the store cannot make links (a directory, a transport) or the expiry
+     * is not in the future.
+     */
+open func shareLink(key: Data, expiresMs: UInt64)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_share_link(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key),FfiConverterUInt64.lower(expiresMs)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
     
     /**
      * Revokes share `id`: its scope gets new keys that only the remaining recipients receive (a
@@ -7117,6 +7434,33 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_recipient_x25519_public_key() != 43310) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_link_check_time() != 33438) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_content_type() != 43992) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_expires_ms() != 8879) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_fetch_url() != 48971) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_fetches_car() != 47211) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_name() != 25873) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_open_response() != 25454) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_owner() != 21978) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_link_size() != 11453) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_share_audience() != 31983) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7219,6 +7563,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id() != 34216) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_vault_share_link() != 56417) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_vault_revoke() != 23072) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7301,6 +7648,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_recipient_parse() != 63509) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_link_parse() != 64367) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_cofferstore_dir() != 56686) {

@@ -242,4 +242,60 @@ fun shareTests(h: Harness) {
         checkEq(604_800_000uL, parseDurationMs("7d"))
         expectThrows<CofferException.InvalidInput> { parseDurationMs("7 parsecs") }
     }
+
+    h.test("share links on S3 (SeaweedFS): Vault.shareLink, Link.parse, one HTTP GET, openResponse; expiry, tampering, no links on a directory") {
+        val endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set")
+        val store = runBlocking {
+            CofferStore.s3(S3Settings(
+                bucket = System.getenv("COFFER_TEST_S3_BUCKET") ?: "coffer-test",
+                endpoint = endpoint,
+                region = System.getenv("AWS_REGION") ?: "us-east-1",
+                prefix = "kotlin-link-${System.nanoTime()}",
+                pathStyle = true,
+                credentials = S3Credentials(
+                    System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
+                    System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
+                ),
+            ))
+        }
+        val alice = Identity.generate()
+        val data = ByteArray(300_000) { (it % 251).toByte() }
+        val url = runBlocking {
+            val vault = Vault.openStore(store, alice, "links", "laptop", OpenMode.CREATE)
+            vault.put(b("film.bin"), data, PutParams(contentType = "video/x-test"))
+            vault.shareLink(b("film.bin"), nowMs() + HOUR_MS)
+        }
+        check(url.contains("X-Amz-Signature") && url.contains("#coffer-link-1.")) { url }
+        // Anyone: no identity, no credentials.
+        val link = Link.parse(url)
+        checkEq("film.bin", link.name())
+        checkEq("video/x-test", link.contentType())
+        checkEq(data.size.toULong(), link.size())
+        checkEq(alice.recipient().toText(), link.owner().toText())
+        check(!link.fetchesCar())
+        check(!link.fetchUrl().contains("#")) { "the fetch URL carries the fragment" }
+        link.checkTime(nowMs())
+        val http = java.net.http.HttpClient.newHttpClient()
+        val body = http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI(link.fetchUrl())).GET().build(),
+            java.net.http.HttpResponse.BodyHandlers.ofByteArray(),
+        ).let { checkEq(200, it.statusCode(), "GET status"); it.body() }
+        checkBytes(data, link.openResponse(body, nowMs()), "opened link")
+        // Past its expiry the SDK refuses, before and after a fetch.
+        expectThrows<CofferException.PreconditionFailed> { link.checkTime(link.expiresMs()) }
+        expectThrows<CofferException.PreconditionFailed> { link.openResponse(body, link.expiresMs()) }
+        // Altered bytes, another fragment, or not a link at all: Corrupt.
+        val altered = body.copyOf().also { it[it.size / 2] = (it[it.size / 2].toInt() xor 1).toByte() }
+        expectThrows<CofferException.Corrupt> { link.openResponse(altered, nowMs()) }
+        expectThrows<CofferException.Corrupt> { Link.parse(url.replace("#coffer-link-1.", "#coffer-link-1.AAAA")) }
+        expectThrows<CofferException.Corrupt> { Link.parse("https://example.org/no-fragment") }
+        // A directory store cannot make links.
+        val dir = tempDir("coffer-kt-link")
+        runBlocking {
+            val local = Vault.openDir(dir.path, alice, "links", "laptop", OpenMode.CREATE)
+            local.put(b("a"), b("a"))
+            expectThrows<CofferException.InvalidInput> { runBlocking { local.shareLink(b("a"), nowMs() + HOUR_MS) } }
+        }
+        dir.deleteRecursively()
+    }
 }
