@@ -103,6 +103,17 @@ async function openVault(kind, store, identity, name, device) {
 }
 
 /** A vault (S3-style bucket of sealed, verified, versioned objects) over a store. */
+/** Every entry of a paged listing (`list(request)`), following continuation tokens. */
+async function* allPages(list, request) {
+  if (request === null || typeof request !== 'object') throw badInput('request must be an object');
+  let token;
+  do {
+    const page = await list({ ...request, continuationToken: token });
+    for (const o of page.contents) yield o;
+    token = page.nextContinuationToken ?? undefined;
+  } while (token);
+}
+
 export class Vault {
   #v;
   /** @private use Vault.create / Vault.open / Vault.openOrCreate */
@@ -138,15 +149,7 @@ export class Vault {
   copy(src, dst) { return this.#call('copy', src, dst); }
   list(request) { return this.#call('list', request); }
   /** Every key, following continuation tokens. */
-  async *keys(request = {}) {
-    if (request === null || typeof request !== 'object') throw badInput('request must be an object');
-    let token;
-    do {
-      const page = await this.#call('list', { ...request, continuationToken: token });
-      for (const o of page.contents) yield o;
-      token = page.nextContinuationToken ?? undefined;
-    } while (token);
-  }
+  keys(request = {}) { return allPages((r) => this.#call('list', r), request); }
   sync() { return this.#call('sync'); }
   root() { return this.#call('root'); }
   /**
@@ -240,15 +243,7 @@ export class SharedReader {
   }
   list(request) { return this.#call('list', request); }
   /** Every shared key, following continuation tokens. */
-  async *keys(request = {}) {
-    if (request === null || typeof request !== 'object') throw badInput('request must be an object');
-    let token;
-    do {
-      const page = await this.#call('list', { ...request, continuationToken: token });
-      for (const o of page.contents) yield o;
-      token = page.nextContinuationToken ?? undefined;
-    } while (token);
-  }
+  keys(request = {}) { return allPages((r) => this.#call('list', r), request); }
   get(key) { return this.#call('get', key); }
   async getText(key) { return new TextDecoder().decode(await this.#call('get', key)); }
   head(key) { return this.#call('head', key); }

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{json, ok, run, text};
+use common::{json, ok, require_env, run, seaweedfs_url, text, unique};
 
 /// Makes an identity in `home` and returns its recipient.
 fn person(home: &Path) -> String {
@@ -26,13 +26,7 @@ fn share_suite(url: Option<&str>) {
         tempfile::tempdir().unwrap(),
     );
     let a = alice.path();
-    let vault = format!(
-        "s{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let vault = unique("s");
     let mut init = vec!["init", "--json", "--vault", &vault];
     if let Some(u) = url {
         init.extend(["--store", u]);
@@ -285,19 +279,7 @@ fn sharing_on_the_embedded_default_store() {
 
 #[test]
 fn sharing_on_seaweedfs() {
-    let (Ok(endpoint), Ok(bucket)) = (
-        std::env::var("COFFER_TEST_S3_ENDPOINT"),
-        std::env::var("COFFER_TEST_S3_BUCKET"),
-    ) else {
-        panic!(
-            "COFFER_TEST_S3_ENDPOINT is not set: run `.ci/seaweedfs.sh start` and `source .ci/state/env`"
-        );
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let url = format!("s3://{bucket}/share-{nanos}?endpoint={endpoint}&path_style=true");
+    let url = seaweedfs_url("share");
     share_suite(Some(&url));
 }
 
@@ -306,14 +288,8 @@ fn sharing_on_seaweedfs() {
 /// coffer's opener refuses an expired link itself.
 #[test]
 fn share_links_on_ipfs_through_the_gateway() {
-    let (Ok(api), Ok(gateway)) = (
-        std::env::var("COFFER_TEST_IPFS_API"),
-        std::env::var("COFFER_TEST_IPFS_GATEWAY"),
-    ) else {
-        panic!(
-            "COFFER_TEST_IPFS_API is not set: run `.ci/kubo.sh start` and `source .ci/state/env`"
-        );
-    };
+    let api = require_env("COFFER_TEST_IPFS_API", ".ci/kubo.sh");
+    let gateway = require_env("COFFER_TEST_IPFS_GATEWAY", ".ci/kubo.sh");
     let (alice, nobody, files) = (
         tempfile::tempdir().unwrap(),
         tempfile::tempdir().unwrap(),
@@ -322,13 +298,7 @@ fn share_links_on_ipfs_through_the_gateway() {
     let a = alice.path();
     let host = api.trim_start_matches("http://");
     let store = format!("ipfs://{host}?link_gateway={gateway}");
-    let vault = format!(
-        "l{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let vault = unique("l");
     ok(run(
         a,
         &["init", "--vault", &vault, "--store", &store],

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{code, json, ok, run, text};
+use common::{code, json, ok, require_env, run, seaweedfs_url, text, unique};
 use serde_json::Value;
 
 /// The whole command set against the store at `url` (None: the default `coffer init` picks).
@@ -22,13 +22,7 @@ fn command_suite(url: Option<&str>) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("coffer init"));
 
     // A vault name of its own, so runs against long-lived servers never meet.
-    let vault = format!(
-        "v{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let vault = unique("v");
     let mut init = vec!["init", "--json", "--device", "laptop", "--vault", &vault];
     if let Some(u) = url {
         init.extend(["--store", u]);
@@ -295,29 +289,13 @@ fn commands_on_the_embedded_default_store() {
 
 #[test]
 fn commands_on_seaweedfs() {
-    let (Ok(endpoint), Ok(bucket)) = (
-        std::env::var("COFFER_TEST_S3_ENDPOINT"),
-        std::env::var("COFFER_TEST_S3_BUCKET"),
-    ) else {
-        panic!(
-            "COFFER_TEST_S3_ENDPOINT is not set: run `.ci/seaweedfs.sh start` and `source .ci/state/env`"
-        );
-    };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let url = format!("s3://{bucket}/cli-{nanos}?endpoint={endpoint}&path_style=true");
+    let url = seaweedfs_url("cli");
     command_suite(Some(&url));
 }
 
 #[test]
 fn commands_on_kubo() {
-    let Ok(api) = std::env::var("COFFER_TEST_IPFS_API") else {
-        panic!(
-            "COFFER_TEST_IPFS_API is not set: run `.ci/kubo.sh start` and `source .ci/state/env`"
-        );
-    };
+    let api = require_env("COFFER_TEST_IPFS_API", ".ci/kubo.sh");
     let host = api.trim_start_matches("http://").trim_end_matches('/');
     command_suite(Some(&format!("ipfs://{host}")));
 }

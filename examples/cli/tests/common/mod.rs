@@ -50,3 +50,29 @@ pub fn json(out: Output) -> Value {
 pub fn code(out: &Output) -> Option<i32> {
     out.status.code()
 }
+
+/// `prefix` followed by the time in ns: a name of its own, so runs against long-lived servers
+/// never meet.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{nanos}")
+}
+
+/// The variable `name`, or a panic saying which script sets it (`.ci/seaweedfs.sh` or
+/// `.ci/kubo.sh`).
+pub fn require_env(name: &str, script: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run `{script} start` and `source .ci/state/env`")
+    })
+}
+
+/// An `s3://` store URL on the test SeaweedFS, under a fresh prefix starting with `tag`.
+pub fn seaweedfs_url(tag: &str) -> String {
+    let endpoint = require_env("COFFER_TEST_S3_ENDPOINT", ".ci/seaweedfs.sh");
+    let bucket = require_env("COFFER_TEST_S3_BUCKET", ".ci/seaweedfs.sh");
+    let prefix = unique(&format!("{tag}-"));
+    format!("s3://{bucket}/{prefix}?endpoint={endpoint}&path_style=true")
+}

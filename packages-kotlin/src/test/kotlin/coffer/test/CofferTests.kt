@@ -17,6 +17,19 @@ fun outboardPattern(n: Int) = ByteArray(n) { (it % 251).toByte() }
 
 fun tempDir(prefix: String): File = Files.createTempDirectory(prefix).toFile()
 
+/** S3 settings for the test SeaweedFS (`.ci/seaweedfs.sh`), under a fresh prefix starting with [tag]. */
+fun seaweedSettings(tag: String) = S3Settings(
+    bucket = System.getenv("COFFER_TEST_S3_BUCKET") ?: "coffer-test",
+    endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set"),
+    region = System.getenv("AWS_REGION") ?: "us-east-1",
+    prefix = "$tag-${System.nanoTime()}",
+    pathStyle = true,
+    credentials = S3Credentials(
+        System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
+        System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
+    ),
+)
+
 /**
  * An app-provided transport: blocks and heads in memory. `failWith` makes every call throw,
  * `delayMs` makes block writes slow (for cancellation).
@@ -316,18 +329,7 @@ fun main() {
     }
 
     h.test("vault on S3 (SeaweedFS)") {
-        val endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set")
-        val settings = S3Settings(
-            bucket = System.getenv("COFFER_TEST_S3_BUCKET") ?: "coffer-test",
-            endpoint = endpoint,
-            region = System.getenv("AWS_REGION") ?: "us-east-1",
-            prefix = "kotlin-${System.nanoTime()}",
-            pathStyle = true,
-            credentials = S3Credentials(
-                System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
-                System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
-            ),
-        )
+        val settings = seaweedSettings("kotlin")
         // Printing the settings never shows the secret.
         val secret = System.getenv("AWS_SECRET_ACCESS_KEY")!!
         check(secret.length < 8 || !settings.toString().contains(secret)) { "secret printed" }

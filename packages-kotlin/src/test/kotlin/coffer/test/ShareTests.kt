@@ -41,18 +41,7 @@ fun shareTests(h: Harness) {
             val t = MemoryTransport()
             shareOn(CofferStore.transport(t))
             check(t.calls.get() > 0)
-            val endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set")
-            shareOn(CofferStore.s3(S3Settings(
-                bucket = System.getenv("COFFER_TEST_S3_BUCKET") ?: "coffer-test",
-                endpoint = endpoint,
-                region = System.getenv("AWS_REGION") ?: "us-east-1",
-                prefix = "kotlin-share-${System.nanoTime()}",
-                pathStyle = true,
-                credentials = S3Credentials(
-                    System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
-                    System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
-                ),
-            )))
+            shareOn(CofferStore.s3(seaweedSettings("kotlin-share")))
         }
     }
 
@@ -244,19 +233,8 @@ fun shareTests(h: Harness) {
     }
 
     h.test("share links on S3 (SeaweedFS): Vault.shareLink, Link.parse, one HTTP GET, openResponse; expiry, tampering, no links on a directory") {
-        val endpoint = System.getenv("COFFER_TEST_S3_ENDPOINT") ?: error("COFFER_TEST_S3_ENDPOINT is not set")
         val store = runBlocking {
-            CofferStore.s3(S3Settings(
-                bucket = System.getenv("COFFER_TEST_S3_BUCKET") ?: "coffer-test",
-                endpoint = endpoint,
-                region = System.getenv("AWS_REGION") ?: "us-east-1",
-                prefix = "kotlin-link-${System.nanoTime()}",
-                pathStyle = true,
-                credentials = S3Credentials(
-                    System.getenv("AWS_ACCESS_KEY_ID") ?: error("AWS_ACCESS_KEY_ID is not set"),
-                    System.getenv("AWS_SECRET_ACCESS_KEY") ?: error("AWS_SECRET_ACCESS_KEY is not set"),
-                ),
-            ))
+            CofferStore.s3(seaweedSettings("kotlin-link"))
         }
         val alice = Identity.generate()
         val data = ByteArray(300_000) { (it % 251).toByte() }
