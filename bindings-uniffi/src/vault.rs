@@ -142,6 +142,7 @@ impl PutParams {
             if_absent: self.if_absent,
             if_match: self.if_match,
             tags: self.tags.into_iter().collect(),
+            s3_etag: None,
         }
     }
 }

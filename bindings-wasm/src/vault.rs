@@ -124,6 +124,7 @@ fn put_options(v: &JsValue) -> Result<PutOptions, JsValue> {
         if_absent,
         if_match,
         tags: string_map(&prop(v, "tags")?, "tags")?,
+        s3_etag: None,
     })
 }
 

@@ -58,7 +58,10 @@ fn main() {
             .put(b"photos/cat.jpg", b"meow".to_vec(), PutOptions::default())
             .await
             .unwrap();
-        laptop.copy(b"photos/cat.jpg", b"best/cat.jpg").await.unwrap();
+        laptop
+            .copy(b"photos/cat.jpg", b"best/cat.jpg")
+            .await
+            .unwrap();
         laptop
             .put(b"tmp/gone.txt", b"bye".to_vec(), PutOptions::default())
             .await
@@ -69,7 +72,11 @@ fn main() {
             .unwrap();
         phone.sync().await.unwrap();
         phone
-            .put(b"phone.txt", b"from the phone".to_vec(), PutOptions::default())
+            .put(
+                b"phone.txt",
+                b"from the phone".to_vec(),
+                PutOptions::default(),
+            )
             .await
             .unwrap();
         laptop.sync().await.unwrap();
@@ -79,7 +86,11 @@ fn main() {
             ..Default::default()
         };
         laptop
-            .share(Scope::Prefix(b"photos/".to_vec()), bob.recipient(), opts.clone())
+            .share(
+                Scope::Prefix(b"photos/".to_vec()),
+                bob.recipient(),
+                opts.clone(),
+            )
             .await
             .unwrap();
         laptop

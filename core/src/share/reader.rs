@@ -180,6 +180,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
                             size: m.plain_len,
                             etag: manifest.to_string(),
                             last_modified_ms: m.created_ms,
+                            s3_etag: m.etag.clone(),
                         })
                         .into_iter()
                         .collect(),
@@ -203,6 +204,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
                         size: value.n,
                         etag: value.m.to_string(),
                         last_modified_ms: obj.entry.time.wall_ms(),
+                        s3_etag: value.e,
                     });
                 }
                 Ok(ListPage {

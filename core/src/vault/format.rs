@@ -106,6 +106,10 @@ pub(crate) struct Manifest {
     pub created_ms: u64,
     /// The manifest of the previous version of this key, if any.
     pub prev: Option<Cid>,
+    /// The S3 ETag of this version as given at put (the S3 gateway stores the plaintext's MD5,
+    /// or a multipart ETag `md5-of-md5s-N`); absent when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID], t?: CID}`.
@@ -124,6 +128,10 @@ pub(crate) struct IndexValue {
     /// Changing tags rewrites the index value, not the manifest, so the version id stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t: Option<Cid>,
+    /// The current version's S3 ETag (copied from its manifest), so listings can answer it
+    /// without opening manifests; absent when the version has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
 }
 
 impl IndexValue {

@@ -89,6 +89,10 @@ pub struct PutOptions {
     pub if_match: Option<String>,
     /// Tags of the new version (stored encrypted; see [`Vault::set_tags`]).
     pub tags: BTreeMap<String, String>,
+    /// The S3 ETag to keep with the new version (the S3 gateway passes the plaintext's MD5, or
+    /// a multipart ETag); stored encrypted in the manifest and the index, answered by
+    /// [`ObjectInfo::s3_etag`] and listings. coffer does not check it.
+    pub s3_etag: Option<String>,
 }
 
 /// What [`Vault::head`] and [`Vault::versions`] tell about one version of an object.
@@ -110,6 +114,8 @@ pub struct ObjectInfo {
     pub created_ms: u64,
     /// The sealed object's CID.
     pub data: String,
+    /// The S3 ETag given at put ([`PutOptions::s3_etag`]), if any.
+    pub s3_etag: Option<String>,
 }
 
 impl ObjectInfo {
@@ -128,6 +134,7 @@ impl ObjectInfo {
             metadata: m.metadata.clone(),
             created_ms: m.created_ms,
             data: m.data.to_string(),
+            s3_etag: m.etag.clone(),
         }
     }
 }

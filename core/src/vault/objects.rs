@@ -39,6 +39,8 @@ pub struct ListedObject {
     pub etag: String,
     /// When the current version was written (ms since the Unix epoch, the writer's clock).
     pub last_modified_ms: u64,
+    /// The current version's S3 ETag, when one was given at put ([`super::PutOptions::s3_etag`]).
+    pub s3_etag: Option<String>,
 }
 
 /// The result for one key of [`Vault::delete_many`].
@@ -126,6 +128,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             n: manifest.plain_len,
             c,
             t,
+            e: manifest.etag.clone(),
         }
         .encode()?;
         self.commit_value(key, value).await?;
@@ -210,6 +213,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             metadata: opts.metadata,
             created_ms: now_ms(),
             prev,
+            etag: opts.s3_etag,
         };
         self.link(key, &manifest, t).await
     }
@@ -658,6 +662,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 key: obj.key,
                 size: value.n,
                 etag: value.m.to_string(),
+                s3_etag: value.e,
                 last_modified_ms: obj.entry.time.wall_ms(),
             });
         }
@@ -696,6 +701,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             n: info.size,
             c: Vec::new(),
             t: None,
+            e: None,
         }
         .encode()?;
         let mut i = 0;

@@ -434,6 +434,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             metadata: opts.metadata,
             created_ms: now_ms(),
             prev,
+            etag: opts.s3_etag,
         };
         self.link(key, &manifest, t).await
     }

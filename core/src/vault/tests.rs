@@ -740,3 +740,51 @@ fn an_unreliable_store_never_leaves_half_a_commit() {
         assert!(ok > 10 && failed > 10, "{ok} committed, {failed} failed");
     });
 }
+
+#[test]
+fn an_s3_etag_given_at_put_is_kept_by_head_listings_copies_and_sync() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut v = Vault::create(store.clone(), identity(), "e", "laptop")
+            .await
+            .expect("create");
+        let etag = "\"5d41402abc4b2a76b9719d911017c592\"".to_string();
+        let opts = PutOptions {
+            s3_etag: Some(etag.clone()),
+            ..Default::default()
+        };
+        v.put(b"hello", b"hello".to_vec(), opts).await.expect("put");
+        v.put(b"plain", b"x".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        assert_eq!(
+            v.head(b"hello").await.expect("head").s3_etag,
+            Some(etag.clone())
+        );
+        assert_eq!(v.head(b"plain").await.expect("head").s3_etag, None);
+        v.copy(b"hello", b"copy").await.expect("copy");
+        let mut phone = Vault::open(store, identity(), "e", "phone")
+            .await
+            .expect("open");
+        phone.sync().await.expect("sync");
+        let page = phone.list(&ListRequest::default()).await.expect("list");
+        let etags: Vec<(String, Option<String>)> = page
+            .contents
+            .iter()
+            .map(|o| {
+                (
+                    String::from_utf8_lossy(&o.key).into_owned(),
+                    o.s3_etag.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            etags,
+            vec![
+                ("copy".to_string(), Some(etag.clone())),
+                ("hello".to_string(), Some(etag)),
+                ("plain".to_string(), None),
+            ]
+        );
+    });
+}

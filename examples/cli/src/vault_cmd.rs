@@ -273,6 +273,7 @@ pub fn put(args: PutArgs) -> CliResult {
         if_absent: args.if_absent,
         if_match: args.if_match.clone(),
         tags: parse_meta(&args.tag)?,
+        s3_etag: None,
     };
     // A stream is read more than once by a put (see `coffer::vault::PutSource`): spool stdin.
     let mut spool = None;
