@@ -45,6 +45,7 @@ pub(crate) mod objects;
 mod share;
 mod stream;
 mod sync;
+mod upload;
 
 #[cfg(test)]
 mod tests;
@@ -68,6 +69,7 @@ pub use share::{
 };
 pub use stream::{Progress, PutSource};
 pub use sync::{SyncReport, WriterStatus};
+pub use upload::Upload;
 
 use crate::block::{Cid, raw_cid, verify_block};
 use crate::index::{Hlc, IndexConfig, ProllyTree, WriterId};
@@ -428,6 +430,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 /// Sealed to the owner alone, signed by the owner: how the vault seals everything it stores.
 fn owner_seal_options(identity: &Identity) -> SealOptions {
     SealOptions::new(vec![identity.recipient().clone()]).signed_by(identity)
+}
+
+/// Seals the content of an object (today: as everything else, to the owner, signed).
+pub(crate) fn seal_data(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {
+    seal_to_owner(identity, plaintext)
 }
 
 pub(crate) fn seal_to_owner(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {

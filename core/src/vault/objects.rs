@@ -3,11 +3,9 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use bytes::Bytes;
-
-use super::format::{FORMAT_VERSION, IndexValue, Manifest};
+use super::format::{IndexValue, Manifest};
 use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms};
-use crate::block::{Cid, raw_cid};
+use crate::block::Cid;
 use crate::index::{Entry, ListRequest, MAX_KEY_LEN, Mutation};
 use crate::seal::{self, OpenedHeader};
 use crate::store::{BlockStore, HeadStore, StoreError};
@@ -150,18 +148,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         opts: &PutOptions,
     ) -> VaultResult<Option<Cid>> {
         let current = self.current(key).await?.map(|v| v.m);
-        if opts.if_absent && current.is_some() {
-            return Err(VaultError::PreconditionFailed(
-                "the key already holds an object".into(),
-            ));
-        }
-        if let Some(want) = &opts.if_match
-            && current.map(|c| c.to_string()).as_deref() != Some(want.as_str())
-        {
-            return Err(VaultError::PreconditionFailed(
-                "the key's current version is not the one given".into(),
-            ));
-        }
+        super::upload::check_against(current.as_ref(), opts)?;
         Ok(current)
     }
 
@@ -187,35 +174,19 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         bytes: Vec<u8>,
         opts: PutOptions,
     ) -> VaultResult<ObjectInfo> {
-        check_key(key)?;
-        let prev = self.check_conditions(key, &opts).await?;
-        let t = self.put_tags_block(&opts.tags).await?;
-        let (data, sealed) = self.put_sealed(&bytes).await?;
-        let outboard = Outboard::compute(&sealed);
-        let outboard_cid = if outboard.as_bytes().is_empty() {
-            None
-        } else {
-            let cid = raw_cid(outboard.as_bytes());
-            self.store
-                .put(&cid, Bytes::copy_from_slice(outboard.as_bytes()))
-                .await?;
-            Some(cid)
-        };
-        let manifest = Manifest {
-            v: FORMAT_VERSION,
-            key: key.to_vec(),
-            data,
-            sealed_len: sealed.len() as u64,
-            plain_len: bytes.len() as u64,
-            blake3: *outboard.root().as_bytes(),
-            outboard: outboard_cid,
-            content_type: opts.content_type,
-            metadata: opts.metadata,
-            created_ms: now_ms(),
-            prev,
-            etag: opts.s3_etag,
-        };
-        self.link(key, &manifest, t).await
+        let upload = self.upload(key, bytes, opts).await?;
+        self.commit_one(upload).await
+    }
+
+    /// Commits one upload; its refusal (a condition) is the error.
+    pub(super) async fn commit_one(
+        &mut self,
+        upload: super::upload::Upload,
+    ) -> VaultResult<ObjectInfo> {
+        let mut results = self.commit_uploads(vec![upload]).await?;
+        results
+            .pop()
+            .unwrap_or_else(|| Err(VaultError::Source("internal: no commit result".into())))
     }
 
     /// Checks tags against S3's limits and stores them sealed; `None` when there are none.

@@ -31,9 +31,10 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
-use super::format::{FORMAT_VERSION, Manifest};
+use super::format::Manifest;
 use super::objects::{check_key, missing_as_corrupt};
-use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms, owner_seal_options};
+use super::upload::Upload;
+use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, owner_seal_options};
 use crate::block::{Cid, cid_from_blake3};
 use crate::seal::{SealWriter, SeededRng, open_async_signed};
 use crate::store::{BlockStore, ByteStream, HeadStore, StoreError};
@@ -355,9 +356,23 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         opts: PutOptions,
         progress: Option<Progress<'_>>,
     ) -> VaultResult<ObjectInfo> {
+        let upload = self.upload_source(key, source, opts, progress).await?;
+        self.commit_one(upload).await
+    }
+
+    /// Like [`Vault::put_source`] without the commit: seals and stores the object (streaming,
+    /// resumable) and returns it for [`Vault::commit_uploads`]. Borrows the vault shared, so several
+    /// can run at once.
+    pub async fn upload_source(
+        &self,
+        key: &[u8],
+        source: &mut dyn PutSource,
+        opts: PutOptions,
+        progress: Option<Progress<'_>>,
+    ) -> VaultResult<Upload> {
         check_key(key)?;
-        let prev = self.check_conditions(key, &opts).await?;
-        let t = self.put_tags_block(&opts.tags).await?;
+        self.check_conditions(key, &opts).await?;
+        let tags = self.put_tags_block(&opts.tags).await?;
 
         // 1. Hash the plaintext.
         let mut hasher = blake3::Hasher::new();
@@ -422,21 +437,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             p(plain_len);
         }
         let outboard_cid = self.put_outboard(&outboard).await?;
-        let manifest = Manifest {
-            v: FORMAT_VERSION,
+        Ok(Upload {
             key: key.to_vec(),
             data,
             sealed_len,
             plain_len,
             blake3: *outboard.root().as_bytes(),
             outboard: outboard_cid,
-            content_type: opts.content_type,
-            metadata: opts.metadata,
-            created_ms: now_ms(),
-            prev,
-            etag: opts.s3_etag,
-        };
-        self.link(key, &manifest, t).await
+            tags,
+            opts,
+        })
     }
 
     /// Stores an outboard block (streamed when large); `None` when it is empty.

@@ -1,0 +1,196 @@
+//! Transfers apart from commits: [`Vault::upload`] and [`Vault::upload_source`] seal and store an
+//! object through `&self` (so many can run at once on one vault), and [`Vault::commit_uploads`]
+//! links any number of them into the index with one index batch and one head write.
+//!
+//! [`Vault::put`] and [`Vault::put_source`] are an upload followed by a commit of one. Until it is
+//! committed an upload is invisible: its blocks are in the store, no head names them (a pruning
+//! collector treats them as garbage once they are older than its window).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use super::format::{FORMAT_VERSION, IndexValue, Manifest};
+use super::objects::check_key;
+use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms};
+use crate::block::{Cid, raw_cid};
+use crate::index::{Entry, Mutation};
+use crate::store::{BlockStore, HeadStore};
+use crate::verify::Outboard;
+
+/// An object sealed and stored, waiting for [`Vault::commit_uploads`]. Holds no plaintext and no
+/// key material (the object's key travels inside its sealed header).
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub(super) key: Vec<u8>,
+    pub(super) data: Cid,
+    pub(super) sealed_len: u64,
+    pub(super) plain_len: u64,
+    pub(super) blake3: [u8; 32],
+    pub(super) outboard: Option<Cid>,
+    pub(super) tags: Option<Cid>,
+    pub(super) opts: PutOptions,
+}
+
+impl Upload {
+    /// The object key it will be committed under.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// Plaintext length.
+    pub fn size(&self) -> u64 {
+        self.plain_len
+    }
+
+    /// The sealed object's CID.
+    pub fn data(&self) -> &Cid {
+        &self.data
+    }
+}
+
+impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// Seals `bytes` and stores the sealed object, its outboard and its tags, without committing:
+    /// pass the result to [`Vault::commit_uploads`]. Conditions in `opts` are checked now (to fail
+    /// early) and again at the commit, against the state then.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use coffer::{keys::Identity, store::MemoryStore, vault::{PutOptions, Vault}};
+    /// # futures_executor::block_on(async {
+    /// # let mut vault = Vault::create(Arc::new(MemoryStore::new()), Identity::generate(), "v", "d").await?;
+    /// // Transfers can run at once (they borrow the vault shared); one head write commits them all.
+    /// let (a, b) = futures_util::future::join(
+    ///     vault.upload(b"a.txt", b"one".to_vec(), PutOptions::default()),
+    ///     vault.upload(b"b.txt", b"two".to_vec(), PutOptions::default()),
+    /// ).await;
+    /// let results = vault.commit_uploads(vec![a?, b?]).await?;
+    /// assert!(results.iter().all(|r| r.is_ok()));
+    /// assert_eq!(vault.get(b"b.txt").await?, b"two");
+    /// # Ok::<(), coffer::vault::VaultError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn upload(
+        &self,
+        key: &[u8],
+        bytes: Vec<u8>,
+        opts: PutOptions,
+    ) -> VaultResult<Upload> {
+        check_key(key)?;
+        self.check_conditions(key, &opts).await?;
+        let tags = self.put_tags_block(&opts.tags).await?;
+        let sealed = super::seal_data(&self.identity, &bytes)?;
+        let data = raw_cid(&sealed);
+        let outboard = Outboard::compute(&sealed);
+        self.store.put(&data, Bytes::from(sealed)).await?;
+        let outboard_cid = self.put_outboard(&outboard).await?;
+        Ok(Upload {
+            key: key.to_vec(),
+            data,
+            sealed_len: outboard.len(),
+            plain_len: bytes.len() as u64,
+            blake3: *outboard.root().as_bytes(),
+            outboard: outboard_cid,
+            tags,
+            opts,
+        })
+    }
+
+    /// Links `uploads` into the index in order, with one index batch and one head write, and
+    /// returns a result per upload: the new version, or why that one was refused (a condition that
+    /// no longer holds; later uploads of the same key see the earlier ones). The outer error is a
+    /// failure of the commit itself: then none of them is committed.
+    pub async fn commit_uploads(
+        &mut self,
+        uploads: Vec<Upload>,
+    ) -> VaultResult<Vec<VaultResult<ObjectInfo>>> {
+        // What this batch has linked so far, by key: the current manifest seen by later uploads.
+        let mut staged: BTreeMap<Vec<u8>, (Cid, Option<String>)> = BTreeMap::new();
+        let mut values: BTreeMap<Vec<u8>, IndexValue> = BTreeMap::new();
+        let mut results = Vec::with_capacity(uploads.len());
+        for up in uploads {
+            let current = match staged.get(&up.key) {
+                Some((m, _)) => Ok(Some(*m)),
+                None => self.current(&up.key).await.map(|v| v.map(|v| v.m)),
+            };
+            let current = match current {
+                Ok(c) => c,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            if let Err(e) = check_against(current.as_ref(), &up.opts) {
+                results.push(Err(e));
+                continue;
+            }
+            let manifest = Manifest {
+                v: FORMAT_VERSION,
+                key: up.key.clone(),
+                data: up.data,
+                sealed_len: up.sealed_len,
+                plain_len: up.plain_len,
+                blake3: up.blake3,
+                outboard: up.outboard,
+                content_type: up.opts.content_type.clone(),
+                metadata: up.opts.metadata.clone(),
+                created_ms: now_ms(),
+                prev: current,
+                etag: up.opts.s3_etag.clone(),
+            };
+            let plain = crate::block::to_dag_cbor(&manifest)?;
+            let (cid, _) = self.put_sealed(&plain).await?;
+            // Concurrent versions that lost earlier merges stay reachable from the new value.
+            let c = match values.get(&up.key) {
+                Some(v) => v.c.clone(),
+                None => self
+                    .current(&up.key)
+                    .await?
+                    .map(|v| v.c)
+                    .unwrap_or_default(),
+            };
+            values.insert(
+                up.key.clone(),
+                IndexValue {
+                    m: cid,
+                    n: manifest.plain_len,
+                    c,
+                    t: up.tags,
+                    e: manifest.etag.clone(),
+                },
+            );
+            staged.insert(up.key.clone(), (cid, manifest.etag.clone()));
+            results.push(Ok(ObjectInfo::from_manifest(&cid, &manifest)));
+        }
+        if !values.is_empty() {
+            let time = self.tick();
+            let mut batch = Vec::with_capacity(values.len());
+            for (key, value) in values {
+                batch.push((
+                    key,
+                    Mutation::Put(Entry::live(value.encode()?, time, self.writer)),
+                ));
+            }
+            self.state.root = self.tree.apply(&self.state.root, batch).await?;
+            self.commit().await?;
+        }
+        Ok(results)
+    }
+}
+
+/// Checks `opts`' conditions against the current manifest of the key.
+pub(super) fn check_against(current: Option<&Cid>, opts: &PutOptions) -> VaultResult<()> {
+    if opts.if_absent && current.is_some() {
+        return Err(VaultError::PreconditionFailed(
+            "the key already holds an object".into(),
+        ));
+    }
+    if let Some(want) = &opts.if_match
+        && current.map(|c| c.to_string()).as_deref() != Some(want.as_str())
+    {
+        return Err(VaultError::PreconditionFailed(
+            "the key's current version is not the one given".into(),
+        ));
+    }
+    Ok(())
+}
