@@ -22,9 +22,11 @@ pub mod block;
 pub mod cond_send;
 pub mod index;
 pub mod keys;
+pub mod pad;
 pub mod seal;
 pub mod share;
 pub mod store;
+pub mod trust;
 pub mod vault;
 pub mod verify;
 

@@ -331,6 +331,9 @@ fn plaintext(len: usize) -> Vec<u8> {
 struct SealCase {
     name: &'static str,
     recipients: &'static [u8],
+    /// Secret wrap keys (stanza kind 3): key `n` is 32 bytes of `n`, sealed to after the
+    /// recipients.
+    keys: &'static [u8],
     signer: Option<u8>,
     segment_log2: u8,
     len: usize,
@@ -340,6 +343,7 @@ const SEAL_CASES: &[SealCase] = &[
     SealCase {
         name: "empty",
         recipients: &[1],
+        keys: &[],
         signer: None,
         segment_log2: 10,
         len: 0,
@@ -347,6 +351,7 @@ const SEAL_CASES: &[SealCase] = &[
     SealCase {
         name: "one-byte",
         recipients: &[1],
+        keys: &[],
         signer: None,
         segment_log2: 10,
         len: 1,
@@ -354,6 +359,7 @@ const SEAL_CASES: &[SealCase] = &[
     SealCase {
         name: "exactly-one-segment",
         recipients: &[1],
+        keys: &[],
         signer: None,
         segment_log2: 10,
         len: 1024,
@@ -361,6 +367,7 @@ const SEAL_CASES: &[SealCase] = &[
     SealCase {
         name: "two-and-a-half-segments-signed",
         recipients: &[1],
+        keys: &[],
         signer: Some(3),
         segment_log2: 10,
         len: 2560,
@@ -368,6 +375,7 @@ const SEAL_CASES: &[SealCase] = &[
     SealCase {
         name: "two-recipients-signed",
         recipients: &[1, 2],
+        keys: &[],
         signer: Some(1),
         segment_log2: 10,
         len: 1500,
@@ -375,9 +383,26 @@ const SEAL_CASES: &[SealCase] = &[
     SealCase {
         name: "default-segment-size",
         recipients: &[2],
+        keys: &[],
         signer: None,
         segment_log2: 16,
         len: 100,
+    },
+    SealCase {
+        name: "secret-key-stanza-signed",
+        recipients: &[],
+        keys: &[0x5a],
+        signer: Some(1),
+        segment_log2: 10,
+        len: 1500,
+    },
+    SealCase {
+        name: "recipient-and-key-signed-one-group-and-more",
+        recipients: &[2],
+        keys: &[0x5a],
+        signer: Some(3),
+        segment_log2: 12,
+        len: 20_000,
     },
 ];
 
@@ -391,11 +416,14 @@ fn sealed_object_vectors() {
             .map(|n| Identity::from_seed(&seed(*n)).recipient().clone())
             .collect();
         let mut opts = SealOptions::new(recipients).segment_size_log2(case.segment_log2);
+        for n in case.keys {
+            opts = opts.also_to(seal::SealTo::Key(seal::WrapKey::from_bytes([*n; 32])));
+        }
         if let Some(s) = case.signer {
             opts = opts.signed_by(&Identity::from_seed(&seed(s)));
         }
-        // file key, salt, then one ephemeral HPKE ikm per recipient
-        let randomness: Vec<u8> = (0..32 * (2 + case.recipients.len()))
+        // file key, salt, then per stanza in order: an HPKE ikmE (32) or a stanza nonce (12)
+        let randomness: Vec<u8> = (0..64 + 32 * case.recipients.len() + 12 * case.keys.len())
             .map(|i| (i as u8).wrapping_mul(7).wrapping_add(k as u8))
             .collect();
         let pt = plaintext(case.len);
@@ -405,10 +433,25 @@ fn sealed_object_vectors() {
             let opened = seal::open_to_vec(&Identity::from_seed(&seed(*n)), &sealed).unwrap();
             assert_eq!(opened.plaintext, pt);
         }
+        for n in case.keys {
+            let key = seal::WrapKey::from_bytes([*n; 32]);
+            let opened = seal::open_to_vec_with(seal::Unlock::Key(&key), &sealed).unwrap();
+            assert_eq!(opened.plaintext, pt);
+        }
+        let trailer_len = Header::parse(&sealed).unwrap().trailer_len();
+        let zeroed_root = trailer_len.gt(&0).then(|| {
+            let mut z = sealed.clone();
+            let n = z.len();
+            z[n - trailer_len..].fill(0);
+            blake3::hash(&z).to_hex().to_string()
+        });
         out.push(json!({
             "name": case.name,
             "recipient_seeds": case.recipients.iter().map(|n| hex::encode(seed(*n))).collect::<Vec<_>>(),
+            "wrap_keys": case.keys.iter().map(|n| hex::encode([*n; 32])).collect::<Vec<_>>(),
             "signer_seed": case.signer.map(|n| hex::encode(seed(n))),
+            "trailer_len": trailer_len,
+            "root_with_zeroed_trailer": zeroed_root,
             "segment_log2": case.segment_log2,
             "plaintext": hex::encode(&pt),
             "randomness": hex::encode(&randomness),
@@ -421,7 +464,7 @@ fn sealed_object_vectors() {
     check_or_write(
         "sealed.json",
         json!({
-            "description": "coffer sealed objects v1 (docs/FORMAT.md §3). randomness = file_key(32) || salt(32) || ikmE(32) per recipient in order; plaintext byte i = (i*31) mod 251; blake3 and cid are of the sealed bytes",
+            "description": "coffer sealed objects v2 (docs/FORMAT.md §3). randomness = file_key(32) || salt(32) || then for each stanza in order (recipients first, then wrap keys): ikmE(32) of an X25519 HPKE stanza, or nonce(12) of a secret-key stanza; plaintext byte i = (i*31) mod 251; blake3 and cid are of the sealed bytes; root_with_zeroed_trailer is R' (§3.3), what a signed object's trailer signs (Ed25519 is deterministic, so the trailer is reproducible). v1 vectors: sealed-v1.json (read only).",
             "vectors": out,
         }),
     );
@@ -436,9 +479,19 @@ fn sealed_vectors_open_and_reject_tampering() {
     for v in file["vectors"].as_array().unwrap() {
         let sealed = hexs(&v["sealed"]);
         let pt = hexs(&v["plaintext"]);
-        let seed0: [u8; 32] = hexs(&v["recipient_seeds"][0]).try_into().unwrap();
+        let seed0: [u8; 32] = match v["recipient_seeds"][0].as_str() {
+            Some(_) => hexs(&v["recipient_seeds"][0]).try_into().unwrap(),
+            None => seed(1),
+        };
         let me = Identity::from_seed(&seed0);
-        let opened = seal::open_to_vec(&me, &sealed).unwrap();
+        let key = v["wrap_keys"][0]
+            .as_str()
+            .map(|_| seal::WrapKey::from_bytes(hexs(&v["wrap_keys"][0]).try_into().unwrap()));
+        let unlock = match (&key, v["recipient_seeds"][0].as_str()) {
+            (Some(k), None) => seal::Unlock::Key(k),
+            _ => seal::Unlock::Identity(&me),
+        };
+        let opened = seal::open_to_vec_with(unlock, &sealed).unwrap();
         assert_eq!(opened.plaintext, pt);
         if let Some(s) = v["signer_seed"].as_str() {
             let signer = Identity::from_seed(&hex::decode(s).unwrap().try_into().unwrap());
@@ -447,7 +500,16 @@ fn sealed_vectors_open_and_reject_tampering() {
         let mut bad = sealed.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;
-        assert!(seal::open_to_vec(&me, &bad).is_err());
+        assert!(seal::open_to_vec_with(unlock, &bad).is_err());
+    }
+    // The v1 vectors stay readable.
+    let file = load("sealed-v1.json");
+    for v in file["vectors"].as_array().unwrap() {
+        let sealed = hexs(&v["sealed"]);
+        let seed0: [u8; 32] = hexs(&v["recipient_seeds"][0]).try_into().unwrap();
+        let opened = seal::open_to_vec(&Identity::from_seed(&seed0), &sealed).unwrap();
+        assert_eq!(opened.plaintext, hexs(&v["plaintext"]));
+        assert_eq!(opened.header_only, opened.signer.is_some());
     }
 }
 

@@ -4,9 +4,11 @@
 use futures_io::{AsyncRead, AsyncWrite};
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 
+use super::header::{HeaderSigner, Unlock};
 use super::segments::TAG_LEN;
+use super::trailer::{self, Hashing, HoldBack, TRAILER_LEN};
 use super::{Header, OpenSummary, OsRng, SealError, SealOptions, SealSummary};
-use crate::keys::Identity;
+use crate::keys::{Identity, Recipient};
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -34,7 +36,8 @@ async fn read_chunk<R: AsyncRead + Unpin>(
     Ok(())
 }
 
-/// Seals everything `reader` yields into `writer`, holding at most two segments in memory.
+/// Seals everything `reader` yields into `writer`, holding at most two segments in memory. A
+/// signed object ends with its signature trailer.
 pub async fn seal_async<R, W>(
     opts: &SealOptions,
     mut reader: R,
@@ -44,13 +47,21 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let (header, cipher) = opts.start(&mut OsRng)?;
+    let (header, keys) = opts.start(&mut OsRng)?;
+    let cipher = super::cipher_for(&header, &keys);
     let header = header.to_bytes();
+    let mut hashing = if opts.signer.is_some() {
+        Hashing::Plain(Box::default())
+    } else {
+        Hashing::None
+    };
+    hashing.update(&header);
     writer.write_all(&header).await?;
     let seg = cipher.segment_size();
     let mut summary = SealSummary {
         plaintext_len: 0,
         sealed_len: header.len() as u64,
+        root: None,
     };
     let mut cur = Vec::with_capacity(seg + TAG_LEN);
     let mut next = Vec::with_capacity(seg + TAG_LEN);
@@ -66,6 +77,7 @@ where
         let last = next.is_empty();
         summary.plaintext_len += cur.len() as u64;
         cipher.seal_segment(index, last, &mut cur);
+        hashing.update(&cur);
         writer.write_all(&cur).await?;
         summary.sealed_len += cur.len() as u64;
         if last {
@@ -74,13 +86,25 @@ where
         std::mem::swap(&mut cur, &mut next);
         index += 1;
     }
+    if let Some(id) = &opts.signer {
+        let zeroed = hashing
+            .zeroed_root()
+            .ok_or(SealError::Internal("a signed seal is not hashed"))?;
+        let total = summary.sealed_len + TRAILER_LEN as u64;
+        let t = trailer::sign(&keys, id, &zeroed, total);
+        hashing.update(&t);
+        writer.write_all(&t).await?;
+        summary.sealed_len = total;
+    }
+    summary.root = hashing.finish().0;
     writer.flush().await?;
     Ok(summary)
 }
 
 /// Opens the sealed object `reader` yields into `writer`, holding at most two segments in
-/// memory. Only authenticated segments are written; on error, what was written so far is a
-/// prefix of the plaintext and must be discarded by the caller.
+/// memory. Only authenticated segments are written (for a signed v2 object the final one only
+/// once the signature trailer verified); on error, what was written so far is a prefix of the
+/// plaintext and must be discarded by the caller.
 pub async fn open_async<R, W>(
     identity: &Identity,
     reader: R,
@@ -90,27 +114,70 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    open_async_signed(identity, reader, writer, None).await
+    open_async_with(Unlock::Identity(identity), reader, writer, None).await
 }
 
-/// [`open_async`] that fails with [`SealError::BadSignature`] before writing any plaintext unless
-/// the header is signed by `signer` (when given).
-pub(crate) async fn open_async_signed<R, W>(
-    identity: &Identity,
-    mut reader: R,
+/// The input of an async opener: `reader` through a [`HoldBack`].
+struct Input<R> {
+    reader: R,
+    hold: HoldBack,
+    eof: bool,
+    chunk: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> Input<R> {
+    async fn fill(&mut self, buf: &mut Vec<u8>, size: usize) -> std::io::Result<()> {
+        buf.resize(size, 0);
+        let mut n = 0;
+        while n < size {
+            if self.hold.releasable() == 0 {
+                if self.eof {
+                    break;
+                }
+                let want = (size - n + TRAILER_LEN).max(1 << 16);
+                self.chunk.resize(want, 0);
+                let k = self.reader.read(&mut self.chunk).await?;
+                if k == 0 {
+                    self.eof = true;
+                } else {
+                    self.hold.push(&self.chunk[..k]);
+                }
+                continue;
+            }
+            n += self.hold.take(&mut buf[n..]);
+        }
+        buf.truncate(n);
+        Ok(())
+    }
+}
+
+/// [`open_async`] with any [`Unlock`], requiring the object to be signed by `signer` when given:
+/// an unsigned or otherwise-signed object fails before any plaintext is written (v1, unsigned)
+/// or before its final segment is (v2, whose signer is in the trailer).
+pub(crate) async fn open_async_with<R, W>(
+    unlock: Unlock<'_>,
+    reader: R,
     mut writer: W,
-    signer: Option<&crate::keys::Recipient>,
+    signer: Option<&Recipient>,
 ) -> Result<OpenSummary, SealError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let mut input = Input {
+        reader,
+        hold: HoldBack::new(0),
+        eof: false,
+        chunk: Vec::new(),
+    };
     let mut bytes = Vec::new();
-    read_chunk(&mut reader, &mut bytes, super::PREFIX_LEN).await?;
+    input.fill(&mut bytes, super::PREFIX_LEN).await?;
     let len = Header::len_from_prefix(&bytes)?;
-    let mut rest = Vec::new();
-    read_chunk(&mut reader, &mut rest, len - super::PREFIX_LEN).await?;
-    bytes.extend_from_slice(&rest);
+    if len > bytes.len() {
+        let mut rest = Vec::new();
+        input.fill(&mut rest, len - bytes.len()).await?;
+        bytes.extend_from_slice(&rest);
+    }
     if bytes.len() < len {
         return Err(SealError::TruncatedHeader {
             expected: len,
@@ -118,30 +185,33 @@ where
         });
     }
     let header = Header::parse(&bytes)?;
-    let (keys, found) = header.unlock(identity)?;
+    let (keys, _, found) = header.unlock(unlock)?;
+    let trailer_expected = header.trailer_len() > 0;
+    input.hold.set(header.trailer_len(), trailer_expected);
+    let (mut known, header_only) = match found {
+        HeaderSigner::HeaderOnly(s) => (Some(s), true),
+        HeaderSigner::Unsigned | HeaderSigner::Trailer => (None, false),
+    };
     if let Some(want) = signer
-        && found.as_ref() != Some(want)
+        && !trailer_expected
+        && known.as_ref() != Some(want)
     {
         return Err(SealError::BadSignature);
     }
-    let signer = found;
     let cipher = super::cipher_for(&header, &keys);
     let stride = cipher.segment_size() + TAG_LEN;
     let mut cur = Vec::with_capacity(stride);
     let mut next = Vec::with_capacity(stride);
     let mut plain = Vec::with_capacity(stride);
-    read_chunk(&mut reader, &mut cur, stride).await?;
+    input.fill(&mut cur, stride).await?;
     if cur.is_empty() {
         return Err(SealError::Truncated);
     }
-    let mut summary = OpenSummary {
-        plaintext_len: 0,
-        signer,
-    };
+    let mut plaintext_len = 0u64;
     let mut index = 0u64;
     loop {
         if cur.len() == stride {
-            read_chunk(&mut reader, &mut next, stride).await?;
+            input.fill(&mut next, stride).await?;
         } else {
             next.clear();
         }
@@ -153,8 +223,21 @@ where
             &mut plain,
             (!last).then_some(next.as_slice()),
         )?;
+        if last {
+            let tail = input.hold.finish()?;
+            if trailer_expected {
+                let zeroed = tail
+                    .zeroed_root
+                    .ok_or(SealError::Internal("a signed object was not hashed"))?;
+                let s = trailer::verify(&keys, &tail.bytes, &zeroed, tail.total_len)?;
+                if signer.is_some_and(|want| *want != s) {
+                    return Err(SealError::BadSignature);
+                }
+                known = Some(s);
+            }
+        }
         writer.write_all(&plain).await?;
-        summary.plaintext_len += plain.len() as u64;
+        plaintext_len += plain.len() as u64;
         if last {
             break;
         }
@@ -162,5 +245,9 @@ where
         index += 1;
     }
     writer.flush().await?;
-    Ok(summary)
+    Ok(OpenSummary {
+        plaintext_len,
+        signer: known,
+        header_only,
+    })
 }

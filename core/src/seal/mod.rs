@@ -1,12 +1,16 @@
-//! Sealed objects, format v1 (`docs/FORMAT.md` §3).
+//! Sealed objects, format v2 (reads v1 too; `docs/FORMAT.md` §3).
 //!
 //! Each object gets a fresh random 256-bit file key. HKDF-SHA256 (with a random per-object salt)
 //! derives from it the payload key, a key commitment and a header MAC key. The payload is a
 //! STREAM of AES-256-GCM segments (64 KiB of plaintext each by default) whose nonces carry the
 //! segment counter and a last-segment flag, so truncation, extension and reordering are detected.
-//! The file key is wrapped with HPKE (RFC 9180, base mode, DHKEM(X25519, HKDF-SHA256),
-//! HKDF-SHA256, AES-256-GCM) once per recipient. The header is authenticated by an HMAC and,
-//! optionally, signed with the sender's Ed25519 key.
+//! The file key is wrapped once per recipient: with HPKE (RFC 9180, base mode, DHKEM(X25519,
+//! HKDF-SHA256), HKDF-SHA256, AES-256-GCM) to a public key, or with AES-256-GCM under a secret
+//! [`WrapKey`]. The header is authenticated by an HMAC. A signed object ends with a trailer: the
+//! sender's Ed25519 signature over the whole object (its BLAKE3 root with the trailer zeroed), so
+//! no co-recipient who knows the file key can pass off other content as the sender's. Objects of
+//! format v1, whose signature covers only the header, still open and say so
+//! ([`Opened::header_only`]).
 //!
 //! Three ways in and out, all with memory bounded by two segments:
 //! - synchronous streams: [`SealWriter`] (a `std::io::Write`) and [`OpenReader`] (a
@@ -38,17 +42,18 @@ mod range;
 mod rng;
 mod segments;
 mod sync_io;
+mod trailer;
 
 use std::io;
 
 use zeroize::Zeroizing;
 
-pub(crate) use async_io::open_async_signed;
+pub(crate) use async_io::open_async_with;
 pub use async_io::{open_async, seal_async};
 pub use gcm::BACKEND as AEAD_BACKEND;
 pub use header::{
-    DEFAULT_SEGMENT_LOG2, Header, MAX_RECIPIENTS, MAX_SEGMENT_LOG2, MIN_SEGMENT_LOG2, PREFIX_LEN,
-    VERSION,
+    DEFAULT_SEGMENT_LOG2, Header, MAX_RECIPIENTS, MAX_SEGMENT_LOG2, MIN_SEGMENT_LOG2,
+    OLDEST_VERSION, PREFIX_LEN, SealTo, Unlock, VERSION, WrapKey,
 };
 pub use range::{OpenedHeader, RangeReader, ReadAt};
 #[doc(hidden)]
@@ -57,9 +62,10 @@ pub(crate) use rng::SeededRng;
 pub use rng::{OsRng, SealRng};
 pub use segments::TAG_LEN;
 pub use sync_io::{OpenReader, SealWriter};
+pub use trailer::TRAILER_LEN;
 
 use crate::keys::{Identity, Recipient};
-use header::ObjectKeys;
+use header::{HeaderSigner, ObjectKeys};
 use segments::PayloadCipher;
 
 /// Why sealing or opening failed. Each kind of damage has its own variant; none carries key
@@ -104,6 +110,13 @@ pub enum SealError {
     /// The object is unsigned, or signed by someone else, but a specific signer was required.
     #[error("the object is not signed by the expected sender")]
     UnexpectedSigner,
+    /// A specific signer was required, and the object is format v1, whose signature covers only
+    /// the header and file key: anyone the object was sealed to could have written its content.
+    #[error(
+        "the object is format v1: its signature covers the header, not the content, so any of its \
+         recipients could have written the content; ask the sender to seal it again"
+    )]
+    HeaderOnlySignature,
     /// The payload ends early: segments are missing at the end.
     #[error("the sealed object is truncated: its final segment is missing")]
     Truncated,
@@ -187,8 +200,8 @@ impl SealError {
 /// How to seal: to whom, signed by whom, with what segment size.
 #[derive(Clone, Debug)]
 pub struct SealOptions {
-    recipients: Vec<Recipient>,
-    signer: Option<Identity>,
+    to: Vec<SealTo>,
+    pub(crate) signer: Option<Identity>,
     segment_log2: u8,
 }
 
@@ -196,13 +209,29 @@ impl SealOptions {
     /// Seal to `recipients`, unsigned, with 64 KiB segments.
     pub fn new(recipients: Vec<Recipient>) -> Self {
         Self {
-            recipients,
+            to: recipients.into_iter().map(SealTo::Recipient).collect(),
             signer: None,
             segment_log2: DEFAULT_SEGMENT_LOG2,
         }
     }
 
-    /// Sign the header with `identity`, so recipients can check who sealed the object.
+    /// Seal to a secret wrap key (and nothing else yet; add recipients with [`Self::also_to`]).
+    pub fn to_key(key: WrapKey) -> Self {
+        Self {
+            to: vec![SealTo::Key(key)],
+            signer: None,
+            segment_log2: DEFAULT_SEGMENT_LOG2,
+        }
+    }
+
+    /// Also seal to `to` (one more stanza).
+    pub fn also_to(mut self, to: SealTo) -> Self {
+        self.to.push(to);
+        self
+    }
+
+    /// Sign the object with `identity`: a trailer signature over the whole sealed object, so
+    /// recipients can check who sealed it and that the content is theirs.
     pub fn signed_by(mut self, identity: &Identity) -> Self {
         self.signer = Some(identity.clone());
         self
@@ -214,32 +243,36 @@ impl SealOptions {
         self
     }
 
-    /// The recipients.
-    pub fn recipients(&self) -> &[Recipient] {
-        &self.recipients
+    /// The public-key recipients (not the secret wrap keys).
+    pub fn recipients(&self) -> Vec<Recipient> {
+        self.to
+            .iter()
+            .filter_map(|t| match t {
+                SealTo::Recipient(r) => Some(r.clone()),
+                SealTo::Key(_) => None,
+            })
+            .collect()
     }
 
     /// Starts a new object: draws its file key and salt and builds its header.
-    pub(crate) fn start(
-        &self,
-        rng: &mut impl SealRng,
-    ) -> Result<(Header, PayloadCipher), SealError> {
+    pub(crate) fn start(&self, rng: &mut impl SealRng) -> Result<(Header, ObjectKeys), SealError> {
         let mut file_key = Zeroizing::new([0u8; 32]);
         let mut salt = [0u8; 32];
         let Ok(()) = hpke::rand_core::TryRng::try_fill_bytes(rng, file_key.as_mut());
         let Ok(()) = hpke::rand_core::TryRng::try_fill_bytes(rng, &mut salt);
-        let (header, keys) = Header::build(
+        Header::build(
             &file_key,
             salt,
             self.segment_log2,
-            &self.recipients,
-            self.signer.as_ref(),
+            &self.to,
+            self.signer.is_some(),
             rng,
-        )?;
-        let cipher = cipher_for(&header, &keys);
-        Ok((header, cipher))
+        )
     }
 }
+
+#[allow(dead_code)]
+fn _header_signer_is_used(_: HeaderSigner) {}
 
 fn cipher_for(header: &Header, keys: &ObjectKeys) -> PayloadCipher {
     PayloadCipher::new(&keys.payload, header.segment_size())
@@ -250,8 +283,11 @@ fn cipher_for(header: &Header, keys: &ObjectKeys) -> PayloadCipher {
 pub struct SealSummary {
     /// Plaintext bytes sealed.
     pub plaintext_len: u64,
-    /// Bytes of the sealed object (header and segments).
+    /// Bytes of the sealed object (header, segments and trailer).
     pub sealed_len: u64,
+    /// The BLAKE3 root of the sealed object (its content id digest), when it was computed (signed
+    /// objects, and writers made with an outboard).
+    pub root: Option<[u8; 32]>,
 }
 
 /// What opening an object yielded.
@@ -259,8 +295,10 @@ pub struct SealSummary {
 pub struct OpenSummary {
     /// Plaintext bytes produced.
     pub plaintext_len: u64,
-    /// Who signed the header, if it was signed (the signature was verified).
+    /// Who signed the object, if it was signed (the signature was verified).
     pub signer: Option<Recipient>,
+    /// Whether the signature (format v1) covers only the header, not the content.
+    pub header_only: bool,
 }
 
 /// A fully opened object held in memory.
@@ -268,8 +306,12 @@ pub struct OpenSummary {
 pub struct Opened {
     /// The plaintext.
     pub plaintext: Vec<u8>,
-    /// Who signed the header, if it was signed (the signature was verified).
+    /// Who signed the object, if it was signed (the signature was verified).
     pub signer: Option<Recipient>,
+    /// Whether the signature is format v1's, which covers only the header and file key: any
+    /// recipient could have written the content. `false` for v2 signatures (they cover the
+    /// content) and for unsigned objects.
+    pub header_only: bool,
 }
 
 impl std::fmt::Debug for Opened {
@@ -277,6 +319,7 @@ impl std::fmt::Debug for Opened {
         f.debug_struct("Opened")
             .field("plaintext_len", &self.plaintext.len())
             .field("signer", &self.signer)
+            .field("header_only", &self.header_only)
             .finish()
     }
 }
@@ -300,14 +343,23 @@ pub fn seal_to_vec_with_rng(
 }
 
 /// Opens a whole sealed object held in memory. Returns the plaintext only if every segment
-/// authenticated.
+/// authenticated (and, when signed, the signature).
 pub fn open_to_vec(identity: &Identity, sealed: &[u8]) -> Result<Opened, SealError> {
-    let mut r = OpenReader::new(sealed, identity)?;
+    open_to_vec_with(Unlock::Identity(identity), sealed)
+}
+
+/// [`open_to_vec`] with any [`Unlock`].
+pub fn open_to_vec_with(unlock: Unlock<'_>, sealed: &[u8]) -> Result<Opened, SealError> {
+    let mut r = OpenReader::open(sealed, unlock)?;
     let mut plaintext = Vec::new();
-    io::Read::read_to_end(&mut r, &mut plaintext).map_err(SealError::from_io)?;
+    if let Err(e) = io::Read::read_to_end(&mut r, &mut plaintext) {
+        zeroize::Zeroize::zeroize(&mut plaintext);
+        return Err(SealError::from_io(e));
+    }
     Ok(Opened {
         plaintext,
         signer: r.signer().cloned(),
+        header_only: r.header_only(),
     })
 }
 
@@ -335,27 +387,18 @@ impl std::fmt::Debug for FileKey {
 }
 
 /// Recovers the file key of the sealed object starting with `header_bytes` (at least its whole
-/// header), wrapped to `identity`, after checking the header with it (commitment, signature,
-/// MAC). Returns it with the verified signer. This is how an owner re-wraps keys for others
-/// without touching the object.
-pub fn file_key_of(
-    identity: &Identity,
-    header_bytes: &[u8],
-) -> Result<(FileKey, Option<Recipient>), SealError> {
+/// header) with `unlock`, after checking the header with it (commitment, v1 signature, MAC).
+/// This is how an owner re-wraps keys for others without touching the object. It says nothing
+/// about the payload: callers get `header_bytes` verified against the object's hash first.
+pub fn file_key_of(unlock: Unlock<'_>, header_bytes: &[u8]) -> Result<FileKey, SealError> {
     let header = Header::parse(header_bytes)?;
-    let (key, signer) = header.recover_file_key(identity)?;
-    Ok((FileKey(key), signer))
+    let (_, key, _) = header.unlock(unlock)?;
+    Ok(FileKey(key))
 }
 
 /// Opens a whole sealed object held in memory with a file key given directly (see [`FileKey`]).
 pub fn open_to_vec_with_key(file_key: &FileKey, sealed: &[u8]) -> Result<Opened, SealError> {
-    let mut r = OpenReader::with_file_key(sealed, file_key)?;
-    let mut plaintext = Vec::new();
-    io::Read::read_to_end(&mut r, &mut plaintext).map_err(SealError::from_io)?;
-    Ok(Opened {
-        plaintext,
-        signer: r.signer().cloned(),
-    })
+    open_to_vec_with(Unlock::FileKey(file_key), sealed)
 }
 
 #[cfg(test)]

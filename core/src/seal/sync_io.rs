@@ -2,14 +2,18 @@
 
 use std::io::{self, Read, Write};
 
+use super::header::{HeaderSigner, ObjectKeys, Unlock};
 use super::segments::{PayloadCipher, TAG_LEN};
+use super::trailer::{self, Hashing, HoldBack, TRAILER_LEN};
 use super::{Header, OsRng, SealError, SealOptions, SealRng, SealSummary};
 use crate::keys::{Identity, Recipient};
+use crate::verify::Outboard;
 
 /// A `Write` that seals everything written to it into `inner`.
 ///
 /// Holds at most one segment of plaintext. Call [`SealWriter::finish`] at the end: it writes
-/// the final segment, without which the object does not open (it reads as truncated).
+/// the final segment (and, when signed, the signature trailer), without which the object does
+/// not open (it reads as truncated).
 pub struct SealWriter<W: Write> {
     inner: W,
     cipher: PayloadCipher,
@@ -17,6 +21,9 @@ pub struct SealWriter<W: Write> {
     index: u64,
     summary: SealSummary,
     failed: bool,
+    hashing: Hashing,
+    /// The object's keys and the signer, when the object is signed.
+    signing: Option<(ObjectKeys, Identity)>,
 }
 
 impl<W: Write> SealWriter<W> {
@@ -25,15 +32,41 @@ impl<W: Write> SealWriter<W> {
         Self::with_rng(inner, opts, &mut OsRng)
     }
 
+    /// Like [`SealWriter::new`], also computing the Bao outboard (and so the BLAKE3 root, the
+    /// content id) of the sealed bytes in the same pass; get it with
+    /// [`SealWriter::finish_outboard`].
+    pub fn with_outboard(inner: W, opts: &SealOptions) -> Result<Self, SealError> {
+        Self::start(inner, opts, &mut OsRng, true)
+    }
+
     /// Like [`SealWriter::new`] with the randomness drawn from `rng` (test vectors only).
     #[doc(hidden)]
     pub fn with_rng(
-        mut inner: W,
+        inner: W,
         opts: &SealOptions,
         rng: &mut impl SealRng,
     ) -> Result<Self, SealError> {
-        let (header, cipher) = opts.start(rng)?;
+        Self::start(inner, opts, rng, false)
+    }
+
+    pub(crate) fn start(
+        mut inner: W,
+        opts: &SealOptions,
+        rng: &mut impl SealRng,
+        outboard: bool,
+    ) -> Result<Self, SealError> {
+        let (header, keys) = opts.start(rng)?;
+        let cipher = super::cipher_for(&header, &keys);
         let bytes = header.to_bytes();
+        let signed = opts.signer.is_some();
+        let mut hashing = if outboard {
+            Hashing::Outboard(Box::default())
+        } else if signed {
+            Hashing::Plain(Box::default())
+        } else {
+            Hashing::None
+        };
+        hashing.update(&bytes);
         inner.write_all(&bytes)?;
         let seg = cipher.segment_size();
         Ok(Self {
@@ -44,20 +77,31 @@ impl<W: Write> SealWriter<W> {
             summary: SealSummary {
                 plaintext_len: 0,
                 sealed_len: bytes.len() as u64,
+                root: None,
             },
             failed: false,
+            hashing,
+            signing: opts.signer.clone().map(|id| (keys, id)),
         })
+    }
+
+    fn write_out(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hashing.update(bytes);
+        let res = self.inner.write_all(bytes);
+        self.summary.sealed_len += bytes.len() as u64;
+        if res.is_err() {
+            self.failed = true;
+        }
+        res
     }
 
     fn emit(&mut self, last: bool) -> io::Result<()> {
         self.cipher.seal_segment(self.index, last, &mut self.buf);
-        let res = self.inner.write_all(&self.buf);
-        self.summary.sealed_len += self.buf.len() as u64;
+        let buf = std::mem::take(&mut self.buf);
+        let res = self.write_out(&buf);
+        self.buf = buf;
         self.buf.clear();
         self.index += 1;
-        if res.is_err() {
-            self.failed = true;
-        }
         res
     }
 
@@ -76,12 +120,40 @@ impl<W: Write> SealWriter<W> {
         &mut self.inner
     }
 
-    /// Writes the final segment, flushes, and returns the inner writer with the sizes.
-    pub fn finish(mut self) -> io::Result<(W, SealSummary)> {
+    /// Writes the final segment and the trailer (when signed).
+    fn end(&mut self) -> io::Result<()> {
         self.check()?;
         self.emit(true)?;
-        self.inner.flush()?;
+        if let Some((keys, id)) = self.signing.take() {
+            let zeroed = self
+                .hashing
+                .zeroed_root()
+                .ok_or_else(|| io::Error::other("internal: a signed seal is not hashed"))?;
+            let total = self.summary.sealed_len + TRAILER_LEN as u64;
+            let t = trailer::sign(&keys, &id, &zeroed, total);
+            self.write_out(&t)?;
+        }
+        self.inner.flush()
+    }
+
+    /// Writes the final segment (and the trailer when signed), flushes, and returns the inner
+    /// writer with the sizes (and the BLAKE3 root when it was computed: signed objects).
+    pub fn finish(mut self) -> io::Result<(W, SealSummary)> {
+        self.end()?;
+        let (root, _) = std::mem::replace(&mut self.hashing, Hashing::None).finish();
+        self.summary.root = root;
         Ok((self.inner, self.summary))
+    }
+
+    /// [`SealWriter::finish`] for a writer made by [`SealWriter::with_outboard`]: also returns
+    /// the Bao outboard of the sealed object (its root is the object's BLAKE3 root).
+    pub fn finish_outboard(mut self) -> io::Result<(W, SealSummary, Outboard)> {
+        self.end()?;
+        let (root, outboard) = std::mem::replace(&mut self.hashing, Hashing::None).finish();
+        self.summary.root = root;
+        let outboard =
+            outboard.ok_or_else(|| io::Error::other("this writer was not made with_outboard"))?;
+        Ok((self.inner, self.summary, outboard))
     }
 }
 
@@ -109,48 +181,87 @@ impl<W: Write> Write for SealWriter<W> {
     }
 }
 
-/// Reads and checks a sealed header from `r`; returns it with its encoded length.
-pub(crate) fn read_header(r: &mut impl Read) -> Result<(Header, usize), SealError> {
-    let mut bytes = vec![0u8; super::PREFIX_LEN];
-    let n = read_full(r, &mut bytes)?;
-    bytes.truncate(n);
-    let len = Header::len_from_prefix(&bytes)?;
-    bytes.resize(len, 0);
-    let got = super::PREFIX_LEN + read_full(r, &mut bytes[super::PREFIX_LEN..])?;
-    if got < len {
-        return Err(SealError::TruncatedHeader {
-            expected: len,
-            found: got,
-        });
-    }
-    Ok((Header::parse(&bytes)?, len))
+/// The input of an opener: `inner` read through a [`HoldBack`].
+struct Input<R: Read> {
+    inner: R,
+    hold: HoldBack,
+    eof: bool,
+    chunk: Vec<u8>,
 }
 
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+impl<R: Read> Input<R> {
+    /// Fills `buf` with released bytes until it is full or only the held-back tail is left.
+    fn fill(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            if self.hold.releasable() == 0 {
+                if self.eof {
+                    break;
+                }
+                let want = (buf.len() - n + TRAILER_LEN).max(1 << 16);
+                self.chunk.resize(want, 0);
+                let k = loop {
+                    match self.inner.read(&mut self.chunk) {
+                        Ok(k) => break k,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                };
+                if k == 0 {
+                    self.eof = true;
+                } else {
+                    self.hold.push(&self.chunk[..k]);
+                }
+                continue;
+            }
+            n += self.hold.take(&mut buf[n..]);
         }
+        Ok(n)
     }
-    Ok(n)
+
+    /// Reads the header (released without hold-back: no trailer can be inside it).
+    fn read_header(&mut self) -> Result<Header, SealError> {
+        let mut bytes = vec![0u8; super::PREFIX_LEN];
+        let n = self.fill(&mut bytes)?;
+        bytes.truncate(n);
+        let len = Header::len_from_prefix(&bytes)?;
+        if len < bytes.len() {
+            // Every header is longer than the prefix read (v1: at least 188 bytes).
+            return Err(SealError::Internal("a header shorter than its prefix"));
+        }
+        if len > bytes.len() {
+            let have = bytes.len();
+            bytes.resize(len, 0);
+            let got = have + self.fill(&mut bytes[have..])?;
+            if got < len {
+                return Err(SealError::TruncatedHeader {
+                    expected: len,
+                    found: got,
+                });
+            }
+        }
+        Header::parse(&bytes)
+    }
 }
 
 /// A `Read` that opens a sealed object from `inner`, yielding only authenticated plaintext.
 ///
 /// Each segment is released only after it authenticated with the right position and final
-/// flag; damage anywhere ends the stream with an `io::Error` of kind `InvalidData` that
-/// [`SealError::from_io`] turns back into the precise [`SealError`]. A consumer that must not
-/// act on a prefix of a damaged object should write to a temporary place and commit only when
-/// the stream ended cleanly (the CLI does).
+/// flag; for a signed v2 object, the final segment is released only after the signature trailer
+/// verified (so every byte handed out is content the signer signed, once the stream ends
+/// cleanly). Damage anywhere ends the stream with an `io::Error` of kind `InvalidData` that
+/// [`SealError::from_io`] turns back into the precise [`SealError`]. A consumer that must not act
+/// on a prefix of a damaged object should write to a temporary place and commit only when the
+/// stream ended cleanly (the CLI does).
 pub struct OpenReader<R: Read> {
-    inner: R,
+    input: Input<R>,
     cipher: PayloadCipher,
+    keys: ObjectKeys,
     signer: Option<Recipient>,
+    header_only: bool,
+    trailer: bool,
+    expected: Option<Recipient>,
+    root: Option<[u8; 32]>,
     cur: Vec<u8>,
     next: Vec<u8>,
     plain: Vec<u8>,
@@ -172,35 +283,46 @@ impl<R: Read> std::fmt::Debug for OpenReader<R> {
 
 impl<R: Read> OpenReader<R> {
     /// Reads the header from `inner` and unlocks it with `identity`.
-    pub fn new(mut inner: R, identity: &Identity) -> Result<Self, SealError> {
-        let (header, _) = read_header(&mut inner)?;
-        let (keys, signer) = header.unlock(identity)?;
-        Self::start(inner, &header, &keys, signer)
+    pub fn new(inner: R, identity: &Identity) -> Result<Self, SealError> {
+        Self::open(inner, Unlock::Identity(identity))
     }
 
     /// Reads the header from `inner` and unlocks it with a file key obtained outside the header
     /// (a share's keyring): the key commitment, signature and MAC are checked as usual.
-    pub fn with_file_key(mut inner: R, file_key: &super::FileKey) -> Result<Self, SealError> {
-        let (header, _) = read_header(&mut inner)?;
-        let (keys, signer) = header.unlock_with_key(file_key.as_bytes())?;
-        Self::start(inner, &header, &keys, signer)
+    pub fn with_file_key(inner: R, file_key: &super::FileKey) -> Result<Self, SealError> {
+        Self::open(inner, Unlock::FileKey(file_key))
     }
 
-    fn start(
-        mut inner: R,
-        header: &Header,
-        keys: &super::header::ObjectKeys,
-        signer: Option<Recipient>,
-    ) -> Result<Self, SealError> {
-        let cipher = super::cipher_for(header, keys);
+    /// Reads the header from `inner` and unlocks it with `unlock`.
+    pub fn open(inner: R, unlock: Unlock<'_>) -> Result<Self, SealError> {
+        let mut input = Input {
+            inner,
+            hold: HoldBack::new(0),
+            eof: false,
+            chunk: Vec::new(),
+        };
+        let header = input.read_header()?;
+        let (keys, _, signer) = header.unlock(unlock)?;
+        let trailer = header.trailer_len() > 0;
+        input.hold.set(header.trailer_len(), trailer);
+        let cipher = super::cipher_for(&header, &keys);
         let stride = cipher.segment_size() + TAG_LEN;
         let mut next = vec![0u8; stride];
-        let n = read_full(&mut inner, &mut next)?;
+        let n = input.fill(&mut next)?;
         next.truncate(n);
+        let (signer, header_only) = match signer {
+            HeaderSigner::HeaderOnly(s) => (Some(s), true),
+            HeaderSigner::Unsigned | HeaderSigner::Trailer => (None, false),
+        };
         Ok(Self {
-            inner,
+            input,
             cipher,
+            keys,
             signer,
+            header_only,
+            trailer,
+            expected: None,
+            root: None,
             cur: Vec::with_capacity(stride),
             next,
             plain: Vec::with_capacity(stride),
@@ -212,13 +334,38 @@ impl<R: Read> OpenReader<R> {
         })
     }
 
-    /// Who signed the header, if it was signed (the signature has been verified).
+    /// Who signed the object, once known and verified: for a v2 object, after the stream ended
+    /// (the trailer is at the end); for a v1 object, from the start (see [`Self::header_only`]).
     pub fn signer(&self) -> Option<&Recipient> {
         self.signer.as_ref()
     }
 
-    /// Requires the header to be signed by `expected`.
-    pub fn require_signer(self, expected: &Recipient) -> Result<Self, SealError> {
+    /// Whether the object is signed in the v1 way: the signature covers the header and file key,
+    /// not the content, so a co-recipient could have written the content.
+    pub fn header_only(&self) -> bool {
+        self.header_only
+    }
+
+    /// Whether the object is signed (its signer is known at the end, or now for v1).
+    pub fn is_signed(&self) -> bool {
+        self.trailer || self.signer.is_some()
+    }
+
+    /// The BLAKE3 root (content id digest) of the whole sealed object, once the stream ended,
+    /// when it was computed (signed v2 objects).
+    pub fn root(&self) -> Option<&[u8; 32]> {
+        self.root.as_ref()
+    }
+
+    /// Requires the object to be signed by `expected`: checked now for v1 and unsigned objects,
+    /// and at the end for v2 (where the final segment is withheld unless the trailer's signer is
+    /// `expected`). A v1 header-only signature is accepted here; callers that need the content to
+    /// be the signer's check [`Self::header_only`].
+    pub fn require_signer(mut self, expected: &Recipient) -> Result<Self, SealError> {
+        if self.trailer {
+            self.expected = Some(expected.clone());
+            return Ok(self);
+        }
         if self.signer.as_ref() == Some(expected) {
             Ok(self)
         } else {
@@ -237,17 +384,38 @@ impl<R: Read> OpenReader<R> {
         self.next.clear();
         if self.cur.len() == stride {
             self.next.resize(stride, 0);
-            let n = read_full(&mut self.inner, &mut self.next)?;
+            let n = self.input.fill(&mut self.next)?;
             self.next.truncate(n);
         }
         let last = self.next.is_empty();
         let next = (!last).then_some(self.next.as_slice());
         self.cipher
             .open_segment(self.index, last, &self.cur, &mut self.plain, next)?;
+        if last {
+            self.end()?;
+        }
         self.len = self.plain.len();
         self.pos = 0;
         self.index += 1;
         self.done = last;
+        Ok(())
+    }
+
+    /// At the final segment: checks what follows it (the trailer, or nothing).
+    fn end(&mut self) -> Result<(), SealError> {
+        let tail = self.input.hold.finish()?;
+        self.root = tail.root;
+        if self.trailer {
+            let zeroed = tail
+                .zeroed_root
+                .ok_or(SealError::Internal("a signed object was not hashed"))?;
+            let signer = trailer::verify(&self.keys, &tail.bytes, &zeroed, tail.total_len)?;
+            if self.expected.as_ref().is_some_and(|e| *e != signer) {
+                self.plain.clear();
+                return Err(SealError::UnexpectedSigner);
+            }
+            self.signer = Some(signer);
+        }
         Ok(())
     }
 }
@@ -262,6 +430,7 @@ impl<R: Read> Read for OpenReader<R> {
                 return Ok(0);
             }
             if let Err(e) = self.advance() {
+                self.plain.clear();
                 self.error = Some(e.to_string());
                 return Err(e.into_io());
             }

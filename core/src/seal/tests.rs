@@ -73,15 +73,99 @@ fn sealing_twice_gives_different_bytes() {
 #[test]
 fn signer_is_reported_and_checked() {
     let (alice, bob) = (id(1), id(2));
-    let sealed = seal_to_vec(&opts_small(&bob).signed_by(&alice), b"hi").unwrap();
-    let r = OpenReader::new(sealed.as_slice(), &bob).unwrap();
+    let sealed = seal_to_vec(&opts_small(&bob).signed_by(&alice), &data(3000)).unwrap();
+    // The signer is in the trailer: known once the stream ended.
+    let mut r = OpenReader::new(sealed.as_slice(), &bob).unwrap();
+    assert!(r.is_signed());
+    assert_eq!(r.signer(), None);
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).unwrap();
+    assert_eq!(out, data(3000));
     assert_eq!(r.signer(), Some(alice.recipient()));
-    assert!(r.require_signer(alice.recipient()).is_ok());
-    let r = OpenReader::new(sealed.as_slice(), &bob).unwrap();
+    assert!(!r.header_only());
+    let mut r = OpenReader::new(sealed.as_slice(), &bob)
+        .unwrap()
+        .require_signer(alice.recipient())
+        .unwrap();
+    r.read_to_end(&mut Vec::new()).unwrap();
+    // Another required signer: the final segment is withheld and the stream fails.
+    let mut r = OpenReader::new(sealed.as_slice(), &bob)
+        .unwrap()
+        .require_signer(bob.recipient())
+        .unwrap();
+    let mut out = Vec::new();
+    let e = r.read_to_end(&mut out).unwrap_err();
+    assert!(matches!(SealError::from_io(e), SealError::UnexpectedSigner));
+    assert!(out.len() < 3000, "the last segment was released");
+    // An unsigned object fails at once.
+    let unsigned = seal_to_vec(&opts_small(&bob), b"hi").unwrap();
     assert!(matches!(
-        r.require_signer(bob.recipient()),
+        OpenReader::new(unsigned.as_slice(), &bob)
+            .unwrap()
+            .require_signer(alice.recipient()),
         Err(SealError::UnexpectedSigner)
     ));
+}
+
+#[test]
+fn a_co_recipient_cannot_put_other_content_under_a_signed_header() {
+    // Bob seals to Alice and Carol, signed. Carol knows the file key: she re-encrypts other
+    // content under Bob's header, keeps his trailer. The trailer covers the content: refused.
+    let (bob, alice, carol) = (id(1), id(2), id(3));
+    let opts = SealOptions::new(vec![alice.recipient().clone(), carol.recipient().clone()])
+        .signed_by(&bob)
+        .segment_size_log2(10);
+    let sealed = seal_to_vec(&opts, b"pay alice 10 EUR").unwrap();
+    let header = Header::parse(&sealed).unwrap();
+    let hlen = header.len();
+    let (keys, _, _) = header.unlock(Unlock::Identity(&carol)).unwrap();
+    let cipher = cipher_for(&header, &keys);
+    let mut seg = b"pay carol 10000 EUR".to_vec();
+    cipher.seal_segment(0, true, &mut seg);
+    let mut forged = sealed[..hlen].to_vec();
+    forged.extend_from_slice(&seg);
+    forged.extend_from_slice(&sealed[sealed.len() - TRAILER_LEN..]);
+    assert!(matches!(open_err(&alice, &forged), SealError::BadSignature));
+    // Dropping the trailer and the signed flag gives an unsigned object: no signer claimed.
+    assert_eq!(
+        open_to_vec(&alice, &sealed).unwrap().signer.as_ref(),
+        Some(bob.recipient())
+    );
+}
+
+#[test]
+fn v1_objects_open_and_say_their_signature_covers_the_header_only() {
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../test-vectors/sealed-v1.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut signed = 0;
+    for case in v["vectors"].as_array().unwrap() {
+        let sealed = hex::decode(case["sealed"].as_str().unwrap()).unwrap();
+        let plaintext = hex::decode(case["plaintext"].as_str().unwrap()).unwrap();
+        for r in case["recipient_seeds"].as_array().unwrap() {
+            let seed: [u8; 32] = hex::decode(r.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap();
+            let who = Identity::from_seed(&seed);
+            let opened = open_to_vec(&who, &sealed).unwrap();
+            assert_eq!(opened.plaintext, plaintext);
+            assert_eq!(opened.header_only, opened.signer.is_some());
+            signed += usize::from(opened.signer.is_some());
+            let reader = RangeReader::new(sealed.as_slice(), &who).unwrap();
+            assert_eq!(reader.header_only(), opened.header_only);
+            assert_eq!(
+                reader.read_range(0..plaintext.len() as u64).unwrap(),
+                plaintext
+            );
+        }
+    }
+    assert!(signed > 0, "the v1 vectors include signed objects");
 }
 
 #[test]
@@ -194,6 +278,13 @@ fn range_reads_detect_damage_in_the_segments_they_touch() {
 
 fn sealed_pair() -> (Identity, Vec<u8>, usize) {
     let bob = id(1);
+    let sealed = seal_to_vec(&opts_small(&bob), &data(5000)).unwrap();
+    let hlen = Header::parse(&sealed).unwrap().len();
+    (bob, sealed, hlen)
+}
+
+fn signed_pair() -> (Identity, Vec<u8>, usize) {
+    let bob = id(1);
     let sealed = seal_to_vec(&opts_small(&bob).signed_by(&id(9)), &data(5000)).unwrap();
     let hlen = Header::parse(&sealed).unwrap().len();
     (bob, sealed, hlen)
@@ -219,34 +310,102 @@ fn not_sealed_and_unsupported_version() {
         open_err(&bob, b""),
         SealError::TruncatedHeader { .. }
     ));
-    sealed[6] = 2;
+    sealed[6] = 3;
     assert!(matches!(
         open_err(&bob, &sealed),
-        SealError::UnsupportedVersion(2)
+        SealError::UnsupportedVersion(3)
     ));
 }
 
 #[test]
 fn header_fields_flipped() {
-    let (bob, sealed, hlen) = sealed_pair();
+    let (bob, sealed, hlen) = signed_pair();
+    assert_eq!(hlen, 16 + 32 + 81 + 32 + 32);
     let flip = |pos: usize| {
         let mut s = sealed.clone();
         s[pos] ^= 0x01;
         open_err(&bob, &s)
     };
-    // The signature covers the prefix, and is checked before the MAC.
-    assert!(matches!(flip(8), SealError::BadSignature)); // segment size 2^10 → 2^11
-    // Clearing the "signed" flag shifts the MAC: the MAC no longer verifies.
+    assert!(matches!(flip(8), SealError::HeaderTampered)); // segment size 2^10 → 2^11
+    // Clearing the "signed" flag: the MAC no longer verifies.
     assert!(matches!(flip(7), SealError::HeaderTampered));
     assert!(matches!(flip(9), SealError::InvalidHeader(_)));
-    assert!(matches!(flip(12), SealError::KeyCommitmentMismatch)); // salt
-    assert!(matches!(flip(44), SealError::NoMatchingRecipient)); // stanza enc
-    assert!(matches!(flip(44 + 40), SealError::NoMatchingRecipient)); // wrapped key
-    assert!(matches!(flip(124), SealError::KeyCommitmentMismatch)); // commitment
-    assert!(matches!(flip(156 + 40), SealError::BadSignature)); // sealed signer key
-    assert!(matches!(flip(156 + 100), SealError::BadSignature)); // sealed signature
-    assert!(matches!(flip(156 + 140), SealError::BadSignature)); // its tag
+    assert!(matches!(flip(15), SealError::InvalidHeader(_))); // header length
+    assert!(matches!(flip(16), SealError::KeyCommitmentMismatch)); // salt
+    assert!(matches!(flip(48), SealError::InvalidHeader(_))); // stanza kind 1 → 0
+    assert!(matches!(flip(49), SealError::NoMatchingRecipient)); // stanza enc
+    assert!(matches!(flip(49 + 40), SealError::NoMatchingRecipient)); // wrapped key
+    assert!(matches!(flip(129), SealError::KeyCommitmentMismatch)); // commitment
     assert!(matches!(flip(hlen - 1), SealError::HeaderTampered)); // MAC
+    // The trailer: signer keys, signature, tag.
+    let end = sealed.len();
+    assert!(matches!(
+        flip(end - TRAILER_LEN + 3),
+        SealError::BadSignature
+    ));
+    assert!(matches!(flip(end - 80), SealError::BadSignature));
+    assert!(matches!(flip(end - 1), SealError::BadSignature));
+}
+
+#[test]
+fn a_signed_object_cut_extended_or_with_another_trailer_is_refused() {
+    let (bob, sealed, hlen) = signed_pair();
+    // Cut anywhere after the header: never opens.
+    for cut in [1usize, 10, TRAILER_LEN, TRAILER_LEN + 1, 1040, 2000] {
+        assert!(
+            open_to_vec(&bob, &sealed[..sealed.len() - cut]).is_err(),
+            "cut {cut}"
+        );
+    }
+    // Extended.
+    let mut s = sealed.clone();
+    s.extend_from_slice(&[0u8; 16]);
+    assert!(open_to_vec(&bob, &s).is_err());
+    // Trailer of another object by the same signer to the same recipient.
+    let other = seal_to_vec(&opts_small(&bob).signed_by(&id(9)), &data(5000)).unwrap();
+    let mut s = sealed.clone();
+    let n = s.len();
+    s[n - TRAILER_LEN..].copy_from_slice(&other[n - TRAILER_LEN..]);
+    assert!(matches!(open_err(&bob, &s), SealError::BadSignature));
+    // The payload of another object under this header and trailer.
+    let mut s = sealed[..hlen].to_vec();
+    s.extend_from_slice(&other[hlen..]);
+    assert!(open_to_vec(&bob, &s).is_err());
+}
+
+#[test]
+fn range_reads_of_signed_objects_check_the_trailer_with_or_without_the_outboard() {
+    let (bob, signer) = (id(1), id(9));
+    for len in [0usize, 100, 16_000, 16_384, 40_000, 100_000] {
+        let plain = data(len);
+        let opts = opts_small(&bob).signed_by(&signer);
+        let mut w = SealWriter::with_outboard(Vec::new(), &opts).unwrap();
+        w.write_all(&plain).unwrap();
+        let (sealed, summary, outboard) = w.finish_outboard().unwrap();
+        assert_eq!(summary.root, Some(*blake3::hash(&sealed).as_bytes()));
+        assert_eq!(outboard.root(), blake3::hash(&sealed));
+        let a = RangeReader::new(sealed.as_slice(), &bob).unwrap();
+        assert_eq!(a.signer(), Some(signer.recipient()));
+        let b =
+            RangeReader::with_outboard(sealed.as_slice(), Unlock::Identity(&bob), outboard.clone())
+                .unwrap();
+        assert_eq!(b.signer(), Some(signer.recipient()), "len {len}");
+        if len > 10 {
+            assert_eq!(b.read_range(3..len as u64 - 2).unwrap(), &plain[3..len - 2]);
+        }
+        // A flipped byte anywhere in the payload: the trailer no longer verifies by hashing, and
+        // the outboard refuses the range (or the trailer check) with it.
+        if len > 0 {
+            let mut bad = sealed.clone();
+            let at = Header::parse(&sealed).unwrap().len() + len / 2;
+            bad[at] ^= 1;
+            assert!(RangeReader::new(bad.as_slice(), &bob).is_err(), "len {len}");
+            match RangeReader::with_outboard(bad.as_slice(), Unlock::Identity(&bob), outboard) {
+                Err(_) => {}
+                Ok(r) => assert!(r.read_range(0..len as u64).is_err()),
+            }
+        }
+    }
 }
 
 #[test]

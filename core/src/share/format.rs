@@ -12,8 +12,14 @@ use crate::block::{Cid, from_dag_cbor, to_dag_cbor};
 use crate::index::IndexKey;
 use crate::keys::{Identity, Recipient, SIGNATURE_LEN};
 
-/// Format version of capabilities, view heads and keyring chunks.
-pub(crate) const SHARE_VERSION: u8 = 1;
+/// Format version of capabilities, view heads, keyring chunks and share records this build
+/// writes; version 1 is read too.
+pub(crate) const SHARE_VERSION: u8 = 2;
+
+/// Whether `v` is a share format version this build reads.
+pub(crate) fn readable(v: u8) -> bool {
+    v == 1 || v == SHARE_VERSION
+}
 const CAPABILITY_CONTEXT: &[u8] = b"coffer/v1/share-capability\0";
 const VIEW_CONTEXT: &[u8] = b"coffer/vault/v1/view\0";
 const INBOX_CONTEXT: &str = "coffer v1 inbox";
@@ -241,7 +247,7 @@ pub(crate) fn sign_capability(issuer: &Identity, body: &CapabilityBody) -> Share
 pub(crate) fn decode_signed_capability(bytes: &[u8]) -> ShareResult<(CapabilityBody, Recipient)> {
     let signed: Signed = from_dag_cbor(bytes)?;
     let body: CapabilityBody = from_dag_cbor(&signed.body)?;
-    if body.v != SHARE_VERSION {
+    if !readable(body.v) {
         return Err(ShareError::Malformed(format!(
             "unsupported capability version {}",
             body.v
@@ -353,6 +359,27 @@ pub(crate) struct ViewBody {
     /// How many of the last `keys` are not full (the owner merges them when they are many).
     pub tail: u64,
     pub time: u64,
+    /// Views this device wrote of the epoch (v2; 0 in v1 views): a reader refuses an older one
+    /// than it saw.
+    #[serde(default)]
+    pub seq: u64,
+    /// Who may write in the scope besides the owner (v2, co-writing): recipient, key prefix and
+    /// expiry of each; empty in this version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writers: Vec<ViewWriter>,
+}
+
+/// A co-writer of a shared scope, as a view head lists it (format v2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ViewWriter {
+    /// The writer's recipient (text form).
+    pub r: String,
+    /// The key prefix it may write under.
+    #[serde(with = "serde_bytes")]
+    pub p: Vec<u8>,
+    /// Until when (exclusive, ms since the Unix epoch).
+    pub exp: u64,
 }
 
 impl ViewBody {
@@ -362,7 +389,7 @@ impl ViewBody {
 
     pub(crate) fn decode_verified(owner: &Recipient, bytes: &[u8]) -> ShareResult<Self> {
         let body: ViewBody = from_dag_cbor(&verify(VIEW_CONTEXT, owner, bytes)?)?;
-        if body.v != SHARE_VERSION {
+        if !readable(body.v) {
             return Err(ShareError::Malformed(format!(
                 "unsupported view version {}",
                 body.v

@@ -4,9 +4,13 @@
 //! recipient needs no identity and no store credentials; browsers never send the fragment to the
 //! server.
 //!
-//! Fragment: `coffer-link-1.` followed by the unpadded base64url of the DAG-CBOR map
-//! `{v: 1, k: bytes(32) file key, b: bytes(32) BLAKE3 root, n: sealed length, p: plaintext length,
-//! i: bytes(64) the owner's recipient, name: text, ct?: text, exp: uint}` (`docs/FORMAT.md` §9).
+//! Fragment: `coffer-link-2.` followed by the unpadded base64url of the DAG-CBOR map
+//! `{v: 2, k: bytes(32) file key, b: bytes(32) BLAKE3 root, n: sealed length, p: plaintext length,
+//! i: bytes(64) the owner's recipient, name: text, ct?: text, exp: uint, s: bytes(64)}`, where `s`
+//! is the owner's Ed25519 signature of `"coffer/v2/link\0"` and the map without `s`
+//! (`docs/FORMAT.md` §9). The signature is what makes the link the owner's: anyone who holds the
+//! file key could otherwise mint a link to other content under the owner's name. Links of
+//! format 1 (`coffer-link-1.`, unsigned) are refused.
 
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteArray;
@@ -16,7 +20,9 @@ use crate::block::{from_dag_cbor, to_dag_cbor};
 use crate::keys::Recipient;
 use crate::seal::{self, FileKey};
 
-const PREFIX: &str = "coffer-link-1.";
+const PREFIX: &str = "coffer-link-2.";
+const V1_PREFIX: &str = "coffer-link-1.";
+const CONTEXT: &[u8] = b"coffer/v2/link\0";
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +38,9 @@ pub(crate) struct LinkSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ct: Option<String>,
     pub exp: u64,
+    /// The owner's signature (absent while signing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s: Option<ByteArray<64>>,
 }
 
 impl Drop for LinkSecret {
@@ -59,9 +68,20 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    /// Builds a link (the owner's side).
-    pub(crate) fn build(fetch_url: &str, secret: &LinkSecret) -> ShareResult<String> {
-        let cbor = zeroize::Zeroizing::new(to_dag_cbor(secret)?);
+    /// Builds a link, signed by `owner` (the owner's side). `secret.s` is filled in.
+    pub(crate) fn build(
+        fetch_url: &str,
+        secret: &mut LinkSecret,
+        owner: &crate::keys::Identity,
+    ) -> ShareResult<String> {
+        secret.v = 2;
+        secret.s = None;
+        let unsigned = zeroize::Zeroizing::new(to_dag_cbor(&*secret)?);
+        let mut msg = CONTEXT.to_vec();
+        msg.extend_from_slice(&unsigned);
+        secret.s = Some(ByteArray::new(owner.sign(&msg)));
+        zeroize::Zeroize::zeroize(&mut msg);
+        let cbor = zeroize::Zeroizing::new(to_dag_cbor(&*secret)?);
         Ok(format!(
             "{fetch_url}#{PREFIX}{}",
             data_encoding::BASE64URL_NOPAD.encode(&cbor)
@@ -73,16 +93,23 @@ impl Link {
         let (fetch, fragment) = url
             .split_once('#')
             .ok_or_else(|| ShareError::Malformed("the link has no #fragment".into()))?;
+        if fragment.starts_with(V1_PREFIX) {
+            return Err(ShareError::Forged(
+                "this is a format-1 coffer link, which is not signed: anyone holding its key \
+                 could have made it; ask the owner for a new link"
+                    .into(),
+            ));
+        }
         let b64 = fragment.strip_prefix(PREFIX).ok_or_else(|| {
-            ShareError::Malformed("the fragment is not a coffer link (version 1)".into())
+            ShareError::Malformed("the fragment is not a coffer link (version 2)".into())
         })?;
         let cbor = zeroize::Zeroizing::new(
             data_encoding::BASE64URL_NOPAD
                 .decode(b64.as_bytes())
                 .map_err(|_| ShareError::Malformed("the fragment is not base64url".into()))?,
         );
-        let secret: LinkSecret = from_dag_cbor(&cbor)?;
-        if secret.v != 1 {
+        let mut secret: LinkSecret = from_dag_cbor(&cbor)?;
+        if secret.v != 2 {
             return Err(ShareError::Malformed(format!(
                 "unsupported link version {}",
                 secret.v
@@ -90,6 +117,21 @@ impl Link {
         }
         let owner = Recipient::from_bytes(&secret.i)
             .map_err(|_| ShareError::Malformed("the owner is not a recipient".into()))?;
+        let sig = secret
+            .s
+            .take()
+            .ok_or_else(|| ShareError::Forged("the link is not signed".into()))?;
+        let unsigned = zeroize::Zeroizing::new(to_dag_cbor(&secret)?);
+        let mut msg = CONTEXT.to_vec();
+        msg.extend_from_slice(&unsigned);
+        let ok = owner.verify(&msg, &sig);
+        zeroize::Zeroize::zeroize(&mut msg);
+        if !ok {
+            return Err(ShareError::Forged(
+                "the link's signature does not verify with the owner it names".into(),
+            ));
+        }
+        secret.s = Some(sig);
         if !(fetch.starts_with("https://") || fetch.starts_with("http://")) {
             return Err(ShareError::Malformed(
                 "the link does not start with http:// or https://".into(),
@@ -127,7 +169,7 @@ impl Link {
         self.secret.n
     }
 
-    /// Who sealed it (verified against the object's signature by [`Link::open`]).
+    /// Who made the link (its signature was verified by [`Link::parse`]).
     pub fn owner(&self) -> &Recipient {
         &self.owner
     }
@@ -172,9 +214,9 @@ impl Link {
         self.open(&sealed)
     }
 
-    /// Checks fetched bytes against the link (length, BLAKE3 root), opens them, and requires the
-    /// owner's signature: [`ShareError::Corrupt`] or [`ShareError::Forged`] otherwise. Does not
-    /// look at the time: [`Link::open_response`] does.
+    /// Checks fetched bytes against the link (length, BLAKE3 root, both signed by the owner) and
+    /// opens them: [`ShareError::Corrupt`] otherwise. Does not look at the time:
+    /// [`Link::open_response`] does.
     pub fn open(&self, sealed: &[u8]) -> ShareResult<Vec<u8>> {
         let what = crate::block::raw_cid(sealed);
         if sealed.len() as u64 != self.secret.n
@@ -188,9 +230,9 @@ impl Link {
         let key = FileKey::from_bytes(*self.secret.k);
         let opened =
             seal::open_to_vec_with_key(&key, sealed).map_err(|e| ShareError::corrupt(&what, e))?;
-        if opened.signer.as_ref() != Some(&self.owner) {
+        if opened.signer.as_ref().is_some_and(|s| *s != self.owner) {
             return Err(ShareError::Forged(
-                "the object is not signed by the link's owner".into(),
+                "the object is signed by someone else than the link's owner".into(),
             ));
         }
         if opened.plaintext.len() as u64 != self.secret.p {

@@ -192,14 +192,27 @@ impl Share {
     }
 
     /// Builds, signs and seals a capability (the owner's side).
-    pub(crate) fn issue(issuer: &Identity, body: CapabilityBody) -> ShareResult<Vec<u8>> {
+    ///
+    /// The seal's randomness comes from `seed_key` and the signed capability, so delivering the
+    /// same grant again (a resumed rotation) gives the same bytes: an inbox entry already there
+    /// can be recognised as this grant rather than written over.
+    pub(crate) fn issue(
+        issuer: &Identity,
+        body: CapabilityBody,
+        seed_key: &[u8; 32],
+    ) -> ShareResult<Vec<u8>> {
         let audience: Recipient = body
             .audience
             .parse()
             .map_err(|_| ShareError::Invalid("the audience is not a recipient".into()))?;
-        let signed = format::sign_capability(issuer, &body)?;
+        let signed = zeroize::Zeroizing::new(format::sign_capability(issuer, &body)?);
+        let mut h = blake3::Hasher::new_keyed(seed_key);
+        h.update(b"coffer v2 grant envelope\0");
+        h.update(&signed);
+        let seed = zeroize::Zeroizing::new(*h.finalize().as_bytes());
         let opts = SealOptions::new(vec![audience]).signed_by(issuer);
-        seal::seal_to_vec(&opts, &signed).map_err(|e| ShareError::Invalid(e.to_string()))
+        seal::seal_to_vec_with_rng(&opts, &signed, &mut seal::SeededRng::new(&seed))
+            .map_err(|e| ShareError::Invalid(e.to_string()))
     }
 
     /// The share id (the same for every grant of one share).
@@ -353,15 +366,32 @@ pub(crate) async fn deliver<S: HeadStore + ?Sized>(
     n: u64,
     envelope: Vec<u8>,
 ) -> ShareResult<()> {
-    store
+    let inbox = inbox_name(audience);
+    let name = entry_name(id, n);
+    // Never over another entry: what is there (an earlier delivery of this very grant, or
+    // something anyone with write access put there) stays as it is.
+    match store
         .write_head(
-            &inbox_name(audience),
-            &entry_name(id, n),
-            bytes::Bytes::from(envelope),
-            HeadCondition::Any,
+            &inbox,
+            &name,
+            bytes::Bytes::from(envelope.clone()),
+            HeadCondition::Absent,
         )
-        .await?;
-    Ok(())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(StoreError::PreconditionFailed(_)) => {
+            // The same grant delivered before (envelopes are deterministic per grant) is fine.
+            match store.read_head(&inbox, &name).await? {
+                Some(h) if h.bytes.as_ref() == envelope.as_slice() => Ok(()),
+                _ => Err(ShareError::Invalid(format!(
+                    "inbox entry {name} already holds something else; a grant is never written \
+                     over (the recipient's inbox may be tampered with)"
+                ))),
+            }
+        }
+        Err(e) => Err(ShareError::Store(e)),
+    }
 }
 
 /// What [`ShareBook::accept`] did.

@@ -165,7 +165,7 @@ fn capabilities_refuse_tampering_and_wrong_audiences() {
         },
         url: None,
     };
-    let env = Share::issue(&alice, body(&bob, "prefix")).unwrap();
+    let env = Share::issue(&alice, body(&bob, "prefix"), &[1; 32]).unwrap();
     let share = Share::open(&bob, &env).unwrap();
     assert_eq!(share.scope(), Scope::Prefix(b"p/".to_vec()));
     assert!(format!("{share:?}").contains("Share"));
@@ -217,14 +217,14 @@ fn capabilities_refuse_tampering_and_wrong_audiences() {
     ));
     // Unknown scope kinds and rights are refused.
     assert!(
-        Share::issue(&alice, body(&bob, "everything"))
+        Share::issue(&alice, body(&bob, "everything"), &[1; 32])
             .and_then(|e| Share::open(&bob, &e))
             .is_err()
     );
     let mut write = body(&bob, "prefix");
     write.rights = vec!["read".into(), "write".into()];
     assert!(matches!(
-        Share::issue(&alice, write).and_then(|e| Share::open(&bob, &e)),
+        Share::issue(&alice, write, &[1; 32]).and_then(|e| Share::open(&bob, &e)),
         Err(ShareError::Malformed(_))
     ));
     // Every single-byte change of the envelope is refused with a typed error.
@@ -293,6 +293,8 @@ fn share_vectors() {
         keys: vec![crate::block::raw_cid(b"chunk")],
         tail: 1,
         time: 7,
+        seq: 0,
+        writers: Vec::new(),
     }
     .sign(&issuer)
     .unwrap();

@@ -101,6 +101,10 @@ pub enum VaultError {
     /// A sharing error: a refused capability, an unknown share, an invalid expiry.
     #[error(transparent)]
     Share(#[from] crate::share::ShareError),
+    /// What the store served contradicts what this device saw before (a rollback, a fork, a
+    /// hidden writer): the store's state must not be trusted.
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
     /// A store error.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -1,5 +1,5 @@
-//! The vault's byte formats: object manifests, index values, signed writer heads, and the key
-//! derivation. Specified field by field in `docs/FORMAT.md §8`.
+//! The vault's byte formats: object manifests, index values, tags blocks, and the key
+//! derivation (writer heads are in `heads.rs`). Specified field by field in `docs/FORMAT.md §8`.
 
 use std::collections::BTreeMap;
 
@@ -11,10 +11,10 @@ use zeroize::Zeroizing;
 use super::error::{VaultError, VaultResult};
 use crate::block::{Cid, from_dag_cbor, to_dag_cbor};
 use crate::index::{IndexKey, WriterId};
-use crate::keys::{Identity, Recipient, SIGNATURE_LEN};
+use crate::keys::Identity;
 
-/// Format version of manifests, index values and heads.
-pub const FORMAT_VERSION: u8 = 1;
+/// Format version of manifests, tags blocks and heads written by this build (1 is read too).
+pub const FORMAT_VERSION: u8 = 2;
 
 /// HKDF-SHA256 `info` of the index key, derived from the vault root key.
 const INDEX_KEY_INFO: &[u8] = b"coffer/vault/v1/index-key";
@@ -22,9 +22,13 @@ const INDEX_KEY_INFO: &[u8] = b"coffer/vault/v1/index-key";
 const UPLOAD_KEY_INFO: &[u8] = b"coffer/vault/v1/upload-key";
 /// HKDF-SHA256 `info` of the share registry key (keys the names of share records).
 const REGISTRY_KEY_INFO: &[u8] = b"coffer/vault/v1/share-registry";
-/// Domain separation prefix of head signatures.
-const HEAD_SIGNATURE_CONTEXT: &[u8] = b"coffer/vault/v1/head\0";
-/// BLAKE3 `derive_key` context of writer ids.
+/// HKDF-SHA256 `info` of the object key (wraps the file keys of the vault's own blocks, v2).
+const OBJECT_KEY_INFO: &[u8] = b"coffer/vault/v2/object-key";
+/// HKDF-SHA256 `info` of the head key (encrypts v2 head bodies).
+const HEAD_KEY_INFO: &[u8] = b"coffer/vault/v2/head-key";
+/// HKDF-SHA256 `info` of the writer-id key (keys v2 writer ids).
+const WRITER_KEY_INFO: &[u8] = b"coffer/vault/v2/writer-id";
+/// BLAKE3 `derive_key` context of v1 writer ids.
 const WRITER_ID_CONTEXT: &str = "coffer vault v1 writer id";
 
 /// The vault root key: 32 random bytes, stored sealed to the owner. Zeroized on drop.
@@ -51,16 +55,47 @@ impl RootKey {
 
     /// The upload key: `HKDF-SHA256(salt = none, ikm = root key, info = "coffer/vault/v1/upload-key")`.
     pub(crate) fn upload_key(&self) -> Zeroizing<[u8; 32]> {
+        self.expand(UPLOAD_KEY_INFO)
+    }
+
+    /// The object key (v2): wraps the file keys of every block the vault seals for itself.
+    pub(crate) fn object_key(&self) -> crate::seal::WrapKey {
+        crate::seal::WrapKey::from_bytes(*self.expand(OBJECT_KEY_INFO))
+    }
+
+    /// The head key (v2): AES-256-GCM key of head bodies.
+    pub(crate) fn head_key(&self) -> Zeroizing<[u8; 32]> {
+        self.expand(HEAD_KEY_INFO)
+    }
+
+    /// The writer-id key (v2): keys writer ids, so device names cannot be confirmed by the store.
+    pub(crate) fn writer_key(&self) -> Zeroizing<[u8; 32]> {
+        self.expand(WRITER_KEY_INFO)
+    }
+
+    fn expand(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
         let hk = Hkdf::<Sha256>::new(None, self.0.as_ref());
         let mut okm = Zeroizing::new([0u8; 32]);
-        hk.expand(UPLOAD_KEY_INFO, okm.as_mut())
+        hk.expand(info, okm.as_mut())
             .expect("32 bytes is a valid HKDF-SHA256 output length");
         okm
     }
 }
 
-/// The writer id of a device: the first 16 bytes of
+/// The v2 writer id of `device`: the first 16 bytes of
+/// `BLAKE3-keyed(writer-id key, owner recipient (64 bytes) || device name)`.
+pub(crate) fn writer_id_v2(key: &[u8; 32], identity: &Identity, device: &str) -> WriterId {
+    let mut hasher = blake3::Hasher::new_keyed(key);
+    hasher.update(&identity.recipient().to_bytes());
+    hasher.update(device.as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    WriterId(id)
+}
+
+/// The v1 writer id of a device: the first 16 bytes of
 /// `BLAKE3-derive_key("coffer vault v1 writer id", owner recipient (64 bytes) || device name)`.
+/// A device that wrote a v1 head continues from it; new heads use a keyed id (format v2).
 ///
 /// Devices sharing one identity need distinct device names.
 pub fn writer_id_for(identity: &Identity, device: &str) -> WriterId {
@@ -110,6 +145,9 @@ pub(crate) struct Manifest {
     /// or a multipart ETag `md5-of-md5s-N`); absent when none was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    /// Zero bytes that bring the encoded manifest to its Padmé length (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad: Option<serde_bytes::ByteBuf>,
 }
 
 /// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID], t?: CID}`.
@@ -147,97 +185,47 @@ impl IndexValue {
     }
 }
 
-/// The signed part of a writer head.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// DAG-CBOR of `value` with its `pad` field set so the encoding is (about) its Padmé length.
+pub(crate) fn encode_padded<T: Serialize>(
+    value: &mut T,
+    pad: impl Fn(&mut T) -> &mut Option<serde_bytes::ByteBuf>,
+) -> VaultResult<Vec<u8>> {
+    *pad(value) = Some(serde_bytes::ByteBuf::new());
+    let base = to_dag_cbor(&*value)?.len();
+    *pad(value) = Some(serde_bytes::ByteBuf::from(vec![
+        0u8;
+        crate::pad::pad_bytes(base)
+    ]));
+    Ok(to_dag_cbor(&*value)?)
+}
+
+/// A v2 tags block: `{v: 2, tags: {text: text}, pad: bytes}` (v1's was the bare map).
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HeadBody {
-    /// Format version (1).
-    pub v: u8,
-    /// The vault name.
-    pub vault: String,
-    /// The writer id (16 bytes).
-    #[serde(with = "serde_bytes")]
-    pub writer: [u8; 16],
-    /// The signer's recipient, in text form (`coffer1…`).
-    pub recipient: String,
-    /// The block holding the vault root key, sealed to the owner.
-    pub key: Cid,
-    /// The writer's index root.
-    pub root: Cid,
-    /// How many heads this writer has written (1 for the first).
-    pub seq: u64,
-    /// The writer's hybrid logical clock (packed `Hlc`) when it wrote the head.
-    pub time: u64,
-    /// The index roots of the other writers' heads merged into `root` by the sync that wrote it.
-    pub parents: Vec<Cid>,
+struct TagsBlock {
+    v: u8,
+    tags: BTreeMap<String, String>,
+    pad: Option<serde_bytes::ByteBuf>,
 }
 
-/// A signed writer head: DAG-CBOR `{body: bytes, sig: bytes(64)}`, where `body` is the DAG-CBOR
-/// of [`HeadBody`] and `sig` the Ed25519 signature of `"coffer/vault/v1/head\0" || body`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignedHead {
-    #[serde(with = "serde_bytes")]
-    body: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    sig: Vec<u8>,
+/// Encodes a tags block (v2, padded).
+pub(crate) fn encode_tags(tags: &BTreeMap<String, String>) -> VaultResult<Vec<u8>> {
+    let mut block = TagsBlock {
+        v: FORMAT_VERSION,
+        tags: tags.clone(),
+        pad: None,
+    };
+    encode_padded(&mut block, |b| &mut b.pad)
 }
 
-fn head_message(body: &[u8]) -> Vec<u8> {
-    let mut msg = Vec::with_capacity(HEAD_SIGNATURE_CONTEXT.len() + body.len());
-    msg.extend_from_slice(HEAD_SIGNATURE_CONTEXT);
-    msg.extend_from_slice(body);
-    msg
-}
-
-impl HeadBody {
-    /// Encodes and signs the head with `identity`.
-    pub fn sign(&self, identity: &Identity) -> VaultResult<Vec<u8>> {
-        let body = to_dag_cbor(self)?;
-        let sig = identity.sign(&head_message(&body)).to_vec();
-        Ok(to_dag_cbor(&SignedHead { body, sig })?)
+/// Decodes a tags block of either version.
+pub(crate) fn decode_tags(bytes: &[u8]) -> VaultResult<BTreeMap<String, String>> {
+    if let Ok(block) = from_dag_cbor::<TagsBlock>(bytes)
+        && block.v == FORMAT_VERSION
+    {
+        return Ok(block.tags);
     }
-
-    /// Decodes a signed head stored under writer name `writer` and verifies its signature
-    /// against the recipient it carries. Does not check who that recipient is.
-    pub fn decode_verified(writer: &str, bytes: &[u8]) -> VaultResult<(Self, Recipient)> {
-        let bad = |detail: String| VaultError::BadHead {
-            writer: writer.to_string(),
-            detail,
-        };
-        let signed: SignedHead = from_dag_cbor(bytes).map_err(|e| bad(e.to_string()))?;
-        let body: HeadBody = from_dag_cbor(&signed.body).map_err(|e| bad(e.to_string()))?;
-        if body.v != FORMAT_VERSION {
-            return Err(bad(format!("unsupported head format version {}", body.v)));
-        }
-        if writer_name(WriterId(body.writer)) != writer {
-            return Err(bad("the writer id inside does not match its name".into()));
-        }
-        let recipient: Recipient = body
-            .recipient
-            .parse()
-            .map_err(|_| bad("the recipient is not valid".into()))?;
-        let sig: &[u8; SIGNATURE_LEN] =
-            signed
-                .sig
-                .as_slice()
-                .try_into()
-                .map_err(|_| VaultError::BadHeadSignature {
-                    writer: writer.to_string(),
-                })?;
-        if !recipient.verify(&head_message(&signed.body), sig) {
-            return Err(VaultError::BadHeadSignature {
-                writer: writer.to_string(),
-            });
-        }
-        Ok((body, recipient))
-    }
-}
-
-/// Decodes and verifies a signed head (for fuzzing and tools): `Ok` only for a well-formed head
-/// with a valid signature by the recipient it carries.
-pub fn decode_head(writer: &str, bytes: &[u8]) -> VaultResult<HeadBody> {
-    HeadBody::decode_verified(writer, bytes).map(|(body, _)| body)
+    Ok(from_dag_cbor(bytes)?)
 }
 
 /// Decodes a manifest plaintext (for fuzzing and tools); `Ok(())` when it is well formed.
@@ -255,11 +243,20 @@ pub fn check_index_value(bytes: &[u8]) -> VaultResult<()> {
 impl Manifest {
     pub(crate) fn decode(bytes: &[u8]) -> VaultResult<Self> {
         let m: Manifest = from_dag_cbor(bytes)?;
-        if m.v != FORMAT_VERSION {
+        if m.v != 1 && m.v != FORMAT_VERSION {
             return Err(VaultError::Block(crate::block::BlockError::Decode(
                 format!("unsupported manifest version {}", m.v),
             )));
         }
         Ok(m)
+    }
+
+    /// Encodes as v2, padded to its Padmé length.
+    pub(crate) fn encode(&self) -> VaultResult<Vec<u8>> {
+        let mut m = Manifest {
+            v: FORMAT_VERSION,
+            ..self.clone()
+        };
+        encode_padded(&mut m, |m| &mut m.pad)
     }
 }

@@ -41,6 +41,7 @@
 
 mod error;
 pub(crate) mod format;
+mod heads;
 pub(crate) mod objects;
 mod share;
 mod stream;
@@ -58,10 +59,8 @@ use bytes::Bytes;
 /// ListObjectsV2 parameters, as for the index.
 pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
-pub use format::{
-    FORMAT_VERSION, HeadBody, check_index_value, check_manifest, decode_head, writer_id_for,
-    writer_name,
-};
+pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
+pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head};
 pub use objects::{DeleteResult, ListPage, ListedObject};
 pub use share::{
     ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus,
@@ -74,9 +73,31 @@ pub use upload::Upload;
 use crate::block::{Cid, raw_cid, verify_block};
 use crate::index::{Hlc, IndexConfig, ProllyTree, WriterId};
 use crate::keys::Identity;
-use crate::seal::{self, SealOptions};
+use crate::seal::{self, SealOptions, Unlock, WrapKey};
 use crate::store::{BlockStore, HeadStore, HeadVersion, StoreError};
+use crate::trust::{MemoryTrust, TrustStore, VaultTrust};
 use format::{Manifest, RootKey};
+
+/// Blocks the vault reads whole without knowing their length (manifests, index nodes, tags,
+/// keyring chunks, key blocks) are refused beyond this size: none is legitimately near it.
+pub const MAX_META_BLOCK: u64 = 4 << 20;
+
+/// How a vault is opened: where this device keeps what it has seen.
+#[derive(Clone, Default)]
+pub struct VaultOptions {
+    /// Where this device remembers the heads it saw ([`crate::trust`]), so a store that serves an
+    /// older state, a forked one, or hides a writer is refused. Use one per store (and identity).
+    /// `None`: memory of this process only.
+    pub trust: Option<Arc<dyn TrustStore>>,
+}
+
+impl std::fmt::Debug for VaultOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultOptions")
+            .field("trust", &self.trust.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
 
 /// Options of [`Vault::put`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -156,7 +177,12 @@ struct WriterState {
     hlc: Hlc,
     seq: u64,
     head_version: Option<HeadVersion>,
-    parents: Vec<Cid>,
+    /// What `root` has merged of the other writers (head-store name → seq).
+    vv: std::collections::BTreeMap<String, u64>,
+    /// The GC epoch this writer acknowledges.
+    gc: u64,
+    /// The retention policy register.
+    pol: Option<PolicyRef>,
 }
 
 /// A vault opened on one device (one writer). See the [module docs](self).
@@ -170,6 +196,15 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     key_block: Cid,
     /// Keys the upload seeds of streaming puts (derived from the vault root key).
     upload_key: zeroize::Zeroizing<[u8; 32]>,
+    /// Wraps the file keys of the vault's own blocks (format v2).
+    object_key: WrapKey,
+    /// Encrypts head bodies (format v2).
+    head_key: zeroize::Zeroizing<[u8; 32]>,
+    /// Where this device remembers what it saw, and that memory.
+    trust: Arc<dyn TrustStore>,
+    seen: VaultTrust,
+    /// Heads skipped by the last open or sync, and why.
+    skipped: Vec<SkippedHead>,
     state: WriterState,
     /// The state as of the last head written: a failed commit rolls `state` back to it, so an
     /// operation that returned an error never rides along with a later commit.
@@ -207,15 +242,43 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Opens the existing vault `name` in `store` as the writer `device` of `identity`.
     /// [`VaultError::NoSuchVault`] when the store holds no head of it.
     ///
-    /// Every head found is verified (a bad one fails the open loudly). The device starts from its
-    /// own last head; call [`Vault::sync`] to take in the other devices' changes.
+    /// Every head found is verified; one that is not this vault's owner's is skipped and reported
+    /// ([`Vault::skipped_heads`]). The device starts from its own last head; call [`Vault::sync`]
+    /// to take in the other devices' changes. What it saw is remembered in memory only: use
+    /// [`Vault::open_with_options`] with a [`TrustStore`] to remember across restarts.
     pub async fn open(
         store: Arc<S>,
         identity: Identity,
         name: &str,
         device: &str,
     ) -> VaultResult<Self> {
-        Self::open_with(store, identity, name, device, OpenMode::Open).await
+        Self::open_with(
+            store,
+            identity,
+            name,
+            device,
+            OpenMode::Open,
+            VaultOptions::default(),
+        )
+        .await
+    }
+
+    /// [`Vault::open`], [`Vault::create`] or [`Vault::open_or_create`] (by `create`: `None`
+    /// opens, `Some(true)` creates, `Some(false)` does either) with options.
+    pub async fn open_with_options(
+        store: Arc<S>,
+        identity: Identity,
+        name: &str,
+        device: &str,
+        create: Option<bool>,
+        options: VaultOptions,
+    ) -> VaultResult<Self> {
+        let mode = match create {
+            None => OpenMode::Open,
+            Some(true) => OpenMode::Create,
+            Some(false) => OpenMode::OpenOrCreate,
+        };
+        Self::open_with(store, identity, name, device, mode, options).await
     }
 
     /// Creates vault `name` in `store` with `identity` as its owner and opens it as `device`.
@@ -226,7 +289,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         name: &str,
         device: &str,
     ) -> VaultResult<Self> {
-        Self::open_with(store, identity, name, device, OpenMode::Create).await
+        Self::open_with(
+            store,
+            identity,
+            name,
+            device,
+            OpenMode::Create,
+            VaultOptions::default(),
+        )
+        .await
     }
 
     /// Opens vault `name`, creating it when the store holds no head of it.
@@ -236,7 +307,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         name: &str,
         device: &str,
     ) -> VaultResult<Self> {
-        Self::open_with(store, identity, name, device, OpenMode::OpenOrCreate).await
+        Self::open_with(
+            store,
+            identity,
+            name,
+            device,
+            OpenMode::OpenOrCreate,
+            VaultOptions::default(),
+        )
+        .await
     }
 
     async fn open_with(
@@ -245,6 +324,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         name: &str,
         device: &str,
         mode: OpenMode,
+        options: VaultOptions,
     ) -> VaultResult<Self> {
         crate::store::validate_name(name)?;
         if name.starts_with("_coffer") {
@@ -254,57 +334,52 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             ))
             .into());
         }
-        let writer = writer_id_for(&identity, device);
-        let writer_name = writer_name(writer);
-        let heads = sync::read_verified_heads(&*store, &identity, name).await?;
-        let mut key_blocks: Vec<Cid> = heads.iter().map(|(h, _)| h.body.key).collect();
-        key_blocks.sort();
-        key_blocks.dedup();
-        let (root_key, key_block) = match key_blocks.as_slice() {
-            [] if mode == OpenMode::Open => {
-                return Err(VaultError::NoSuchVault {
-                    vault: name.to_string(),
-                });
-            }
-            [] => create_root_key(&*store, &identity).await?,
-            _ if mode == OpenMode::Create => {
-                return Err(VaultError::AlreadyExists {
-                    vault: name.to_string(),
-                });
-            }
-            [cid] => (open_root_key(&*store, &identity, cid).await?, *cid),
-            _ => {
-                return Err(VaultError::ConflictingVaultKeys {
-                    vault: name.to_string(),
-                });
-            }
+        let trust: Arc<dyn TrustStore> = match options.trust {
+            Some(t) => t,
+            None => Arc::new(MemoryTrust::new()),
         };
+        let seen = VaultTrust::load(&*trust, &trust_name(name)).await?;
+        let raw = store.read_heads(name).await?;
+        let (root_key, key_block, mut skipped) =
+            match sync::find_vault_key(&*store, &identity, name, &raw).await? {
+                sync::VaultKey::None { skipped, strangers } => {
+                    if seen.key.is_some() || !seen.writers.is_empty() {
+                        // This device saw the vault: the store hides it now.
+                        return Err(VaultError::from(crate::trust::TrustError::MissingHead {
+                            what: format!("every head of vault {name}"),
+                            seen: seen.writers.values().map(|w| w.seq).max().unwrap_or(1),
+                        }));
+                    }
+                    if strangers && mode != OpenMode::Create {
+                        return Err(VaultError::WrongIdentity);
+                    }
+                    if mode == OpenMode::Open {
+                        return Err(VaultError::NoSuchVault {
+                            vault: name.to_string(),
+                        });
+                    }
+                    let (k, c) = create_root_key(&*store, &identity).await?;
+                    (k, c, skipped)
+                }
+                sync::VaultKey::Found { key, cid, skipped } => {
+                    if mode == OpenMode::Create {
+                        return Err(VaultError::AlreadyExists {
+                            vault: name.to_string(),
+                        });
+                    }
+                    if seen.key.is_some_and(|k| k != cid) {
+                        return Err(VaultError::ConflictingVaultKeys {
+                            vault: name.to_string(),
+                        });
+                    }
+                    (key, cid, skipped)
+                }
+            };
         let tree = ProllyTree::new(store.clone(), &root_key.index_key(), IndexConfig::default())?;
-        let upload_key = root_key.upload_key();
-        let registry_key = root_key.registry_key();
-        let own = heads.into_iter().find(|(h, _)| h.writer == writer_name);
-        let (state, fresh) = match own {
-            Some((head, version)) => (
-                WriterState {
-                    root: head.body.root,
-                    hlc: Hlc::from_u64(head.body.time),
-                    seq: head.body.seq,
-                    head_version: Some(version),
-                    parents: head.body.parents,
-                },
-                false,
-            ),
-            None => (
-                WriterState {
-                    root: tree.empty_root().await?,
-                    hlc: Hlc::ZERO,
-                    seq: 0,
-                    head_version: None,
-                    parents: Vec::new(),
-                },
-                true,
-            ),
-        };
+        let empty = tree.empty_root().await?;
+        let writer = format::writer_id_v2(&root_key.writer_key(), &identity, device);
+        let writer_name = writer_name(writer);
+        let legacy_name = writer_name_v1(&identity, device);
         let mut vault = Self {
             store,
             tree,
@@ -313,20 +388,91 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             writer,
             writer_name,
             key_block,
-            upload_key,
-            committed: state.clone(),
-            state,
-            registry_key,
+            upload_key: root_key.upload_key(),
+            object_key: root_key.object_key(),
+            head_key: root_key.head_key(),
+            trust,
+            seen,
+            skipped: Vec::new(),
+            committed: WriterState {
+                root: empty,
+                hlc: Hlc::ZERO,
+                seq: 0,
+                head_version: None,
+                vv: Default::default(),
+                gc: 0,
+                pol: None,
+            },
+            state: WriterState {
+                root: empty,
+                hlc: Hlc::ZERO,
+                seq: 0,
+                head_version: None,
+                vv: Default::default(),
+                gc: 0,
+                pol: None,
+            },
+            registry_key: root_key.registry_key(),
             scopes: Vec::new(),
             share_publish_error: None,
             share_clock: crate::share::system_clock(),
         };
+        let heads = vault.verify_heads(raw, &mut skipped).await?;
+        vault.skipped = skipped;
+        let own = heads.iter().find(|h| h.writer == vault.writer_name);
+        let legacy = heads.iter().find(|h| h.writer == legacy_name);
+        let fresh = own.is_none();
+        let state = match (own, legacy) {
+            (Some(h), _) => WriterState {
+                root: h.head.body.root,
+                hlc: Hlc::from_u64(h.head.body.time),
+                seq: h.head.body.seq,
+                head_version: Some(h.version.clone()),
+                vv: h.head.body.vv.clone(),
+                gc: h.head.body.gc,
+                pol: h.head.body.pol.clone(),
+            },
+            // A device that wrote format v1 continues from its v1 head under its new name.
+            (None, Some(h)) => WriterState {
+                root: h.head.body.root,
+                hlc: Hlc::from_u64(h.head.body.time),
+                seq: 0,
+                head_version: None,
+                vv: std::collections::BTreeMap::from([(legacy_name.clone(), h.head.body.seq)]),
+                gc: 0,
+                pol: None,
+            },
+            (None, None) => WriterState {
+                root: empty,
+                hlc: Hlc::ZERO,
+                seq: 0,
+                head_version: None,
+                vv: Default::default(),
+                gc: 0,
+                pol: None,
+            },
+        };
+        vault.committed = state.clone();
+        vault.state = state;
         vault.load_shares().await?;
         if fresh {
             vault.tick();
             vault.commit().await?;
         }
         Ok(vault)
+    }
+
+    /// Heads skipped by the last open or sync (not this vault's owner's, malformed, or moved),
+    /// with the reason for each: what `coffer status` reports.
+    pub fn skipped_heads(&self) -> &[SkippedHead] {
+        &self.skipped
+    }
+
+    /// A short code of the vault state this device has seen (every writer's seq and head), to
+    /// compare with another device out of band after both synced: equal codes mean both see the
+    /// same history (see [`crate::trust`]).
+    pub fn state_fingerprint(&self) -> String {
+        self.seen.fingerprint(&self.name)
     }
 
     /// The vault's name.
@@ -355,10 +501,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.state.hlc
     }
 
-    /// Fetches a block and checks it against its CID. A missing or mismatching block is
-    /// [`VaultError::Corrupt`]: the vault refers to it, so it must be there.
+    /// Fetches a metadata block (at most [`MAX_META_BLOCK`] bytes) and checks it against its
+    /// CID. A missing or mismatching block is [`VaultError::Corrupt`]: the vault refers to it, so
+    /// it must be there.
     async fn fetch_block(&self, cid: &Cid) -> VaultResult<Bytes> {
-        let bytes = self.store.get(cid).await.map_err(|e| match e {
+        self.fetch_block_max(cid, MAX_META_BLOCK).await
+    }
+
+    /// [`Vault::fetch_block`] for a block expected to be at most `max` bytes.
+    async fn fetch_block_max(&self, cid: &Cid, max: u64) -> VaultResult<Bytes> {
+        let bytes = self.store.get_max(cid, max).await.map_err(|e| match e {
             StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
             StoreError::Corrupt { detail, .. } => VaultError::corrupt(cid, detail),
             other => VaultError::Store(other),
@@ -368,18 +520,35 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(bytes)
     }
 
-    /// Seals `plaintext` to the owner, signed by the owner, and stores it; returns its CID.
+    /// Seals a metadata block (a manifest, tags) under the object key, signed by the owner, and
+    /// stores it; returns its CID.
     async fn put_sealed(&self, plaintext: &[u8]) -> VaultResult<(Cid, Vec<u8>)> {
-        let sealed = seal_to_owner(&self.identity, plaintext)?;
+        let sealed = seal::seal_to_vec(&self.meta_options(), plaintext)?;
         let cid = raw_cid(&sealed);
         self.store.put(&cid, Bytes::from(sealed.clone())).await?;
         Ok((cid, sealed))
     }
 
-    /// Fetches and opens a sealed block that must be signed by the owner.
+    /// How the vault seals its own metadata: under the object key, signed by the owner.
+    fn meta_options(&self) -> SealOptions {
+        SealOptions::to_key(self.object_key.clone()).signed_by(&self.identity)
+    }
+
+    /// How the vault seals object data: under the object key, unsigned (the owner-signed manifest
+    /// names its BLAKE3 root; see `docs/decisions.md`).
+    pub(crate) fn data_options(&self) -> SealOptions {
+        SealOptions::to_key(self.object_key.clone())
+    }
+
+    /// What unlocks the vault's blocks: v2 ones with the object key, v1 ones with the identity.
+    pub(crate) fn unlock(&self) -> Unlock<'_> {
+        Unlock::KeyOrIdentity(&self.object_key, &self.identity)
+    }
+
+    /// Fetches and opens a sealed metadata block that must be signed by the owner.
     async fn open_sealed(&self, cid: &Cid) -> VaultResult<Vec<u8>> {
         let bytes = self.fetch_block(cid).await?;
-        open_owner_signed(&self.identity, cid, &bytes)
+        open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)
     }
 
     /// Writes this writer's head: conditional on the last version it wrote (or on none).
@@ -393,9 +562,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             root: self.state.root,
             seq: self.state.seq + 1,
             time: self.state.hlc.as_u64(),
-            parents: self.state.parents.clone(),
+            vv: self.state.vv.clone(),
+            gc: self.state.gc,
+            pol: self.state.pol.clone(),
+            ho: None,
         };
-        let bytes = body.sign(&self.identity)?;
+        let bytes = body.seal(&self.identity, &self.head_key)?;
         let condition = match &self.state.head_version {
             Some(v) => crate::store::HeadCondition::Matches(v.clone()),
             None => crate::store::HeadCondition::Absent,
@@ -422,32 +594,60 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.state.seq += 1;
         self.state.head_version = Some(version);
         self.committed = self.state.clone();
+        self.remember_own(&body).await;
         self.publish_after_commit().await;
         Ok(())
     }
+
+    /// Remembers this device's own new head in the trust state, so the store cannot later serve
+    /// an older one. A failure to save is not a failed commit (the head is written); the next
+    /// read saves again.
+    async fn remember_own(&mut self, body: &HeadBody) {
+        let Ok(bytes) = crate::block::to_dag_cbor(body) else {
+            return;
+        };
+        let digest = *blake3::hash(&bytes).as_bytes();
+        self.seen.key = Some(self.key_block);
+        self.seen.record(&[crate::trust::ServedHead {
+            writer: &self.writer_name,
+            seq: body.seq,
+            digest,
+            claims: &body.vv,
+        }]);
+        let _ = self.seen.save(&*self.trust, &trust_name(&self.name)).await;
+    }
 }
 
-/// Sealed to the owner alone, signed by the owner: how the vault seals everything it stores.
+/// The trust document name of vault `name`.
+fn trust_name(name: &str) -> String {
+    format!("vault:{name}")
+}
+
+/// The v1 head-store name of `device`'s writer.
+fn writer_name_v1(identity: &Identity, device: &str) -> String {
+    writer_name(writer_id_for(identity, device))
+}
+
+/// Sealed to the owner's identity (HPKE), signed by the owner: the key block, which must open
+/// before any vault key is known.
 fn owner_seal_options(identity: &Identity) -> SealOptions {
     SealOptions::new(vec![identity.recipient().clone()]).signed_by(identity)
-}
-
-/// Seals the content of an object (today: as everything else, to the owner, signed).
-pub(crate) fn seal_data(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {
-    seal_to_owner(identity, plaintext)
 }
 
 pub(crate) fn seal_to_owner(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {
     Ok(seal::seal_to_vec(&owner_seal_options(identity), plaintext)?)
 }
 
+/// Opens a sealed block that must be signed by `owner` (a v1 header-only signature is accepted:
+/// inside a vault every block is also named by a hash from a signed head).
 pub(crate) fn open_owner_signed(
-    identity: &Identity,
+    unlock: Unlock<'_>,
+    owner: &crate::keys::Recipient,
     cid: &Cid,
     sealed: &[u8],
 ) -> VaultResult<Vec<u8>> {
-    let opened = seal::open_to_vec(identity, sealed).map_err(|e| VaultError::corrupt(cid, e))?;
-    if opened.signer.as_ref() != Some(identity.recipient()) {
+    let opened = seal::open_to_vec_with(unlock, sealed).map_err(|e| VaultError::corrupt(cid, e))?;
+    if opened.signer.as_ref() != Some(owner) {
         return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
     }
     Ok(opened.plaintext)
@@ -465,15 +665,18 @@ async fn create_root_key<S: BlockStore + ?Sized>(
     Ok((RootKey(key), cid))
 }
 
-async fn open_root_key<S: BlockStore + ?Sized>(
+pub(crate) async fn open_root_key<S: BlockStore + ?Sized>(
     store: &S,
     identity: &Identity,
     cid: &Cid,
 ) -> VaultResult<RootKey> {
-    let bytes = store.get(cid).await.map_err(|e| match e {
-        StoreError::NotFound(_) => VaultError::corrupt(cid, "the vault key block is missing"),
-        other => VaultError::Store(other),
-    })?;
+    let bytes = store
+        .get_max(cid, MAX_META_BLOCK)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => VaultError::corrupt(cid, "the vault key block is missing"),
+            other => VaultError::Store(other),
+        })?;
     verify_block(cid, &bytes)
         .map_err(|_| VaultError::corrupt(cid, "its bytes do not hash to its CID"))?;
     let opened = seal::open_to_vec(identity, &bytes).map_err(|e| match e {

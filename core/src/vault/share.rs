@@ -15,6 +15,8 @@ use crate::index::{IndexConfig, ListRequest, Mutation, ProllyTree};
 use crate::keys::Recipient;
 use crate::seal::{self, FileKey, SealOptions};
 use crate::share::format::{KeyringChunk, KeyringEntry, SHARE_VERSION, ScopeWire};
+/// Version of the share records this build writes (1 is read too).
+const SHARE_RECORD_VERSION: u8 = SHARE_VERSION;
 use crate::share::{
     CapabilityBody, EpochKeys, KeysWire, Link, LinkSecret, Scope, Share, ShareError, ShareId,
     ViewBody, deliver, view_name,
@@ -152,7 +154,7 @@ impl ShareRecord {
     }
 }
 
-/// One scope's record in the registry (sealed to the owner, signed by the owner).
+/// One scope's record in the registry (sealed under the vault's object key, signed by the owner).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScopeRecord {
@@ -161,6 +163,10 @@ pub(crate) struct ScopeRecord {
     scope: ScopeWire,
     epochs: Vec<EpochRecord>,
     shares: Vec<ShareRecord>,
+    /// Writes of this record so far (v2; 0 in v1 records): a device refuses a record older than
+    /// one it saw, so a replayed record cannot revive a revoked share.
+    #[serde(default)]
+    ctr: u64,
 }
 
 impl ScopeRecord {
@@ -234,20 +240,54 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Reads the share registry (every scope record, verified). Called at open and by sync.
+    ///
+    /// A record that does not open, is not the owner's, or is not stored under the name its scope
+    /// hashes to is skipped and reported (with the heads, [`Vault::skipped_heads`]); a record
+    /// older than one this device saw, or a record seen before and missing now, is refused
+    /// ([`VaultError::Trust`]).
     pub(super) async fn load_shares(&mut self) -> VaultResult<()> {
         let heads = self.store.read_heads(&registry_name(&self.name)).await?;
         let mut scopes = Vec::with_capacity(heads.len());
+        let mut skipped = Vec::new();
+        let mut served = std::collections::BTreeSet::new();
         for head in heads {
             let cid = raw_cid(&head.bytes);
-            let plain = super::open_owner_signed(&self.identity, &cid, &head.bytes)?;
-            let record: ScopeRecord =
-                from_dag_cbor(&plain).map_err(|e| VaultError::corrupt(&cid, e))?;
-            if record.v != SHARE_VERSION || record.vault != self.name {
-                return Err(VaultError::corrupt(
-                    &cid,
-                    "a share record of another vault or version",
-                ));
+            let opened = super::open_owner_signed(
+                self.unlock(),
+                self.identity.recipient(),
+                &cid,
+                &head.bytes,
+            )
+            .and_then(|plain| {
+                from_dag_cbor::<ScopeRecord>(&plain).map_err(|e| VaultError::corrupt(&cid, e))
+            });
+            let record = match opened {
+                Ok(r) if (r.v == 1 || r.v == SHARE_RECORD_VERSION) && r.vault == self.name => r,
+                Ok(_) => {
+                    skipped.push(super::SkippedHead {
+                        writer: head.writer,
+                        reason: "a share record of another vault or version".into(),
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    skipped.push(super::SkippedHead {
+                        writer: head.writer,
+                        reason: format!("a share record that does not verify: {e}"),
+                    });
+                    continue;
+                }
+            };
+            if self.scope_writer(&record.scope)? != head.writer {
+                skipped.push(super::SkippedHead {
+                    writer: head.writer,
+                    reason: "a share record stored under another scope's name (moved)".into(),
+                });
+                continue;
             }
+            self.seen
+                .check_record(&format!("share:{}", head.writer), record.ctr)?;
+            served.insert(format!("share:{}", head.writer));
             // Keep this device's loaded view (and settledness) when the epochs did not change.
             let (view, settled) = match self.scopes.iter_mut().find(|s| s.writer == head.writer) {
                 Some(old) if old.record.epochs.len() == record.epochs.len() => {
@@ -263,16 +303,30 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 settled,
             });
         }
+        for (name, ctr) in &self.seen.records {
+            if name.starts_with("share:") && !served.contains(name) && *ctr > 0 {
+                return Err(VaultError::from(crate::trust::TrustError::MissingHead {
+                    what: format!("share record {}", &name["share:".len()..]),
+                    seen: *ctr,
+                }));
+            }
+        }
+        self.seen
+            .save(&*self.trust, &super::trust_name(&self.name))
+            .await?;
         self.scopes = scopes;
+        self.skipped.extend(skipped);
         Ok(())
     }
 
     /// Writes `record` as scope `idx`'s record, conditional on the version last read; it becomes
     /// the in-memory record only once written (a failed write changes nothing).
-    async fn write_record(&mut self, idx: usize, record: ScopeRecord) -> VaultResult<u64> {
+    async fn write_record(&mut self, idx: usize, mut record: ScopeRecord) -> VaultResult<u64> {
+        record.v = SHARE_RECORD_VERSION;
+        record.ctr = self.scopes[idx].record.ctr + 1;
         let state = &self.scopes[idx];
         let plain = zeroize::Zeroizing::new(to_dag_cbor(&record)?);
-        let sealed = super::seal_to_owner(&self.identity, &plain)?;
+        let sealed = seal::seal_to_vec(&self.meta_options(), &plain)?;
         let len = sealed.len() as u64;
         let condition = match &state.version {
             Some(v) => HeadCondition::Matches(v.clone()),
@@ -293,8 +347,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 ),
                 other => VaultError::Store(other),
             })?;
+        let _ = self
+            .seen
+            .check_record(&format!("share:{}", self.scopes[idx].writer), record.ctr);
         self.scopes[idx].version = Some(version);
         self.scopes[idx].record = record;
+        let _ = self
+            .seen
+            .save(&*self.trust, &super::trust_name(&self.name))
+            .await;
         Ok(len)
     }
 
@@ -440,7 +501,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if !matches!(scope, Scope::Version { .. }) {
             self.publish_scope(idx).await?;
         }
-        self.grant(&wire, &record, keys, url).await?;
+        self.grant(&wire, &record, keys, url, false).await?;
         Ok(ShareId(id))
     }
 
@@ -453,11 +514,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.scopes.push(ScopeState {
             writer,
             record: ScopeRecord {
-                v: SHARE_VERSION,
+                v: SHARE_RECORD_VERSION,
                 vault: self.name.clone(),
                 scope: wire.clone(),
                 epochs: Vec::new(),
                 shares: Vec::new(),
+                ctr: 0,
             },
             version: None,
             view: None,
@@ -466,13 +528,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(self.scopes.len() - 1)
     }
 
-    /// Signs, seals and delivers grant `record.n` of a share.
+    /// Signs, seals and delivers grant `record.n` of a share. A `redelivery` accepts an inbox
+    /// entry of that name already there, whatever it holds (it is never written over; a format-1
+    /// device delivered grants with random bytes).
     async fn grant(
         &self,
         wire: &ScopeWire,
         record: &ShareRecord,
         keys: KeysWire,
         url: Option<String>,
+        redelivery: bool,
     ) -> VaultResult<u64> {
         let body = CapabilityBody {
             v: SHARE_VERSION,
@@ -489,15 +554,18 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             keys,
             url,
         };
-        let envelope = Share::issue(&self.identity, body).map_err(share_error)?;
+        let envelope =
+            Share::issue(&self.identity, body, &self.registry_key).map_err(share_error)?;
         let len = envelope.len() as u64;
         let to: Recipient = record
             .to
             .parse()
             .map_err(|_| internal("a recorded recipient does not parse"))?;
-        deliver(&*self.store, &to, ShareId(record.id), record.n, envelope)
-            .await
-            .map_err(share_error)?;
+        match deliver(&*self.store, &to, ShareId(record.id), record.n, envelope).await {
+            Ok(()) => {}
+            Err(ShareError::Invalid(_)) if redelivery => {}
+            Err(e) => return Err(share_error(e)),
+        }
         Ok(len)
     }
 
@@ -549,8 +617,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let (_, m) = self.current_manifest(key).await?;
         let dk = self.data_key(&m).await?;
         let url = self.presign(&m.data, expires_ms - now).await?;
-        let secret = LinkSecret {
-            v: 1,
+        let mut secret = LinkSecret {
+            v: 2,
             k: ByteArray::new(*dk.as_bytes()),
             b: ByteArray::new(m.blake3),
             n: m.sealed_len,
@@ -559,49 +627,44 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             name: String::from_utf8_lossy(&m.key).into_owned(),
             ct: m.content_type.clone(),
             exp: expires_ms.min(now + 7 * 86_400_000),
+            s: None,
         };
-        Link::build(&url, &secret).map_err(share_error)
+        Link::build(&url, &mut secret, &self.identity).map_err(share_error)
     }
 
-    /// The file key of a sealed block of this vault (checked: signed by the owner).
+    /// The file key of a sealed block of this vault whose bytes (`bytes`, at least its header)
+    /// were verified against its CID: the header is checked (commitment, MAC) with the key.
     fn block_key(&self, cid: &Cid, bytes: &[u8]) -> VaultResult<FileKey> {
-        let (key, signer) =
-            seal::file_key_of(&self.identity, bytes).map_err(|e| VaultError::corrupt(cid, e))?;
-        if signer.as_ref() != Some(self.identity.recipient()) {
-            return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
-        }
-        Ok(key)
+        seal::file_key_of(self.unlock(), bytes).map_err(|e| VaultError::corrupt(cid, e))
     }
 
-    /// A manifest's file key and contents (one HPKE open).
+    /// A manifest's file key and contents (the manifest must be signed by the owner).
     async fn manifest_key(&self, cid: &Cid) -> VaultResult<(FileKey, Manifest)> {
         let bytes = self.fetch_block(cid).await?;
         let key = self.block_key(cid, &bytes)?;
-        let plain = seal::open_to_vec_with_key(&key, &bytes)
-            .map_err(|e| VaultError::corrupt(cid, e))?
-            .plaintext;
-        let m = Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))?;
+        let opened =
+            seal::open_to_vec_with_key(&key, &bytes).map_err(|e| VaultError::corrupt(cid, e))?;
+        if opened.signer.as_ref() != Some(self.identity.recipient()) {
+            return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
+        }
+        let m = Manifest::decode(&opened.plaintext).map_err(|e| VaultError::corrupt(cid, e))?;
         Ok((key, m))
     }
 
     /// The file key of a manifest's sealed object, from its header alone (no content is read).
+    /// The header's bytes are verified against the manifest's BLAKE3 root through the outboard
+    /// first: a store that answers with another object's header cannot make the owner hand out
+    /// that object's key.
     async fn data_key(&self, m: &Manifest) -> VaultResult<FileKey> {
-        let want = m.sealed_len.min(512);
-        let mut header = self
-            .store
-            .get_range(&m.data, 0..want)
-            .await
-            .map_err(|e| super::objects::missing_as_corrupt(&m.data, e))?;
-        let len = seal::Header::len_from_prefix(&header)
+        let prefix_end = (seal::PREFIX_LEN as u64).min(m.sealed_len);
+        let first = self.verified_range(m, 0..prefix_end).await?;
+        let len = seal::Header::len_from_prefix(&first)
             .map_err(|e| VaultError::corrupt(&m.data, e))? as u64;
-        if len > header.len() as u64 {
-            header = self
-                .store
-                .get_range(&m.data, 0..len.min(m.sealed_len))
-                .await
-                .map_err(|e| super::objects::missing_as_corrupt(&m.data, e))?;
-        }
-        // The header is authenticated by its MAC and signature when the key is recovered.
+        let header = if len <= first.len() as u64 {
+            first
+        } else {
+            self.verified_range(m, 0..len.min(m.sealed_len)).await?
+        };
         self.block_key(&m.data, &header)
     }
 
@@ -690,7 +753,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                         epoch: Some(secret),
                         ..Default::default()
                     };
-                    report.bytes_written += self.grant(&wire, &g, keys, None).await?;
+                    // Not after a rotation record just written (`deliver`): then this redoes a
+                    // delivery that may have happened (by this or an older device).
+                    report.bytes_written += self.grant(&wire, &g, keys, None, !deliver).await?;
                     report.grants += 1;
                 }
             }
@@ -731,6 +796,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             keys: Vec::new(),
             tail: 0,
             time: now_ms(),
+            seq: body.seq + 1,
+            v: SHARE_VERSION,
             ..body.clone()
         };
         let bytes = retired.sign(&self.identity).map_err(share_error)?;
@@ -821,6 +888,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                         keys: Vec::new(),
                         tail: 0,
                         time: 0,
+                        seq: 0,
+                        writers: Vec::new(),
                     },
                     keys,
                     tree,
@@ -831,13 +900,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
         };
         if view.body.root.is_none() {
-            // Retired while current (this version never does that): start over.
-            view.body.root = Some(view.tree.empty_root().await?);
-            view.body.src = None;
-            view.body.keys.clear();
-            view.body.tail = 0;
-            view.tail_keys.clear();
-            view.known.clear();
+            // Retired while its epoch is current: coffer never does that, so the store served an
+            // old or foreign view head. Publishing into it again could reopen a revoked epoch.
+            self.scopes[idx].view = Some(view);
+            return Err(share_error(ShareError::Forged(
+                "this device's view of the current epoch is retired: the store served a view \
+                 head coffer never wrote; the share was not republished"
+                    .into(),
+            )));
         }
         let result = self.update_view(idx, &mut view, &mut report).await;
         self.scopes[idx].view = Some(view);
@@ -945,6 +1015,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             keys: chunks,
             tail: tail as u64,
             time: self.state.hlc.as_u64(),
+            seq: view.body.seq + 1,
+            v: SHARE_VERSION,
             ..view.body.clone()
         };
         let bytes = body.sign(&self.identity).map_err(share_error)?;

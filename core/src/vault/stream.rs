@@ -34,11 +34,11 @@ use futures_io::{AsyncRead, AsyncWrite};
 use super::format::Manifest;
 use super::objects::{check_key, missing_as_corrupt};
 use super::upload::Upload;
-use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, owner_seal_options};
+use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult};
 use crate::block::{Cid, cid_from_blake3};
-use crate::seal::{SealWriter, SeededRng, open_async_signed};
+use crate::seal::{SealWriter, SeededRng, open_async_with};
 use crate::store::{BlockStore, ByteStream, HeadStore, StoreError};
-use crate::verify::{Outboard, OutboardBuilder};
+use crate::verify::Outboard;
 
 /// Plaintext is read, and sealed bytes verified, in chunks of this many bytes (a multiple of the
 /// 16 KiB verification group).
@@ -98,23 +98,20 @@ fn for_each_chunk(
     }
 }
 
-/// A `Write` that keeps only the Bao outboard (and so the BLAKE3 root) of what is written.
-struct OutboardSink(OutboardBuilder);
-
-impl Write for OutboardSink {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0.update(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// An `AsyncRead` of the sealed bytes of a plaintext `Read`, sealed as they are read.
+/// An `AsyncRead` of the sealed bytes of a plaintext `Read`, sealed as they are read, and
+/// released only once they match the outboard computed by the previous pass: if the source
+/// changed since, nothing sealed from the changed content leaves the machine (its bytes would
+/// be sealed under the same key and nonces as the content that was measured).
 struct SealingReader<'a> {
     plain: Box<dyn Read + Send + 'a>,
     writer: Option<SealWriter<Vec<u8>>>,
+    /// The outboard of the previous pass: what the sealed bytes must be.
+    outboard: &'a Outboard,
+    /// Sealed bytes not yet verified.
+    sealed: Vec<u8>,
+    /// Sealed bytes verified since the start.
+    verified: u64,
+    /// Verified bytes waiting to be read, from `pos`.
     out: Vec<u8>,
     pos: usize,
     chunk: Vec<u8>,
@@ -122,33 +119,50 @@ struct SealingReader<'a> {
 }
 
 impl SealingReader<'_> {
-    /// Refills `out` with the next sealed bytes; false at the end.
+    /// Refills `out` with the next verified sealed bytes; false at the end.
     fn refill(&mut self) -> io::Result<bool> {
-        let Some(writer) = self.writer.as_mut() else {
-            return Ok(false);
-        };
-        let n = loop {
-            match self.plain.read(&mut self.chunk) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        loop {
+            let ended = self.writer.is_none();
+            if self.sealed.len() >= CHUNK || (ended && !self.sealed.is_empty()) {
+                let n = if ended { self.sealed.len() } else { CHUNK };
+                let range = self.verified..self.verified + n as u64;
+                let fits = range.end <= self.outboard.len()
+                    && self.outboard.verify_range(range, &self.sealed[..n]).is_ok();
+                if !fits || (ended && self.verified + n as u64 != self.outboard.len()) {
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, SOURCE_CHANGED));
+                }
+                self.out.clear();
+                self.out.extend(self.sealed.drain(..n));
+                self.pos = 0;
+                self.verified += n as u64;
+                return Ok(true);
             }
-        };
-        self.out.clear();
-        self.pos = 0;
-        if n == 0 {
-            if let Some(w) = self.writer.take() {
-                let (rest, _) = w.finish()?;
-                self.out = rest;
+            if ended {
+                return Ok(false);
             }
-        } else {
-            self.plain_len += n as u64;
-            writer.write_all(&self.chunk[..n])?;
-            std::mem::swap(&mut self.out, writer.get_mut());
+            let n = loop {
+                match self.plain.read(&mut self.chunk) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            };
+            if n == 0 {
+                if let Some(w) = self.writer.take() {
+                    let (rest, _) = w.finish()?;
+                    self.sealed.extend_from_slice(&rest);
+                }
+            } else if let Some(writer) = self.writer.as_mut() {
+                self.plain_len += n as u64;
+                writer.write_all(&self.chunk[..n])?;
+                self.sealed.append(writer.get_mut());
+            }
         }
-        Ok(true)
     }
 }
+
+/// The message of the error a [`SealingReader`] ends with when the source changed.
+const SOURCE_CHANGED: &str = "the source changed since it was measured";
 
 impl AsyncRead for SealingReader<'_> {
     fn poll_read(
@@ -385,16 +399,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let plain_hash = hasher.finalize();
         let seed = zeroize::Zeroizing::new(self.upload_seed(key, &plain_hash, plain_len));
-        let seal_opts = owner_seal_options(&self.identity);
+        let seal_opts = self.data_options();
 
         // 2. Seal once to learn the sealed object's CID and outboard.
         let (outboard, sealed_len) = {
             let mut r = source.open().map_err(source_error)?;
-            let mut w = SealWriter::with_rng(
-                OutboardSink(OutboardBuilder::new()),
-                &seal_opts,
-                &mut SeededRng::new(&seed),
-            )?;
+            let mut w =
+                SealWriter::start(io::sink(), &seal_opts, &mut SeededRng::new(&seed), true)?;
             let mut again = blake3::Hasher::new();
             let n = for_each_chunk(&mut r, |c| {
                 again.update(c);
@@ -403,10 +414,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             if n != plain_len || again.finalize() != plain_hash {
                 return Err(VaultError::SourceChanged);
             }
-            let (sink, summary) = w
-                .finish()
+            let (_, summary, outboard) = w
+                .finish_outboard()
                 .map_err(|e| VaultError::Seal(crate::seal::SealError::from_io(e)))?;
-            (sink.0.finalize(), summary.sealed_len)
+            (outboard, summary.sealed_len)
         };
         let data = cid_from_blake3(crate::block::CODEC_RAW, outboard.root().as_bytes());
 
@@ -417,22 +428,33 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             let mut reader = ReadProgress {
                 inner: SealingReader {
                     plain,
+                    writer: Some(writer),
+                    outboard: &outboard,
+                    sealed: Vec::new(),
+                    verified: 0,
                     out: Vec::new(),
                     pos: 0,
-                    writer: Some(writer),
                     chunk: vec![0u8; CHUNK],
                     plain_len: 0,
                 },
                 progress,
             };
-            self.store
+            let stored = self
+                .store
                 .put_stream(&data, &mut reader, Some(sealed_len))
-                .await
-                .map_err(|e| match e {
-                    // The bytes no longer hash to the CID: the source changed under us.
-                    StoreError::Corrupt { .. } => VaultError::SourceChanged,
-                    other => VaultError::Store(other),
-                })?;
+                .await;
+            stored.map_err(|e| match e {
+                // The bytes no longer hash to the CID: the source changed under us (the check
+                // above stops such bytes first; this is the store's own check).
+                StoreError::Corrupt { .. } => VaultError::SourceChanged,
+                StoreError::Io { source, .. } if source.to_string().contains(SOURCE_CHANGED) => {
+                    VaultError::SourceChanged
+                }
+                StoreError::Other(m) | StoreError::Unavailable(m) if m.contains(SOURCE_CHANGED) => {
+                    VaultError::SourceChanged
+                }
+                other => VaultError::Store(other),
+            })?;
         } else if let Some(p) = progress {
             p(plain_len);
         }
@@ -504,7 +526,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> VaultResult<()> {
         let root = blake3::Hash::from_bytes(m.blake3);
         let outboard_bytes = match &m.outboard {
-            Some(cid) => self.fetch_block(cid).await?.to_vec(),
+            Some(cid) => self
+                .fetch_block_max(cid, Outboard::size_for(m.sealed_len))
+                .await?
+                .to_vec(),
             None => Vec::new(),
         };
         let outboard = Outboard::from_parts(root, m.sealed_len, outboard_bytes)
@@ -528,13 +553,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             progress,
             written: 0,
         };
-        let res = open_async_signed(
-            &self.identity,
-            &mut reader,
-            writer,
-            Some(self.identity.recipient()),
-        )
-        .await;
+        // The bytes were verified against the manifest's root before decryption: the owner-signed
+        // manifest vouches for them (v2 data carries no signature of its own).
+        let res = open_async_with(self.unlock(), &mut reader, writer, None).await;
         if let Some(e) = reader.failure.take() {
             return Err(e);
         }

@@ -1,6 +1,9 @@
-//! Reading and verifying writer heads, and merging them.
+//! Reading and verifying writer heads (with what this device remembers), and merging them.
 
-use super::format::{HeadBody, IndexValue, Manifest};
+use std::collections::BTreeMap;
+
+use super::format::{IndexValue, Manifest, RootKey};
+use super::heads::{self, DecodedHead, Peeked, SkippedHead};
 
 /// How far back [`Vault::sync`] looks for a merged version among the winner's predecessors.
 const ANCESTRY_DEPTH: usize = 64;
@@ -9,13 +12,15 @@ use crate::block::Cid;
 use crate::index::Hlc;
 use crate::index::{Entry, Mutation};
 use crate::keys::Identity;
-use crate::store::{BlockStore, HeadStore, HeadVersion};
+use crate::store::{BlockStore, Head, HeadStore, HeadVersion};
+use crate::trust::ServedHead;
 
-/// A head whose signature verified, by the vault owner.
+/// A head that decoded, verified and is this vault's owner's.
 #[derive(Clone, Debug)]
 pub(crate) struct VerifiedHead {
     pub writer: String,
-    pub body: HeadBody,
+    pub head: DecodedHead,
+    pub version: HeadVersion,
 }
 
 /// What [`Vault::sync`] did.
@@ -27,6 +32,8 @@ pub struct SyncReport {
     pub root_before: Cid,
     /// This device's index root after it.
     pub root_after: Cid,
+    /// Heads that were not used, and why (another identity's, malformed, moved).
+    pub skipped: Vec<SkippedHead>,
 }
 
 /// One writer (device) of a vault, as its verified head describes it; see [`Vault::writers`].
@@ -42,50 +49,95 @@ pub struct WriterStatus {
     pub root: Cid,
     /// Whether it is this device.
     pub is_self: bool,
-    /// Whether this device has merged its current root (a sync would bring nothing new from it).
+    /// Whether this device has merged its current head (a sync would bring nothing new from it).
     pub merged: bool,
+    /// The head's format version (1 for a device that has not written since format v2).
+    pub format: u8,
 }
 
-/// Every head of `vault`, verified: each must decode, carry its own writer name and the vault's
-/// name, be signed by the recipient it names, and that recipient must be `identity`'s. Any head
-/// that fails fails the whole read (a forged head is never merged, and never silently skipped);
-/// when every head is another identity's, the error is [`VaultError::WrongIdentity`].
-pub(crate) async fn read_verified_heads<S: HeadStore + ?Sized>(
+/// The vault key found from the heads of a vault.
+pub(crate) enum VaultKey {
+    /// No head names a key block this identity opens.
+    None {
+        skipped: Vec<SkippedHead>,
+        /// Some heads are another identity's (the vault is not this identity's).
+        strangers: bool,
+    },
+    /// One key block opens.
+    Found {
+        key: RootKey,
+        cid: Cid,
+        skipped: Vec<SkippedHead>,
+    },
+}
+
+/// Finds the vault's key block from its heads (v2 heads name it in the clear; v1 heads are
+/// signed bodies) and opens it. Heads whose key block is another identity's, missing or damaged
+/// are skipped; two key blocks that both open are [`VaultError::ConflictingVaultKeys`].
+pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
     store: &S,
     identity: &Identity,
     vault: &str,
-) -> VaultResult<Vec<(VerifiedHead, HeadVersion)>> {
-    let heads = store.read_heads(vault).await?;
-    let mut out = Vec::with_capacity(heads.len());
-    let mut strangers = Vec::new();
-    for head in heads {
-        let (body, recipient) = HeadBody::decode_verified(&head.writer, &head.bytes)?;
-        if &recipient != identity.recipient() {
-            strangers.push(head.writer);
-            continue;
+    raw: &[Head],
+) -> VaultResult<VaultKey> {
+    let mut skipped = Vec::new();
+    let mut strangers = false;
+    let mut candidates: BTreeMap<Cid, Vec<String>> = BTreeMap::new();
+    for h in raw {
+        match heads::peek(&h.writer, &h.bytes) {
+            Ok(Peeked::V2 { key }) => candidates.entry(key).or_default().push(h.writer.clone()),
+            Ok(Peeked::V1 { head, signer }) => {
+                if &signer != identity.recipient() {
+                    strangers = true;
+                    skipped.push(skip(&h.writer, "signed by another identity"));
+                } else if head.body.vault != vault {
+                    skipped.push(skip(&h.writer, "it names another vault"));
+                } else {
+                    candidates
+                        .entry(head.body.key)
+                        .or_default()
+                        .push(h.writer.clone());
+                }
+            }
+            Err(reason) => skipped.push(skip(&h.writer, &reason)),
         }
-        if body.vault != vault {
-            return Err(VaultError::BadHead {
-                writer: head.writer,
-                detail: "it names another vault".into(),
-            });
-        }
-        out.push((
-            VerifiedHead {
-                writer: head.writer,
-                body,
-            },
-            head.version,
-        ));
     }
-    if let Some(writer) = strangers.into_iter().next() {
-        // Every head by someone else: this is another identity's vault.
-        if out.is_empty() {
-            return Err(VaultError::WrongIdentity);
+    let mut found: Option<(RootKey, Cid)> = None;
+    for (cid, writers) in candidates {
+        match super::open_root_key(store, identity, &cid).await {
+            Ok(key) => {
+                if found.is_some() {
+                    return Err(VaultError::ConflictingVaultKeys {
+                        vault: vault.to_string(),
+                    });
+                }
+                found = Some((key, cid));
+            }
+            Err(VaultError::WrongIdentity) => {
+                strangers = true;
+                for w in writers {
+                    skipped.push(skip(&w, "its vault key is another identity's"));
+                }
+            }
+            Err(VaultError::Corrupt { detail, .. }) => {
+                for w in writers {
+                    skipped.push(skip(&w, &format!("its vault key block {cid}: {detail}")));
+                }
+            }
+            Err(other) => return Err(other),
         }
-        return Err(VaultError::UnknownWriter { writer });
     }
-    Ok(out)
+    Ok(match found {
+        Some((key, cid)) => VaultKey::Found { key, cid, skipped },
+        None => VaultKey::None { skipped, strangers },
+    })
+}
+
+fn skip(writer: &str, reason: &str) -> SkippedHead {
+    SkippedHead {
+        writer: writer.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
@@ -150,24 +202,80 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(fixups)
     }
 
+    /// Decrypts and verifies `raw` heads of this vault: those that fail, or are not the owner's,
+    /// are skipped (added to `skipped`); then what is left is checked against what this device
+    /// saw before ([`crate::trust`]) and remembered.
+    pub(crate) async fn verify_heads(
+        &mut self,
+        raw: Vec<Head>,
+        skipped: &mut Vec<SkippedHead>,
+    ) -> VaultResult<Vec<VerifiedHead>> {
+        let mut out = Vec::with_capacity(raw.len());
+        for h in raw {
+            if skipped.iter().any(|s| s.writer == h.writer) {
+                continue;
+            }
+            match heads::open(&self.head_key, &self.name, &h.writer, &h.bytes) {
+                Err(reason) => skipped.push(skip(&h.writer, &reason)),
+                Ok((_, signer)) if &signer != self.identity.recipient() => {
+                    skipped.push(skip(&h.writer, "signed by another identity"))
+                }
+                Ok((head, _)) if head.body.key != self.key_block => {
+                    skipped.push(skip(&h.writer, "it names another vault key"))
+                }
+                Ok((head, _)) => out.push(VerifiedHead {
+                    writer: h.writer,
+                    head,
+                    version: h.version,
+                }),
+            }
+        }
+        let served: Vec<ServedHead<'_>> = out
+            .iter()
+            .map(|h| ServedHead {
+                writer: &h.writer,
+                seq: h.head.body.seq,
+                digest: h.head.digest,
+                claims: &h.head.body.vv,
+            })
+            .collect();
+        self.seen.check(&served)?;
+        self.seen.record(&served);
+        self.seen.key = Some(self.key_block);
+        self.seen
+            .save(&*self.trust, &super::trust_name(&self.name))
+            .await?;
+        Ok(out)
+    }
+
+    /// Reads and verifies every head of the vault (see [`Vault::verify_heads`]).
+    async fn read_verified(&mut self) -> VaultResult<Vec<VerifiedHead>> {
+        let raw = self.store.read_heads(&self.name).await?;
+        let mut skipped = Vec::new();
+        let heads = self.verify_heads(raw, &mut skipped).await?;
+        self.skipped = skipped;
+        Ok(heads)
+    }
+
     /// Every writer of the vault with what this device has merged of it (verifies every head, like
-    /// [`Vault::sync`], but changes nothing).
-    pub async fn writers(&self) -> VaultResult<Vec<WriterStatus>> {
-        let heads = read_verified_heads(&*self.store, &self.identity, &self.name).await?;
+    /// [`Vault::sync`], and remembers them, but changes nothing in the vault).
+    pub async fn writers(&mut self) -> VaultResult<Vec<WriterStatus>> {
+        let heads = self.read_verified().await?;
         let mut out: Vec<WriterStatus> = heads
             .into_iter()
-            .map(|(head, _)| {
-                let is_self = head.writer == self.writer_name;
-                let root = head.body.root;
+            .map(|h| {
+                let is_self = h.writer == self.writer_name;
+                let body = &h.head.body;
                 WriterStatus {
                     merged: is_self
-                        || root == self.state.root
-                        || self.state.parents.contains(&root),
-                    writer: head.writer,
-                    seq: head.body.seq,
-                    time_ms: Hlc::from_u64(head.body.time).wall_ms(),
-                    root,
+                        || body.root == self.state.root
+                        || self.state.vv.get(&h.writer).is_some_and(|s| *s >= body.seq),
+                    seq: body.seq,
+                    time_ms: Hlc::from_u64(body.time).wall_ms(),
+                    root: body.root,
                     is_self,
+                    format: body.v,
+                    writer: h.writer,
                 }
             })
             .collect();
@@ -177,11 +285,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// Reads every writer's head, verifies it, merges the other writers' index roots into this
     /// device's (the index CRDT merge: per key the newest entry wins, ties broken by writer id),
-    /// and writes this device's head.
+    /// and writes this device's head with the version vector of what it merged.
     ///
-    /// Fails with [`VaultError::BadHeadSignature`] (or [`VaultError::UnknownWriter`],
-    /// [`VaultError::BadHead`]) when any head does not verify; nothing is merged then. Any order
-    /// of syncs between devices converges to the same root.
+    /// Heads that are not this vault owner's (or do not decode) are skipped and reported in
+    /// [`SyncReport::skipped`]. A store that serves an older head than this device saw, a forked
+    /// one, or hides a writer seen before, fails with [`VaultError::Trust`]; nothing is merged
+    /// then. Any order of syncs between devices converges to the same root.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -203,41 +312,46 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// ```
     pub async fn sync(&mut self) -> VaultResult<SyncReport> {
         self.load_shares().await?;
-        let heads = read_verified_heads(&*self.store, &self.identity, &self.name).await?;
+        let heads = self.read_verified().await?;
         let root_before = self.state.root;
         let mut merged = Vec::new();
-        let mut parents = Vec::new();
         let mut root = self.state.root;
         let mut hlc = self.state.hlc;
-        for (head, _) in heads {
-            if head.writer == self.writer_name {
+        let mut vv = self.state.vv.clone();
+        for h in heads {
+            if h.writer == self.writer_name {
                 continue;
             }
-            if head.body.key != self.key_block {
-                return Err(VaultError::ConflictingVaultKeys {
-                    vault: self.name.clone(),
-                });
+            let body = &h.head.body;
+            let already = vv.get(&h.writer).is_some_and(|s| *s >= body.seq);
+            if !already && root != body.root {
+                let fixups = self.concurrent_versions(&root, &body.root).await?;
+                root = self.tree.merge(&root, &body.root).await?;
+                if !fixups.is_empty() {
+                    root = self.tree.apply(&root, fixups).await?;
+                }
+                merged.push(h.writer.clone());
             }
-            let fixups = self.concurrent_versions(&root, &head.body.root).await?;
-            root = self.tree.merge(&root, &head.body.root).await?;
-            if !fixups.is_empty() {
-                root = self.tree.apply(&root, fixups).await?;
+            hlc = hlc.observe(Hlc::from_u64(body.time), now_ms());
+            let e = vv.entry(h.writer.clone()).or_insert(0);
+            *e = (*e).max(body.seq);
+            for (w, s) in &body.vv {
+                if *w != self.writer_name {
+                    let e = vv.entry(w.clone()).or_insert(0);
+                    *e = (*e).max(*s);
+                }
             }
-            hlc = hlc.observe(Hlc::from_u64(head.body.time), now_ms());
-            parents.push(head.body.root);
-            merged.push(head.writer);
         }
         merged.sort();
-        parents.sort();
-        parents.dedup();
         self.state.root = root;
         self.state.hlc = hlc;
-        self.state.parents = parents;
+        self.state.vv = vv;
         self.commit().await?;
         Ok(SyncReport {
             merged,
             root_before,
             root_after: root,
+            skipped: self.skipped.clone(),
         })
     }
 }

@@ -270,8 +270,25 @@ fn new_device_catches_up_and_versions_follow_the_merge() {
     });
 }
 
+fn head_for(v: &Vault<MemoryStore>, signer: &Identity, writer: WriterId) -> HeadBody {
+    HeadBody {
+        v: FORMAT_VERSION,
+        vault: "v".into(),
+        writer: writer.0,
+        recipient: signer.recipient().to_string(),
+        key: v.key_block,
+        root: v.root(),
+        seq: 1,
+        time: 0,
+        vv: Default::default(),
+        gc: 0,
+        pol: None,
+        ho: None,
+    }
+}
+
 #[test]
-fn forged_heads_are_rejected() {
+fn foreign_and_forged_heads_are_skipped_and_reported_not_fatal() {
     block_on(async {
         let store = Arc::new(MemoryStore::new());
         let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
@@ -282,66 +299,87 @@ fn forged_heads_are_rejected() {
             .expect("put");
         let mallory = Identity::from_seed(&[9u8; 32]);
         let writer = writer_id_for(&mallory, "evil");
-        let body = HeadBody {
-            v: FORMAT_VERSION,
-            vault: "v".into(),
-            writer: writer.0,
-            recipient: identity().recipient().to_string(),
-            key: a.key_block,
-            root: a.root(),
-            seq: 1,
-            time: 0,
-            parents: Vec::new(),
+        let name = writer_name(writer);
+        let write = |bytes: Vec<u8>| {
+            let store = store.clone();
+            let name = name.clone();
+            async move {
+                store
+                    .write_head("v", &name, Bytes::from(bytes), HeadCondition::Any)
+                    .await
+                    .expect("write head")
+            }
         };
-        // claims to be the owner, signed by someone else
-        let forged = body.sign(&mallory).expect("sign");
-        store
-            .write_head(
-                "v",
-                &writer_name(writer),
-                Bytes::from(forged),
-                HeadCondition::Any,
-            )
+        // Encrypted with the vault's head key (as if it leaked), signed by another identity.
+        let foreign = head_for(&a, &mallory, writer)
+            .seal(&mallory, &a.head_key)
+            .expect("seal");
+        write(foreign).await;
+        let report = a
+            .sync()
             .await
-            .expect("write head");
-        match a.sync().await {
-            Err(VaultError::BadHeadSignature { writer: w }) => assert_eq!(w, writer_name(writer)),
-            other => panic!("expected BadHeadSignature, got {other:?}"),
-        }
-        assert!(matches!(
-            Vault::open_or_create(store.clone(), identity(), "v", "b").await,
-            Err(VaultError::BadHeadSignature { .. })
-        ));
-        // honestly signed by an identity that is not the owner
-        let honest = HeadBody {
-            recipient: mallory.recipient().to_string(),
-            ..body
-        };
-        let bytes = honest.sign(&mallory).expect("sign");
-        store
-            .write_head(
-                "v",
-                &writer_name(writer),
-                Bytes::from(bytes),
-                HeadCondition::Any,
-            )
+            .expect("one foreign head does not stop a sync");
+        assert_eq!(report.skipped.len(), 1);
+        assert_eq!(report.skipped[0].writer, name);
+        assert!(
+            report.skipped[0].reason.contains("another identity"),
+            "{report:?}"
+        );
+        // Claims to be the owner, but another key encrypted it (a store cannot make a real one).
+        let mut key = *a.head_key;
+        key[0] ^= 1;
+        write(
+            head_for(&a, &identity(), writer)
+                .seal(&mallory, &key)
+                .expect("seal"),
+        )
+        .await;
+        let b = Vault::open_or_create(store.clone(), identity(), "v", "b")
             .await
-            .expect("write head");
-        assert!(matches!(
-            a.sync().await,
-            Err(VaultError::UnknownWriter { .. })
-        ));
-        // garbage
+            .expect("a second device opens despite the stray head");
+        assert!(
+            b.skipped_heads()[0].reason.contains("decrypt"),
+            "{:?}",
+            b.skipped_heads()
+        );
+        // Garbage.
+        write(b"\xa0junk".to_vec()).await;
+        let report = a.sync().await.expect("sync");
+        assert_eq!(report.skipped.len(), 1);
+        assert_eq!(a.get(b"k").await.expect("get"), b"1");
+    });
+}
+
+#[test]
+fn a_known_writer_whose_head_is_replaced_or_removed_is_an_error() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut a = Vault::open_or_create(store.clone(), identity(), "v", "a")
+            .await
+            .expect("open");
+        let mut b = Vault::open_or_create(store.clone(), identity(), "v", "b")
+            .await
+            .expect("open");
+        b.put(b"k", b"from b".to_vec(), PutOptions::default())
+            .await
+            .expect("put");
+        a.sync().await.expect("a sees b");
+        let b_name = writer_name(b.writer());
         store
             .write_head(
                 "v",
-                &writer_name(writer),
+                &b_name,
                 Bytes::from_static(b"\xa0junk"),
                 HeadCondition::Any,
             )
             .await
-            .expect("write head");
-        assert!(matches!(a.sync().await, Err(VaultError::BadHead { .. })));
+            .expect("overwrite");
+        match a.sync().await {
+            Err(VaultError::Trust(crate::trust::TrustError::MissingHead { what, .. })) => {
+                assert!(what.contains(&b_name), "{what}")
+            }
+            other => panic!("expected MissingHead, got {other:?}"),
+        }
     });
 }
 
@@ -407,17 +445,28 @@ fn head_round_trip_and_decoders_reject_garbage() {
         root: crate::block::raw_cid(b"r"),
         seq: 3,
         time: 42,
-        parents: vec![crate::block::raw_cid(b"p")],
+        vv: std::collections::BTreeMap::from([("ab".to_string(), 7)]),
+        gc: 2,
+        pol: None,
+        ho: None,
     };
-    let bytes = body.sign(&id).expect("sign");
+    let key = [5u8; 32];
+    let bytes = body.seal(&id, &key).expect("seal");
     let name = writer_name(WriterId(body.writer));
-    assert_eq!(decode_head(&name, &bytes).expect("decode"), body);
+    assert_eq!(decode_head(&key, "v", &name, &bytes).expect("decode"), body);
+    // Bound to its name and vault: moved, it does not decrypt.
     assert!(matches!(
-        decode_head("0000", &bytes),
+        decode_head(&key, "v", "0000", &bytes),
         Err(VaultError::BadHead { .. })
     ));
-    assert!(decode_head(&name, &bytes[..bytes.len() - 1]).is_err());
+    assert!(decode_head(&key, "w", &name, &bytes).is_err());
+    assert!(decode_head(&[6u8; 32], "v", &name, &bytes).is_err());
+    assert!(decode_head(&key, "v", &name, &bytes[..bytes.len() - 1]).is_err());
     assert!(check_manifest(b"\xa1").is_err());
+    // The store sees neither the owner nor the clock.
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("coffer1"));
+    assert!(!bytes.windows(2).any(|w| w == b"vv"));
 }
 
 /// A real memory store that counts the bytes it hands out (to check what a range read fetches).

@@ -79,7 +79,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         check_key(key)?;
         self.check_conditions(key, &opts).await?;
         let tags = self.put_tags_block(&opts.tags).await?;
-        let sealed = super::seal_data(&self.identity, &bytes)?;
+        let sealed = crate::seal::seal_to_vec(&self.data_options(), &bytes)?;
         let data = raw_cid(&sealed);
         let outboard = Outboard::compute(&sealed);
         self.store.put(&data, Bytes::from(sealed)).await?;
@@ -137,8 +137,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 created_ms: now_ms(),
                 prev: current,
                 etag: up.opts.s3_etag.clone(),
+                pad: None,
             };
-            let plain = crate::block::to_dag_cbor(&manifest)?;
+            let plain = manifest.encode()?;
             let (cid, _) = self.put_sealed(&plain).await?;
             // Concurrent versions that lost earlier merges stay reachable from the new value.
             let c = match values.get(&up.key) {

@@ -95,6 +95,30 @@ impl OutboardBuilder {
         }
     }
 
+    /// The BLAKE3 root the stream would have if `extra` were fed and the stream ended there,
+    /// without changing the builder (the outboard pairs are not copied). A sealer uses it for
+    /// the root of an object whose trailer is still zero.
+    pub fn root_after(&self, extra: &[u8]) -> blake3::Hash {
+        let mut pending = self.pending[..self.pending_len].to_vec();
+        let mut groups = self.tree.groups;
+        let mut stack = self.tree.stack.clone();
+        for &b in extra {
+            if pending.len() == GROUP {
+                push_cv(&mut stack, &mut groups, &pending);
+                pending.clear();
+            }
+            pending.push(b);
+        }
+        if groups == 0 {
+            return blake3::hash(&pending);
+        }
+        let mut right = group_hash(groups, &pending, false);
+        while let Some(left) = stack.pop() {
+            right = parent_hash(&left, right.as_bytes(), stack.is_empty());
+        }
+        right
+    }
+
     /// Ends the stream: returns the root, the length and the outboard.
     pub fn finalize(self) -> Outboard {
         let len = self.len();
@@ -117,6 +141,20 @@ impl OutboardBuilder {
             right = parent_hash(&left, right.as_bytes(), stack.is_empty());
         }
         Outboard::new_unchecked(right, len, pairs)
+    }
+}
+
+/// [`Subtrees::push_group`] without recording pairs (for [`OutboardBuilder::root_after`]).
+fn push_cv(stack: &mut Vec<ChainingValue>, groups: &mut u64, group: &[u8]) {
+    let cv = group_hash(*groups, group, false);
+    stack.push(*cv.as_bytes());
+    *groups += 1;
+    for _ in 0..groups.trailing_zeros() {
+        let [.., left, right] = stack[..] else {
+            break;
+        };
+        stack.truncate(stack.len() - 2);
+        stack.push(merge_subtrees_non_root(&left, &right, Mode::Hash));
     }
 }
 

@@ -114,6 +114,34 @@ impl RangeProof {
         self.bytes
     }
 
+    /// The root of the object whose covering groups of the proof's range hold `covering` and whose
+    /// other subtrees are those the proof names: equal to [`RangeProof::root`] exactly when the
+    /// bytes and the proof are authentic; with bytes replaced, the root the object would have.
+    /// `covering` must be as long as for [`RangeProof::verify`].
+    pub fn root_of(&self, covering: &[u8]) -> Result<blake3::Hash, VerifyError> {
+        let span = super::covering_range(self.len, self.range.clone())?;
+        if covering.len() as u64 != span.end - span.start {
+            return Err(VerifyError::DataLength {
+                start: span.start,
+                expected: span.end - span.start,
+                actual: covering.len() as u64,
+            });
+        }
+        let Some(groups) = tree::range_groups(self.len, &self.range)? else {
+            // An empty range covers no group: there is nothing to compute a root from.
+            return Err(VerifyError::InvalidRange {
+                start: self.range.start,
+                end: self.range.end,
+            });
+        };
+        let mut pairs = Pairs::Proof {
+            bytes: &self.bytes,
+            next: 0,
+            expected: self.bytes.len() as u64,
+        };
+        tree::compute_root(self.len, &groups, covering, &mut pairs)
+    }
+
     /// Verifies the range with this proof and returns its bytes.
     ///
     /// `covering` must be exactly the object bytes [`covering_range`](super::covering_range)

@@ -327,3 +327,55 @@ impl Walk<'_> {
         self.covering.get(from..to).ok_or_else(truncated)
     }
 }
+
+/// The root of an object of `len` bytes whose groups `wanted` hold `covering` and whose other
+/// subtrees have the hashes the proof `pairs` gives (pre-order, as [`visit_pairs`]): computed
+/// bottom-up, nothing compared. With the real bytes it equals the root when the proof is
+/// authentic; with some bytes replaced it is the root the object would have with them.
+pub(crate) fn compute_root(
+    len: u64,
+    wanted: &Range<u64>,
+    covering: &[u8],
+    pairs: &mut Pairs<'_>,
+) -> Result<blake3::Hash, VerifyError> {
+    let walk = Walk {
+        len,
+        wanted: wanted.clone(),
+        covering_start: groups_span(len, wanted).start,
+        covering,
+    };
+    walk.compute(pairs, 0, group_count(len), 0, true)
+}
+
+impl Walk<'_> {
+    fn compute(
+        &self,
+        pairs: &mut Pairs<'_>,
+        first: u64,
+        count: u64,
+        base: u64,
+        is_root: bool,
+    ) -> Result<blake3::Hash, VerifyError> {
+        if count == 1 {
+            let bytes = self.bytes(&span(self.len, first, count))?;
+            return Ok(group_hash(first, bytes, is_root));
+        }
+        let (_, left_cv, right_cv) = pairs
+            .take(base + count - 2)
+            .ok_or_else(|| pairs.missing(self.len, &self.wanted))?;
+        let left = left_groups(count);
+        let l = if overlaps(&self.wanted, first, left) {
+            *self.compute(pairs, first, left, base, false)?.as_bytes()
+        } else {
+            left_cv
+        };
+        let r = if overlaps(&self.wanted, first + left, count - left) {
+            *self
+                .compute(pairs, first + left, count - left, base + left - 1, false)?
+                .as_bytes()
+        } else {
+            right_cv
+        };
+        Ok(parent_hash(&l, &r, is_root))
+    }
+}

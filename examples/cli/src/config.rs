@@ -372,14 +372,39 @@ impl VaultArgs {
     }
 }
 
+/// Where this machine remembers what it saw of the vaults of `store` for `identity` (so a store
+/// that rolls a vault back is refused): `$COFFER_HOME/trust/<hash of store URL and recipient>/`,
+/// private to the user.
+pub fn trust_for(
+    store: &str,
+    identity: &Identity,
+) -> CliResult<std::sync::Arc<dyn coffer::trust::TrustStore>> {
+    let mut h = blake3::Hasher::new();
+    h.update(store.as_bytes());
+    h.update(&[0]);
+    h.update(identity.recipient().to_string().as_bytes());
+    let dir = home()?.join("trust").join(&h.finalize().to_hex()[..32]);
+    let t = coffer::trust::FileTrust::open(&dir)
+        .map_err(|e| CliError::other(format!("cannot keep the trust state: {e}")))?;
+    Ok(std::sync::Arc::new(t))
+}
+
 impl Resolved {
     /// Opens the vault (it must exist).
     pub async fn open(&self) -> CliResult<CliVault> {
         let identity = self.load_identity()?;
         let store = StoreUrl::parse(&self.store)?.connect().await?;
-        Vault::open(store, identity, &self.vault, &self.device)
-            .await
-            .map_err(crate::vault_cmd::vault_error)
+        let trust = trust_for(&self.store, &identity)?;
+        Vault::open_with_options(
+            store,
+            identity,
+            &self.vault,
+            &self.device,
+            None,
+            coffer::vault::VaultOptions { trust: Some(trust) },
+        )
+        .await
+        .map_err(crate::vault_cmd::vault_error)
     }
 
     /// Loads the identity file.

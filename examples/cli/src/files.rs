@@ -74,28 +74,42 @@ impl Output {
 
 /// Writes a secret file readable only by its owner; refuses to overwrite unless `force`.
 pub fn write_secret_file(path: &Path, contents: &[u8], force: bool) -> CliResult {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true);
-    if force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
+    if !force {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                CliError::usage(format!(
+                    "{} already exists; pass --force to overwrite it",
+                    path.display()
+                ))
+            } else {
+                CliError::io(path, e)
+            }
+        })?;
+        return f
+            .write_all(contents)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| CliError::io(path, e));
     }
+    // --force: a new private file renamed over the old one, so the old file's permissions (or
+    // other hard links to it) never carry over to the new secret.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".coffer-secret-");
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            CliError::usage(format!(
-                "{} already exists; pass --force to overwrite it",
-                path.display()
-            ))
-        } else {
-            CliError::io(path, e)
-        }
-    })?;
-    f.write_all(contents)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| CliError::io(path, e))
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600));
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| CliError::io(dir, e))?;
+    tmp.write_all(contents)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| CliError::io(path, e))?;
+    tmp.persist(path).map_err(|e| CliError::io(path, e.error))?;
+    Ok(())
 }
 
 /// Parses sizes like `1GiB`, `64KiB`, `10MB`, `4096`.

@@ -74,8 +74,8 @@ pub fn open_link(args: OpenLinkArgs) -> CliResult {
         .map_err(|e| CliError::io(&args.output, e))?;
     out.commit()?;
     eprintln!(
-        "coffer: {} ({} bytes), sealed and signed by {}",
-        link.name(),
+        "coffer: {} ({} bytes), shared and signed by {}",
+        crate::escape::text(link.name()),
         link.size(),
         link.owner()
     );

@@ -13,6 +13,7 @@ mod bench_store;
 mod bench_vault;
 mod config;
 mod demo;
+mod escape;
 mod files;
 mod keys;
 mod link_cmd;

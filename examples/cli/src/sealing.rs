@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use coffer::Recipient;
 use coffer::block;
-use coffer::seal::{OpenReader, RangeReader, SealError, SealOptions, SealWriter};
+use coffer::seal::{OpenReader, RangeReader, SealError, SealOptions, SealWriter, Unlock};
 use coffer::verify::{Outboard, OutboardBuilder};
 
 use crate::files::{self, Output};
@@ -49,13 +49,18 @@ pub struct OpenArgs {
     /// Reads only the segments that hold it. Needs a file, not stdin.
     #[arg(long, value_name = "START..END", value_parser = parse_range)]
     range: Option<RangeSpec>,
-    /// Require the file to be signed by this recipient.
+    /// Require the file to be signed by this recipient: its signature must cover the content
+    /// (a format-1 file, whose signature covers only its header, is refused).
     #[arg(long, value_name = "RECIPIENT")]
     signer: Option<String>,
+    /// With --range: the file's Bao outboard (`coffer seal --outboard`), so the signature is
+    /// checked without reading the whole file.
+    #[arg(long, value_name = "FILE", requires = "range")]
+    outboard: Option<PathBuf>,
     /// The sealed file (`-` for stdin).
     input: PathBuf,
     /// Where to write the plaintext (`-` for stdout). A file appears only if every byte
-    /// authenticated.
+    /// authenticated (and the signature, when the file is signed).
     output: PathBuf,
 }
 
@@ -239,8 +244,11 @@ pub fn open(args: OpenArgs) -> CliResult {
             .map_err(|e| CliError::usage(format!("--signer `{}`: {e}", short(s))))
     });
     let expected = expected.transpose()?;
-    let check_signer = |signer: Option<&Recipient>| -> CliResult {
+    let check_signer = |signer: Option<&Recipient>, header_only: bool| -> CliResult {
         match (&expected, signer) {
+            (Some(_), Some(_)) if header_only => {
+                Err(CliError::from(SealError::HeaderOnlySignature))
+            }
             (Some(want), Some(got)) if want == got => Ok(()),
             (Some(_), _) => Err(CliError::from(SealError::UnexpectedSigner)),
             (None, _) => Ok(()),
@@ -253,8 +261,14 @@ pub fn open(args: OpenArgs) -> CliResult {
             ));
         }
         let file = std::fs::File::open(&args.input).map_err(|e| CliError::io(&args.input, e))?;
-        let reader = RangeReader::new(file, &identity)?;
-        check_signer(reader.signer())?;
+        let reader = match &args.outboard {
+            Some(path) => {
+                let pairs = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+                RangeReader::with_outboard_bytes(file, Unlock::Identity(&identity), pairs)?
+            }
+            None => RangeReader::new(file, &identity)?,
+        };
+        check_signer(reader.signer(), reader.header_only())?;
         let len = reader.plaintext_len();
         let range: Range<u64> = spec.start.unwrap_or(0)..spec.end.unwrap_or(len);
         let mut out = Output::create(&args.output)?;
@@ -281,7 +295,12 @@ pub fn open(args: OpenArgs) -> CliResult {
     }
     let input = files::input(&args.input)?;
     let mut reader = OpenReader::new(input, &identity)?;
-    check_signer(reader.signer())?;
+    if reader.header_only() || !reader.is_signed() {
+        check_signer(reader.signer(), reader.header_only())?;
+    } else if let Some(want) = &expected {
+        // Signed in a trailer: checked at the end, before the last segment is released.
+        reader = reader.require_signer(want)?;
+    }
     let mut out = Output::create(&args.output)?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -321,7 +340,7 @@ pub fn verify(args: VerifyArgs) -> CliResult {
                     Err(e) => return Err(SealError::from_io(e).into()),
                 }
             }
-            authenticated = Some((n, r.signer().cloned()));
+            authenticated = Some((n, r.signer().cloned(), r.header_only()));
         }
         None => {
             copy(&mut input, &mut hashing, &args.input)?;
@@ -337,18 +356,28 @@ pub fn verify(args: VerifyArgs) -> CliResult {
             "blake3": root.to_hex().to_string(),
             "size": size,
         });
-        if let Some((n, signer)) = &authenticated {
+        if let Some((n, signer, header_only)) = &authenticated {
             obj["plaintext_size"] = (*n).into();
             obj["signer"] = signer.as_ref().map(|s| s.to_string()).into();
+            obj["signature_covers"] = if signer.is_none() {
+                serde_json::Value::Null
+            } else if *header_only {
+                "header".into()
+            } else {
+                "content".into()
+            };
         }
         println!("{obj}");
     } else {
         println!("cid: {cid}");
         println!("blake3: {}", root.to_hex());
         println!("size: {size}");
-        if let Some((n, signer)) = &authenticated {
+        if let Some((n, signer, header_only)) = &authenticated {
             println!("authenticated: {n} plaintext bytes");
             match signer {
+                Some(s) if *header_only => println!(
+                    "signed by: {s} (format 1: the signature covers the header only, not the content)"
+                ),
                 Some(s) => println!("signed by: {s}"),
                 None => println!("signed by: (unsigned)"),
             }

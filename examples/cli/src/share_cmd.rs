@@ -199,11 +199,11 @@ pub fn shares(args: SharesArgs) -> CliResult {
     }
     for i in &list {
         println!(
-            "{}  {:8}  {}  to {}…  until {}",
+            "{}  {:8}  {}  to {}  until {}",
             i.id,
             i.status.to_string(),
-            i.scope,
-            &i.to.to_string()[..16],
+            crate::escape::text(&i.scope.to_string()),
+            i.to,
             rfc3339(i.expires_ms)
         );
     }
@@ -443,16 +443,16 @@ pub fn inbox(args: InboxArgs) -> CliResult {
         let status = entry_status(&e.share, &book, now);
         match &e.share {
             Ok(s) => println!(
-                "{}  grant {}  {:10}  {} of vault {} from {}…  until {}",
+                "{}  grant {}  {:10}  {} of vault {} from {}  until {}",
                 s.id(),
                 s.grant(),
                 status,
-                s.scope(),
-                s.vault(),
-                &s.issuer().to_string()[..16],
+                crate::escape::text(&s.scope().to_string()),
+                crate::escape::text(s.vault()),
+                s.issuer(),
                 rfc3339(s.expires_ms())
             ),
-            Err(_) => println!("{}  {status}", e.name),
+            Err(_) => println!("{}  {status}", crate::escape::text(&e.name)),
         }
     }
     Ok(())
@@ -536,11 +536,11 @@ pub fn accept(args: AcceptArgs) -> CliResult {
         for r in &results {
             println!(
                 "{}  {}{}",
-                r["entry"].as_str().unwrap_or_default(),
+                crate::escape::text(r["entry"].as_str().unwrap_or_default()),
                 r["result"].as_str().unwrap_or_default(),
                 r["reason"]
                     .as_str()
-                    .map(|s| format!(": {s}"))
+                    .map(|s| format!(": {}", crate::escape::text(s)))
                     .unwrap_or_default()
             );
         }
@@ -612,11 +612,12 @@ fn shared_ls(args: SharedLsArgs) -> CliResult {
                 Err(_) => "not yet valid".into(),
             };
             println!(
-                "{}  {:13}  {} of vault {} until {}",
+                "{}  {:13}  {} of vault {} from {} until {}",
                 s.id(),
                 state,
-                s.scope(),
-                s.vault(),
+                crate::escape::text(&s.scope().to_string()),
+                crate::escape::text(s.vault()),
+                s.issuer(),
                 rfc3339(s.expires_ms())
             );
         }
@@ -661,7 +662,7 @@ fn shared_ls(args: SharedLsArgs) -> CliResult {
             "{}  {:>12}  {}",
             rfc3339(o.last_modified_ms),
             o.size,
-            String::from_utf8_lossy(&o.key)
+            crate::escape::bytes(&o.key)
         );
     }
     Ok(())

@@ -38,6 +38,12 @@ pub fn vault_error(e: VaultError) -> CliError {
         | VaultError::UnknownWriter { .. }
         | VaultError::BadHead { .. }
         | VaultError::WrongIdentity
+        | VaultError::Trust(
+            coffer::trust::TrustError::RolledBack { .. }
+            | coffer::trust::TrustError::Forked { .. }
+            | coffer::trust::TrustError::MissingHead { .. },
+        )
+        | VaultError::Seal(_)
         | VaultError::ConflictingVaultKeys { .. } => 3,
         VaultError::Source(_) | VaultError::Output(_) => 4,
         VaultError::Store(StoreError::Io { .. }) => 4,
@@ -86,8 +92,14 @@ pub fn rfc3339(ms: u64) -> String {
     )
 }
 
+/// A key for JSON (which escapes what it must).
 fn key_text(key: &[u8]) -> String {
     String::from_utf8_lossy(key).into_owned()
+}
+
+/// A key for the terminal: control and bidi characters escaped.
+fn key_shown(key: &[u8]) -> String {
+    crate::escape::bytes(key)
 }
 
 fn info_json(i: &ObjectInfo) -> Value {
@@ -188,9 +200,17 @@ pub fn init(args: InitArgs) -> CliResult {
     let recipient = identity.recipient().to_string();
     block_on(async {
         let s = StoreUrl::parse(&store)?.connect().await?;
-        Vault::open_or_create(s, identity, &resolved.vault, &resolved.device)
-            .await
-            .map_err(vault_error)?;
+        let trust = config::trust_for(&resolved.store, &identity)?;
+        Vault::open_with_options(
+            s,
+            identity,
+            &resolved.vault,
+            &resolved.device,
+            Some(false),
+            coffer::vault::VaultOptions { trust: Some(trust) },
+        )
+        .await
+        .map_err(vault_error)?;
         Ok(())
     })?;
     Config {
@@ -459,7 +479,7 @@ pub fn ls(args: LsArgs) -> CliResult {
         loop {
             let page = v.list(&req).await.map_err(list_err)?;
             for p in &page.common_prefixes {
-                writeln!(out, "{:>19} {:>12} {}", "", "PRE", key_text(p))
+                writeln!(out, "{:>19} {:>12} {}", "", "PRE", key_shown(p))
                     .map_err(|e| CliError::io(Path::new("<stdout>"), e))?;
             }
             for o in &page.contents {
@@ -469,7 +489,7 @@ pub fn ls(args: LsArgs) -> CliResult {
                     "{:>19} {:>12} {}",
                     &when[..19].replace('T', " "),
                     o.size,
-                    key_text(&o.key)
+                    key_shown(&o.key)
                 )
                 .map_err(|e| CliError::io(Path::new("<stdout>"), e))?;
             }
@@ -508,7 +528,7 @@ pub fn rm(args: RmArgs) -> CliResult {
         let mut first_error = None;
         let mut json_results = Vec::new();
         for r in results {
-            let key = key_text(&r.key);
+            let key = key_shown(&r.key);
             match r.result {
                 Ok(()) => {
                     json_results.push(json!({"key": key, "deleted": true}));
@@ -627,7 +647,7 @@ pub fn stat(args: KeyArgs) -> CliResult {
     if args.json {
         return print_json(&info_json(&info));
     }
-    println!("key:           {}", key_text(&info.key));
+    println!("key:           {}", key_shown(&info.key));
     println!("size:          {}", info.size);
     println!("version/etag:  {}", info.version);
     println!("last modified: {}", rfc3339(info.created_ms));
@@ -636,7 +656,11 @@ pub fn stat(args: KeyArgs) -> CliResult {
         info.content_type.as_deref().unwrap_or("-")
     );
     for (k, val) in &info.metadata {
-        println!("meta:          {k}={val}");
+        println!(
+            "meta:          {}={}",
+            crate::escape::text(k),
+            crate::escape::text(val)
+        );
     }
     println!("sealed size:   {}", info.sealed_len);
     println!("sealed CID:    {}", info.data);
@@ -676,7 +700,7 @@ pub fn tag(args: TagArgs) -> CliResult {
         return print_json(&json!({ "key": args.key, "tags": tags }));
     }
     for (k, val) in &tags {
-        println!("{k}={val}");
+        println!("{}={}", crate::escape::text(k), crate::escape::text(val));
     }
     Ok(())
 }
@@ -722,11 +746,17 @@ pub fn sync(args: SyncArgs) -> CliResult {
 /// `coffer status`: which vault, store and device; every device and whether it is merged.
 pub fn status(args: SyncArgs) -> CliResult {
     let resolved = args.vault.resolve()?;
-    let (writers, root, recipient) = block_on(async {
-        let v = resolved.open().await?;
+    let (writers, root, recipient, fingerprint, skipped) = block_on(async {
+        let mut v = resolved.open().await?;
         let w = v.writers().await.map_err(vault_error)?;
         let recipient = resolved.load_identity()?.recipient().to_string();
-        Ok((w, v.root(), recipient))
+        Ok((
+            w,
+            v.root(),
+            recipient,
+            v.state_fingerprint(),
+            v.skipped_heads().to_vec(),
+        ))
     })?;
     let pending = writers.iter().filter(|w| !w.merged).count();
     if args.json {
@@ -744,6 +774,8 @@ pub fn status(args: SyncArgs) -> CliResult {
                 "merged": w.merged,
             })).collect::<Vec<_>>(),
             "unmerged_writers": pending,
+            "state_fingerprint": fingerprint,
+            "skipped": skipped.iter().map(|s| json!({"writer": s.writer, "reason": s.reason})).collect::<Vec<_>>(),
         }));
     }
     println!("store:     {}", resolved.store);
@@ -764,6 +796,15 @@ pub fn status(args: SyncArgs) -> CliResult {
             w.writer,
             w.seq,
             rfc3339(w.time_ms)
+        );
+    }
+    println!("state:     {fingerprint}");
+    println!("           (the same on two devices after both synced = they see the same history)");
+    for s in &skipped {
+        println!(
+            "skipped:   {}  {}",
+            crate::escape::text(&s.writer),
+            crate::escape::text(&s.reason)
         );
     }
     Ok(())
