@@ -38,7 +38,7 @@ impl std::fmt::Debug for Link {
 
 #[uniffi::export]
 impl Link {
-    /// Parses `<fetch URL>#coffer-link-1.…`: `Corrupt` when it is not a coffer link.
+    /// Parses `<fetch URL>#coffer-link-2.…`: `Corrupt` when it is not a coffer link.
     #[uniffi::constructor]
     pub fn parse(url: String) -> Result<Arc<Self>, CofferError> {
         let url = Zeroizing::new(url);

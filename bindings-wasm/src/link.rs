@@ -19,7 +19,7 @@ pub struct Link(CoreLink);
 
 #[wasm_bindgen]
 impl Link {
-    /// Parses `<fetch URL>#coffer-link-1.…`: a CofferError "Corrupt" when it is not a link.
+    /// Parses `<fetch URL>#coffer-link-2.…`: a CofferError "Corrupt" when it is not a link.
     pub fn parse(url: JsValue) -> Result<Link, JsValue> {
         let url = Zeroizing::new(str_arg(&url, "link")?);
         CoreLink::parse(&url).map(Link).map_err(from_share)

@@ -369,7 +369,7 @@ export class SharedReader {
 }
 
 /**
- * A parsed share link (`<fetch URL>#coffer-link-1.…`, made by `coffer link`). The fragment holds
+ * A parsed share link (`<fetch URL>#coffer-link-2.…`, made by `coffer link`). The fragment holds
  * the file key; `fetchUrl` is the URL without it. `parse` throws "Corrupt" when it is not a link.
  */
 export class Link {

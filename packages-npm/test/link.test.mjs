@@ -73,7 +73,7 @@ test('share links on S3 (SeaweedFS): presigned URL, key in the fragment', { time
     alice.put('report.bin', data, '--content-type', 'application/octet-stream');
     alice.put('note.txt', enc('hello bob'));
     const link = alice.link('report.bin', '1h');
-    assert.match(link, /X-Amz-Signature=.*#coffer-link-1\./);
+    assert.match(link, /X-Amz-Signature=.*#coffer-link-2\./);
 
     const rec = recordingFetch();
     const got = await openLink(link, { fetch: rec.fetch });
@@ -95,7 +95,7 @@ test('share links on S3 (SeaweedFS): presigned URL, key in the fragment', { time
     assert.equal(note.contentType, null);
 
     // An altered fragment does not open (and is never fetched).
-    const tampered = link.replace('#coffer-link-1.', '#coffer-link-1.AAAA');
+    const tampered = link.replace('#coffer-link-2.', '#coffer-link-2.AAAA');
     const rec2 = recordingFetch();
     await assert.rejects(openLink(tampered, { fetch: rec2.fetch }), { name: 'CofferError', code: 'Corrupt' });
     assert.deepEqual(rec2.calls, []);
@@ -134,7 +134,7 @@ test('share links on IPFS (Kubo gateway): a CAR checked block by block, a multi-
     const links = {};
     for (const [key, want] of [['note.txt', enc('hello bob')], ['film.bin', big]]) {
       const link = alice.link(key, '1h');
-      assert.ok(link.startsWith(`${gateway}/ipfs/`) && link.includes('?format=car#coffer-link-1.'), link);
+      assert.ok(link.startsWith(`${gateway}/ipfs/`) && link.includes('?format=car#coffer-link-2.'), link);
       const rec = recordingFetch();
       const got = await openLink(link, { fetch: rec.fetch });
       assert.equal(got.bytes.length, want.length);
@@ -181,7 +181,7 @@ test('share links on IPFS (Kubo gateway): a CAR checked block by block, a multi-
 test('a malformed link or bad options: CofferError "Corrupt" / "BadInput", no request', async () => {
   const rec = recordingFetch();
   await assert.rejects(openLink('https://example.invalid/o', { fetch: rec.fetch }), { name: 'CofferError', code: 'Corrupt' });
-  await assert.rejects(openLink('https://example.invalid/o#coffer-link-1.!!', { fetch: rec.fetch }), { code: 'Corrupt' });
+  await assert.rejects(openLink('https://example.invalid/o#coffer-link-2.!!', { fetch: rec.fetch }), { code: 'Corrupt' });
   await assert.rejects(openLink(42, { fetch: rec.fetch }), { code: 'BadInput' });
   await assert.rejects(openLink('https://example.invalid/o#x', { fetch: 'no' }), { code: 'BadInput' });
   await assert.rejects(openLink('https://example.invalid/o#x', null), { code: 'BadInput' });

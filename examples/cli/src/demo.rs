@@ -188,6 +188,12 @@ async fn story(root: &std::path::Path) -> CliResult {
         6,
         "Back online: each syncs (any order converges to the same index root).",
     );
+    // What a dishonest store could replay later: the phone's head as it is now.
+    let phone_name = coffer::vault::writer_name(phone.writer());
+    let old_phone_head = store
+        .read_head("demo", &phone_name)
+        .await
+        .map_err(|e| CliError::other(e.to_string()))?;
     phone.sync().await.map_err(vault_error)?;
     laptop.sync().await.map_err(vault_error)?;
     phone.sync().await.map_err(vault_error)?;
@@ -230,7 +236,8 @@ async fn story(root: &std::path::Path) -> CliResult {
 
     step(
         9,
-        "Verification: the server flips one bit of the video and forges a head.",
+        "A hostile server flips one bit of the video, slips in a foreign head, and replays an \
+         old head of the phone.",
     );
     let cid: coffer::block::Cid = info.data.parse().map_err(|_| CliError::other("bad CID"))?;
     let path = store.block_path(&cid);
@@ -278,7 +285,38 @@ async fn story(root: &std::path::Path) -> CliResult {
             .await
             .map_err(|e| CliError::other(e.to_string()))?;
     }
-    report("syncing with a forged head", laptop.sync().await.err());
+    match laptop.sync().await {
+        Ok(r) => match r.skipped.first() {
+            Some(s) => println!(
+                "    a foreign head             → skipped and reported: {}",
+                s.reason
+            ),
+            None => println!("    a foreign head             → ACCEPTED (this is a bug)"),
+        },
+        Err(e) => println!("    a foreign head             → refused the whole sync (a bug): {e}"),
+    }
+    if let Some(old) = old_phone_head {
+        let current = store
+            .read_head("demo", &phone_name)
+            .await
+            .map_err(|e| CliError::other(e.to_string()))?;
+        store
+            .write_head("demo", &phone_name, old.bytes, HeadCondition::Any)
+            .await
+            .map_err(|e| CliError::other(e.to_string()))?;
+        report("an old head of the phone", laptop.sync().await.err());
+        if let Some(c) = current {
+            // The store behaves again.
+            store
+                .write_head("demo", &phone_name, c.bytes, HeadCondition::Any)
+                .await
+                .map_err(|e| CliError::other(e.to_string()))?;
+        }
+    }
+    println!(
+        "    state fingerprint (compare across devices): {}",
+        laptop.state_fingerprint()
+    );
     println!(
         "    the laptop's view is untouched: {:?}",
         text(&laptop.get(b"notes/todo.txt").await.map_err(vault_error)?)

@@ -202,7 +202,7 @@ fn share_suite(url: Option<&str>) {
         let link = text(run(a, &["link", "taxes.pdf", "--expires", "3s"], None));
         let link = link.trim();
         assert!(
-            link.contains("X-Amz-Signature") && link.contains("#coffer-link-1."),
+            link.contains("X-Amz-Signature") && link.contains("#coffer-link-2."),
             "{link}"
         );
         let nobody = tempfile::tempdir().unwrap();
@@ -214,7 +214,7 @@ fn share_suite(url: Option<&str>) {
         ));
         assert_eq!(std::fs::read(&got).unwrap(), b"secret");
         // A link whose fragment was altered does not open.
-        let tampered = link.replace("#coffer-link-1.", "#coffer-link-1.AAAA");
+        let tampered = link.replace("#coffer-link-2.", "#coffer-link-2.AAAA");
         let bad = run(nobody.path(), &["open-link", &tampered], None);
         assert_eq!(bad.status.code(), Some(3), "{bad:?}");
         std::thread::sleep(std::time::Duration::from_millis(4_000));
@@ -314,7 +314,7 @@ fn share_links_on_ipfs_through_the_gateway() {
         let link = link.trim().to_string();
         assert!(
             link.starts_with(&format!("{gateway}/ipfs/"))
-                && link.contains("?format=car#coffer-link-1."),
+                && link.contains("?format=car#coffer-link-2."),
             "{link}"
         );
         let got = files.path().join(key);

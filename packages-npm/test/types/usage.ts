@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     shared, sharedText, sharedHead.version, sharedHead.contentType, sharedPage.keyCount, reader.share.id);
 
   // Share links.
-  const url = 'https://s3.example/b/o?X-Amz-Signature=00#coffer-link-1.AA';
+  const url = 'https://s3.example/b/o?X-Amz-Signature=00#coffer-link-2.AA';
   const opened: OpenedLink = await openLink(url, { fetch: (u) => fetch(u), now: Date.now() });
   const ct: string | null = opened.contentType;
   console.log(opened.name, ct, opened.size, opened.owner, opened.bytes.length);

@@ -243,7 +243,7 @@ fun shareTests(h: Harness) {
             vault.put(b("film.bin"), data, PutParams(contentType = "video/x-test"))
             vault.shareLink(b("film.bin"), nowMs() + HOUR_MS)
         }
-        check(url.contains("X-Amz-Signature") && url.contains("#coffer-link-1.")) { url }
+        check(url.contains("X-Amz-Signature") && url.contains("#coffer-link-2.")) { url }
         // Anyone: no identity, no credentials.
         val link = Link.parse(url)
         checkEq("film.bin", link.name())
@@ -265,7 +265,7 @@ fun shareTests(h: Harness) {
         // Altered bytes, another fragment, or not a link at all: Corrupt.
         val altered = body.copyOf().also { it[it.size / 2] = (it[it.size / 2].toInt() xor 1).toByte() }
         expectThrows<CofferException.Corrupt> { link.openResponse(altered, nowMs()) }
-        expectThrows<CofferException.Corrupt> { Link.parse(url.replace("#coffer-link-1.", "#coffer-link-1.AAAA")) }
+        expectThrows<CofferException.Corrupt> { Link.parse(url.replace("#coffer-link-2.", "#coffer-link-2.AAAA")) }
         expectThrows<CofferException.Corrupt> { Link.parse("https://example.org/no-fragment") }
         // A directory store cannot make links.
         val dir = tempDir("coffer-kt-link")
