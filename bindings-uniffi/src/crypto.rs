@@ -170,13 +170,26 @@ impl Recipient {
     }
 }
 
-/// What [`open`] returns.
-#[derive(Debug, Clone, uniffi::Record)]
+/// What [`open`] returns. `Debug` shows the plaintext's length, never its bytes.
+#[derive(Clone, uniffi::Record)]
 pub struct Opened {
     /// The plaintext (every segment authenticated).
     pub plaintext: Vec<u8>,
-    /// Who signed the header (the signature was verified), if it was signed.
+    /// Who signed the object (the signature was verified), if it was signed.
     pub signer: Option<Arc<Recipient>>,
+    /// Whether the signature is format 1's, which covers only the header: any recipient could
+    /// have written the content.
+    pub header_only: bool,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("signer", &self.signer)
+            .field("header_only", &self.header_only)
+            .finish()
+    }
 }
 
 /// Seals `plaintext` to `recipients` (at least one), signed by `signer` when given. Segments are
@@ -210,6 +223,7 @@ pub fn open(identity: Arc<Identity>, sealed: Vec<u8>) -> Result<Opened, CofferEr
         Ok(Opened {
             plaintext: o.plaintext,
             signer: o.signer.map(|inner| Arc::new(Recipient { inner })),
+            header_only: o.header_only,
         })
     })
 }

@@ -109,3 +109,10 @@ impl TryRng for SeededRng {
 }
 
 impl TryCryptoRng for SeededRng {}
+
+impl Drop for SeededRng {
+    fn drop(&mut self) {
+        // The XOF state determines every key the seal drew.
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}

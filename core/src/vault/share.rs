@@ -730,7 +730,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     async fn settle_scope(&mut self, idx: usize, deliver: bool) -> VaultResult<RotationReport> {
         let mut report = RotationReport::default();
         if let Some(e) = self.scopes[idx].record.current() {
-            let (n, secret) = (e.n, e.secret);
+            let (n, secret) = (e.n, zeroize::Zeroizing::new(*e.secret));
             let keys = EpochKeys::derive(&secret);
             // The view loaded here is the one publish_scope below continues from.
             let fresh = deliver || {
@@ -750,7 +750,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     .collect();
                 for g in grants {
                     let keys = KeysWire {
-                        epoch: Some(secret),
+                        epoch: Some(ByteArray::new(*secret)),
                         ..Default::default()
                     };
                     // Not after a rotation record just written (`deliver`): then this redoes a
@@ -765,12 +765,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             report.keys = published.keys;
             report.bytes_written += published.bytes_written;
         }
-        let closed: Vec<[u8; 32]> = self.scopes[idx]
+        let closed: Vec<zeroize::Zeroizing<[u8; 32]>> = self.scopes[idx]
             .record
             .epochs
             .iter()
             .filter(|e| e.closed_ms.is_some())
-            .map(|e| *e.secret)
+            .map(|e| zeroize::Zeroizing::new(*e.secret))
             .collect();
         for secret in closed {
             report.bytes_written += self.retire_epoch(&EpochKeys::derive(&secret)).await?;
@@ -863,7 +863,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let Some(epoch) = self.scopes[idx].record.current() else {
             return Ok(report);
         };
-        let (n, secret) = (epoch.n, epoch.secret);
+        let (n, secret) = (epoch.n, zeroize::Zeroizing::new(*epoch.secret));
         report.epoch = n;
         let stored = match self.scopes[idx].view.take() {
             Some(v) if v.epoch == n => Some(v),
