@@ -118,6 +118,19 @@ fn decode(
         });
     }
     let mut data: Vec<u8> = checked.byte_iter().collect();
+    // One text per key: the bits that pad the data to a multiple of 5 must be zero (re-encoding
+    // gives the same string), so no two strings name the same key.
+    let canonical = Hrp::parse(hrp)
+        .ok()
+        .and_then(|h| bech32::encode_lower::<Bech32m>(h, &data).ok())
+        .is_some_and(|again| again.eq_ignore_ascii_case(s));
+    if !canonical {
+        data.zeroize();
+        return Err(KeyError::Malformed {
+            kind,
+            reason: "its padding bits are not zero (not the canonical text of any key)".into(),
+        });
+    }
     if data.len() > 128 {
         data.zeroize();
         return Err(KeyError::InvalidKey {
@@ -126,4 +139,43 @@ fn decode(
         });
     }
     Ok(data)
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+    use bech32::Fe32;
+
+    /// A recipient text whose last data symbol has a padding bit set, with a valid checksum.
+    #[test]
+    fn non_zero_padding_bits_are_refused() {
+        let r = crate::keys::Identity::from_seed(&[3; 32])
+            .recipient()
+            .clone();
+        let good = encode_recipient(&r);
+        decode_recipient(&good).expect("canonical");
+        // 65 bytes = 520 bits = 104 symbols exactly: no padding. Identities (33 bytes = 264
+        // bits) have 1 padding bit in their 53rd symbol.
+        let seed = [9u8; 32];
+        let text = encode_identity(&seed);
+        let checked = CheckedHrpstring::new::<Bech32m>(&text).expect("valid");
+        let fes: Vec<Fe32> = checked.fe32_iter::<std::vec::IntoIter<u8>>().collect();
+        let hrp = Hrp::parse(IDENTITY_HRP).expect("hrp");
+        let text_of = |fes: Vec<Fe32>| -> String {
+            bech32::primitives::iter::Fe32IterExt::with_checksum::<Bech32m>(fes.into_iter(), &hrp)
+                .chars()
+                .collect::<String>()
+                .to_ascii_uppercase()
+        };
+        assert_eq!(text_of(fes.clone()), *text, "the construction is faithful");
+        let mut tweaked = fes;
+        let last = tweaked.len() - 1;
+        tweaked[last] = Fe32::try_from(tweaked[last].to_u8() | 1).expect("5 bits");
+        let tweaked = text_of(tweaked);
+        assert_ne!(tweaked, *text);
+        assert!(matches!(
+            decode_identity(&tweaked),
+            Err(KeyError::Malformed { .. })
+        ));
+    }
 }
