@@ -328,6 +328,28 @@ pub fn decode_head(
         })
 }
 
+/// Decodes the plaintext of a v2 head (what the head key decrypts) for fuzzing: `{body, sig,
+/// pad}`, the body, and the signature against the recipient it names. `Ok` only when all hold.
+#[doc(hidden)]
+pub fn fuzz_head_plaintext(writer: &str, pt: &[u8]) -> Result<(), String> {
+    let inner: SignedV2 = from_dag_cbor(pt).map_err(|e| e.to_string())?;
+    let body: HeadBody = from_dag_cbor(&inner.body).map_err(|e| e.to_string())?;
+    if writer_name(WriterId(body.writer)) != writer {
+        return Err("name".into());
+    }
+    let signer: Recipient = body.recipient.parse().map_err(|_| "recipient".to_string())?;
+    let sig: &[u8; SIGNATURE_LEN] = inner
+        .sig
+        .as_slice()
+        .try_into()
+        .map_err(|_| "sig".to_string())?;
+    if signer.verify(&message(V2_CONTEXT, &inner.body), sig) {
+        Ok(())
+    } else {
+        Err("signature".into())
+    }
+}
+
 /// A head that was not used, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkippedHead {

@@ -60,7 +60,7 @@ use bytes::Bytes;
 pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
-pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head};
+pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
 pub use objects::{DeleteResult, ListPage, ListedObject};
 pub use share::{
     ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus,
