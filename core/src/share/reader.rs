@@ -154,6 +154,29 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         })
     }
 
+    /// For the hostile-store tests: the blocks of this reader's keyring whose key does not open
+    /// the block filed under it in `honest` (a store that tells the truth). Empty when the owner
+    /// only ever wrapped each block's own key.
+    #[doc(hidden)]
+    pub async fn audit_keyring<T: BlockStore + ?Sized>(&self, honest: &T) -> Vec<Cid> {
+        let Kind::View { keyring, .. } = &self.kind else {
+            return Vec::new();
+        };
+        let mut bad = Vec::new();
+        for (cid, key) in keyring {
+            match honest.get(cid).await {
+                Ok(bytes) => {
+                    if seal::file_key_of(seal::Unlock::FileKey(key), &bytes).is_err() {
+                        bad.push(*cid);
+                    }
+                }
+                // Gone from the honest store (e.g. a retired chunk's object): nothing to check.
+                Err(_) => {}
+            }
+        }
+        bad
+    }
+
     /// The share being read.
     pub fn share(&self) -> &Share {
         &self.share

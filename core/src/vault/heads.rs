@@ -148,9 +148,9 @@ pub(crate) struct DecodedHead {
 }
 
 impl HeadBody {
-    /// Signs the body with `identity` and encrypts it under `head_key` for `writer`'s name in
-    /// vault `self.vault`: the bytes to store.
-    pub(crate) fn seal(&self, identity: &Identity, head_key: &[u8; 32]) -> VaultResult<Vec<u8>> {
+    /// Signs the body with `identity` and encrypts it under `head_key` for its writer's name in
+    /// vault `self.vault`: the bytes to store (format v2, `docs/FORMAT.md` §8).
+    pub fn seal(&self, identity: &Identity, head_key: &[u8; 32]) -> VaultResult<Vec<u8>> {
         use aes_gcm::aead::{Aead as _, Payload};
         let body = to_dag_cbor(self)?;
         let sig = identity.sign(&message(V2_CONTEXT, &body)).to_vec();
@@ -337,7 +337,10 @@ pub fn fuzz_head_plaintext(writer: &str, pt: &[u8]) -> Result<(), String> {
     if writer_name(WriterId(body.writer)) != writer {
         return Err("name".into());
     }
-    let signer: Recipient = body.recipient.parse().map_err(|_| "recipient".to_string())?;
+    let signer: Recipient = body
+        .recipient
+        .parse()
+        .map_err(|_| "recipient".to_string())?;
     let sig: &[u8; SIGNATURE_LEN] = inner
         .sig
         .as_slice()

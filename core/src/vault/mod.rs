@@ -39,6 +39,8 @@
 //! # }).unwrap();
 //! ```
 
+#[cfg(feature = "bench-internals")]
+mod bench_support;
 mod error;
 pub(crate) mod format;
 mod heads;

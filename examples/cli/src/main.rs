@@ -10,6 +10,7 @@ mod bench;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
+mod bench_trust;
 mod bench_vault;
 mod config;
 mod demo;
