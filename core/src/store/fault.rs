@@ -219,6 +219,14 @@ impl<S: BlockStore> BlockStore for FaultyStore<S> {
         Ok(self.maybe_corrupt(&plan, bytes))
     }
 
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let plan = self.plan();
+        self.before(&plan, "get_max").await?;
+        let bytes = self.maybe_corrupt(&plan, self.inner.get_max(cid, max_len).await?);
+        super::check_max(cid, bytes.len() as u64, max_len)?;
+        Ok(bytes)
+    }
+
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         let plan = self.plan();
         self.before(&plan, "get_range").await?;

@@ -9,6 +9,52 @@ use bytes::Bytes;
 use super::{StoreError, StoreResult};
 use crate::cond_send::{CondSend, CondSync};
 
+/// The largest head a store reads (1 MiB): a signed head is a few hundred bytes, an inbox entry a
+/// few KiB. A bigger head is refused with [`StoreError::TooLarge`] without being read whole.
+pub const MAX_HEAD_BYTES: u64 = 1 << 20;
+
+/// The most heads a store reads from one namespace (a vault's writers, an inbox's entries). More
+/// is refused with [`StoreError::TooLarge`], so a store cannot exhaust memory with entries.
+pub const MAX_HEADS: usize = 10_000;
+
+/// Checks what a head store answered against [`MAX_HEAD_BYTES`] and [`MAX_HEADS`]. The built-in
+/// stores check as they read; call this on what an app-provided [`HeadStore`] returns.
+pub fn check_heads(namespace: &str, heads: &[Head]) -> StoreResult<()> {
+    check_head_count(namespace, heads.len())?;
+    for h in heads {
+        check_head_len(namespace, &h.writer, h.bytes.len() as u64)?;
+    }
+    Ok(())
+}
+
+/// [`StoreError::TooLarge`] when a namespace lists more than [`MAX_HEADS`] heads.
+pub(crate) fn check_head_count(namespace: &str, count: usize) -> StoreResult<()> {
+    if count > MAX_HEADS {
+        return Err(StoreError::TooLarge {
+            what: format!("the head listing of {namespace} ({count} or more heads)"),
+            limit: MAX_HEADS as u64,
+        });
+    }
+    Ok(())
+}
+
+/// [`StoreError::TooLarge`] when a head is over [`MAX_HEAD_BYTES`].
+pub(crate) fn check_head_len(namespace: &str, writer: &str, len: u64) -> StoreResult<()> {
+    if len > MAX_HEAD_BYTES {
+        return Err(head_too_large(namespace, writer, Some(len)));
+    }
+    Ok(())
+}
+
+/// The [`StoreError::TooLarge`] of an oversized head (its length when known).
+pub(crate) fn head_too_large(namespace: &str, writer: &str, len: Option<u64>) -> StoreError {
+    let size = len.map(|l| format!(" ({l} bytes)")).unwrap_or_default();
+    StoreError::TooLarge {
+        what: format!("head {namespace}/{writer}{size}"),
+        limit: MAX_HEAD_BYTES,
+    }
+}
+
 /// An opaque version tag of a stored head (compare for equality only).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct HeadVersion(pub String);
@@ -59,6 +105,9 @@ pub enum ConditionalWrites {
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait HeadStore: CondSend + CondSync {
     /// Every writer's head in `vault` (empty when the vault has none), in no particular order.
+    ///
+    /// The built-in stores refuse a head over [`MAX_HEAD_BYTES`] and a namespace of more than
+    /// [`MAX_HEADS`] heads with [`StoreError::TooLarge`] (see [`check_heads`]).
     async fn read_heads(&self, vault: &str) -> StoreResult<Vec<Head>>;
 
     /// One writer's head, or `None`.

@@ -6,10 +6,10 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
-use super::head::{check_condition, content_version};
+use super::head::{check_condition, check_head_count, check_head_len, content_version};
 use super::{
     BlockStore, ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError,
-    StoreResult, check_range, validate_name,
+    StoreResult, check_max, check_range, validate_name,
 };
 use crate::block::Cid;
 
@@ -74,6 +74,12 @@ impl BlockStore for MemoryStore {
         self.lookup(cid)
     }
 
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let bytes = self.lookup(cid)?;
+        check_max(cid, bytes.len() as u64, max_len)?;
+        Ok(bytes)
+    }
+
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         let bytes = self.lookup(cid)?;
         let r = check_range(cid, &range, bytes.len() as u64)?;
@@ -100,18 +106,21 @@ impl HeadStore for MemoryStore {
     async fn read_heads(&self, vault: &str) -> StoreResult<Vec<Head>> {
         validate_name(vault)?;
         let heads = self.heads.read().unwrap_or_else(|e| e.into_inner());
-        Ok(heads
-            .get(vault)
-            .map(|w| {
-                w.iter()
-                    .map(|(writer, bytes)| Head {
-                        writer: writer.clone(),
-                        bytes: bytes.clone(),
-                        version: content_version(bytes),
-                    })
-                    .collect()
+        let Some(writers) = heads.get(vault) else {
+            return Ok(Vec::new());
+        };
+        check_head_count(vault, writers.len())?;
+        writers
+            .iter()
+            .map(|(writer, bytes)| {
+                check_head_len(vault, writer, bytes.len() as u64)?;
+                Ok(Head {
+                    writer: writer.clone(),
+                    bytes: bytes.clone(),
+                    version: content_version(bytes),
+                })
             })
-            .unwrap_or_default())
+            .collect()
     }
 
     async fn write_head(

@@ -14,6 +14,14 @@
 //! - [`ReplicatedStore`]: N-of-M writes over other stores, verified reads with fallback.
 //! - [`FaultyStore`]: deterministic fault injection for tests.
 //! - [`VerifyingStore`]: checks every block it returns against its CID.
+//! - [`hostile::HostileStore`]: a store that attacks its caller on purpose, for tests.
+//!
+//! **Every read is bounded.** A store may inflate an answer to exhaust the reader's memory, so
+//! reads are capped by what the caller expects: [`BlockStore::get_max`] refuses a block over the
+//! caller's limit ([`StoreError::TooLarge`]) without holding more than the limit in memory;
+//! [`BlockStore::get_range`] answers exactly the bytes asked for; a head is at most
+//! [`MAX_HEAD_BYTES`] and a namespace holds at most [`MAX_HEADS`] heads; the S3 and IPFS stores
+//! cap every HTTP body they read by what it should hold.
 //!
 //! The layouts on disk and on the wire are described in `docs/FORMAT.md §7`.
 
@@ -23,6 +31,8 @@ mod car;
 mod dir;
 mod fault;
 mod head;
+#[doc(hidden)]
+pub mod hostile;
 #[cfg(all(feature = "ipfs", not(target_arch = "wasm32")))]
 pub mod ipfs;
 mod memory;
@@ -37,7 +47,10 @@ pub use car::{blob_from_car, fuzz_car};
 #[cfg(not(target_arch = "wasm32"))]
 pub use dir::DirStore;
 pub use fault::{FaultConfig, FaultStats, FaultyStore};
-pub use head::{ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, validate_name};
+pub use head::{
+    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, MAX_HEAD_BYTES, MAX_HEADS,
+    check_heads, validate_name,
+};
 pub use memory::MemoryStore;
 pub use replicated::{BackendHealth, RepairReport, ReplicatedStore, ReplicationConfig};
 pub use stream::{BlobSource, ByteStream, bytes_stream, collect_stream, read_source};
@@ -137,6 +150,19 @@ pub enum StoreError {
         /// The failures, one per failed backend.
         detail: String,
     },
+    /// The store answered more than the reader expected (a block over the caller's limit, a head
+    /// over [`MAX_HEAD_BYTES`], more than [`MAX_HEADS`] heads, an inflated HTTP body). The rest
+    /// of the answer was not read. A correct store never does this: treat the store as broken or
+    /// hostile.
+    #[error(
+        "{what} is larger than the limit of {limit}; the rest was not read (the store is broken or hostile)"
+    )]
+    TooLarge {
+        /// What was too large (a block, a head, an HTTP answer), and its size when known.
+        what: String,
+        /// The limit: bytes, or entries for a listing.
+        limit: u64,
+    },
 }
 
 impl StoreError {
@@ -146,6 +172,15 @@ impl StoreError {
             self,
             Self::Unavailable(_) | Self::Throttled(_) | Self::Timeout(_)
         )
+    }
+
+    /// [`StoreError::TooLarge`] for block `cid`: `len` bytes (when known) over `limit`.
+    pub(crate) fn block_too_large(cid: &Cid, len: Option<u64>, limit: u64) -> Self {
+        let what = match len {
+            Some(len) => format!("block {cid} ({len} bytes)"),
+            None => format!("block {cid}"),
+        };
+        Self::TooLarge { what, limit }
     }
 
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
@@ -176,8 +211,27 @@ pub trait BlockStore: CondSend + CondSync {
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()>;
     /// Returns the bytes stored under `cid`.
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes>;
-    /// Returns `range` of the bytes stored under `cid`.
+    /// Returns `range` of the bytes stored under `cid`: exactly `range.end - range.start` bytes.
+    ///
+    /// A range outside the block (or `start > end`) is [`StoreError::RangeOutOfBounds`]. An
+    /// answer that is not exactly the requested length is refused: a longer one with
+    /// [`StoreError::TooLarge`] (the built-in network stores stop reading one byte past the
+    /// length), a shorter one with [`StoreError::Corrupt`] when the store claimed the range lay
+    /// inside the block. (A JavaScript store's shorter answer is taken as
+    /// [`StoreError::RangeOutOfBounds`], since `Uint8Array.slice` shortens past the end.)
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes>;
+    /// Returns the bytes stored under `cid`, failing with [`StoreError::TooLarge`] as soon as they
+    /// exceed `max_len` bytes, without holding more than `max_len` (plus one read buffer) in memory.
+    ///
+    /// Callers pass what they expect (a manifest's sealed length, the 1 MiB block limit), so a
+    /// store cannot exhaust the reader's memory by inflating an answer. The default
+    /// implementation (for app-provided stores) calls [`BlockStore::get`] and then checks the
+    /// length; every built-in store stops reading past the limit.
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let bytes = self.get(cid).await?;
+        check_max(cid, bytes.len() as u64, max_len)?;
+        Ok(bytes)
+    }
     /// Whether the store holds `cid`.
     async fn has(&self, cid: &Cid) -> StoreResult<bool>;
     /// Removes `cid`; removing a missing block is not an error.
@@ -218,7 +272,9 @@ pub trait BlockStore: CondSend + CondSync {
 
     /// Returns the blob stored under `cid` as a stream of chunks.
     ///
-    /// Chunks are not verified; wrap the store in [`VerifyingStore`] for a stream whose last item
+    /// A store that knows the blob's length (directory: the file's; S3: `Content-Length`; IPFS:
+    /// the blob root's) never yields more than that: the stream ends with
+    /// [`StoreError::TooLarge`] instead. Chunks are not verified; wrap the store in [`VerifyingStore`] for a stream whose last item
     /// is an error when the whole does not match `cid`. The default implementation fetches the
     /// whole blob with [`BlockStore::get`].
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
@@ -254,6 +310,44 @@ pub(crate) fn check_range(cid: &Cid, range: &Range<u64>, len: u64) -> StoreResul
     Ok(range.start as usize..range.end as usize)
 }
 
+/// [`StoreError::TooLarge`] when `len` exceeds `max_len`.
+pub(crate) fn check_max(cid: &Cid, len: u64, max_len: u64) -> StoreResult<()> {
+    if len > max_len {
+        return Err(StoreError::block_too_large(cid, Some(len), max_len));
+    }
+    Ok(())
+}
+
+/// Checks that a range answer holds exactly the bytes asked for: longer is
+/// [`StoreError::TooLarge`], shorter [`StoreError::Corrupt`].
+pub(crate) fn check_range_answer(
+    cid: &Cid,
+    range: &Range<u64>,
+    bytes: Bytes,
+) -> StoreResult<Bytes> {
+    let want = range.end.saturating_sub(range.start);
+    let got = bytes.len() as u64;
+    if got > want {
+        return Err(StoreError::TooLarge {
+            what: format!(
+                "the answer to range {}..{} of {cid} ({got} bytes)",
+                range.start, range.end
+            ),
+            limit: want,
+        });
+    }
+    if got < want {
+        return Err(StoreError::Corrupt {
+            cid: cid.to_string(),
+            detail: format!(
+                "asked for range {}..{} ({want} bytes), the store sent {got}",
+                range.start, range.end
+            ),
+        });
+    }
+    Ok(bytes)
+}
+
 /// Like [`check_range`] for blobs that are not in memory: validates without converting.
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub(crate) fn check_range_u64(cid: &Cid, range: &Range<u64>, len: u64) -> StoreResult<()> {
@@ -278,6 +372,9 @@ macro_rules! forward_block_store {
             async fn get(&self, cid: &Cid) -> StoreResult<Bytes> { (**self).get(cid).await }
             async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
                 (**self).get_range(cid, range).await
+            }
+            async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+                (**self).get_max(cid, max_len).await
             }
             async fn has(&self, cid: &Cid) -> StoreResult<bool> { (**self).has(cid).await }
             async fn delete(&self, cid: &Cid) -> StoreResult<()> { (**self).delete(cid).await }

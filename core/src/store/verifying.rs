@@ -59,6 +59,12 @@ impl<S: BlockStore> BlockStore for VerifyingStore<S> {
         Ok(bytes)
     }
 
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let bytes = self.inner.get_max(cid, max_len).await?;
+        verify_fetched(cid, &bytes)?;
+        Ok(bytes)
+    }
+
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         let bytes = self.get(cid).await?;
         let r = check_range(cid, &range, bytes.len() as u64)?;

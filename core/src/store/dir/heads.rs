@@ -6,18 +6,41 @@
 //! compare-and-swap is atomic across threads and processes on one machine. Advisory locks are not
 //! reliable on some network file systems; keep the store on a local disk.
 
-use std::fs::{self, OpenOptions};
-use std::io;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::path::Path;
 
 use bytes::Bytes;
 
 use super::DirStore;
 use super::atomic::{create_dir_durable, write_atomic};
-use crate::store::head::{check_condition, content_version};
+use crate::store::head::{
+    check_condition, check_head_count, check_head_len, content_version, head_too_large,
+};
 use crate::store::{
     ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult,
     validate_name,
 };
+
+/// Reads a head file, refusing one over [`crate::store::MAX_HEAD_BYTES`] before reading it;
+/// `None` when it does not exist.
+fn read_head_file(path: &Path, vault: &str, writer: &str) -> StoreResult<Option<Bytes>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    check_head_len(vault, writer, len)?;
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.take(crate::store::MAX_HEAD_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| StoreError::io(path, e))?;
+    if buf.len() as u64 > crate::store::MAX_HEAD_BYTES {
+        return Err(head_too_large(vault, writer, None));
+    }
+    Ok(Some(Bytes::from(buf)))
+}
 
 #[async_trait::async_trait]
 impl HeadStore for DirStore {
@@ -25,18 +48,25 @@ impl HeadStore for DirStore {
         validate_name(vault)?;
         let dir = self.root.join("heads").join(vault);
         let mut heads = Vec::new();
+        let mut paths = Vec::new();
         for path in super::read_dir(&dir)? {
+            let named = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                // The lock file and temp files start with '.'.
+                .is_some_and(|w| validate_name(w).is_ok());
+            if named {
+                paths.push(path);
+                check_head_count(vault, paths.len())?;
+            }
+        }
+        for path in paths {
             let Some(writer) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            if validate_name(writer).is_err() {
-                continue; // the lock file and temp files start with '.'
-            }
-            let bytes = match fs::read(&path) {
-                Ok(b) => Bytes::from(b),
-                // Removed between listing and reading.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(StoreError::io(&path, e)),
+            // `None`: removed between listing and reading.
+            let Some(bytes) = read_head_file(&path, vault, writer)? else {
+                continue;
             };
             heads.push(Head {
                 writer: writer.to_string(),
@@ -51,18 +81,11 @@ impl HeadStore for DirStore {
         validate_name(vault)?;
         validate_name(writer)?;
         let path = self.root.join("heads").join(vault).join(writer);
-        match fs::read(&path) {
-            Ok(b) => {
-                let bytes = Bytes::from(b);
-                Ok(Some(Head {
-                    writer: writer.to_string(),
-                    version: content_version(&bytes),
-                    bytes,
-                }))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io(&path, e)),
-        }
+        Ok(read_head_file(&path, vault, writer)?.map(|bytes| Head {
+            writer: writer.to_string(),
+            version: content_version(&bytes),
+            bytes,
+        }))
     }
 
     async fn write_head(
@@ -85,10 +108,11 @@ impl HeadStore for DirStore {
             .map_err(|e| StoreError::io(&lock_path, e))?;
         lock.lock().map_err(|e| StoreError::io(&lock_path, e))?;
         let path = dir.join(writer);
-        let current = match fs::read(&path) {
-            Ok(b) => Some(content_version(&b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(StoreError::io(&path, e)),
+        let current = match read_head_file(&path, vault, writer) {
+            Ok(b) => b.map(|b| content_version(&b)),
+            // Not read whole; no version it could have matches a head coffer accepted.
+            Err(StoreError::TooLarge { .. }) => Some(HeadVersion("oversized".into())),
+            Err(e) => return Err(e),
         };
         check_condition(
             &format!("head {vault}/{writer}"),

@@ -28,7 +28,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::stream::{check_digest, check_len, fill_buf};
-use super::{BlobSource, BlockStore, ByteStream, StoreError, StoreResult, check_range_u64};
+use super::{
+    BlobSource, BlockStore, ByteStream, StoreError, StoreResult, check_max, check_range_u64,
+};
 use crate::block::Cid;
 use atomic::{TEMP_PREFIX, TempFile, create_dir_durable, sync_parent, write_atomic};
 
@@ -159,6 +161,20 @@ impl BlockStore for DirStore {
         Ok(Bytes::from(buf))
     }
 
+    /// Checks the file's length before reading, then reads at most one byte more than the
+    /// limit (a file replaced meanwhile is a different inode; this one cannot grow).
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let (file, path) = self.open_block(cid)?;
+        let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
+        check_max(cid, len, max_len)?;
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.take(max_len.saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::io(&path, e))?;
+        check_max(cid, buf.len() as u64, max_len)?;
+        Ok(Bytes::from(buf))
+    }
+
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         let (mut file, path) = self.open_block(cid)?;
         let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
@@ -243,10 +259,15 @@ impl BlockStore for DirStore {
         tmp.commit(&path)
     }
 
+    /// Yields at most the file's length as it was when opened; more ends the stream with
+    /// [`StoreError::TooLarge`].
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
         let (file, path) = self.open_block(cid)?;
-        let stream = futures_util::stream::unfold(Some((file, path)), |state| async move {
-            let (mut file, path) = state?;
+        let len = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
+        let cid = *cid;
+        let state = (file, path, 0u64);
+        let stream = futures_util::stream::unfold(Some(state), move |state| async move {
+            let (mut file, path, sent) = state?;
             let mut buf = BytesMut::zeroed(STREAM_CHUNK);
             let mut filled = 0;
             while filled < buf.len() {
@@ -260,8 +281,12 @@ impl BlockStore for DirStore {
             if filled == 0 {
                 return None;
             }
+            let sent = sent + filled as u64;
+            if sent > len {
+                return Some((Err(StoreError::block_too_large(&cid, None, len)), None));
+            }
             buf.truncate(filled);
-            Some((Ok(buf.freeze()), Some((file, path))))
+            Some((Ok(buf.freeze()), Some((file, path, sent))))
         });
         Ok(Box::pin(stream))
     }

@@ -7,27 +7,35 @@
 
 use bytes::Bytes;
 
+use super::rpc::SMALL_ANSWER;
 use super::{IpfsStore, LsAnswer};
-use crate::store::head::{check_condition, content_version};
+use crate::store::head::{check_condition, check_head_count, content_version, head_too_large};
 use crate::store::{
-    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult,
-    validate_name,
+    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, MAX_HEAD_BYTES, MAX_HEADS,
+    StoreError, StoreResult, validate_name,
 };
+
+/// Cap of the `files/ls` answer of a head directory: [`MAX_HEADS`] entries of at most a few
+/// hundred bytes (`{"Name":…,"Type":0,"Size":0,"Hash":""}`), and room for temp files.
+const HEAD_LISTING: u64 = MAX_HEADS as u64 * 256 + (64 << 10);
 
 impl IpfsStore {
     fn head_dir(&self, vault: &str) -> String {
         format!("{}/heads/{vault}", self.mfs_root())
     }
 
-    async fn read_file(&self, path: &str) -> StoreResult<Option<Bytes>> {
+    /// Reads `writer`'s head file in `vault` (at most [`MAX_HEAD_BYTES`]); `None` when missing.
+    async fn read_head_file(&self, vault: &str, writer: &str) -> StoreResult<Option<Bytes>> {
+        let path = format!("{}/{writer}", self.head_dir(vault));
         match self
             .inner
             .rpc
-            .call("files/read", &[("arg", path)], None)
+            .call("files/read", &[("arg", &path)], None, MAX_HEAD_BYTES)
             .await
         {
             Ok(b) => Ok(Some(b)),
             Err(StoreError::NotFound(_)) => Ok(None),
+            Err(StoreError::TooLarge { .. }) => Err(head_too_large(vault, writer, None)),
             Err(e) => Err(e),
         }
     }
@@ -41,21 +49,26 @@ impl HeadStore for IpfsStore {
         let ls: LsAnswer = match self
             .inner
             .rpc
-            .call_json("files/ls", &[("arg", &dir)], None)
+            .call_json("files/ls", &[("arg", &dir)], None, HEAD_LISTING)
             .await
         {
             Ok(ls) => ls,
             Err(StoreError::NotFound(_)) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut heads = Vec::new();
+        let mut writers = Vec::new();
         for entry in ls.entries.unwrap_or_default() {
-            if validate_name(&entry.name).is_err() {
-                continue; // temp files start with '.'
+            // Temp files start with '.'.
+            if validate_name(&entry.name).is_ok() {
+                writers.push(entry.name);
+                check_head_count(vault, writers.len())?;
             }
-            if let Some(bytes) = self.read_file(&format!("{dir}/{}", entry.name)).await? {
+        }
+        let mut heads = Vec::new();
+        for name in writers {
+            if let Some(bytes) = self.read_head_file(vault, &name).await? {
                 heads.push(Head {
-                    writer: entry.name,
+                    writer: name,
                     version: content_version(&bytes),
                     bytes,
                 });
@@ -67,8 +80,7 @@ impl HeadStore for IpfsStore {
     async fn read_head(&self, vault: &str, writer: &str) -> StoreResult<Option<Head>> {
         validate_name(vault)?;
         validate_name(writer)?;
-        let path = format!("{}/{writer}", self.head_dir(vault));
-        Ok(self.read_file(&path).await?.map(|bytes| Head {
+        Ok(self.read_head_file(vault, writer).await?.map(|bytes| Head {
             writer: writer.to_string(),
             version: content_version(&bytes),
             bytes,
@@ -87,7 +99,12 @@ impl HeadStore for IpfsStore {
         let dir = self.head_dir(vault);
         let path = format!("{dir}/{writer}");
         if condition != HeadCondition::Any {
-            let current = self.read_file(&path).await?.map(|b| content_version(&b));
+            let current = match self.read_head_file(vault, writer).await {
+                Ok(b) => b.map(|b| content_version(&b)),
+                // Not read whole; no version it could have matches a head coffer accepted.
+                Err(StoreError::TooLarge { .. }) => Some(HeadVersion("oversized".into())),
+                Err(e) => return Err(e),
+            };
             check_condition(
                 &format!("head {vault}/{writer}"),
                 current.as_ref(),
@@ -110,18 +127,23 @@ impl HeadStore for IpfsStore {
         let version = content_version(&bytes);
         self.inner
             .rpc
-            .call("files/write", &args, Some(bytes))
+            .call("files/write", &args, Some(bytes), SMALL_ANSWER)
             .await?;
         if let Err(e) = self
             .inner
             .rpc
-            .call("files/mv", &[("arg", &tmp), ("arg", &path)], None)
+            .call(
+                "files/mv",
+                &[("arg", &tmp), ("arg", &path)],
+                None,
+                SMALL_ANSWER,
+            )
             .await
         {
             let _ = self
                 .inner
                 .rpc
-                .call("files/rm", &[("arg", &tmp)], None)
+                .call("files/rm", &[("arg", &tmp)], None, SMALL_ANSWER)
                 .await;
             return Err(e);
         }

@@ -36,11 +36,14 @@ use serde::Deserialize;
 use super::stream::{check_digest, check_len, fill_buf};
 use super::verifying::verify_fetched;
 use super::{
-    BlobSource, BlockStore, ByteStream, StoreError, StoreResult, check_range, check_range_u64,
-    validate_name,
+    BlobSource, BlockStore, ByteStream, StoreError, StoreResult, check_max, check_range,
+    check_range_u64, validate_name,
 };
 use crate::block::{CODEC_DAG_CBOR, CODEC_RAW, Cid, blake3_digest, raw_cid, to_dag_cbor};
-use rpc::Rpc;
+use rpc::{LISTING_ANSWER, Rpc, SMALL_ANSWER};
+
+/// Cap of a blob map entry (`/coffer/<namespace>/blobs/<cid>`): one CID string.
+const MAP_ENTRY: u64 = 1 << 10;
 
 /// How to reach a Kubo node.
 #[derive(Clone, Debug)]
@@ -132,7 +135,7 @@ impl IpfsStore {
     pub async fn connect(config: IpfsConfig) -> StoreResult<Self> {
         validate_name(&config.namespace)?;
         let rpc = Rpc::new(&config.api, config.timeout)?;
-        rpc.call("version", &[], None).await?;
+        rpc.call("version", &[], None, SMALL_ANSWER).await?;
         let gateway = config.gateway.map(|g| g.trim_end_matches('/').to_string());
         let link_gateway = config
             .link_gateway
@@ -211,7 +214,7 @@ impl IpfsStore {
         let answer: PutAnswer = self
             .inner
             .rpc
-            .call_json("block/put", &args, Some(bytes))
+            .call_json("block/put", &args, Some(bytes), SMALL_ANSWER)
             .await?;
         let got = Cid::try_from(answer.key.as_str()).map_err(|e| {
             StoreError::Other(format!(
@@ -224,12 +227,17 @@ impl IpfsStore {
             let _ = self
                 .inner
                 .rpc
-                .call("pin/rm", &[("arg", &answer.key)], None)
+                .call("pin/rm", &[("arg", &answer.key)], None, SMALL_ANSWER)
                 .await;
             let _ = self
                 .inner
                 .rpc
-                .call("block/rm", &[("arg", &answer.key), ("force", "true")], None)
+                .call(
+                    "block/rm",
+                    &[("arg", &answer.key), ("force", "true")],
+                    None,
+                    SMALL_ANSWER,
+                )
                 .await;
             return Err(StoreError::Corrupt {
                 cid: cid.to_string(),
@@ -248,14 +256,16 @@ impl IpfsStore {
                 "pin/add",
                 &[("arg", &cid.to_string()), ("name", name)],
                 None,
+                SMALL_ANSWER,
             )
             .await
             .map(|_| ())
     }
 
-    /// Reads one block (gateway first when configured) and checks it against `cid`.
-    async fn fetch_block(&self, cid: &Cid) -> StoreResult<Bytes> {
-        fetch_block(&self.inner, cid).await
+    /// Reads one block (gateway first when configured) of at most `max` bytes and checks it
+    /// against `cid`.
+    async fn fetch_block(&self, cid: &Cid, max: u64) -> StoreResult<Bytes> {
+        fetch_block(&self.inner, cid, max).await
     }
 
     /// The root of blob `cid`, or `None` when `cid` is not a large blob here.
@@ -263,7 +273,12 @@ impl IpfsStore {
         let text = match self
             .inner
             .rpc
-            .call("files/read", &[("arg", &self.blob_map_path(cid))], None)
+            .call(
+                "files/read",
+                &[("arg", &self.blob_map_path(cid))],
+                None,
+                MAP_ENTRY,
+            )
             .await
         {
             Ok(t) => t,
@@ -277,7 +292,8 @@ impl IpfsStore {
                 cid: cid.to_string(),
                 detail: "unreadable blob map entry".into(),
             })?;
-        let root = super::decode_blob_root(cid, &self.fetch_block(&root_cid).await?)?;
+        let root_bytes = self.fetch_block(&root_cid, MAX_BLOCK as u64).await?;
+        let root = super::decode_blob_root(cid, &root_bytes)?;
         Ok(Some((root_cid, root)))
     }
 
@@ -378,7 +394,12 @@ impl IpfsStore {
         let map: Vec<(&str, &str)> = map.iter().map(|(k, v)| (*k, v.as_str())).collect();
         self.inner
             .rpc
-            .call("files/write", &map, Some(Bytes::from(root_cid.to_string())))
+            .call(
+                "files/write",
+                &map,
+                Some(Bytes::from(root_cid.to_string())),
+                SMALL_ANSWER,
+            )
             .await?;
         Ok(())
     }
@@ -391,9 +412,19 @@ impl IpfsStore {
         unique.dedup();
         for batch in unique.chunks(64) {
             let args: Vec<(&str, &str)> = batch.iter().map(|c| ("arg", c.as_str())).collect();
-            if self.inner.rpc.call("pin/rm", &args, None).await.is_err() {
+            if self
+                .inner
+                .rpc
+                .call("pin/rm", &args, None, SMALL_ANSWER)
+                .await
+                .is_err()
+            {
                 for c in batch {
-                    let _ = self.inner.rpc.call("pin/rm", &[("arg", c)], None).await;
+                    let _ = self
+                        .inner
+                        .rpc
+                        .call("pin/rm", &[("arg", c)], None, SMALL_ANSWER)
+                        .await;
                 }
             }
         }
@@ -404,7 +435,12 @@ impl IpfsStore {
         match self
             .inner
             .rpc
-            .call("pin/rm", &[("arg", &root_cid.to_string())], None)
+            .call(
+                "pin/rm",
+                &[("arg", &root_cid.to_string())],
+                None,
+                SMALL_ANSWER,
+            )
             .await
         {
             Ok(_) | Err(StoreError::NotFound(_)) => {}
@@ -412,7 +448,12 @@ impl IpfsStore {
         }
         self.inner
             .rpc
-            .call("files/rm", &[("arg", &self.blob_map_path(cid))], None)
+            .call(
+                "files/rm",
+                &[("arg", &self.blob_map_path(cid))],
+                None,
+                SMALL_ANSWER,
+            )
             .await?;
         // block/rm reports blocks still pinned elsewhere inside its answer; those stay.
         for c in std::iter::once(root_cid).chain(root.leaves.iter()) {
@@ -423,6 +464,7 @@ impl IpfsStore {
                     "block/rm",
                     &[("arg", &c.to_string()), ("force", "true")],
                     None,
+                    SMALL_ANSWER,
                 )
                 .await;
         }
@@ -430,11 +472,16 @@ impl IpfsStore {
     }
 }
 
-/// Reads one block (gateway first when configured, then the node) and checks it against `cid`.
-async fn fetch_block(inner: &Inner, cid: &Cid) -> StoreResult<Bytes> {
+/// Reads one block of at most `max` bytes (gateway first when configured, then the node) and
+/// checks it against `cid`; a larger answer is [`StoreError::TooLarge`], read no further.
+async fn fetch_block(inner: &Inner, cid: &Cid, max: u64) -> StoreResult<Bytes> {
+    let max = max.min(MAX_BLOCK as u64);
     if let Some(gw) = &inner.gateway {
         let url = format!("{gw}/ipfs/{cid}?format=raw");
-        if let Ok((200, bytes)) = inner.rpc.get_url(&url, "application/vnd.ipld.raw").await
+        if let Ok((200, bytes)) = inner
+            .rpc
+            .get_url(&url, "application/vnd.ipld.raw", max)
+            .await
             && verify_fetched(cid, &bytes).is_ok()
         {
             inner
@@ -442,7 +489,7 @@ async fn fetch_block(inner: &Inner, cid: &Cid) -> StoreResult<Bytes> {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(bytes);
         }
-        // A gateway that fails or lies is skipped; the node answers instead.
+        // A gateway that fails, lies or inflates is skipped; the node answers instead.
     }
     let bytes = inner
         .rpc
@@ -450,25 +497,54 @@ async fn fetch_block(inner: &Inner, cid: &Cid) -> StoreResult<Bytes> {
             "block/get",
             &[("arg", &cid.to_string()), ("offline", inner.offline)],
             None,
+            max,
         )
         .await
         .map_err(|e| match e {
             StoreError::NotFound(_) => StoreError::NotFound(cid.to_string()),
+            StoreError::TooLarge { .. } => StoreError::block_too_large(cid, None, max),
             other => other,
         })?;
     verify_fetched(cid, &bytes)?;
     Ok(bytes)
 }
 
+/// One leaf of a blob to stream: its CID, its length as the root says, and the part of it wanted
+/// (`None`: all).
+type LeafPart = (Cid, u64, Option<Range<usize>>);
+
+/// The leaves of `root`, each whole.
+fn whole_leaves(root: &BlobRoot) -> Vec<LeafPart> {
+    root.leaves
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let r = root.leaf_range(i);
+            (*l, r.end - r.start, None)
+        })
+        .collect()
+}
+
 /// Streams `leaves` (each whole, or the given part) in order with `concurrency` fetches ahead.
-fn leaf_stream(inner: Arc<Inner>, leaves: Vec<(Cid, Option<Range<usize>>)>) -> ByteStream {
+/// Each leaf is read with its length as the cap and must have exactly that length, so the stream
+/// never yields more than the root's size.
+fn leaf_stream(inner: Arc<Inner>, leaves: Vec<LeafPart>) -> ByteStream {
     let concurrency = inner.concurrency;
     Box::pin(
         futures_util::stream::iter(leaves)
-            .map(move |(leaf, part)| {
+            .map(move |(leaf, len, part)| {
                 let inner = inner.clone();
                 async move {
-                    let bytes = fetch_block(&inner, &leaf).await?;
+                    let bytes = fetch_block(&inner, &leaf, len).await?;
+                    if bytes.len() as u64 != len {
+                        return Err(StoreError::Corrupt {
+                            cid: leaf.to_string(),
+                            detail: format!(
+                                "a leaf of {} bytes where the blob root says {len}",
+                                bytes.len()
+                            ),
+                        });
+                    }
                     match part {
                         None => Ok(bytes),
                         Some(r) => {
@@ -500,7 +576,13 @@ impl BlockStore for IpfsStore {
     }
 
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
-        match self.fetch_block(cid).await {
+        self.get_max(cid, u64::MAX).await
+    }
+
+    /// A block is read with the cap (at most 1 MiB); a blob's root size is checked against it
+    /// before any leaf is read, and each leaf is capped at its length.
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        match self.fetch_block(cid, max_len).await {
             Err(StoreError::NotFound(_)) => {}
             other => return other,
         }
@@ -508,6 +590,7 @@ impl BlockStore for IpfsStore {
             .blob_root(cid)
             .await?
             .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
+        check_max(cid, root.size, max_len)?;
         // The size is checked against the leaf count, so at most 16 GiB; the bytes themselves
         // are only trusted once they hash to `cid` (VerifyingStore or the caller).
         let mut out = BytesMut::with_capacity(
@@ -515,10 +598,7 @@ impl BlockStore for IpfsStore {
                 .unwrap_or(usize::MAX)
                 .min(64 << 20),
         );
-        let mut stream = leaf_stream(
-            self.inner.clone(),
-            root.leaves.iter().map(|l| (*l, None)).collect(),
-        );
+        let mut stream = leaf_stream(self.inner.clone(), whole_leaves(&root));
         while let Some(chunk) = stream.next().await {
             out.extend_from_slice(&chunk?);
         }
@@ -526,7 +606,7 @@ impl BlockStore for IpfsStore {
     }
 
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
-        match self.fetch_block(cid).await {
+        match self.fetch_block(cid, MAX_BLOCK as u64).await {
             Ok(bytes) => {
                 let r = check_range(cid, &range, bytes.len() as u64)?;
                 return Ok(bytes.slice(r));
@@ -544,12 +624,16 @@ impl BlockStore for IpfsStore {
         }
         let first = (range.start / root.leaf_size) as usize;
         let last = ((range.end - 1) / root.leaf_size) as usize;
-        let parts: Vec<(Cid, Option<Range<usize>>)> = (first..=last)
+        let parts: Vec<LeafPart> = (first..=last)
             .map(|i| {
                 let lr = root.leaf_range(i);
                 let s = range.start.max(lr.start) - lr.start;
                 let e = range.end.min(lr.end) - lr.start;
-                (root.leaves[i], Some(s as usize..e as usize))
+                (
+                    root.leaves[i],
+                    lr.end - lr.start,
+                    Some(s as usize..e as usize),
+                )
             })
             .collect();
         let chunks: Vec<Bytes> = leaf_stream(self.inner.clone(), parts).try_collect().await?;
@@ -563,7 +647,12 @@ impl BlockStore for IpfsStore {
     async fn has(&self, cid: &Cid) -> StoreResult<bool> {
         let args = [("arg", cid.to_string()), ("type", "recursive".to_string())];
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        match self.inner.rpc.call("pin/ls", &args, None).await {
+        match self
+            .inner
+            .rpc
+            .call("pin/ls", &args, None, SMALL_ANSWER)
+            .await
+        {
             Ok(_) => return Ok(true),
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
@@ -571,7 +660,12 @@ impl BlockStore for IpfsStore {
         match self
             .inner
             .rpc
-            .call("files/stat", &[("arg", &self.blob_map_path(cid))], None)
+            .call(
+                "files/stat",
+                &[("arg", &self.blob_map_path(cid))],
+                None,
+                SMALL_ANSWER,
+            )
             .await
         {
             Ok(_) => Ok(true),
@@ -587,7 +681,7 @@ impl BlockStore for IpfsStore {
         match self
             .inner
             .rpc
-            .call("pin/rm", &[("arg", &cid.to_string())], None)
+            .call("pin/rm", &[("arg", &cid.to_string())], None, SMALL_ANSWER)
             .await
         {
             Ok(_) | Err(StoreError::NotFound(_)) => {}
@@ -601,6 +695,7 @@ impl BlockStore for IpfsStore {
                 "block/rm",
                 &[("arg", &cid.to_string()), ("force", "true")],
                 None,
+                SMALL_ANSWER,
             )
             .await;
         Ok(())
@@ -631,7 +726,11 @@ impl BlockStore for IpfsStore {
             ("names", "true"),
             ("name", name.as_str()),
         ];
-        let pins: PinLsAnswer = self.inner.rpc.call_json("pin/ls", &args, None).await?;
+        let pins: PinLsAnswer = self
+            .inner
+            .rpc
+            .call_json("pin/ls", &args, None, LISTING_ANSWER)
+            .await?;
         let mut out: Vec<Cid> = pins
             .keys
             .into_iter()
@@ -642,7 +741,7 @@ impl BlockStore for IpfsStore {
         match self
             .inner
             .rpc
-            .call_json::<LsAnswer>("files/ls", &[("arg", &dir)], None)
+            .call_json::<LsAnswer>("files/ls", &[("arg", &dir)], None, LISTING_ANSWER)
             .await
         {
             Ok(ls) => out.extend(
@@ -681,7 +780,7 @@ impl BlockStore for IpfsStore {
     }
 
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
-        match self.fetch_block(cid).await {
+        match self.fetch_block(cid, MAX_BLOCK as u64).await {
             Ok(bytes) => return Ok(super::bytes_stream(bytes)),
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e),
@@ -690,9 +789,6 @@ impl BlockStore for IpfsStore {
             .blob_root(cid)
             .await?
             .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
-        Ok(leaf_stream(
-            self.inner.clone(),
-            root.leaves.iter().map(|l| (*l, None)).collect(),
-        ))
+        Ok(leaf_stream(self.inner.clone(), whole_leaves(&root)))
     }
 }

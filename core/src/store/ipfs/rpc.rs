@@ -14,6 +14,15 @@ use crate::store::{StoreError, StoreResult};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
+/// Cap of a short JSON answer (`version`, `block/put`, `pin/add`, `pin/rm` of 64 CIDs,
+/// `files/write`, `files/mv`, `files/stat`, …): a few hundred bytes to a few KiB when honest.
+pub(super) const SMALL_ANSWER: u64 = 64 << 10;
+/// Cap of an error answer's body (`{"Message": …}`), whatever the call's own cap.
+const ERROR_ANSWER: u64 = 64 << 10;
+/// Cap of a listing of the whole store (`pin/ls` of a namespace, `files/ls` of the blob map):
+/// about 2.5 million entries.
+pub(super) const LISTING_ANSWER: u64 = 256 << 20;
+
 /// Boundary of multipart bodies; never appears in a header we write, and Kubo reads the part by
 /// its length, so blocks containing it are fine.
 const BOUNDARY: &str = "coffer-block-boundary-5d1c7a3e";
@@ -48,12 +57,14 @@ impl Rpc {
         })
     }
 
-    /// Runs `cmd` with query `args` (and a file part `body`), returning the raw response body.
+    /// Runs `cmd` with query `args` (and a file part `body`), returning the raw response body;
+    /// an answer over `max` bytes is [`StoreError::TooLarge`], read no further.
     pub(super) async fn call(
         &self,
         cmd: &str,
         args: &[(&str, &str)],
         body: Option<Bytes>,
+        max: u64,
     ) -> StoreResult<Bytes> {
         let mut url = format!("{}{cmd}", self.base);
         for (i, (k, v)) in args.iter().enumerate() {
@@ -76,39 +87,50 @@ impl Rpc {
         let req = req
             .body(body)
             .map_err(|e| StoreError::Config(format!("bad IPFS request {url}: {e}")))?;
-        let (status, bytes) = self.send(req, cmd).await?;
+        let (status, bytes) = self.send(req, cmd, max).await?;
         if status.is_success() {
             return Ok(bytes);
         }
         Err(map_error(cmd, status.as_u16(), &bytes))
     }
 
-    /// Like [`Rpc::call`], decoding a JSON answer.
+    /// Like [`Rpc::call`], decoding a JSON answer of at most `max` bytes.
     pub(super) async fn call_json<T: DeserializeOwned>(
         &self,
         cmd: &str,
         args: &[(&str, &str)],
         body: Option<Bytes>,
+        max: u64,
     ) -> StoreResult<T> {
-        let bytes = self.call(cmd, args, body).await?;
+        let bytes = self.call(cmd, args, body, max).await?;
         serde_json::from_slice(&bytes)
             .map_err(|e| StoreError::Other(format!("unexpected answer from IPFS {cmd}: {e}")))
     }
 
-    /// A plain GET (trustless gateway reads), with an `Accept` header.
-    pub(super) async fn get_url(&self, url: &str, accept: &str) -> StoreResult<(u16, Bytes)> {
+    /// A plain GET (trustless gateway reads), with an `Accept` header; a successful answer over
+    /// `max` bytes is [`StoreError::TooLarge`].
+    pub(super) async fn get_url(
+        &self,
+        url: &str,
+        accept: &str,
+        max: u64,
+    ) -> StoreResult<(u16, Bytes)> {
         let req = http::Request::get(url)
             .header("accept", accept)
             .body(Full::new(Bytes::new()))
             .map_err(|e| StoreError::Config(format!("bad gateway request {url}: {e}")))?;
-        let (status, bytes) = self.send(req, "gateway GET").await?;
+        let (status, bytes) = self.send(req, "gateway GET", max).await?;
         Ok((status.as_u16(), bytes))
     }
 
+    /// Sends `req` and reads the answer: a successful one of at most `max` bytes (else
+    /// [`StoreError::TooLarge`], from `Content-Length` before reading or as soon as the body
+    /// passes `max`), an error answer cut at [`ERROR_ANSWER`] bytes.
     async fn send(
         &self,
         req: http::Request<Full<Bytes>>,
         what: &str,
+        max: u64,
     ) -> StoreResult<(http::StatusCode, Bytes)> {
         let exchange = async {
             let resp = self.client.request(req).await.map_err(|e| {
@@ -117,10 +139,47 @@ impl Rpc {
                 ))
             })?;
             let status = resp.status();
-            let body = resp.into_body().collect().await.map_err(|e| {
-                StoreError::Unavailable(format!("IPFS {what}: reading the answer failed: {e}"))
-            })?;
-            Ok::<_, StoreError>((status, body.to_bytes()))
+            let too_large = |len: Option<u64>| StoreError::TooLarge {
+                what: match len {
+                    Some(len) => format!("the answer of IPFS {what} ({len} bytes)"),
+                    None => format!("the answer of IPFS {what}"),
+                },
+                limit: max,
+            };
+            let declared = resp
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if status.is_success() && declared.is_some_and(|l| l > max) {
+                return Err(too_large(declared));
+            }
+            let cap = if status.is_success() {
+                max
+            } else {
+                ERROR_ANSWER
+            };
+            let mut body = resp.into_body();
+            let mut out = BytesMut::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| {
+                    StoreError::Unavailable(format!("IPFS {what}: reading the answer failed: {e}"))
+                })?;
+                let Ok(data) = frame.into_data() else {
+                    continue; // trailers
+                };
+                if (out.len() + data.len()) as u64 > cap {
+                    if status.is_success() {
+                        return Err(too_large(declared));
+                    }
+                    // An error message is only read for its text: keep the start.
+                    let room = (cap as usize).saturating_sub(out.len());
+                    out.extend_from_slice(&data[..room.min(data.len())]);
+                    break;
+                }
+                out.extend_from_slice(&data);
+            }
+            Ok::<_, StoreError>((status, out.freeze()))
         };
         let exchange = std::pin::pin!(exchange);
         match select(exchange, futures_timer::Delay::new(self.timeout)).await {

@@ -17,7 +17,7 @@ use futures_util::future::{Either, join_all, select};
 use web_time::Instant;
 
 use super::verifying::{verified_stream, verify_fetched};
-use super::{BlobSource, BlockStore, ByteStream, StoreError, StoreResult};
+use super::{BlobSource, BlockStore, ByteStream, StoreError, StoreResult, check_range_answer};
 use crate::block::Cid;
 use health::Health;
 
@@ -259,6 +259,17 @@ fn all_failed(cid: &Cid, errors: Vec<(usize, StoreError)>) -> StoreError {
     {
         return StoreError::NotFound(cid.to_string());
     }
+    if let Some((_, first)) = errors.first()
+        && errors
+            .iter()
+            .all(|(_, e)| matches!(e, StoreError::TooLarge { .. }))
+        && let StoreError::TooLarge { limit, .. } = first
+    {
+        return StoreError::TooLarge {
+            what: format!("block {cid} on every backend"),
+            limit: *limit,
+        };
+    }
     if errors.len() == 1 {
         return errors
             .into_iter()
@@ -323,17 +334,35 @@ impl BlockStore for ReplicatedStore {
         Err(all_failed(cid, errors))
     }
 
+    /// Like `get`, each backend's answer capped at `max_len` (an oversized answer counts as a
+    /// failure of that backend, and the next is tried).
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let mut errors = Vec::new();
+        for i in self.read_order() {
+            let start = Instant::now();
+            let got = self
+                .deadline(i, "get_max", self.backends[i].store.get_max(cid, max_len))
+                .await;
+            let got = got.and_then(|b| verify_fetched(cid, &b).map(|()| b));
+            self.record(i, start, &got);
+            match got {
+                Ok(b) => return Ok(b),
+                Err(e) => errors.push((i, e)),
+            }
+        }
+        Err(all_failed(cid, errors))
+    }
+
     /// Ranges cannot be checked against a CID; they come unverified (verify them with the Bao
     /// outboard), from the first backend that answers.
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         let mut errors = Vec::new();
         for i in self.read_order() {
             match self
-                .timed(
-                    i,
-                    "get_range",
-                    self.backends[i].store.get_range(cid, range.clone()),
-                )
+                .timed(i, "get_range", async {
+                    let b = self.backends[i].store.get_range(cid, range.clone()).await?;
+                    check_range_answer(cid, &range, b)
+                })
                 .await
             {
                 Ok(b) => return Ok(b),

@@ -7,11 +7,12 @@ use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::S3Store;
 use super::error::map_sdk_error;
+use super::{S3Store, declared_len, read_capped};
+use crate::store::head::{check_head_count, check_head_len, head_too_large};
 use crate::store::{
-    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError, StoreResult,
-    validate_name,
+    ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, MAX_HEAD_BYTES, StoreError,
+    StoreResult, validate_name,
 };
 
 pub(super) fn encode_cw(c: ConditionalWrites) -> u8 {
@@ -35,8 +36,14 @@ impl S3Store {
         format!("{}heads/{vault}/{writer}", self.prefix)
     }
 
-    /// Reads one object with its ETag; `None` when missing.
-    async fn get_with_etag(&self, key: &str) -> StoreResult<Option<(Bytes, HeadVersion)>> {
+    /// Reads `writer`'s head in `vault` with its ETag (at most [`MAX_HEAD_BYTES`]); `None` when
+    /// missing.
+    async fn get_with_etag(
+        &self,
+        vault: &str,
+        writer: &str,
+    ) -> StoreResult<Option<(Bytes, HeadVersion)>> {
+        let key = &self.head_key(vault, writer);
         let out = match self
             .client
             .get_object()
@@ -57,12 +64,36 @@ impl S3Store {
             .e_tag()
             .map(|t| HeadVersion(t.to_string()))
             .ok_or_else(|| StoreError::Other(format!("S3 returned no ETag for {key}")))?;
-        let body = out
-            .body
-            .collect()
+        let declared = declared_len(out.content_length());
+        if let Some(len) = declared {
+            check_head_len(vault, writer, len)?;
+        }
+        let bytes = read_capped(out.body, MAX_HEAD_BYTES, key, || {
+            head_too_large(vault, writer, declared)
+        })
+        .await?;
+        Ok(Some((bytes, etag)))
+    }
+
+    /// The ETag of an object without reading it; `None` when missing.
+    async fn etag(&self, key: &str) -> StoreResult<Option<HeadVersion>> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
             .await
-            .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
-        Ok(Some((body.into_bytes(), etag)))
+        {
+            Ok(out) => out
+                .e_tag()
+                .map(|t| Some(HeadVersion(t.to_string())))
+                .ok_or_else(|| StoreError::Other(format!("S3 returned no ETag for {key}"))),
+            Err(e) => match map_sdk_error(e, key) {
+                StoreError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     /// One put with the condition as headers; the new ETag.
@@ -110,15 +141,15 @@ impl HeadStore for S3Store {
                     && validate_name(w).is_ok()
                 {
                     writers.push(w.to_string());
+                    check_head_count(vault, writers.len())?;
                 }
             }
         }
         // Fetch heads 8 at a time; the ETag comes with the bytes, so they always agree.
         let fetched: Vec<StoreResult<Option<Head>>> = futures_util::stream::iter(writers)
             .map(|w| async move {
-                let key = self.head_key(vault, &w);
                 Ok(self
-                    .get_with_etag(&key)
+                    .get_with_etag(vault, &w)
                     .await?
                     .map(|(bytes, version)| Head {
                         writer: w,
@@ -142,9 +173,8 @@ impl HeadStore for S3Store {
     async fn read_head(&self, vault: &str, writer: &str) -> StoreResult<Option<Head>> {
         validate_name(vault)?;
         validate_name(writer)?;
-        let key = self.head_key(vault, writer);
         Ok(self
-            .get_with_etag(&key)
+            .get_with_etag(vault, writer)
             .await?
             .map(|(bytes, version)| Head {
                 writer: writer.to_string(),
@@ -169,7 +199,7 @@ impl HeadStore for S3Store {
         if self.conditional_writes() == ConditionalWrites::BestEffort
             && condition != HeadCondition::Any
         {
-            let current = self.get_with_etag(&key).await?.map(|(_, v)| v);
+            let current = self.etag(&key).await?;
             crate::store::head::check_condition(&key, current.as_ref(), &condition)?;
         }
         self.put_conditional(&key, bytes, &condition)

@@ -34,11 +34,12 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::io::Cursor;
 
 use super::{
-    BlobSource, BlockStore, ByteStream, ConditionalWrites, StoreError, StoreResult, check_range_u64,
+    BlobSource, BlockStore, ByteStream, ConditionalWrites, StoreError, StoreResult, check_max,
+    check_range_u64,
 };
 use crate::block::Cid;
 use error::map_sdk_error;
@@ -272,6 +273,33 @@ fn not_found_as_cid(e: StoreError, cid: &Cid) -> StoreError {
     }
 }
 
+/// Reads `body` whole, failing with `too_large()` as soon as more than `cap` bytes have arrived:
+/// at most `cap` bytes plus one chunk are ever held.
+async fn read_capped(
+    mut body: SdkByteStream,
+    cap: u64,
+    key: &str,
+    too_large: impl Fn() -> StoreError,
+) -> StoreResult<Bytes> {
+    let mut out = BytesMut::new();
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?
+    {
+        if (out.len() + chunk.len()) as u64 > cap {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out.freeze())
+}
+
+/// The `Content-Length` an S3 answer declared, when it did.
+fn declared_len(len: Option<i64>) -> Option<u64> {
+    len.and_then(|l| u64::try_from(l).ok())
+}
+
 /// Total length from a `Content-Range: bytes a-b/total` header.
 fn content_range_total(header: Option<&str>) -> Option<u64> {
     header?.rsplit('/').next()?.parse().ok()
@@ -329,6 +357,28 @@ impl BlockStore for S3Store {
         Ok(body.into_bytes())
     }
 
+    /// Refuses a `Content-Length` over `max_len` before reading, then reads the body with the
+    /// same cap (a server may send no length, or a wrong one).
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let key = self.block_key(cid);
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| not_found_as_cid(map_sdk_error(e, &key), cid))?;
+        let declared = declared_len(out.content_length());
+        if let Some(len) = declared {
+            check_max(cid, len, max_len)?;
+        }
+        read_capped(out.body, max_len, &key, || {
+            StoreError::block_too_large(cid, declared, max_len)
+        })
+        .await
+    }
+
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         if range.start >= range.end {
             let len = self.object_len(cid).await?;
@@ -363,23 +413,19 @@ impl BlockStore for S3Store {
         if let Some(total) = content_range_total(out.content_range()) {
             check_range_u64(cid, &range, total)?;
         }
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("reading {key}: {e}")))?;
-        let bytes = body.into_bytes();
-        if bytes.len() as u64 != range.end - range.start {
-            return Err(StoreError::Corrupt {
-                cid: cid.to_string(),
-                detail: format!(
-                    "asked for {} bytes, the server sent {}",
-                    range.end - range.start,
-                    bytes.len()
-                ),
-            });
+        let want = range.end - range.start;
+        let too_large = || StoreError::TooLarge {
+            what: format!(
+                "the answer to range {}..{} of {cid}",
+                range.start, range.end
+            ),
+            limit: want,
+        };
+        if declared_len(out.content_length()).is_some_and(|l| l > want) {
+            return Err(too_large());
         }
-        Ok(bytes)
+        let bytes = read_capped(out.body, want, &key, too_large).await?;
+        super::check_range_answer(cid, &range, bytes)
     }
 
     async fn has(&self, cid: &Cid) -> StoreResult<bool> {
@@ -452,10 +498,21 @@ impl BlockStore for S3Store {
             .send()
             .await
             .map_err(|e| not_found_as_cid(map_sdk_error(e, &key), cid))?;
-        let stream = futures_util::stream::unfold(Some((out.body, key)), |state| async move {
-            let (mut body, key) = state?;
+        // Never more than the declared length (S3 always declares it; hyper also enforces it).
+        let limit = declared_len(out.content_length());
+        let cid = *cid;
+        let state = (out.body, key, 0u64);
+        let stream = futures_util::stream::unfold(Some(state), move |state| async move {
+            let (mut body, key, sent) = state?;
             match body.try_next().await {
-                Ok(Some(chunk)) => Some((Ok(chunk), Some((body, key)))),
+                Ok(Some(chunk)) => {
+                    let sent = sent + chunk.len() as u64;
+                    if let Some(limit) = limit.filter(|l| sent > *l) {
+                        let e = StoreError::block_too_large(&cid, None, limit);
+                        return Some((Err(e), None));
+                    }
+                    Some((Ok(chunk), Some((body, key, sent))))
+                }
                 Ok(None) => None,
                 Err(e) => Some((
                     Err(StoreError::Unavailable(format!("reading {key}: {e}"))),

@@ -2,12 +2,13 @@
 //!
 //! A blob of at least one part goes up as a multipart upload of fixed-size parts (the last one
 //! shorter). Before creating an upload we look for an unfinished one of the same key
-//! (`ListMultipartUploads`) and list its parts (`ListParts`): a part already there with the
-//! expected size is not sent again. The source is still read and hashed in full (the BLAKE3 of
+//! (`ListMultipartUploads`) and list its parts (`ListParts`): a part already there holding the
+//! bytes we would send is not sent again. The source is still read and hashed in full (the BLAKE3 of
 //! the whole blob must equal the CID before the upload is completed), so resuming saves upload
-//! bandwidth, not reading. A listed part is reused only when its size and, for a plain-MD5 ETag,
-//! its MD5 match the bytes we would send. When the bytes do not match the CID the upload is aborted; when the
-//! source or the network fails, it is left for the next attempt to resume.
+//! bandwidth, not reading. A listed part is reused only when its size matches and its ETag is a
+//! plain MD5 equal to the MD5 of the bytes we would send; a part with any other ETag is sent again
+//! (never reused on size alone). When the bytes do not match the CID the upload is aborted; when
+//! the source or the network fails, it is left for the next attempt to resume.
 
 use std::collections::HashMap;
 
@@ -256,20 +257,22 @@ pub(super) async fn put_blob(
     Ok(report)
 }
 
-/// Whether an uploaded part's ETag shows it holds `chunk`: the size must match, and when the
-/// ETag is a plain MD5 (32 hex digits, as S3 and SeaweedFS give for unencrypted parts) so must it.
+/// Whether an uploaded part provably holds `chunk`: its size matches and its ETag is a plain MD5
+/// (32 hex digits, as S3, SeaweedFS and Ceph give for unencrypted parts) equal to the MD5 of
+/// `chunk`. Any other ETag (SSE-KMS, SSE-C, a store's own scheme) proves nothing, so the part is
+/// sent again: a store, or a leftover upload of other bytes, can never slip a part in on size.
 fn part_matches(size: i64, etag: &str, chunk: &[u8]) -> bool {
     if size != chunk.len() as i64 {
         return false;
     }
     let tag = etag.trim_matches('"');
-    if tag.len() == 32 && tag.bytes().all(|b| b.is_ascii_hexdigit()) {
-        use md5::Digest;
-        let md5 = md5::Md5::digest(chunk);
-        let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
-        return hex.eq_ignore_ascii_case(tag);
+    if tag.len() != 32 || !tag.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
     }
-    true
+    use md5::Digest;
+    let md5 = md5::Md5::digest(chunk);
+    let hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+    hex.eq_ignore_ascii_case(tag)
 }
 
 pub(super) async fn abort_all(store: &S3Store) -> StoreResult<usize> {
@@ -298,4 +301,39 @@ pub(super) async fn abort_all(store: &S3Store) -> StoreResult<usize> {
         }
     }
     Ok(aborted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_matches;
+
+    #[test]
+    fn a_part_is_reused_only_on_a_matching_md5() {
+        let chunk = b"the part we would send";
+        let md5 = "\"a5e1f9b3b4fa4a4b0b5b8f2a0e3c6d11\"";
+        let right = {
+            use md5::Digest;
+            let d = md5::Md5::digest(chunk);
+            format!(
+                "\"{}\"",
+                d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            )
+        };
+        let n = chunk.len() as i64;
+        assert!(part_matches(n, &right, chunk));
+        assert!(part_matches(n, &right.to_uppercase(), chunk));
+        // Same size, other bytes.
+        assert!(!part_matches(n, md5, chunk));
+        // Wrong size.
+        assert!(!part_matches(n + 1, &right, chunk));
+        // ETags that are not a plain MD5 prove nothing: never reused on size alone.
+        for etag in [
+            "\"abc-2\"",
+            "\"\"",
+            "\"0123456789abcdef0123456789abcdef-1\"",
+            "W/\"x\"",
+        ] {
+            assert!(!part_matches(n, etag, chunk), "{etag}");
+        }
+    }
 }
