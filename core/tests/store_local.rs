@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use coffer::block::raw_cid;
+use coffer::store::hostile::{Attack, HostileStore};
 use coffer::store::{
-    BlockStore, DirStore, FaultConfig, FaultyStore, HeadCondition, HeadStore, MemoryStore,
-    ReplicatedStore, ReplicationConfig, StoreError, VerifyingStore, collect_stream,
+    BlockStore, DirStore, FaultConfig, FaultyStore, HeadCondition, HeadStore, MAX_HEADS,
+    MemoryStore, ReplicatedStore, ReplicationConfig, StoreError, VerifyingStore, collect_stream,
 };
 use common::{block_store_suite, data, head_cas_race, head_store_suite};
 
@@ -591,4 +592,141 @@ async fn streamed_replication_keeps_the_quorum_rules() {
     for b in &backends {
         assert!(!b.inner().has(&claimed).await.unwrap());
     }
+}
+
+#[tokio::test]
+async fn dir_store_refuses_an_inflated_block_file_before_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DirStore::open(dir.path()).unwrap();
+    let bytes = Bytes::from(data("dir-inflated", 1000));
+    let cid = raw_cid(&bytes);
+    s.put(&cid, bytes.clone()).await.unwrap();
+    // Whoever holds the disk replaces the block by a sparse 1 TiB file.
+    let f = std::fs::File::create(s.block_path(&cid)).unwrap();
+    f.set_len(1 << 40).unwrap();
+    let err = s.get_max(&cid, 1000).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::TooLarge { what, limit: 1000 } if what.contains("1099511627776 bytes")),
+        "refused from the file's length, before reading: {err}"
+    );
+    // A stream never yields more than the length the file had when it was opened.
+    std::fs::write(s.block_path(&cid), &bytes).unwrap();
+    let streamed = collect_stream(s.get_stream(&cid).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(streamed, bytes);
+}
+
+/// Writes `n` head files straight into a directory store's namespace (as its disk's owner can).
+fn fill_heads(dir: &std::path::Path, ns: &str, n: usize) {
+    let heads = dir.join("heads").join(ns);
+    std::fs::create_dir_all(&heads).unwrap();
+    for i in 0..n {
+        std::fs::write(heads.join(format!("w{i}")), b"h").unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_namespace_of_more_than_max_heads_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DirStore::open(dir.path()).unwrap();
+    fill_heads(dir.path(), "inbox", MAX_HEADS);
+    assert_eq!(s.read_heads("inbox").await.unwrap().len(), MAX_HEADS);
+    fill_heads(dir.path(), "flooded", MAX_HEADS + 1);
+    assert!(matches!(
+        s.read_heads("flooded").await,
+        Err(StoreError::TooLarge { limit, .. }) if limit == MAX_HEADS as u64
+    ));
+
+    let m = MemoryStore::new();
+    for i in 0..=MAX_HEADS {
+        m.write_head(
+            "flooded",
+            &format!("w{i}"),
+            Bytes::from_static(b"h"),
+            HeadCondition::Any,
+        )
+        .await
+        .unwrap();
+    }
+    assert!(matches!(
+        m.read_heads("flooded").await,
+        Err(StoreError::TooLarge { .. })
+    ));
+}
+
+/// An app-provided store: only the required methods, so `get_max` is the trait's default.
+struct AppStore(HostileStore<MemoryStore>);
+
+#[async_trait::async_trait]
+impl BlockStore for AppStore {
+    async fn put(&self, cid: &coffer::block::Cid, bytes: Bytes) -> coffer::store::StoreResult<()> {
+        self.0.put(cid, bytes).await
+    }
+    async fn get(&self, cid: &coffer::block::Cid) -> coffer::store::StoreResult<Bytes> {
+        self.0.get(cid).await
+    }
+    async fn get_range(
+        &self,
+        cid: &coffer::block::Cid,
+        range: std::ops::Range<u64>,
+    ) -> coffer::store::StoreResult<Bytes> {
+        self.0.get_range(cid, range).await
+    }
+    async fn has(&self, cid: &coffer::block::Cid) -> coffer::store::StoreResult<bool> {
+        self.0.has(cid).await
+    }
+    async fn delete(&self, cid: &coffer::block::Cid) -> coffer::store::StoreResult<()> {
+        self.0.delete(cid).await
+    }
+    async fn list(&self) -> coffer::store::StoreResult<Vec<coffer::block::Cid>> {
+        self.0.list().await
+    }
+}
+
+#[tokio::test]
+async fn the_default_get_max_and_replication_refuse_inflated_answers() {
+    let bytes = Bytes::from(data("inflated", 1000));
+    let cid = raw_cid(&bytes);
+    let app = AppStore(HostileStore::new(MemoryStore::new(), 1));
+    app.0.set_enforce_caps(false);
+    app.put(&cid, bytes.clone()).await.unwrap();
+    app.0.arm(Attack::OversizeBlock {
+        target: cid,
+        extra: 1,
+    });
+    assert!(matches!(
+        app.get_max(&cid, 1000).await,
+        Err(StoreError::TooLarge { limit: 1000, .. })
+    ));
+
+    // Replication: an inflating backend counts as failed and the next one answers.
+    let honest = Arc::new(MemoryStore::new());
+    honest.put(&cid, bytes.clone()).await.unwrap();
+    let app = Arc::new(app);
+    let r = ReplicatedStore::new(
+        vec![app.clone() as Arc<dyn BlockStore>, honest.clone()],
+        ReplicationConfig {
+            write_quorum: 1,
+            timeout: None,
+        },
+    )
+    .unwrap();
+    for _ in 0..3 {
+        assert_eq!(r.get_max(&cid, 1000).await.unwrap(), bytes);
+        // A range answer longer than asked is refused too, and another backend answers.
+        assert_eq!(
+            r.get_range(&cid, 10..20).await.unwrap(),
+            bytes.slice(10..20)
+        );
+    }
+    honest.delete(&cid).await.unwrap();
+    assert!(matches!(
+        r.get_max(&cid, 1000).await,
+        Err(StoreError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        r.get_range(&cid, 10..20).await,
+        Err(StoreError::TooLarge { .. })
+    ));
 }

@@ -9,7 +9,8 @@ pub mod vault;
 use bytes::Bytes;
 use coffer::block::{Cid, encode_node, raw_cid};
 use coffer::store::{
-    BlockStore, ConditionalWrites, HeadCondition, HeadStore, StoreError, collect_stream,
+    BlockStore, ConditionalWrites, HeadCondition, HeadStore, MAX_HEAD_BYTES, StoreError,
+    collect_stream,
 };
 use futures_util::io::Cursor;
 
@@ -69,6 +70,15 @@ pub async fn block_store_suite<S: BlockStore>(store: &S, tag: &str, big: usize) 
         bytes.slice(10..20)
     );
     assert_eq!(store.get_range(&cid, 0..1000).await.unwrap(), bytes);
+    assert_eq!(store.get_max(&cid, 1000).await.unwrap(), bytes);
+    assert_eq!(store.get_max(&cid, u64::MAX).await.unwrap(), bytes);
+    assert!(
+        matches!(
+            store.get_max(&cid, 999).await,
+            Err(StoreError::TooLarge { limit: 999, .. })
+        ),
+        "a block over the caller's cap must be TooLarge"
+    );
     assert_eq!(
         store.get_range(&cid, 999..1000).await.unwrap(),
         bytes.slice(999..1000)
@@ -128,6 +138,18 @@ pub async fn block_store_suite<S: BlockStore>(store: &S, tag: &str, big: usize) 
         .unwrap();
     assert!(streamed == blob, "streamed blob differs");
     assert_eq!(store.get(&blob_cid).await.unwrap().len(), big);
+    // The cap on a whole read: exactly the length passes, one byte less is refused.
+    assert_eq!(
+        store.get_max(&blob_cid, big as u64).await.unwrap().len(),
+        big
+    );
+    assert!(
+        matches!(
+            store.get_max(&blob_cid, big as u64 - 1).await,
+            Err(StoreError::TooLarge { limit, .. }) if limit == big as u64 - 1
+        ),
+        "a blob over the caller's cap must be TooLarge"
+    );
     for r in [
         0..1u64,
         (big as u64 / 2 - 3)..(big as u64 / 2 + 5),
@@ -182,6 +204,7 @@ pub async fn block_store_suite<S: BlockStore>(store: &S, tag: &str, big: usize) 
 
 /// The head-store suite. `vault` must be fresh.
 pub async fn head_store_suite<H: HeadStore>(store: &H, vault: &str) {
+    oversized_head_is_refused(store, &format!("{vault}-big")).await;
     assert!(store.read_heads(vault).await.unwrap().is_empty());
     assert!(store.read_head(vault, "alice").await.unwrap().is_none());
     let enforced = store.conditional_writes() == ConditionalWrites::Enforced;
@@ -306,4 +329,203 @@ pub async fn head_cas_race<H: HeadStore>(store: &H, vault: &str, contenders: usi
         "exactly one compare-and-swap must win: {results:?}"
     );
     assert_eq!(conflicts, contenders - 1);
+}
+
+/// A head over [`MAX_HEAD_BYTES`] is refused by `read_heads` and `read_head`; one of exactly the
+/// limit is read.
+pub async fn oversized_head_is_refused<H: HeadStore>(store: &H, ns: &str) {
+    let limit = MAX_HEAD_BYTES as usize;
+    store
+        .write_head(
+            ns,
+            "full",
+            Bytes::from(vec![7u8; limit]),
+            HeadCondition::Any,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.read_heads(ns).await.unwrap()[0].bytes.len(), limit);
+    store
+        .write_head(
+            ns,
+            "over",
+            Bytes::from(vec![7u8; limit + 1]),
+            HeadCondition::Any,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            store.read_heads(ns).await,
+            Err(StoreError::TooLarge { limit, .. }) if limit == MAX_HEAD_BYTES
+        ),
+        "a head over MAX_HEAD_BYTES must make read_heads TooLarge"
+    );
+    assert!(matches!(
+        store.read_head(ns, "over").await,
+        Err(StoreError::TooLarge { .. })
+    ));
+    // Nor does it stop its own writer from replacing it.
+    store
+        .write_head(
+            ns,
+            "over",
+            Bytes::from_static(b"small again"),
+            HeadCondition::Any,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.read_heads(ns).await.unwrap().len(), 2);
+}
+
+/// What the adversary's HTTP server answers to one request.
+pub enum HttpAnswer {
+    /// This status and body.
+    Small(u16, Vec<u8>),
+    /// `200`, chunked, with garbage that never ends (until the client hangs up).
+    Endless,
+    /// `200` declaring this `Content-Length`, then garbage until the client hangs up.
+    Declared(u64),
+}
+
+/// A hostile HTTP/1.1 server on 127.0.0.1: it plays a store that inflates answers. It is the
+/// adversary of the test, not a mock of the store: it answers each request with what `answer`
+/// says, counts the bytes it managed to send, and stops sending at 8 GiB per answer.
+pub struct HostileHttp {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HostileHttp {
+    /// Bytes of answer bodies sent so far (those the client's socket accepted).
+    pub fn sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for HostileHttp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a [`HostileHttp`]; `answer` gets the method and the request target (path and query).
+pub async fn hostile_http(
+    answer: impl Fn(&str, &str) -> HttpAnswer + Send + Sync + 'static,
+) -> HostileHttp {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let sent = Arc::new(AtomicU64::new(0));
+    let answer = Arc::new(answer);
+    let counter = sent.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                return;
+            };
+            let (answer, sent) = (answer.clone(), counter.clone());
+            tokio::spawn(async move {
+                // The request head, then its body (by Content-Length), all ignored.
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    let Ok(n) = conn.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    if req.len() > 1 << 20 {
+                        return;
+                    }
+                };
+                let head = String::from_utf8_lossy(&req[..head_end]).to_string();
+                let body_len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut have = req.len() - head_end;
+                while have < body_len {
+                    let Ok(n) = conn.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    have += n;
+                }
+                let mut parts = head.split_whitespace();
+                let method = parts.next().unwrap_or("").to_string();
+                let target = parts.next().unwrap_or("").to_string();
+                let garbage = vec![0x5au8; 64 << 10];
+                let limit: u64 = 8 << 30;
+                match answer(&method, &target) {
+                    HttpAnswer::Small(status, body) => {
+                        let head = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = conn.write_all(head.as_bytes()).await;
+                        let _ = conn.write_all(&body).await;
+                    }
+                    HttpAnswer::Endless => {
+                        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+                        if conn.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let mut chunk = format!("{:x}\r\n", garbage.len()).into_bytes();
+                        chunk.extend_from_slice(&garbage);
+                        chunk.extend_from_slice(b"\r\n");
+                        while sent.load(Ordering::SeqCst) < limit {
+                            if conn.write_all(&chunk).await.is_err() {
+                                return;
+                            }
+                            sent.fetch_add(garbage.len() as u64, Ordering::SeqCst);
+                        }
+                    }
+                    HttpAnswer::Declared(len) => {
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+                        );
+                        if conn.write_all(head.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let mut left = len.min(limit);
+                        while left > 0 {
+                            let n = (garbage.len() as u64).min(left) as usize;
+                            if conn.write_all(&garbage[..n]).await.is_err() {
+                                return;
+                            }
+                            sent.fetch_add(n as u64, Ordering::SeqCst);
+                            left -= n as u64;
+                        }
+                    }
+                }
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    HostileHttp { url, sent, task }
+}
+
+/// Runs `fut`, failing the test when it has not finished within `secs` seconds (a reader that
+/// buffers an endless answer never would).
+pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(secs), fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish in {secs} s: the answer was not capped"))
 }

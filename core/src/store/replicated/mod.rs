@@ -259,15 +259,19 @@ fn all_failed(cid: &Cid, errors: Vec<(usize, StoreError)>) -> StoreError {
     {
         return StoreError::NotFound(cid.to_string());
     }
-    if let Some((_, first)) = errors.first()
+    // Every backend that had the block inflated it: say so, not "unavailable".
+    let too_large = errors.iter().find_map(|(_, e)| match e {
+        StoreError::TooLarge { limit, .. } => Some(*limit),
+        _ => None,
+    });
+    if let Some(limit) = too_large
         && errors
             .iter()
-            .all(|(_, e)| matches!(e, StoreError::TooLarge { .. }))
-        && let StoreError::TooLarge { limit, .. } = first
+            .all(|(_, e)| matches!(e, StoreError::TooLarge { .. } | StoreError::NotFound(_)))
     {
         return StoreError::TooLarge {
-            what: format!("block {cid} on every backend"),
-            limit: *limit,
+            what: format!("block {cid} on every backend that has it"),
+            limit,
         };
     }
     if errors.len() == 1 {
