@@ -15,7 +15,10 @@ use coffer::store::s3::{S3Config, S3Credentials, S3Store};
 use coffer::store::{
     BlockStore, ConditionalWrites, HeadCondition, HeadStore, StoreError, collect_stream,
 };
-use common::{block_store_suite, data, head_cas_race, head_store_suite, require_env, run_tag};
+use common::{
+    HttpAnswer, block_store_suite, data, head_cas_race, head_store_suite, hostile_http, refused,
+    require_env, run_tag, within,
+};
 use futures_util::io::{AsyncRead, Cursor};
 
 const HOW: &str = ".ci/seaweedfs.sh start";
@@ -246,4 +249,146 @@ async fn unreachable_endpoint_is_unavailable() {
     let s = S3Store::connect(c).await.unwrap();
     let err = s.get(&raw_cid(b"x")).await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_inflated_object_is_refused_from_its_length() {
+    let tag = run_tag("s3-inflated");
+    let s = store(&tag).await;
+    let bytes = Bytes::from(data(&tag, 1000));
+    let cid = raw_cid(&bytes);
+    // Whoever can write the bucket puts 64 MiB under the block's key.
+    let big = data(&format!("{tag}/big"), 64 << 20);
+    s.client()
+        .put_object()
+        .bucket(s.bucket())
+        .key(s.block_key(&cid))
+        .body(big.into())
+        .send()
+        .await
+        .unwrap();
+    let err = refused(
+        "get_max",
+        within(30, "get_max", s.get_max(&cid, 1000)).await,
+    );
+    assert!(
+        matches!(&err, StoreError::TooLarge { what, limit: 1000 } if what.contains(&(64u64 << 20).to_string())),
+        "refused from Content-Length, before reading the body: {err}"
+    );
+    // A range is read exactly; the object's length shows only through Content-Range.
+    assert_eq!(s.get_range(&cid, 5..10).await.unwrap().len(), 5);
+    s.delete(&cid).await.unwrap();
+}
+
+/// An S3 store pointed at the adversary (no retries: the point is the first answer).
+async fn store_at(url: &str) -> S3Store {
+    let mut c = S3Config::new("bucket");
+    c.endpoint = Some(url.to_string());
+    c.path_style = true;
+    c.max_attempts = 1;
+    c.credentials = Some(S3Credentials {
+        access_key_id: "hostile".into(),
+        secret_access_key: zeroize::Zeroizing::new("hostile".into()),
+        session_token: None,
+    });
+    S3Store::connect(c).await.unwrap()
+}
+
+#[tokio::test]
+async fn endless_s3_answers_are_cut_at_the_cap() {
+    let server = hostile_http(|_, _| HttpAnswer::Endless).await;
+    let s = store_at(&server.url).await;
+    let cid = raw_cid(b"any block");
+    let err = refused(
+        "get_max",
+        within(30, "get_max", s.get_max(&cid, 1 << 20)).await,
+    );
+    assert!(
+        matches!(err, StoreError::TooLarge { limit, .. } if limit == 1 << 20),
+        "{err}"
+    );
+    let err = refused(
+        "get_range",
+        within(30, "get_range", s.get_range(&cid, 0..100)).await,
+    );
+    assert!(
+        matches!(err, StoreError::TooLarge { limit: 100, .. }),
+        "{err}"
+    );
+    let err = refused(
+        "read_head",
+        within(30, "read_head", s.read_head("vault", "alice")).await,
+    );
+    assert!(
+        matches!(err, StoreError::TooLarge { limit, .. } if limit == coffer::store::MAX_HEAD_BYTES),
+        "{err}"
+    );
+    // A stream ends with an error at the declared length (hyper enforces it as well).
+    let declared = hostile_http(|_, _| HttpAnswer::Declared(1 << 40)).await;
+    let s = store_at(&declared.url).await;
+    let err = refused(
+        "get_max",
+        within(30, "get_max", s.get_max(&cid, 1 << 20)).await,
+    );
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    // What the client read before hanging up: the cap and what sat in socket buffers.
+    let sent = server.sent() + declared.sent();
+    assert!(
+        sent < 64 << 20,
+        "the adversary sent {sent} bytes before the client hung up"
+    );
+}
+
+#[tokio::test]
+async fn a_leftover_part_of_other_bytes_is_not_reused() {
+    let tag = run_tag("s3-part-reuse");
+    let mut c = config(&tag);
+    c.part_size = 5 << 20;
+    let s = S3Store::connect(c).await.unwrap();
+    let blob = data(&tag, (5 << 20) * 2 + 100); // 3 parts
+    let cid = raw_cid(&blob);
+    let key = s.block_key(&cid);
+
+    // An unfinished upload of this key whose part 1 has the right size and other bytes, and
+    // whose part 2 holds the right bytes.
+    let created = s
+        .client()
+        .create_multipart_upload()
+        .bucket(s.bucket())
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap();
+    let mut forged = blob[..5 << 20].to_vec();
+    forged[12345] ^= 1;
+    for (n, part) in [(1, forged), (2, blob[5 << 20..10 << 20].to_vec())] {
+        s.client()
+            .upload_part()
+            .bucket(s.bucket())
+            .key(&key)
+            .upload_id(id)
+            .part_number(n)
+            .body(part.into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let report = s
+        .put_blob(
+            &cid,
+            &mut Cursor::new(blob.clone()),
+            Some(blob.len() as u64),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.parts, 3, "{report:?}");
+    assert_eq!(
+        report.parts_reused, 1,
+        "only the part whose MD5 matches is reused: {report:?}"
+    );
+    assert_eq!(report.bytes_sent, blob.len() as u64 - (5 << 20));
+    assert_eq!(s.get(&cid).await.unwrap(), blob, "the stored blob is ours");
+    s.delete(&cid).await.unwrap();
 }

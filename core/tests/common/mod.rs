@@ -483,7 +483,7 @@ pub async fn hostile_http(
                         let _ = conn.write_all(&body).await;
                     }
                     HttpAnswer::Endless => {
-                        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+                        let head = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\netag: \"hostile\"\r\nconnection: close\r\n\r\n";
                         if conn.write_all(head.as_bytes()).await.is_err() {
                             return;
                         }
@@ -528,4 +528,13 @@ pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Outp
     tokio::time::timeout(std::time::Duration::from_secs(secs), fut)
         .await
         .unwrap_or_else(|_| panic!("{what} did not finish in {secs} s: the answer was not capped"))
+}
+
+/// The error of a read that must fail; on success the test fails without printing what was
+/// read (it may be megabytes of garbage).
+pub fn refused<T>(what: &str, result: Result<T, StoreError>) -> StoreError {
+    match result {
+        Ok(_) => panic!("{what} succeeded where it must be refused"),
+        Err(e) => e,
+    }
 }
