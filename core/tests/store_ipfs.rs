@@ -10,7 +10,10 @@ use bytes::Bytes;
 use coffer::block::{encode_node, raw_cid};
 use coffer::store::ipfs::{IpfsConfig, IpfsStore, LEAF_SIZE};
 use coffer::store::{BlockStore, ConditionalWrites, HeadStore, StoreError, collect_stream};
-use common::{block_store_suite, data, head_store_suite, require_env, run_tag};
+use common::{
+    HttpAnswer, block_store_suite, data, head_store_suite, hostile_http, refused, require_env,
+    run_tag, within,
+};
 
 const HOW: &str = ".ci/kubo.sh start";
 
@@ -340,4 +343,106 @@ async fn a_dead_node_is_unavailable() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+/// An IPFS store whose RPC API is the adversary: `version` answers, everything else inflates.
+async fn hostile_kubo(other: HttpAnswer) -> (common::HostileHttp, IpfsStore) {
+    let other = std::sync::Mutex::new(Some(other));
+    let server = hostile_http(move |_, target| {
+        if target.starts_with("/api/v0/version") {
+            return HttpAnswer::Small(200, br#"{"Version":"0.0.0-hostile"}"#.to_vec());
+        }
+        match other.lock().unwrap().as_ref() {
+            Some(HttpAnswer::Declared(n)) => HttpAnswer::Declared(*n),
+            _ => HttpAnswer::Endless,
+        }
+    })
+    .await;
+    let mut c = IpfsConfig::new(server.url.clone());
+    c.timeout = std::time::Duration::from_secs(60);
+    let s = IpfsStore::connect(c).await.unwrap();
+    (server, s)
+}
+
+#[tokio::test]
+async fn inflated_kubo_answers_are_cut_at_the_cap() {
+    let (server, s) = hostile_kubo(HttpAnswer::Endless).await;
+    let cid = raw_cid(b"any block");
+    let err = refused(
+        "get_max",
+        within(30, "get_max", s.get_max(&cid, 1000)).await,
+    );
+    assert!(
+        matches!(err, StoreError::TooLarge { limit: 1000, .. }),
+        "{err}"
+    );
+    // A plain get of a block is capped at the 1 MiB block limit.
+    let err = refused("get", within(30, "get", s.get(&cid)).await);
+    assert!(
+        matches!(err, StoreError::TooLarge { limit, .. } if limit == 1 << 20),
+        "{err}"
+    );
+    let err = refused(
+        "range",
+        within(30, "get_range", s.get_range(&cid, 0..10)).await,
+    );
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    // MFS head reads and listings.
+    let err = refused(
+        "read_head",
+        within(30, "read_head", s.read_head("v", "w")).await,
+    );
+    assert!(
+        matches!(err, StoreError::TooLarge { limit, .. } if limit == coffer::store::MAX_HEAD_BYTES),
+        "{err}"
+    );
+    let err = refused(
+        "read_heads",
+        within(30, "read_heads", s.read_heads("v")).await,
+    );
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    // JSON answers of short commands.
+    let err = refused("has", within(30, "has", s.has(&cid)).await);
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
+    assert!(
+        server.sent() < 64 << 20,
+        "the adversary sent {} bytes before the client hung up",
+        server.sent()
+    );
+
+    // A declared length over the cap is refused before any of the body is read.
+    let (server, s) = hostile_kubo(HttpAnswer::Declared(1 << 40)).await;
+    let err = refused("list", within(30, "list", s.list()).await);
+    assert!(
+        matches!(&err, StoreError::TooLarge { what, .. } if what.contains("1099511627776 bytes")),
+        "{err}"
+    );
+    drop(server);
+}
+
+#[tokio::test]
+async fn an_inflating_gateway_is_skipped_for_the_node() {
+    let _gc = GC.read().await;
+    let tag = run_tag("ipfs-gw-inflated");
+    let gateway = hostile_http(|_, _| HttpAnswer::Endless).await;
+    let mut c = IpfsConfig::new(api());
+    c.namespace = tag.clone();
+    c.gateway = Some(gateway.url.clone());
+    let s = IpfsStore::connect(c).await.unwrap();
+    let b = Bytes::from(data(&tag, 3000));
+    let cid = raw_cid(&b);
+    s.put(&cid, b.clone()).await.unwrap();
+    assert_eq!(within(30, "get", s.get(&cid)).await.unwrap(), b);
+    assert_eq!(s.get_max(&cid, 3000).await.unwrap(), b);
+    assert_eq!(
+        s.gateway_reads(),
+        0,
+        "nothing was taken from the inflating gateway"
+    );
+    // The node's own answer is capped too: a real block over the caller's limit.
+    assert!(matches!(
+        s.get_max(&cid, 2999).await,
+        Err(StoreError::TooLarge { limit: 2999, .. })
+    ));
+    s.delete(&cid).await.unwrap();
 }

@@ -390,7 +390,7 @@ pub enum HttpAnswer {
 
 /// A hostile HTTP/1.1 server on 127.0.0.1: it plays a store that inflates answers. It is the
 /// adversary of the test, not a mock of the store: it answers each request with what `answer`
-/// says, counts the bytes it managed to send, and stops sending at 8 GiB per answer.
+/// says, counts the bytes it managed to send, and stops sending after 1 GiB in all.
 pub struct HostileHttp {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
@@ -472,7 +472,7 @@ pub async fn hostile_http(
                 let method = parts.next().unwrap_or("").to_string();
                 let target = parts.next().unwrap_or("").to_string();
                 let garbage = vec![0x5au8; 64 << 10];
-                let limit: u64 = 8 << 30;
+                let limit: u64 = 1 << 30;
                 match answer(&method, &target) {
                     HttpAnswer::Small(status, body) => {
                         let head = format!(
