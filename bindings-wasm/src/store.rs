@@ -5,6 +5,7 @@
 //! put(cid: string, bytes: Uint8Array): Promise<void>
 //! get(cid: string): Promise<Uint8Array | null>            // null/undefined: not found
 //! getRange?(cid, start, end): Promise<Uint8Array | null>   // optional; else get + slice
+//! getMax?(cid, maxLen): Promise<Uint8Array | null>         // optional; else get + length check
 //! has(cid): Promise<boolean>
 //! delete(cid): Promise<void>
 //! list(): Promise<string[]>
@@ -16,8 +17,15 @@
 //!
 //! Methods may return values or Promises. A thrown error or rejected Promise becomes a
 //! [`StoreError`]: by its `code` property when it is one of `NotFound`, `PreconditionFailed`,
-//! `AccessDenied`, `Throttled`, `Timeout`, otherwise `Unavailable` with its message. Every
-//! returned value is type-checked; nothing a JS store does can trap the module.
+//! `AccessDenied`, `Throttled`, `Timeout`, `TooLarge`, otherwise `Unavailable` with its message.
+//! Every returned value is type-checked; nothing a JS store does can trap the module.
+//!
+//! Answers are bounded as the native stores' are: a `getMax` or `get` answer over the caller's
+//! limit is `TooLarge`; a `getRange` answer longer than asked is `TooLarge`, a shorter one
+//! `RangeOutOfBounds` (`Uint8Array.slice` shortens past the end); `readHeads` may return at
+//! most `MAX_HEADS` (10,000) heads of at most `MAX_HEAD_BYTES` (1 MiB) each. A JS store cannot
+//! stop a `fetch` from buffering: the package's own stores (`S3Store`, `IpfsStore`) read their
+//! HTTP bodies with the same caps.
 
 use std::ops::Range;
 
@@ -28,8 +36,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use coffer::block::Cid;
 use coffer::store::{
-    BlockStore, ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, StoreError,
-    StoreResult,
+    BlockStore, ConditionalWrites, Head, HeadCondition, HeadStore, HeadVersion, MAX_HEAD_BYTES,
+    MAX_HEADS, StoreError, StoreResult,
 };
 
 use crate::convert::{MAX_BYTES, obj, prop};
@@ -46,7 +54,7 @@ impl std::fmt::Debug for JsStore {
     }
 }
 
-const METHODS: [&str; 8] = [
+const METHODS: [&str; 9] = [
     "put",
     "get",
     "has",
@@ -55,6 +63,7 @@ const METHODS: [&str; 8] = [
     "readHeads",
     "writeHead",
     "getRange",
+    "getMax",
 ];
 
 impl JsStore {
@@ -151,6 +160,17 @@ fn js_to_store(method: &str, e: &JsValue) -> StoreError {
         Some("AccessDenied") => StoreError::AccessDenied(what),
         Some("Throttled") => StoreError::Throttled(what),
         Some("Timeout") => StoreError::Timeout(what),
+        Some("TooLarge") => StoreError::TooLarge {
+            what,
+            limit: if e.is_object() {
+                Reflect::get(e, &JsValue::from_str("limit"))
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .map_or(0, |l| l as u64)
+            } else {
+                0
+            },
+        },
         _ => StoreError::Unavailable(what),
     }
 }
@@ -176,6 +196,23 @@ impl BlockStore for JsStore {
             .ok_or_else(|| StoreError::NotFound(cid.to_string()))
     }
 
+    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
+        let b = if self.method("getMax").is_some() {
+            self.call_bytes("getMax", &[cid_js(cid), JsValue::from_f64(max_len as f64)])
+                .await?
+        } else {
+            self.call_bytes("get", &[cid_js(cid)]).await?
+        }
+        .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
+        if b.len() as u64 > max_len {
+            return Err(StoreError::TooLarge {
+                what: format!("block {cid} ({} bytes) from the JS store", b.len()),
+                limit: max_len,
+            });
+        }
+        Ok(b)
+    }
+
     async fn get_range(&self, cid: &Cid, range: Range<u64>) -> StoreResult<Bytes> {
         let out_of_bounds = |len: u64| StoreError::RangeOutOfBounds {
             cid: cid.to_string(),
@@ -195,7 +232,22 @@ impl BlockStore for JsStore {
                 )
                 .await?
                 .ok_or_else(|| StoreError::NotFound(cid.to_string()))?;
-            if range.start > range.end || b.len() as u64 != range.end - range.start {
+            if range.start > range.end {
+                return Err(out_of_bounds(b.len() as u64));
+            }
+            let want = range.end - range.start;
+            if b.len() as u64 > want {
+                return Err(StoreError::TooLarge {
+                    what: format!(
+                        "the answer to range {}..{} of {cid} ({} bytes) from the JS store",
+                        range.start,
+                        range.end,
+                        b.len()
+                    ),
+                    limit: want,
+                });
+            }
+            if (b.len() as u64) < want {
                 return Err(out_of_bounds(b.len() as u64));
             }
             return Ok(b);
@@ -247,6 +299,12 @@ impl HeadStore for JsStore {
         let arr = v
             .dyn_into::<Array>()
             .map_err(|_| bad("something other than an array"))?;
+        if arr.length() as usize > MAX_HEADS {
+            return Err(StoreError::TooLarge {
+                what: format!("store.readHeads({vault}) ({} heads)", arr.length()),
+                limit: MAX_HEADS as u64,
+            });
+        }
         let mut heads = Vec::with_capacity(arr.length() as usize);
         for h in arr.iter() {
             let field = |k: &str| prop(&h, k).map_err(|_| bad("an entry that is not an object"));
@@ -259,8 +317,11 @@ impl HeadStore for JsStore {
             let bytes = field("bytes")?
                 .dyn_into::<Uint8Array>()
                 .map_err(|_| bad("an entry whose bytes are not a Uint8Array"))?;
-            if bytes.length() > MAX_BYTES {
-                return Err(bad("a head that is too large"));
+            if u64::from(bytes.length()) > MAX_HEAD_BYTES {
+                return Err(StoreError::TooLarge {
+                    what: format!("head {vault}/{writer} ({} bytes)", bytes.length()),
+                    limit: MAX_HEAD_BYTES,
+                });
             }
             heads.push(Head {
                 writer,

@@ -104,8 +104,12 @@ export interface BlockStore {
   put(cid: string, bytes: Uint8Array): Promise<void> | void;
   /** null or undefined when missing. */
   get(cid: string): Promise<Uint8Array | null | undefined> | Uint8Array | null | undefined;
-  /** Optional: bytes start..end; must throw when the range lies outside the block. */
+  /** Optional: bytes start..end; must throw when the range lies outside the block. An answer
+   * longer than asked is refused (TooLarge), a shorter one taken as out of bounds. */
   getRange?(cid: string, start: number, end: number): Promise<Uint8Array | null | undefined>;
+  /** Optional: like get, but should stop reading (throw an error with code "TooLarge") as soon as
+   * the bytes exceed maxLen; without it, get's answer is checked against maxLen afterwards. */
+  getMax?(cid: string, maxLen: number): Promise<Uint8Array | null | undefined>;
   has(cid: string): Promise<boolean> | boolean;
   delete(cid: string): Promise<void> | void;
   list(): Promise<string[]> | string[];

@@ -92,6 +92,32 @@ pub fn blob_from_car(blob: &Cid, car: &[u8]) -> StoreResult<Vec<u8>> {
     ))
 }
 
+/// What a CAR file may add to the blocks of a blob: room for a header (a real gateway writes
+/// about 60 bytes) ...
+const CAR_HEADER_ALLOWANCE: u64 = 4 << 10;
+/// ... and, per block, a section length varint (at most 10 bytes) and a CID (36 bytes for
+/// coffer's blake3 CIDs; room for 64) ...
+const CAR_PER_BLOCK: u64 = 10 + 64;
+/// ... and for a large blob its [`BlobRoot`] block: a fixed part and one CID per leaf.
+const ROOT_FIXED: u64 = 512;
+const ROOT_PER_LEAF: u64 = 48;
+
+/// The largest CAR file a gateway may answer for a blob of `blob_len` bytes (the blob, its
+/// blocks' section overhead, a large blob's root, a header): the cap on reading a gateway's
+/// `?format=car` answer, such as a share link's.
+pub fn max_car_len(blob_len: u64) -> u64 {
+    let leaves = blob_len.div_ceil(MAX_BLOCK as u64).max(1);
+    let (blocks, root) = if blob_len <= MAX_BLOCK as u64 {
+        (1, 0)
+    } else {
+        (leaves + 1, ROOT_FIXED + leaves * ROOT_PER_LEAF)
+    };
+    CAR_HEADER_ALLOWANCE
+        .saturating_add(blocks.saturating_mul(CAR_PER_BLOCK))
+        .saturating_add(root)
+        .saturating_add(blob_len)
+}
+
 /// An unsigned LEB128 varint of at most 9 bytes (63 bits), minimal encoding.
 fn read_varint(input: &mut &[u8]) -> Option<u64> {
     let mut value = 0u64;
@@ -192,6 +218,22 @@ mod tests {
         let cid = raw_cid(&blob);
         let car = write_car(&[cid], &[(cid, &blob)]);
         assert_eq!(blob_from_car(&cid, &car).unwrap(), blob);
+    }
+
+    #[test]
+    fn real_car_files_fit_under_max_car_len() {
+        let (_, whole, root_bytes, leaves) = large();
+        let root_cid = dag_cbor_cid(&root_bytes);
+        let mut blocks: Vec<(Cid, &[u8])> = vec![(root_cid, &root_bytes)];
+        for l in &leaves {
+            blocks.push((raw_cid(l), l));
+        }
+        let car = write_car(&[root_cid], &blocks);
+        assert!(car.len() as u64 <= max_car_len(whole.len() as u64));
+        let small = bytes(100, 3);
+        let car = write_car(&[raw_cid(&small)], &[(raw_cid(&small), &small)]);
+        assert!(car.len() as u64 <= max_car_len(100));
+        assert!(max_car_len(100) < 100 + (8 << 10));
     }
 
     #[test]

@@ -43,7 +43,7 @@ mod stream;
 mod verifying;
 
 pub use blob_root::{BlobRoot, LEAF_SIZE, MAX_BLOCK, MAX_LEAVES, decode_blob_root};
-pub use car::{blob_from_car, fuzz_car};
+pub use car::{blob_from_car, fuzz_car, max_car_len};
 #[cfg(not(target_arch = "wasm32"))]
 pub use dir::DirStore;
 pub use fault::{FaultConfig, FaultStats, FaultyStore};

@@ -55,18 +55,59 @@ pub fn link(args: LinkArgs) -> CliResult {
 /// Arguments of `coffer open-link`.
 #[derive(clap::Args, Debug)]
 pub struct OpenLinkArgs {
-    /// The link (quote it: it contains `#` and `&`).
-    url: String,
+    /// The link, or `-` to read it from stdin; omitted: from the environment variable
+    /// COFFER_LINK. Prefer `-` or COFFER_LINK: a link on the command line (it holds the key) is
+    /// visible to other users in `ps` and stays in the shell's history.
+    #[arg(value_name = "LINK")]
+    url: Option<String>,
     /// Where to write the object (`-` or omitted: stdout).
     #[arg(short = 'o', long = "output", default_value = "-")]
     output: PathBuf,
 }
 
+/// The longest link read from stdin or COFFER_LINK (a link is a URL and a few hundred bytes of
+/// fragment).
+const MAX_LINK_TEXT: u64 = 64 << 10;
+
+/// The link text: the argument, stdin (`-`), or COFFER_LINK.
+fn link_text(arg: Option<String>) -> CliResult<zeroize::Zeroizing<String>> {
+    let text = match arg.as_deref() {
+        Some("-") => {
+            use std::io::Read;
+            let mut buf = String::new();
+            std::io::stdin()
+                .take(MAX_LINK_TEXT + 1)
+                .read_to_string(&mut buf)
+                .map_err(|e| CliError::usage(format!("reading the link from stdin: {e}")))?;
+            buf
+        }
+        Some(url) => url.to_string(),
+        None => std::env::var("COFFER_LINK").map_err(|_| {
+            CliError::usage("give the link as `-` (read from stdin) or in COFFER_LINK")
+        })?,
+    };
+    let text = zeroize::Zeroizing::new(text);
+    if text.len() as u64 > MAX_LINK_TEXT {
+        return Err(CliError::usage(
+            "the link is longer than 64 KiB: not a coffer link",
+        ));
+    }
+    Ok(zeroize::Zeroizing::new(text.trim().to_string()))
+}
+
 /// `coffer open-link`: fetches, verifies and decrypts what a link points to.
 pub fn open_link(args: OpenLinkArgs) -> CliResult {
-    let link = Link::parse(&args.url).map_err(share_error)?;
+    let text = link_text(args.url)?;
+    let link = Link::parse(&text).map_err(share_error)?;
     link.check_time(now_ms()).map_err(share_error)?;
-    let sealed = block_on(fetch(link.fetch_url().to_string()))?;
+    // The answer can only be the sealed object (S3), or a CAR file of its blocks (IPFS): read
+    // no more than that.
+    let cap = if link.fetches_car() {
+        coffer::store::max_car_len(link.sealed_len())
+    } else {
+        link.sealed_len()
+    };
+    let sealed = block_on(fetch(link.fetch_url().to_string(), cap))?;
     let plain = link.open_response(&sealed, now_ms()).map_err(share_error)?;
     let mut out = files::Output::create(&args.output)?;
     out.writer()
@@ -82,8 +123,18 @@ pub fn open_link(args: OpenLinkArgs) -> CliResult {
     Ok(())
 }
 
+/// The error for an answer over `cap` bytes: the server is broken or hostile (exit 3).
+#[cfg_attr(not(feature = "stores"), allow(dead_code))]
+fn too_large(cap: u64) -> CliError {
+    CliError::integrity(format!(
+        "the server answered more than the {cap} bytes the link allows; refused without reading \
+         the rest (the server is broken or hostile)"
+    ))
+}
+
+/// GETs `url`, reading at most `cap` bytes of its answer.
 #[cfg(feature = "stores")]
-async fn fetch(url: String) -> CliResult<Vec<u8>> {
+async fn fetch(url: String, cap: u64) -> CliResult<Vec<u8>> {
     use http_body_util::{BodyExt, Empty};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
@@ -103,12 +154,32 @@ async fn fetch(url: String) -> CliResult<Vec<u8>> {
         .await
         .map_err(|e| CliError::other(format!("fetching the link failed: {e}")))?;
     let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| CliError::other(format!("reading the link's response failed: {e}")))?
-        .to_bytes();
+    let declared = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if status.is_success() && declared.is_some_and(|l| l > cap) {
+        return Err(too_large(cap));
+    }
+    // Error answers are read only for their status; keep a little of them.
+    let limit = if status.is_success() { cap } else { 64 << 10 };
+    let mut body = response.into_body();
+    let mut out = Vec::with_capacity(usize::try_from(cap.min(64 << 20)).unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| CliError::other(format!("reading the link's response failed: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if (out.len() + data.len()) as u64 > limit {
+            if status.is_success() {
+                return Err(too_large(cap));
+            }
+            break;
+        }
+        out.extend_from_slice(&data);
+    }
     if status.as_u16() == 403 {
         return Err(CliError::with_code(
             crate::share_cmd::EXIT_SHARE_INVALID,
@@ -118,11 +189,11 @@ async fn fetch(url: String) -> CliResult<Vec<u8>> {
     if !status.is_success() {
         return Err(CliError::other(format!("the server answered {status}")));
     }
-    Ok(body.to_vec())
+    Ok(out)
 }
 
 #[cfg(not(feature = "stores"))]
-async fn fetch(_url: String) -> CliResult<Vec<u8>> {
+async fn fetch(_url: String, _cap: u64) -> CliResult<Vec<u8>> {
     Err(CliError::usage(
         "this coffer was built without HTTP (feature `stores`); rebuild with default features",
     ))

@@ -213,6 +213,34 @@ fn share_suite(url: Option<&str>) {
             None,
         ));
         assert_eq!(std::fs::read(&got).unwrap(), b"secret");
+        // The link from stdin, or from COFFER_LINK: the key stays off the command line.
+        std::fs::remove_file(&got).unwrap();
+        let piped = run(
+            nobody.path(),
+            &["open-link", "-", "-o", got.to_str().unwrap()],
+            Some(format!("{link}\n").as_bytes()),
+        );
+        ok(piped);
+        assert_eq!(std::fs::read(&got).unwrap(), b"secret");
+        let from_env = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["open-link"])
+            .env("COFFER_HOME", nobody.path())
+            .env("COFFER_LINK", link)
+            .output()
+            .unwrap();
+        assert_eq!(ok(from_env), b"secret");
+        // A server that answers more than the link's sealed length is cut off (exit 3).
+        let inflating = endless_http_server();
+        let (_, fragment) = link.split_once('#').unwrap();
+        let hostile = format!("{inflating}/blocks/x#{fragment}");
+        let started = std::time::Instant::now();
+        let big = run(nobody.path(), &["open-link", &hostile], None);
+        assert_eq!(big.status.code(), Some(3), "{big:?}");
+        assert!(
+            String::from_utf8_lossy(&big.stderr).contains("more than the"),
+            "{big:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
         // A link whose fragment was altered does not open.
         let tampered = link.replace("#coffer-link-2.", "#coffer-link-2.AAAA");
         let bad = run(nobody.path(), &["open-link", &tampered], None);
@@ -343,4 +371,42 @@ fn share_links_on_ipfs_through_the_gateway() {
     std::thread::sleep(std::time::Duration::from_millis(1_500));
     let late = run(nobody.path(), &["open-link", link.trim()], None);
     assert_eq!(late.status.code(), Some(7), "{late:?}");
+}
+
+/// The adversary of the link test: an HTTP server on 127.0.0.1 answering any request with an
+/// endless chunked body (until the client hangs up, at most 1 GiB). Returns its base URL.
+fn endless_http_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            std::thread::spawn(move || {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head =
+                    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+                if conn.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let garbage = vec![0x5au8; 64 << 10];
+                let mut chunk = format!("{:x}\r\n", garbage.len()).into_bytes();
+                chunk.extend_from_slice(&garbage);
+                chunk.extend_from_slice(b"\r\n");
+                for _ in 0..(1 << 30) / garbage.len() {
+                    if conn.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
 }

@@ -1,4 +1,7 @@
 import type { Store, StoredHead, HeadCondition } from '../index.js';
+/** The largest head read (1 MiB) and the most heads per namespace, as in the Rust stores. */
+export const MAX_HEAD_BYTES: number;
+export const MAX_HEADS: number;
 /** Blocks and heads in the browser's IndexedDB (offline use); conditional writes enforced. */
 export class IndexedDbStore implements Store {
   static open(name?: string, indexedDB?: IDBFactory): Promise<IndexedDbStore>;
@@ -6,6 +9,8 @@ export class IndexedDbStore implements Store {
   close(): void;
   put(cid: string, bytes: Uint8Array): Promise<void>;
   get(cid: string): Promise<Uint8Array | null>;
+  /** The bytes of `cid`, or an error with code "TooLarge" as soon as they exceed maxLen. */
+  getMax(cid: string, maxLen: number): Promise<Uint8Array | null>;
   has(cid: string): Promise<boolean>;
   delete(cid: string): Promise<void>;
   list(): Promise<string[]>;

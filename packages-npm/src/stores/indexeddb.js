@@ -2,6 +2,10 @@
 // (cid -> Uint8Array) and "heads" ("<vault>/<writer>" -> { bytes, version }). Conditional head
 // writes are enforced: the check and the write happen in one readwrite transaction.
 
+/** The largest head read (as the Rust stores: MAX_HEAD_BYTES) and the most heads per namespace. */
+export const MAX_HEAD_BYTES = 1 << 20;
+export const MAX_HEADS = 10000;
+
 function storeError(code, message) {
   const e = new Error(message);
   e.code = code;
@@ -51,6 +55,16 @@ export class IndexedDbStore {
 
   async put(cid, bytes) { await this.#one('blocks', 'readwrite', (s) => s.put(bytes.slice(), cid)); }
   async get(cid) { return (await this.#one('blocks', 'readonly', (s) => s.get(cid))) ?? null; }
+  /** Like `get`, refusing a block over `maxLen` bytes (a `TooLarge` error). */
+  async getMax(cid, maxLen) {
+    const b = await this.get(cid);
+    if (b !== null && b.length > maxLen) {
+      const e = storeError('TooLarge', `block ${cid} (${b.length} bytes) is larger than the limit of ${maxLen}`);
+      e.limit = maxLen;
+      throw e;
+    }
+    return b;
+  }
   async has(cid) { return (await this.#one('blocks', 'readonly', (s) => s.count(cid))) > 0; }
   async delete(cid) { await this.#one('blocks', 'readwrite', (s) => s.delete(cid)); }
   async list() { return this.#one('blocks', 'readonly', (s) => s.getAllKeys()); }
@@ -59,8 +73,21 @@ export class IndexedDbStore {
     const range = IDBKeyRange.bound(`${vault}/`, `${vault}/\uffff`);
     const tx = this.#db.transaction('heads', 'readonly');
     const s = tx.objectStore('heads');
-    const [keys, values] = await Promise.all([req(s.getAllKeys(range)), req(s.getAll(range))]);
+    // One more than the limit tells a flooded namespace from a full one.
+    const [keys, values] = await Promise.all([req(s.getAllKeys(range, MAX_HEADS + 1)), req(s.getAll(range, MAX_HEADS + 1))]);
     await done(tx);
+    if (keys.length > MAX_HEADS) {
+      const e = storeError('TooLarge', `the head listing of ${vault} holds more than ${MAX_HEADS} heads`);
+      e.limit = MAX_HEADS;
+      throw e;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      if (values[i].bytes.length > MAX_HEAD_BYTES) {
+        const e = storeError('TooLarge', `head ${keys[i]} (${values[i].bytes.length} bytes) is larger than the limit of ${MAX_HEAD_BYTES}`);
+        e.limit = MAX_HEAD_BYTES;
+        throw e;
+      }
+    }
     return keys.map((k, i) => ({ writer: k.slice(vault.length + 1), bytes: values[i].bytes, version: values[i].version }));
   }
 

@@ -1,4 +1,7 @@
 import type { Store, StoredHead, HeadCondition } from '../index.js';
+/** The largest head read (1 MiB) and the most heads per namespace, as in the Rust stores. */
+export const MAX_HEAD_BYTES: number;
+export const MAX_HEADS: number;
 export interface IpfsStoreOptions {
   /** Kubo RPC address, e.g. http://127.0.0.1:5001 */
   api: string;
@@ -15,6 +18,8 @@ export class IpfsStore implements Store {
   readonly conditionalWrites: 'bestEffort';
   put(cid: string, bytes: Uint8Array): Promise<void>;
   get(cid: string): Promise<Uint8Array | null>;
+  /** The bytes of `cid`, or an error with code "TooLarge" as soon as they exceed maxLen. */
+  getMax(cid: string, maxLen: number): Promise<Uint8Array | null>;
   getRange(cid: string, start: number, end: number): Promise<Uint8Array | null>;
   has(cid: string): Promise<boolean>;
   delete(cid: string): Promise<void>;

@@ -7,17 +7,58 @@
 // - heads: MFS files /coffer/<namespace>/heads/<vault>/<writer>, written to a temp name and moved
 //   over the head; the condition is checked by reading first (bestEffort); version = the first
 //   128 bits of BLAKE3 of the head, hex.
-// Every block read is checked against its CID. In a browser the node must allow the page's origin
+// Every block read is checked against its CID, and every answer is read with a cap from what it
+// should hold (a block: 1 MiB or the caller's limit; a head: 1 MiB; a short JSON answer: 64 KiB;
+// a listing of the store: 256 MiB); more is refused with a `TooLarge` error without reading on. In a browser the node must allow the page's origin
 // (API.HTTPHeaders.Access-Control-Allow-Origin).
 import { cid as cidOf, blake3, blobRootEncode, blobRootDecode } from '../index.js';
 
 const MAX_BLOCK = 1 << 20;
 const LEAF_SIZE = 1 << 20;
+/** The largest head read (as the Rust stores: MAX_HEAD_BYTES) and the most heads per namespace. */
+export const MAX_HEAD_BYTES = 1 << 20;
+export const MAX_HEADS = 10000;
+const SMALL_ANSWER = 64 << 10;
+const ERROR_ANSWER = 64 << 10;
+const MAP_ENTRY = 1 << 10;
+const HEAD_LISTING = MAX_HEADS * 256 + (64 << 10);
+const LISTING_ANSWER = 256 << 20;
 
-function storeError(code, message) {
+function storeError(code, message, extra) {
   const e = new Error(message);
   e.code = code;
+  if (extra) Object.assign(e, extra);
   return e;
+}
+
+const tooLarge = (what, limit) =>
+  storeError('TooLarge', `${what} is larger than the limit of ${limit}; the rest was not read (the store is broken or hostile)`, { limit });
+
+/** Reads a fetch Response's body, throwing `tooLarge()` as soon as it passes `cap` bytes. */
+async function readCapped(res, cap, onOver) {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && res.headers.has('content-length') && declared > cap) {
+    await res.body?.cancel().catch(() => {});
+    throw onOver();
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const parts = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (n + value.length > cap) {
+      await reader.cancel().catch(() => {});
+      throw onOver();
+    }
+    parts.push(value);
+    n += value.length;
+  }
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
 }
 
 const codecOf = (cid) => (cid.startsWith('bafkr4') ? 'raw' : cid.startsWith('bafyr4') ? 'dag-cbor' : null);
@@ -37,7 +78,7 @@ export class IpfsStore {
     this.root = `/coffer/${this.namespace}`;
   }
 
-  async #call(cmd, args = [], body) {
+  async #call(cmd, args = [], body, max = SMALL_ANSWER) {
     const qs = args.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
     const url = `${this.api}/api/v0/${cmd}${qs ? `?${qs}` : ''}`;
     let init = { method: 'POST' };
@@ -52,8 +93,8 @@ export class IpfsStore {
     } catch (e) {
       throw storeError('Unavailable', `IPFS ${cmd}: ${e?.message ?? e}${e?.cause ? ` (${e.cause.message ?? e.cause})` : ''}`);
     }
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (res.ok) return bytes;
+    if (res.ok) return readCapped(res, max, () => tooLarge(`the answer of IPFS ${cmd}`, max));
+    const bytes = await readCapped(res, ERROR_ANSWER, () => storeError('Unavailable', `IPFS ${cmd} failed (HTTP ${res.status}) with an oversized answer`));
     let message;
     try { message = JSON.parse(new TextDecoder().decode(bytes)).Message; } catch { message = new TextDecoder().decode(bytes.slice(0, 300)); }
     const lower = String(message).toLowerCase();
@@ -63,8 +104,8 @@ export class IpfsStore {
     throw storeError('Unavailable', `IPFS ${cmd} failed (HTTP ${res.status}): ${message}`);
   }
 
-  async #json(cmd, args, body) {
-    return JSON.parse(new TextDecoder().decode(await this.#call(cmd, args, body)));
+  async #json(cmd, args, body, max = SMALL_ANSWER) {
+    return JSON.parse(new TextDecoder().decode(await this.#call(cmd, args, body, max)));
   }
 
   async #orNull(p) {
@@ -84,8 +125,15 @@ export class IpfsStore {
 
   #pin(cid, name) { return this.#call('pin/add', [['arg', cid], ['name', name]]); }
 
-  async #fetchBlock(cid) {
-    const bytes = await this.#orNull(this.#call('block/get', [['arg', cid], ['offline', this.offline]]));
+  async #fetchBlock(cid, max = MAX_BLOCK) {
+    const cap = Math.min(max, MAX_BLOCK);
+    let bytes;
+    try {
+      bytes = await this.#orNull(this.#call('block/get', [['arg', cid], ['offline', this.offline]], undefined, cap));
+    } catch (e) {
+      if (e.code === 'TooLarge') throw tooLarge(`block ${cid}`, cap);
+      throw e;
+    }
     if (bytes === null) return null;
     if (cidOf(bytes, codecOf(cid) ?? 'raw') !== cid) throw storeError('Corrupt', `IPFS returned bytes that do not match ${cid}`);
     return bytes;
@@ -94,7 +142,7 @@ export class IpfsStore {
   #mapPath(cid) { return `${this.root}/blobs/${cid}`; }
 
   async #blobRoot(cid) {
-    const text = await this.#orNull(this.#call('files/read', [['arg', this.#mapPath(cid)]]));
+    const text = await this.#orNull(this.#call('files/read', [['arg', this.#mapPath(cid)]], undefined, MAP_ENTRY));
     if (text === null) return null;
     const rootCid = new TextDecoder().decode(text).trim();
     const bytes = await this.#fetchBlock(rootCid);
@@ -127,20 +175,28 @@ export class IpfsStore {
   }
 
   async get(cid) {
-    const block = await this.#fetchBlock(cid);
+    return this.getMax(cid, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** The bytes of `cid`, or a `TooLarge` error as soon as they exceed `maxLen`. */
+  async getMax(cid, maxLen) {
+    const block = await this.#fetchBlock(cid, maxLen);
     if (block !== null) return block;
     const blob = await this.#blobRoot(cid);
     if (blob === null) return null;
-    const parts = await this.#pool(blob.root.leaves, (l) => this.#leaf(l));
+    if (blob.root.size > maxLen) throw tooLarge(`blob ${cid} (${blob.root.size} bytes)`, maxLen);
+    const sizes = blob.root.leaves.map((_, i) => Math.min(blob.root.leafSize, blob.root.size - i * blob.root.leafSize));
+    const parts = await this.#pool(blob.root.leaves, (l, i) => this.#leaf(l, sizes[i]));
     const out = new Uint8Array(blob.root.size);
     let at = 0;
     for (const p of parts) { out.set(p, at); at += p.length; }
     return out;
   }
 
-  async #leaf(cid) {
-    const b = await this.#fetchBlock(cid);
+  async #leaf(cid, len) {
+    const b = await this.#fetchBlock(cid, len);
     if (b === null) throw storeError('Corrupt', `leaf ${cid} is missing`);
+    if (b.length !== len) throw storeError('Corrupt', `leaf ${cid} has ${b.length} bytes where the blob root says ${len}`);
     return b;
   }
 
@@ -160,7 +216,7 @@ export class IpfsStore {
     const last = Math.floor((end - 1) / leafSize);
     const idx = Array.from({ length: last - first + 1 }, (_, k) => first + k);
     const parts = await this.#pool(idx, async (i) => {
-      const leaf = await this.#leaf(leaves[i]);
+      const leaf = await this.#leaf(leaves[i], Math.min(leafSize, size - i * leafSize));
       const ls = i * leafSize;
       return leaf.subarray(Math.max(start, ls) - ls, Math.min(end, ls + leaf.length) - ls);
     });
@@ -191,9 +247,9 @@ export class IpfsStore {
 
   async list() {
     const name = `coffer:${this.namespace}`;
-    const pins = await this.#json('pin/ls', [['type', 'recursive'], ['names', 'true'], ['name', name]]);
+    const pins = await this.#json('pin/ls', [['type', 'recursive'], ['names', 'true'], ['name', name]], undefined, LISTING_ANSWER);
     const out = Object.entries(pins.Keys ?? {}).filter(([, v]) => v.Name === name).map(([k]) => k);
-    const ls = await this.#orNull(this.#json('files/ls', [['arg', `${this.root}/blobs`]]));
+    const ls = await this.#orNull(this.#json('files/ls', [['arg', `${this.root}/blobs`]], undefined, LISTING_ANSWER));
     for (const e of ls?.Entries ?? []) out.push(e.Name);
     return out;
   }
@@ -202,22 +258,39 @@ export class IpfsStore {
 
   async readHeads(vault) {
     const dir = this.#headDir(vault);
-    const ls = await this.#orNull(this.#json('files/ls', [['arg', dir]]));
+    const ls = await this.#orNull(this.#json('files/ls', [['arg', dir]], undefined, HEAD_LISTING));
+    // Temp files start with '.'.
+    const names = (ls?.Entries ?? []).map((e) => e.Name).filter((n) => /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(n));
+    if (names.length > MAX_HEADS) throw tooLarge(`the head listing of ${vault} (${names.length} heads)`, MAX_HEADS);
     const heads = [];
-    for (const e of ls?.Entries ?? []) {
-      if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(e.Name)) continue; // temp files start with '.'
-      const bytes = await this.#orNull(this.#call('files/read', [['arg', `${dir}/${e.Name}`]]));
-      if (bytes !== null) heads.push({ writer: e.Name, bytes, version: version(bytes) });
+    for (const name of names) {
+      const bytes = await this.#readHead(vault, name);
+      if (bytes !== null) heads.push({ writer: name, bytes, version: version(bytes) });
     }
     return heads;
+  }
+
+  async #readHead(vault, writer) {
+    try {
+      return await this.#orNull(this.#call('files/read', [['arg', `${this.#headDir(vault)}/${writer}`]], undefined, MAX_HEAD_BYTES));
+    } catch (e) {
+      if (e.code === 'TooLarge') throw tooLarge(`head ${vault}/${writer}`, MAX_HEAD_BYTES);
+      throw e;
+    }
   }
 
   async writeHead(vault, writer, bytes, condition) {
     const dir = this.#headDir(vault);
     const path = `${dir}/${writer}`;
     if (condition.type !== 'any') {
-      const cur = await this.#orNull(this.#call('files/read', [['arg', path]]));
-      const curVersion = cur === null ? null : version(cur);
+      let curVersion;
+      try {
+        const cur = await this.#readHead(vault, writer);
+        curVersion = cur === null ? null : version(cur);
+      } catch (e) {
+        if (e.code !== 'TooLarge') throw e;
+        curVersion = 'oversized'; // matches no version a reader accepted
+      }
       const ok = (condition.type === 'absent' && curVersion === null) ||
         (condition.type === 'matches' && curVersion === condition.version);
       if (!ok) throw storeError('PreconditionFailed', `head ${vault}/${writer} was changed by another writer`);

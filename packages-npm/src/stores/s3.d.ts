@@ -1,5 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Store, StoredHead, HeadCondition } from '../index.js';
+/** The largest head read (1 MiB) and the most heads per namespace, as in the Rust stores. */
+export const MAX_HEAD_BYTES: number;
+export const MAX_HEADS: number;
 export interface S3StoreOptions {
   bucket: string;
   /** Key prefix; '/' is appended when missing. Same layout as the Rust S3 store. */
@@ -24,6 +27,8 @@ export class S3Store implements Store {
   headKey(vault: string, writer: string): string;
   put(cid: string, bytes: Uint8Array): Promise<void>;
   get(cid: string): Promise<Uint8Array | null>;
+  /** The bytes of `cid`, or an error with code "TooLarge" as soon as they exceed maxLen. */
+  getMax(cid: string, maxLen: number): Promise<Uint8Array | null>;
   getRange(cid: string, start: number, end: number): Promise<Uint8Array | null>;
   has(cid: string): Promise<boolean>;
   delete(cid: string): Promise<void>;

@@ -4,6 +4,9 @@
 //   <prefix>heads/<vault>/<writer>    one object per head; its version is the ETag
 // Conditional head writes: If-None-Match: * (absent) and If-Match: <etag> (matches); 412/409
 // become a PreconditionFailed error. Errors carry a `code` the wasm glue maps to a CofferError.
+// Reads are capped as the Rust store's: getMax by the caller's limit (Content-Length first, then
+// the body), getRange by the range's length, heads at MAX_HEAD_BYTES and MAX_HEADS per vault;
+// more is a `TooLarge` error, and the rest of the body is not read.
 import {
   S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectCommand,
   ListObjectsV2Command,
@@ -13,6 +16,41 @@ function storeError(code, message, cause) {
   const e = new Error(message, cause ? { cause } : undefined);
   e.code = code;
   return e;
+}
+
+/** The largest head read (as the Rust stores: MAX_HEAD_BYTES) and the most heads per namespace. */
+export const MAX_HEAD_BYTES = 1 << 20;
+export const MAX_HEADS = 10000;
+
+const tooLarge = (what, limit) => {
+  const e = storeError('TooLarge', `${what} is larger than the limit of ${limit}; the rest was not read (the store is broken or hostile)`);
+  e.limit = limit;
+  return e;
+};
+
+/** Reads a GetObject answer, throwing `onOver()` as soon as it passes `cap` bytes. */
+async function readCapped(out, cap, onOver) {
+  if (typeof out.ContentLength === 'number' && out.ContentLength > cap) {
+    try { await out.Body?.transformToWebStream().cancel(); } catch { /* already closed */ }
+    throw onOver(out.ContentLength);
+  }
+  const reader = out.Body.transformToWebStream().getReader();
+  const parts = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (n + value.length > cap) {
+      await reader.cancel().catch(() => {});
+      throw onOver();
+    }
+    parts.push(value);
+    n += value.length;
+  }
+  const bytes = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) { bytes.set(p, at); at += p.length; }
+  return bytes;
 }
 
 function status(e) { return e?.$metadata?.httpStatusCode; }
@@ -91,6 +129,18 @@ export class S3Store {
     }
   }
 
+  /** The bytes of `cid`, or a `TooLarge` error as soon as they exceed `maxLen`. */
+  async getMax(cid, maxLen) {
+    let out;
+    try {
+      out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.blockKey(cid) }));
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw mapError('GetObject', e);
+    }
+    return readCapped(out, maxLen, (len) => tooLarge(`block ${cid}${len === undefined ? '' : ` (${len} bytes)`}`, maxLen));
+  }
+
   async getRange(cid, start, end) {
     if (start > end) throw storeError('RangeOutOfBounds', `range ${start}..${end} is inverted`);
     if (start === end) {
@@ -114,7 +164,7 @@ export class S3Store {
       if (Number.isFinite(total) && end > total) {
         throw storeError('RangeOutOfBounds', `range ${start}..${end} outside ${total} bytes`);
       }
-      return await out.Body.transformToByteArray();
+      return await readCapped(out, end - start, () => tooLarge(`the answer to range ${start}..${end} of ${cid}`, end - start));
     } catch (e) {
       if (e?.code) throw e;
       if (isNotFound(e)) return null;
@@ -157,14 +207,19 @@ export class S3Store {
 
   async readHeads(vault) {
     const prefix = `${this.prefix}heads/${vault}/`;
+    const writers = (await this.#listKeys(prefix))
+      .map((key) => key.slice(prefix.length))
+      .filter((w) => w && !w.includes('/') && !w.startsWith('.'));
+    if (writers.length > MAX_HEADS) throw tooLarge(`the head listing of ${vault} (${writers.length} heads)`, MAX_HEADS);
     const heads = [];
-    for (const key of await this.#listKeys(prefix)) {
-      const writer = key.slice(prefix.length);
-      if (!writer || writer.includes('/') || writer.startsWith('.')) continue;
+    for (const writer of writers) {
+      const key = prefix + writer;
       try {
         const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-        heads.push({ writer, bytes: await out.Body.transformToByteArray(), version: out.ETag });
+        const bytes = await readCapped(out, MAX_HEAD_BYTES, (len) => tooLarge(`head ${vault}/${writer}${len === undefined ? '' : ` (${len} bytes)`}`, MAX_HEAD_BYTES));
+        heads.push({ writer, bytes, version: out.ETag });
       } catch (e) {
+        if (e?.code) throw e;
         if (isNotFound(e)) continue; // deleted between list and get
         throw mapError('GetObject', e);
       }
