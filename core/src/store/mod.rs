@@ -130,14 +130,6 @@ pub enum StoreError {
     /// The backend cannot do this (e.g. a block larger than it accepts, an unsupported codec).
     #[error("unsupported by this store: {0}")]
     Unsupported(String),
-    /// The store answered with more bytes than the request can legitimately have.
-    #[error("{what} is larger than the {limit} bytes expected; the store's answer was refused")]
-    TooLarge {
-        /// What was too large.
-        what: String,
-        /// The limit, in bytes.
-        limit: u64,
-    },
     /// A replicated write reached fewer backends than its quorum (and was rolled back).
     #[error("write of {cid} reached {acked} of the {needed} backends required: {detail}")]
     QuorumFailed {
@@ -255,21 +247,6 @@ pub trait BlockStore: CondSend + CondSync {
         self.put(cid, bytes).await
     }
 
-    /// Returns the bytes stored under `cid`, failing with [`StoreError::TooLarge`] as soon as they
-    /// exceed `max_len` bytes, without holding more than `max_len` (plus one read buffer) in memory.
-    ///
-    /// The default implementation reads the whole block with [`BlockStore::get`] and then checks.
-    async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
-        let bytes = self.get(cid).await?;
-        if bytes.len() as u64 > max_len {
-            return Err(StoreError::TooLarge {
-                what: format!("block {cid}"),
-                limit: max_len,
-            });
-        }
-        Ok(bytes)
-    }
-
     /// Returns the blob stored under `cid` as a stream of chunks.
     ///
     /// A store that knows the blob's length (directory: the file's; S3: `Content-Length`; IPFS:
@@ -383,7 +360,6 @@ macro_rules! forward_block_store {
                 (**self).put_stream(cid, source, len).await
             }
             async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> { (**self).get_stream(cid).await }
-            async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> { (**self).get_max(cid, max_len).await }
             async fn presigned_get(&self, cid: &Cid, expires_in: std::time::Duration) -> StoreResult<Option<String>> {
                 (**self).presigned_get(cid, expires_in).await
             }
