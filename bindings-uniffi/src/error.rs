@@ -186,7 +186,9 @@ impl From<KeyError> for CofferError {
 impl From<StoreError> for CofferError {
     fn from(e: StoreError) -> Self {
         match &e {
-            StoreError::NotFound(_) | StoreError::Corrupt { .. } => Self::corrupt(e),
+            StoreError::NotFound(_) | StoreError::Corrupt { .. } | StoreError::TooLarge { .. } => {
+                Self::corrupt(e)
+            }
             StoreError::RangeOutOfBounds { .. } | StoreError::InvalidName(_) => {
                 Self::invalid_input(e)
             }
@@ -297,6 +299,12 @@ impl From<VaultError> for CofferError {
             | VaultError::UnknownWriter { .. }
             | VaultError::BadHead { .. }
             | VaultError::ConflictingVaultKeys { .. }) => Self::corrupt(e),
+            // A rollback, fork or hidden writer: the store's state is not trusted.
+            e @ VaultError::Trust(
+                coffer::trust::TrustError::RolledBack { .. }
+                | coffer::trust::TrustError::Forked { .. }
+                | coffer::trust::TrustError::MissingHead { .. },
+            ) => Self::corrupt(e),
             e => Self::store(e),
         }
     }

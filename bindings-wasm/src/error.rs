@@ -92,7 +92,8 @@ pub(crate) fn store_code(e: &StoreError) -> &'static str {
     match e {
         StoreError::NotFound(_) => "NotFound",
         StoreError::PreconditionFailed(_) => "PreconditionFailed",
-        StoreError::Corrupt { .. } => "Integrity",
+        // A store that answers other bytes than asked, or more than can be right.
+        StoreError::Corrupt { .. } | StoreError::TooLarge { .. } => "Integrity",
         StoreError::InvalidName(_) => "BadInput",
         _ => "Store",
     }
@@ -120,6 +121,9 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
         VaultError::Share(s) => share_code(s),
         VaultError::Verify(_) => "Integrity",
         VaultError::Index(i) => index_code(i),
+        // The store rolled back, forked or hid what this device saw: its state is not trusted.
+        VaultError::Trust(coffer::trust::TrustError::Storage(_)) => "Store",
+        VaultError::Trust(_) => "Integrity",
     }
 }
 

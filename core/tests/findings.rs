@@ -453,3 +453,69 @@ fn writers_report_what_is_merged_through_version_vectors() {
         assert!(a.writers().await.unwrap().iter().all(|w| w.merged));
     });
 }
+
+/// A revocation made on one device holds for what any device writes after it learned of it,
+/// even when the store hides the retired view of the revoking device.
+#[test]
+fn a_revocation_holds_across_devices_even_with_the_retired_view_hidden() {
+    use coffer::store::hostile::{Attack, HeadName, HostileStore};
+    block_on(async {
+        let store = Arc::new(HostileStore::new(MemoryStore::new(), 1));
+        let bob = Identity::from_seed(&[0xb0; 32]);
+        let mut d0 = Vault::create(store.clone(), owner(), "v", "d0")
+            .await
+            .unwrap();
+        let mut d1 = Vault::open(store.clone(), owner(), "v", "d1")
+            .await
+            .unwrap();
+        d0.put(b"shared/a", b"before".to_vec(), opts())
+            .await
+            .unwrap();
+        let id = d0
+            .share(
+                Scope::Prefix(b"shared/".to_vec()),
+                bob.recipient(),
+                in_a_week(),
+            )
+            .await
+            .unwrap();
+        d1.sync().await.unwrap();
+        d1.put(b"shared/b", b"by d1 before".to_vec(), opts())
+            .await
+            .unwrap(); // d1 publishes a view
+        d0.sync().await.unwrap();
+        d0.revoke(&id).await.unwrap();
+        d0.put(b"shared/a", b"after".to_vec(), opts())
+            .await
+            .unwrap();
+        d1.sync().await.unwrap();
+        d1.put(b"shared/c", b"by d1 after".to_vec(), opts())
+            .await
+            .unwrap();
+        // Bob, with the store hiding every retired view head it can.
+        let mut book = ShareBook::new();
+        for e in read_inbox(&*store, &bob).await.unwrap() {
+            let _ = book.accept(e.share.unwrap(), coffer::vault::now_ms());
+        }
+        let d0_name = coffer::vault::writer_name(d0.writer());
+        for h in store.known_heads() {
+            if h.namespace.starts_with("_coffer-view-") && h.writer == d0_name {
+                store.arm(Attack::OmitHead { head: h });
+            }
+        }
+        let _ = HeadName::new("x", "y");
+        for share in book.iter() {
+            if let Ok(r) = SharedReader::open(store.clone(), share.clone()).await {
+                for k in ["shared/a", "shared/b", "shared/c"] {
+                    if let Ok(b) = r.get(k.as_bytes()).await {
+                        assert!(
+                            b != b"after" && b != b"by d1 after",
+                            "bob read {k} = {:?} written after the revocation",
+                            String::from_utf8_lossy(&b)
+                        );
+                    }
+                }
+            }
+        }
+    });
+}

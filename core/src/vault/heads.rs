@@ -71,6 +71,10 @@ pub struct HeadBody {
     /// The newest identity handover of the vault this writer knows (co-writing and lasting keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ho: Option<Cid>,
+    /// The share records this writer had seen, by registry name, with their counters: a device
+    /// that merges this head refuses an older record (a revocation cannot be hidden from it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rec: BTreeMap<String, u64>,
 }
 
 /// v1's head body.
@@ -245,6 +249,7 @@ fn decode_v1(writer: &str, bytes: &[u8]) -> Result<(DecodedHead, Recipient), Str
         gc: 0,
         pol: None,
         ho: None,
+        rec: BTreeMap::new(),
     };
     Ok((DecodedHead { body, digest }, signer))
 }

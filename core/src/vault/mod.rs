@@ -343,7 +343,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let seen = VaultTrust::load(&*trust, &trust_name(name)).await?;
         let raw = store.read_heads(name).await?;
         let (root_key, key_block, mut skipped) =
-            match sync::find_vault_key(&*store, &identity, name, &raw).await? {
+            match sync::find_vault_key(&*store, &identity, name, &raw, seen.key).await? {
                 sync::VaultKey::None { skipped, strangers } => {
                     if seen.key.is_some() || !seen.writers.is_empty() {
                         // This device saw the vault: the store hides it now.
@@ -568,6 +568,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             gc: self.state.gc,
             pol: self.state.pol.clone(),
             ho: None,
+            rec: self.record_counters(),
         };
         let bytes = body.seal(&self.identity, &self.head_key)?;
         let condition = match &self.state.head_version {

@@ -239,6 +239,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(data_encoding::HEXLOWER.encode(&hash.as_bytes()[..16]))
     }
 
+    /// The counter of every share record this device holds, by registry name (for its head).
+    pub(super) fn record_counters(&self) -> std::collections::BTreeMap<String, u64> {
+        self.scopes
+            .iter()
+            .filter(|s| s.version.is_some())
+            .map(|s| (s.writer.clone(), s.record.ctr))
+            .collect()
+    }
+
     /// Reads the share registry (every scope record, verified). Called at open and by sync.
     ///
     /// A record that does not open, is not the owner's, or is not stored under the name its scope
@@ -784,7 +793,37 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     async fn retire_epoch(&self, keys: &EpochKeys) -> VaultResult<u64> {
         let name = view_name(&keys.id);
         let Some(head) = self.store.read_head(&name, &self.writer_name).await? else {
-            return Ok(0);
+            // This device never published a view of the epoch: it still leaves a retired one, so
+            // readers are refused even while a device that has not seen the rotation yet keeps
+            // publishing into the old epoch.
+            let marker = ViewBody {
+                v: SHARE_VERSION,
+                vault: self.name.clone(),
+                epoch: keys.id,
+                writer: self.writer.0,
+                root: None,
+                src: None,
+                keys: Vec::new(),
+                tail: 0,
+                time: now_ms(),
+                seq: 1,
+                writers: Vec::new(),
+            };
+            let bytes = marker.sign(&self.identity).map_err(share_error)?;
+            let len = bytes.len() as u64;
+            match self
+                .store
+                .write_head(
+                    &name,
+                    &self.writer_name,
+                    Bytes::from(bytes),
+                    HeadCondition::Absent,
+                )
+                .await
+            {
+                Ok(_) | Err(StoreError::PreconditionFailed(_)) => return Ok(len),
+                Err(e) => return Err(e.into()),
+            }
         };
         let body = ViewBody::decode_verified(self.identity.recipient(), &head.bytes)
             .map_err(share_error)?;
@@ -1117,7 +1156,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if self.scopes.is_empty() {
             return;
         }
-        self.share_publish_error = self.publish_shares().await.err().map(|e| e.to_string());
+        // Read the registry again first: another device may have rotated or revoked since this
+        // one last looked, and publishing into an epoch it closed would hand what was just written
+        // to the recipients it cut off.
+        let result = match self.load_shares().await {
+            Ok(()) => self.publish_shares().await,
+            Err(e) => Err(e),
+        };
+        self.share_publish_error = result.err().map(|e| e.to_string());
     }
 
     /// Reads the time for sharing decisions (expiry, validity windows) from `clock` instead of

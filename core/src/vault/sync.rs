@@ -73,12 +73,16 @@ pub(crate) enum VaultKey {
 
 /// Finds the vault's key block from its heads (v2 heads name it in the clear; v1 heads are
 /// signed bodies) and opens it. Heads whose key block is another identity's, missing or damaged
-/// are skipped; two key blocks that both open are [`VaultError::ConflictingVaultKeys`].
+/// are skipped. Two key blocks that both open are [`VaultError::ConflictingVaultKeys`], unless
+/// this device already knows the vault's key block (`known`, from its trust state): then the
+/// heads of the other are skipped and reported (a second vault made under the same name, e.g.
+/// by a device a hostile store showed no heads to).
 pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
     store: &S,
     identity: &Identity,
     vault: &str,
     raw: &[Head],
+    known: Option<Cid>,
 ) -> VaultResult<VaultKey> {
     let mut skipped = Vec::new();
     let mut strangers = false;
@@ -101,6 +105,19 @@ pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
             }
             Err(reason) => skipped.push(skip(&h.writer, &reason)),
         }
+    }
+    if let Some(k) = known
+        && candidates.contains_key(&k)
+    {
+        for (cid, writers) in candidates.iter().filter(|(c, _)| **c != k) {
+            for w in writers {
+                skipped.push(skip(
+                    w,
+                    &format!("it names another vault key ({cid}) than the one this device knows"),
+                ));
+            }
+        }
+        candidates.retain(|c, _| *c == k);
     }
     let mut found: Option<(RootKey, Cid)> = None;
     for (cid, writers) in candidates {
@@ -241,6 +258,17 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .collect();
         self.seen.check(&served)?;
         self.seen.record(&served);
+        // Share records other writers saw: the registry read that follows must not be older.
+        for h in &out {
+            for (name, ctr) in &h.head.body.rec {
+                let seen = self
+                    .seen
+                    .records
+                    .entry(format!("share:{name}"))
+                    .or_insert(0);
+                *seen = (*seen).max(*ctr);
+            }
+        }
         self.seen.key = Some(self.key_block);
         self.seen
             .save(&*self.trust, &super::trust_name(&self.name))
@@ -311,8 +339,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn sync(&mut self) -> VaultResult<SyncReport> {
-        self.load_shares().await?;
+        // Heads first: they carry the share-record counters other devices saw, which the registry
+        // read must then match or exceed.
         let heads = self.read_verified().await?;
+        self.load_shares().await?;
         let root_before = self.state.root;
         let mut merged = Vec::new();
         let mut root = self.state.root;

@@ -284,6 +284,7 @@ fn head_for(v: &Vault<MemoryStore>, signer: &Identity, writer: WriterId) -> Head
         gc: 0,
         pol: None,
         ho: None,
+        rec: Default::default(),
     }
 }
 
@@ -449,6 +450,7 @@ fn head_round_trip_and_decoders_reject_garbage() {
         gc: 2,
         pol: None,
         ho: None,
+        rec: Default::default(),
     };
     let key = [5u8; 32];
     let bytes = body.seal(&id, &key).expect("seal");

@@ -170,6 +170,7 @@ pub fn run(args: TrustBenchArgs) -> CliResult {
         gc: 0,
         pol: None,
         ho: None,
+        rec: Default::default(),
     };
     let n = heads_written as u32;
     let t = Instant::now();

@@ -47,6 +47,7 @@ pub fn vault_error(e: VaultError) -> CliError {
         | VaultError::ConflictingVaultKeys { .. } => 3,
         VaultError::Source(_) | VaultError::Output(_) => 4,
         VaultError::Store(StoreError::Io { .. }) => 4,
+        VaultError::Store(StoreError::TooLarge { .. } | StoreError::Corrupt { .. }) => 3,
         _ => 1,
     };
     let message = match &e {
