@@ -388,6 +388,44 @@ mod tests {
         assert_eq!(CofferError::corrupt("x").code(), 4);
     }
 
+    /// Async exports run on coffer's runtime, not on the polling (caller's) thread; a panic there
+    /// is an `Internal` error; dropping the call (a cancelled coroutine) drops the work.
+    #[tokio::test]
+    async fn async_calls_run_off_the_callers_thread_and_stop_when_dropped() {
+        let caller = std::thread::current().id();
+        let ran_on = guard_async(async { Ok(std::thread::current().id()) })
+            .await
+            .expect("no error");
+        assert_ne!(ran_on, caller);
+
+        let r: Result<(), _> = guard_async(async { panic!("boom") }).await;
+        let e = r.expect_err("a panic is an error");
+        assert_eq!(e.code(), 13);
+        assert!(e.to_string().contains("boom"));
+
+        struct SetOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = SetOnDrop(dropped.clone());
+        let call = guard_async(async move {
+            let _flag = flag;
+            std::future::pending::<Result<(), CofferError>>().await
+        });
+        let timed_out = tokio::time::timeout(std::time::Duration::from_millis(20), call).await;
+        assert!(timed_out.is_err());
+        for _ in 0..500 {
+            if dropped.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the task kept running after its call was dropped");
+    }
+
     #[test]
     fn panics_become_internal_errors() {
         let r: Result<(), _> = guard(|| panic!("boom"));
