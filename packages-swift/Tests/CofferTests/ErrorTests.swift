@@ -54,7 +54,6 @@ final class ErrorTests: XCTestCase {
         try await v.put(key: "a", data: d("1"))
         t.blocks = t.blocks.mapValues { _ in d("forged") }
         await expectError(4) { _ = try await v.get(key: "a") }
-        await expectError(4) { _ = try await Vault.openTransport(transport: t, identity: me, vault: "n", device: "b", mode: .open) }
     }
 
     func testNotFoundNoSuchVaultAlreadyExistsAre5To7() async throws {

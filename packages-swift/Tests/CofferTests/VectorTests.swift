@@ -26,21 +26,27 @@ final class VectorTests: XCTestCase {
         XCTAssertEqual(try Identity.parse(text: fresh.toFileContents()).recipient(), fresh.recipient())
     }
 
+    /// sealed.json (format 2, signatures over the content) and sealed-v1.json (format 1, read
+    /// only: its signatures cover the header alone, which `headerOnly` says).
     func testSealedVectorsOpenInSwift() throws {
-        let vs = try XCTUnwrap(vectors("sealed.json")["vectors"] as? [[String: Any]])
-        XCTAssertFalse(vs.isEmpty)
-        for v in vs {
-            let sealed = hex(v["sealed"] as! String)
-            XCTAssertEqual(cidRaw(bytes: sealed), v["cid"] as? String)
-            XCTAssertEqual(blake3Hex(data: sealed), v["blake3"] as? String)
-            try cidVerify(cid: v["cid"] as! String, bytes: sealed)
-            for seed in v["recipient_seeds"] as! [String] {
-                let opened = try `open`(identity: try Identity.fromSeed(seed: hex(seed)), sealed: sealed)
-                XCTAssertEqual(opened.plaintext, hex(v["plaintext"] as! String), "\(v["name"] ?? "")")
-                if let signer = v["signer_seed"] as? String {
-                    XCTAssertEqual(opened.signer, try Identity.fromSeed(seed: hex(signer)).recipient())
-                } else {
-                    XCTAssertNil(opened.signer)
+        for (file, v1) in [("sealed.json", false), ("sealed-v1.json", true)] {
+            let vs = try XCTUnwrap(vectors(file)["vectors"] as? [[String: Any]])
+            XCTAssertFalse(vs.isEmpty, file)
+            for v in vs {
+                let name = "\(file) \(v["name"] ?? "")"
+                let sealed = hex(v["sealed"] as! String)
+                XCTAssertEqual(cidRaw(bytes: sealed), v["cid"] as? String, name)
+                XCTAssertEqual(blake3Hex(data: sealed), v["blake3"] as? String, name)
+                try cidVerify(cid: v["cid"] as! String, bytes: sealed)
+                for seed in v["recipient_seeds"] as! [String] {
+                    let opened = try `open`(identity: try Identity.fromSeed(seed: hex(seed)), sealed: sealed)
+                    XCTAssertEqual(opened.plaintext, hex(v["plaintext"] as! String), name)
+                    if let signer = v["signer_seed"] as? String {
+                        XCTAssertEqual(opened.signer, try Identity.fromSeed(seed: hex(signer)).recipient(), name)
+                        XCTAssertEqual(opened.headerOnly, v1, name)
+                    } else {
+                        XCTAssertNil(opened.signer, name)
+                    }
                 }
             }
         }
@@ -54,6 +60,7 @@ final class VectorTests: XCTestCase {
         let opened = try `open`(identity: bob, sealed: sealed)
         XCTAssertEqual(opened.plaintext, plaintext)
         XCTAssertEqual(opened.signer, alice.recipient())
+        XCTAssertFalse(opened.headerOnly, "a new object's signature covers its content")
         XCTAssertEqual(try `open`(identity: alice, sealed: sealed).plaintext, plaintext)
     }
 
