@@ -47,8 +47,17 @@ step "npm package: wasm-bindgen build, Node and headless Chromium tests, npm pac
 step "Kotlin: uniffi bindings tested on the JVM (local dir, SeaweedFS, a Kotlin transport)"
 ./packages-kotlin/test-jvm.sh
 
+step "Kotlin on Android's classes: the same tests, Android specifics and examples/kotlin/android on Robolectric (API 34)"
+./packages-kotlin/test-robolectric.sh
+
 step "Swift: generated sources are fresh, the C header matches the library's symbols"
 ./packages-swift/check.sh
+
+step "Swift on Linux: the package compiled with Swift 6.0.3, its XCTest suite, examples/swift"
+./packages-swift/test-linux.sh
+
+step "README snippets (Swift, Kotlin) are the code CI runs"
+python3 .ci/check-snippets.py
 
 step "fuzz smoke"
 ./.ci/fuzz-smoke.sh

@@ -2,7 +2,8 @@
 # Builds the coffer uniffi library for this host, generates the Kotlin bindings from it, compiles
 # them with the JVM tests and the example, and runs everything on the JVM against the host .so:
 #   - the JVM tests (test-vectors/, vaults on a local directory, on SeaweedFS S3 and over a Kotlin
-#     transport, typed errors, cancellation), closing with "N passed, N failed";
+#     transport, typed errors, cancellation, sharing, links), closing with "N passed, N failed"
+#     (the same cases run on Android's classes with test-robolectric.sh);
 #   - the Rust `coffer` CLI opening an object Kotlin sealed;
 #   - examples/kotlin (stores a file in a vault and reads it back).
 # Exits non-zero on any failure. Installs what is missing (JDK, JNA, kotlinc) and starts SeaweedFS
@@ -63,7 +64,8 @@ log "generated $(find "$GEN" -name '*.kt' | wc -l) Kotlin file(s) in $GEN"
 
 # --- compile ---------------------------------------------------------------------------------
 CLASSES="$BUILD/jvm/classes"
-SOURCES=("$GEN" "$HERE/src/main/kotlin" "$HERE/src/test/kotlin" "$ROOT/examples/kotlin")
+# Not src/android nor examples/kotlin/android: they need Android's classes (test-robolectric.sh).
+SOURCES=("$GEN" "$HERE/src/main/kotlin" "$HERE/src/test/kotlin" "$ROOT/examples/kotlin/StoreFile.kt")
 # kotlinc takes ~25 s: skip it when no source (generated or written) changed since the last run.
 STAMP="$(cat "$KOTLIN_HOME/build.txt" <(find "${SOURCES[@]}" -name '*.kt' -type f | sort | xargs cat) | sha256sum | cut -d' ' -f1)"
 if [[ -f $CLASSES/coffer/test/CofferTestsKt.class && "$(cat "$BUILD/jvm/stamp" 2>/dev/null)" == "$STAMP" ]]; then

@@ -316,15 +316,49 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, CofferError>) -> Result<T, 
         .unwrap_or_else(|p| Err(CofferError::internal(panic_text(&p))))
 }
 
-/// Awaits `fut`, turning a panic into [`CofferError::Internal`].
-pub(crate) async fn guard_async<T>(
-    fut: impl std::future::Future<Output = Result<T, CofferError>>,
+/// Runs `fut` on coffer's own runtime and awaits it there, turning a panic into
+/// [`CofferError::Internal`].
+///
+/// uniffi polls an exported future on the thread that called it (Kotlin's dispatcher, Swift's
+/// executor): work done inside a poll (sealing, hashing, a directory store's file I/O) would run
+/// on an Android app's main thread when called from it. Spawned here, a poll only checks the
+/// task, so every async export is safe to call from a UI thread. Dropping the returned future
+/// (Kotlin cancelling its coroutine) aborts the task at its next await point.
+pub(crate) async fn guard_async<T: Send + 'static>(
+    fut: impl std::future::Future<Output = Result<T, CofferError>> + Send + 'static,
 ) -> Result<T, CofferError> {
-    use futures_util::FutureExt;
-    std::panic::AssertUnwindSafe(fut)
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|p| Err(CofferError::internal(panic_text(&p))))
+    /// Aborts the task when the awaiting future is dropped (cancelled) before it finishes.
+    struct AbortOnDrop<R>(tokio::task::JoinHandle<R>);
+    impl<R> Drop for AbortOnDrop<R> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(runtime()?.spawn(fut));
+    match (&mut task.0).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => Err(CofferError::internal(panic_text(&e.into_panic()))),
+        Err(e) => Err(CofferError::internal(format!(
+            "the call's task ended early: {e}"
+        ))),
+    }
+}
+
+/// The multi-threaded tokio runtime every async export runs on (one worker per core; the S3
+/// client needs its I/O and timer drivers), started on first use.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, CofferError> {
+    static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
+        std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("coffer")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| CofferError::internal(format!("cannot start coffer's runtime: {e}")))
 }
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
@@ -360,6 +394,44 @@ mod tests {
         ];
         assert_eq!(ERROR_CODES, expected.as_slice());
         assert_eq!(CofferError::corrupt("x").code(), 4);
+    }
+
+    /// Async exports run on coffer's runtime, not on the polling (caller's) thread; a panic there
+    /// is an `Internal` error; dropping the call (a cancelled coroutine) drops the work.
+    #[tokio::test]
+    async fn async_calls_run_off_the_callers_thread_and_stop_when_dropped() {
+        let caller = std::thread::current().id();
+        let ran_on = guard_async(async { Ok(std::thread::current().id()) })
+            .await
+            .expect("no error");
+        assert_ne!(ran_on, caller);
+
+        let r: Result<(), _> = guard_async(async { panic!("boom") }).await;
+        let e = r.expect_err("a panic is an error");
+        assert_eq!(e.code(), 13);
+        assert!(e.to_string().contains("boom"));
+
+        struct SetOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for SetOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = SetOnDrop(dropped.clone());
+        let call = guard_async(async move {
+            let _flag = flag;
+            std::future::pending::<Result<(), CofferError>>().await
+        });
+        let timed_out = tokio::time::timeout(std::time::Duration::from_millis(20), call).await;
+        assert!(timed_out.is_err());
+        for _ in 0..500 {
+            if dropped.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the task kept running after its call was dropped");
     }
 
     #[test]

@@ -18,7 +18,11 @@ impl Vault {
     /// opener refuses it). Anyone holding the link can read that version: treat it like the file.
     /// `InvalidInput` when the store cannot make links (a directory, a transport) or the expiry
     /// is not in the future.
-    pub async fn share_link(&self, key: Vec<u8>, expires_ms: u64) -> Result<String, CofferError> {
+    pub async fn share_link(
+        self: Arc<Self>,
+        key: Vec<u8>,
+        expires_ms: u64,
+    ) -> Result<String, CofferError> {
         guard_async(async move { Ok(self.inner.lock().await.share_link(&key, expires_ms).await?) })
             .await
     }

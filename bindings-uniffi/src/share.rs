@@ -203,7 +203,7 @@ impl Vault {
     /// `InvalidKey` for a bad recipient, `InvalidInput` for an expiry not in the future.
     #[uniffi::method(default(not_before_ms = None, presign = false))]
     pub async fn share(
-        &self,
+        self: Arc<Self>,
         scope: ShareScope,
         recipient: String,
         expires_ms: u64,
@@ -232,7 +232,7 @@ impl Vault {
     /// Revokes share `id`: its scope gets new keys that only the remaining recipients receive (a
     /// new grant in their inbox). What the revoked recipient already read stays theirs.
     /// `InvalidInput` for an unknown id.
-    pub async fn revoke(&self, id: String) -> Result<RotationReport, CofferError> {
+    pub async fn revoke(self: Arc<Self>, id: String) -> Result<RotationReport, CofferError> {
         guard_async(async move {
             let id = share_id(&id)?;
             Ok(self.inner.lock().await.revoke(&id).await?.into())
@@ -243,7 +243,7 @@ impl Vault {
     /// Gives `scope` (an object or prefix with shares) new keys: a new keyring (metadata only, no
     /// object re-uploaded) and new grants for every live recipient. `InvalidInput` when the scope
     /// has no shares.
-    pub async fn rotate(&self, scope: ShareScope) -> Result<RotationReport, CofferError> {
+    pub async fn rotate(self: Arc<Self>, scope: ShareScope) -> Result<RotationReport, CofferError> {
         guard_async(async move {
             let scope: coffer::share::Scope = scope.into();
             Ok(self.inner.lock().await.rotate(&scope).await?.into())
@@ -566,7 +566,10 @@ impl SharedReader {
     /// One page of the shared keys (ListObjectsV2 semantics). The prefix must lie inside the
     /// share's scope (`InvalidInput` otherwise); an empty prefix lists the whole scope.
     #[uniffi::method(default(params = None))]
-    pub async fn list(&self, params: Option<ListParams>) -> Result<ListResult, CofferError> {
+    pub async fn list(
+        self: Arc<Self>,
+        params: Option<ListParams>,
+    ) -> Result<ListResult, CofferError> {
         guard_async(async move {
             let req = params.unwrap_or_default().into_core();
             Ok(self.inner.list(&req).await?.into())
@@ -575,12 +578,12 @@ impl SharedReader {
     }
 
     /// The object under `key`, verified and opened. `NotFound` when the share holds none.
-    pub async fn get(&self, key: Vec<u8>) -> Result<Vec<u8>, CofferError> {
+    pub async fn get(self: Arc<Self>, key: Vec<u8>) -> Result<Vec<u8>, CofferError> {
         guard_async(async move { Ok(self.inner.get(&key).await?) }).await
     }
 
     /// What the share holds under `key` (without reading its data).
-    pub async fn head(&self, key: Vec<u8>) -> Result<SharedObjectInfo, CofferError> {
+    pub async fn head(self: Arc<Self>, key: Vec<u8>) -> Result<SharedObjectInfo, CofferError> {
         guard_async(async move {
             let o = self.inner.head(&key).await?;
             Ok(SharedObjectInfo {

@@ -130,17 +130,23 @@ async fn vault_over_a_transport_and_a_directory() {
     )
     .await
     .unwrap();
-    v.put(b"k".to_vec(), vec![7; 100_000], None).await.unwrap();
+    v.clone()
+        .put(b"k".to_vec(), vec![7; 100_000], None)
+        .await
+        .unwrap();
     assert_eq!(
-        v.get_range(b"k".to_vec(), 10, 20).await.unwrap(),
+        v.clone().get_range(b"k".to_vec(), 10, 20).await.unwrap(),
         vec![7; 10]
     );
     *t.fail.lock().unwrap() = Some(TransportError::Unavailable {
         detail: "down".into(),
     });
-    assert_eq!(v.get(b"k".to_vec()).await.unwrap_err().code(), 9);
+    assert_eq!(v.clone().get(b"k".to_vec()).await.unwrap_err().code(), 9);
     *t.fail.lock().unwrap() = None;
-    assert_eq!(v.get(b"missing".to_vec()).await.unwrap_err().code(), 5);
+    assert_eq!(
+        v.clone().get(b"missing".to_vec()).await.unwrap_err().code(),
+        5
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_string_lossy().to_string();
@@ -158,6 +164,7 @@ async fn vault_over_a_transport_and_a_directory() {
         .await
         .unwrap();
     let info = d
+        .clone()
         .put(
             b"x".to_vec(),
             b"y".to_vec(),
@@ -168,8 +175,8 @@ async fn vault_over_a_transport_and_a_directory() {
         )
         .await
         .unwrap();
-    assert_eq!(d.head(b"x".to_vec()).await.unwrap(), info);
-    let page = d.list(None).await.unwrap();
+    assert_eq!(d.clone().head(b"x".to_vec()).await.unwrap(), info);
+    let page = d.clone().list(None).await.unwrap();
     assert_eq!(page.contents.len(), 1);
 }
 
@@ -187,10 +194,12 @@ async fn share_a_prefix_over_a_directory_store() {
     )
     .await
     .unwrap();
-    v.put(b"2026/cat.jpg".to_vec(), b"meow".to_vec(), None)
+    v.clone()
+        .put(b"2026/cat.jpg".to_vec(), b"meow".to_vec(), None)
         .await
         .unwrap();
-    v.put(b"taxes.pdf".to_vec(), b"private".to_vec(), None)
+    v.clone()
+        .put(b"taxes.pdf".to_vec(), b"private".to_vec(), None)
         .await
         .unwrap();
     let scope = ShareScope::Prefix {
@@ -199,20 +208,33 @@ async fn share_a_prefix_over_a_directory_store() {
     let expires = now_ms() + parse_duration_ms("1h".into()).unwrap();
     // A bad recipient, an expiry in the past, an unknown id: typed errors.
     let e = v
+        .clone()
         .share(scope.clone(), "coffer1nope".into(), expires, None, false)
         .await
         .unwrap_err();
     assert_eq!(e.code(), 2);
     let to = bob.recipient().to_text();
     let e = v
+        .clone()
         .share(scope.clone(), to.clone(), 1, None, false)
         .await
         .unwrap_err();
     assert_eq!(e.code(), 1);
-    assert_eq!(v.revoke("00".repeat(16)).await.unwrap_err().code(), 1);
-    assert_eq!(v.revoke("not an id".into()).await.unwrap_err().code(), 1);
+    assert_eq!(
+        v.clone().revoke("00".repeat(16)).await.unwrap_err().code(),
+        1
+    );
+    assert_eq!(
+        v.clone()
+            .revoke("not an id".into())
+            .await
+            .unwrap_err()
+            .code(),
+        1
+    );
 
     let id = v
+        .clone()
         .share(scope.clone(), to.clone(), expires, None, false)
         .await
         .unwrap();
@@ -253,16 +275,33 @@ async fn share_a_prefix_over_a_directory_store() {
     let reader = SharedReader::open(store.clone(), share.clone())
         .await
         .unwrap();
-    assert_eq!(reader.get(b"2026/cat.jpg".to_vec()).await.unwrap(), b"meow");
-    assert_eq!(reader.head(b"2026/cat.jpg".to_vec()).await.unwrap().size, 4);
-    let page = reader.list(None).await.unwrap();
+    assert_eq!(
+        reader.clone().get(b"2026/cat.jpg".to_vec()).await.unwrap(),
+        b"meow"
+    );
+    assert_eq!(
+        reader
+            .clone()
+            .head(b"2026/cat.jpg".to_vec())
+            .await
+            .unwrap()
+            .size,
+        4
+    );
+    let page = reader.clone().list(None).await.unwrap();
     assert_eq!(page.contents.len(), 1);
     assert_eq!(
-        reader.get(b"taxes.pdf".to_vec()).await.unwrap_err().code(),
+        reader
+            .clone()
+            .get(b"taxes.pdf".to_vec())
+            .await
+            .unwrap_err()
+            .code(),
         1
     );
     assert_eq!(
         reader
+            .clone()
             .get(b"2026/dog.jpg".to_vec())
             .await
             .unwrap_err()
@@ -271,12 +310,12 @@ async fn share_a_prefix_over_a_directory_store() {
     );
 
     // Revoked: the share no longer opens.
-    let report = v.revoke(id.clone()).await.unwrap();
+    let report = v.clone().revoke(id.clone()).await.unwrap();
     assert_eq!(report.epoch, 0);
     assert_eq!(v.shares().await[0].status, ShareStatus::Revoked);
     let e = SharedReader::open(store, share).await.unwrap_err();
     assert_eq!(e.code(), 8);
-    assert_eq!(v.rotate(scope).await.unwrap().grants, 0);
+    assert_eq!(v.clone().rotate(scope).await.unwrap().grants, 0);
 }
 
 #[test]

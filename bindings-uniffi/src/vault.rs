@@ -439,7 +439,7 @@ impl Vault {
     /// Seals `data` and stores it under `key`; returns the new version.
     #[uniffi::method(default(options = None))]
     pub async fn put(
-        &self,
+        self: Arc<Self>,
         key: Vec<u8>,
         data: Vec<u8>,
         options: Option<PutParams>,
@@ -457,7 +457,7 @@ impl Vault {
     /// the upload. `InvalidInput` when the file cannot be read or changes while it is read.
     #[uniffi::method(default(options = None))]
     pub async fn put_file(
-        &self,
+        self: Arc<Self>,
         key: Vec<u8>,
         path: String,
         options: Option<PutParams>,
@@ -473,7 +473,11 @@ impl Vault {
 
     /// Writes the current version of `key` to the file at `path`, streaming and verified: the file
     /// appears (replacing any file there) only once every byte has been verified.
-    pub async fn get_to_file(&self, key: Vec<u8>, path: String) -> Result<ObjectInfo, CofferError> {
+    pub async fn get_to_file(
+        self: Arc<Self>,
+        key: Vec<u8>,
+        path: String,
+    ) -> Result<ObjectInfo, CofferError> {
         guard_async(async move {
             let target = std::path::PathBuf::from(&path);
             let dir = match target.parent() {
@@ -495,7 +499,10 @@ impl Vault {
     }
 
     /// The tags of the current version of `key` (empty when none).
-    pub async fn tags(&self, key: Vec<u8>) -> Result<HashMap<String, String>, CofferError> {
+    pub async fn tags(
+        self: Arc<Self>,
+        key: Vec<u8>,
+    ) -> Result<HashMap<String, String>, CofferError> {
         guard_async(async move {
             let v = self.inner.lock().await;
             Ok(v.tags(&key).await?.into_iter().collect())
@@ -506,7 +513,7 @@ impl Vault {
     /// Replaces the tags of the current version of `key` (empty removes them); the version id
     /// does not change.
     pub async fn set_tags(
-        &self,
+        self: Arc<Self>,
         key: Vec<u8>,
         tags: HashMap<String, String>,
     ) -> Result<(), CofferError> {
@@ -518,14 +525,14 @@ impl Vault {
     }
 
     /// The current version of `key`, verified and opened. `NotFound` when absent.
-    pub async fn get(&self, key: Vec<u8>) -> Result<Vec<u8>, CofferError> {
+    pub async fn get(self: Arc<Self>, key: Vec<u8>) -> Result<Vec<u8>, CofferError> {
         guard_async(async move { Ok(self.inner.lock().await.get(&key).await?) }).await
     }
 
     /// Bytes `start..end` of the current version of `key`, fetching and verifying only the
     /// segments that hold them.
     pub async fn get_range(
-        &self,
+        self: Arc<Self>,
         key: Vec<u8>,
         start: u64,
         end: u64,
@@ -542,18 +549,22 @@ impl Vault {
     }
 
     /// A version of `key` by its version id (from `versions` or `head`).
-    pub async fn get_version(&self, key: Vec<u8>, version: String) -> Result<Vec<u8>, CofferError> {
+    pub async fn get_version(
+        self: Arc<Self>,
+        key: Vec<u8>,
+        version: String,
+    ) -> Result<Vec<u8>, CofferError> {
         guard_async(async move { Ok(self.inner.lock().await.get_version(&key, &version).await?) })
             .await
     }
 
     /// What is known about the current version of `key` (without reading its data).
-    pub async fn head(&self, key: Vec<u8>) -> Result<ObjectInfo, CofferError> {
+    pub async fn head(self: Arc<Self>, key: Vec<u8>) -> Result<ObjectInfo, CofferError> {
         guard_async(async move { Ok(self.inner.lock().await.head(&key).await?.into()) }).await
     }
 
     /// Every version of `key`, newest first.
-    pub async fn versions(&self, key: Vec<u8>) -> Result<Vec<ObjectInfo>, CofferError> {
+    pub async fn versions(self: Arc<Self>, key: Vec<u8>) -> Result<Vec<ObjectInfo>, CofferError> {
         guard_async(async move {
             let v = self.inner.lock().await.versions(&key).await?;
             Ok(v.into_iter().map(Into::into).collect())
@@ -562,12 +573,15 @@ impl Vault {
     }
 
     /// Deletes `key`. `NotFound` when it holds no object.
-    pub async fn delete(&self, key: Vec<u8>) -> Result<(), CofferError> {
+    pub async fn delete(self: Arc<Self>, key: Vec<u8>) -> Result<(), CofferError> {
         guard_async(async move { Ok(self.inner.lock().await.delete(&key).await?) }).await
     }
 
     /// Deletes several keys in one commit, with an outcome per key.
-    pub async fn delete_many(&self, keys: Vec<Vec<u8>>) -> Result<Vec<DeleteOutcome>, CofferError> {
+    pub async fn delete_many(
+        self: Arc<Self>,
+        keys: Vec<Vec<u8>>,
+    ) -> Result<Vec<DeleteOutcome>, CofferError> {
         guard_async(async move {
             let results = self.inner.lock().await.delete_many(&keys_of(&keys)).await?;
             Ok(results
@@ -586,13 +600,20 @@ impl Vault {
     }
 
     /// Copies the current version of `src` to `dst` by reference (nothing re-encrypted).
-    pub async fn copy(&self, src: Vec<u8>, dst: Vec<u8>) -> Result<ObjectInfo, CofferError> {
+    pub async fn copy(
+        self: Arc<Self>,
+        src: Vec<u8>,
+        dst: Vec<u8>,
+    ) -> Result<ObjectInfo, CofferError> {
         guard_async(async move { Ok(self.inner.lock().await.copy(&src, &dst).await?.into()) }).await
     }
 
     /// One page of the ListObjectsV2 listing of this device's view.
     #[uniffi::method(default(params = None))]
-    pub async fn list(&self, params: Option<ListParams>) -> Result<ListResult, CofferError> {
+    pub async fn list(
+        self: Arc<Self>,
+        params: Option<ListParams>,
+    ) -> Result<ListResult, CofferError> {
         guard_async(async move {
             let req = params.unwrap_or_default().into_core();
             Ok(self.inner.lock().await.list(&req).await?.into())
@@ -601,7 +622,7 @@ impl Vault {
     }
 
     /// Takes in the other devices' changes (verifying every head) and publishes this device's.
-    pub async fn sync(&self) -> Result<SyncResult, CofferError> {
+    pub async fn sync(self: Arc<Self>) -> Result<SyncResult, CofferError> {
         guard_async(async move {
             let r = self.inner.lock().await.sync().await?;
             Ok(SyncResult {

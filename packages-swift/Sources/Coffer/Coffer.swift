@@ -1125,7 +1125,7 @@ open class Link: LinkProtocol, @unchecked Sendable {
 
     
     /**
-     * Parses `<fetch URL>#coffer-link-1.…`: `Corrupt` when it is not a coffer link.
+     * Parses `<fetch URL>#coffer-link-2.…`: `Corrupt` when it is not a coffer link.
      */
 public static func parse(url: String)throws  -> Link  {
     return try  FfiConverterTypeLink_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
@@ -4790,7 +4790,7 @@ public func FfiConverterTypeObjectInfo_lower(_ value: ObjectInfo) -> RustBuffer 
 
 
 /**
- * What [`open`] returns.
+ * What [`open`] returns. `Debug` shows the plaintext's length, never its bytes.
  */
 public struct Opened {
     /**
@@ -4798,9 +4798,14 @@ public struct Opened {
      */
     public var plaintext: Data
     /**
-     * Who signed the header (the signature was verified), if it was signed.
+     * Who signed the object (the signature was verified), if it was signed.
      */
     public var signer: Recipient?
+    /**
+     * Whether the signature is format 1's, which covers only the header: any recipient could
+     * have written the content.
+     */
+    public var headerOnly: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4809,10 +4814,15 @@ public struct Opened {
          * The plaintext (every segment authenticated).
          */plaintext: Data, 
         /**
-         * Who signed the header (the signature was verified), if it was signed.
-         */signer: Recipient?) {
+         * Who signed the object (the signature was verified), if it was signed.
+         */signer: Recipient?, 
+        /**
+         * Whether the signature is format 1's, which covers only the header: any recipient could
+         * have written the content.
+         */headerOnly: Bool) {
         self.plaintext = plaintext
         self.signer = signer
+        self.headerOnly = headerOnly
     }
 
     
@@ -4832,13 +4842,15 @@ public struct FfiConverterTypeOpened: FfiConverterRustBuffer {
         return
             try Opened(
                 plaintext: FfiConverterData.read(from: &buf), 
-                signer: FfiConverterOptionTypeRecipient.read(from: &buf)
+                signer: FfiConverterOptionTypeRecipient.read(from: &buf), 
+                headerOnly: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: Opened, into buf: inout [UInt8]) {
         FfiConverterData.write(value.plaintext, into: &buf)
         FfiConverterOptionTypeRecipient.write(value.signer, into: &buf)
+        FfiConverterBool.write(value.headerOnly, into: &buf)
     }
 }
 
@@ -7650,7 +7662,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_constructor_recipient_parse() != 63509) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_constructor_link_parse() != 64367) {
+    if (uniffi_coffer_uniffi_checksum_constructor_link_parse() != 37389) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_cofferstore_dir() != 56686) {

@@ -1,4 +1,5 @@
-// A thin idiomatic layer over the generated bindings (coffer.kt, generated at build time).
+// A thin idiomatic layer over the generated bindings (coffer.kt, generated at build time), for the
+// JVM and Android alike; Android-only helpers are in src/android/kotlin.
 package coffer
 
 /** The stable numeric code of any coffer error (the table is in packages-kotlin/README.md). */
@@ -31,3 +32,10 @@ suspend fun Vault.delete(key: String) = delete(key.encodeToByteArray())
 
 /** The keys of a listing page as UTF-8 strings. */
 val ListResult.keys: List<String> get() = contents.map { it.key.decodeToString() }
+
+/**
+ * [Identity.fromPassphrase] (Argon2id: 64 MiB and a fraction of a second) on
+ * [kotlinx.coroutines.Dispatchers.Default], so that calling it from the main thread never blocks it.
+ */
+suspend fun Identity.Companion.derive(passphrase: String, account: String): Identity =
+    kotlinx.coroutines.withContext(kotlinx.coroutines.Dispatchers.Default) { fromPassphrase(passphrase, account) }

@@ -1,29 +1,36 @@
-// A small test harness for the JVM tests: runs named cases, prints one line per case and the
-// closing line "N passed, N failed", and carries a minimal JSON reader for test-vectors/.
-// (JUnit is not needed: the tests run with kotlinc + the Kotlin stdlib + kotlinx-coroutines.)
+// A small test harness for the Kotlin tests: named cases that the JVM main runs (one line per case
+// and the closing line "N passed, N failed"; no JUnit needed: kotlinc + the Kotlin stdlib +
+// kotlinx-coroutines) and that the Robolectric suite (src/robolectric) runs one JUnit test each;
+// plus a minimal JSON reader for test-vectors/.
 package coffer.test
 
 import java.io.File
 
 class Harness {
-    private var passed = 0
-    private val failures = mutableListOf<String>()
+    /** The registered cases, in order; the JVM main runs them all, the Robolectric suite one per JUnit test. */
+    val cases = LinkedHashMap<String, () -> Unit>()
 
     fun test(name: String, body: () -> Unit) {
-        val t0 = System.nanoTime()
-        try {
-            body()
-            passed++
-            println("ok   $name (${(System.nanoTime() - t0) / 1_000_000} ms)")
-        } catch (e: Throwable) {
-            failures += name
-            println("FAIL $name: $e")
-            e.printStackTrace(System.out)
-        }
+        require(name !in cases) { "two tests are named '$name'" }
+        cases[name] = body
     }
 
-    /** Prints the closing line; returns the process exit code. */
-    fun finish(): Int {
+    /** Runs every case, printing one line each and the closing line; returns the process exit code. */
+    fun runAll(): Int {
+        var passed = 0
+        val failures = mutableListOf<String>()
+        for ((name, body) in cases) {
+            val t0 = System.nanoTime()
+            try {
+                body()
+                passed++
+                println("ok   $name (${(System.nanoTime() - t0) / 1_000_000} ms)")
+            } catch (e: Throwable) {
+                failures += name
+                println("FAIL $name: $e")
+                e.printStackTrace(System.out)
+            }
+        }
         if (failures.isNotEmpty()) println("failed: ${failures.joinToString(", ")}")
         println("${passed} passed, ${failures.size} failed")
         return if (failures.isEmpty() && passed > 0) 0 else 1

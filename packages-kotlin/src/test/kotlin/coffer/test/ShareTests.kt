@@ -36,6 +36,35 @@ suspend fun shareOn(store: CofferStore) {
 }
 
 fun shareTests(h: Harness) {
+    h.test("the sharing snippet of packages-kotlin/README.md runs as written") {
+        val dir = tempDir("coffer-kt-readme")
+        val (alice, bob) = Identity.generate() to Identity.generate()
+        val bobRecipientText = bob.recipient().toText()
+        runBlocking {
+            val vault = Vault.openDir(dir.path, alice, "photos", "laptop", OpenMode.CREATE)
+            vault.put("2026/cat.jpg", b("meow"))
+            // snippet:kotlin-sharing
+            // Alice (the owner) shares a prefix for a week; the capability lands in Bob's inbox on the store.
+            val id = vault.share(ShareScope.Prefix("2026/".toByteArray()), bobRecipientText,
+                                 expiresMs = nowMs() + parseDurationMs("7d"))
+            val status = vault.shares().single().status          // ACTIVE, PENDING, EXPIRED or REVOKED
+
+            // Bob: his identity and the store, nothing else.
+            val store = CofferStore.dir(dir.path)                 // or CofferStore.s3(settings), .transport(t)
+            val book = ShareBook()                                // keep it with book.toBytes(bob) / ShareBook.fromBytes(bob, bytes)
+            for (e in readInbox(store, bob)) e.share?.let { book.accept(it, nowMs()) }   // NEW or UPDATED
+            val reader = SharedReader.open(store, book.shares().first())
+            val cat = reader.get("2026/cat.jpg".toByteArray())    // outside the scope: InvalidInput; expired or revoked: PreconditionFailed
+
+            vault.revoke(id)                                      // new keys for the others, who get a new grant
+            // end snippet:kotlin-sharing
+            checkEq(ShareStatus.ACTIVE, status)
+            checkBytes(b("meow"), cat)
+            expectThrows<CofferException.PreconditionFailed> { runBlocking { SharedReader.open(store, book.shares().first()) } }
+        }
+        dir.deleteRecursively()
+    }
+
     h.test("sharing over a Kotlin transport and over S3 (SeaweedFS): CofferStore.transport / CofferStore.s3") {
         runBlocking {
             val t = MemoryTransport()
@@ -232,7 +261,7 @@ fun shareTests(h: Harness) {
         expectThrows<CofferException.InvalidInput> { parseDurationMs("7 parsecs") }
     }
 
-    h.test("share links on S3 (SeaweedFS): Vault.shareLink, Link.parse, one HTTP GET, openResponse; expiry, tampering, no links on a directory") {
+    h.test("share links on S3 (SeaweedFS): Vault.shareLink, Link.parse, one HttpURLConnection GET, openResponse; expiry, tampering, no links on a directory") {
         val store = runBlocking {
             CofferStore.s3(seaweedSettings("kotlin-link"))
         }
@@ -253,11 +282,14 @@ fun shareTests(h: Harness) {
         check(!link.fetchesCar())
         check(!link.fetchUrl().contains("#")) { "the fetch URL carries the fragment" }
         link.checkTime(nowMs())
-        val http = java.net.http.HttpClient.newHttpClient()
-        val body = http.send(
-            java.net.http.HttpRequest.newBuilder(java.net.URI(link.fetchUrl())).GET().build(),
-            java.net.http.HttpResponse.BodyHandlers.ofByteArray(),
-        ).let { checkEq(200, it.statusCode(), "GET status"); it.body() }
+        // One GET with HttpURLConnection: on the JVM and on Android alike.
+        val conn = java.net.URL(link.fetchUrl()).openConnection() as java.net.HttpURLConnection
+        val body = try {
+            checkEq(200, conn.responseCode, "GET status")
+            conn.inputStream.use { it.readBytes() }
+        } finally {
+            conn.disconnect()
+        }
         checkBytes(data, link.openResponse(body, nowMs()), "opened link")
         // Past its expiry the SDK refuses, before and after a fetch.
         expectThrows<CofferException.PreconditionFailed> { link.checkTime(link.expiresMs()) }
