@@ -156,11 +156,6 @@ impl Bar {
         Self { bar, what, files }
     }
 
-    /// Adds `n` bytes.
-    pub fn bytes(&self, n: u64) {
-        self.bar.inc(n);
-    }
-
     /// Says that `done` files are done.
     pub fn files_done(&self, done: u64) {
         self.bar
