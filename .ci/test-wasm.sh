@@ -49,7 +49,9 @@ step "npm test (Node + Chromium)"
 (cd "$PKG" && npm test --silent)
 
 step "cargo test wasm32 (wasm-bindgen-test-runner)"
-(cd "$REPO" && cargo test -p coffer-wasm --target wasm32-unknown-unknown)
+# --release: reuses the core that npm run build compiled for wasm32 (a debug build would compile
+# the core and its dependencies once more).
+(cd "$REPO" && cargo test --release -p coffer-wasm --target wasm32-unknown-unknown)
 
 step "npm pack + fresh install + README example"
 (cd "$PKG" && npm pack --silent --pack-destination "$TMP" >/dev/null)
