@@ -74,8 +74,17 @@ fn sealed_vectors_are_identical_on_every_backend() {
             .iter()
             .map(|h| Identity::from_seed(&seed(h)))
             .collect();
+        let keys: Vec<WrapKey> = v["wrap_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| WrapKey::from_bytes(seed(h)))
+            .collect();
         let mut opts = SealOptions::new(ids.iter().map(|i| i.recipient().clone()).collect())
             .segment_size_log2(v["segment_log2"].as_u64().unwrap() as u8);
+        for k in &keys {
+            opts = opts.also_to(SealTo::Key(k.clone()));
+        }
         if !v["signer_seed"].is_null() {
             opts = opts.signed_by(&Identity::from_seed(&seed(&v["signer_seed"])));
         }
@@ -93,7 +102,12 @@ fn sealed_vectors_are_identical_on_every_backend() {
                 v["name"]
             );
             for &opener in Backend::ALL {
-                let opened = with_backend(opener, || open_to_vec(&ids[0], &sealed).unwrap());
+                let unlock = match ids.first() {
+                    Some(id) => Unlock::Identity(id),
+                    None => Unlock::Key(&keys[0]),
+                };
+                let opened =
+                    with_backend(opener, || open_to_vec_with(unlock, &sealed).unwrap());
                 assert_eq!(opened.plaintext, plaintext, "{}: {opener:?}", v["name"]);
             }
         }
