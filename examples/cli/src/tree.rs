@@ -77,11 +77,15 @@ pub fn local_path(dir: &Path, rel: &str) -> Result<PathBuf, String> {
     for part in rel.split('/') {
         if part.is_empty() || part == "." || part == ".." || part.contains('\0') {
             return Err(format!(
-                "the key part {part:?} is not a plain file name: not written"
+                "the key part \"{}\" is not a plain file name: not written",
+                crate::escape::text(part)
             ));
         }
         if cfg!(windows) && part.contains(['\\', ':']) {
-            return Err(format!("the key part {part:?} is not a plain file name"));
+            return Err(format!(
+                "the key part \"{}\" is not a plain file name",
+                crate::escape::text(part)
+            ));
         }
         path.push(part);
     }

@@ -51,9 +51,12 @@ pub fn run(job: GetTree<'_>) -> CliResult {
             }
             match tree::local_path(job.dir, &key[prefix.len()..]) {
                 Ok(path) => items.push(Item { key, size, path }),
-                Err(why) => summary
-                    .failed
-                    .push((key.clone(), CliError::usage(format!("{key}: {why}")))),
+                Err(why) => {
+                    let shown = crate::escape::text(&key);
+                    summary
+                        .failed
+                        .push((key, CliError::usage(format!("{shown}: {why}"))));
+                }
             }
         }
         let todo = unchanged_filter(&vault, &job, items, &mut summary).await;
@@ -137,7 +140,7 @@ async fn download_all(vault: CliVault, job: &GetTree<'_>, items: Vec<Item>, summ
             }
             Ok((it, Err(e))) => {
                 if job.tree.verbose {
-                    bar.println(format!("coffer: {}: {}", it.key, e.message));
+                    bar.println(format!("coffer: {}: {}", crate::escape::text(&it.key), e.message));
                 }
                 summary.failed.push((it.key, e));
             }
