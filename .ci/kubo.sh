@@ -85,6 +85,8 @@ start() {
     fi
     sleep 0.5
   done
+  # Another process's server on our port answers too: only ours counts.
+  running || die "the Kubo daemon exited: port $PORT (or the ones after it) belongs to another process; set COFFER_IPFS_PORT"
   write_env
 }
 

@@ -94,6 +94,8 @@ JSON
     fi
     sleep 1
   done
+  # Another process's server on our port answers too: only ours counts.
+  running || die "weed exited: port $PORT (or the ones after it) belongs to another process; set COFFER_S3_PORT"
   write_env
 }
 
