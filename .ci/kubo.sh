@@ -60,6 +60,8 @@ ENV
 start() {
   # Already running (perhaps still starting): just wait for it.
   if ! running; then
+    # Something else already serves our port (another worktree's server): never adopt it.
+    if answers; then die "port $PORT already answers and it is not this checkout's server; set COFFER_IPFS_PORT"; fi
     install
     mkdir -p "$STATE"
     if [[ ! -f "$IPFS_PATH/config" ]]; then

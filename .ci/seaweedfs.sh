@@ -67,6 +67,8 @@ ENV
 start() {
   # Already running (perhaps still starting): just wait for it.
   if ! running; then
+    # Something else already serves our port (another worktree's server): never adopt it.
+    if answers; then die "port $PORT already answers and it is not this checkout's server; set COFFER_S3_PORT"; fi
     local weed; weed="$(weed_bin)"
     mkdir -p "$STATE/data"
     cat >"$STATE/s3.json" <<JSON
