@@ -106,8 +106,7 @@ fn sealed_vectors_are_identical_on_every_backend() {
                     Some(id) => Unlock::Identity(id),
                     None => Unlock::Key(&keys[0]),
                 };
-                let opened =
-                    with_backend(opener, || open_to_vec_with(unlock, &sealed).unwrap());
+                let opened = with_backend(opener, || open_to_vec_with(unlock, &sealed).unwrap());
                 assert_eq!(opened.plaintext, plaintext, "{}: {opener:?}", v["name"]);
             }
         }

@@ -140,7 +140,11 @@ async fn download_all(vault: CliVault, job: &GetTree<'_>, items: Vec<Item>, summ
             }
             Ok((it, Err(e))) => {
                 if job.tree.verbose {
-                    bar.println(format!("coffer: {}: {}", crate::escape::text(&it.key), e.message));
+                    bar.println(format!(
+                        "coffer: {}: {}",
+                        crate::escape::text(&it.key),
+                        e.message
+                    ));
                 }
                 summary.failed.push((it.key, e));
             }
