@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Builds every fuzz target and runs each for a short time (FUZZ_SECONDS, default 20).
+# Builds every fuzz target and runs each for a short time (FUZZ_SECONDS, default 5: a smoke test
+# that the targets build, start and survive their corpus; .ci/long-checks.sh fuzzes for longer).
 set -euo pipefail
-cd "$(dirname "$0")/../fuzz"
-secs="${FUZZ_SECONDS:-20}"
+cd "$(dirname "$0")/.."
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
+ensure_nightly
+ensure_cargo_fuzz
+cd fuzz
+secs="${FUZZ_SECONDS:-5}"
 targets=$(cargo +nightly fuzz list)
 cargo +nightly fuzz build -O
 for t in $targets; do

@@ -60,6 +60,8 @@ ENV
 start() {
   # Already running (perhaps still starting): just wait for it.
   if ! running; then
+    # Something else already serves our port (another worktree's server): never adopt it.
+    if answers; then die "port $PORT already answers and it is not this checkout's server; set COFFER_IPFS_PORT"; fi
     install
     mkdir -p "$STATE"
     if [[ ! -f "$IPFS_PATH/config" ]]; then
@@ -85,6 +87,8 @@ start() {
     fi
     sleep 0.5
   done
+  # Another process's server on our port answers too: only ours counts.
+  running || die "the Kubo daemon exited: port $PORT (or the ones after it) belongs to another process; set COFFER_IPFS_PORT"
   write_env
 }
 

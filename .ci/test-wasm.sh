@@ -6,16 +6,18 @@
 #   installs the tarball in a fresh directory and runs the README's Node example there.
 # `npm test` starts SeaweedFS (.ci/seaweedfs.sh, S3 port $COFFER_S3_PORT, default here 18533) and
 # Kubo (.ci/kubo.sh, RPC port $COFFER_IPFS_PORT, default here 15201) unless
-# COFFER_TEST_S3_ENDPOINT / COFFER_TEST_IPFS_API are set, and stops what it started; it also builds
-# the coffer CLI (release) for the JS<->Rust interop tests (files, and vaults on S3). Exits non-zero
-# on any failure.
+# COFFER_TEST_S3_ENDPOINT / COFFER_TEST_IPFS_API are set, and stops what it started; it runs the
+# release coffer CLI ($COFFER_BIN, else it builds it) for the JS<->Rust interop tests (files, and
+# vaults on S3). Exits non-zero on any failure.
+# COFFER_BIN: a release `coffer` CLI already built (CI builds it once); else npm test builds it.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
 PKG="$REPO/packages-npm"
-WB_VERSION=0.2.130
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+# shellcheck source=.ci/lib.sh
+. "$HERE/lib.sh"
 
 T0=$SECONDS
 STEP_T=$SECONDS
@@ -24,7 +26,6 @@ step() {
   STEP_NAME="$1"; STEP_T=$SECONDS
   echo "--- $1" >&2
 }
-SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -34,14 +35,8 @@ command -v node >/dev/null || { echo "node (>= 20) is required" >&2; exit 1; }
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || { echo "node >= 20 is required, found $(node --version)" >&2; exit 1; }
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-if [[ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WB_VERSION" ]]; then
-  echo "installing wasm-bindgen-cli $WB_VERSION (takes ~12 min)" >&2
-  cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
-fi
-if [[ ! -x /usr/bin/chromium ]]; then
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
-fi
+ensure_wasm_bindgen
+ensure_chromium
 
 step "npm ci"
 (cd "$PKG" && npm ci --no-audit --no-fund --loglevel=error)
@@ -54,7 +49,9 @@ step "npm test (Node + Chromium)"
 (cd "$PKG" && npm test --silent)
 
 step "cargo test wasm32 (wasm-bindgen-test-runner)"
-(cd "$REPO" && cargo test -p coffer-wasm --target wasm32-unknown-unknown)
+# --release: reuses the core that npm run build compiled for wasm32 (a debug build would compile
+# the core and its dependencies once more).
+(cd "$REPO" && cargo test --release -p coffer-wasm --target wasm32-unknown-unknown)
 
 step "npm pack + fresh install + README example"
 (cd "$PKG" && npm pack --silent --pack-destination "$TMP" >/dev/null)

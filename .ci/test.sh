@@ -1,29 +1,53 @@
 #!/usr/bin/env bash
 # Everything CI checks, in the order a developer wants to hear about failures.
 # Usage: ./.ci/test.sh          (installs what is missing, starts and stops the test servers)
+#
+# Budget: 60 minutes on a fresh machine (empty target/, empty tool cache). Every step prints
+# `==== time: STEP  Ns` and a table closes the run. To stay in budget:
+#   - each crate is compiled once per profile: one debug build of the whole workspace with all
+#     features serves clippy's check, the tests, the JVM/Swift bindings (COFFER_UNIFFI_DIR) and
+#     the CLI tests; one release build of the CLI (COFFER_BIN) serves every suite that runs the
+#     CLI (npm, Kotlin, the S3 gateway clients); the wasm32 release build serves the npm package;
+#   - the seal tests run both AEAD backends (portable and ring) in that one build;
+#   - slow tools are installed once into ${COFFER_CI_CACHE:-~/.cache/coffer-ci} (.ci/lib.sh);
+#   - the fuzz smoke runs FUZZ_SECONDS (default 5) per target; the long campaign (fuzzing and
+#     the big property tests for longer) is .ci/long-checks.sh, outside CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# shellcheck source=.ci/lib.sh
+. .ci/lib.sh
 
-step() { printf '\n==== %s\n' "$*"; }
+servers=()
+finish() {
+  local rc=$?
+  for s in "${servers[@]}"; do "$s" stop >/dev/null 2>&1 || true; done
+  if [[ $rc -ne 0 ]]; then step_summary failed; else step_summary; fi
+  exit $rc
+}
+trap finish EXIT
 
-step "setup"
+# One feature set for every debug build, so nothing is compiled twice.
+WORKSPACE=(--workspace --all-features)
+
+step "setup: toolchain and tools (installed only when missing)"
 ./.ci/setup.sh
 
 step "format"
 cargo fmt --all -- --check
 
 step "clippy (all targets, all features, warnings are errors)"
-cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo clippy "${WORKSPACE[@]}" --all-targets -- -D warnings
 
-step "core stays portable: wasm32 build"
-cargo build -p coffer --target wasm32-unknown-unknown
+step "build: workspace tests, debug, all features (ring and portable AEAD, S3, IPFS)"
+# --lib --bins --tests --examples: what `cargo test` builds, plus the uniffi-bindgen binary.
+cargo build "${WORKSPACE[@]}" --lib --bins --tests --examples
+export COFFER_UNIFFI_DIR="$PWD/target/debug"
 
-servers=()
-cleanup() {
-  for s in "${servers[@]}"; do "$s" stop || true; done
-}
-trap cleanup EXIT
+step "build: release CLI (shared by the npm, Kotlin and gateway tests as COFFER_BIN)"
+cargo build --release -p coffer-cli
+export COFFER_BIN="$PWD/target/release/coffer"
+
 for s in .ci/seaweedfs.sh .ci/kubo.sh; do
   if [ -x "$s" ]; then
     step "start $s"
@@ -35,13 +59,10 @@ if [ -f .ci/state/env ]; then
   set -a; . .ci/state/env; set +a
 fi
 
-step "tests: core with default features (portable AEAD)"
-cargo test -p coffer
+step "tests: whole workspace, all features (seal tests on both AEAD backends; S3, IPFS against real servers)"
+cargo test "${WORKSPACE[@]}"
 
-step "tests: whole workspace, all features (ring AEAD, S3, IPFS against real servers)"
-cargo test --workspace --all-features
-
-step "npm package: wasm-bindgen build, Node and headless Chromium tests, npm pack + fresh install"
+step "npm package: wasm32 release build, Node and headless Chromium tests, npm pack + fresh install"
 ./.ci/test-wasm.sh
 
 step "Kotlin: uniffi bindings tested on the JVM (local dir, SeaweedFS, a Kotlin transport)"
@@ -59,7 +80,8 @@ step "Swift on Linux: the package compiled with Swift 6.0.3, its XCTest suite, e
 step "README snippets (Swift, Kotlin) are the code CI runs"
 python3 .ci/check-snippets.py
 
-step "fuzz smoke"
+step "fuzz smoke (${FUZZ_SECONDS:-5}s per target)"
 ./.ci/fuzz-smoke.sh
 
-step "all checks passed"
+step_end
+printf '\n==== all checks passed\n'

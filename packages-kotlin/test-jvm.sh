@@ -12,6 +12,9 @@
 #
 # Env: CARGO_TARGET_DIR (default: <repo>/target), COFFER_TEST_S3_ENDPOINT/_BUCKET +
 # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_REGION to use another S3 endpoint.
+# Built artifacts to reuse (CI builds them once for every suite; else this script builds them):
+#   COFFER_UNIFFI_DIR  a directory holding libcoffer_uniffi.so and uniffi-bindgen
+#   COFFER_BIN         a `coffer` CLI
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,15 +53,24 @@ STDLIB_JAR="$KOTLIN_HOME/lib/kotlin-stdlib.jar"
 [[ -f $COROUTINES_JAR && -f $STDLIB_JAR ]] || die "kotlin-compiler has no stdlib/coroutines jars"
 
 # --- Rust: the library, uniffi-bindgen (same uniffi version: same build) and the CLI ---------
-log "cargo build (coffer-uniffi + uniffi-bindgen, coffer CLI)"
-(cd "$ROOT" && cargo build -q -p coffer-uniffi --features cli && cargo build -q -p coffer-cli)
-LIB="$CARGO_TARGET_DIR/debug/libcoffer_uniffi.so"
+if [[ -z ${COFFER_UNIFFI_DIR:-} ]]; then
+  log "cargo build (coffer-uniffi + uniffi-bindgen)"
+  (cd "$ROOT" && cargo build -q -p coffer-uniffi --features cli)
+fi
+if [[ -z ${COFFER_BIN:-} ]]; then
+  log "cargo build (coffer CLI)"
+  (cd "$ROOT" && cargo build -q -p coffer-cli)
+fi
+UNIFFI_DIR="${COFFER_UNIFFI_DIR:-$CARGO_TARGET_DIR/debug}"
+COFFER="${COFFER_BIN:-$CARGO_TARGET_DIR/debug/coffer}"
+LIB="$UNIFFI_DIR/libcoffer_uniffi.so"
 [[ -f $LIB ]] || die "no $LIB"
+[[ -x $COFFER ]] || die "no $COFFER"
 
 # --- bindings --------------------------------------------------------------------------------
 GEN="$BUILD/generated/uniffi"
 rm -rf "$GEN" && mkdir -p "$GEN"
-(cd "$ROOT" && "$CARGO_TARGET_DIR/debug/uniffi-bindgen" generate --library "$LIB" --language kotlin \
+(cd "$ROOT" && "$UNIFFI_DIR/uniffi-bindgen" generate --library "$LIB" --language kotlin \
   --out-dir "$GEN" --no-format >/dev/null)
 log "generated $(find "$GEN" -name '*.kt' | wc -l) Kotlin file(s) in $GEN"
 
@@ -103,7 +115,7 @@ COFFER_REPO="$ROOT" COFFER_KT_OUT="$OUT" "${JAVA[@]}" coffer.test.CofferTestsKt
 log "JVM tests took $((SECONDS - T1)) s"
 
 log "Rust opens what Kotlin sealed (coffer open)"
-"$CARGO_TARGET_DIR/debug/coffer" open -i "$OUT/identity.txt" --signer "$(cat "$OUT/recipient.txt")" "$OUT/kotlin.sealed" "$OUT/rust.opened" >/dev/null
+"$COFFER" open -i "$OUT/identity.txt" --signer "$(cat "$OUT/recipient.txt")" "$OUT/kotlin.sealed" "$OUT/rust.opened" >/dev/null
 cmp "$OUT/kotlin.plain" "$OUT/rust.opened" || die "the CLI opened different bytes than Kotlin sealed"
 echo "ok   coffer CLI opens the Kotlin-sealed object"
 

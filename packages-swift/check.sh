@@ -17,13 +17,17 @@ log() { echo "check.sh: $*" >&2; }
 
 command -v nm >/dev/null 2>&1 || { log "installing binutils"; apt-get update -qq >/dev/null; apt-get install -y -qq binutils >/dev/null; }
 
-# Same build as packages-kotlin/test-jvm.sh (same features), so the two share artifacts.
-(cd "$ROOT" && cargo build -q -p coffer-uniffi --features cli)
-SO="$CARGO_TARGET_DIR/debug/libcoffer_uniffi.so"
-A="$CARGO_TARGET_DIR/debug/libcoffer_uniffi.a"
+# Same build as packages-kotlin/test-jvm.sh (same features), so the two share artifacts; CI
+# builds it once for every suite and says where (COFFER_UNIFFI_DIR).
+if [[ -z ${COFFER_UNIFFI_DIR:-} ]]; then
+  (cd "$ROOT" && cargo build -q -p coffer-uniffi --features cli)
+fi
+UNIFFI_DIR="${COFFER_UNIFFI_DIR:-$CARGO_TARGET_DIR/debug}"
+SO="$UNIFFI_DIR/libcoffer_uniffi.so"
+A="$UNIFFI_DIR/libcoffer_uniffi.a"
 
 GEN="$(mktemp -d)"; trap 'rm -rf "$GEN"' EXIT
-(cd "$ROOT" && "$CARGO_TARGET_DIR/debug/uniffi-bindgen" generate --library "$SO" --language swift \
+(cd "$ROOT" && "$UNIFFI_DIR/uniffi-bindgen" generate --library "$SO" --language swift \
   --out-dir "$GEN" --no-format >/dev/null)
 
 compare() { # generated-file committed-file

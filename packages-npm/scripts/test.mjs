@@ -14,9 +14,13 @@ if (!existsSync(join(pkg, 'dist', 'index.js'))) {
   process.exit(1);
 }
 
-// Native Rust for the interop tests (a no-op when built): the `coffer` CLI, which seals/opens
-// files and reads/writes vaults on S3 with the Rust store.
-execFileSync('cargo', ['build', '--quiet', '--release', '-p', 'coffer-cli'], { cwd: repo, stdio: 'inherit' });
+// Native Rust for the interop tests: the release `coffer` CLI, which seals/opens files and
+// reads/writes vaults on S3 with the Rust store. COFFER_BIN when set (CI builds it once for every
+// suite), else built here (a no-op when it is up to date).
+if (!process.env.COFFER_BIN) {
+  execFileSync('cargo', ['build', '--quiet', '--release', '-p', 'coffer-cli'], { cwd: repo, stdio: 'inherit' });
+  process.env.COFFER_BIN = join(process.env.CARGO_TARGET_DIR || join(repo, 'target'), 'release', 'coffer');
+}
 
 // Servers: reuse COFFER_TEST_S3_* / COFFER_TEST_IPFS_API when set, else start (and later stop)
 // our own, on ports of our own so that other worktrees' servers on the defaults are not touched.

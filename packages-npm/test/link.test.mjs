@@ -16,6 +16,7 @@ const unhandled = watchUnhandled();
 after(() => unhandled.assertNone());
 
 const cli = process.env.COFFER_CLI ||
+  process.env.COFFER_BIN ||
   join(process.env.CARGO_TARGET_DIR || join(repoDir, 'target'), 'release', 'coffer');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -9,6 +9,7 @@ import { Identity, seal, open } from '@coffer/sdk';
 import { repoDir, pattern251 } from './helpers.mjs';
 
 const cli = process.env.COFFER_CLI ||
+  process.env.COFFER_BIN ||
   join(process.env.CARGO_TARGET_DIR || join(repoDir, 'target'), 'release', 'coffer');
 
 test('JS -> Rust CLI -> JS', () => {

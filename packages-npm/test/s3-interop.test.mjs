@@ -11,7 +11,8 @@ import { Identity, Vault, blake3 } from '@coffer/sdk';
 import { S3Store } from '@coffer/sdk/stores/s3';
 import { repoDir, enc, pattern251 } from './helpers.mjs';
 
-const cli = join(process.env.CARGO_TARGET_DIR || join(repoDir, 'target'), 'release', 'coffer');
+const cli = process.env.COFFER_BIN ||
+  join(process.env.CARGO_TARGET_DIR || join(repoDir, 'target'), 'release', 'coffer');
 
 test('JS S3 store <-> Rust S3 store (the coffer CLI), same vault', { timeout: 120_000 }, async () => {
   assert.ok(existsSync(cli), `${cli} is missing: cargo build --release -p coffer-cli (npm test does it)`);

@@ -2,6 +2,7 @@ use std::io::{Read, Write};
 
 use proptest::prelude::*;
 
+use super::gcm::{Backend, with_backend};
 use super::*;
 use crate::keys::Identity;
 
@@ -30,23 +31,107 @@ fn open_err(identity: &Identity, sealed: &[u8]) -> SealError {
     open_to_vec(identity, sealed).expect_err("damaged object opened")
 }
 
+/// Runs `f` once per AES-GCM backend this build holds (portable; ring too with feature `ring`),
+/// so one build checks both.
+fn on_every_backend(f: impl Fn()) {
+    for &b in Backend::ALL {
+        with_backend(b, &f);
+    }
+}
+
+/// Cases for the big property tests: `PROPTEST_CASES` when set (the long campaign,
+/// `.ci/long-checks.sh`), else `default`, split across the backends.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn any_backend() -> impl Strategy<Value = Backend> {
+    prop::sample::select(Backend::ALL.to_vec())
+}
+
+/// Every backend reproduces `test-vectors/sealed.json` byte for byte, and opens what the other
+/// sealed (the vectors were written by the portable backend).
+#[test]
+fn sealed_vectors_are_identical_on_every_backend() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/sealed.json");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 4);
+    let seed = |h: &serde_json::Value| -> [u8; 32] {
+        hex::decode(h.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    for v in vectors {
+        let ids: Vec<Identity> = v["recipient_seeds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Identity::from_seed(&seed(h)))
+            .collect();
+        let keys: Vec<WrapKey> = v["wrap_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| WrapKey::from_bytes(seed(h)))
+            .collect();
+        let mut opts = SealOptions::new(ids.iter().map(|i| i.recipient().clone()).collect())
+            .segment_size_log2(v["segment_log2"].as_u64().unwrap() as u8);
+        for k in &keys {
+            opts = opts.also_to(SealTo::Key(k.clone()));
+        }
+        if !v["signer_seed"].is_null() {
+            opts = opts.signed_by(&Identity::from_seed(&seed(&v["signer_seed"])));
+        }
+        let plaintext = hex::decode(v["plaintext"].as_str().unwrap()).unwrap();
+        let randomness = hex::decode(v["randomness"].as_str().unwrap()).unwrap();
+        let expected = hex::decode(v["sealed"].as_str().unwrap()).unwrap();
+        for &sealer in Backend::ALL {
+            let sealed = with_backend(sealer, || {
+                seal_to_vec_with_rng(&opts, &plaintext, &mut FixedRng::new(randomness.clone()))
+                    .unwrap()
+            });
+            assert!(
+                sealed == expected,
+                "{}: {sealer:?} sealed other bytes",
+                v["name"]
+            );
+            for &opener in Backend::ALL {
+                let unlock = match ids.first() {
+                    Some(id) => Unlock::Identity(id),
+                    None => Unlock::Key(&keys[0]),
+                };
+                let opened = with_backend(opener, || open_to_vec_with(unlock, &sealed).unwrap());
+                assert_eq!(opened.plaintext, plaintext, "{}: {opener:?}", v["name"]);
+            }
+        }
+    }
+}
+
 #[test]
 fn round_trips_at_segment_boundaries() {
-    let bob = id(1);
-    for len in [0, 1, 1023, 1024, 1025, 2048, 3000, 10 * 1024] {
-        let plain = data(len);
-        let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
-        let opened = open_to_vec(&bob, &sealed).unwrap();
-        assert_eq!(opened.plaintext, plain, "len {len}");
-        assert_eq!(opened.signer, None);
-        let segments = len.div_ceil(1024).max(1);
-        let header = Header::parse(&sealed).unwrap();
-        assert_eq!(
-            sealed.len(),
-            header.len() + len + segments * TAG_LEN,
-            "len {len}"
-        );
-    }
+    on_every_backend(|| {
+        let bob = id(1);
+        for len in [0, 1, 1023, 1024, 1025, 2048, 3000, 10 * 1024] {
+            let plain = data(len);
+            let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
+            let opened = open_to_vec(&bob, &sealed).unwrap();
+            assert_eq!(opened.plaintext, plain, "len {len}");
+            assert_eq!(opened.signer, None);
+            let segments = len.div_ceil(1024).max(1);
+            let header = Header::parse(&sealed).unwrap();
+            assert_eq!(
+                sealed.len(),
+                header.len() + len + segments * TAG_LEN,
+                "len {len}"
+            );
+        }
+    });
 }
 
 #[test]
@@ -170,108 +255,118 @@ fn v1_objects_open_and_say_their_signature_covers_the_header_only() {
 
 #[test]
 fn writer_accepts_any_write_pattern() {
-    let bob = id(1);
-    let plain = data(5000);
-    let mut w = SealWriter::new(Vec::new(), &opts_small(&bob)).unwrap();
-    for chunk in plain.chunks(7) {
-        w.write_all(chunk).unwrap();
-    }
-    let (sealed, summary) = w.finish().unwrap();
-    assert_eq!(summary.plaintext_len, 5000);
-    assert_eq!(summary.sealed_len, sealed.len() as u64);
-    let mut r = OpenReader::new(sealed.as_slice(), &bob).unwrap();
-    let mut out = Vec::new();
-    let mut buf = [0u8; 3];
-    loop {
-        let n = r.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
+    on_every_backend(|| {
+        let bob = id(1);
+        let plain = data(5000);
+        let mut w = SealWriter::new(Vec::new(), &opts_small(&bob)).unwrap();
+        for chunk in plain.chunks(7) {
+            w.write_all(chunk).unwrap();
         }
-        out.extend_from_slice(&buf[..n]);
-    }
-    assert_eq!(out, plain);
+        let (sealed, summary) = w.finish().unwrap();
+        assert_eq!(summary.plaintext_len, 5000);
+        assert_eq!(summary.sealed_len, sealed.len() as u64);
+        let mut r = OpenReader::new(sealed.as_slice(), &bob).unwrap();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out, plain);
+    });
 }
 
 #[test]
 fn async_and_sync_paths_agree() {
-    let bob = id(1);
-    let plain = data(4097);
-    let opts = opts_small(&bob);
-    let mut sealed = Vec::new();
-    let s = futures_executor::block_on(seal_async(&opts, plain.as_slice(), &mut sealed)).unwrap();
-    assert_eq!(s.sealed_len, sealed.len() as u64);
-    assert_eq!(open_to_vec(&bob, &sealed).unwrap().plaintext, plain);
-    let sync_sealed = seal_to_vec(&opts, &plain).unwrap();
-    let mut out = Vec::new();
-    let o = futures_executor::block_on(open_async(&bob, sync_sealed.as_slice(), &mut out)).unwrap();
-    assert_eq!(out, plain);
-    assert_eq!(o.plaintext_len, 4097);
-    let mut empty = Vec::new();
-    futures_executor::block_on(seal_async(&opts, &b""[..], &mut empty)).unwrap();
-    assert_eq!(open_to_vec(&bob, &empty).unwrap().plaintext, b"");
+    on_every_backend(|| {
+        let bob = id(1);
+        let plain = data(4097);
+        let opts = opts_small(&bob);
+        let mut sealed = Vec::new();
+        let s =
+            futures_executor::block_on(seal_async(&opts, plain.as_slice(), &mut sealed)).unwrap();
+        assert_eq!(s.sealed_len, sealed.len() as u64);
+        assert_eq!(open_to_vec(&bob, &sealed).unwrap().plaintext, plain);
+        let sync_sealed = seal_to_vec(&opts, &plain).unwrap();
+        let mut out = Vec::new();
+        let o =
+            futures_executor::block_on(open_async(&bob, sync_sealed.as_slice(), &mut out)).unwrap();
+        assert_eq!(out, plain);
+        assert_eq!(o.plaintext_len, 4097);
+        let mut empty = Vec::new();
+        futures_executor::block_on(seal_async(&opts, &b""[..], &mut empty)).unwrap();
+        assert_eq!(open_to_vec(&bob, &empty).unwrap().plaintext, b"");
+    });
 }
 
 #[test]
 fn ranges_read_only_what_they_need_and_match() {
-    let bob = id(1);
-    let plain = data(10_000);
-    let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
-    let reader = RangeReader::new(sealed.as_slice(), &bob).unwrap();
-    assert_eq!(reader.plaintext_len(), 10_000);
-    for (s, e) in [
-        (0, 0),
-        (0, 1),
-        (1023, 1025),
-        (5000, 5000),
-        (9000, 10_000),
-        (0, 10_000),
-        (4096, 8192),
-    ] {
+    on_every_backend(|| {
+        let bob = id(1);
+        let plain = data(10_000);
+        let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
+        let reader = RangeReader::new(sealed.as_slice(), &bob).unwrap();
+        assert_eq!(reader.plaintext_len(), 10_000);
+        for (s, e) in [
+            (0, 0),
+            (0, 1),
+            (1023, 1025),
+            (5000, 5000),
+            (9000, 10_000),
+            (0, 10_000),
+            (4096, 8192),
+        ] {
+            assert_eq!(
+                reader.read_range(s..e).unwrap(),
+                &plain[s as usize..e as usize],
+                "{s}..{e}"
+            );
+        }
+        let ct = reader.opened_header().ciphertext_range(1030..1040).unwrap();
         assert_eq!(
-            reader.read_range(s..e).unwrap(),
-            &plain[s as usize..e as usize],
-            "{s}..{e}"
+            ct.end - ct.start,
+            1024 + 16,
+            "one segment for a range inside one segment"
         );
-    }
-    let ct = reader.opened_header().ciphertext_range(1030..1040).unwrap();
-    assert_eq!(
-        ct.end - ct.start,
-        1024 + 16,
-        "one segment for a range inside one segment"
-    );
-    assert!(matches!(
-        reader.read_range(9_999..10_001),
-        Err(SealError::RangeOutOfBounds { .. })
-    ));
-    #[allow(clippy::reversed_empty_ranges)]
-    let backwards = 5..4;
-    assert!(matches!(
-        reader.read_range(backwards),
-        Err(SealError::RangeOutOfBounds { .. })
-    ));
+        assert!(matches!(
+            reader.read_range(9_999..10_001),
+            Err(SealError::RangeOutOfBounds { .. })
+        ));
+        #[allow(clippy::reversed_empty_ranges)]
+        let backwards = 5..4;
+        assert!(matches!(
+            reader.read_range(backwards),
+            Err(SealError::RangeOutOfBounds { .. })
+        ));
+    });
 }
 
 #[test]
 fn range_reads_detect_damage_in_the_segments_they_touch() {
-    let bob = id(1);
-    let plain = data(5000);
-    let mut sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
-    let hlen = Header::parse(&sealed).unwrap().len();
-    sealed[hlen + 1040 + 5] ^= 1; // segment 1
-    let reader = RangeReader::new(sealed.as_slice(), &bob).unwrap();
-    assert_eq!(reader.read_range(0..1024).unwrap(), &plain[..1024]);
-    assert!(matches!(
-        reader.read_range(1024..1030),
-        Err(SealError::SegmentCorrupt { index: 1, .. })
-    ));
-    // Truncated by a whole segment: the new last segment is not final.
-    let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
-    let cut = &sealed[..hlen + 2 * 1040];
-    let reader = RangeReader::new(cut, &bob).unwrap();
-    assert!(matches!(
-        reader.read_range(1500..1600),
-        Err(SealError::Truncated)
-    ));
+    on_every_backend(|| {
+        let bob = id(1);
+        let plain = data(5000);
+        let mut sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
+        let hlen = Header::parse(&sealed).unwrap().len();
+        sealed[hlen + 1040 + 5] ^= 1; // segment 1
+        let reader = RangeReader::new(sealed.as_slice(), &bob).unwrap();
+        assert_eq!(reader.read_range(0..1024).unwrap(), &plain[..1024]);
+        assert!(matches!(
+            reader.read_range(1024..1030),
+            Err(SealError::SegmentCorrupt { index: 1, .. })
+        ));
+        // Truncated by a whole segment: the new last segment is not final.
+        let sealed = seal_to_vec(&opts_small(&bob), &plain).unwrap();
+        let cut = &sealed[..hlen + 2 * 1040];
+        let reader = RangeReader::new(cut, &bob).unwrap();
+        assert!(matches!(
+            reader.read_range(1500..1600),
+            Err(SealError::Truncated)
+        ));
+    });
 }
 
 // --- Each kind of damage gets its own error -------------------------------------------------
@@ -410,87 +505,93 @@ fn range_reads_of_signed_objects_check_the_trailer_with_or_without_the_outboard(
 
 #[test]
 fn segment_damage() {
-    let (bob, sealed, hlen) = sealed_pair();
-    const STRIDE: usize = 1040;
-    // flipped bit in a segment body and in a tag
-    let mut s = sealed.clone();
-    s[hlen + STRIDE * 2 + 100] ^= 0x80;
-    assert!(matches!(
-        open_err(&bob, &s),
-        SealError::SegmentCorrupt { index: 2, .. }
-    ));
-    let mut s = sealed.clone();
-    s[hlen + STRIDE - 1] ^= 0x01;
-    assert!(matches!(
-        open_err(&bob, &s),
-        SealError::SegmentCorrupt { index: 0, .. }
-    ));
-    // truncated at a segment boundary, mid-segment, inside the header
-    assert!(matches!(
-        open_err(&bob, &sealed[..hlen + 2 * STRIDE]),
-        SealError::Truncated
-    ));
-    assert!(matches!(
-        open_err(&bob, &sealed[..hlen]),
-        SealError::Truncated
-    ));
-    assert!(open_to_vec(&bob, &sealed[..hlen + 2 * STRIDE + 7]).is_err());
-    assert!(matches!(
-        open_err(&bob, &sealed[..hlen - 3]),
-        SealError::TruncatedHeader { .. }
-    ));
-    // extended
-    let mut s = sealed.clone();
-    s.extend_from_slice(&sealed[hlen..hlen + STRIDE]);
-    assert!(matches!(
-        open_err(&bob, &s),
-        SealError::SegmentCorrupt { .. } | SealError::TrailingData
-    ));
-    // reordered: swap segments 1 and 2
-    let mut s = sealed.clone();
-    let (one, two) = (hlen + STRIDE, hlen + 2 * STRIDE);
-    let seg1 = sealed[one..two].to_vec();
-    s[one..two].copy_from_slice(&sealed[two..two + STRIDE]);
-    s[two..two + STRIDE].copy_from_slice(&seg1);
-    assert!(matches!(
-        open_err(&bob, &s),
-        SealError::SegmentOutOfOrder {
-            position: 1,
-            found: 2
-        }
-    ));
-    // duplicated: segment 1 repeated in place of segment 2
-    let mut s = sealed.clone();
-    s[two..two + STRIDE].copy_from_slice(&seg1);
-    assert!(matches!(
-        open_err(&bob, &s),
-        SealError::SegmentOutOfOrder {
-            position: 2,
-            found: 1
-        }
-    ));
+    on_every_backend(|| {
+        let (bob, sealed, hlen) = sealed_pair();
+        const STRIDE: usize = 1040;
+        // flipped bit in a segment body and in a tag
+        let mut s = sealed.clone();
+        s[hlen + STRIDE * 2 + 100] ^= 0x80;
+        assert!(matches!(
+            open_err(&bob, &s),
+            SealError::SegmentCorrupt { index: 2, .. }
+        ));
+        let mut s = sealed.clone();
+        s[hlen + STRIDE - 1] ^= 0x01;
+        assert!(matches!(
+            open_err(&bob, &s),
+            SealError::SegmentCorrupt { index: 0, .. }
+        ));
+        // truncated at a segment boundary, mid-segment, inside the header
+        assert!(matches!(
+            open_err(&bob, &sealed[..hlen + 2 * STRIDE]),
+            SealError::Truncated
+        ));
+        assert!(matches!(
+            open_err(&bob, &sealed[..hlen]),
+            SealError::Truncated
+        ));
+        assert!(open_to_vec(&bob, &sealed[..hlen + 2 * STRIDE + 7]).is_err());
+        assert!(matches!(
+            open_err(&bob, &sealed[..hlen - 3]),
+            SealError::TruncatedHeader { .. }
+        ));
+        // extended
+        let mut s = sealed.clone();
+        s.extend_from_slice(&sealed[hlen..hlen + STRIDE]);
+        assert!(matches!(
+            open_err(&bob, &s),
+            SealError::SegmentCorrupt { .. } | SealError::TrailingData
+        ));
+        // reordered: swap segments 1 and 2
+        let mut s = sealed.clone();
+        let (one, two) = (hlen + STRIDE, hlen + 2 * STRIDE);
+        let seg1 = sealed[one..two].to_vec();
+        s[one..two].copy_from_slice(&sealed[two..two + STRIDE]);
+        s[two..two + STRIDE].copy_from_slice(&seg1);
+        assert!(matches!(
+            open_err(&bob, &s),
+            SealError::SegmentOutOfOrder {
+                position: 1,
+                found: 2
+            }
+        ));
+        // duplicated: segment 1 repeated in place of segment 2
+        let mut s = sealed.clone();
+        s[two..two + STRIDE].copy_from_slice(&seg1);
+        assert!(matches!(
+            open_err(&bob, &s),
+            SealError::SegmentOutOfOrder {
+                position: 2,
+                found: 1
+            }
+        ));
+    });
 }
 
 #[test]
 fn full_last_segment_extended_by_a_segment_is_trailing_data() {
-    let bob = id(1);
-    let sealed = seal_to_vec(&opts_small(&bob), &data(2048)).unwrap();
-    let hlen = Header::parse(&sealed).unwrap().len();
-    let mut s = sealed.clone();
-    s.extend_from_slice(&sealed[hlen..hlen + 1040]);
-    assert!(matches!(open_err(&bob, &s), SealError::TrailingData));
+    on_every_backend(|| {
+        let bob = id(1);
+        let sealed = seal_to_vec(&opts_small(&bob), &data(2048)).unwrap();
+        let hlen = Header::parse(&sealed).unwrap().len();
+        let mut s = sealed.clone();
+        s.extend_from_slice(&sealed[hlen..hlen + 1040]);
+        assert!(matches!(open_err(&bob, &s), SealError::TrailingData));
+    });
 }
 
 #[test]
 fn header_from_another_object() {
-    let bob = id(1);
-    let opts = opts_small(&bob);
-    let a = seal_to_vec(&opts, &data(5000)).unwrap();
-    let b = seal_to_vec(&opts, &data(5000)).unwrap();
-    let hlen = Header::parse(&a).unwrap().len();
-    let mut mixed = a[..hlen].to_vec();
-    mixed.extend_from_slice(&b[hlen..]);
-    assert!(matches!(open_err(&bob, &mixed), SealError::PayloadMismatch));
+    on_every_backend(|| {
+        let bob = id(1);
+        let opts = opts_small(&bob);
+        let a = seal_to_vec(&opts, &data(5000)).unwrap();
+        let b = seal_to_vec(&opts, &data(5000)).unwrap();
+        let hlen = Header::parse(&a).unwrap().len();
+        let mut mixed = a[..hlen].to_vec();
+        mixed.extend_from_slice(&b[hlen..]);
+        assert!(matches!(open_err(&bob, &mixed), SealError::PayloadMismatch));
+    });
 }
 
 #[test]
@@ -584,7 +685,7 @@ fn apply(sealed: &[u8], hlen: usize, m: &Mutation) -> Option<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 60_000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(24_000), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Any mutation of a sealed object is rejected by the streaming opener, and no plaintext
     /// is returned.
@@ -593,6 +694,7 @@ proptest! {
         m in mutation(),
         len in prop::sample::select(vec![0usize, 1, 15, 16, 17, 1000, 1023, 1024, 1025, 2048, 3071, 4096, 5000, 6000]),
         signed in any::<bool>(),
+        backend in any_backend(),
     ) {
         thread_local! {
             static CACHE: std::cell::RefCell<std::collections::HashMap<(usize, bool), Vec<u8>>> = Default::default();
@@ -605,19 +707,20 @@ proptest! {
         }).clone());
         let hlen = Header::parse(&sealed).unwrap().len();
         if let Some(bad) = apply(&sealed, hlen, &m) {
-            prop_assert!(open_to_vec(&bob, &bad).is_err(), "mutation {:?} accepted", m);
+            let opened = with_backend(backend, || open_to_vec(&bob, &bad));
+            prop_assert!(opened.is_err(), "mutation {:?} accepted by {:?}", m, backend);
         }
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40_000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(16_000), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Random access sees the same mutations: a range either comes back equal to the original
     /// plaintext (the mutation did not touch its segments) or fails; the header must still
     /// authenticate.
     #[test]
-    fn range_reads_never_return_wrong_bytes(m in mutation(), start in 0u64..6000, span in 0u64..3000) {
+    fn range_reads_never_return_wrong_bytes(m in mutation(), start in 0u64..6000, span in 0u64..3000, backend in any_backend()) {
         thread_local! {
             static SEALED: Vec<u8> = seal_to_vec(&opts_small(&id(1)), &data(6000)).unwrap();
         }
@@ -626,11 +729,11 @@ proptest! {
         let sealed = SEALED.with(|s| s.clone());
         let hlen = Header::parse(&sealed).unwrap().len();
         if let Some(bad) = apply(&sealed, hlen, &m)
-            && let Ok(reader) = RangeReader::new(bad.as_slice(), &bob)
+            && let Ok(reader) = with_backend(backend, || RangeReader::new(bad.as_slice(), &bob))
         {
             let end = (start + span).min(reader.plaintext_len());
             let start = start.min(end);
-            if let Ok(got) = reader.read_range(start..end) {
+            if let Ok(got) = with_backend(backend, || reader.read_range(start..end)) {
                 prop_assert_eq!(&got[..], &plain[start as usize..end as usize]);
             }
         }

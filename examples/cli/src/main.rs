@@ -20,6 +20,9 @@ mod keys;
 mod link_cmd;
 mod sealing;
 mod share_cmd;
+mod tree;
+mod tree_get;
+mod tree_put;
 mod vault_cmd;
 
 use std::path::PathBuf;
@@ -46,9 +49,11 @@ enum Command {
     /// Store URLs: file:///path, s3://bucket/prefix?endpoint=http://127.0.0.1:9000&path_style=true
     /// (credentials from the standard AWS environment variables and profiles), ipfs://127.0.0.1:5001.
     Init(vault_cmd::InitArgs),
-    /// Store a local file (or stdin) under a key, as a new version.
+    /// Store a local file (or stdin) under a key, as a new version; with -r, every file of a
+    /// directory under a key prefix.
     Put(vault_cmd::PutArgs),
-    /// Read an object (verified) into a file or stdout.
+    /// Read an object (verified) into a file or stdout; with -r, every object under a key prefix
+    /// into a directory.
     Get(vault_cmd::GetArgs),
     /// List keys (ListObjectsV2: prefix, delimiter, pages).
     Ls(vault_cmd::LsArgs),

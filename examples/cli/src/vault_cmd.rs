@@ -279,9 +279,11 @@ pub struct PutArgs {
     /// Fail (exit 6) unless the key's current version is VERSION.
     #[arg(long, value_name = "VERSION")]
     if_match: Option<String>,
-    /// Print the new version as JSON.
+    /// Print the new version as JSON (with -r: the transfer's summary).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    tree: crate::tree::TreeArgs,
     #[command(flatten)]
     vault: VaultArgs,
 }
@@ -296,6 +298,21 @@ pub fn put(args: PutArgs) -> CliResult {
         tags: parse_meta(&args.tag)?,
         s3_etag: None,
     };
+    if args.tree.recursive {
+        if opts.if_match.is_some() || opts.content_type.is_some() {
+            return Err(CliError::usage(
+                "put -r takes neither --if-match nor --content-type (they name one object)",
+            ));
+        }
+        return crate::tree_put::run(crate::tree_put::PutTree {
+            dir: &args.local,
+            prefix: &args.key,
+            opts,
+            tree: &args.tree,
+            vault: args.vault.resolve()?,
+            json: args.json,
+        });
+    }
     // A stream is read more than once by a put (see `coffer::vault::PutSource`): spool stdin.
     let mut spool = None;
     let mut path = args.local.clone();
@@ -362,12 +379,34 @@ pub struct GetArgs {
     /// Only bytes START..END of the object (fetches only what they need).
     #[arg(long, value_name = "START..END", conflicts_with = "version")]
     range: Option<String>,
+    /// With -r: print the transfer's summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    tree: crate::tree::TreeArgs,
     #[command(flatten)]
     vault: VaultArgs,
 }
 
 /// `coffer get`.
 pub fn get(args: GetArgs) -> CliResult {
+    if args.tree.recursive {
+        let Some(dir) = args.local.as_deref().filter(|d| *d != Path::new("-")) else {
+            return Err(CliError::usage("get -r PREFIX DIR: say which directory"));
+        };
+        if args.version.is_some() || args.range.is_some() {
+            return Err(CliError::usage(
+                "get -r takes neither --version nor --range (they name one object)",
+            ));
+        }
+        return crate::tree_get::run(crate::tree_get::GetTree {
+            prefix: &args.key,
+            dir,
+            tree: &args.tree,
+            vault: args.vault.resolve()?,
+            json: args.json,
+        });
+    }
     let local = args.local.clone().unwrap_or_else(|| PathBuf::from("-"));
     let range = args.range.as_deref().map(parse_range).transpose()?;
     let resolved = args.vault.resolve()?;
