@@ -519,3 +519,38 @@ fn a_revocation_holds_across_devices_even_with_the_retired_view_hidden() {
         }
     });
 }
+
+/// A store that damages (or withholds) the vault's key block does not make a device that never
+/// saw the vault start a second one under the same name: the vault is reported damaged.
+#[test]
+fn a_damaged_key_block_is_an_error_never_a_new_vault() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let v = Vault::create(store.clone(), owner(), "v", "laptop").await.unwrap();
+        drop(v);
+        let heads = store.read_heads("v").await.unwrap();
+        #[derive(serde::Deserialize)]
+        struct Env {
+            key: Cid,
+        }
+        let key: Env = coffer::block::from_dag_cbor(&heads[0].bytes).unwrap();
+        store.put(&key.key, Bytes::from_static(b"damaged")).await.unwrap();
+        for create in [None, Some(false)] {
+            let r = Vault::open_with_options(
+                store.clone(),
+                owner(),
+                "v",
+                "phone",
+                create,
+                VaultOptions::default(),
+            )
+            .await;
+            assert!(matches!(r, Err(VaultError::Corrupt { .. })), "{create:?}: {r:?}");
+        }
+        assert!(matches!(
+            Vault::create(store.clone(), owner(), "v", "phone").await,
+            Err(VaultError::AlreadyExists { .. })
+        ));
+        assert_eq!(store.read_heads("v").await.unwrap().len(), 1, "no second vault");
+    });
+}

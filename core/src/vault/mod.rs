@@ -344,7 +344,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let raw = store.read_heads(name).await?;
         let (root_key, key_block, mut skipped) =
             match sync::find_vault_key(&*store, &identity, name, &raw, seen.key).await? {
-                sync::VaultKey::None { skipped, strangers } => {
+                sync::VaultKey::None {
+                    skipped,
+                    strangers,
+                    damaged,
+                } => {
+                    if let Some(e) = damaged {
+                        return Err(if mode == OpenMode::Create {
+                            VaultError::AlreadyExists {
+                                vault: name.to_string(),
+                            }
+                        } else {
+                            e
+                        });
+                    }
                     if seen.key.is_some() || !seen.writers.is_empty() {
                         // This device saw the vault: the store hides it now.
                         return Err(VaultError::from(crate::trust::TrustError::MissingHead {

@@ -62,6 +62,9 @@ pub(crate) enum VaultKey {
         skipped: Vec<SkippedHead>,
         /// Some heads are another identity's (the vault is not this identity's).
         strangers: bool,
+        /// Heads name a key block that is missing or damaged: the vault exists, it cannot be
+        /// opened (never "no such vault", never a new vault over it).
+        damaged: Option<VaultError>,
     },
     /// One key block opens.
     Found {
@@ -120,6 +123,7 @@ pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
         candidates.retain(|c, _| *c == k);
     }
     let mut found: Option<(RootKey, Cid)> = None;
+    let mut damaged = None;
     for (cid, writers) in candidates {
         match super::open_root_key(store, identity, &cid).await {
             Ok(key) => {
@@ -140,13 +144,18 @@ pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
                 for w in writers {
                     skipped.push(skip(&w, &format!("its vault key block {cid}: {detail}")));
                 }
+                damaged = Some(VaultError::corrupt(&cid, detail));
             }
             Err(other) => return Err(other),
         }
     }
     Ok(match found {
         Some((key, cid)) => VaultKey::Found { key, cid, skipped },
-        None => VaultKey::None { skipped, strangers },
+        None => VaultKey::None {
+            skipped,
+            strangers,
+            damaged,
+        },
     })
 }
 
