@@ -526,7 +526,9 @@ fn a_revocation_holds_across_devices_even_with_the_retired_view_hidden() {
 fn a_damaged_key_block_is_an_error_never_a_new_vault() {
     block_on(async {
         let store = Arc::new(MemoryStore::new());
-        let v = Vault::create(store.clone(), owner(), "v", "laptop").await.unwrap();
+        let v = Vault::create(store.clone(), owner(), "v", "laptop")
+            .await
+            .unwrap();
         drop(v);
         let heads = store.read_heads("v").await.unwrap();
         #[derive(serde::Deserialize)]
@@ -534,7 +536,10 @@ fn a_damaged_key_block_is_an_error_never_a_new_vault() {
             key: Cid,
         }
         let key: Env = coffer::block::from_dag_cbor(&heads[0].bytes).unwrap();
-        store.put(&key.key, Bytes::from_static(b"damaged")).await.unwrap();
+        store
+            .put(&key.key, Bytes::from_static(b"damaged"))
+            .await
+            .unwrap();
         for create in [None, Some(false)] {
             let r = Vault::open_with_options(
                 store.clone(),
@@ -545,12 +550,19 @@ fn a_damaged_key_block_is_an_error_never_a_new_vault() {
                 VaultOptions::default(),
             )
             .await;
-            assert!(matches!(r, Err(VaultError::Corrupt { .. })), "{create:?}: {r:?}");
+            assert!(
+                matches!(r, Err(VaultError::Corrupt { .. })),
+                "{create:?}: {r:?}"
+            );
         }
         assert!(matches!(
             Vault::create(store.clone(), owner(), "v", "phone").await,
             Err(VaultError::AlreadyExists { .. })
         ));
-        assert_eq!(store.read_heads("v").await.unwrap().len(), 1, "no second vault");
+        assert_eq!(
+            store.read_heads("v").await.unwrap().len(),
+            1,
+            "no second vault"
+        );
     });
 }
