@@ -42,13 +42,13 @@ impl Credentials {
     /// New random credentials: a 20-character key id starting `CFR` and a 40-character secret
     /// (240 random bits).
     pub fn generate() -> Self {
-        let mut id = [0u8; 10];
+        let mut id = [0u8; 11];
         crate::keys::fill_random(&mut id);
         let mut secret = Zeroizing::new([0u8; 30]);
         crate::keys::fill_random(secret.as_mut());
         let id = data_encoding::BASE32_NOPAD.encode(&id);
         Self {
-            access_key_id: format!("CFR{}", &id[..17]),
+            access_key_id: format!("CFR{}", id.get(..17).unwrap_or(&id)),
             secret_access_key: Zeroizing::new(
                 data_encoding::BASE64URL_NOPAD.encode(secret.as_ref()),
             ),

@@ -163,7 +163,7 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Gateway<S> {
                 }
             };
             let _ = socket.set_nodelay(true);
-            let conn = http.serve_connection(TokioIo::new(socket), self.service.clone());
+            let conn = http.serve_connection(TokioIo::new(socket), Expect100(self.service.clone()));
             let conn = graceful.watch(conn);
             tokio::spawn(async move {
                 let _ = conn.await;
@@ -179,5 +179,41 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Gateway<S> {
             () = tokio::time::sleep(Duration::from_secs(10)) => {}
         }
         Ok(())
+    }
+}
+
+/// Works around a client bug: hyper sends `100 Continue` only when a body is read, so a request
+/// with `Expect: 100-continue` and an empty body (a 0-byte PUT) gets its final answer at once.
+/// botocore (boto3, the AWS CLI) then keeps parsing the next response on that connection as if it
+/// were this one (it remembers the early status line), and a multipart upload on the same
+/// connection fails with a missing ETag. Closing such a connection after the answer avoids it;
+/// S3 always sends `100 Continue`, so clients never meet this there.
+#[derive(Clone)]
+struct Expect100(S3Service);
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for Expect100 {
+    type Response = s3s::HttpResponse;
+    type Error = s3s::HttpError;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
+    >;
+
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let expects = req
+            .headers()
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let empty = hyper::body::Body::is_end_stream(req.body());
+        let fut = hyper::service::Service::call(&self.0, req);
+        Box::pin(async move {
+            let mut res = fut.await?;
+            if expects && empty {
+                res.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            Ok(res)
+        })
     }
 }

@@ -19,6 +19,8 @@ mod files;
 mod keys;
 mod link_cmd;
 mod sealing;
+#[cfg(feature = "gateway")]
+mod serve_cmd;
 mod share_cmd;
 mod vault_cmd;
 
@@ -100,6 +102,10 @@ enum Command {
     Open(sealing::OpenArgs),
     /// Print the CID and BLAKE3 root of a sealed file; with -i, also authenticate every byte.
     Verify(sealing::VerifyArgs),
+    /// Serve your vaults to local tools: `coffer serve s3` is an S3-compatible gateway.
+    #[cfg(feature = "gateway")]
+    #[command(subcommand)]
+    Serve(serve_cmd::ServeCommand),
     /// Measure throughput and memory.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -242,6 +248,8 @@ fn main() -> ExitCode {
         Command::Seal(a) => sealing::seal(a),
         Command::Open(a) => sealing::open(a),
         Command::Verify(a) => sealing::verify(a),
+        #[cfg(feature = "gateway")]
+        Command::Serve(c) => serve_cmd::serve(c),
         Command::Bench(b) => bench::run(b),
     };
     match result {
