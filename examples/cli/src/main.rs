@@ -7,6 +7,8 @@
 //! valid, or revoked).
 
 mod bench;
+#[cfg(all(feature = "gateway", feature = "stores"))]
+mod bench_gateway;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;

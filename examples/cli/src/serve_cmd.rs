@@ -127,10 +127,14 @@ pub fn serve(cmd: ServeCommand) -> CliResult {
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        let stats = gateway.commit_stats();
         gateway
             .serve(shutdown_signal())
             .await
-            .map_err(|e| CliError::other(e.to_string()))
+            .map_err(|e| CliError::other(e.to_string()))?;
+        let (commits, uploads) = stats.snapshot();
+        eprintln!("coffer: gateway stopped; {uploads} uploads committed in {commits} commits");
+        Ok(())
     })
 }
 
