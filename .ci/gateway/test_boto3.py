@@ -3,6 +3,7 @@
 import base64
 import datetime
 import hashlib
+import io
 import os
 import urllib.error
 import urllib.request
@@ -110,6 +111,21 @@ def test_multipart_upload_file(s3, bucket, tmp_path, size):
     out = tmp_path / "out"
     s3.download_file(bucket, "big", str(out), Config=cfg)  # ranged GETs in parallel
     assert out.read_bytes() == body
+
+
+def test_empty_body_with_expect_continue_then_reuse(gw, bucket):
+    """An empty PUT with `Expect: 100-continue` (file-like bodies) followed by another such PUT on
+    the same connection: botocore misreads the second answer unless the first closed the
+    connection (the gateway does)."""
+    s3 = gw.client(max_pool_connections=1)
+    r = s3.put_object(Bucket=bucket, Key="empty", Body=io.BytesIO(b""))
+    assert r["ResponseMetadata"]["HTTPHeaders"].get("connection") == "close"
+    r = s3.put_object(Bucket=bucket, Key="after", Body=io.BytesIO(b"after"))
+    assert r["ETag"] == f'"{md5(b"after")}"'
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    s3.put_object(Bucket=bucket, Key="empty2", Body=io.BytesIO(b""))
+    p = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up, PartNumber=1, Body=io.BytesIO(b"part"))
+    assert p["ETag"] == f'"{md5(b"part")}"'
 
 
 def test_stored_headers_and_response_overrides(s3, bucket):

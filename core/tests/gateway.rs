@@ -383,3 +383,56 @@ async fn a_multipart_upload_survives_a_restart() {
     assert_eq!(buckets.buckets().iter().map(|b| b.name().unwrap()).collect::<Vec<_>>(), ["restart"]);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_or_lying_store_gives_errors_never_wrong_bytes() {
+    use coffer::store::FaultyStore;
+    let s = setup();
+    let store = Arc::new(FaultyStore::healthy(DirStore::open(&s.store).unwrap()));
+    let mut config = GatewayConfig::new(s.state.clone());
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let gateway = Gateway::bind(store.clone(), s.identity.clone(), s.creds.clone(), config).await.unwrap();
+    let endpoint = format!("http://{}", gateway.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(gateway.serve(async { let _ = rx.await; }));
+    let c = client(&endpoint, &s.creds);
+    c.create_bucket().bucket("hostile").send().await.unwrap();
+    let small = bytes(3 * MIB, 1);
+    let big = bytes(20 * MIB, 2);
+    c.put_object().bucket("hostile").key("small").body(ByteStream::from(small.clone())).send().await.unwrap();
+    c.put_object().bucket("hostile").key("big").body(ByteStream::from(big.clone())).send().await.unwrap();
+
+    // The store is down: 503 with a retry hint, and a write leaves nothing.
+    store.set_down(true);
+    let e = c.get_object().bucket("hostile").key("small").send().await.unwrap_err();
+    assert_eq!(code(&e), (503, "ServiceUnavailable".into()));
+    let e = c.put_object().bucket("hostile").key("new").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    assert_eq!(code(&e).0, 503);
+    store.set_down(false);
+    assert_eq!(code(&c.head_object().bucket("hostile").key("new").send().await.unwrap_err()).0, 404);
+    assert_eq!(get(&c, "hostile", "small").await, small);
+
+    // The store flips a byte in the middle of the big object: whole reads and ranges over it
+    // fail; ranges elsewhere are still served, verified.
+    let largest = walk(&s.store)
+        .into_iter()
+        .filter(|p| p.components().any(|c| c.as_os_str() == "blocks"))
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut sealed = std::fs::read(&largest).unwrap();
+    assert!(sealed.len() > 20 * MIB);
+    sealed[10 * MIB] ^= 1;
+    std::fs::write(&largest, &sealed).unwrap();
+    let whole = c.get_object().bucket("hostile").key("big").send().await;
+    match whole {
+        Err(e) => assert_eq!(code(&e).0, 500),
+        Ok(out) => assert!(out.body.collect().await.is_err(), "a corrupt object was served"),
+    }
+    let e = c.get_object().bucket("hostile").key("big").range(format!("bytes={}-{}", 10 * MIB - 100, 10 * MIB + 100)).send().await.unwrap_err();
+    assert_eq!(code(&e), (500, "InternalError".into()));
+    let first = c.get_object().bucket("hostile").key("big").range("bytes=0-1048575").send().await.unwrap();
+    assert_eq!(first.body.collect().await.unwrap().into_bytes().as_ref(), &big[..MIB]);
+
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+}

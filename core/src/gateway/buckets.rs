@@ -321,16 +321,19 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
 /// The s3s bucket type (named apart from ours).
 use s3s::dto::Bucket as Bucket_;
 
-/// Bucket names: S3's rules are checked by s3s for every request; a vault name must also pass the
-/// store's name check (it does for every S3 name), and `_coffer…` names are reserved.
+/// Bucket names: S3's rules (s3s checks them on every request too, so a bucket must pass them to
+/// be reachable) and the store's name rules (every S3 name passes); `_coffer…` is reserved.
 fn check_bucket_name(name: &str) -> S3Result<()> {
+    use s3s::validation::NameValidation;
     crate::store::validate_name(name).map_err(|_| {
         s3(
             S3ErrorCode::InvalidBucketName,
             "The specified bucket is not valid.",
         )
     })?;
-    if name.starts_with("_coffer") {
+    if !s3s::validation::AwsNameValidation::new().validate_bucket_name(name)
+        || name.starts_with("_coffer")
+    {
         return Err(s3(
             S3ErrorCode::InvalidBucketName,
             "The specified bucket is not valid.",

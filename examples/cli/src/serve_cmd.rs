@@ -114,10 +114,13 @@ pub fn serve(cmd: ServeCommand) -> CliResult {
             .await
             .map_err(|e| CliError::other(e.to_string()))?;
         // The vault `coffer init` configured is served as a bucket of the same name.
-        let adopted = gateway
-            .adopt(&vault_name)
-            .await
-            .map_err(|e| CliError::other(e.to_string()))?;
+        let adopted = match gateway.adopt(&vault_name).await {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("coffer: warning: {e}");
+                false
+            }
+        };
         let addr = gateway
             .local_addr()
             .map_err(|e| CliError::other(e.to_string()))?;
