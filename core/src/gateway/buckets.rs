@@ -140,13 +140,14 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
     pub(crate) async fn sync_open(&self) {
         let buckets: Vec<Arc<Bucket<S>>> = self.open.lock().await.values().cloned().collect();
         for b in buckets {
-            let behind = match b.vault.read().await.writers().await {
+            let mut vault = b.vault.write().await;
+            let behind = match vault.writers().await {
                 Ok(ws) => ws.iter().any(|w| !w.merged),
                 Err(_) => false,
             };
             if behind {
                 // A failed sync leaves the vault as it was; the next round retries.
-                let _ = b.vault.write().await.sync().await;
+                let _ = vault.sync().await;
             }
         }
     }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::block::raw_cid;
 use crate::keys::Identity;
+use crate::seal::Unlock;
 use crate::store::{BlockStore, HeadCondition, HeadStore, HeadVersion, StoreError};
 use crate::vault::{VaultError, VaultResult, now_ms, open_owner_signed, seal_to_owner};
 
@@ -120,7 +121,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Registry<S> {
     /// A head's body, or `None` when it does not open with the identity (skipped).
     fn open(&self, bytes: &[u8]) -> Option<RegistryHead> {
         let cid = raw_cid(bytes);
-        let plain = open_owner_signed(&self.identity, &cid, bytes).ok()?;
+        let plain = open_owner_signed(
+            Unlock::Identity(&self.identity),
+            self.identity.recipient(),
+            &cid,
+            bytes,
+        )
+        .ok()?;
         let body: RegistryHead = crate::block::from_dag_cbor(&plain).ok()?;
         (body.v == 1).then_some(body)
     }
