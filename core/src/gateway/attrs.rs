@@ -59,9 +59,9 @@ impl StoredHeaders {
 
     /// `Expires` as a timestamp, when it parses.
     pub(crate) fn expires_timestamp(&self) -> Option<Timestamp> {
-        self.expires.as_deref().and_then(|s| {
-            Timestamp::parse(s3s::dto::TimestampFormat::HttpDate, s).ok()
-        })
+        self.expires
+            .as_deref()
+            .and_then(|s| Timestamp::parse(s3s::dto::TimestampFormat::HttpDate, s).ok())
     }
 }
 

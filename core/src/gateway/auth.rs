@@ -78,7 +78,8 @@ impl Credentials {
         std::fs::create_dir_all(dir).map_err(|e| GatewayError::state(dir, e))?;
         let creds = Self::generate();
         // NamedTempFile is created with mode 0600.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| GatewayError::state(dir, e))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).map_err(|e| GatewayError::state(dir, e))?;
         tmp.write_all(creds.file_contents().as_bytes())
             .and_then(|()| tmp.as_file().sync_all())
             .map_err(|e| GatewayError::state(path, e))?;
@@ -127,7 +128,9 @@ impl Credentials {
                 _ => {}
             }
         }
-        let id = id.filter(|s| !s.is_empty()).ok_or_else(|| bad("no aws_access_key_id"))?;
+        let id = id
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad("no aws_access_key_id"))?;
         let secret = secret
             .filter(|s| !s.is_empty())
             .ok_or_else(|| bad("no aws_secret_access_key"))?;

@@ -118,10 +118,21 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
     /// Opens (or creates) the vault of bucket `name` and takes in the other devices' changes.
     async fn open_vault(&self, name: &str, create: bool) -> S3Result<Vault<S>> {
         let opened = if create {
-            Vault::open_or_create(self.store.clone(), self.identity.clone(), name, &self.device)
-                .await
+            Vault::open_or_create(
+                self.store.clone(),
+                self.identity.clone(),
+                name,
+                &self.device,
+            )
+            .await
         } else {
-            Vault::open(self.store.clone(), self.identity.clone(), name, &self.device).await
+            Vault::open(
+                self.store.clone(),
+                self.identity.clone(),
+                name,
+                &self.device,
+            )
+            .await
         };
         let mut vault = opened.map_err(|e| match e {
             VaultError::WrongIdentity => s3(
@@ -187,7 +198,11 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
             return Err(not_implemented("Object Lock"));
         }
         let mut open = self.open.lock().await;
-        let registered = self.registry.get(&name).await.map_err(|e| vault_error(&e))?;
+        let registered = self
+            .registry
+            .get(&name)
+            .await
+            .map_err(|e| vault_error(&e))?;
         if registered.is_some() {
             return Err(s3(
                 S3ErrorCode::BucketAlreadyOwnedByYou,
@@ -213,7 +228,10 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
         }
         check_bucket_name(name)?;
         let _ = self.open_vault(name, false).await?;
-        self.registry.set(name, true).await.map_err(|e| vault_error(&e))
+        self.registry
+            .set(name, true)
+            .await
+            .map_err(|e| vault_error(&e))
     }
 
     /// DeleteBucket: refuses a bucket that holds objects (`BucketNotEmpty`); aborts its

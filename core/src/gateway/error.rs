@@ -74,7 +74,10 @@ pub(crate) fn s3(code: S3ErrorCode, message: impl Into<String>) -> S3Error {
 fn unavailable(message: String) -> S3Error {
     let mut e = s3(S3ErrorCode::ServiceUnavailable, message);
     let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("1"),
+    );
     e.set_headers(headers);
     e
 }
@@ -131,10 +134,9 @@ pub(crate) fn vault_error(e: &VaultError) -> S3Error {
             C::InvalidArgument,
             "The continuation token provided is incorrect",
         ),
-        VaultError::Seal(SealError::RangeOutOfBounds { .. }) => s3(
-            C::InvalidRange,
-            "The requested range is not satisfiable",
-        ),
+        VaultError::Seal(SealError::RangeOutOfBounds { .. }) => {
+            s3(C::InvalidRange, "The requested range is not satisfiable")
+        }
         VaultError::SourceChanged => internal(
             "the spooled upload changed while it was sealed (a concurrent write of the same part?); \
              nothing was committed, retry",
@@ -145,7 +147,10 @@ pub(crate) fn vault_error(e: &VaultError) -> S3Error {
 
 /// The error of a bucket that does not exist.
 pub(crate) fn no_such_bucket() -> S3Error {
-    s3(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+    s3(
+        S3ErrorCode::NoSuchBucket,
+        "The specified bucket does not exist",
+    )
 }
 
 /// The error of an operation or option coffer does not do (501).
@@ -209,6 +214,9 @@ mod tests {
             assert_eq!(s3e.status_code().map(|s| s.as_u16()), Some(status), "{e}");
         }
         let busy = vault_error(&VaultError::Store(StoreError::Timeout("t".into())));
-        assert!(busy.headers().is_some_and(|h| h.contains_key("retry-after")));
+        assert!(
+            busy.headers()
+                .is_some_and(|h| h.contains_key("retry-after"))
+        );
     }
 }

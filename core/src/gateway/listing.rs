@@ -25,17 +25,15 @@ fn url_encoded(e: Option<&EncodingType>) -> S3Result<bool> {
     match e.map(EncodingType::as_str) {
         None => Ok(false),
         Some(EncodingType::URL) => Ok(true),
-        Some(_) => Err(invalid_argument("Invalid Encoding Method specified in Request")),
+        Some(_) => Err(invalid_argument(
+            "Invalid Encoding Method specified in Request",
+        )),
     }
 }
 
 /// Text as the answer carries it.
 fn text(s: &str, encode: bool) -> String {
-    if encode {
-        url_encode(s)
-    } else {
-        s.to_string()
-    }
+    if encode { url_encode(s) } else { s.to_string() }
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -63,7 +61,9 @@ fn contents(page: &ListPage, encode: bool, fetch_owner: bool) -> Vec<Object> {
                 o.s3_etag.clone().unwrap_or_else(|| o.etag.clone()),
             )),
             last_modified: Some(timestamp(o.last_modified_ms / 1000 * 1000)),
-            storage_class: Some(ObjectStorageClass::from_static(ObjectStorageClass::STANDARD)),
+            storage_class: Some(ObjectStorageClass::from_static(
+                ObjectStorageClass::STANDARD,
+            )),
             owner: fetch_owner.then(owner),
             ..Default::default()
         })
@@ -143,7 +143,11 @@ pub(crate) async fn list_objects<S: BlockStore + HeadStore + ?Sized + 'static>(
     let last_key = page.contents.last().map(|o| o.key.clone());
     let last_prefix = page.common_prefixes.last().cloned();
     let next_marker = if page.is_truncated && delimiter.is_some() {
-        last_key.into_iter().chain(last_prefix).max().map(|k| text(&lossy(&k), encode))
+        last_key
+            .into_iter()
+            .chain(last_prefix)
+            .max()
+            .map(|k| text(&lossy(&k), encode))
     } else {
         None
     };
@@ -175,10 +179,7 @@ pub(crate) async fn list_object_versions<S: BlockStore + HeadStore + ?Sized + 's
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let key_marker = input.key_marker.clone().filter(|k| !k.is_empty());
-    let version_marker = input
-        .version_id_marker
-        .clone()
-        .filter(|v| !v.is_empty());
+    let version_marker = input.version_id_marker.clone().filter(|v| !v.is_empty());
     if version_marker.is_some() && key_marker.is_none() {
         return Err(invalid_argument(
             "A version-id marker cannot be specified without a key marker.",
@@ -203,7 +204,10 @@ pub(crate) async fn list_object_versions<S: BlockStore + HeadStore + ?Sized + 's
                 Err(VaultError::NotFound) => Vec::new(),
                 Err(e) => return Err(vault_error(&e)),
             };
-            let skip = all.iter().position(|v| v.version == after).map_or(0, |i| i + 1);
+            let skip = all
+                .iter()
+                .position(|v| v.version == after)
+                .map_or(0, |i| i + 1);
             for (i, v) in all.iter().enumerate().skip(skip) {
                 if versions.len() + common.len() == max {
                     truncated = true;

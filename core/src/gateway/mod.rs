@@ -60,10 +60,8 @@ pub use error::{GatewayError, GatewayResult};
 pub use server::Gateway;
 
 /// The address the gateway listens on by default: loopback only.
-pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
-    std::net::IpAddr::V4(Ipv4Addr::LOCALHOST),
-    7733,
-);
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 7733);
 
 /// Bounds that keep one request from exhausting the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

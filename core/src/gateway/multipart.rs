@@ -25,8 +25,8 @@ use super::attrs::{StoredHeaders, parse_tagging, version_metadata};
 use super::buckets::{Shared, owner, timestamp};
 use super::error::{internal, invalid_argument, s3, spool_io};
 use super::objects::{
-    announced_algorithm, check_acl, check_copy_conditions, copy_source, header_text,
-    refuse_sse_c, resolve, sent_checksum, spool_version, upload_and_commit, write_conditions,
+    announced_algorithm, check_acl, check_copy_conditions, copy_source, header_text, refuse_sse_c,
+    resolve, sent_checksum, spool_version, upload_and_commit, write_conditions,
 };
 use super::spool::{BodyLimits, Expect, Spooled, check_checksums, spool, trailer_checksums};
 use crate::store::{BlockStore, HeadStore};
@@ -110,7 +110,10 @@ impl UploadDir {
 
     /// The directory of upload `id` (ids are 32 hex digits; anything else names no upload).
     fn dir(&self, id: &str) -> S3Result<PathBuf> {
-        if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        if id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         {
             Ok(self.root.join(id))
         } else {
@@ -142,14 +145,17 @@ impl UploadDir {
 
     async fn parts(&self, dir: &Path) -> S3Result<BTreeMap<i32, PartMeta>> {
         let mut out = BTreeMap::new();
-        let mut rd = tokio::fs::read_dir(dir).await.map_err(|_| no_such_upload())?;
+        let mut rd = tokio::fs::read_dir(dir)
+            .await
+            .map_err(|_| no_such_upload())?;
         while let Some(entry) = rd.next_entry().await.map_err(spool_io)? {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if name.starts_with("part-") && name.ends_with(".json") {
-                if let Some(p) = read_json::<PartMeta>(&entry.path()).await {
-                    out.insert(p.part, p);
-                }
+            if name.starts_with("part-")
+                && name.ends_with(".json")
+                && let Some(p) = read_json::<PartMeta>(&entry.path()).await
+            {
+                out.insert(p.part, p);
             }
         }
         Ok(out)
@@ -175,7 +181,9 @@ impl UploadDir {
             size,
             modified_ms: now_ms(),
         };
-        write_json(dir, &meta_path, &meta).await.map_err(|_| no_such_upload())?;
+        write_json(dir, &meta_path, &meta)
+            .await
+            .map_err(|_| no_such_upload())?;
         if let Some(old) = previous
             && old.file != meta.file
         {
@@ -369,9 +377,15 @@ pub(crate) async fn upload_part<S: BlockStore + HeadStore + ?Sized + 'static>(
         idle: sh.limits.body_idle_timeout,
     };
     let spooled = spool(input.body, &dir, limits, &expect).await?;
-    check_checksums(&trailer_checksums(trailing_headers.as_ref()), &spooled.checksum)?;
+    check_checksums(
+        &trailer_checksums(trailing_headers.as_ref()),
+        &spooled.checksum,
+    )?;
     let c = spooled.checksum.clone();
-    let part = sh.uploads.put_part(&dir, input.part_number, spooled).await?;
+    let part = sh
+        .uploads
+        .put_part(&dir, input.part_number, spooled)
+        .await?;
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(ETag::Strong(part.etag)),
         checksum_crc32: c.checksum_crc32,
@@ -444,7 +458,10 @@ pub(crate) async fn upload_part_copy<S: BlockStore + HeadStore + ?Sized + 'stati
         ));
     }
     let spooled = spool_version(&src, &info, range, &dir).await?;
-    let part = sh.uploads.put_part(&dir, input.part_number, spooled).await?;
+    let part = sh
+        .uploads
+        .put_part(&dir, input.part_number, spooled)
+        .await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(ETag::Strong(part.etag)),
@@ -654,7 +671,10 @@ pub(crate) async fn list_uploads<S: BlockStore + HeadStore + ?Sized + 'static>(
     let prefix = input.prefix.clone().unwrap_or_default();
     let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
     let key_marker = input.key_marker.clone().unwrap_or_default();
-    let id_marker = input.upload_id_marker.clone().filter(|_| !key_marker.is_empty());
+    let id_marker = input
+        .upload_id_marker
+        .clone()
+        .filter(|_| !key_marker.is_empty());
     let all = sh.uploads.list(&input.bucket).await;
     let mut uploads = Vec::new();
     let mut prefixes: Vec<String> = Vec::new();
@@ -806,9 +826,20 @@ mod tests {
         ])
         .unwrap();
         let mut h = md5::Md5::new();
-        h.update(data_encoding::HEXLOWER.decode(b"0cc175b9c0f1b6a831c399e269772661").unwrap());
-        h.update(data_encoding::HEXLOWER.decode(b"92eb5ffee6ae2fec3ad71c777531578f").unwrap());
-        assert_eq!(etag, format!("{}-2", data_encoding::HEXLOWER.encode(&h.finalize())));
+        h.update(
+            data_encoding::HEXLOWER
+                .decode(b"0cc175b9c0f1b6a831c399e269772661")
+                .unwrap(),
+        );
+        h.update(
+            data_encoding::HEXLOWER
+                .decode(b"92eb5ffee6ae2fec3ad71c777531578f")
+                .unwrap(),
+        );
+        assert_eq!(
+            etag,
+            format!("{}-2", data_encoding::HEXLOWER.encode(&h.finalize()))
+        );
     }
 
     #[test]

@@ -62,7 +62,9 @@ pub(crate) async fn upload_and_commit<S: BlockStore + HeadStore + ?Sized + 'stat
 /// Refuses customer-provided encryption keys (coffer encrypts everything with its own keys).
 pub(crate) fn refuse_sse_c(algorithm: Option<&String>) -> S3Result<()> {
     match algorithm {
-        Some(_) => Err(not_implemented("Server-side encryption with customer keys (SSE-C)")),
+        Some(_) => Err(not_implemented(
+            "Server-side encryption with customer keys (SSE-C)",
+        )),
         None => Ok(()),
     }
 }
@@ -70,9 +72,9 @@ pub(crate) fn refuse_sse_c(algorithm: Option<&String>) -> S3Result<()> {
 /// Accepts the canned ACLs that change nothing for a single-user gateway.
 pub(crate) fn check_acl(acl: Option<&ObjectCannedACL>) -> S3Result<()> {
     match acl.map(ObjectCannedACL::as_str) {
-        None | Some(ObjectCannedACL::PRIVATE) | Some(ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL) => {
-            Ok(())
-        }
+        None
+        | Some(ObjectCannedACL::PRIVATE)
+        | Some(ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL) => Ok(()),
         Some(_) => Err(not_implemented("ACLs other than private")),
     }
 }
@@ -125,7 +127,9 @@ pub(crate) async fn write_conditions<S: BlockStore + HeadStore + ?Sized + 'stati
         None => false,
         Some(ETagCondition::Any) => true,
         Some(ETagCondition::ETag(_)) => {
-            return Err(not_implemented("If-None-Match with an ETag on writes (only *)"));
+            return Err(not_implemented(
+                "If-None-Match with an ETag on writes (only *)",
+            ));
         }
     };
     let version = match if_match {
@@ -203,7 +207,10 @@ pub(crate) async fn put_object<S: BlockStore + HeadStore + ?Sized + 'static>(
         idle: sh.limits.body_idle_timeout,
     };
     let spooled = spool(input.body, &sh.tmp_dir, limits, &expect).await?;
-    check_checksums(&trailer_checksums(trailing_headers.as_ref()), &spooled.checksum)?;
+    check_checksums(
+        &trailer_checksums(trailing_headers.as_ref()),
+        &spooled.checksum,
+    )?;
     let (if_absent, if_match) = write_conditions(
         &bucket,
         key,
@@ -241,7 +248,10 @@ pub(crate) async fn resolve<S: BlockStore + HeadStore + ?Sized + 'static>(
 ) -> S3Result<ObjectInfo> {
     let vault = bucket.vault.read().await;
     match version {
-        None => vault.head(key.as_bytes()).await.map_err(|e| vault_error(&e)),
+        None => vault
+            .head(key.as_bytes())
+            .await
+            .map_err(|e| vault_error(&e)),
         Some(v) => vault
             .head_version(key.as_bytes(), v)
             .await
@@ -435,7 +445,7 @@ async fn tag_count<S: BlockStore + HeadStore + ?Sized + 'static>(
         return None;
     }
     let tags = bucket.vault.read().await.tags(&info.key).await.ok()?;
-    (!tags.is_empty()).then(|| tags.len() as i32)
+    i32::try_from(tags.len()).ok().filter(|n| *n > 0)
 }
 
 /// HeadObject.
@@ -666,12 +676,20 @@ pub(crate) async fn copy_object<S: BlockStore + HeadStore + ?Sized + 'static>(
         input.copy_source_if_modified_since.as_ref(),
         input.copy_source_if_unmodified_since.as_ref(),
     )?;
-    let replace_meta = match input.metadata_directive.as_ref().map(MetadataDirective::as_str) {
+    let replace_meta = match input
+        .metadata_directive
+        .as_ref()
+        .map(MetadataDirective::as_str)
+    {
         None | Some(MetadataDirective::COPY) => false,
         Some(MetadataDirective::REPLACE) => true,
         Some(_) => return Err(invalid_argument("Unknown metadata directive.")),
     };
-    let replace_tags = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+    let replace_tags = match input
+        .tagging_directive
+        .as_ref()
+        .map(TaggingDirective::as_str)
+    {
         None | Some(TaggingDirective::COPY) => false,
         Some(TaggingDirective::REPLACE) => true,
         Some(_) => return Err(invalid_argument("Unknown tagging directive.")),

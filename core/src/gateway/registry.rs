@@ -175,7 +175,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Registry<S> {
             };
             match self
                 .store
-                .write_head(&self.namespace, &self.writer, Bytes::from(sealed), condition)
+                .write_head(
+                    &self.namespace,
+                    &self.writer,
+                    Bytes::from(sealed),
+                    condition,
+                )
                 .await
             {
                 Ok(version) => {
@@ -214,7 +219,13 @@ mod tests {
         let b = Registry::new(store.clone(), me.clone(), "b");
         a.set("photos", true).await.unwrap();
         b.set("docs", true).await.unwrap();
-        let names: Vec<String> = a.list().await.unwrap().into_iter().map(|e| e.name).collect();
+        let names: Vec<String> = a
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
         assert_eq!(names, ["docs", "photos"]);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         b.set("photos", false).await.unwrap();
@@ -225,7 +236,12 @@ mod tests {
         assert_ne!(other.namespace, a.namespace);
         // A forged head in the namespace is skipped.
         store
-            .write_head(&a.namespace, "forged", Bytes::from_static(b"junk"), HeadCondition::Any)
+            .write_head(
+                &a.namespace,
+                "forged",
+                Bytes::from_static(b"junk"),
+                HeadCondition::Any,
+            )
             .await
             .unwrap();
         assert_eq!(a.list().await.unwrap().len(), 1);

@@ -70,10 +70,7 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> S3 for CofferS3<S> {
         objects::delete_object(&self.0, req).await
     }
 
-    async fn delete_objects(
-        &self,
-        req: S3Request<DeleteObjectsInput>,
-    ) -> Res<DeleteObjectsOutput> {
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> Res<DeleteObjectsOutput> {
         objects::delete_objects(&self.0, req).await
     }
 

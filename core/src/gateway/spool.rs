@@ -214,7 +214,11 @@ pub(crate) fn check_checksums(sent: &Checksum, got: &Checksum) -> S3Result<()> {
         (&sent.checksum_crc32c, &got.checksum_crc32c, "CRC32C"),
         (&sent.checksum_sha1, &got.checksum_sha1, "SHA1"),
         (&sent.checksum_sha256, &got.checksum_sha256, "SHA256"),
-        (&sent.checksum_crc64nvme, &got.checksum_crc64nvme, "CRC64NVME"),
+        (
+            &sent.checksum_crc64nvme,
+            &got.checksum_crc64nvme,
+            "CRC64NVME",
+        ),
     ];
     for (want, have, name) in pairs {
         if let Some(want) = want

@@ -91,7 +91,13 @@ pub(crate) async fn delete_object_tagging<S: BlockStore + HeadStore + ?Sized + '
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
     let input = req.input;
     let bucket = sh.bucket(&input.bucket).await?;
-    set(&bucket, &input.key, input.version_id.as_deref(), BTreeMap::new()).await?;
+    set(
+        &bucket,
+        &input.key,
+        input.version_id.as_deref(),
+        BTreeMap::new(),
+    )
+    .await?;
     Ok(S3Response::new(DeleteObjectTaggingOutput {
         version_id: input.version_id,
     }))
@@ -105,9 +111,14 @@ async fn set<S: BlockStore + HeadStore + ?Sized + 'static>(
 ) -> S3Result<()> {
     let mut vault = bucket.vault.write().await;
     if let Some(v) = version {
-        let info = vault.head(key.as_bytes()).await.map_err(|e| vault_error(&e))?;
+        let info = vault
+            .head(key.as_bytes())
+            .await
+            .map_err(|e| vault_error(&e))?;
         if info.version != v {
-            return Err(not_implemented("Tags of a version other than the current one"));
+            return Err(not_implemented(
+                "Tags of a version other than the current one",
+            ));
         }
     }
     vault

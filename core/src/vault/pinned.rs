@@ -135,9 +135,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             None => (self.current_manifest(src).await?.1, true),
             Some(v) => {
                 let m = self.version_manifest(src, v).await?;
-                let is_current = current_src
-                    .as_ref()
-                    .is_some_and(|c| c.m.to_string() == v);
+                let is_current = current_src.as_ref().is_some_and(|c| c.m.to_string() == v);
                 (m, is_current)
             }
         };

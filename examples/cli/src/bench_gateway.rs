@@ -91,14 +91,24 @@ struct GatewayProcess {
 impl GatewayProcess {
     fn start(exe: &Path, home: &Path, extra: &[&str]) -> CliResult<Self> {
         let mut child = Command::new(exe)
-            .args(["serve", "s3", "--listen", "127.0.0.1:0", "--sync-interval", "0"])
+            .args([
+                "serve",
+                "s3",
+                "--listen",
+                "127.0.0.1:0",
+                "--sync-interval",
+                "0",
+            ])
             .args(extra)
             .env("COFFER_HOME", home)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(other("starting coffer serve s3"))?;
-        let stdout = child.stdout.take().ok_or_else(|| CliError::other("no stdout"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| CliError::other("no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let endpoint = loop {
             match lines.next() {
@@ -281,7 +291,11 @@ async fn small_objects(c: &Client, n: usize, size: usize, clients: usize) -> Cli
                             .is_ok()
                     } else {
                         match c.get_object().bucket("small").key(&key).send().await {
-                            Ok(o) => o.body.collect().await.is_ok_and(|b| b.into_bytes().len() == body.len()),
+                            Ok(o) => o
+                                .body
+                                .collect()
+                                .await
+                                .is_ok_and(|b| b.into_bytes().len() == body.len()),
                             Err(_) => false,
                         }
                     };
@@ -336,8 +350,11 @@ async fn concurrent_uploads(c: &Client, path: &Path, concurrent: usize) -> CliRe
 }
 
 fn write_random(path: &Path, size: u64) -> CliResult {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| CliError::io(path, e))?);
-    let mut xof = blake3::Hasher::new().update(b"coffer bench gateway").finalize_xof();
+    let mut f =
+        std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| CliError::io(path, e))?);
+    let mut xof = blake3::Hasher::new()
+        .update(b"coffer bench gateway")
+        .finalize_xof();
     let mut buf = vec![0u8; 1 << 20];
     let mut left = size;
     while left > 0 {
@@ -398,7 +415,14 @@ pub fn run(args: GatewayBenchArgs) -> CliResult {
     })?;
     let through = boto3(
         &args.python,
-        &[&gw.endpoint, gw.creds.access_key_id(), gw.creds.secret_access_key(), "bigone", "big.bin", &big_s],
+        &[
+            &gw.endpoint,
+            gw.creds.access_key_id(),
+            gw.creds.secret_access_key(),
+            "bigone",
+            "big.bin",
+            &big_s,
+        ],
     )?;
     let gw_rss_big = gw.peak_rss_mib();
     gw.stop();
@@ -406,7 +430,11 @@ pub fn run(args: GatewayBenchArgs) -> CliResult {
     // 2. The same file with `coffer put` / `coffer get` (no S3 in between).
     let put_s = timed(&exe, &home_a, &["put", &big_s, "cli/big.bin"])?;
     let back = tmp.path().join("back.bin");
-    let get_s = timed(&exe, &home_a, &["get", "cli/big.bin", &back.to_string_lossy()])?;
+    let get_s = timed(
+        &exe,
+        &home_a,
+        &["get", "cli/big.bin", &back.to_string_lossy()],
+    )?;
     if files_differ(&big, &back)? {
         return Err(CliError::other("coffer get read back different bytes"));
     }
@@ -416,14 +444,24 @@ pub fn run(args: GatewayBenchArgs) -> CliResult {
     let direct = match s3_target(&store) {
         Some((endpoint, bucket, prefix)) => Some(boto3(
             &args.python,
-            &[&endpoint, "-", "-", &bucket, &format!("{prefix}-direct/big.bin"), &big_s],
+            &[
+                &endpoint,
+                "-",
+                "-",
+                &bucket,
+                &format!("{prefix}-direct/big.bin"),
+                &big_s,
+            ],
         )?),
         None => None,
     };
 
     // 4. Small objects, grouped and not.
     let mut small = serde_json::Map::new();
-    for (label, extra) in [("grouped", &[][..]), ("ungrouped", &["--max-commit-batch", "1"][..])] {
+    for (label, extra) in [
+        ("grouped", &[][..]),
+        ("ungrouped", &["--max-commit-batch", "1"][..]),
+    ] {
         let home = tmp.path().join(format!("small-{label}"));
         let st = if store.starts_with("s3://") {
             store.replacen('?', &format!("-{label}?"), 1)
@@ -515,7 +553,10 @@ fn files_differ(a: &Path, b: &Path) -> CliResult<bool> {
 
 fn print_text(r: &Value) {
     let mib = r["size_bytes"].as_u64().unwrap_or(0) >> 20;
-    println!("coffer bench gateway  (store {})", r["store"].as_str().unwrap_or(""));
+    println!(
+        "coffer bench gateway  (store {})",
+        r["store"].as_str().unwrap_or("")
+    );
     let b = &r["big"];
     println!("  {mib} MiB object            PUT MiB/s   GET MiB/s");
     for (label, k) in [

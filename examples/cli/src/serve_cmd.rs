@@ -66,8 +66,8 @@ pub fn serve(cmd: ServeCommand) -> CliResult {
     let home = config::home()?;
     let state = home.join("gateway");
     let creds_path = state.join("credentials");
-    let (creds, created) = Credentials::load_or_create(&creds_path)
-        .map_err(|e| CliError::other(e.to_string()))?;
+    let (creds, created) =
+        Credentials::load_or_create(&creds_path).map_err(|e| CliError::other(e.to_string()))?;
     if args.print_env {
         println!("export AWS_ACCESS_KEY_ID={}", creds.access_key_id());
         println!("export AWS_SECRET_ACCESS_KEY={}", creds.secret_access_key());
@@ -100,7 +100,8 @@ pub fn serve(cmd: ServeCommand) -> CliResult {
     config.max_commit_batch = args.max_commit_batch;
     config.limits.body_idle_timeout = Duration::from_secs(args.body_idle_timeout.max(1));
     config.limits.header_timeout = Duration::from_secs(args.header_timeout.max(1));
-    config.sync_interval = (args.sync_interval > 0).then(|| Duration::from_secs(args.sync_interval));
+    config.sync_interval =
+        (args.sync_interval > 0).then(|| Duration::from_secs(args.sync_interval));
     let store_url = resolved.store.clone();
     let vault_name = resolved.vault.clone();
 
@@ -124,7 +125,15 @@ pub fn serve(cmd: ServeCommand) -> CliResult {
         let addr = gateway
             .local_addr()
             .map_err(|e| CliError::other(e.to_string()))?;
-        print_banner(&addr, &store_url, &device, &creds, &creds_path, created, &args.region);
+        print_banner(
+            &addr,
+            &store_url,
+            &device,
+            &creds,
+            &creds_path,
+            created,
+            &args.region,
+        );
         if adopted {
             println!("The vault {vault_name:?} is the bucket s3://{vault_name}.");
         }
@@ -161,7 +170,10 @@ fn print_banner(
     println!("  secret in {} (profile {PROFILE})", creds_path.display());
     println!("For S3 clients in another shell:");
     println!("  export AWS_ENDPOINT_URL={url}");
-    println!("  export AWS_SHARED_CREDENTIALS_FILE={}", creds_path.display());
+    println!(
+        "  export AWS_SHARED_CREDENTIALS_FILE={}",
+        creds_path.display()
+    );
     println!("  export AWS_PROFILE={PROFILE}");
     println!("  export AWS_REGION={region}");
     println!("  (or: eval \"$(coffer serve s3 --print-env)\" for the key and secret as variables)");
@@ -189,4 +201,3 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
-
