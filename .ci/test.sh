@@ -41,6 +41,8 @@ cargo test -p coffer
 step "tests: whole workspace, all features (ring AEAD, S3, IPFS against real servers)"
 cargo test --workspace --all-features
 
+step "S3 gateway: boto3, AWS CLI, rclone, Node SDK against coffer serve s3"; ./.ci/test-gateway.sh
+
 step "npm package: wasm-bindgen build, Node and headless Chromium tests, npm pack + fresh install"
 ./.ci/test-wasm.sh
 
