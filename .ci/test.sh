@@ -62,6 +62,8 @@ fi
 step "tests: whole workspace, all features (seal tests on both AEAD backends; S3, IPFS against real servers)"
 cargo test "${WORKSPACE[@]}"
 
+step "S3 gateway: boto3, AWS CLI, rclone, Node SDK against coffer serve s3"; ./.ci/test-gateway.sh
+
 step "npm package: wasm32 release build, Node and headless Chromium tests, npm pack + fresh install"
 ./.ci/test-wasm.sh
 

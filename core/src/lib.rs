@@ -14,12 +14,16 @@
 //! - [`store`]: the async transport traits (blocks, writer heads) and the built-in stores.
 //! - [`index`]: the encrypted Prolly-tree index.
 //! - [`vault`]: the S3-style bucket of sealed, verified, versioned objects, synced between devices.
+//! - `gateway` (feature `gateway`, native only): `coffer serve s3`, an S3 REST server in front of
+//!   vaults, so S3 tools store sealed objects without linking the SDK.
 //!
 //! The byte formats are specified in `docs/FORMAT.md` and pinned by `test-vectors/`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod block;
 pub mod cond_send;
+#[cfg(all(feature = "gateway", not(target_arch = "wasm32")))]
+pub mod gateway;
 pub mod index;
 pub mod keys;
 pub mod pad;

@@ -45,6 +45,7 @@ mod error;
 pub(crate) mod format;
 mod heads;
 pub(crate) mod objects;
+mod pinned;
 mod share;
 mod stream;
 mod sync;
@@ -64,6 +65,7 @@ pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
 pub use objects::{DeleteResult, ListPage, ListedObject};
+pub use pinned::CopyOptions;
 pub use share::{
     ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus,
     registry_name as share_registry_name,

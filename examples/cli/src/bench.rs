@@ -30,6 +30,11 @@ pub enum BenchCommand {
     /// What format v2's protections cost: the signature trailer on seal/open (vs unsigned), the
     /// encrypted heads on a two-device sync, the padding of manifests in bytes.
     Trust(crate::bench_trust::TrustBenchArgs),
+    /// The S3 gateway: boto3 through it vs `coffer put`/`get` vs boto3 straight to the store,
+    /// small objects from concurrent clients (commit grouping on and off), peak memory under
+    /// concurrent big uploads. Needs SeaweedFS (or --store) and a Python with boto3.
+    #[cfg(all(feature = "gateway", feature = "stores"))]
+    Gateway(crate::bench_gateway::GatewayBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -83,6 +88,8 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Vault(a) => crate::bench_vault::run(a),
         BenchCommand::Share(a) => crate::bench_share::run(a),
         BenchCommand::Trust(a) => crate::bench_trust::run(a),
+        #[cfg(all(feature = "gateway", feature = "stores"))]
+        BenchCommand::Gateway(a) => crate::bench_gateway::run(a),
     }
 }
 

@@ -7,6 +7,8 @@
 //! valid, or revoked).
 
 mod bench;
+#[cfg(all(feature = "gateway", feature = "stores"))]
+mod bench_gateway;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
@@ -19,6 +21,8 @@ mod files;
 mod keys;
 mod link_cmd;
 mod sealing;
+#[cfg(feature = "gateway")]
+mod serve_cmd;
 mod share_cmd;
 mod tree;
 mod tree_get;
@@ -105,6 +109,10 @@ enum Command {
     Open(sealing::OpenArgs),
     /// Print the CID and BLAKE3 root of a sealed file; with -i, also authenticate every byte.
     Verify(sealing::VerifyArgs),
+    /// Serve your vaults to local tools: `coffer serve s3` is an S3-compatible gateway.
+    #[cfg(feature = "gateway")]
+    #[command(subcommand)]
+    Serve(serve_cmd::ServeCommand),
     /// Measure throughput and memory.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -247,6 +255,8 @@ fn main() -> ExitCode {
         Command::Seal(a) => sealing::seal(a),
         Command::Open(a) => sealing::open(a),
         Command::Verify(a) => sealing::verify(a),
+        #[cfg(feature = "gateway")]
+        Command::Serve(c) => serve_cmd::serve(c),
         Command::Bench(b) => bench::run(b),
     };
     match result {
