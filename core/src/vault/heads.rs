@@ -337,7 +337,10 @@ pub fn fuzz_head_plaintext(writer: &str, pt: &[u8]) -> Result<(), String> {
     if writer_name(WriterId(body.writer)) != writer {
         return Err("name".into());
     }
-    let signer: Recipient = body.recipient.parse().map_err(|_| "recipient".to_string())?;
+    let signer: Recipient = body
+        .recipient
+        .parse()
+        .map_err(|_| "recipient".to_string())?;
     let sig: &[u8; SIGNATURE_LEN] = inner
         .sig
         .as_slice()

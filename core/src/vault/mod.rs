@@ -41,13 +41,20 @@
 
 mod error;
 pub(crate) mod format;
+pub(crate) mod gc;
 mod heads;
+mod mark;
 pub(crate) mod objects;
+mod prune;
+pub(crate) mod reserved;
+mod retention;
 mod share;
 mod stream;
 mod sync;
 mod upload;
 
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 
@@ -60,8 +67,17 @@ use bytes::Bytes;
 pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
+pub use gc::{GcPhase, GcState, GcTiming, gc_namespace};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
 pub use objects::{DeleteResult, ListPage, ListedObject};
+pub use prune::{
+    BlockCount, DEFAULT_WINDOW_MS, LeftBlock, PruneOptions, PruneProgress, PruneProgressFn,
+    PruneReport, PurgeReport,
+};
+pub use retention::{
+    MAX_DURATION_MS, MAX_KEEP_VERSIONS, MAX_RULES, Noncurrent, RetentionPolicy, RetentionRule,
+    check_policy,
+};
 pub use share::{
     ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus,
     registry_name as share_registry_name,
@@ -217,6 +233,11 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     share_publish_error: Option<String>,
     /// The time expiry decisions use.
     share_clock: crate::share::Clock,
+    /// The epoch of the last idle GC record read (`None`: not known to be idle): the baseline of
+    /// the collection protocol's writer rule (see `gc.rs`).
+    gc_seen: Option<u64>,
+    /// Timings of the collection protocol.
+    gc_timing: gc::GcTiming,
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for Vault<S> {
@@ -416,6 +437,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             scopes: Vec::new(),
             share_publish_error: None,
             share_clock: crate::share::system_clock(),
+            gc_seen: None,
+            gc_timing: gc::GcTiming::default(),
         };
         let heads = vault.verify_heads(raw, &mut skipped).await?;
         vault.skipped = skipped;
@@ -455,9 +478,22 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         vault.committed = state.clone();
         vault.state = state;
         vault.load_shares().await?;
+        vault.gc_observe().await?;
         if fresh {
             vault.tick();
-            vault.commit().await?;
+            let mut tries = 0;
+            loop {
+                match vault.commit().await {
+                    // A collection may have taken the empty root written above: write it again.
+                    Err(VaultError::GcInterrupted) if tries < gc::RETRIES => {
+                        tries += 1;
+                        if vault.state.root == empty {
+                            vault.tree.empty_root().await?;
+                        }
+                    }
+                    r => break r?,
+                }
+            }
         }
         Ok(vault)
     }
@@ -551,8 +587,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)
     }
 
-    /// Writes this writer's head: conditional on the last version it wrote (or on none).
+    /// Writes this writer's head: conditional on the last version it wrote (or on none), once
+    /// the garbage-collection record allows it ([`VaultError::GcInterrupted`] when a collection
+    /// ran since this device last saw the record: the caller redoes its operation; see `gc.rs`).
     async fn commit(&mut self) -> VaultResult<()> {
+        let gc = match self.gc_gate().await {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                let hlc = self.state.hlc;
+                self.state = self.committed.clone();
+                self.state.hlc = hlc;
+                return Err(e);
+            }
+        };
+        self.state.gc = gc;
         let body = HeadBody {
             v: FORMAT_VERSION,
             vault: self.name.clone(),

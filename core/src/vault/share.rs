@@ -910,7 +910,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             )));
         }
         let result = self.update_view(idx, &mut view, &mut report).await;
-        self.scopes[idx].view = Some(view);
+        // Interrupted by a collection: what this device holds of the view no longer matches the
+        // view head in the store; it is read again next time.
+        if !matches!(result, Err(VaultError::GcInterrupted)) {
+            self.scopes[idx].view = Some(view);
+        }
         result.map(|()| report)
     }
 
@@ -932,7 +936,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let mut muts = Vec::new();
         let mut values = Vec::new();
         for d in changes {
-            if !scope.contains(&d.key) {
+            if !scope.contains(&d.key) || super::reserved::is_reserved(&d.key) {
                 continue;
             }
             match d.new {
@@ -1021,6 +1025,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let bytes = body.sign(&self.identity).map_err(share_error)?;
         report.bytes_written += bytes.len() as u64;
+        // The writer rule of garbage collection (see `gc.rs`): a collection that ran since this
+        // device last saw the record may have taken the chunks and nodes just written.
+        if !self.gc_still_idle().await? {
+            return Err(VaultError::GcInterrupted);
+        }
         let condition = match &view.version {
             Some(v) => HeadCondition::Matches(v.clone()),
             None => HeadCondition::Absent,
@@ -1117,7 +1126,38 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if self.scopes.is_empty() {
             return;
         }
-        self.share_publish_error = self.publish_shares().await.err().map(|e| e.to_string());
+        let mut tries = 0;
+        let result = loop {
+            match self.publish_shares().await {
+                Err(VaultError::GcInterrupted) if tries < super::gc::RETRIES => {
+                    tries += 1;
+                    if let Err(e) = self.gc_settle().await {
+                        break Err(e);
+                    }
+                }
+                r => break r,
+            }
+        };
+        self.share_publish_error = result.err().map(|e| e.to_string());
+    }
+
+    /// What the shares keep alive in a collection: the secret of every epoch of every scope (its
+    /// views and keyrings), and the manifests of version shares not yet expired or revoked.
+    pub(super) fn gc_share_roots(&self) -> (Vec<zeroize::Zeroizing<[u8; 32]>>, Vec<Cid>) {
+        let now = (self.share_clock)();
+        let mut secrets = Vec::new();
+        let mut versions = Vec::new();
+        for s in &self.scopes {
+            for e in &s.record.epochs {
+                secrets.push(zeroize::Zeroizing::new(*e.secret));
+            }
+            if let Some(v) = s.record.scope.version
+                && s.record.shares.iter().any(|r| r.live_at(now))
+            {
+                versions.push(v);
+            }
+        }
+        (secrets, versions)
     }
 
     /// Reads the time for sharing decisions (expiry, validity windows) from `clock` instead of
