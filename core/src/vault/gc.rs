@@ -282,7 +282,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 return Err(VaultError::GcInterrupted);
             }
             self.gc_seen = None;
-            if self.gc_expired(&lease.state) {
+            // Abandoned: its lease is over, or this device ran it and is not running it now (a
+            // collector commits nothing while it collects: it was killed).
+            if self.gc_expired(&lease.state) || lease.state.by == self.writer_name {
                 let next = GcState {
                     phase: GcPhase::Idle,
                     aborted_by: Some(self.writer_name.clone()),

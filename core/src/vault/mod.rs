@@ -94,6 +94,10 @@ use crate::store::{BlockStore, HeadStore, HeadVersion, StoreError};
 use crate::trust::{MemoryTrust, TrustStore, VaultTrust};
 use format::{Manifest, RootKey};
 
+/// What a block the vault refers to and the store does not have is reported as.
+pub(crate) const MISSING: &str =
+    "missing from the store (if another device pruned or purged since this one synced, sync first)";
+
 /// Blocks the vault reads whole without knowing their length (manifests, index nodes, tags,
 /// keyring chunks, key blocks) are refused beyond this size: none is legitimately near it.
 pub const MAX_META_BLOCK: u64 = 4 << 20;
@@ -547,7 +551,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// [`Vault::fetch_block`] for a block expected to be at most `max` bytes.
     async fn fetch_block_max(&self, cid: &Cid, max: u64) -> VaultResult<Bytes> {
         let bytes = self.store.get_max(cid, max).await.map_err(|e| match e {
-            StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
+            StoreError::NotFound(_) => VaultError::corrupt(cid, MISSING),
             StoreError::Corrupt { detail, .. } => VaultError::corrupt(cid, detail),
             other => VaultError::Store(other),
         })?;

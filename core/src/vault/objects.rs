@@ -61,7 +61,7 @@ const MAX_PROOF_REQUESTS: usize = 24;
 /// A block the vault refers to that the store does not have (or has shorter) is corruption.
 pub(super) fn missing_as_corrupt(cid: &Cid, e: StoreError) -> VaultError {
     match e {
-        StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
+        StoreError::NotFound(_) => VaultError::corrupt(cid, super::MISSING),
         StoreError::RangeOutOfBounds { .. } => {
             VaultError::corrupt(cid, "shorter than its manifest says")
         }
@@ -587,7 +587,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let found = self.walk_history(key, &heads, &value.p).await?;
         let first = found
             .get(&value.m)
-            .ok_or_else(|| VaultError::corrupt(&value.m, "missing from the store"))?;
+            .ok_or_else(|| VaultError::corrupt(&value.m, super::MISSING))?;
         let mut out = vec![ObjectInfo::from_manifest(&value.m, first)];
         let mut rest: Vec<ObjectInfo> = found
             .iter()

@@ -603,7 +603,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(())
     }
 
-    /// Marks a share view: its nodes and its values' current versions.
+    /// Marks a share view: its nodes and its values' current versions (not purged ones).
     async fn mark_view_tree(
         &self,
         tree: &ProllyTree<S>,
@@ -619,9 +619,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             match node.body() {
                 crate::index::Body::Internal(children) => stack.extend(children.iter().copied()),
                 crate::index::Body::Leaf(entries) => {
-                    for entry in entries {
+                    for (key, entry) in node.keys().iter().zip(entries.iter()) {
                         let Some(value) = entry.value() else { continue };
                         let v = IndexValue::decode(value)?;
+                        // A device that has not synced a purge still shows it in its view;
+                        // the purging device's view has the tombstone that wins for readers.
+                        let (_, purged) = self.cut_for(key, &[], m).await?;
+                        if purged.binary_search(&v.m).is_ok() {
+                            continue;
+                        }
                         self.mark_current_only(&v.m, m).await?;
                         if let Some(t) = &v.t {
                             m.mark(t)?;

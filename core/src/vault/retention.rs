@@ -319,18 +319,19 @@ pub(crate) fn plan_cuts(
     old_p: &[Cid],
 ) -> CutPlan {
     // Newest first: the current version, then the noncurrent ones by creation time.
-    let mut order: Vec<(Cid, u64)> = versions
+    // (Ties in time are broken by the version id's text, as `Vault::versions` lists them.)
+    let mut order: Vec<(Cid, u64, String)> = versions
         .iter()
         .filter(|(c, _)| Some(**c) != current)
-        .map(|(c, v)| (*c, v.created_ms))
+        .map(|(c, v)| (*c, v.created_ms, c.to_string()))
         .collect();
-    order.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    order.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.2.cmp(&b.2)));
     let mut since = match current.and_then(|c| versions.get(&c)) {
         Some(v) => v.created_ms,
         None => deleted_ms,
     };
     let mut expired: BTreeSet<Cid> = BTreeSet::new();
-    for (rank, (cid, created)) in order.iter().enumerate() {
+    for (rank, (cid, created, _)) in order.iter().enumerate() {
         if !rule.keeps(rank, since, now) {
             expired.insert(*cid);
         }

@@ -383,7 +383,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 .await?;
             match self.commit_one(upload).await {
                 // A collection took the object while it waited for its commit: send it again.
-                Err(VaultError::UploadCollected) if tries < 2 => tries += 1,
+                Err(VaultError::UploadCollected) if tries < super::gc::RETRIES => tries += 1,
                 r => return r,
             }
         }
