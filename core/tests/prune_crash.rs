@@ -280,10 +280,7 @@ fn a_prune_killed_at_random_points_loses_nothing_and_runs_again() {
             let v = Vault::open(store, identity(), "pc", "device")
                 .await
                 .unwrap();
-            match v.get(key.as_bytes()).await {
-                Ok(b) => Some(b),
-                Err(_) => None,
-            }
+            v.get(key.as_bytes()).await.ok()
         });
         if now == *content {
             model.insert(key.clone(), content.clone());
