@@ -58,9 +58,13 @@ fn timing(grace_ms: u64) -> GcTiming {
 /// What the race did.
 #[derive(Debug, Default)]
 pub struct RaceReport {
+    /// Writer operations attempted.
     pub ops: u64,
+    /// Prunes completed.
     pub prunes: u64,
+    /// Blocks they deleted.
     pub swept: u64,
+    /// Streamed puts refused because every attempt's blocks were collected before the commit.
     pub streamed_refused: u64,
 }
 
