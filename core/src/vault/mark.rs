@@ -77,6 +77,21 @@ impl MarkSet {
     }
 }
 
+/// Benchmarks only: inserts `n` distinct pseudo-random digests, looks each up once, and returns
+/// the most memory the set held, in bytes (`None` if a lookup failed).
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub fn bench_mark_set(n: usize) -> Option<usize> {
+    let mut set = MarkSet::new();
+    for i in 0..n as u64 {
+        set.insert(*blake3::hash(&i.to_le_bytes()).as_bytes());
+    }
+    let found = (0..n as u64)
+        .filter(|i| set.contains(blake3::hash(&i.to_le_bytes()).as_bytes()))
+        .count();
+    (found == n).then(|| set.peak_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,6 +69,9 @@ pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
 pub use gc::{GcPhase, GcState, GcTiming, gc_namespace};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub use mark::bench_mark_set;
 pub use objects::{DeleteResult, ListPage, ListedObject};
 pub use prune::{
     BlockCount, DEFAULT_WINDOW_MS, LeftBlock, PruneOptions, PruneProgress, PruneProgressFn,

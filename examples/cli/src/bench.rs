@@ -27,6 +27,10 @@ pub enum BenchCommand {
     /// Sharing: the first share and a key rotation of a prefix of 100,000 objects (re-wrapping
     /// keys, no content re-uploaded): time and bytes written vs re-encrypting a sample.
     Share(crate::bench_share::ShareBenchArgs),
+    /// Garbage collection: a vault of 100,000 objects, half of them overwritten or deleted, then
+    /// pruned: bytes reclaimed ÷ garbage, time beside a bare listing, blocks read, memory of the
+    /// mark phase (and of a 1,000,000-block mark set alone).
+    Gc(crate::bench_gc::GcBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -79,6 +83,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Store(a) => store_bench(a),
         BenchCommand::Vault(a) => crate::bench_vault::run(a),
         BenchCommand::Share(a) => crate::bench_share::run(a),
+        BenchCommand::Gc(a) => crate::bench_gc::run(a),
     }
 }
 
