@@ -1218,7 +1218,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ///
     /// Resumable: run it again with the same `since_ms` after an interruption and it skips what
     /// is done; every object is at all times either its old or its new version, both readable.
-    /// Old versions stay in the history (and in the store) until pruning exists; objects are
+    /// Old versions stay in the history (and in the store) until a retention rule expires them
+    /// or [`Vault::purge`] takes them out and [`Vault::prune`] deletes them; objects are
     /// read whole into memory.
     pub async fn reencrypt(
         &mut self,
