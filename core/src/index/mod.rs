@@ -39,6 +39,7 @@ pub use entry::{Entry, Hlc, WriterId};
 pub use error::{IndexError, IndexResult, NodeDefect};
 pub use keys::IndexKey;
 pub use list::{ListPage, ListRequest, ListedObject, MAX_KEYS};
+pub(crate) use node::Body;
 pub use node::{KeyList, Node, NodeCodec};
 pub use proof::{Proof, ProofOutcome, verify_proof};
 pub use token::decode_list_token;

@@ -98,6 +98,21 @@ impl BlockStore for MemoryStore {
     async fn list(&self) -> StoreResult<Vec<Cid>> {
         Ok(self.read().keys().copied().collect())
     }
+
+    async fn for_each_block(
+        &self,
+        each: &mut (dyn FnMut(Cid, Option<u64>) + Send),
+    ) -> StoreResult<()> {
+        let all: Vec<(Cid, u64)> = self
+            .read()
+            .iter()
+            .map(|(c, b)| (*c, b.len() as u64))
+            .collect();
+        for (cid, len) in all {
+            each(cid, Some(len));
+        }
+        Ok(())
+    }
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]

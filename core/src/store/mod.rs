@@ -259,6 +259,32 @@ pub trait BlockStore: CondSend + CondSync {
         Ok(bytes_stream(bytes))
     }
 
+    /// Removes `cids` (as [`BlockStore::delete`] each) and returns the ones that could not be
+    /// removed, with why; an `Err` when the request as a whole failed (then any of them may or may
+    /// not be gone). The default deletes one at a time; S3 sends batched `DeleteObjects`.
+    async fn delete_many(&self, cids: &[Cid]) -> StoreResult<Vec<(Cid, StoreError)>> {
+        let mut failed = Vec::new();
+        for cid in cids {
+            if let Err(e) = self.delete(cid).await {
+                failed.push((*cid, e));
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Calls `each` with every block in the store and its size in bytes when the store knows it
+    /// cheaply, in no particular order, without first collecting the whole list where the store
+    /// can page (directory, memory, S3). The default walks [`BlockStore::list`] with no sizes.
+    async fn for_each_block(
+        &self,
+        each: &mut (dyn FnMut(Cid, Option<u64>) + Send),
+    ) -> StoreResult<()> {
+        for cid in self.list().await? {
+            each(cid, None);
+        }
+        Ok(())
+    }
+
     /// A URL from which anyone can GET the bytes of `cid` for about `expires_in`, enforced by the
     /// server (S3 presigned URLs, at most 7 days), or `None` when this store cannot make one (the
     /// default). The IPFS store answers a trustless-gateway URL of a CAR file, which does not
@@ -356,6 +382,8 @@ macro_rules! forward_block_store {
             async fn has(&self, cid: &Cid) -> StoreResult<bool> { (**self).has(cid).await }
             async fn delete(&self, cid: &Cid) -> StoreResult<()> { (**self).delete(cid).await }
             async fn list(&self) -> StoreResult<Vec<Cid>> { (**self).list().await }
+            async fn delete_many(&self, cids: &[Cid]) -> StoreResult<Vec<(Cid, StoreError)>> { (**self).delete_many(cids).await }
+            async fn for_each_block(&self, each: &mut (dyn FnMut(Cid, Option<u64>) + Send)) -> StoreResult<()> { (**self).for_each_block(each).await }
             async fn put_stream(&self, cid: &Cid, source: BlobSource<'_>, len: Option<u64>) -> StoreResult<()> {
                 (**self).put_stream(cid, source, len).await
             }

@@ -98,6 +98,25 @@ pub enum VaultError {
     /// Writing what was read to the caller's writer failed (e.g. a full disk).
     #[error("writing the object out failed: {0}")]
     Output(String),
+    /// A retention policy that makes no sense (see [`super::RetentionPolicy::validate`]).
+    #[error("invalid retention policy: {0}")]
+    InvalidPolicy(String),
+    /// Garbage collections kept running while this operation was in flight; nothing was
+    /// committed. (Operations redo themselves when a collection interrupts them; this is what is
+    /// left when that happened too many times in a row.)
+    #[error(
+        "garbage collections kept interrupting this operation; nothing was committed, retry later"
+    )]
+    GcInterrupted,
+    /// Another collection is running on this vault (or took over this one).
+    #[error("garbage collection refused: {0}")]
+    GcBusy(String),
+    /// The blocks of an upload waiting to be committed were removed by a collection (it was older
+    /// than the collection's window, or a collection ran with no window); nothing was committed.
+    #[error(
+        "the upload of this object was collected as garbage before it was committed; upload it again"
+    )]
+    UploadCollected,
     /// A sharing error: a refused capability, an unknown share, an invalid expiry.
     #[error(transparent)]
     Share(#[from] crate::share::ShareError),

@@ -150,7 +150,8 @@ pub(crate) struct Manifest {
     pub pad: Option<serde_bytes::ByteBuf>,
 }
 
-/// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID], t?: CID}`.
+/// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID],
+/// t?: CID, e?: text, p?: [CID], k?: bytes, d?: uint}` (`docs/FORMAT.md §8`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IndexValue {
@@ -170,6 +171,32 @@ pub(crate) struct IndexValue {
     /// without opening manifests; absent when the version has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub e: Option<String>,
+    /// Cut points (retention): manifests at which a walk of this key's versions stops, because
+    /// they and every version behind them expired (sorted, no duplicates; absent when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub p: Vec<Cid>,
+    /// Graveyard values only (reserved keys, see `reserved.rs`): the deleted object key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<serde_bytes::ByteBuf>,
+    /// Graveyard values only: when the key was deleted (ms since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub d: Option<u64>,
+}
+
+impl IndexValue {
+    /// A value pointing at manifest `m` of a `n`-byte object, with no history links.
+    pub(crate) fn new(m: Cid, n: u64) -> Self {
+        Self {
+            m,
+            n,
+            c: Vec::new(),
+            t: None,
+            e: None,
+            p: Vec::new(),
+            k: None,
+            d: None,
+        }
+    }
 }
 
 impl IndexValue {

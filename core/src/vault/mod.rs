@@ -43,14 +43,21 @@
 mod bench_support;
 mod error;
 pub(crate) mod format;
+pub(crate) mod gc;
 mod heads;
+mod mark;
 pub(crate) mod objects;
 mod pinned;
+mod prune;
+pub(crate) mod reserved;
+mod retention;
 mod share;
 mod stream;
 mod sync;
 mod upload;
 
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 
@@ -63,9 +70,21 @@ use bytes::Bytes;
 pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
+pub use gc::{GcPhase, GcState, GcTiming, gc_namespace};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub use mark::bench_mark_set;
 pub use objects::{DeleteResult, ListPage, ListedObject};
 pub use pinned::CopyOptions;
+pub use prune::{
+    BlockCount, DEFAULT_WINDOW_MS, LeftBlock, PruneOptions, PruneProgress, PruneProgressFn,
+    PruneReport, PurgeReport,
+};
+pub use retention::{
+    MAX_DURATION_MS, MAX_KEEP_VERSIONS, MAX_RULES, Noncurrent, RetentionPolicy, RetentionRule,
+    check_policy,
+};
 pub use share::{
     ReencryptReport, RotationReport, ShareInfo, ShareOptions, ShareStatus,
     registry_name as share_registry_name,
@@ -81,6 +100,10 @@ use crate::seal::{self, SealOptions, Unlock, WrapKey};
 use crate::store::{BlockStore, HeadStore, HeadVersion, StoreError};
 use crate::trust::{MemoryTrust, TrustStore, VaultTrust};
 use format::{Manifest, RootKey};
+
+/// What a block the vault refers to and the store does not have is reported as.
+pub(crate) const MISSING: &str =
+    "missing from the store (if another device pruned or purged since this one synced, sync first)";
 
 /// Blocks the vault reads whole without knowing their length (manifests, index nodes, tags,
 /// keyring chunks, key blocks) are refused beyond this size: none is legitimately near it.
@@ -221,6 +244,11 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     share_publish_error: Option<String>,
     /// The time expiry decisions use.
     share_clock: crate::share::Clock,
+    /// The epoch of the last idle GC record read (`None`: not known to be idle): the baseline of
+    /// the collection protocol's writer rule (see `gc.rs`).
+    gc_seen: Option<u64>,
+    /// Timings of the collection protocol.
+    gc_timing: gc::GcTiming,
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for Vault<S> {
@@ -433,6 +461,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             scopes: Vec::new(),
             share_publish_error: None,
             share_clock: crate::share::system_clock(),
+            gc_seen: None,
+            gc_timing: gc::GcTiming::default(),
         };
         let heads = vault.verify_heads(raw, &mut skipped).await?;
         vault.skipped = skipped;
@@ -472,9 +502,22 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         vault.committed = state.clone();
         vault.state = state;
         vault.load_shares().await?;
+        vault.gc_observe().await?;
         if fresh {
             vault.tick();
-            vault.commit().await?;
+            let mut tries = 0;
+            loop {
+                match vault.commit().await {
+                    // A collection may have taken the empty root written above: write it again.
+                    Err(VaultError::GcInterrupted) if tries < gc::RETRIES => {
+                        tries += 1;
+                        if vault.state.root == empty {
+                            vault.tree.empty_root().await?;
+                        }
+                    }
+                    r => break r?,
+                }
+            }
         }
         Ok(vault)
     }
@@ -528,7 +571,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// [`Vault::fetch_block`] for a block expected to be at most `max` bytes.
     async fn fetch_block_max(&self, cid: &Cid, max: u64) -> VaultResult<Bytes> {
         let bytes = self.store.get_max(cid, max).await.map_err(|e| match e {
-            StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
+            StoreError::NotFound(_) => VaultError::corrupt(cid, MISSING),
             StoreError::Corrupt { detail, .. } => VaultError::corrupt(cid, detail),
             other => VaultError::Store(other),
         })?;
@@ -568,8 +611,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)
     }
 
-    /// Writes this writer's head: conditional on the last version it wrote (or on none).
+    /// Writes this writer's head: conditional on the last version it wrote (or on none), once
+    /// the garbage-collection record allows it ([`VaultError::GcInterrupted`] when a collection
+    /// ran since this device last saw the record: the caller redoes its operation; see `gc.rs`).
     async fn commit(&mut self) -> VaultResult<()> {
+        let gc = match self.gc_gate().await {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                let hlc = self.state.hlc;
+                self.state = self.committed.clone();
+                self.state.hlc = hlc;
+                return Err(e);
+            }
+        };
+        self.state.gc = gc;
         let body = HeadBody {
             v: FORMAT_VERSION,
             vault: self.name.clone(),

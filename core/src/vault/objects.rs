@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::format::{IndexValue, Manifest};
+use super::gc::retry_gc;
+use super::reserved::{self, PurgeValue, grave_key, is_reserved, purge_key};
 use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms};
 use crate::block::Cid;
 use crate::index::{Entry, ListRequest, MAX_KEY_LEN, Mutation};
@@ -59,7 +61,7 @@ const MAX_PROOF_REQUESTS: usize = 24;
 /// A block the vault refers to that the store does not have (or has shorter) is corruption.
 pub(super) fn missing_as_corrupt(cid: &Cid, e: StoreError) -> VaultError {
     match e {
-        StoreError::NotFound(_) => VaultError::corrupt(cid, "missing from the store"),
+        StoreError::NotFound(_) => VaultError::corrupt(cid, super::MISSING),
         StoreError::RangeOutOfBounds { .. } => {
             VaultError::corrupt(cid, "shorter than its manifest says")
         }
@@ -75,7 +77,26 @@ pub(crate) fn check_key(key: &[u8]) -> VaultResult<()> {
     if key.len() > MAX_KEY_LEN {
         return Err(VaultError::KeyTooLong { len: key.len() });
     }
+    if is_reserved(key) {
+        return Err(VaultError::InvalidKey(
+            "keys starting with the byte 0xFF are reserved (no UTF-8 text starts with it)".into(),
+        ));
+    }
     Ok(())
+}
+
+/// What a new version of a key continues: the live value's history, or a deleted key's graveyard
+/// (which the new version then ends).
+pub(super) struct HistoryBase {
+    /// The current version of a live key (what conditions are checked against).
+    pub live: Option<Cid>,
+    /// The new version's `prev`.
+    pub prev: Option<Cid>,
+    /// Concurrent versions and cut points carried forward.
+    pub c: Vec<Cid>,
+    pub p: Vec<Cid>,
+    /// The graveyard entry the new version ends.
+    pub grave: Option<Entry>,
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
@@ -87,6 +108,46 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 Some(v) => Ok(Some(IndexValue::decode(v)?)),
                 None => Ok(None),
             },
+            None => Ok(None),
+        }
+    }
+
+    /// The live value of `key` or, for a deleted key, its graveyard entry and value.
+    pub(super) async fn history_base(&self, key: &[u8]) -> VaultResult<HistoryBase> {
+        if let Some(v) = self.current(key).await? {
+            return Ok(HistoryBase {
+                live: Some(v.m),
+                prev: Some(v.m),
+                c: v.c,
+                p: v.p,
+                grave: None,
+            });
+        }
+        match self.grave(key).await? {
+            Some((entry, v)) => Ok(HistoryBase {
+                live: None,
+                prev: Some(v.m),
+                c: v.c,
+                p: v.p,
+                grave: Some(entry),
+            }),
+            None => Ok(HistoryBase {
+                live: None,
+                prev: None,
+                c: Vec::new(),
+                p: Vec::new(),
+                grave: None,
+            }),
+        }
+    }
+
+    /// The live graveyard of `key`, if it was deleted and its history is kept.
+    pub(super) async fn grave(&self, key: &[u8]) -> VaultResult<Option<(Entry, IndexValue)>> {
+        match self.tree.get(&self.state.root, &grave_key(key)).await? {
+            Some(e) => {
+                let v = IndexValue::decode(e.value().unwrap_or_default())?;
+                Ok(Some((e, v)))
+            }
             None => Ok(None),
         }
     }
@@ -119,17 +180,30 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> VaultResult<ObjectInfo> {
         let plain = manifest.encode()?;
         let (cid, _) = self.put_sealed(&plain).await?;
-        // Concurrent versions that lost earlier merges stay reachable from the new value.
-        let c = self.current(key).await?.map(|v| v.c).unwrap_or_default();
+        // Concurrent versions that lost earlier merges, and cut points, stay with the new value.
+        let base = self.history_base(key).await?;
         let value = IndexValue {
-            m: cid,
-            n: manifest.plain_len,
-            c,
+            c: base.c,
             t,
             e: manifest.etag.clone(),
+            p: base.p,
+            ..IndexValue::new(cid, manifest.plain_len)
         }
         .encode()?;
-        self.commit_value(key, value).await?;
+        let mut batch = Vec::with_capacity(2);
+        if let Some(g) = base.grave {
+            batch.push((
+                grave_key(key),
+                Mutation::Put(Entry::tombstone(g.time, g.writer)),
+            ));
+        }
+        let time = self.tick();
+        batch.push((
+            key.to_vec(),
+            Mutation::Put(Entry::live(value, time, self.writer)),
+        ));
+        self.state.root = self.tree.apply(&self.state.root, batch).await?;
+        self.commit().await?;
         Ok(ObjectInfo::from_manifest(&cid, manifest))
     }
 
@@ -194,6 +268,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         &self,
         tags: &BTreeMap<String, String>,
     ) -> VaultResult<Option<Cid>> {
+        Ok(self.put_tags_block_kept(tags).await?.map(|(c, _)| c))
+    }
+
+    /// [`Vault::put_tags_block`], returning the sealed block too.
+    pub(super) async fn put_tags_block_kept(
+        &self,
+        tags: &BTreeMap<String, String>,
+    ) -> VaultResult<Option<(Cid, bytes::Bytes)>> {
         if tags.is_empty() {
             return Ok(None);
         }
@@ -211,8 +293,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
         }
         let plain = super::format::encode_tags(tags)?;
-        let (cid, _) = self.put_sealed(&plain).await?;
-        Ok(Some(cid))
+        let (cid, sealed) = self.put_sealed(&plain).await?;
+        Ok(Some((cid, bytes::Bytes::from(sealed))))
     }
 
     /// The tags of the current version of `key` (empty when it has none).
@@ -251,8 +333,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         key: &[u8],
         tags: BTreeMap<String, String>,
     ) -> VaultResult<()> {
+        retry_gc!(self.set_tags_once(key, &tags).await)
+    }
+
+    async fn set_tags_once(
+        &mut self,
+        key: &[u8],
+        tags: &BTreeMap<String, String>,
+    ) -> VaultResult<()> {
         let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
-        let t = self.put_tags_block(&tags).await?;
+        let t = self.put_tags_block(tags).await?;
         let value = IndexValue { t, ..value }.encode()?;
         self.commit_value(key, value).await
     }
@@ -296,10 +386,18 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             Err(VaultError::Corrupt { .. }) => return Err(VaultError::NotFound),
             Err(e) => return Err(e),
         };
-        if m.key != key {
+        if m.key != key || self.purged(key).await?.binary_search(&cid).is_ok() {
             return Err(VaultError::NotFound);
         }
         Ok(m)
+    }
+
+    /// The versions of `key` a purge took out of the history (sorted).
+    pub(super) async fn purged(&self, key: &[u8]) -> VaultResult<Vec<Cid>> {
+        match self.tree.get(&self.state.root, &purge_key(key)).await? {
+            Some(e) => Ok(PurgeValue::decode(e.value().unwrap_or_default())?.x),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Fetches the whole sealed object, checks its BLAKE3 root, and opens it.
@@ -478,39 +576,37 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn versions(&self, key: &[u8]) -> VaultResult<Vec<ObjectInfo>> {
-        let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
-        let mut seen = std::collections::BTreeSet::new();
-        let mut out = Vec::new();
-        let mut stack: Vec<Cid> = value.c.iter().rev().copied().collect();
-        stack.push(value.m);
-        while let Some(cid) = stack.pop() {
-            if !seen.insert(cid) {
-                continue;
-            }
-            let m = self.manifest(&cid).await?;
-            if m.key != key {
-                return Err(VaultError::corrupt(
-                    &cid,
-                    "the manifest belongs to another key",
-                ));
-            }
-            if let Some(prev) = m.prev {
-                stack.push(prev);
-            }
-            out.push(ObjectInfo::from_manifest(&cid, &m));
-        }
-        // The current version stays first; the others newest first.
-        if let Some(rest) = out.get_mut(1..) {
-            rest.sort_by(|a, b| {
-                b.created_ms
-                    .cmp(&a.created_ms)
-                    .then_with(|| a.version.cmp(&b.version))
-            });
-        }
+        let value = match self.current(key).await? {
+            Some(v) => v,
+            // A deleted key: its history is in its graveyard until a retention rule expires it.
+            None => self.grave(key).await?.ok_or(VaultError::NotFound)?.1,
+        };
+        let heads: Vec<Cid> = std::iter::once(value.m)
+            .chain(value.c.iter().copied())
+            .collect();
+        let found = self.walk_history(key, &heads, &value.p).await?;
+        let first = found
+            .get(&value.m)
+            .ok_or_else(|| VaultError::corrupt(&value.m, super::MISSING))?;
+        let mut out = vec![ObjectInfo::from_manifest(&value.m, first)];
+        let mut rest: Vec<ObjectInfo> = found
+            .iter()
+            .filter(|(c, _)| **c != value.m)
+            .map(|(c, m)| ObjectInfo::from_manifest(c, m))
+            .collect();
+        // The current (or last) version stays first; the others newest first.
+        rest.sort_by(|a, b| {
+            b.created_ms
+                .cmp(&a.created_ms)
+                .then_with(|| a.version.cmp(&b.version))
+        });
+        out.extend(rest);
         Ok(out)
     }
 
-    /// Deletes `key` (a tombstone; the blocks stay until pruned) and commits.
+    /// Deletes `key` and commits. Its versions stay readable through [`Vault::versions`] and
+    /// [`Vault::get_version`] (its graveyard) until a retention rule expires them, or
+    /// [`Vault::purge`]; a new put of the key continues its history.
     /// [`VaultError::NotFound`] when the key holds no object.
     ///
     /// ```
@@ -521,7 +617,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// vault.put(b"k", b"x".to_vec(), PutOptions::default()).await?;
     /// vault.delete(b"k").await?;
     /// assert!(matches!(vault.get(b"k").await, Err(VaultError::NotFound)));
-    /// assert_eq!(vault.versions(b"k").await.is_err(), true); // deleted keys list no versions
+    /// assert_eq!(vault.versions(b"k").await?.len(), 1); // kept until a retention rule expires it
     /// # Ok::<(), coffer::vault::VaultError>(())
     /// # }).unwrap();
     /// ```
@@ -545,12 +641,42 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn delete_many(&mut self, keys: &[&[u8]]) -> VaultResult<Vec<DeleteResult>> {
+        retry_gc!(self.delete_many_once(keys).await)
+    }
+
+    async fn delete_many_once(&mut self, keys: &[&[u8]]) -> VaultResult<Vec<DeleteResult>> {
         let mut results = Vec::with_capacity(keys.len());
         let mut batch = Vec::new();
         let time = self.tick();
+        let deleted_ms = time.wall_ms();
         for key in keys {
             let result = match self.current(key).await {
-                Ok(Some(_)) => {
+                Ok(Some(v)) => {
+                    // The key's history goes to its graveyard (joined with a graveyard left by a
+                    // concurrent delete this device merged, if any).
+                    let mut c = v.c.clone();
+                    let mut p = v.p.clone();
+                    if let Some((_, old)) = self.grave(key).await? {
+                        if old.m != v.m {
+                            c.push(old.m);
+                        }
+                        c.extend(old.c);
+                        p.extend(old.p);
+                    }
+                    c.retain(|x| *x != v.m);
+                    let grave = IndexValue {
+                        c: reserved::union(&c, &[]),
+                        e: v.e.clone(),
+                        p: reserved::union(&p, &[]),
+                        k: Some(serde_bytes::ByteBuf::from(key.to_vec())),
+                        d: Some(deleted_ms),
+                        ..IndexValue::new(v.m, v.n)
+                    }
+                    .encode()?;
+                    batch.push((
+                        grave_key(key),
+                        Mutation::Put(Entry::live(grave, time, self.writer)),
+                    ));
                     batch.push((
                         key.to_vec(),
                         Mutation::Put(Entry::tombstone(time, self.writer)),
@@ -588,10 +714,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn copy(&mut self, src: &[u8], dst: &[u8]) -> VaultResult<ObjectInfo> {
+        retry_gc!(self.copy_once(src, dst).await)
+    }
+
+    async fn copy_once(&mut self, src: &[u8], dst: &[u8]) -> VaultResult<ObjectInfo> {
         check_key(dst)?;
         let (_, m) = self.current_manifest(src).await?;
         let t = self.current(src).await?.and_then(|v| v.t);
-        let prev = self.current(dst).await?.map(|v| v.m);
+        let prev = self.history_base(dst).await?.prev;
         let manifest = Manifest {
             key: dst.to_vec(),
             created_ms: now_ms(),
@@ -623,7 +753,42 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn list(&self, req: &ListRequest) -> VaultResult<ListPage> {
-        let page = self.tree.list(&self.state.root, req).await?;
+        if is_reserved(&req.prefix) {
+            return Ok(ListPage {
+                contents: Vec::new(),
+                common_prefixes: Vec::new(),
+                key_count: 0,
+                is_truncated: false,
+                next_continuation_token: None,
+            });
+        }
+        let mut page = self.tree.list(&self.state.root, req).await?;
+        // The vault's own keys (0xFF…) sort after every object key: a page ends before them.
+        let reserved_at = page.contents.iter().position(|o| is_reserved(&o.key));
+        let prefixes_at = page.common_prefixes.iter().position(|p| is_reserved(p));
+        if reserved_at.is_some() || prefixes_at.is_some() {
+            page.contents
+                .truncate(reserved_at.unwrap_or(page.contents.len()));
+            page.common_prefixes
+                .truncate(prefixes_at.unwrap_or(page.common_prefixes.len()));
+            page.key_count = (page.contents.len() + page.common_prefixes.len()) as u32;
+            page.is_truncated = false;
+            page.next_continuation_token = None;
+        } else if page.is_truncated {
+            let last = page
+                .contents
+                .iter()
+                .map(|o| o.key.as_slice())
+                .chain(page.common_prefixes.iter().map(Vec::as_slice))
+                .max()
+                .map(<[u8]>::to_vec);
+            if let Some(last) = last
+                && self.only_reserved_after(&last, req).await?
+            {
+                page.is_truncated = false;
+                page.next_continuation_token = None;
+            }
+        }
         let mut contents = Vec::with_capacity(page.contents.len());
         for obj in page.contents {
             let value = obj
@@ -653,6 +818,28 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 }
 
+impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// Whether the listing `req` has nothing but reserved keys after `last`.
+    async fn only_reserved_after(&self, last: &[u8], req: &ListRequest) -> VaultResult<bool> {
+        let next = ListRequest {
+            prefix: req.prefix.clone(),
+            delimiter: req.delimiter.clone(),
+            start_after: Some(last.to_vec()),
+            max_keys: Some(1),
+            ..Default::default()
+        };
+        let page = self.tree.list(&self.state.root, &next).await?;
+        let first = page
+            .contents
+            .first()
+            .map(|o| o.key.as_slice())
+            .into_iter()
+            .chain(page.common_prefixes.iter().map(Vec::as_slice))
+            .min();
+        Ok(first.is_none_or(is_reserved))
+    }
+}
+
 #[cfg(feature = "bench-internals")]
 impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Benchmarks only: adds `n` keys `{prefix}{i:09}` that all point at one small real object, in
@@ -673,14 +860,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .version
             .parse()
             .map_err(|_| VaultError::InvalidVersion("not a CID".into()))?;
-        let value = IndexValue {
-            m,
-            n: info.size,
-            c: Vec::new(),
-            t: None,
-            e: None,
-        }
-        .encode()?;
+        let value = IndexValue::new(m, info.size).encode()?;
         let mut i = 0;
         let mut root = self.state.root;
         while i < n {

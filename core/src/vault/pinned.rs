@@ -129,6 +129,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         dst: &[u8],
         opts: CopyOptions,
     ) -> VaultResult<ObjectInfo> {
+        super::gc::retry_gc!(self.copy_version_once(src, version, dst, opts.clone()).await)
+    }
+
+    async fn copy_version_once(
+        &mut self,
+        src: &[u8],
+        version: Option<&str>,
+        dst: &[u8],
+        opts: CopyOptions,
+    ) -> VaultResult<ObjectInfo> {
         super::objects::check_key(dst)?;
         let current_src = self.current(src).await?;
         let (m, is_current) = match version {
@@ -139,13 +149,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 (m, is_current)
             }
         };
-        let prev = self.current(dst).await?.map(|v| v.m);
+        // A deleted key's history continues from its graveyard (as a put's does).
+        let base = self.history_base(dst).await?;
+        let prev = base.prev;
         let conditions = PutOptions {
             if_absent: opts.if_absent,
             if_match: opts.if_match.clone(),
             ..PutOptions::default()
         };
-        super::upload::check_against(prev.as_ref(), &conditions)?;
+        super::upload::check_against(base.live.as_ref(), &conditions)?;
         let t = match &opts.tags {
             Some(tags) => self.put_tags_block(tags).await?,
             None if is_current => current_src.and_then(|v| v.t),

@@ -949,7 +949,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             )));
         }
         let result = self.update_view(idx, &mut view, &mut report).await;
-        self.scopes[idx].view = Some(view);
+        // Interrupted by a collection: what this device holds of the view no longer matches the
+        // view head in the store; it is read again next time.
+        if !matches!(result, Err(VaultError::GcInterrupted)) {
+            self.scopes[idx].view = Some(view);
+        }
         result.map(|()| report)
     }
 
@@ -971,7 +975,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let mut muts = Vec::new();
         let mut values = Vec::new();
         for d in changes {
-            if !scope.contains(&d.key) {
+            if !scope.contains(&d.key) || super::reserved::is_reserved(&d.key) {
                 continue;
             }
             match d.new {
@@ -1060,6 +1064,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let bytes = body.sign(&self.identity).map_err(share_error)?;
         report.bytes_written += bytes.len() as u64;
+        // The writer rule of garbage collection (see `gc.rs`): a collection that ran since this
+        // device last saw the record may have taken the chunks and nodes just written.
+        if !self.gc_still_idle().await? {
+            return Err(VaultError::GcInterrupted);
+        }
         let condition = match &view.version {
             Some(v) => HeadCondition::Matches(v.clone()),
             None => HeadCondition::Absent,
@@ -1156,14 +1165,45 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if self.scopes.is_empty() {
             return;
         }
-        // Read the registry again first: another device may have rotated or revoked since this
-        // one last looked, and publishing into an epoch it closed would hand what was just written
-        // to the recipients it cut off.
-        let result = match self.load_shares().await {
-            Ok(()) => self.publish_shares().await,
-            Err(e) => Err(e),
+        let mut tries = 0;
+        let result = loop {
+            // Read the registry again first: another device may have rotated or revoked since
+            // this one last looked, and publishing into an epoch it closed would hand what was
+            // just written to the recipients it cut off.
+            let r = match self.load_shares().await {
+                Ok(()) => self.publish_shares().await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Err(VaultError::GcInterrupted) if tries < super::gc::RETRIES => {
+                    tries += 1;
+                    if let Err(e) = self.gc_settle().await {
+                        break Err(e);
+                    }
+                }
+                r => break r,
+            }
         };
         self.share_publish_error = result.err().map(|e| e.to_string());
+    }
+
+    /// What the shares keep alive in a collection: the secret of every epoch of every scope (its
+    /// views and keyrings), and the manifests of version shares not yet expired or revoked.
+    pub(super) fn gc_share_roots(&self) -> (Vec<zeroize::Zeroizing<[u8; 32]>>, Vec<Cid>) {
+        let now = (self.share_clock)();
+        let mut secrets = Vec::new();
+        let mut versions = Vec::new();
+        for s in &self.scopes {
+            for e in &s.record.epochs {
+                secrets.push(zeroize::Zeroizing::new(*e.secret));
+            }
+            if let Some(v) = s.record.scope.version
+                && s.record.shares.iter().any(|r| r.live_at(now))
+            {
+                versions.push(v);
+            }
+        }
+        (secrets, versions)
     }
 
     /// Reads the time for sharing decisions (expiry, validity windows) from `clock` instead of
@@ -1224,7 +1264,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ///
     /// Resumable: run it again with the same `since_ms` after an interruption and it skips what
     /// is done; every object is at all times either its old or its new version, both readable.
-    /// Old versions stay in the history (and in the store) until pruning exists; objects are
+    /// Old versions stay in the history (and in the store) until a retention rule expires them
+    /// or [`Vault::purge`] takes them out and [`Vault::prune`] deletes them; objects are
     /// read whole into memory.
     pub async fn reencrypt(
         &mut self,

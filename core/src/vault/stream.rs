@@ -370,8 +370,23 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         opts: PutOptions,
         progress: Option<Progress<'_>>,
     ) -> VaultResult<ObjectInfo> {
-        let upload = self.upload_source(key, source, opts, progress).await?;
-        self.commit_one(upload).await
+        let mut progress = progress;
+        let mut tries = 0;
+        loop {
+            let mut forward = |n: u64| {
+                if let Some(p) = progress.as_mut() {
+                    p(n)
+                }
+            };
+            let upload = self
+                .upload_source(key, source, opts.clone(), Some(&mut forward))
+                .await?;
+            match self.commit_one(upload).await {
+                // A collection took the object while it waited for its commit: send it again.
+                Err(VaultError::UploadCollected) if tries < super::gc::RETRIES => tries += 1,
+                r => return r,
+            }
+        }
     }
 
     /// Like [`Vault::put_source`] without the commit: seals and stores the object (streaming,
@@ -386,7 +401,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> VaultResult<Upload> {
         check_key(key)?;
         self.check_conditions(key, &opts).await?;
-        let tags = self.put_tags_block(&opts.tags).await?;
+        let gc_epoch = self.gc_seen;
+        let tags = self.put_tags_block_kept(&opts.tags).await?;
 
         // 1. Hash the plaintext.
         let mut hasher = blake3::Hasher::new();
@@ -459,6 +475,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             p(plain_len);
         }
         let outboard_cid = self.put_outboard(&outboard).await?;
+        let mut blocks = vec![(data, None)];
+        if let Some((cid, bytes)) = &tags {
+            blocks.push((*cid, Some(bytes.clone())));
+        }
+        if let Some(cid) = outboard_cid {
+            // Kept when small (1/256 of the object): a large one is sent again with the object.
+            let kept = (outboard.as_bytes().len() <= 4 << 20)
+                .then(|| Bytes::copy_from_slice(outboard.as_bytes()));
+            blocks.push((cid, kept));
+        }
         Ok(Upload {
             key: key.to_vec(),
             data,
@@ -466,8 +492,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             plain_len,
             blake3: *outboard.root().as_bytes(),
             outboard: outboard_cid,
-            tags,
+            tags: tags.map(|(c, _)| c),
             opts,
+            gc_epoch,
+            blocks,
         })
     }
 

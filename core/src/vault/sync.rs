@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::format::{IndexValue, Manifest, RootKey};
+use super::format::{IndexValue, RootKey};
 use super::heads::{self, DecodedHead, Peeked, SkippedHead};
+use super::reserved::{self, KeyKind, PurgeValue};
 
 /// How far back [`Vault::sync`] looks for a merged version among the winner's predecessors.
 const ANCESTRY_DEPTH: usize = 64;
@@ -168,15 +169,23 @@ fn skip(writer: &str, reason: &str) -> SkippedHead {
 
 impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Whether manifest `old` is on the `prev` chain of manifest `new` (looked for up to
-    /// [`ANCESTRY_DEPTH`] steps; beyond that it counts as concurrent, which only keeps a
-    /// redundant link).
-    async fn is_ancestor(&self, old: &Cid, new: &Cid) -> VaultResult<bool> {
+    /// [`ANCESTRY_DEPTH`] steps, not past the cut points `cut` nor a manifest the store no longer
+    /// has; beyond that it counts as concurrent, which only keeps a redundant link).
+    async fn is_ancestor(
+        &self,
+        key: &[u8],
+        old: &Cid,
+        new: &Cid,
+        cut: &[Cid],
+    ) -> VaultResult<bool> {
         let mut at = *new;
         for _ in 0..ANCESTRY_DEPTH {
-            let plain = self.open_sealed(&at).await?;
-            let m = Manifest::decode(&plain).map_err(|e| VaultError::corrupt(&at, e))?;
+            let Some(m) = self.history_manifest(&at, key).await? else {
+                return Ok(false);
+            };
             match m.prev {
                 Some(prev) if prev == *old => return Ok(true),
+                Some(prev) if cut.contains(&prev) => return Ok(false),
                 Some(prev) => at = prev,
                 None => return Ok(false),
             }
@@ -186,9 +195,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// For keys live on both sides with different values, the merge keeps the greater entry; this
     /// returns replacements of it (same time and writer, same manifest) whose `c` also lists the
-    /// loser's manifest and `c`, so a concurrent version stays reachable. Deterministic, and a
-    /// union, so devices converge: any two values for one (time, writer) are joined again by
-    /// the next sync that sees both.
+    /// loser's manifest and `c`, and whose cut points `p` are the union of both sides' (for a
+    /// purge record: whose purged versions are), so a concurrent version stays reachable and a
+    /// pruned one stays pruned. Deterministic, and a union, so devices converge: any two values
+    /// for one (time, writer) are joined again by the next sync that sees both.
     async fn concurrent_versions(
         &self,
         local: &Cid,
@@ -206,22 +216,37 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             if av == bv {
                 continue;
             }
-            let (win, wv, lv) = if a > b {
-                (&a, IndexValue::decode(av)?, IndexValue::decode(bv)?)
-            } else {
-                (&b, IndexValue::decode(bv)?, IndexValue::decode(av)?)
+            let (win, wb, lb) = if a > b { (&a, av, bv) } else { (&b, bv, av) };
+            let value = match reserved::classify(&change.key) {
+                KeyKind::User | KeyKind::Grave => {
+                    let (wv, lv) = (IndexValue::decode(wb)?, IndexValue::decode(lb)?);
+                    let p = reserved::union(&wv.p, &lv.p);
+                    let mut c: Vec<Cid> = wv.c.iter().chain(lv.c.iter()).copied().collect();
+                    let key = match &wv.k {
+                        Some(k) => k.to_vec(),
+                        None => change.key.clone(),
+                    };
+                    if lv.m != wv.m && !self.is_ancestor(&key, &lv.m, &wv.m, &p).await? {
+                        c.push(lv.m);
+                    }
+                    c.retain(|cid| *cid != wv.m);
+                    c.sort();
+                    c.dedup();
+                    if c == wv.c && p == wv.p {
+                        continue;
+                    }
+                    IndexValue { c, p, ..wv }.encode()?
+                }
+                KeyKind::Purge => {
+                    let (wv, lv) = (PurgeValue::decode(wb)?, PurgeValue::decode(lb)?);
+                    let x = reserved::union(&wv.x, &lv.x);
+                    if x == wv.x {
+                        continue;
+                    }
+                    PurgeValue { x, ..wv }.encode()?
+                }
+                KeyKind::Unknown => continue,
             };
-            let mut c: Vec<Cid> = wv.c.iter().chain(lv.c.iter()).copied().collect();
-            if lv.m != wv.m && !self.is_ancestor(&lv.m, &wv.m).await? {
-                c.push(lv.m);
-            }
-            c.retain(|cid| *cid != wv.m);
-            c.sort();
-            c.dedup();
-            if c == wv.c {
-                continue;
-            }
-            let value = IndexValue { c, ..wv }.encode()?;
             let entry = Entry::live(value, win.time, win.writer);
             fixups.push((change.key, Mutation::Put(entry)));
         }
@@ -348,6 +373,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn sync(&mut self) -> VaultResult<SyncReport> {
+        super::gc::retry_gc!(self.sync_once().await)
+    }
+
+    async fn sync_once(&mut self) -> VaultResult<SyncReport> {
         // Heads first: they carry the share-record counters other devices saw, which the registry
         // read must then match or exceed.
         let heads = self.read_verified().await?;
@@ -370,6 +399,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     root = self.tree.apply(&root, fixups).await?;
                 }
                 merged.push(h.writer.clone());
+            }
+            // The retention policy register: the newest setting wins.
+            if let Some(pol) = &body.pol
+                && self
+                    .state
+                    .pol
+                    .as_ref()
+                    .is_none_or(|mine| (pol.t, pol.c) > (mine.t, mine.c))
+            {
+                self.state.pol = Some(pol.clone());
             }
             hlc = hlc.observe(Hlc::from_u64(body.time), now_ms());
             let e = vv.entry(h.writer.clone()).or_insert(0);

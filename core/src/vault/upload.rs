@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::format::{FORMAT_VERSION, IndexValue, Manifest};
-use super::objects::check_key;
+use super::gc::retry_gc;
+use super::objects::{HistoryBase, check_key};
+use super::reserved::grave_key;
 use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms};
 use crate::block::{Cid, raw_cid};
 use crate::index::{Entry, Mutation};
@@ -30,6 +32,12 @@ pub struct Upload {
     pub(super) outboard: Option<Cid>,
     pub(super) tags: Option<Cid>,
     pub(super) opts: PutOptions,
+    /// The GC epoch this device had seen idle before the upload wrote anything (`None`: not
+    /// known), and the blocks it wrote with their bytes when it holds them (not the sealed
+    /// object of a streamed upload): a collection that ran since may have taken them, and the
+    /// commit puts them back (see `gc.rs`).
+    pub(super) gc_epoch: Option<u64>,
+    pub(super) blocks: Vec<(Cid, Option<Bytes>)>,
 }
 
 impl Upload {
@@ -78,12 +86,21 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> VaultResult<Upload> {
         check_key(key)?;
         self.check_conditions(key, &opts).await?;
-        let tags = self.put_tags_block(&opts.tags).await?;
-        let sealed = crate::seal::seal_to_vec(&self.data_options(), &bytes)?;
+        let gc_epoch = self.gc_seen;
+        let mut blocks = Vec::with_capacity(3);
+        let tags = self.put_tags_block_kept(&opts.tags).await?;
+        if let Some((cid, bytes)) = &tags {
+            blocks.push((*cid, Some(bytes.clone())));
+        }
+        let sealed = Bytes::from(crate::seal::seal_to_vec(&self.data_options(), &bytes)?);
         let data = raw_cid(&sealed);
         let outboard = Outboard::compute(&sealed);
-        self.store.put(&data, Bytes::from(sealed)).await?;
+        self.store.put(&data, sealed.clone()).await?;
+        blocks.push((data, Some(sealed)));
         let outboard_cid = self.put_outboard(&outboard).await?;
+        if let Some(cid) = outboard_cid {
+            blocks.push((cid, Some(Bytes::copy_from_slice(outboard.as_bytes()))));
+        }
         Ok(Upload {
             key: key.to_vec(),
             data,
@@ -91,36 +108,81 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             plain_len: bytes.len() as u64,
             blake3: *outboard.root().as_bytes(),
             outboard: outboard_cid,
-            tags,
+            tags: tags.map(|(c, _)| c),
             opts,
+            gc_epoch,
+            blocks,
         })
+    }
+
+    /// Puts back what a collection took of `up` if one ran since it was uploaded: false when
+    /// a block is gone that this device does not hold (a streamed object).
+    async fn recheck_upload(&self, up: &mut Upload) -> VaultResult<bool> {
+        if self.gc_seen.is_none() || up.gc_epoch == self.gc_seen {
+            // Not known idle: the commit's gate waits, and the redo checks.
+            return Ok(true);
+        }
+        for (cid, bytes) in &up.blocks {
+            if !self.store.has(cid).await? {
+                match bytes {
+                    Some(b) => self.store.put(cid, b.clone()).await?,
+                    None => return Ok(false),
+                }
+            }
+        }
+        up.gc_epoch = self.gc_seen;
+        Ok(true)
     }
 
     /// Links `uploads` into the index in order, with one index batch and one head write, and
     /// returns a result per upload: the new version, or why that one was refused (a condition that
-    /// no longer holds; later uploads of the same key see the earlier ones). The outer error is a
-    /// failure of the commit itself: then none of them is committed.
+    /// no longer holds; later uploads of the same key see the earlier ones;
+    /// [`VaultError::UploadCollected`] when a collection took its blocks meanwhile). The outer
+    /// error is a failure of the commit itself: then none of them is committed.
+    ///
+    /// A new version of a deleted key continues the key's history (its graveyard).
     pub async fn commit_uploads(
         &mut self,
         uploads: Vec<Upload>,
     ) -> VaultResult<Vec<VaultResult<ObjectInfo>>> {
-        // What this batch has linked so far, by key: the current manifest seen by later uploads.
-        let mut staged: BTreeMap<Vec<u8>, (Cid, Option<String>)> = BTreeMap::new();
+        retry_gc!(self.commit_uploads_once(uploads.clone()).await)
+    }
+
+    async fn commit_uploads_once(
+        &mut self,
+        mut uploads: Vec<Upload>,
+    ) -> VaultResult<Vec<VaultResult<ObjectInfo>>> {
+        let mut kept = Vec::with_capacity(uploads.len());
+        for up in &mut uploads {
+            kept.push(self.recheck_upload(up).await?);
+        }
+        // What this batch has linked so far, by key: what later uploads of the key see.
         let mut values: BTreeMap<Vec<u8>, IndexValue> = BTreeMap::new();
+        let mut graves: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
         let mut results = Vec::with_capacity(uploads.len());
-        for up in uploads {
-            let current = match staged.get(&up.key) {
-                Some((m, _)) => Ok(Some(*m)),
-                None => self.current(&up.key).await.map(|v| v.map(|v| v.m)),
+        for (up, kept) in uploads.into_iter().zip(kept) {
+            if !kept {
+                results.push(Err(VaultError::UploadCollected));
+                continue;
+            }
+            let base = match values.get(&up.key) {
+                Some(v) => Ok(HistoryBase {
+                    live: Some(v.m),
+                    prev: Some(v.m),
+                    c: v.c.clone(),
+                    p: v.p.clone(),
+                    grave: None,
+                }),
+                None => self.history_base(&up.key).await,
             };
-            let current = match current {
-                Ok(c) => c,
+            let base = match base {
+                Ok(b) => b,
                 Err(e) => {
                     results.push(Err(e));
                     continue;
                 }
             };
-            if let Err(e) = check_against(current.as_ref(), &up.opts) {
+            if let Err(e) = check_against(base.live.as_ref(), &up.opts) {
                 results.push(Err(e));
                 continue;
             }
@@ -135,42 +197,39 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 content_type: up.opts.content_type.clone(),
                 metadata: up.opts.metadata.clone(),
                 created_ms: now_ms(),
-                prev: current,
+                prev: base.prev,
                 etag: up.opts.s3_etag.clone(),
                 pad: None,
             };
             let plain = manifest.encode()?;
             let (cid, _) = self.put_sealed(&plain).await?;
-            // Concurrent versions that lost earlier merges stay reachable from the new value.
-            let c = match values.get(&up.key) {
-                Some(v) => v.c.clone(),
-                None => self
-                    .current(&up.key)
-                    .await?
-                    .map(|v| v.c)
-                    .unwrap_or_default(),
-            };
+            if let Some(g) = base.grave {
+                graves.insert(grave_key(&up.key), g);
+            }
             values.insert(
                 up.key.clone(),
                 IndexValue {
-                    m: cid,
-                    n: manifest.plain_len,
-                    c,
+                    c: base.c,
                     t: up.tags,
                     e: manifest.etag.clone(),
+                    p: base.p,
+                    ..IndexValue::new(cid, manifest.plain_len)
                 },
             );
-            staged.insert(up.key.clone(), (cid, manifest.etag.clone()));
             results.push(Ok(ObjectInfo::from_manifest(&cid, &manifest)));
         }
         if !values.is_empty() {
             let time = self.tick();
-            let mut batch = Vec::with_capacity(values.len());
+            let mut batch = Vec::with_capacity(values.len() + graves.len());
             for (key, value) in values {
                 batch.push((
                     key,
                     Mutation::Put(Entry::live(value.encode()?, time, self.writer)),
                 ));
+            }
+            for (key, g) in graves {
+                // The graveyard ends at its own time and writer: a later delete's stays.
+                batch.push((key, Mutation::Put(Entry::tombstone(g.time, g.writer))));
             }
             self.state.root = self.tree.apply(&self.state.root, batch).await?;
             self.commit().await?;

@@ -35,6 +35,10 @@ pub enum BenchCommand {
     /// concurrent big uploads. Needs SeaweedFS (or --store) and a Python with boto3.
     #[cfg(all(feature = "gateway", feature = "stores"))]
     Gateway(crate::bench_gateway::GatewayBenchArgs),
+    /// Garbage collection: a vault of 100,000 objects, half of them overwritten or deleted, then
+    /// pruned: bytes reclaimed ÷ garbage, time beside a bare listing, blocks read, memory of the
+    /// mark phase (and of a 1,000,000-block mark set alone).
+    Gc(crate::bench_gc::GcBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -90,6 +94,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Trust(a) => crate::bench_trust::run(a),
         #[cfg(all(feature = "gateway", feature = "stores"))]
         BenchCommand::Gateway(a) => crate::bench_gateway::run(a),
+        BenchCommand::Gc(a) => crate::bench_gc::run(a),
     }
 }
 

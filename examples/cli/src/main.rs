@@ -9,6 +9,7 @@
 mod bench;
 #[cfg(all(feature = "gateway", feature = "stores"))]
 mod bench_gateway;
+mod bench_gc;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
@@ -20,6 +21,7 @@ mod escape;
 mod files;
 mod keys;
 mod link_cmd;
+mod prune_cmd;
 mod sealing;
 #[cfg(feature = "gateway")]
 mod serve_cmd;
@@ -61,7 +63,8 @@ enum Command {
     Get(vault_cmd::GetArgs),
     /// List keys (ListObjectsV2: prefix, delimiter, pages).
     Ls(vault_cmd::LsArgs),
-    /// Delete keys (earlier versions stay readable until pruned).
+    /// Delete keys (their versions stay readable until a retention rule expires them), or with
+    /// --purge take every version out of the history (their blocks go at the next prune).
     Rm(vault_cmd::RmArgs),
     /// Copy an object by reference (nothing is re-encrypted or uploaded).
     Cp(vault_cmd::CopyArgs),
@@ -75,6 +78,12 @@ enum Command {
     Tag(vault_cmd::TagArgs),
     /// Merge the other devices' changes into this device's view.
     Sync(vault_cmd::SyncArgs),
+    /// Show or set which old versions the vault keeps (applied by `coffer prune`).
+    #[command(subcommand)]
+    Retention(prune_cmd::RetentionCommand),
+    /// Apply the retention policy and delete what nothing references any more (safe while other
+    /// devices write; --dry-run to see first).
+    Prune(prune_cmd::PruneArgs),
     /// Show the vault, store, device, and which devices have unmerged changes.
     Status(vault_cmd::SyncArgs),
     /// Share a key, a prefix or a version with a recipient until an expiry, through their inbox.
@@ -239,6 +248,8 @@ fn main() -> ExitCode {
         Command::Stat(a) => vault_cmd::stat(a),
         Command::Tag(a) => vault_cmd::tag(a),
         Command::Sync(a) => vault_cmd::sync(a),
+        Command::Retention(c) => prune_cmd::retention(c),
+        Command::Prune(a) => prune_cmd::prune(a),
         Command::Status(a) => vault_cmd::status(a),
         Command::Share(a) => share_cmd::share(a),
         Command::Shares(a) => share_cmd::shares(a),

@@ -1,5 +1,5 @@
 //! The vault commands: `init`, `put`, `get`, `ls`, `rm`, `cp`, `mv`, `versions`, `sync`,
-//! `status`, `stat`.
+//! `status`, `stat` (retention and pruning are in `prune_cmd.rs`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -32,6 +32,7 @@ pub fn vault_error(e: VaultError) -> CliError {
         | VaultError::InvalidTags(_)
         | VaultError::InvalidVersion(_)
         | VaultError::NoSuchVault { .. }
+        | VaultError::InvalidPolicy(_)
         | VaultError::AlreadyExists { .. } => 2,
         VaultError::Corrupt { .. }
         | VaultError::BadHeadSignature { .. }
@@ -551,6 +552,10 @@ pub struct RmArgs {
     /// The keys to delete (their versions stay readable with `coffer versions`).
     #[arg(required = true)]
     keys: Vec<String>,
+    /// Take every version of the keys out of the history now (their blocks are deleted by the
+    /// next `coffer prune`); with `coffer reencrypt`, how to erase something.
+    #[arg(long)]
+    purge: bool,
     /// Print a result per key as JSON.
     #[arg(long)]
     json: bool,
@@ -560,6 +565,9 @@ pub struct RmArgs {
 
 /// `coffer rm`: deletes in one commit; exits 5 if any key held no object.
 pub fn rm(args: RmArgs) -> CliResult {
+    if args.purge {
+        return crate::prune_cmd::purge(&args.vault, &args.keys, args.json);
+    }
     let resolved = args.vault.resolve()?;
     block_on(async {
         let mut v = resolved.open().await?;

@@ -225,6 +225,26 @@ impl BlockStore for DirStore {
         Ok(out)
     }
 
+    async fn for_each_block(
+        &self,
+        each: &mut (dyn FnMut(Cid, Option<u64>) + Send),
+    ) -> StoreResult<()> {
+        for fan in read_dir(&self.root.join("blocks"))? {
+            let entries = fs::read_dir(&fan).map_err(|e| StoreError::io(&fan, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| StoreError::io(&fan, e))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str().filter(|n| !n.starts_with('.')) else {
+                    continue;
+                };
+                if let Ok(cid) = Cid::try_from(name) {
+                    each(cid, entry.metadata().ok().map(|m| m.len()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Streams into a temp file with 1 MiB of memory, checks the BLAKE3 against `cid`, then
     /// commits with fsync + rename.
     async fn put_stream(

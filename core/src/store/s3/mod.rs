@@ -477,6 +477,78 @@ impl BlockStore for S3Store {
         Ok(out)
     }
 
+    /// Batched `DeleteObjects`, 1,000 keys a request (S3's limit), quiet mode: only failures come
+    /// back, each mapped like a single delete's error.
+    async fn delete_many(&self, cids: &[Cid]) -> StoreResult<Vec<(Cid, StoreError)>> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let mut failed = Vec::new();
+        for batch in cids.chunks(1000) {
+            let objects = batch
+                .iter()
+                .map(|c| ObjectIdentifier::builder().key(self.block_key(c)).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|e| StoreError::Other(e.to_string()))?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(e, &self.blocks_prefix()))?;
+            for err in out.errors() {
+                let Some(cid) = batch
+                    .iter()
+                    .find(|c| Some(self.block_key(c).as_str()) == err.key())
+                else {
+                    continue;
+                };
+                let what = format!(
+                    "{}: {}",
+                    err.code().unwrap_or("?"),
+                    err.message().unwrap_or("")
+                );
+                match err.code() {
+                    Some("NoSuchKey") => {}
+                    Some("AccessDenied") => failed.push((*cid, StoreError::AccessDenied(what))),
+                    _ => failed.push((*cid, StoreError::Other(what))),
+                }
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Pages through `ListObjectsV2` (1,000 keys a page), with each object's size.
+    async fn for_each_block(
+        &self,
+        each: &mut (dyn FnMut(Cid, Option<u64>) + Send),
+    ) -> StoreResult<()> {
+        let prefix = self.blocks_prefix();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_sdk_error(e, &prefix))?;
+            for obj in page.contents() {
+                if let Some(name) = obj.key().and_then(|k| k.strip_prefix(&prefix))
+                    && let Ok(cid) = Cid::try_from(name)
+                {
+                    each(cid, obj.size().and_then(|n| u64::try_from(n).ok()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn put_stream(
         &self,
         cid: &Cid,

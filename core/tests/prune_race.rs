@@ -1,0 +1,305 @@
+//! The collection protocol under a real race: one device prunes in a loop with no window (every
+//! unreferenced block goes at once) and a short grace period, keeping no noncurrent version and
+//! expiring deleted keys at once, while another device puts, overwrites, copies, tags, streams and
+//! deletes in a loop. No committed object may ever be lost: the writer checks its objects as it
+//! goes, and at the end both devices read every key back.
+//!
+//! Runs on the memory and directory stores here, and on SeaweedFS in `store_s3.rs`'s environment
+//! (`.ci/seaweedfs.sh start`; the S3 test fails, never skips, without it).
+// Test code: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use coffer::keys::Identity;
+use coffer::store::{BlockStore, DirStore, HeadStore, MemoryStore};
+use coffer::vault::{
+    GcTiming, Noncurrent, PruneOptions, PutOptions, RetentionPolicy, RetentionRule, Vault,
+    VaultError,
+};
+
+const KEYS: u64 = 24;
+/// `T`, short for a test yet far above the few ms a writer takes from reading the GC record to
+/// finishing its head write here (with `T = 0` this test loses objects within a second).
+pub const GRACE_MS: u64 = 150;
+
+fn identity() -> Identity {
+    Identity::from_seed(&[77u8; 32])
+}
+
+fn content(n: u64) -> Vec<u8> {
+    let h = blake3::hash(&n.to_le_bytes());
+    let b = h.as_bytes();
+    // Mostly small; some with an outboard; now and then a streamed multi-chunk object.
+    let len = match b[0] % 16 {
+        0 => 1_200_000 + usize::from(b[1]) * 100,
+        1..=4 => 40_000 + usize::from(b[1]) * 50,
+        _ => usize::from(b[1]) * 20,
+    };
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new()
+        .update(&n.to_le_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+fn timing(grace_ms: u64) -> GcTiming {
+    GcTiming {
+        grace_ms,
+        lease_ms: 30_000,
+        skew_ms: 2_000,
+        poll_ms: 5,
+    }
+}
+
+/// What the race did.
+#[derive(Debug, Default)]
+pub struct RaceReport {
+    /// Writer operations attempted.
+    pub ops: u64,
+    /// Prunes completed.
+    pub prunes: u64,
+    /// Blocks they deleted.
+    pub swept: u64,
+    /// Streamed puts refused because every attempt's blocks were collected before the commit.
+    pub streamed_refused: u64,
+}
+
+/// Runs the race for `seconds` on `store`; panics on any lost object.
+pub async fn race<S>(
+    store: Arc<S>,
+    vault: &str,
+    seconds: u64,
+    grace_ms: u64,
+    pause_ms: u64,
+) -> RaceReport
+where
+    S: BlockStore + HeadStore + ?Sized + 'static,
+{
+    let mut writer = Vault::open_or_create(store.clone(), identity(), vault, "writer")
+        .await
+        .expect("writer opens");
+    writer.set_gc_timing(timing(grace_ms));
+    let mut pruner = Vault::open(store.clone(), identity(), vault, "pruner")
+        .await
+        .expect("pruner opens");
+    pruner.set_gc_timing(timing(grace_ms));
+    pruner
+        .set_retention(&RetentionPolicy {
+            rules: vec![RetentionRule {
+                prefix: Vec::new(),
+                noncurrent: Noncurrent::KeepNone,
+                deleted_after_ms: Some(0),
+            }],
+        })
+        .await
+        .expect("policy");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let spool = tempfile::NamedTempFile::new().expect("spool");
+    let spool_path = spool.path().to_path_buf();
+
+    let pruning = async move {
+        let mut report = RaceReport::default();
+        while Instant::now() < deadline {
+            let r = pruner
+                .prune(
+                    PruneOptions {
+                        window_ms: 0,
+                        ..Default::default()
+                    },
+                    None,
+                )
+                .await
+                .expect("prune");
+            assert!(r.missing.is_empty(), "referenced blocks missing: {r:?}");
+            report.prunes += 1;
+            report.swept += r.swept.blocks;
+            // A writer waits out every collection: leave it room between them (a pruner in a
+            // tight loop would starve it, never make it lose anything).
+            tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        }
+        (pruner, report)
+    };
+    let writing = async move {
+        let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut n = 0u64;
+        let mut streamed_refused = 0u64;
+        while Instant::now() < deadline {
+            n += 1;
+            let h = blake3::hash(&n.to_be_bytes());
+            let b = h.as_bytes();
+            let key = format!("k/{:02}", u64::from(b[0]) % KEYS);
+            match b[1] % 10 {
+                0 => {
+                    let r = writer.delete(key.as_bytes()).await;
+                    match r {
+                        Ok(()) => assert!(model.remove(&key).is_some()),
+                        Err(VaultError::NotFound) => assert!(!model.contains_key(&key)),
+                        Err(e) => panic!("delete {key}: {e}"),
+                    }
+                }
+                1 => {
+                    let src = format!("k/{:02}", u64::from(b[2]) % KEYS);
+                    match writer.copy(src.as_bytes(), key.as_bytes()).await {
+                        Ok(_) => {
+                            let v = model.get(&src).expect("copied a live key").clone();
+                            model.insert(key.clone(), v);
+                        }
+                        Err(VaultError::NotFound) => assert!(!model.contains_key(&src)),
+                        Err(e) => panic!("copy {src} {key}: {e}"),
+                    }
+                }
+                2 if model.contains_key(&key) => {
+                    let tags = BTreeMap::from([("n".to_string(), n.to_string())]);
+                    writer
+                        .set_tags(key.as_bytes(), tags.clone())
+                        .await
+                        .expect("tags");
+                    assert_eq!(writer.tags(key.as_bytes()).await.expect("tags"), tags);
+                }
+                _ => {
+                    let c = content(n);
+                    if c.len() > 1_000_000 {
+                        std::fs::write(&spool_path, &c).expect("spool");
+                        let r = writer
+                            .put_source(
+                                key.as_bytes(),
+                                &mut spool_path.clone(),
+                                PutOptions::default(),
+                                None,
+                            )
+                            .await;
+                        match r {
+                            Ok(_) => {}
+                            // A collection with no window took the streamed object every time
+                            // it was sent: refused, nothing committed (the model stays).
+                            Err(VaultError::UploadCollected) => {
+                                streamed_refused += 1;
+                                continue;
+                            }
+                            Err(e) => panic!("streamed put: {e}"),
+                        }
+                    } else {
+                        writer
+                            .put(key.as_bytes(), c.clone(), PutOptions::default())
+                            .await
+                            .expect("put");
+                    }
+                    model.insert(key.clone(), c);
+                }
+            }
+            // Read back a committed object now and then, while the pruner runs.
+            if n.is_multiple_of(5) {
+                let probe = format!("k/{:02}", u64::from(b[3]) % KEYS);
+                match (writer.get(probe.as_bytes()).await, model.get(&probe)) {
+                    (Ok(got), Some(want)) => assert!(got == *want, "{probe} changed"),
+                    (Err(VaultError::NotFound), None) => {}
+                    (got, want) => panic!(
+                        "{probe}: read {:?}, committed {:?}",
+                        got.map(|g| g.len()),
+                        want.map(Vec::len)
+                    ),
+                }
+            }
+        }
+        (writer, model, n, streamed_refused)
+    };
+    // Each device on its own task: their store calls run in parallel.
+    let pruning = tokio::spawn(pruning);
+    let writing = tokio::spawn(writing);
+    let (mut writer, model, ops, refused) = writing.await.expect("the writer");
+    let (mut pruner, mut report) = pruning.await.expect("the pruner");
+    report.ops = ops;
+    report.streamed_refused = refused;
+    // One more prune with everything settled, then both devices read everything back.
+    writer.sync().await.expect("writer syncs");
+    pruner.sync().await.expect("pruner syncs");
+    pruner
+        .prune(
+            PruneOptions {
+                window_ms: 0,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .expect("last prune");
+    writer.sync().await.expect("writer syncs");
+    for v in [&writer, &pruner] {
+        for k in 0..KEYS {
+            let key = format!("k/{k:02}");
+            match (v.get(key.as_bytes()).await, model.get(&key)) {
+                (Ok(got), Some(want)) => assert!(got == *want, "{key} lost its content"),
+                (Err(VaultError::NotFound), None) => {}
+                (got, want) => panic!(
+                    "{key}: read {:?}, committed {:?}",
+                    got.map(|g| g.len()),
+                    want.map(Vec::len)
+                ),
+            }
+        }
+    }
+    eprintln!("race on {vault}: {report:?}");
+    report
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn race_on_tasks<S>(store: Arc<S>, vault: &'static str, seconds: u64, grace_ms: u64) -> RaceReport
+where
+    S: BlockStore + HeadStore + ?Sized + 'static,
+{
+    runtime().block_on(race(store, vault, seconds, grace_ms, grace_ms))
+}
+
+#[test]
+fn a_pruner_never_loses_a_writers_committed_objects_in_memory() {
+    let r = race_on_tasks(Arc::new(MemoryStore::new()), "race-mem", 15, GRACE_MS);
+    assert!(r.prunes >= 10 && r.ops >= 60, "{r:?}");
+}
+
+#[test]
+fn a_pruner_never_loses_a_writers_committed_objects_on_a_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(DirStore::open(dir.path()).expect("dir store"));
+    let r = race_on_tasks(store, "race-dir", 15, GRACE_MS);
+    assert!(r.prunes >= 10 && r.ops >= 20, "{r:?}");
+}
+
+/// The same race on SeaweedFS: conditional head writes over HTTP, batched `DeleteObjects`.
+#[cfg(feature = "s3")]
+#[test]
+fn a_pruner_never_loses_a_writers_committed_objects_on_seaweedfs() {
+    use coffer::store::s3::{S3Config, S3Store};
+    let env = |name: &str| match std::env::var(name) {
+        Ok(v) if !v.is_empty() => v,
+        _ => panic!(
+            "{name} is not set: this test needs SeaweedFS. Start it with `.ci/seaweedfs.sh \
+             start` and `source .ci/state/env`, or run `.ci/test-stores.sh`"
+        ),
+    };
+    let r = runtime().block_on(async {
+        env("AWS_ACCESS_KEY_ID");
+        let mut config = S3Config::new(env("COFFER_TEST_S3_BUCKET"));
+        config.endpoint = Some(env("COFFER_TEST_S3_ENDPOINT"));
+        config.path_style = true;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        config.prefix = format!("tests/prune-race-{nanos}-{}", std::process::id());
+        let store = S3Store::connect(config).await.expect("S3 client");
+        store.check_bucket().await.expect("the test bucket");
+        race(Arc::new(store), "race-s3", 20, 300, 300).await
+    });
+    assert!(r.prunes >= 10 && r.ops >= 20, "{r:?}");
+}
