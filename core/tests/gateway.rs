@@ -37,9 +37,20 @@ impl Running {
 }
 
 async fn start(store: &Path, state: &Path, identity: &Identity, creds: &Credentials) -> Running {
+    start_with_trust(store, state, identity, creds, None).await
+}
+
+async fn start_with_trust(
+    store: &Path,
+    state: &Path,
+    identity: &Identity,
+    creds: &Credentials,
+    trust: Option<Arc<dyn coffer::trust::TrustStore>>,
+) -> Running {
     let store = Arc::new(DirStore::open(store).unwrap());
     let mut config = GatewayConfig::new(state.to_path_buf());
     config.listen = "127.0.0.1:0".parse().unwrap();
+    config.trust = trust;
     let gateway = Gateway::bind(store, identity.clone(), creds.clone(), config)
         .await
         .unwrap();
@@ -786,4 +797,90 @@ async fn a_failing_or_lying_store_gives_errors_never_wrong_bytes() {
 
     let _ = tx.send(());
     task.await.unwrap().unwrap();
+}
+
+/// The files of a directory store's heads of vault `vault`, by name.
+fn head_files(store: &Path, vault: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = store.join("heads").join(vault);
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A gateway keeps what it saw of each bucket across restarts (its trust memory): a store that
+/// serves an older head of the bucket's vault after a restart gets an error, never the old
+/// object. Without the memory (the check that this test can fail), the old object comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_store_that_rolls_a_bucket_back_across_a_restart_is_refused() {
+    let s = setup();
+    let trust: Arc<dyn coffer::trust::TrustStore> =
+        Arc::new(coffer::trust::FileTrust::open(s.state.join("trust")).unwrap());
+    let gw = start_with_trust(
+        &s.store,
+        &s.state,
+        &s.identity,
+        &s.creds,
+        Some(trust.clone()),
+    )
+    .await;
+    gw.client
+        .create_bucket()
+        .bucket("rolled-back")
+        .send()
+        .await
+        .unwrap();
+    let put = |body: &'static [u8]| {
+        gw.client
+            .put_object()
+            .bucket("rolled-back")
+            .key("k")
+            .body(ByteStream::from_static(body))
+            .send()
+    };
+    put(b"first").await.unwrap();
+    let old = head_files(&s.store, "rolled-back");
+    put(b"second").await.unwrap();
+    assert_eq!(get(&gw.client, "rolled-back", "k").await, b"second");
+    gw.stop().await;
+
+    // The store serves the heads as they were after the first put.
+    for (path, bytes) in &old {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let gw = start_with_trust(&s.store, &s.state, &s.identity, &s.creds, Some(trust)).await;
+    let r = gw
+        .client
+        .get_object()
+        .bucket("rolled-back")
+        .key("k")
+        .send()
+        .await;
+    match r {
+        Ok(out) => {
+            let b = out.body.collect().await.unwrap().into_bytes();
+            panic!(
+                "a rolled-back bucket answered {:?}",
+                String::from_utf8_lossy(&b)
+            );
+        }
+        Err(e) => {
+            let (status, code) = code(&e);
+            assert_eq!((status, code.as_str()), (500, "InternalError"), "{e:?}");
+        }
+    }
+    gw.stop().await;
+
+    // With no memory of what it saw, a restarted gateway is fooled: the old object is back.
+    let fresh = s.state.join("fresh");
+    let gw = start(&s.store, &fresh, &s.identity, &s.creds).await;
+    assert_eq!(get(&gw.client, "rolled-back", "k").await, b"first");
+    gw.stop().await;
 }

@@ -70,7 +70,11 @@ struct Ledger {
 
 fn content(key: &str, counter: u64) -> Vec<u8> {
     // Unique, and long enough now and then to cross a 16 KiB group and a 64 KiB segment.
-    let len = if counter % 7 == 0 { 70_000 } else { 40 };
+    let len = if counter.is_multiple_of(7) {
+        70_000
+    } else {
+        40
+    };
     let mut v = format!("{key}#{counter}#").into_bytes();
     v.resize(len, (counter % 251) as u8);
     v
@@ -401,8 +405,8 @@ impl<S: Inner> Run<S> {
             for key in [
                 "shared/0", "shared/1", "shared/2", "shared/3", "own/d0/0", "own/d1/0",
             ] {
-                match reader.get(key.as_bytes()).await {
-                    Ok(b) => {
+                if let Ok(b) = reader.get(key.as_bytes()).await {
+                    {
                         if !key.starts_with("shared/") {
                             self.violations
                                 .push(format!("bob read {key} outside his scope"));
@@ -423,7 +427,6 @@ impl<S: Inner> Run<S> {
                             }
                         }
                     }
-                    Err(_) => {}
                 }
             }
         }

@@ -446,3 +446,64 @@ async fn an_inflating_gateway_is_skipped_for_the_node() {
     ));
     s.delete(&cid).await.unwrap();
 }
+
+/// Space comes back on IPFS: a prune with no window unpins what nothing references (a deleted
+/// object's sealed blob, a DAG of several leaves), the node's own `repo/gc` then frees it, and
+/// everything live still reads.
+#[tokio::test]
+async fn a_prune_unpins_garbage_and_keeps_what_is_live() {
+    use coffer::keys::Identity;
+    use coffer::vault::{GcTiming, PruneOptions, PutOptions, Vault};
+    let _gc = GC.write().await;
+    let tag = run_tag("ipfs-prune");
+    let s = std::sync::Arc::new(store(&tag).await);
+    let me = Identity::generate();
+    let mut v = Vault::create(s.clone(), me.clone(), "prune", "d")
+        .await
+        .unwrap();
+    v.set_gc_timing(GcTiming {
+        grace_ms: 0,
+        lease_ms: 60_000,
+        skew_ms: 1_000,
+        poll_ms: 5,
+    });
+    let big = data(&tag, 2 * LEAF_SIZE + 77);
+    let small = data(&format!("{tag}-small"), 3000);
+    v.put(b"big", big.clone(), PutOptions::default())
+        .await
+        .unwrap();
+    v.put(b"small", small.clone(), PutOptions::default())
+        .await
+        .unwrap();
+    let big_data: coffer::block::Cid = v.head(b"big").await.unwrap().data.parse().unwrap();
+    let small_data: coffer::block::Cid = v.head(b"small").await.unwrap().data.parse().unwrap();
+    v.delete(b"big").await.unwrap();
+    // A deleted key keeps its history until a policy expires it or a purge takes it out.
+    v.purge(b"big").await.unwrap();
+    let report = v
+        .prune(
+            PruneOptions {
+                window_ms: 0,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(report.swept.blocks >= 1, "{report:?}");
+    assert_eq!(report.left.blocks, 0, "{report:?}");
+    assert!(
+        !s.has(&big_data).await.unwrap(),
+        "the purged blob is still in the store"
+    );
+    let (status, _) = kubo("pin/ls", &format!("arg={big_data}&type=recursive")).await;
+    assert_ne!(status, 200, "the purged blob is still pinned");
+    let (status, _) = kubo("repo/gc", "").await;
+    assert_eq!(status, 200);
+    assert!(s.has(&small_data).await.unwrap());
+    assert_eq!(v.get(b"small").await.unwrap(), small);
+    // A second device opening afresh reads what is live.
+    let w = Vault::open(s.clone(), me, "prune", "e").await.unwrap();
+    assert_eq!(w.get(b"small").await.unwrap(), small);
+    assert!(w.get(b"big").await.is_err());
+}

@@ -43,6 +43,8 @@ pub(crate) struct Shared<S: BlockStore + HeadStore + ?Sized> {
     pub registry: Registry<S>,
     pub max_commit_batch: usize,
     pub stats: Arc<CommitStats>,
+    /// The trust memory every bucket's vault is opened with.
+    trust: Option<Arc<dyn crate::trust::TrustStore>>,
     open: tokio::sync::Mutex<HashMap<String, Arc<Bucket<S>>>>,
 }
 
@@ -70,6 +72,7 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
         tmp_dir: PathBuf,
         uploads: UploadDir,
         max_commit_batch: usize,
+        trust: Option<Arc<dyn crate::trust::TrustStore>>,
     ) -> Self {
         Self {
             registry: Registry::new(store.clone(), identity.clone(), &device),
@@ -81,6 +84,7 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
             tmp_dir,
             uploads,
             max_commit_batch,
+            trust,
             stats: Arc::new(CommitStats::default()),
             open: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -117,23 +121,17 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
 
     /// Opens (or creates) the vault of bucket `name` and takes in the other devices' changes.
     async fn open_vault(&self, name: &str, create: bool) -> S3Result<Vault<S>> {
-        let opened = if create {
-            Vault::open_or_create(
-                self.store.clone(),
-                self.identity.clone(),
-                name,
-                &self.device,
-            )
-            .await
-        } else {
-            Vault::open(
-                self.store.clone(),
-                self.identity.clone(),
-                name,
-                &self.device,
-            )
-            .await
-        };
+        let opened = Vault::open_with_options(
+            self.store.clone(),
+            self.identity.clone(),
+            name,
+            &self.device,
+            create.then_some(false),
+            crate::vault::VaultOptions {
+                trust: self.trust.clone(),
+            },
+        )
+        .await;
         let mut vault = opened.map_err(|e| match e {
             VaultError::WrongIdentity => s3(
                 S3ErrorCode::BucketAlreadyExists,

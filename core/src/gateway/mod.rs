@@ -52,6 +52,7 @@ mod tagging;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use auth::{Credentials, PROFILE};
@@ -95,7 +96,7 @@ impl Default for Limits {
 }
 
 /// How the gateway runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Where to listen ([`DEFAULT_LISTEN`]: 127.0.0.1:7733).
     pub listen: SocketAddr,
@@ -113,6 +114,26 @@ pub struct GatewayConfig {
     pub max_commit_batch: usize,
     /// How often open buckets take in other devices' changes (`None`: only when opened).
     pub sync_interval: Option<Duration>,
+    /// Where the gateway remembers the heads it saw of every bucket's vault, so a store that
+    /// rolls a bucket back, forks it or hides a writer is refused across restarts
+    /// ([`crate::trust`]). `None`: this process's memory only. The CLI keeps it in
+    /// `$COFFER_HOME/trust`, shared with the other commands on the same store and identity.
+    pub trust: Option<Arc<dyn crate::trust::TrustStore>>,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("state_dir", &self.state_dir)
+            .field("device", &self.device)
+            .field("region", &self.region)
+            .field("limits", &self.limits)
+            .field("max_commit_batch", &self.max_commit_batch)
+            .field("sync_interval", &self.sync_interval)
+            .field("trust", &self.trust.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 impl GatewayConfig {
@@ -126,6 +147,7 @@ impl GatewayConfig {
             limits: Limits::default(),
             max_commit_batch: 1000,
             sync_interval: Some(Duration::from_secs(30)),
+            trust: None,
         }
     }
 }

@@ -69,6 +69,7 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Gateway<S> {
             tmp_dir.clone(),
             uploads,
             config.max_commit_batch,
+            config.trust.clone(),
         ));
         shared
             .clean_spool()

@@ -129,7 +129,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         dst: &[u8],
         opts: CopyOptions,
     ) -> VaultResult<ObjectInfo> {
-        super::gc::retry_gc!(self.copy_version_once(src, version, dst, opts.clone()).await)
+        super::gc::retry_gc!(
+            self.copy_version_once(src, version, dst, opts.clone())
+                .await
+        )
     }
 
     async fn copy_version_once(

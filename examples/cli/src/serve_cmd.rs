@@ -102,6 +102,8 @@ pub fn serve(cmd: ServeCommand) -> CliResult {
     config.limits.header_timeout = Duration::from_secs(args.header_timeout.max(1));
     config.sync_interval =
         (args.sync_interval > 0).then(|| Duration::from_secs(args.sync_interval));
+    // What the gateway saw of each bucket survives restarts, as for every other command.
+    config.trust = Some(crate::config::trust_for(&resolved.store, &identity)?);
     let store_url = resolved.store.clone();
     let vault_name = resolved.vault.clone();
 
