@@ -9,7 +9,7 @@ use super::reserved::{self, PurgeValue, grave_key, is_reserved, purge_key};
 use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult, now_ms};
 use crate::block::Cid;
 use crate::index::{Entry, ListRequest, MAX_KEY_LEN, Mutation};
-use crate::seal::{self, OpenedHeader};
+
 use crate::store::{BlockStore, HeadStore, StoreError};
 use crate::verify::{Outboard, RangeProof, covering_range};
 
@@ -435,41 +435,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// ```
     pub async fn get_range(&self, key: &[u8], range: Range<u64>) -> VaultResult<Vec<u8>> {
         let (_, m) = self.current_manifest(key).await?;
-        if range.start > range.end || range.end > m.plain_len {
-            return Err(VaultError::Seal(seal::SealError::RangeOutOfBounds {
-                start: range.start,
-                end: range.end,
-                len: m.plain_len,
-            }));
-        }
-        let prefix_end = (seal::PREFIX_LEN as u64).min(m.sealed_len);
-        let first = self.verified_range(&m, 0..prefix_end).await?;
-        let header_len = seal::Header::len_from_prefix(&first)
-            .map_err(|e| VaultError::corrupt(&m.data, e))? as u64;
-        let header = if header_len <= first.len() as u64 {
-            first
-        } else {
-            self.verified_range(&m, 0..header_len.min(m.sealed_len))
-                .await?
-        };
-        // The header's bytes were verified against the manifest's root: the manifest, signed by
-        // the owner, vouches for them (v2 data objects carry no signature of their own).
-        let opened = OpenedHeader::open(&header, m.sealed_len, self.unlock())
-            .map_err(|e| VaultError::corrupt(&m.data, e))?;
-        if opened.plaintext_len() != m.plain_len {
-            return Err(VaultError::corrupt(
-                &m.data,
-                "header does not match its manifest",
-            ));
-        }
-        if range.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ct = opened.ciphertext_range(range.clone())?;
-        let bytes = self.verified_range(&m, ct).await?;
-        opened
-            .decrypt_range(range, &bytes)
-            .map_err(|e| VaultError::corrupt(&m.data, e))
+        self.manifest_range(&m, range).await
     }
 
     /// The range proof of `range` of the sealed object of `m`: only the outboard pairs it needs,
