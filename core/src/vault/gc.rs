@@ -180,22 +180,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let plain =
             super::open_owner_signed(self.unlock(), self.identity.recipient(), &cid, &head.bytes)
                 .map_err(|e| gc_corrupt(&e.to_string()))?;
-        let w: RecordWire = from_dag_cbor(&plain).map_err(|e| gc_corrupt(&e.to_string()))?;
-        let phase = GcPhase::parse(&w.phase).ok_or_else(|| gc_corrupt("unknown phase"))?;
-        if w.v != FORMAT_VERSION || w.vault != self.name {
-            return Err(gc_corrupt("another vault's or version's record"));
-        }
         Ok(Lease {
-            state: GcState {
-                epoch: w.epoch,
-                phase,
-                by: w.by,
-                started_ms: w.started_ms,
-                lease_until_ms: w.lease_until_ms,
-                grace_ms: w.grace_ms,
-                aborted_by: w.aborted_by,
-                candidates: w.cand,
-            },
+            state: decode_record(&plain, &self.name)?,
             version: Some(head.version),
         })
     }
@@ -322,6 +308,25 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.gc_seen = (lease.state.phase == GcPhase::Idle).then_some(lease.state.epoch);
         Ok(())
     }
+}
+
+/// Decodes a GC record's plaintext (after its seal and signature verified) for vault `vault`.
+pub(crate) fn decode_record(plain: &[u8], vault: &str) -> VaultResult<GcState> {
+    let w: RecordWire = from_dag_cbor(plain).map_err(|e| gc_corrupt(&e.to_string()))?;
+    let phase = GcPhase::parse(&w.phase).ok_or_else(|| gc_corrupt("unknown phase"))?;
+    if w.v != FORMAT_VERSION || w.vault != vault {
+        return Err(gc_corrupt("another vault's or version's record"));
+    }
+    Ok(GcState {
+        epoch: w.epoch,
+        phase,
+        by: w.by,
+        started_ms: w.started_ms,
+        lease_until_ms: w.lease_until_ms,
+        grace_ms: w.grace_ms,
+        aborted_by: w.aborted_by,
+        candidates: w.cand,
+    })
 }
 
 fn gc_corrupt(detail: &str) -> VaultError {

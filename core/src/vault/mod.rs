@@ -72,6 +72,18 @@ pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
 pub use gc::{GcPhase, GcState, GcTiming, gc_namespace};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
+
+/// Runs the decoders of retention and garbage collection over `data` as if it were the plaintext
+/// of a policy block, a GC record, a candidate chunk and a purge record (what their seals
+/// protect: the fuzzer cannot forge them, so it reaches the inner decoders here). For fuzzing.
+#[doc(hidden)]
+pub fn fuzz_retention_plaintexts(data: &[u8]) {
+    let _ = check_policy(data);
+    let _ = gc::decode_record(data, "v");
+    let mut out = Vec::new();
+    let _ = prune::decode_candidates(&crate::block::raw_cid(b""), data, &mut out);
+    let _ = reserved::PurgeValue::decode(data);
+}
 #[cfg(feature = "bench-internals")]
 #[doc(hidden)]
 pub use mark::bench_mark_set;

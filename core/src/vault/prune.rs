@@ -963,18 +963,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let mut out = Vec::new();
         for cid in chunks {
             let plain = self.open_sealed(cid).await?;
-            let chunk: CandidateChunk =
-                from_dag_cbor(&plain).map_err(|e| VaultError::corrupt(cid, e))?;
-            if !chunk.e.len().is_multiple_of(40) {
-                return Err(VaultError::corrupt(cid, "a candidate chunk of odd length"));
-            }
-            for rec in chunk.e.chunks_exact(40) {
-                let mut d = [0u8; 32];
-                d.copy_from_slice(&rec[..32]);
-                let mut t = [0u8; 8];
-                t.copy_from_slice(&rec[32..]);
-                out.push((d, u64::from_be_bytes(t)));
-            }
+            decode_candidates(cid, &plain, &mut out)?;
         }
         out.sort_unstable_by_key(|a| a.0);
         Ok(out)
@@ -1231,4 +1220,24 @@ fn missing_node(cid: &Cid, e: crate::index::IndexError) -> VaultError {
 
 fn elapsed_ms(since: web_time::Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Appends the records of a candidate chunk's plaintext (after its seal verified) to `out`.
+pub(crate) fn decode_candidates(
+    cid: &Cid,
+    plain: &[u8],
+    out: &mut Vec<([u8; 32], u64)>,
+) -> VaultResult<()> {
+    let chunk: CandidateChunk = from_dag_cbor(plain).map_err(|e| VaultError::corrupt(cid, e))?;
+    if !chunk.e.len().is_multiple_of(40) {
+        return Err(VaultError::corrupt(cid, "a candidate chunk of odd length"));
+    }
+    for rec in chunk.e.chunks_exact(40) {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(&rec[..32]);
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&rec[32..]);
+        out.push((d, u64::from_be_bytes(t)));
+    }
+    Ok(())
 }
