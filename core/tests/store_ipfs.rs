@@ -503,7 +503,8 @@ async fn a_prune_unpins_garbage_and_keeps_what_is_live() {
     assert!(s.has(&small_data).await.unwrap());
     assert_eq!(v.get(b"small").await.unwrap(), small);
     // A second device opening afresh reads what is live.
-    let w = Vault::open(s.clone(), me, "prune", "e").await.unwrap();
+    let mut w = Vault::open(s.clone(), me, "prune", "e").await.unwrap();
+    w.sync().await.unwrap();
     assert_eq!(w.get(b"small").await.unwrap(), small);
     assert!(w.get(b"big").await.is_err());
 }

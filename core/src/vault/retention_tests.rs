@@ -596,3 +596,25 @@ fn shares_keep_their_views_and_versions() {
         );
     });
 }
+
+#[test]
+fn a_device_that_joins_after_a_purge_and_a_prune_reads_what_is_live() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let mut a = open(store.clone(), "a").await;
+        a.put(b"big", content(1), PutOptions::default())
+            .await
+            .unwrap();
+        a.put(b"small", content(2), PutOptions::default())
+            .await
+            .unwrap();
+        a.delete(b"big").await.unwrap();
+        a.purge(b"big").await.unwrap();
+        a.prune(now_prune(), None).await.unwrap();
+        let mut b = Vault::open(store.clone(), me(), "r", "b").await.unwrap();
+        b.sync().await.unwrap();
+        assert_eq!(b.get(b"small").await.unwrap(), content(2));
+        assert!(matches!(b.get(b"big").await, Err(VaultError::NotFound)));
+        assert!(b.versions(b"big").await.map_or(true, |v| v.is_empty()));
+    });
+}

@@ -715,7 +715,7 @@ fn an_unreliable_store_never_leaves_half_a_commit() {
             inner.clone(),
             FaultConfig {
                 seed: 7,
-                fail_rate: 0.3,
+                fail_rate: 0.2,
                 ..FaultConfig::default()
             },
         ));

@@ -139,11 +139,30 @@ impl S3Store {
                 config.part_size
             )));
         }
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
+        let plain_http = config
+            .endpoint
+            .as_deref()
+            .is_some_and(|e| e.len() >= 7 && e[..7].eq_ignore_ascii_case("http://"));
+        let http = if plain_http {
+            // No TLS at all for an http:// endpoint (a local server): nothing to verify, and no
+            // need for the platform's CA certificates, which some systems lack.
+            aws_smithy_http_client::Builder::new().build_http()
+        } else {
+            // The SDK's rustls client loads the platform's CA certificates and (in debug builds)
+            // asserts that it found some: say what is missing instead.
+            if rustls_native_certs::load_native_certs().certs.is_empty() {
+                return Err(StoreError::Config(
+                    "no CA certificates found on this system for https (install the \
+                     ca-certificates package, or set SSL_CERT_FILE)"
+                        .into(),
+                ));
+            }
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https()
+        };
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
         if let Some(region) = &config.region {
             loader = loader.region(Region::new(region.clone()));
