@@ -505,6 +505,23 @@ fun coreTests(h: Harness) {
         check(f.message!!.contains("disk full")) { "$f" }
     }
 
+    h.test("README trust snippet: trust memory next to the store") {
+        val filesDir = tempDir("coffer-kt-files")
+        val me = Identity.generate()
+        runBlocking {
+            // snippet:kotlin-trust
+            // Keep what this device saw of the vault across restarts, next to the store:
+            val trust = TrustMemory.dir(File(filesDir, "coffer-trust").path)
+            val vault = Vault.openDir(File(filesDir, "coffer").path, me, "notes", "phone",
+                OpenMode.OPEN_OR_CREATE, VaultOptions(trust = trust))
+            // A store that serves an older state later throws CofferException.Untrusted (code 14).
+            // end snippet:kotlin-trust
+            vault.put(b("k"), b("v"))
+            check(File(filesDir, "coffer-trust").list()!!.isNotEmpty()) { "no trust files" }
+        }
+        filesDir.deleteRecursively()
+    }
+
     h.test("error codes are the documented table") {
         val e = CofferException.Internal(13u, "x")
         checkEq(13u, e.code)
