@@ -15,6 +15,8 @@
 //! | 11   | `Store`              | any other store failure, including a foreign transport that threw   |
 //! | 12   | `Unsupported`        | not available in this build or by this store                         |
 //! | 13   | `Internal`           | a bug in coffer (a panic was caught at the FFI boundary)             |
+//! | 14   | `Untrusted`          | the store rolled back, forked or hid what this device saw before    |
+//! | 15   | `TrustStorage`       | the device's trust memory could not be read or saved, or is damaged  |
 //!
 //! Codes never change meaning; new codes are only appended. Messages never contain secrets or
 //! object contents.
@@ -136,6 +138,25 @@ pub enum CofferError {
         /// What happened.
         detail: String,
     },
+    /// Code 14: the store served an older state of a writer than this device saw (rolled back),
+    /// a different head at a seq it saw (forked), or no longer serves a writer it saw: do not
+    /// trust the store's current state (see `VaultOptions.trust`).
+    #[error("untrusted store state: {detail}")]
+    Untrusted {
+        /// Always 14.
+        code: u32,
+        /// Which writer, and the seqs seen and served.
+        detail: String,
+    },
+    /// Code 15: the device's trust memory (`TrustMemory`) could not be read or saved, or is
+    /// damaged; nothing was refused or accepted on its account.
+    #[error("trust memory: {detail}")]
+    TrustStorage {
+        /// Always 15.
+        code: u32,
+        /// What failed.
+        detail: String,
+    },
 }
 
 macro_rules! ctor {
@@ -175,6 +196,22 @@ ctor! {
     store => Store = 11,
     unsupported => Unsupported = 12,
     internal => Internal = 13,
+    untrusted => Untrusted = 14,
+    trust_storage => TrustStorage = 15,
+}
+
+impl CofferError {
+    /// A trust error: a refusal of the store's state is `Untrusted`, a failing or damaged trust
+    /// memory `TrustStorage`.
+    pub(crate) fn from_trust(e: coffer::trust::TrustError) -> Self {
+        use coffer::trust::TrustError as T;
+        match e {
+            e @ (T::RolledBack { .. } | T::Forked { .. } | T::MissingHead { .. }) => {
+                Self::untrusted(e)
+            }
+            e => Self::trust_storage(e),
+        }
+    }
 }
 
 impl From<KeyError> for CofferError {
@@ -299,12 +336,9 @@ impl From<VaultError> for CofferError {
             | VaultError::UnknownWriter { .. }
             | VaultError::BadHead { .. }
             | VaultError::ConflictingVaultKeys { .. }) => Self::corrupt(e),
-            // A rollback, fork or hidden writer: the store's state is not trusted.
-            e @ VaultError::Trust(
-                coffer::trust::TrustError::RolledBack { .. }
-                | coffer::trust::TrustError::Forked { .. }
-                | coffer::trust::TrustError::MissingHead { .. },
-            ) => Self::corrupt(e),
+            // A rollback, fork or hidden writer (the store's state is not trusted), or a failing
+            // trust memory.
+            VaultError::Trust(t) => Self::from_trust(t),
             e => Self::store(e),
         }
     }
@@ -391,6 +425,8 @@ mod tests {
             (11, "Store"),
             (12, "Unsupported"),
             (13, "Internal"),
+            (14, "Untrusted"),
+            (15, "TrustStorage"),
         ];
         assert_eq!(ERROR_CODES, expected.as_slice());
         assert_eq!(CofferError::corrupt("x").code(), 4);

@@ -11,6 +11,10 @@
 //! [`read_inbox`], [`ShareBook`], [`Share`] and [`SharedReader`] on the recipient's, over a
 //! [`CofferStore`] (the same directory, S3 or transport choices as the vault).
 //!
+//! Trust memory: every `Vault.open*` takes optional [`VaultOptions`] whose `trust` (a
+//! [`TrustMemory`]: a directory, this process's memory, or the app's own [`TrustStorage`]) keeps
+//! what the device saw across restarts, so a store that rolls it back is refused (`Untrusted`).
+//!
 //! Every error is a [`CofferError`] with a stable numeric code (table in [`error`]). Panics are
 //! caught at the boundary and reported as `Internal` (code 13). Async methods run on a tokio
 //! runtime (`async_runtime = "tokio"`), which the S3 client needs.
@@ -22,6 +26,7 @@ pub mod error;
 mod link;
 mod share;
 mod transport;
+mod trust;
 mod vault;
 
 pub use crypto::{
@@ -36,9 +41,10 @@ pub use share::{
     ShareStatus, SharedObjectInfo, SharedReader, now_ms, parse_duration_ms, read_inbox,
 };
 pub use transport::{HeadRecord, HeadWriteCondition, Transport, TransportError};
+pub use trust::{TrustMemory, TrustStorage, TrustStorageError};
 pub use vault::{
     DeleteOutcome, ListParams, ListResult, ListedObject, ObjectInfo, OpenMode, PutParams,
-    S3Credentials, S3Settings, SyncResult, Vault,
+    S3Credentials, S3Settings, SkippedHead, SyncResult, Vault, VaultOptions,
 };
 
 /// The version of coffer these bindings wrap.

@@ -127,6 +127,7 @@ async fn vault_over_a_transport_and_a_directory() {
         "v".into(),
         "a".into(),
         OpenMode::Create,
+        None,
     )
     .await
     .unwrap();
@@ -156,13 +157,21 @@ async fn vault_over_a_transport_and_a_directory() {
         "v".into(),
         "a".into(),
         OpenMode::Open,
+        None,
     )
     .await
     .unwrap_err();
     assert_eq!(err.code(), 6);
-    let d = Vault::open_dir(path, me, "v".into(), "a".into(), OpenMode::OpenOrCreate)
-        .await
-        .unwrap();
+    let d = Vault::open_dir(
+        path,
+        me,
+        "v".into(),
+        "a".into(),
+        OpenMode::OpenOrCreate,
+        None,
+    )
+    .await
+    .unwrap();
     let info = d
         .clone()
         .put(
@@ -191,6 +200,7 @@ async fn share_a_prefix_over_a_directory_store() {
         "photos".into(),
         "laptop".into(),
         OpenMode::Create,
+        None,
     )
     .await
     .unwrap();
@@ -341,4 +351,127 @@ fn derived_identities() {
     let w = Identity::from_wallet_signature([vec![1; 64], vec![27]].concat()).unwrap();
     let w2 = Identity::from_wallet_signature(vec![1; 64]).unwrap();
     assert_eq!(w.recipient().to_text(), w2.recipient().to_text());
+}
+
+/// An app's trust storage written against the exported trait (a map), as Kotlin or Swift would.
+#[derive(Default)]
+struct MapTrust {
+    docs: Mutex<HashMap<String, Vec<u8>>>,
+    fail: Mutex<bool>,
+}
+
+#[async_trait::async_trait]
+impl TrustStorage for MapTrust {
+    async fn load(&self, name: String) -> Result<Option<Vec<u8>>, TrustStorageError> {
+        if *self.fail.lock().unwrap() {
+            return Err(TrustStorageError::Failed {
+                detail: "disk full".into(),
+            });
+        }
+        Ok(self.docs.lock().unwrap().get(&name).cloned())
+    }
+    async fn save(&self, name: String, bytes: Vec<u8>) -> Result<(), TrustStorageError> {
+        self.docs.lock().unwrap().insert(name, bytes);
+        Ok(())
+    }
+}
+
+/// The one head file of vault `vault` in a directory store (named after its writer's head-store
+/// name; lock and temp files start with '.').
+fn head_file(store: &std::path::Path, vault: &str) -> std::path::PathBuf {
+    let heads: Vec<_> = std::fs::read_dir(store.join("heads").join(vault))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    heads[0].clone()
+}
+
+/// Writes two versions, puts the first head back in the store, and reopens with `trust`.
+async fn reopen_after_rollback(trust: impl Fn() -> Option<Arc<TrustMemory>>) -> CofferError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_string_lossy().to_string();
+    let me = Identity::generate();
+    let options = || Some(VaultOptions { trust: trust() });
+    let open = |mode| {
+        Vault::open_dir(
+            path.clone(),
+            me.clone(),
+            "v".into(),
+            "phone".into(),
+            mode,
+            options(),
+        )
+    };
+    let v = open(OpenMode::Create).await.unwrap();
+    v.clone()
+        .put(b"k".to_vec(), b"one".to_vec(), None)
+        .await
+        .unwrap();
+    let old = std::fs::read(head_file(dir.path(), "v")).unwrap();
+    v.clone()
+        .put(b"k".to_vec(), b"two".to_vec(), None)
+        .await
+        .unwrap();
+    let fingerprint = v.state_fingerprint().await;
+    assert_eq!(fingerprint.len(), 19, "{fingerprint}");
+    assert!(v.skipped_heads().await.is_empty());
+    drop(v);
+    std::fs::write(head_file(dir.path(), "v"), old).unwrap();
+    match open(OpenMode::Open).await {
+        Err(e) => e,
+        Ok(v) => {
+            // Without trust memory the old state is served as current: the documented default.
+            assert_eq!(v.clone().get(b"k".to_vec()).await.unwrap(), b"one");
+            CofferError::internal("no error")
+        }
+    }
+}
+
+#[tokio::test]
+async fn trust_memory_refuses_a_rollback_across_a_reopen() {
+    let trust_dir = tempfile::tempdir().unwrap();
+    let tp = trust_dir.path().to_string_lossy().to_string();
+    let e = reopen_after_rollback(|| Some(TrustMemory::dir(tp.clone()).unwrap())).await;
+    assert_eq!(e.code(), 14, "{e}");
+    assert!(e.to_string().contains("rolled"), "{e}");
+    assert!(matches!(e, CofferError::Untrusted { .. }));
+
+    let map = Arc::new(MapTrust::default());
+    let m = map.clone();
+    let e = reopen_after_rollback(move || Some(TrustMemory::custom(m.clone()))).await;
+    assert_eq!(e.code(), 14, "{e}");
+    assert!(!map.docs.lock().unwrap().is_empty());
+
+    let mem = TrustMemory::in_memory();
+    let e = reopen_after_rollback(|| Some(mem.clone())).await;
+    assert_eq!(e.code(), 14, "{e}");
+
+    // No trust memory: nothing remembered across the reopen.
+    let e = reopen_after_rollback(|| None).await;
+    assert_eq!(e.code(), 13, "{e}");
+}
+
+#[tokio::test]
+async fn a_failing_trust_storage_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_string_lossy().to_string();
+    let map = Arc::new(MapTrust::default());
+    *map.fail.lock().unwrap() = true;
+    let e = Vault::open_dir(
+        path,
+        Identity::generate(),
+        "v".into(),
+        "a".into(),
+        OpenMode::Create,
+        Some(VaultOptions {
+            trust: Some(TrustMemory::custom(map)),
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), 15, "{e}");
+    assert!(e.to_string().contains("disk full"), "{e}");
+    assert!(matches!(e, CofferError::TrustStorage { .. }));
 }

@@ -12,6 +12,7 @@ use crate::crypto::Identity;
 use crate::error::{CofferError, guard_async};
 use crate::share::CofferStore;
 use crate::transport::{ForeignStore, Transport};
+use crate::trust::TrustMemory;
 
 /// Any block + head store, as a trait object.
 pub(crate) trait AnyStore: BlockStore + HeadStore {}
@@ -28,6 +29,26 @@ pub enum OpenMode {
     Create,
     /// Open it, creating it when missing.
     OpenOrCreate,
+}
+
+/// How a vault is opened (the optional last argument of every `Vault.open*`).
+#[derive(Debug, Clone, Default, uniffi::Record)]
+pub struct VaultOptions {
+    /// Where this device remembers what it saw of the vault, so that a store serving an older
+    /// state (a rollback), a forked one or hiding a writer is refused with `Untrusted` (code 14),
+    /// across restarts too. `null` (the default): memory of this open vault only, so a store can
+    /// roll the device back across a restart. Use one per store and identity.
+    #[uniffi(default = None)]
+    pub trust: Option<Arc<TrustMemory>>,
+}
+
+/// A head skipped by the last open or sync, and why (not this vault's owner's, malformed, moved).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SkippedHead {
+    /// The head-store name it was stored under.
+    pub writer: String,
+    /// Why it was skipped.
+    pub reason: String,
 }
 
 /// How to reach an S3-compatible bucket.
@@ -312,13 +333,18 @@ async fn open_on(
     vault: String,
     device: String,
     mode: OpenMode,
+    options: Option<VaultOptions>,
 ) -> Result<Arc<Vault>, CofferError> {
     let id = identity.inner.clone();
-    let v = match mode {
-        OpenMode::Open => CoreVault::open(store, id, &vault, &device).await?,
-        OpenMode::Create => CoreVault::create(store, id, &vault, &device).await?,
-        OpenMode::OpenOrCreate => CoreVault::open_or_create(store, id, &vault, &device).await?,
+    let create = match mode {
+        OpenMode::Open => None,
+        OpenMode::Create => Some(true),
+        OpenMode::OpenOrCreate => Some(false),
     };
+    let options = coffer::vault::VaultOptions {
+        trust: options.and_then(|o| o.trust).map(|t| t.inner.clone()),
+    };
+    let v = CoreVault::open_with_options(store, id, &vault, &device, create, options).await?;
     Ok(Arc::new(Vault {
         inner: Mutex::new(v),
         name: vault,
@@ -357,67 +383,71 @@ fn keys_of(keys: &[Vec<u8>]) -> Vec<&[u8]> {
 #[uniffi::export(async_runtime = "tokio")]
 impl Vault {
     /// Opens vault `vault` as writer `device` in a local directory (created when missing).
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(options = None))]
     pub async fn open_dir(
         path: String,
         identity: Arc<Identity>,
         vault: String,
         device: String,
         mode: OpenMode,
+        options: Option<VaultOptions>,
     ) -> Result<Arc<Self>, CofferError> {
         guard_async(async move {
             let store = coffer::store::DirStore::open(&path)?;
-            open_on(Arc::new(store), &identity, vault, device, mode).await
+            open_on(Arc::new(store), &identity, vault, device, mode, options).await
         })
         .await
     }
 
     /// Opens vault `vault` as writer `device` in an S3-compatible bucket. `Unsupported` in builds
     /// without S3.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(options = None))]
     pub async fn open_s3(
         settings: S3Settings,
         identity: Arc<Identity>,
         vault: String,
         device: String,
         mode: OpenMode,
+        options: Option<VaultOptions>,
     ) -> Result<Arc<Self>, CofferError> {
         guard_async(async move {
             let store = s3_store(settings).await?;
-            open_on(store, &identity, vault, device, mode).await
+            open_on(store, &identity, vault, device, mode, options).await
         })
         .await
     }
 
     /// Opens vault `vault` as writer `device` over an app-provided transport.
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(options = None))]
     pub async fn open_transport(
         transport: Arc<dyn Transport>,
         identity: Arc<Identity>,
         vault: String,
         device: String,
         mode: OpenMode,
+        options: Option<VaultOptions>,
     ) -> Result<Arc<Self>, CofferError> {
         guard_async(async move {
             let store = ForeignStore::new(transport);
-            open_on(Arc::new(store), &identity, vault, device, mode).await
+            open_on(Arc::new(store), &identity, vault, device, mode, options).await
         })
         .await
     }
 
     /// Opens vault `vault` as writer `device` on a [`CofferStore`] (a directory, S3 or a
     /// transport, opened once and shared with share readers and inboxes).
-    #[uniffi::constructor]
+    #[uniffi::constructor(default(options = None))]
     pub async fn open_store(
         store: Arc<CofferStore>,
         identity: Arc<Identity>,
         vault: String,
         device: String,
         mode: OpenMode,
+        options: Option<VaultOptions>,
     ) -> Result<Arc<Self>, CofferError> {
-        guard_async(
-            async move { open_on(store.inner.clone(), &identity, vault, device, mode).await },
-        )
+        guard_async(async move {
+            open_on(store.inner.clone(), &identity, vault, device, mode, options).await
+        })
         .await
     }
 
@@ -434,6 +464,28 @@ impl Vault {
     /// This device's current index root (a CID; changes with every mutation and sync).
     pub async fn root(&self) -> String {
         self.inner.lock().await.root().to_string()
+    }
+
+    /// A short code of the vault state this device has seen (every writer's seq and head),
+    /// `XXXX-XXXX-XXXX-XXXX`: compare it with another device's out of band after both synced;
+    /// equal codes mean both see the same history.
+    pub async fn state_fingerprint(&self) -> String {
+        self.inner.lock().await.state_fingerprint()
+    }
+
+    /// Heads skipped by the last open or sync (not this vault's owner's, malformed, or moved),
+    /// with the reason for each.
+    pub async fn skipped_heads(&self) -> Vec<SkippedHead> {
+        self.inner
+            .lock()
+            .await
+            .skipped_heads()
+            .iter()
+            .map(|h| SkippedHead {
+                writer: h.writer.clone(),
+                reason: h.reason.clone(),
+            })
+            .collect()
     }
 
     /// Seals `data` and stores it under `key`; returns the new version.

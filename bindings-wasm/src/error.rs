@@ -122,8 +122,18 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
         VaultError::Verify(_) => "Integrity",
         VaultError::Index(i) => index_code(i),
         // The store rolled back, forked or hid what this device saw: its state is not trusted.
-        VaultError::Trust(coffer::trust::TrustError::Storage(_)) => "Store",
-        VaultError::Trust(_) => "Integrity",
+        VaultError::Trust(
+            coffer::trust::TrustError::RolledBack { .. }
+            | coffer::trust::TrustError::Forked { .. }
+            | coffer::trust::TrustError::MissingHead { .. },
+        ) => "Untrusted",
+        // The trust memory (options.trust) failed, answered the wrong type, or is damaged.
+        VaultError::Trust(_) => "TrustStorage",
+        VaultError::InvalidPolicy(_) => "BadInput",
+        // Garbage collection (GcBusy, GcInterrupted, UploadCollected) and variants to come: as
+        // the Kotlin/Swift bindings, a store-level failure to retry.
+        #[allow(unreachable_patterns)]
+        _ => "Store",
     }
 }
 

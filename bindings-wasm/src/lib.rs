@@ -16,6 +16,7 @@ mod error;
 mod link;
 mod share;
 mod store;
+mod trust;
 mod vault;
 
 use js_sys::{Array, Uint8Array};
@@ -240,8 +241,9 @@ pub fn seal_signed(
     seal::seal_to_vec(&opts, &plaintext).map_err(from_seal)
 }
 
-/// Opens a sealed object: `{ plaintext: Uint8Array, signer: string | null }`. The plaintext is
-/// returned only when every segment authenticated.
+/// Opens a sealed object: `{ plaintext: Uint8Array, signer: string | null, headerOnly: boolean }`
+/// (`headerOnly`: the signature covers the header only, as in objects sealed before format v2).
+/// The plaintext is returned only when every segment authenticated.
 #[wasm_bindgen]
 pub fn open(identity: &Identity, sealed: JsValue) -> Result<JsValue, JsValue> {
     let sealed = bytes_arg(&sealed, "sealed")?;
@@ -256,6 +258,7 @@ pub fn open(identity: &Identity, sealed: JsValue) -> Result<JsValue, JsValue> {
             Uint8Array::from(opened.plaintext.as_slice()).into(),
         ),
         ("signer", signer),
+        ("headerOnly", JsValue::from_bool(opened.header_only)),
     ]))
 }
 

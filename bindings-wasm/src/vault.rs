@@ -21,6 +21,7 @@ use crate::convert::{absent, bytes_arg, key_arg, num, obj, prop, str_arg, text_o
 use crate::error::{bad_input, from_key, from_vault};
 use crate::share::{scope_arg, scope_js, share_id_arg};
 use crate::store::JsStore;
+use crate::trust::trust_option;
 
 type CoreVault = core_vault::Vault<JsStore>;
 
@@ -43,6 +44,7 @@ fn open_with(
     identity: &Identity,
     name: JsValue,
     device: JsValue,
+    options: JsValue,
     mode: Mode,
 ) -> Promise {
     let identity = identity.0.clone();
@@ -50,12 +52,18 @@ fn open_with(
         let name = str_arg(&name, "vault name")?;
         let device = str_arg(&device, "device")?;
         let store = Arc::new(JsStore::new(store).map_err(bad_input)?);
-        let v = match mode {
-            Mode::Create => CoreVault::create(store, identity, &name, &device).await,
-            Mode::Open => CoreVault::open(store, identity, &name, &device).await,
-            Mode::OpenOrCreate => CoreVault::open_or_create(store, identity, &name, &device).await,
-        }
-        .map_err(from_vault)?;
+        let trust = trust_option(&options)?;
+        let create = match mode {
+            Mode::Open => None,
+            Mode::Create => Some(true),
+            Mode::OpenOrCreate => Some(false),
+        };
+        let options = core_vault::VaultOptions {
+            trust: trust.map(|t| Arc::new(t) as Arc<dyn coffer::trust::TrustStore>),
+        };
+        let v = CoreVault::open_with_options(store, identity, &name, &device, create, options)
+            .await
+            .map_err(from_vault)?;
         Ok(Vault {
             inner: Rc::new(Mutex::new(v)),
             name,
@@ -275,14 +283,27 @@ fn share_request(v: &JsValue) -> Result<(Scope, coffer::Recipient, ShareOptions)
 
 #[wasm_bindgen]
 impl Vault {
-    /// Creates vault `name` in `store` owned by `identity`, opened as `device`.
-    pub fn create(store: JsValue, identity: &Identity, name: JsValue, device: JsValue) -> Promise {
-        open_with(store, identity, name, device, Mode::Create)
+    /// Creates vault `name` in `store` owned by `identity`, opened as `device`. `options`:
+    /// `{ trust? }` (see [`crate::trust`]).
+    pub fn create(
+        store: JsValue,
+        identity: &Identity,
+        name: JsValue,
+        device: JsValue,
+        options: JsValue,
+    ) -> Promise {
+        open_with(store, identity, name, device, options, Mode::Create)
     }
 
     /// Opens the existing vault `name` (`NoSuchVault` when there is none).
-    pub fn open(store: JsValue, identity: &Identity, name: JsValue, device: JsValue) -> Promise {
-        open_with(store, identity, name, device, Mode::Open)
+    pub fn open(
+        store: JsValue,
+        identity: &Identity,
+        name: JsValue,
+        device: JsValue,
+        options: JsValue,
+    ) -> Promise {
+        open_with(store, identity, name, device, options, Mode::Open)
     }
 
     /// Opens vault `name`, creating it when missing.
@@ -292,8 +313,9 @@ impl Vault {
         identity: &Identity,
         name: JsValue,
         device: JsValue,
+        options: JsValue,
     ) -> Promise {
-        open_with(store, identity, name, device, Mode::OpenOrCreate)
+        open_with(store, identity, name, device, options, Mode::OpenOrCreate)
     }
 
     /// The vault's name.
@@ -560,6 +582,37 @@ impl Vault {
         future_to_promise(async move {
             let v = inner.lock().await;
             Ok(JsValue::from_str(&v.root().to_string()))
+        })
+    }
+
+    /// A short code of the vault state this device has seen (`XXXX-XXXX-XXXX-XXXX`), to compare
+    /// with another device's out of band after both synced.
+    #[wasm_bindgen(js_name = stateFingerprint)]
+    pub fn state_fingerprint(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let v = inner.lock().await;
+            Ok(JsValue::from_str(&v.state_fingerprint()))
+        })
+    }
+
+    /// Heads skipped by the last open or sync: `[{ writer, reason }]`.
+    #[wasm_bindgen(js_name = skippedHeads)]
+    pub fn skipped_heads(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let v = inner.lock().await;
+            let heads: Array = v
+                .skipped_heads()
+                .iter()
+                .map(|h| {
+                    obj(&[
+                        ("writer", JsValue::from_str(&h.writer)),
+                        ("reason", JsValue::from_str(&h.reason)),
+                    ])
+                })
+                .collect();
+            Ok(heads.into())
         })
     }
 }

@@ -15,6 +15,8 @@ export type CofferErrorCode =
   | 'Conflict'          // the vault was created twice concurrently
   | 'Store'             // the store's transport failed (a rejected Promise, network, access)
   | 'ShareNotValid'     // a share that expired, is not valid yet, or was revoked
+  | 'Untrusted'         // the store rolled back, forked or hid what this device saw (options.trust)
+  | 'TrustStorage'      // the trust memory (options.trust) failed, answered a wrong type, or is damaged
   | 'Internal';
 
 /** Every error coffer throws or rejects with. */
@@ -73,6 +75,8 @@ export interface Opened {
   plaintext: Uint8Array;
   /** The verified signer's recipient text, or null when unsigned. */
   signer: string | null;
+  /** Whether the signature covers the header only (objects sealed before format v2). */
+  headerOnly: boolean;
 }
 export function open(identity: Identity, sealed: Uint8Array): Opened;
 
@@ -251,11 +255,39 @@ export interface RotationReport {
 }
 
 /** An S3-style bucket of sealed, verified, versioned objects; one device (writer) of it. */
+/**
+ * Where a device keeps its trust memory: small named documents (a few KiB each) that must
+ * survive restarts. A thrown error / rejected Promise, or a load answer other than a Uint8Array
+ * or null, fails the vault call with code "TrustStorage". Ready-made: indexedDbTrust
+ * (@coffer/sdk/trust/indexeddb) and fileTrust (@coffer/sdk/trust/file).
+ */
+export interface TrustStorage {
+  /** The document saved under `name`, or null when there is none. */
+  load(name: string): Promise<Uint8Array | null>;
+  /** Saves `bytes` under `name`, replacing what was there (atomically if the medium allows). */
+  save(name: string, bytes: Uint8Array): Promise<void>;
+}
+
+export interface VaultOptions {
+  /**
+   * Where this device remembers what it saw of the vault, so that a store serving an older
+   * state, a forked one or hiding a writer is refused ("Untrusted"), across restarts too.
+   * Without it: memory of this open vault only. Use one per store and identity.
+   */
+  trust?: TrustStorage;
+}
+
+/** A head skipped by the last open or sync, and why. */
+export interface SkippedHead {
+  writer: string;
+  reason: string;
+}
+
 export class Vault {
   private constructor();
-  static create(store: Store, identity: Identity, name: string, device?: string): Promise<Vault>;
-  static open(store: Store, identity: Identity, name: string, device?: string): Promise<Vault>;
-  static openOrCreate(store: Store, identity: Identity, name: string, device?: string): Promise<Vault>;
+  static create(store: Store, identity: Identity, name: string, device?: string, options?: VaultOptions): Promise<Vault>;
+  static open(store: Store, identity: Identity, name: string, device?: string, options?: VaultOptions): Promise<Vault>;
+  static openOrCreate(store: Store, identity: Identity, name: string, device?: string, options?: VaultOptions): Promise<Vault>;
   readonly name: string;
   put(key: Key, bytes: Uint8Array, options?: PutOptions): Promise<ObjectInfo>;
   get(key: Key): Promise<Uint8Array>;
@@ -275,6 +307,10 @@ export class Vault {
   keys(request?: Omit<ListRequest, 'continuationToken'>): AsyncGenerator<ListedObject>;
   sync(): Promise<SyncReport>;
   root(): Promise<string>;
+  /** A short code (XXXX-XXXX-XXXX-XXXX) of the state this device has seen, to compare with another device's after both synced. */
+  stateFingerprint(): Promise<string>;
+  /** Heads skipped by the last open or sync (not this vault's owner's, malformed, moved). */
+  skippedHeads(): Promise<SkippedHead[]>;
   /**
    * Shares a scope with a recipient until `expiresMs`: a signed capability, sealed to them, in
    * their inbox on this store. Resolves to the share id (32 hex digits). Later writes in scope

@@ -97,9 +97,9 @@ export const verify = Object.freeze({
   verifyAll: (root, data, outboard) => raw.verifyAll(root, data, outboard),
 });
 
-async function openVault(kind, store, identity, name, device) {
+async function openVault(kind, store, identity, name, device, options) {
   checkIdentity(identity);
-  return new Vault(await raw.Vault[kind](store, identity, name, device));
+  return new Vault(await raw.Vault[kind](store, identity, name, device, options));
 }
 
 /** A vault (S3-style bucket of sealed, verified, versioned objects) over a store. */
@@ -121,14 +121,19 @@ export class Vault {
     if (!(inner instanceof raw.Vault)) throw badInput('use Vault.create, Vault.open or Vault.openOrCreate');
     this.#v = inner;
   }
-  static create(store, identity, name, device = 'default') {
-    return openVault('create', store, identity, name, device);
+  /**
+   * `options.trust`: where this device remembers what it saw of the vault (`{ load, save }`, e.g.
+   * indexedDbTrust() or fileTrust(dir)), so that a store serving an older state is refused
+   * ("Untrusted") across restarts. Without it, memory of this open vault only.
+   */
+  static create(store, identity, name, device = 'default', options = undefined) {
+    return openVault('create', store, identity, name, device, options);
   }
-  static open(store, identity, name, device = 'default') {
-    return openVault('open', store, identity, name, device);
+  static open(store, identity, name, device = 'default', options = undefined) {
+    return openVault('open', store, identity, name, device, options);
   }
-  static openOrCreate(store, identity, name, device = 'default') {
-    return openVault('openOrCreate', store, identity, name, device);
+  static openOrCreate(store, identity, name, device = 'default', options = undefined) {
+    return openVault('openOrCreate', store, identity, name, device, options);
   }
   get name() { return this.#v?.name; }
   #call(method, ...args) {
@@ -152,6 +157,10 @@ export class Vault {
   keys(request = {}) { return allPages((r) => this.#call('list', r), request); }
   sync() { return this.#call('sync'); }
   root() { return this.#call('root'); }
+  /** A short code of the state this device has seen, to compare with another device's. */
+  stateFingerprint() { return this.#call('stateFingerprint'); }
+  /** Heads skipped by the last open or sync: `[{ writer, reason }]`. */
+  skippedHeads() { return this.#call('skippedHeads'); }
   /**
    * Shares a scope (`prefix`, `key`, or `key` + `version`) with `to` (a recipient or an
    * Identity) until `expiresMs`; resolves to the share id.

@@ -13,7 +13,7 @@ import { pkgDir } from './helpers.mjs';
 
 const CHROMIUM = process.env.COFFER_CHROMIUM || '/usr/bin/chromium';
 
-test('Chromium: vault on SeaweedFS and IndexedDB, offline mid-upload', { timeout: 180_000 }, async () => {
+test('Chromium: vault on SeaweedFS and IndexedDB, offline mid-upload, trust memory in IndexedDB across a reload', { timeout: 180_000 }, async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
   const endpoint = process.env.COFFER_TEST_S3_ENDPOINT;
   assert.ok(endpoint, 'COFFER_TEST_S3_ENDPOINT unset: run via npm test');
@@ -68,13 +68,24 @@ test('Chromium: vault on SeaweedFS and IndexedDB, offline mid-upload', { timeout
       endpoint, bucket: process.env.COFFER_TEST_S3_BUCKET,
       prefix: `browser-${randomBytes(6).toString('hex')}`,
       credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY },
+      trustStore: `trust-store-${randomBytes(6).toString('hex')}`,
+      trustDb: `trust-db-${randomBytes(6).toString('hex')}`,
     };
     await page.goto(`${origin}/#${encodeURIComponent(JSON.stringify(cfg))}`);
     await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 150_000 });
     const result = await page.evaluate(() => window.__result);
     assert.deepEqual(problems, []);
     assert.ok(result.ok, result.error);
-    assert.equal(result.steps.length, 6);
+    assert.equal(result.steps.length, 7);
+
+    // The page again (a full navigation: a fresh wasm instance and fresh JS): the trust memory
+    // kept in IndexedDB refuses the head the store rolled back before the reload.
+    await page.goto(`${origin}/?reload#${encodeURIComponent(JSON.stringify({ ...cfg, phase: 'reload' }))}`);
+    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 60_000 });
+    const reloaded = await page.evaluate(() => window.__result);
+    assert.deepEqual(problems, []);
+    assert.ok(reloaded.ok, reloaded.error);
+    assert.deepEqual(reloaded.steps, ['indexeddb trust after reload']);
   } finally {
     await context?.close();
     server?.close();

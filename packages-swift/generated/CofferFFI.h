@@ -298,6 +298,18 @@ typedef void (*UniffiCallbackInterfaceTransportMethod8)(uint64_t, int8_t* _Nonnu
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TRUST_STORAGE_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TRUST_STORAGE_METHOD0
+typedef void (*UniffiCallbackInterfaceTrustStorageMethod0)(uint64_t, RustBuffer, UniffiForeignFutureCompleteRustBuffer _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TRUST_STORAGE_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TRUST_STORAGE_METHOD1
+typedef void (*UniffiCallbackInterfaceTrustStorageMethod1)(uint64_t, RustBuffer, RustBuffer, UniffiForeignFutureCompleteVoid _Nonnull, uint64_t, UniffiForeignFutureDroppedCallbackStruct* _Nonnull
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TRANSPORT
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TRANSPORT
 typedef struct UniffiVTableCallbackInterfaceTransport {
@@ -313,6 +325,16 @@ typedef struct UniffiVTableCallbackInterfaceTransport {
     UniffiCallbackInterfaceTransportMethod7 _Nonnull writeHead;
     UniffiCallbackInterfaceTransportMethod8 _Nonnull enforcesConditions;
 } UniffiVTableCallbackInterfaceTransport;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TRUST_STORAGE
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TRUST_STORAGE
+typedef struct UniffiVTableCallbackInterfaceTrustStorage {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceTrustStorageMethod0 _Nonnull load;
+    UniffiCallbackInterfaceTrustStorageMethod1 _Nonnull save;
+} UniffiVTableCallbackInterfaceTrustStorage;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_IDENTITY
@@ -742,6 +764,57 @@ uint64_t uniffi_coffer_uniffi_fn_method_transport_write_head(uint64_t ptr, RustB
 int8_t uniffi_coffer_uniffi_fn_method_transport_enforces_conditions(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_TRUSTMEMORY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_TRUSTMEMORY
+uint64_t uniffi_coffer_uniffi_fn_clone_trustmemory(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_TRUSTMEMORY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_TRUSTMEMORY
+void uniffi_coffer_uniffi_fn_free_trustmemory(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_TRUSTMEMORY_CUSTOM
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_TRUSTMEMORY_CUSTOM
+uint64_t uniffi_coffer_uniffi_fn_constructor_trustmemory_custom(uint64_t storage, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_TRUSTMEMORY_DIR
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_TRUSTMEMORY_DIR
+uint64_t uniffi_coffer_uniffi_fn_constructor_trustmemory_dir(RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_TRUSTMEMORY_IN_MEMORY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_TRUSTMEMORY_IN_MEMORY
+uint64_t uniffi_coffer_uniffi_fn_constructor_trustmemory_in_memory(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_TRUSTSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_TRUSTSTORAGE
+uint64_t uniffi_coffer_uniffi_fn_clone_truststorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_TRUSTSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_TRUSTSTORAGE
+void uniffi_coffer_uniffi_fn_free_truststorage(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_INIT_CALLBACK_VTABLE_TRUSTSTORAGE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_INIT_CALLBACK_VTABLE_TRUSTSTORAGE
+void uniffi_coffer_uniffi_fn_init_callback_vtable_truststorage(const UniffiVTableCallbackInterfaceTrustStorage* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_TRUSTSTORAGE_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_TRUSTSTORAGE_LOAD
+uint64_t uniffi_coffer_uniffi_fn_method_truststorage_load(uint64_t ptr, RustBuffer name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_TRUSTSTORAGE_SAVE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_TRUSTSTORAGE_SAVE
+uint64_t uniffi_coffer_uniffi_fn_method_truststorage_save(uint64_t ptr, RustBuffer name, RustBuffer bytes
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_S3CREDENTIALS
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_S3CREDENTIALS
 uint64_t uniffi_coffer_uniffi_fn_clone_s3credentials(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -779,22 +852,22 @@ void uniffi_coffer_uniffi_fn_free_vault(uint64_t handle, RustCallStatus *_Nonnul
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_DIR
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_DIR
-uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_dir(RustBuffer path, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
+uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_dir(RustBuffer path, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_S3
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_S3
-uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_s3(RustBuffer settings, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
+uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_s3(RustBuffer settings, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_STORE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_STORE
-uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_store(uint64_t store, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
+uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_store(uint64_t store, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_TRANSPORT
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_VAULT_OPEN_TRANSPORT
-uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_transport(uint64_t transport, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode
+uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_transport(uint64_t transport, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE_LINK
@@ -895,6 +968,16 @@ uint64_t uniffi_coffer_uniffi_fn_method_vault_root(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SET_TAGS
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SET_TAGS
 uint64_t uniffi_coffer_uniffi_fn_method_vault_set_tags(uint64_t ptr, RustBuffer key, RustBuffer tags
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SKIPPED_HEADS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SKIPPED_HEADS
+uint64_t uniffi_coffer_uniffi_fn_method_vault_skipped_heads(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_STATE_FINGERPRINT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_STATE_FINGERPRINT
+uint64_t uniffi_coffer_uniffi_fn_method_vault_state_fingerprint(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SYNC
@@ -1640,6 +1723,18 @@ uint16_t uniffi_coffer_uniffi_checksum_method_transport_enforces_conditions(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_TRUSTSTORAGE_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_TRUSTSTORAGE_LOAD
+uint16_t uniffi_coffer_uniffi_checksum_method_truststorage_load(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_TRUSTSTORAGE_SAVE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_TRUSTSTORAGE_SAVE
+uint16_t uniffi_coffer_uniffi_checksum_method_truststorage_save(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_S3CREDENTIALS_ACCESS_KEY_ID
 uint16_t uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id(void
@@ -1766,6 +1861,18 @@ uint16_t uniffi_coffer_uniffi_checksum_method_vault_set_tags(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SKIPPED_HEADS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SKIPPED_HEADS
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_skipped_heads(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_STATE_FINGERPRINT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_STATE_FINGERPRINT
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_state_fingerprint(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SYNC
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SYNC
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_sync(void
@@ -1865,6 +1972,24 @@ uint16_t uniffi_coffer_uniffi_checksum_constructor_sharebook_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREDREADER_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREDREADER_OPEN
 uint16_t uniffi_coffer_uniffi_checksum_constructor_sharedreader_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_TRUSTMEMORY_CUSTOM
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_TRUSTMEMORY_CUSTOM
+uint16_t uniffi_coffer_uniffi_checksum_constructor_trustmemory_custom(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_TRUSTMEMORY_DIR
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_TRUSTMEMORY_DIR
+uint16_t uniffi_coffer_uniffi_checksum_constructor_trustmemory_dir(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_TRUSTMEMORY_IN_MEMORY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_TRUSTMEMORY_IN_MEMORY
+uint16_t uniffi_coffer_uniffi_checksum_constructor_trustmemory_in_memory(void
     
 );
 #endif

@@ -5,6 +5,7 @@ import {
 } from '../../dist/index.js';
 import { S3Store } from '../../dist/stores/s3.js';
 import { IndexedDbStore } from '../../dist/stores/indexeddb.js';
+import { indexedDbTrust } from '../../dist/trust/indexeddb.js';
 
 const unhandled = [];
 window.addEventListener('unhandledrejection', (e) => unhandled.push(String(e.reason)));
@@ -93,12 +94,45 @@ async function run() {
   await expectError(SharedReader.open(idb, book.get(id)), 'ShareNotValid', 'revoked');
   steps.push('sharing');
 
+  // 7. Trust memory in IndexedDB, before a page reload: two versions written, then the store's
+  //    head put back to the first (what a hostile or restored store does). After the reload,
+  //    reopenAfterReload() must refuse it.
+  {
+    const store = await IndexedDbStore.open(cfg.trustStore);
+    const trust = indexedDbTrust(cfg.trustDb);
+    const tv = await Vault.create(store, me, 'diary', 'tab', { trust });
+    await tv.put('today', enc('one'));
+    const [old] = await store.readHeads('diary');
+    await tv.put('today', enc('two'));
+    tv.free();
+    await trust.close();
+    // A second connection to the same trust database, in the same page: still refused.
+    await store.writeHead('diary', old.writer, old.bytes, { type: 'any' });
+    await expectError(Vault.open(store, me, 'diary', 'tab', { trust: indexedDbTrust(cfg.trustDb) }), 'Untrusted', 'rollback, same page');
+    localStorage.setItem('coffer-identity', me.toSecretString());
+    store.close();
+  }
+  steps.push('indexeddb trust');
+
   await new Promise((r) => setTimeout(r, 50));
   check(unhandled.length === 0, `unhandled rejections: ${unhandled.join('; ')}`);
   return steps;
 }
 
-run().then(
+/** After a page reload: the trust memory survived in IndexedDB and refuses the rolled-back head. */
+async function reopenAfterReload() {
+  const me = Identity.fromString(localStorage.getItem('coffer-identity'));
+  const store = await IndexedDbStore.open(cfg.trustStore);
+  const e = await expectError(Vault.open(store, me, 'diary', 'tab', { trust: indexedDbTrust(cfg.trustDb) }),
+    'Untrusted', 'rollback after a reload');
+  check(/rolled it back/.test(e.message), e.message);
+  // Without trust memory the old state is served (the documented default).
+  const plain = await Vault.open(store, me, 'diary', 'tab');
+  check((await plain.getText('today')) === 'one', 'no trust: old state');
+  return ['indexeddb trust after reload'];
+}
+
+(cfg.phase === 'reload' ? reopenAfterReload() : run()).then(
   (steps) => { window.__result = { ok: true, steps }; },
   (e) => { window.__result = { ok: false, error: `${e?.name}: ${e?.message}\n${e?.stack}` }; },
 );

@@ -4,8 +4,10 @@ import {
   Share, ShareBook, SharedReader, readInbox, parseDuration, WALLET_MESSAGE, Link, openLink,
   type Store, type ObjectInfo, type ListPage, type CofferErrorCode, type HeadCondition,
   type ShareInfo, type RotationReport, type InboxEntry, type ShareScope, type ShareStatus,
-  type OpenedLink,
+  type OpenedLink, type TrustStorage, type VaultOptions, type SkippedHead,
 } from '@coffer/sdk';
+import { indexedDbTrust } from '@coffer/sdk/trust/indexeddb';
+import { fileTrust } from '@coffer/sdk/trust/file';
 import { S3Store } from '@coffer/sdk/stores/s3';
 import { IpfsStore } from '@coffer/sdk/stores/ipfs';
 import { IndexedDbStore } from '@coffer/sdk/stores/indexeddb';
@@ -16,6 +18,17 @@ async function main(): Promise<void> {
   const sealed: Uint8Array = seal(new Uint8Array([1]), [recipient, me], { signer: me, segmentSizeLog2: 12 });
   const { plaintext, signer }: { plaintext: Uint8Array; signer: string | null } = open(me, sealed);
   const c: string = cid(plaintext, 'dag-cbor') + blake3(plaintext) + String(signer);
+  const headerOnly: boolean = open(me, sealed).headerOnly;
+  // Trust memory: ready-made, or the app's own { load, save }.
+  const map = new Map<string, Uint8Array>();
+  const own: TrustStorage = { load: async (n: string) => map.get(n) ?? null, save: async (n: string, b: Uint8Array) => { map.set(n, b); } };
+  const idbTrust = indexedDbTrust('trust');
+  const options: VaultOptions[] = [{ trust: own }, { trust: fileTrust('/tmp/trust') }, { trust: idbTrust }, {}];
+  const tv: Vault = await Vault.openOrCreate(new MemoryStore(), me, 'v', 'd', options[0]);
+  const fp: string = await tv.stateFingerprint();
+  const skipped: SkippedHead[] = await tv.skippedHeads();
+  await idbTrust.close();
+  void [headerOnly, fp, skipped.map((h) => h.writer + h.reason)];
   const ob = verify.outboard(sealed);
   const range: Uint8Array = verify.verifyRange(ob.root, sealed.length, 0, 1, verify.rangeProof(ob.root, sealed.length, ob.outboard, 0, 1), sealed.slice(0, 1));
 

@@ -4,7 +4,7 @@
 import Foundation
 
 extension CofferError {
-    /// The stable numeric code (1 InvalidInput … 13 Internal; the table is in the README). Codes
+    /// The stable numeric code (1 InvalidInput … 15 TrustStorage; the table is in the README). Codes
     /// are never renumbered. The switch has no `default`, so a new variant fails to compile here.
     public var code: UInt32 {
         switch self {
@@ -12,7 +12,7 @@ extension CofferError {
              .Corrupt(let c, _), .NotFound(let c, _), .NoSuchVault(let c, _),
              .AlreadyExists(let c, _), .PreconditionFailed(let c, _), .StoreUnavailable(let c, _),
              .StoreAccessDenied(let c, _), .Store(let c, _), .Unsupported(let c, _),
-             .Internal(let c, _):
+             .Internal(let c, _), .Untrusted(let c, _), .TrustStorage(let c, _):
             return c
         }
     }
@@ -24,7 +24,7 @@ extension CofferError {
              .Corrupt(_, let d), .NotFound(_, let d), .NoSuchVault(_, let d),
              .AlreadyExists(_, let d), .PreconditionFailed(_, let d), .StoreUnavailable(_, let d),
              .StoreAccessDenied(_, let d), .Store(_, let d), .Unsupported(_, let d),
-             .Internal(_, let d):
+             .Internal(_, let d), .Untrusted(_, let d), .TrustStorage(_, let d):
             return d
         }
     }
@@ -42,12 +42,24 @@ extension Vault {
         return dir
     }
 
+    /// The directory of the trust memory of ``defaultStoreDirectory()``: `coffer-trust` next to
+    /// it (what this device saw of each vault, so a store that rolls it back is refused across
+    /// restarts). Created by ``TrustMemory/dir(path:)`` when missing.
+    public static func defaultTrustDirectory() throws -> URL {
+        try defaultStoreDirectory().deletingLastPathComponent()
+            .appendingPathComponent("coffer-trust", isDirectory: true)
+    }
+
     /// Opens vault `vault` as writer `device` in ``defaultStoreDirectory()``, creating it when
-    /// missing unless `mode` says otherwise.
+    /// missing unless `mode` says otherwise. `options` (`nil`: trust memory in
+    /// ``defaultTrustDirectory()``): reopening after the store served an older state throws
+    /// `CofferError.Untrusted` (code 14).
     public static func openDefault(identity: Identity, vault: String, device: String,
-                                   mode: OpenMode = .openOrCreate) async throws -> Vault {
-        try await openDir(path: defaultStoreDirectory().path, identity: identity, vault: vault,
-                          device: device, mode: mode)
+                                   mode: OpenMode = .openOrCreate,
+                                   options: VaultOptions? = nil) async throws -> Vault {
+        let options = try options ?? VaultOptions(trust: TrustMemory.dir(path: defaultTrustDirectory().path))
+        return try await openDir(path: defaultStoreDirectory().path, identity: identity, vault: vault,
+                                 device: device, mode: mode, options: options)
     }
 
     /// Seals `data` and stores it under the UTF-8 `key`.

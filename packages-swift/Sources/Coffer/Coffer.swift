@@ -3295,6 +3295,467 @@ public func FfiConverterTypeTransport_lower(_ value: Transport) -> UInt64 {
 
 
 /**
+ * Where a device keeps what it saw of a vault (give one to `VaultOptions.trust`). Without one, a
+ * vault remembers in memory only, for as long as it stays open: a store can then roll the
+ * device back across a restart.
+ */
+public protocol TrustMemoryProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * Where a device keeps what it saw of a vault (give one to `VaultOptions.trust`). Without one, a
+ * vault remembers in memory only, for as long as it stays open: a store can then roll the
+ * device back across a restart.
+ */
+open class TrustMemory: TrustMemoryProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_trustmemory(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_trustmemory(handle, $0) }
+    }
+
+    
+    /**
+     * The app's own storage.
+     */
+public static func custom(storage: TrustStorage) -> TrustMemory  {
+    return try!  FfiConverterTypeTrustMemory_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_trustmemory_custom(
+        FfiConverterTypeTrustStorage_lower(storage),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Trust memory in a local directory (created when missing, mode 0700; one file per
+     * document, mode 0600, replaced atomically): e.g. a directory of the app's private files
+     * next to its store. `TrustStorage` (code 15) when the directory cannot be created.
+     */
+public static func dir(path: String)throws  -> TrustMemory  {
+    return try  FfiConverterTypeTrustMemory_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_trustmemory_dir(
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Memory of this process only, shared by every vault opened with this object (a vault
+     * reopened with it still refuses a rollback; a restart forgets).
+     */
+public static func inMemory() -> TrustMemory  {
+    return try!  FfiConverterTypeTrustMemory_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_constructor_trustmemory_in_memory(uniffiCallStatus
+    )
+})
+}
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrustMemory: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = TrustMemory
+
+    public static func lift(_ handle: UInt64) throws -> TrustMemory {
+        return TrustMemory(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: TrustMemory) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrustMemory {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TrustMemory, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustMemory_lift(_ handle: UInt64) throws -> TrustMemory {
+    return try FfiConverterTypeTrustMemory.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustMemory_lower(_ value: TrustMemory) -> UInt64 {
+    return FfiConverterTypeTrustMemory.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Storage the app implements (Kotlin/Swift) for its trust memory: small named documents (a few
+ * KiB each) that must survive restarts (a preferences store, a database table, the keychain…).
+ * Keep one per store and identity, private to the app.
+ */
+public protocol TrustStorage: AnyObject, Sendable {
+    
+    /**
+     * The document saved under `name`, or `null` when there is none.
+     */
+    func load(name: String) async throws  -> Data?
+    
+    /**
+     * Saves `bytes` under `name`, replacing what was there (atomically if the medium allows).
+     */
+    func save(name: String, bytes: Data) async throws 
+    
+}
+/**
+ * Storage the app implements (Kotlin/Swift) for its trust memory: small named documents (a few
+ * KiB each) that must survive restarts (a preferences store, a database table, the keychain…).
+ * Keep one per store and identity, private to the app.
+ */
+open class TrustStorageImpl: TrustStorage, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_truststorage(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_truststorage(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The document saved under `name`, or `null` when there is none.
+     */
+open func load(name: String)async throws  -> Data?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_truststorage_load(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionData.lift,
+            errorHandler: FfiConverterTypeTrustStorageError_lift
+        )
+}
+    
+    /**
+     * Saves `bytes` under `name`, replacing what was there (atomically if the medium allows).
+     */
+open func save(name: String, bytes: Data)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_truststorage_save(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterData.lower(bytes)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_void,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_void,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeTrustStorageError_lift
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceTrustStorage {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceTrustStorage = UniffiVTableCallbackInterfaceTrustStorage(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeTrustStorage.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface TrustStorage: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeTrustStorage.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface TrustStorage: handle missing in uniffiClone")
+            }
+        },
+        load: { (
+            uniffiHandle: UInt64,
+            name: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> Data? in
+                guard let uniffiObj = try? FfiConverterTypeTrustStorage.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.load(
+                     name: try FfiConverterString.lift(name)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: Data?) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterOptionData.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeTrustStorageError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        },
+        save: { (
+            uniffiHandle: UInt64,
+            name: RustBuffer,
+            bytes: RustBuffer,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteVoid,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeTrustStorage.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.save(
+                     name: try FfiConverterString.lift(name),
+                     bytes: try FfiConverterData.lift(bytes)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: ()) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultVoid(
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeTrustStorageError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceTrustStorage> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceTrustStorage>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitTrustStorage() {
+    uniffi_coffer_uniffi_fn_init_callback_vtable_truststorage(UniffiCallbackInterfaceTrustStorage.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrustStorage: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<TrustStorage>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = TrustStorage
+
+    public static func lift(_ handle: UInt64) throws -> TrustStorage {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return TrustStorageImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: TrustStorage) -> UInt64 {
+         if let rustImpl = value as? TrustStorageImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrustStorage {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TrustStorage, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustStorage_lift(_ handle: UInt64) throws -> TrustStorage {
+    return try FfiConverterTypeTrustStorage.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustStorage_lower(_ value: TrustStorage) -> UInt64 {
+    return FfiConverterTypeTrustStorage.lower(value)
+}
+
+
+
+
+
+
+/**
  * A vault opened on one device: an S3-style bucket of sealed, verified, versioned objects.
  * Every method is `suspend` in Kotlin and `async` in Swift; calls on one vault are serialized.
  */
@@ -3419,6 +3880,19 @@ public protocol VaultProtocol: AnyObject, Sendable {
     func setTags(key: Data, tags: [String: String]) async throws 
     
     /**
+     * Heads skipped by the last open or sync (not this vault's owner's, malformed, or moved),
+     * with the reason for each.
+     */
+    func skippedHeads() async  -> [SkippedHead]
+    
+    /**
+     * A short code of the vault state this device has seen (every writer's seq and head),
+     * `XXXX-XXXX-XXXX-XXXX`: compare it with another device's out of band after both synced;
+     * equal codes mean both see the same history.
+     */
+    func stateFingerprint() async  -> String
+    
+    /**
      * Takes in the other devices' changes (verifying every head) and publishes this device's.
      */
     func sync() async throws  -> SyncResult
@@ -3492,11 +3966,11 @@ open class Vault: VaultProtocol, @unchecked Sendable {
     /**
      * Opens vault `vault` as writer `device` in a local directory (created when missing).
      */
-public static func openDir(path: String, identity: Identity, vault: String, device: String, mode: OpenMode)async throws  -> Vault  {
+public static func openDir(path: String, identity: Identity, vault: String, device: String, mode: OpenMode, options: VaultOptions? = nil)async throws  -> Vault  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_coffer_uniffi_fn_constructor_vault_open_dir(FfiConverterString.lower(path),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode)
+                uniffi_coffer_uniffi_fn_constructor_vault_open_dir(FfiConverterString.lower(path),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode),FfiConverterOptionTypeVaultOptions.lower(options)
                 )
             },
             pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
@@ -3511,11 +3985,11 @@ public static func openDir(path: String, identity: Identity, vault: String, devi
      * Opens vault `vault` as writer `device` in an S3-compatible bucket. `Unsupported` in builds
      * without S3.
      */
-public static func openS3(settings: S3Settings, identity: Identity, vault: String, device: String, mode: OpenMode)async throws  -> Vault  {
+public static func openS3(settings: S3Settings, identity: Identity, vault: String, device: String, mode: OpenMode, options: VaultOptions? = nil)async throws  -> Vault  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_coffer_uniffi_fn_constructor_vault_open_s3(FfiConverterTypeS3Settings_lower(settings),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode)
+                uniffi_coffer_uniffi_fn_constructor_vault_open_s3(FfiConverterTypeS3Settings_lower(settings),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode),FfiConverterOptionTypeVaultOptions.lower(options)
                 )
             },
             pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
@@ -3530,11 +4004,11 @@ public static func openS3(settings: S3Settings, identity: Identity, vault: Strin
      * Opens vault `vault` as writer `device` on a [`CofferStore`] (a directory, S3 or a
      * transport, opened once and shared with share readers and inboxes).
      */
-public static func openStore(store: CofferStore, identity: Identity, vault: String, device: String, mode: OpenMode)async throws  -> Vault  {
+public static func openStore(store: CofferStore, identity: Identity, vault: String, device: String, mode: OpenMode, options: VaultOptions? = nil)async throws  -> Vault  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_coffer_uniffi_fn_constructor_vault_open_store(FfiConverterTypeCofferStore_lower(store),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode)
+                uniffi_coffer_uniffi_fn_constructor_vault_open_store(FfiConverterTypeCofferStore_lower(store),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode),FfiConverterOptionTypeVaultOptions.lower(options)
                 )
             },
             pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
@@ -3548,11 +4022,11 @@ public static func openStore(store: CofferStore, identity: Identity, vault: Stri
     /**
      * Opens vault `vault` as writer `device` over an app-provided transport.
      */
-public static func openTransport(transport: Transport, identity: Identity, vault: String, device: String, mode: OpenMode)async throws  -> Vault  {
+public static func openTransport(transport: Transport, identity: Identity, vault: String, device: String, mode: OpenMode, options: VaultOptions? = nil)async throws  -> Vault  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_coffer_uniffi_fn_constructor_vault_open_transport(FfiConverterTypeTransport_lower(transport),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode)
+                uniffi_coffer_uniffi_fn_constructor_vault_open_transport(FfiConverterTypeTransport_lower(transport),FfiConverterTypeIdentity_lower(identity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterTypeOpenMode_lower(mode),FfiConverterOptionTypeVaultOptions.lower(options)
                 )
             },
             pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
@@ -3948,6 +4422,49 @@ open func setTags(key: Data, tags: [String: String])async throws   {
             freeFunc: ffi_coffer_uniffi_rust_future_free_void,
             liftFunc: { $0 },
             errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * Heads skipped by the last open or sync (not this vault's owner's, malformed, or moved),
+     * with the reason for each.
+     */
+open func skippedHeads()async  -> [SkippedHead]  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_skipped_heads(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeSkippedHead.lift,
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * A short code of the vault state this device has seen (every writer's seq and head),
+     * `XXXX-XXXX-XXXX-XXXX`: compare it with another device's out of band after both synced;
+     * equal codes mean both see the same history.
+     */
+open func stateFingerprint()async  -> String  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_state_fingerprint(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: nil
+            
         )
 }
     
@@ -5487,6 +6004,75 @@ public func FfiConverterTypeSharedObjectInfo_lower(_ value: SharedObjectInfo) ->
 
 
 /**
+ * A head skipped by the last open or sync, and why (not this vault's owner's, malformed, moved).
+ */
+public struct SkippedHead: Equatable, Hashable {
+    /**
+     * The head-store name it was stored under.
+     */
+    public var writer: String
+    /**
+     * Why it was skipped.
+     */
+    public var reason: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The head-store name it was stored under.
+         */writer: String, 
+        /**
+         * Why it was skipped.
+         */reason: String) {
+        self.writer = writer
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SkippedHead: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSkippedHead: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SkippedHead {
+        return
+            try SkippedHead(
+                writer: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SkippedHead, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.writer, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSkippedHead_lift(_ buf: RustBuffer) throws -> SkippedHead {
+    return try FfiConverterTypeSkippedHead.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSkippedHead_lower(_ value: SkippedHead) -> RustBuffer {
+    return FfiConverterTypeSkippedHead.lower(value)
+}
+
+
+/**
  * What [`Vault::sync`] did.
  */
 public struct SyncResult: Equatable, Hashable {
@@ -5562,6 +6148,71 @@ public func FfiConverterTypeSyncResult_lift(_ buf: RustBuffer) throws -> SyncRes
 #endif
 public func FfiConverterTypeSyncResult_lower(_ value: SyncResult) -> RustBuffer {
     return FfiConverterTypeSyncResult.lower(value)
+}
+
+
+/**
+ * How a vault is opened (the optional last argument of every `Vault.open*`).
+ */
+public struct VaultOptions {
+    /**
+     * Where this device remembers what it saw of the vault, so that a store serving an older
+     * state (a rollback), a forked one or hiding a writer is refused with `Untrusted` (code 14),
+     * across restarts too. `null` (the default): memory of this open vault only, so a store can
+     * roll the device back across a restart. Use one per store and identity.
+     */
+    public var trust: TrustMemory?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where this device remembers what it saw of the vault, so that a store serving an older
+         * state (a rollback), a forked one or hiding a writer is refused with `Untrusted` (code 14),
+         * across restarts too. `null` (the default): memory of this open vault only, so a store can
+         * roll the device back across a restart. Use one per store and identity.
+         */trust: TrustMemory? = nil) {
+        self.trust = trust
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VaultOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVaultOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VaultOptions {
+        return
+            try VaultOptions(
+                trust: FfiConverterOptionTypeTrustMemory.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VaultOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeTrustMemory.write(value.trust, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVaultOptions_lift(_ buf: RustBuffer) throws -> VaultOptions {
+    return try FfiConverterTypeVaultOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVaultOptions_lower(_ value: VaultOptions) -> RustBuffer {
+    return FfiConverterTypeVaultOptions.lower(value)
 }
 
 
@@ -5792,6 +6443,31 @@ enum CofferError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What happened.
          */detail: String
     )
+    /**
+     * Code 14: the store served an older state of a writer than this device saw (rolled back),
+     * a different head at a seq it saw (forked), or no longer serves a writer it saw: do not
+     * trust the store's current state (see `VaultOptions.trust`).
+     */
+    case Untrusted(
+        /**
+         * Always 14.
+         */code: UInt32, 
+        /**
+         * Which writer, and the seqs seen and served.
+         */detail: String
+    )
+    /**
+     * Code 15: the device's trust memory (`TrustMemory`) could not be read or saved, or is
+     * damaged; nothing was refused or accepted on its account.
+     */
+    case TrustStorage(
+        /**
+         * Always 15.
+         */code: UInt32, 
+        /**
+         * What failed.
+         */detail: String
+    )
 
     
 
@@ -5870,6 +6546,14 @@ public struct FfiConverterTypeCofferError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf)
             )
         case 13: return .Internal(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 14: return .Untrusted(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 15: return .TrustStorage(
             code: try FfiConverterUInt32.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
@@ -5959,6 +6643,18 @@ public struct FfiConverterTypeCofferError: FfiConverterRustBuffer {
         
         case let .Internal(code,detail):
             writeInt(&buf, Int32(13))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Untrusted(code,detail):
+            writeInt(&buf, Int32(14))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .TrustStorage(code,detail):
+            writeInt(&buf, Int32(15))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
@@ -6494,6 +7190,92 @@ public func FfiConverterTypeTransportError_lower(_ value: TransportError) -> Rus
     return FfiConverterTypeTransportError.lower(value)
 }
 
+
+/**
+ * What an app's [`TrustStorage`] reports when it cannot load or save. Kotlin: throw
+ * `TrustStorageException.Failed("…")`; any other exception is taken the same way. The vault
+ * operation then fails with `TrustStorage` (code 15).
+ */
+public 
+enum TrustStorageError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The document could not be loaded or saved.
+     */
+    case Failed(
+        /**
+         * What the storage said.
+         */detail: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension TrustStorageError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrustStorageError: FfiConverterRustBuffer {
+    typealias SwiftType = TrustStorageError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrustStorageError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Failed(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TrustStorageError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Failed(detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustStorageError_lift(_ buf: RustBuffer) throws -> TrustStorageError {
+    return try FfiConverterTypeTrustStorageError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrustStorageError_lower(_ value: TrustStorageError) -> RustBuffer {
+    return FfiConverterTypeTrustStorageError.lower(value)
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -6713,6 +7495,30 @@ fileprivate struct FfiConverterOptionTypeShare: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeTrustMemory: FfiConverterRustBuffer {
+    typealias SwiftType = TrustMemory?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeTrustMemory.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeTrustMemory.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeListParams: FfiConverterRustBuffer {
     typealias SwiftType = ListParams?
 
@@ -6753,6 +7559,30 @@ fileprivate struct FfiConverterOptionTypePutParams: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypePutParams.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeVaultOptions: FfiConverterRustBuffer {
+    typealias SwiftType = VaultOptions?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeVaultOptions.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeVaultOptions.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -7003,6 +7833,31 @@ fileprivate struct FfiConverterSequenceTypeShareInfo: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeShareInfo.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSkippedHead: FfiConverterRustBuffer {
+    typealias SwiftType = [SkippedHead]
+
+    public static func write(_ value: [SkippedHead], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSkippedHead.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SkippedHead] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SkippedHead]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSkippedHead.read(from: &buf))
         }
         return seq
     }
@@ -7572,6 +8427,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_transport_enforces_conditions() != 47202) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_truststorage_load() != 1550) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_truststorage_save() != 34471) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id() != 34216) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7635,6 +8496,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_vault_set_tags() != 62017) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_vault_skipped_heads() != 50933) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_state_fingerprint() != 54642) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_vault_sync() != 36123) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7686,23 +8553,33 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_constructor_sharedreader_open() != 64891) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_constructor_trustmemory_custom() != 10669) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_trustmemory_dir() != 32533) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_trustmemory_in_memory() != 4732) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_constructor_s3credentials_new() != 17973) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_dir() != 8510) {
+    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_dir() != 65426) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_s3() != 64311) {
+    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_s3() != 33614) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_store() != 18271) {
+    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_store() != 17037) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_transport() != 24725) {
+    if (uniffi_coffer_uniffi_checksum_constructor_vault_open_transport() != 9369) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitTransport()
+    uniffiCallbackInitTrustStorage()
     return InitializationResult.ok
 }()
 

@@ -18,6 +18,8 @@ val CofferException.errorCode: UInt
         is CofferException.Store -> code
         is CofferException.Unsupported -> code
         is CofferException.Internal -> code
+        is CofferException.Untrusted -> code
+        is CofferException.TrustStorage -> code
     }
 
 /** Stores [data] under the UTF-8 [key]. */

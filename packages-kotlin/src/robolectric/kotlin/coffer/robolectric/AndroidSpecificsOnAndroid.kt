@@ -4,6 +4,7 @@
 package coffer.robolectric
 
 import android.os.Looper
+import coffer.CofferException
 import coffer.CofferStore
 import coffer.Identity
 import coffer.OpenMode
@@ -11,6 +12,7 @@ import coffer.ShareScope
 import coffer.Vault
 import coffer.cidRaw
 import coffer.android.cofferStoreDir
+import coffer.android.cofferTrustDir
 import coffer.android.inApp
 import coffer.android.openInApp
 import coffer.derive
@@ -30,6 +32,7 @@ import kotlinx.coroutines.runBlocking
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
 import org.junit.Test
 import org.junit.runner.RunWith
 import org.robolectric.RobolectricTestRunner
@@ -77,6 +80,33 @@ class AndroidSpecificsOnAndroid {
             val inbox = readInbox(CofferStore.inApp(app), bob)
             assertEquals(1, inbox.size)
             assertTrue(inbox[0].error ?: "", inbox[0].share != null)
+        }
+    }
+
+    /**
+     * openInApp keeps the trust memory in the app's files directory by default: after the store
+     * serves an older head (here: the head file put back to its earlier bytes), reopening fails
+     * with Untrusted (code 14) instead of showing the old state.
+     */
+    @Test
+    fun openInAppRemembersWhatItSawAcrossAReopen() {
+        assertEquals(File(app.filesDir, "coffer-trust"), app.cofferTrustDir)
+        val alice = Identity.generate()
+        runBlocking {
+            val vault = Vault.openInApp(app, alice, "diary", "phone", OpenMode.CREATE)
+            vault.put("today", "one".encodeToByteArray())
+            val head = File(app.cofferStoreDir, "heads/diary").listFiles()!!.single { !it.name.startsWith(".") }
+            val old = head.readBytes()
+            vault.put("today", "two".encodeToByteArray())
+            vault.close()
+            assertTrue("no trust files in ${app.cofferTrustDir}", app.cofferTrustDir.list()!!.isNotEmpty())
+            head.writeBytes(old)
+            try {
+                Vault.openInApp(app, alice, "diary", "phone", OpenMode.OPEN)
+                fail("a rolled-back store was opened")
+            } catch (e: CofferException.Untrusted) {
+                assertEquals(14u, e.code)
+            }
         }
     }
 

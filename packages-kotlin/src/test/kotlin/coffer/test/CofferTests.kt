@@ -171,6 +171,55 @@ suspend fun exerciseVault(open: suspend (device: String, mode: OpenMode) -> Vaul
     checkEq(1u, ie.code)
 }
 
+/** Trust storage an app could write (here a map; a real one would persist it, e.g. in a database). */
+class MapTrustStorage : TrustStorage {
+    val docs = ConcurrentHashMap<String, ByteArray>()
+    @Volatile var failing = false
+
+    override suspend fun load(name: String): ByteArray? {
+        if (failing) throw TrustStorageException.Failed("disk full")
+        return docs[name]
+    }
+
+    override suspend fun save(name: String, bytes: ByteArray) {
+        docs[name] = bytes
+    }
+}
+
+/**
+ * Opens a vault in a fresh directory store with [options] (given a directory for trust files),
+ * writes two versions, puts the first head file back under `heads/<vault>/` (what a hostile or
+ * restored store does), reopens with the same trust memory and returns the error, or `null` when
+ * the reopen served the old state.
+ */
+fun reopenAfterRollback(options: (File) -> VaultOptions?): CofferException? = runBlocking {
+    val store = tempDir("coffer-kt-store")
+    val trustDir = File(tempDir("coffer-kt-trust"), "trust")
+    val me = Identity.generate()
+    try {
+        val v = Vault.openDir(store.path, me, "notes", "phone", OpenMode.CREATE, options(trustDir))
+        v.put(b("note"), b("one"))
+        val head = File(store, "heads/notes").listFiles()!!.single { !it.name.startsWith(".") }
+        val old = head.readBytes()
+        v.put(b("note"), b("two"))
+        checkEq(19, v.stateFingerprint().length, "fingerprint XXXX-XXXX-XXXX-XXXX")
+        checkEq(0, v.skippedHeads().size, "skipped heads")
+        v.close()
+        head.writeBytes(old)
+        try {
+            val again = Vault.openDir(store.path, me, "notes", "phone", OpenMode.OPEN, options(trustDir))
+            checkBytes(b("one"), again.get(b("note")), "the rolled-back state")
+            again.close()
+            null
+        } catch (e: CofferException) {
+            e
+        }
+    } finally {
+        store.deleteRecursively()
+        trustDir.parentFile.deleteRecursively()
+    }
+}
+
 /** Every Kotlin test case (run on the JVM by [main] and on Android's classes by the Robolectric suite). */
 fun allTests(): Harness = Harness().also {
     coreTests(it)
@@ -431,6 +480,46 @@ fun coreTests(h: Harness) {
             checkBytes(b("ok"), dv.get(b("y")))
             dir.deleteRecursively()
         }
+    }
+
+    h.test("trust memory in a directory refuses a rollback across a reopen; without it the old state is served") {
+        val e = reopenAfterRollback { dir -> VaultOptions(trust = TrustMemory.dir(dir.path)) }
+        checkEq(14u, e!!.errorCode)
+        check(e is CofferException.Untrusted && e.message!!.contains("rolled it back")) { "$e" }
+        checkEq(null, reopenAfterRollback { null }, "no trust memory: no error (the documented default)")
+    }
+
+    h.test("an app's TrustStorage keeps the trust memory; its failures are TrustStorage (code 15)") {
+        val storage = MapTrustStorage()
+        val e = reopenAfterRollback { VaultOptions(trust = TrustMemory.custom(storage)) }
+        checkEq(14u, e!!.errorCode)
+        check(storage.docs.isNotEmpty()) { "nothing was saved in the app's storage" }
+        storage.failing = true
+        val f = expectThrows<CofferException.TrustStorage> {
+            runBlocking {
+                Vault.openDir(tempDir("coffer-kt-trust").path, Identity.generate(), "v", "a", OpenMode.CREATE,
+                    VaultOptions(trust = TrustMemory.custom(storage)))
+            }
+        }
+        checkEq(15u, f.code)
+        check(f.message!!.contains("disk full")) { "$f" }
+    }
+
+    h.test("README trust snippet: trust memory next to the store") {
+        val filesDir = tempDir("coffer-kt-files")
+        val me = Identity.generate()
+        runBlocking {
+            // snippet:kotlin-trust
+            // Keep what this device saw of the vault across restarts, next to the store:
+            val trust = TrustMemory.dir(File(filesDir, "coffer-trust").path)
+            val vault = Vault.openDir(File(filesDir, "coffer").path, me, "notes", "phone",
+                OpenMode.OPEN_OR_CREATE, VaultOptions(trust = trust))
+            // A store that serves an older state later throws CofferException.Untrusted (code 14).
+            // end snippet:kotlin-trust
+            vault.put(b("k"), b("v"))
+            check(File(filesDir, "coffer-trust").list()!!.isNotEmpty()) { "no trust files" }
+        }
+        filesDir.deleteRecursively()
     }
 
     h.test("error codes are the documented table") {
