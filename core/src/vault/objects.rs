@@ -460,7 +460,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             let needed: u64 = runs.iter().map(|r| r.end - r.start).sum();
             let whole_len = Outboard::size_for(m.sealed_len);
             if runs.len() > MAX_PROOF_REQUESTS || needed * 2 > whole_len {
-                let all = self.fetch_block(outboard).await?;
+                // The whole outboard: its size follows from the sealed length (over 4 MiB for
+                // objects over 1 GiB, so not the metadata cap).
+                let all = self.fetch_block_max(outboard, whole_len).await?;
                 for run in runs {
                     let piece = usize::try_from(run.start)
                         .ok()
