@@ -794,3 +794,148 @@ async fn a_range_of_an_object_over_one_gib_reads() {
         assert!(got == want, "range {range:?} differs");
     }
 }
+
+/// Blocks in a [`ReplicatedStore`], heads in another store: what an app composes to keep a
+/// vault's blocks on several backends.
+struct BlocksAndHeads {
+    blocks: ReplicatedStore,
+    heads: MemoryStore,
+}
+
+#[async_trait::async_trait]
+impl BlockStore for BlocksAndHeads {
+    async fn put(&self, cid: &coffer::block::Cid, bytes: Bytes) -> coffer::store::StoreResult<()> {
+        self.blocks.put(cid, bytes).await
+    }
+    async fn get(&self, cid: &coffer::block::Cid) -> coffer::store::StoreResult<Bytes> {
+        self.blocks.get(cid).await
+    }
+    async fn get_range(
+        &self,
+        cid: &coffer::block::Cid,
+        range: std::ops::Range<u64>,
+    ) -> coffer::store::StoreResult<Bytes> {
+        self.blocks.get_range(cid, range).await
+    }
+    async fn get_max(
+        &self,
+        cid: &coffer::block::Cid,
+        max_len: u64,
+    ) -> coffer::store::StoreResult<Bytes> {
+        self.blocks.get_max(cid, max_len).await
+    }
+    async fn has(&self, cid: &coffer::block::Cid) -> coffer::store::StoreResult<bool> {
+        self.blocks.has(cid).await
+    }
+    async fn delete(&self, cid: &coffer::block::Cid) -> coffer::store::StoreResult<()> {
+        self.blocks.delete(cid).await
+    }
+    async fn list(&self) -> coffer::store::StoreResult<Vec<coffer::block::Cid>> {
+        self.blocks.list().await
+    }
+    async fn delete_many(
+        &self,
+        cids: &[coffer::block::Cid],
+    ) -> coffer::store::StoreResult<Vec<(coffer::block::Cid, StoreError)>> {
+        self.blocks.delete_many(cids).await
+    }
+}
+
+#[async_trait::async_trait]
+impl HeadStore for BlocksAndHeads {
+    async fn read_heads(
+        &self,
+        vault: &str,
+    ) -> coffer::store::StoreResult<Vec<coffer::store::Head>> {
+        self.heads.read_heads(vault).await
+    }
+    async fn read_head(
+        &self,
+        vault: &str,
+        writer: &str,
+    ) -> coffer::store::StoreResult<Option<coffer::store::Head>> {
+        self.heads.read_head(vault, writer).await
+    }
+    async fn write_head(
+        &self,
+        vault: &str,
+        writer: &str,
+        bytes: Bytes,
+        condition: HeadCondition,
+    ) -> coffer::store::StoreResult<coffer::store::HeadVersion> {
+        self.heads.write_head(vault, writer, bytes, condition).await
+    }
+    fn conditional_writes(&self) -> coffer::store::ConditionalWrites {
+        self.heads.conditional_writes()
+    }
+    async fn probe_conditional_writes(
+        &self,
+    ) -> coffer::store::StoreResult<coffer::store::ConditionalWrites> {
+        self.heads.probe_conditional_writes().await
+    }
+}
+
+/// Space comes back on a replicated store: a prune deletes unreferenced blocks from every
+/// backend, and what is live stays on every backend.
+#[tokio::test]
+async fn a_prune_deletes_garbage_from_every_replica() {
+    use coffer::keys::Identity;
+    use coffer::vault::{GcTiming, PruneOptions, PutOptions, Vault};
+    let backends: Vec<Arc<FaultyStore<MemoryStore>>> = (0..3)
+        .map(|i| {
+            Arc::new(FaultyStore::new(
+                MemoryStore::new(),
+                FaultConfig {
+                    seed: i,
+                    fail_rate: 0.0,
+                    ..Default::default()
+                },
+            ))
+        })
+        .collect();
+    let store = Arc::new(BlocksAndHeads {
+        blocks: replicated(&backends, 3),
+        heads: MemoryStore::new(),
+    });
+    let mut v = Vault::create(store.clone(), Identity::generate(), "rep", "d")
+        .await
+        .unwrap();
+    v.set_gc_timing(GcTiming {
+        grace_ms: 0,
+        lease_ms: 60_000,
+        skew_ms: 1_000,
+        poll_ms: 5,
+    });
+    v.put(b"gone", vec![1; 50_000], PutOptions::default())
+        .await
+        .unwrap();
+    v.put(b"kept", vec![2; 50_000], PutOptions::default())
+        .await
+        .unwrap();
+    let gone: coffer::block::Cid = v.head(b"gone").await.unwrap().data.parse().unwrap();
+    let kept: coffer::block::Cid = v.head(b"kept").await.unwrap().data.parse().unwrap();
+    v.purge(b"gone").await.unwrap();
+    let report = v
+        .prune(
+            PruneOptions {
+                window_ms: 0,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(report.swept.blocks >= 1, "{report:?}");
+    assert_eq!(report.left.blocks, 0, "{report:?}");
+    for (i, b) in backends.iter().enumerate() {
+        assert!(
+            !b.has(&gone).await.unwrap(),
+            "backend {i} still holds the purged object"
+        );
+        assert!(
+            b.has(&kept).await.unwrap(),
+            "backend {i} lost the live object"
+        );
+    }
+    assert_eq!(v.get(b"kept").await.unwrap(), vec![2; 50_000]);
+}
