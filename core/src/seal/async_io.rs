@@ -134,6 +134,16 @@ impl<R: AsyncRead + Unpin> Input<R> {
                 if self.eof {
                     break;
                 }
+                if self.hold.direct(size - n) {
+                    // Straight into the caller's buffer (see the sync opener).
+                    let t = self.hold.unload(&mut buf[n..]);
+                    let k = self.reader.read(&mut buf[n + t..size]).await?;
+                    if k == 0 {
+                        self.eof = true;
+                    }
+                    n += self.hold.settle(&buf[n..n + t + k]);
+                    continue;
+                }
                 let want = (size - n + TRAILER_LEN).max(1 << 16);
                 self.chunk.resize(want, 0);
                 let k = self.reader.read(&mut self.chunk).await?;

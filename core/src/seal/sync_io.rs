@@ -198,6 +198,23 @@ impl<R: Read> Input<R> {
                 if self.eof {
                     break;
                 }
+                if self.hold.direct(buf.len() - n) {
+                    // Straight into the caller's buffer, after the bytes still held back: no
+                    // copy through the hold buffer for the bulk of the object.
+                    let t = self.hold.unload(&mut buf[n..]);
+                    let k = loop {
+                        match self.inner.read(&mut buf[n + t..]) {
+                            Ok(k) => break k,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    };
+                    if k == 0 {
+                        self.eof = true;
+                    }
+                    n += self.hold.settle(&buf[n..n + t + k]);
+                    continue;
+                }
                 let want = (buf.len() - n + TRAILER_LEN).max(1 << 16);
                 self.chunk.resize(want, 0);
                 let k = loop {

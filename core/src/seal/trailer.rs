@@ -120,6 +120,9 @@ impl Hashing {
     }
 }
 
+/// The least useful read straight into a caller's buffer (smaller reads go through the buffer).
+const DIRECT_MIN: usize = 512;
+
 /// Bytes read from a sealed object, with the last `hold` bytes kept back until the input ends
 /// (the trailer), and everything released hashed (for `R'` and the object's root).
 pub(crate) struct HoldBack {
@@ -163,6 +166,38 @@ impl HoldBack {
             self.start = 0;
         }
         self.buf.extend_from_slice(data);
+    }
+
+    /// Whether a caller's buffer with `room` bytes free is worth reading the input straight into
+    /// (see [`HoldBack::unload`]): nothing is releasable from the buffer, and the room holds the
+    /// pending bytes, the held-back tail and a useful read besides.
+    pub(crate) fn direct(&self, room: usize) -> bool {
+        self.releasable() == 0 && room >= self.buffered() + self.hold + DIRECT_MIN
+    }
+
+    /// Moves the pending bytes (fewer than the held-back length when [`HoldBack::direct`]) to
+    /// the start of `dst`; returns how many. The caller reads the input into `dst` right after
+    /// them and hands the whole to [`HoldBack::settle`].
+    pub(crate) fn unload(&mut self, dst: &mut [u8]) -> usize {
+        let pending = &self.buf[self.start..];
+        let t = pending.len();
+        dst[..t].copy_from_slice(pending);
+        self.buf.clear();
+        self.start = 0;
+        t
+    }
+
+    /// `bytes` is what [`HoldBack::unload`] moved out followed by fresh input, in order: releases
+    /// all but its last `hold` bytes in place (hashed and counted, as [`HoldBack::take`] does)
+    /// and keeps those back. Returns how many bytes at the start of `bytes` were released.
+    pub(crate) fn settle(&mut self, bytes: &[u8]) -> usize {
+        let n = bytes.len().saturating_sub(self.hold);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&bytes[..n]);
+        }
+        self.released += n as u64;
+        self.buf.extend_from_slice(&bytes[n..]);
+        n
     }
 
     /// How many bytes could be released now (all but the held-back tail).
