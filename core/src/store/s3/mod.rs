@@ -127,6 +127,24 @@ pub struct S3Store {
 }
 
 impl S3Store {
+    /// GetObject of `cid`'s block: the answer and the block's object key (`NotFound` names
+    /// the CID). The body is not read yet.
+    async fn get_block_object(
+        &self,
+        cid: &Cid,
+    ) -> StoreResult<(aws_sdk_s3::operation::get_object::GetObjectOutput, String)> {
+        let key = self.block_key(cid);
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| not_found_as_cid(map_sdk_error(e, &key), cid))?;
+        Ok((out, key))
+    }
+
     /// Builds the client (loading the AWS environment/profile when no credentials are given).
     /// No request is made; use [`S3Store::check_bucket`] to test the connection.
     pub async fn connect(config: S3Config) -> StoreResult<Self> {
@@ -359,15 +377,7 @@ impl BlockStore for S3Store {
     }
 
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
-        let key = self.block_key(cid);
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| not_found_as_cid(map_sdk_error(e, &key), cid))?;
+        let (out, key) = self.get_block_object(cid).await?;
         let body = out
             .body
             .collect()
@@ -379,15 +389,7 @@ impl BlockStore for S3Store {
     /// Refuses a `Content-Length` over `max_len` before reading, then reads the body with the
     /// same cap (a server may send no length, or a wrong one).
     async fn get_max(&self, cid: &Cid, max_len: u64) -> StoreResult<Bytes> {
-        let key = self.block_key(cid);
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| not_found_as_cid(map_sdk_error(e, &key), cid))?;
+        let (out, key) = self.get_block_object(cid).await?;
         let declared = declared_len(out.content_length());
         if let Some(len) = declared {
             check_max(cid, len, max_len)?;
@@ -580,15 +582,7 @@ impl BlockStore for S3Store {
     }
 
     async fn get_stream(&self, cid: &Cid) -> StoreResult<ByteStream> {
-        let key = self.block_key(cid);
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-            .map_err(|e| not_found_as_cid(map_sdk_error(e, &key), cid))?;
+        let (out, key) = self.get_block_object(cid).await?;
         // Never more than the declared length (S3 always declares it; hyper also enforces it).
         let limit = declared_len(out.content_length());
         let cid = *cid;
