@@ -10,7 +10,9 @@ use hpke::{Kem as _, Serializable};
 use serde_json::{Value, json};
 
 use crate::block;
-use crate::keys::{Identity, KemX25519, KeyError, PassphraseParams, Recipient, WALLET_MESSAGE};
+use crate::keys::{
+    Identity, KemX25519, KemXWing, KeyError, PassphraseParams, Recipient, WALLET_MESSAGE,
+};
 use crate::seal::{self, FixedRng, Header, SealOptions};
 
 fn vectors_dir() -> PathBuf {
@@ -537,6 +539,165 @@ fn cid_vectors() {
         json!({
             "description": "CIDv1 with the blake3 multihash (0x1e, 32 bytes): raw (0x55) and dag-cbor (0x71), base32 lower-case multibase 'b'. Kubo prints the same CID for `ipfs block put --cid-codec raw --mhtype blake3` (checked by the IPFS transport tests)",
             "vectors": out,
+        }),
+    );
+}
+
+/// X-Wing itself, through the hpke crate's KEM as coffer calls it: the draft's key pairs and
+/// encapsulations (`test-vectors/xwing-draft.json`, external).
+#[test]
+fn xwing_draft_known_answers() {
+    use hpke::Deserializable;
+    let file = load("xwing-draft.json");
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(!vectors.is_empty());
+    for v in vectors {
+        let sk = <KemXWing as hpke::Kem>::PrivateKey::from_bytes(&hexs(&v["sk"])).unwrap();
+        let pk = KemXWing::sk_to_pk(&sk);
+        assert_eq!(pk.to_bytes().as_slice(), hexs(&v["pk"]).as_slice(), "pk");
+        let mut rng = FixedRng::new(hexs(&v["eseed"]));
+        let (enc, mut ctx) = hpke::setup_sender_with_rng::<
+            hpke::aead::AesGcm256,
+            hpke::kdf::HkdfSha256,
+            KemXWing,
+        >(&hpke::OpModeS::Base, &pk, b"coffer/v2/file-key", &mut rng)
+        .unwrap();
+        assert_eq!(enc.to_bytes().as_slice(), hexs(&v["ct"]).as_slice(), "ct");
+        // The receiver derives the same context from the draft's ciphertext.
+        let ct = ctx.seal(b"file key", b"").unwrap();
+        let mut rx =
+            hpke::setup_receiver::<hpke::aead::AesGcm256, hpke::kdf::HkdfSha256, KemXWing>(
+                &hpke::OpModeR::Base,
+                &sk,
+                &<KemXWing as hpke::Kem>::EncappedKey::from_bytes(&hexs(&v["ct"])).unwrap(),
+                b"coffer/v2/file-key",
+            )
+            .unwrap();
+        assert_eq!(rx.open(&ct, b"").unwrap(), b"file key");
+    }
+}
+
+/// One post-quantum or did:key case: who an object is sealed to (by seed number and form).
+#[derive(Clone, Copy)]
+enum Form {
+    Classic(u8),
+    PostQuantum(u8),
+    DidKey(u8),
+}
+
+struct PqCase {
+    name: &'static str,
+    to: &'static [Form],
+    signer: Option<u8>,
+    len: usize,
+    segment_log2: u8,
+}
+
+const PQ_CASES: &[PqCase] = &[
+    PqCase {
+        name: "post-quantum recipient",
+        to: &[Form::PostQuantum(1)],
+        signer: None,
+        len: 100,
+        segment_log2: 10,
+    },
+    PqCase {
+        name: "mixed: post-quantum, classic and did:key recipients, signed",
+        to: &[Form::PostQuantum(1), Form::Classic(2), Form::DidKey(3)],
+        signer: Some(2),
+        len: 3000,
+        segment_log2: 10,
+    },
+];
+
+fn form_recipient(f: Form) -> (u8, Recipient) {
+    match f {
+        Form::Classic(n) => (n, Identity::from_seed(&seed(n)).recipient().clone()),
+        Form::PostQuantum(n) => (
+            n,
+            Identity::from_seed(&seed(n))
+                .post_quantum_recipient()
+                .clone(),
+        ),
+        Form::DidKey(n) => (
+            n,
+            Recipient::from_did_key(&Identity::from_seed(&seed(n)).did_key()).unwrap(),
+        ),
+    }
+}
+
+/// Post-quantum recipients, did:key forms and objects sealed to them
+/// (`test-vectors/post-quantum.json`, `docs/FORMAT.md` §1–3).
+#[test]
+fn post_quantum_and_did_key_vectors() {
+    let mut ids = Vec::new();
+    for n in 1..=3u8 {
+        let id = Identity::from_seed(&seed(n));
+        let pq = id.post_quantum_recipient();
+        let did = id.did_key();
+        let from_did = Recipient::from_did_key(&did).unwrap();
+        ids.push(json!({
+            "seed": hex::encode(seed(n)),
+            "xwing_public": hex::encode(pq.xwing_public_key().unwrap()),
+            "recipient_pq": pq.to_string(),
+            "did_key": did,
+            "did_x25519_public": hex::encode(from_did.kem_public_key()),
+        }));
+        assert_eq!(&pq.to_string().parse::<Recipient>().unwrap(), pq);
+        assert_eq!(did.parse::<Recipient>().unwrap(), from_did);
+        assert!(from_did.same_identity(id.recipient()) && pq.same_identity(id.recipient()));
+    }
+    let mut sealed_out = Vec::new();
+    for (k, case) in PQ_CASES.iter().enumerate() {
+        let to: Vec<(u8, Recipient)> = case.to.iter().map(|f| form_recipient(*f)).collect();
+        let mut opts = SealOptions::new(to.iter().map(|(_, r)| r.clone()).collect())
+            .segment_size_log2(case.segment_log2);
+        if let Some(s) = case.signer {
+            opts = opts.signed_by(&Identity::from_seed(&seed(s)));
+        }
+        // file key and salt, then per stanza: X-Wing's 64 bytes of encapsulation randomness or
+        // an X25519 ikmE (32).
+        let need: usize = 64
+            + to.iter()
+                .map(|(_, r)| if r.is_post_quantum() { 64 } else { 32 })
+                .sum::<usize>();
+        let randomness: Vec<u8> = (0..need)
+            .map(|i| (i as u8).wrapping_mul(11).wrapping_add(k as u8))
+            .collect();
+        let pt = plaintext(case.len);
+        let sealed =
+            seal::seal_to_vec_with_rng(&opts, &pt, &mut FixedRng::new(randomness.clone())).unwrap();
+        for (n, _) in &to {
+            let opened = seal::open_to_vec(&Identity::from_seed(&seed(*n)), &sealed).unwrap();
+            assert_eq!(opened.plaintext, pt);
+            if let Some(s) = case.signer {
+                let signer = Identity::from_seed(&seed(s));
+                assert!(
+                    opened
+                        .signer
+                        .as_ref()
+                        .unwrap()
+                        .same_identity(signer.recipient())
+                );
+            }
+        }
+        sealed_out.push(json!({
+            "name": case.name,
+            "recipients": to.iter().map(|(_, r)| r.to_string()).collect::<Vec<_>>(),
+            "recipient_seeds": to.iter().map(|(n, _)| hex::encode(seed(*n))).collect::<Vec<_>>(),
+            "signer_seed": case.signer.map(|s| hex::encode(seed(s))),
+            "segment_log2": case.segment_log2,
+            "randomness": hex::encode(&randomness),
+            "plaintext": hex::encode(&pt),
+            "sealed": hex::encode(&sealed),
+        }));
+    }
+    check_or_write(
+        "post-quantum.json",
+        json!({
+            "description": "post-quantum hybrid recipients (X-Wing) and did:key forms (docs/FORMAT.md §1, §2.1-2.2, §3.2): seed -> X-Wing public key, cofferpq1 text, did:key and the X25519 key a did:key seals to; then objects sealed with the given randomness (file key 32, salt 32, then per stanza 64 bytes of X-Wing encapsulation randomness or a 32-byte X25519 ikmE)",
+            "identities": ids,
+            "sealed": sealed_out,
         }),
     );
 }

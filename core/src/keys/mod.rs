@@ -6,7 +6,14 @@
 //! error and never a different key:
 //!
 //! - recipient: `coffer1…` (lower case, 117 characters);
-//! - identity: `COFFER-SECRET-KEY-1…` (upper case, 71 characters).
+//! - post-quantum hybrid recipient: `cofferpq1…` (lower case, 2,065 characters): the same keys
+//!   plus an X-Wing (ML-KEM-768 + X25519) public key; objects sealed to it wrap their key with
+//!   X-Wing only ([`Identity::post_quantum_recipient`]);
+//! - `did:key:z6Mk…`: the Ed25519 key as a W3C `did:key`; sealing to it uses the X25519 key
+//!   derived from the Ed25519 key by the birational map, as the did:key method specifies
+//!   ([`Recipient::to_did_key`]);
+//! - identity: `COFFER-SECRET-KEY-1…` (upper case, 71 characters). Every identity can open all
+//!   three recipient forms: the X-Wing and the did:key keys derive from the same seed.
 //!
 //! An identity can also be derived from what a user already has: a passphrase and an account
 //! name ([`Identity::from_passphrase`], Argon2id) or an Ethereum wallet's signature of
@@ -25,9 +32,11 @@
 //! ```
 
 mod derive;
+mod did;
 mod text;
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use ed25519_dalek::Signer as _;
 use hkdf::Hkdf;
@@ -42,6 +51,13 @@ pub use text::IDENTITY_FILE_HEADER;
 pub(crate) type KemX25519 = hpke::kem::X25519HkdfSha256;
 type KemPrivateKey = <KemX25519 as hpke::Kem>::PrivateKey;
 pub(crate) type KemPublicKey = <KemX25519 as hpke::Kem>::PublicKey;
+/// The post-quantum hybrid KEM: X-Wing (ML-KEM-768 + X25519), HPKE KEM id 0x647a.
+pub(crate) type KemXWing = hpke::kem::XWing;
+pub(crate) type XWingPrivateKey = <KemXWing as hpke::Kem>::PrivateKey;
+pub(crate) type XWingPublicKey = <KemXWing as hpke::Kem>::PublicKey;
+
+/// Length of an X-Wing public (encapsulation) key.
+pub const XWING_PUBLIC_KEY_LEN: usize = 1216;
 
 /// Length of an identity seed.
 pub const SEED_LEN: usize = 32;
@@ -51,6 +67,7 @@ pub const SIGNATURE_LEN: usize = 64;
 const SEED_SALT: &[u8] = b"coffer/v1/identity";
 const INFO_X25519: &[u8] = b"coffer/v1/identity/x25519";
 const INFO_ED25519: &[u8] = b"coffer/v1/identity/ed25519";
+const INFO_XWING: &[u8] = b"coffer/v2/identity/xwing";
 
 /// What can go wrong with keys and their text forms.
 ///
@@ -146,10 +163,16 @@ pub enum KeyError {
 }
 
 /// A public recipient: who can receive sealed objects and whose signatures can be checked.
+///
+/// Three kinds share this type: a classic recipient (X25519 + Ed25519), a post-quantum hybrid
+/// one (the same plus an X-Wing key; objects sealed to it are wrapped with X-Wing only), and one
+/// parsed from a `did:key` (its X25519 key is the Ed25519 key's Montgomery form). Equality is
+/// exact; [`Recipient::same_identity`] compares who signs.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Recipient {
     kem: [u8; 32],
     verifying: [u8; 32],
+    pq: Option<Arc<[u8; XWING_PUBLIC_KEY_LEN]>>,
 }
 
 impl Recipient {
@@ -171,10 +194,84 @@ impl Recipient {
         Ok(Self {
             kem: kem_public,
             verifying: ed25519_public,
+            pq: None,
         })
     }
 
-    /// The 64 bytes `x25519_public || ed25519_public`.
+    /// A post-quantum hybrid recipient: `classic`'s keys plus an X-Wing public key. Objects
+    /// sealed to it wrap their file key with X-Wing only.
+    pub fn with_xwing(classic: &Recipient, xwing_public: &[u8]) -> Result<Self, KeyError> {
+        let key: [u8; XWING_PUBLIC_KEY_LEN] =
+            xwing_public.try_into().map_err(|_| KeyError::InvalidKey {
+                kind: "post-quantum recipient",
+                reason: "an X-Wing public key is 1216 bytes",
+            })?;
+        XWingPublicKey::from_bytes(&key).map_err(|_| KeyError::InvalidKey {
+            kind: "post-quantum recipient",
+            reason: "the X-Wing public key is not valid (its ML-KEM-768 key is malformed)",
+        })?;
+        Ok(Self {
+            kem: classic.kem,
+            verifying: classic.verifying,
+            pq: Some(Arc::new(key)),
+        })
+    }
+
+    /// Whether objects sealed to this recipient wrap their key with X-Wing (post-quantum hybrid).
+    pub fn is_post_quantum(&self) -> bool {
+        self.pq.is_some()
+    }
+
+    /// The X-Wing public key of a post-quantum recipient.
+    pub fn xwing_public_key(&self) -> Option<&[u8; XWING_PUBLIC_KEY_LEN]> {
+        self.pq.as_deref()
+    }
+
+    /// The classic form of this recipient (its X25519 and Ed25519 keys, no X-Wing key).
+    pub fn classic(&self) -> Recipient {
+        Recipient {
+            kem: self.kem,
+            verifying: self.verifying,
+            pq: None,
+        }
+    }
+
+    /// Whether `other` is the same signer: the same Ed25519 key. A recipient's classic,
+    /// post-quantum and `did:key` forms are the same identity; signature checks compare this.
+    pub fn same_identity(&self, other: &Recipient) -> bool {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            &self.verifying[..],
+            &other.verifying[..],
+        ))
+    }
+
+    /// The recipient's Ed25519 key as a W3C `did:key` (`did:key:z6Mk…`). Parsing it back gives
+    /// a recipient whose X25519 key is derived from the Ed25519 key (the did:key method's key
+    /// agreement key), which the same identity opens; the X-Wing key, if any, is not carried.
+    pub fn to_did_key(&self) -> String {
+        did::encode(&self.verifying)
+    }
+
+    /// Parses a `did:key` of an Ed25519 key (multicodec 0xed): the recipient's X25519 key is the
+    /// Montgomery form of the Ed25519 key, as the did:key method derives its key agreement key.
+    pub fn from_did_key(text: &str) -> Result<Self, KeyError> {
+        let ed = did::decode(text)?;
+        let verifying =
+            ed25519_dalek::VerifyingKey::from_bytes(&ed).map_err(|_| KeyError::InvalidKey {
+                kind: "did:key",
+                reason: "the Ed25519 public key is not a curve point",
+            })?;
+        if verifying.is_weak() {
+            return Err(KeyError::InvalidKey {
+                kind: "did:key",
+                reason: "the Ed25519 public key has small order",
+            });
+        }
+        Self::from_keys(verifying.to_montgomery().to_bytes(), ed)
+    }
+
+    /// The 64 bytes `x25519_public || ed25519_public` (a post-quantum recipient's X-Wing key is
+    /// not included: see [`Recipient::xwing_public_key`]).
     pub fn to_bytes(&self) -> [u8; 64] {
         let mut out = [0u8; 64];
         out[..32].copy_from_slice(&self.kem);
@@ -205,6 +302,12 @@ impl Recipient {
         KemPublicKey::from_bytes(&self.kem).expect("validated when the recipient was built")
     }
 
+    pub(crate) fn xwing_hpke_public_key(&self) -> Option<XWingPublicKey> {
+        self.pq
+            .as_deref()
+            .map(|k| XWingPublicKey::from_bytes(k).expect("validated when the recipient was built"))
+    }
+
     /// Verifies an Ed25519 signature by this recipient over `message` (strict verification:
     /// rejects malleable and small-order encodings).
     pub fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
@@ -218,7 +321,11 @@ impl Recipient {
 
 impl fmt::Display for Recipient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&text::encode_recipient(self))
+        if self.pq.is_some() {
+            f.write_str(&text::encode_pq_recipient(self))
+        } else {
+            f.write_str(&text::encode_recipient(self))
+        }
     }
 }
 
@@ -230,8 +337,16 @@ impl fmt::Debug for Recipient {
 
 impl std::str::FromStr for Recipient {
     type Err = KeyError;
+    /// Accepts `coffer1…`, `cofferpq1…` and `did:key:z6Mk…`.
     fn from_str(s: &str) -> Result<Self, KeyError> {
-        text::decode_recipient(s)
+        let t = s.trim();
+        if t.starts_with("did:") {
+            Self::from_did_key(t)
+        } else if t.len() > 9 && t[..9].eq_ignore_ascii_case("cofferpq1") {
+            text::decode_pq_recipient(t)
+        } else {
+            text::decode_recipient(t)
+        }
     }
 }
 
@@ -243,6 +358,10 @@ pub struct Identity {
     kem_secret: KemPrivateKey,
     signing: ed25519_dalek::SigningKey,
     recipient: Recipient,
+    /// Derived on first use (ML-KEM key generation costs more than the rest together).
+    xwing: OnceLock<(XWingPrivateKey, Recipient)>,
+    /// The X25519 key of the Ed25519 key's Montgomery form (did:key), derived on first use.
+    did_kem: OnceLock<KemPrivateKey>,
 }
 
 impl Identity {
@@ -268,18 +387,65 @@ impl Identity {
         let recipient = Recipient {
             kem: kem_public.to_bytes().into(),
             verifying: signing.verifying_key().to_bytes(),
+            pq: None,
         };
         Self {
             seed: Zeroizing::new(*seed),
             kem_secret,
             signing,
             recipient,
+            xwing: OnceLock::new(),
+            did_kem: OnceLock::new(),
         }
     }
 
-    /// The public side of this identity.
+    /// The public side of this identity (classic form).
     pub fn recipient(&self) -> &Recipient {
         &self.recipient
+    }
+
+    /// The post-quantum hybrid form of this identity's recipient (`cofferpq1…`): objects sealed
+    /// to it wrap their key with X-Wing (ML-KEM-768 + X25519). The X-Wing key derives from the
+    /// same seed (`docs/FORMAT.md` §1), so no new secret needs to be kept.
+    pub fn post_quantum_recipient(&self) -> &Recipient {
+        &self.xwing_keys().1
+    }
+
+    /// This identity as a `did:key` (its Ed25519 key).
+    pub fn did_key(&self) -> String {
+        self.recipient.to_did_key()
+    }
+
+    fn xwing_keys(&self) -> &(XWingPrivateKey, Recipient) {
+        self.xwing.get_or_init(|| {
+            let hk = Hkdf::<Sha256>::new(Some(SEED_SALT), self.seed.as_ref());
+            let mut ikm = Zeroizing::new([0u8; 32]);
+            hk.expand(INFO_XWING, ikm.as_mut())
+                .expect("32 bytes is a valid HKDF-SHA256 output length");
+            let (sk, pk) = KemXWing::derive_keypair(ikm.as_ref());
+            let mut pk_bytes = [0u8; XWING_PUBLIC_KEY_LEN];
+            pk_bytes.copy_from_slice(&pk.to_bytes());
+            let recipient = Recipient {
+                kem: self.recipient.kem,
+                verifying: self.recipient.verifying,
+                pq: Some(Arc::new(pk_bytes)),
+            };
+            (sk, recipient)
+        })
+    }
+
+    pub(crate) fn xwing_secret_key(&self) -> &XWingPrivateKey {
+        &self.xwing_keys().0
+    }
+
+    /// The X25519 secret of the did:key form: the Ed25519 secret scalar (RFC 8032's expanded
+    /// first half), which X25519 clamps.
+    pub(crate) fn did_kem_secret_key(&self) -> &KemPrivateKey {
+        self.did_kem.get_or_init(|| {
+            let scalar = Zeroizing::new(self.signing.to_scalar_bytes());
+            KemPrivateKey::from_bytes(scalar.as_ref())
+                .expect("any 32 bytes are an X25519 secret key")
+        })
     }
 
     /// The secret text form `COFFER-SECRET-KEY-1…`. Treat it like a password.
@@ -331,6 +497,8 @@ impl Clone for Identity {
             kem_secret: self.kem_secret.clone(),
             signing: self.signing.clone(),
             recipient: self.recipient.clone(),
+            xwing: self.xwing.clone(),
+            did_kem: self.did_kem.clone(),
         }
     }
 }
@@ -449,5 +617,99 @@ mod tests {
         assert!(!id.recipient().verify(b"hellO", &sig));
         let other = Identity::from_seed(&[10u8; 32]);
         assert!(!other.recipient().verify(b"hello", &sig));
+    }
+
+    /// The did:key method's own example: an Ed25519 key and the X25519 key agreement key it
+    /// derives (publicKeyBase58 of both, from the did:key test suite).
+    #[test]
+    fn did_key_matches_the_method_example() {
+        let did = "did:key:z6MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7th";
+        let r = Recipient::from_did_key(did).unwrap();
+        let b58 = |b: &[u8]| multibase::encode(multibase::Base::Base58Btc, b)[1..].to_string();
+        assert_eq!(
+            b58(r.ed25519_public_key()),
+            "8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K"
+        );
+        assert_eq!(
+            b58(r.kem_public_key()),
+            "79CXkde3j8TNuMXxPdV7nLUrT2g7JAEjH5TreyVY7GEZ"
+        );
+        assert_eq!(r.to_did_key(), did);
+        assert_eq!(did.parse::<Recipient>().unwrap(), r);
+    }
+
+    #[test]
+    fn bad_did_keys_are_refused_with_typed_errors() {
+        // An X25519 did:key (multicodec 0xec) is not an Ed25519 one.
+        let x25519 = "did:key:z6LShLeXRTzevtwcfehaGEzCMyL3bNsAeKCwcqwJxyCo63yE";
+        assert!(matches!(
+            Recipient::from_did_key(x25519),
+            Err(KeyError::InvalidKey { .. })
+        ));
+        for bad in [
+            "did:key:",
+            "did:web:example.com",
+            "did:key:f6MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7th",
+            "did:key:z6MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7t0",
+            "did:key:z6MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7",
+            "did:key:z16MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7th",
+        ] {
+            assert!(bad.parse::<Recipient>().is_err(), "{bad} accepted");
+        }
+        let long = format!("did:key:z{}", "1".repeat(200));
+        assert!(long.parse::<Recipient>().is_err());
+    }
+
+    #[test]
+    fn post_quantum_recipients_round_trip_and_keep_the_signer() {
+        let id = Identity::from_seed(&[5u8; 32]);
+        let pq = id.post_quantum_recipient().clone();
+        assert!(pq.is_post_quantum() && !id.recipient().is_post_quantum());
+        let text = pq.to_string();
+        assert!(text.starts_with("cofferpq1"), "{text}");
+        assert_eq!(text.len(), 2065);
+        let back: Recipient = text.parse().unwrap();
+        assert_eq!(back, pq);
+        assert_eq!(&back.classic(), id.recipient());
+        assert!(back.same_identity(id.recipient()));
+        assert_ne!(&back, id.recipient(), "equality is exact");
+        // Upper case is the same key, as Bech32 allows.
+        assert_eq!(text.to_uppercase().parse::<Recipient>().unwrap(), pq);
+        // The same seed gives the same X-Wing key.
+        let again = Identity::from_seed(&[5u8; 32]);
+        assert_eq!(again.post_quantum_recipient(), &pq);
+        assert_ne!(
+            Identity::from_seed(&[6u8; 32]).post_quantum_recipient(),
+            &pq
+        );
+    }
+
+    #[test]
+    fn post_quantum_typos_and_bad_keys_are_refused() {
+        let pq = Identity::from_seed(&[5u8; 32])
+            .post_quantum_recipient()
+            .to_string();
+        let alphabet: Vec<char> = "qpzry9x8gf2tvdw0s3jn54khce6mua7l".chars().collect();
+        // Every position, one substitution each (the full grid is 2,056 × 31 parses).
+        for pos in "cofferpq1".len()..pq.len() {
+            let mut t: Vec<char> = pq.chars().collect();
+            let c = alphabet[(pos * 7) % alphabet.len()];
+            if t[pos] == c {
+                continue;
+            }
+            t[pos] = c;
+            let typo: String = t.into_iter().collect();
+            assert!(typo.parse::<Recipient>().is_err(), "typo at {pos} accepted");
+        }
+        // Cut short.
+        assert!(pq[..pq.len() - 10].parse::<Recipient>().is_err());
+        // An X-Wing key whose ML-KEM part is not reduced mod q is refused.
+        let classic = Identity::from_seed(&[5u8; 32]).recipient().clone();
+        let bad = [0xffu8; XWING_PUBLIC_KEY_LEN];
+        assert!(matches!(
+            Recipient::with_xwing(&classic, &bad),
+            Err(KeyError::InvalidKey { .. })
+        ));
+        assert!(Recipient::with_xwing(&classic, &bad[..100]).is_err());
     }
 }

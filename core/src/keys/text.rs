@@ -3,7 +3,7 @@
 use bech32::primitives::decode::{
     CheckedHrpstring, CheckedHrpstringError, UncheckedHrpstringError,
 };
-use bech32::{Bech32m, Hrp};
+use bech32::{Bech32m, Checksum, Hrp};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{KeyError, Recipient, SEED_LEN};
@@ -16,6 +16,28 @@ const IDENTITY_HRP: &str = "coffer-secret-key-";
 const RECIPIENT_PREFIX: &str = "coffer1";
 const IDENTITY_PREFIX: &str = "COFFER-SECRET-KEY-1";
 const KEY_VERSION: u8 = 1;
+const PQ_RECIPIENT_HRP: &str = "cofferpq";
+const PQ_RECIPIENT_PREFIX: &str = "cofferpq1";
+
+/// Bech32m without its 1023-character limit, for post-quantum recipients (2,065 characters):
+/// the same generator and constant, so the checksum is still 30 bits; its guarantee of detecting
+/// any 4 substitutions holds only up to 1023 characters, beyond which a random typo goes
+/// undetected with probability 2^-30. age's `age1pq` recipients do the same.
+enum Bech32mLong {}
+
+impl Checksum for Bech32mLong {
+    type MidstateRepr = u32;
+    const CODE_LENGTH: usize = 4096;
+    const CHECKSUM_LENGTH: usize = 6;
+    const GENERATOR_SH: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
+    const TARGET_RESIDUE: u32 = 0x2bc8_30a3;
+}
 
 pub(super) fn encode_recipient(r: &Recipient) -> String {
     let mut data = Vec::with_capacity(65);
@@ -46,6 +68,47 @@ pub(super) fn decode_recipient(s: &str) -> Result<Recipient, KeyError> {
         });
     }
     Recipient::from_bytes(key)
+}
+
+pub(super) fn encode_pq_recipient(r: &Recipient) -> String {
+    let pq = r
+        .xwing_public_key()
+        .expect("only post-quantum recipients are encoded this way");
+    let mut data = Vec::with_capacity(1 + Recipient::LEN + pq.len());
+    data.push(KEY_VERSION);
+    data.extend_from_slice(&r.to_bytes());
+    data.extend_from_slice(pq);
+    let hrp = Hrp::parse(PQ_RECIPIENT_HRP).expect("constant HRP is valid");
+    bech32::encode_lower::<Bech32mLong>(hrp, &data).expect("1281 bytes fit in 4096 characters")
+}
+
+pub(super) fn decode_pq_recipient(s: &str) -> Result<Recipient, KeyError> {
+    const KIND: &str = "post-quantum recipient";
+    let data = decode_with::<Bech32mLong>(
+        s.trim(),
+        KIND,
+        PQ_RECIPIENT_HRP,
+        PQ_RECIPIENT_PREFIX,
+        1 + Recipient::LEN + super::XWING_PUBLIC_KEY_LEN,
+    )?;
+    let (version, key) = data.split_first().ok_or(KeyError::InvalidKey {
+        kind: KIND,
+        reason: "no key data",
+    })?;
+    if *version != KEY_VERSION {
+        return Err(KeyError::UnsupportedVersion {
+            kind: KIND,
+            version: *version,
+        });
+    }
+    if key.len() != Recipient::LEN + super::XWING_PUBLIC_KEY_LEN {
+        return Err(KeyError::InvalidKey {
+            kind: KIND,
+            reason: "a post-quantum recipient is 64 + 1216 bytes",
+        });
+    }
+    let classic = Recipient::from_bytes(&key[..Recipient::LEN])?;
+    Recipient::with_xwing(&classic, &key[Recipient::LEN..])
 }
 
 pub(super) fn encode_identity(seed: &[u8; SEED_LEN]) -> Zeroizing<String> {
@@ -97,7 +160,17 @@ fn decode(
     hrp: &str,
     prefix: &'static str,
 ) -> Result<Vec<u8>, KeyError> {
-    let checked = CheckedHrpstring::new::<Bech32m>(s).map_err(|e| match e {
+    decode_with::<Bech32m>(s, kind, hrp, prefix, 128)
+}
+
+fn decode_with<Ck: Checksum>(
+    s: &str,
+    kind: &'static str,
+    hrp: &str,
+    prefix: &'static str,
+    max_len: usize,
+) -> Result<Vec<u8>, KeyError> {
+    let checked = CheckedHrpstring::new::<Ck>(s).map_err(|e| match e {
         CheckedHrpstringError::Checksum(_) => KeyError::BadChecksum { kind },
         CheckedHrpstringError::Parse(UncheckedHrpstringError::Char(_)) => KeyError::Malformed {
             kind,
@@ -122,7 +195,7 @@ fn decode(
     // gives the same string), so no two strings name the same key.
     let canonical = Hrp::parse(hrp)
         .ok()
-        .and_then(|h| bech32::encode_lower::<Bech32m>(h, &data).ok())
+        .and_then(|h| bech32::encode_lower::<Ck>(h, &data).ok())
         .is_some_and(|again| again.eq_ignore_ascii_case(s));
     if !canonical {
         data.zeroize();
@@ -131,7 +204,7 @@ fn decode(
             reason: "its padding bits are not zero (not the canonical text of any key)".into(),
         });
     }
-    if data.len() > 128 {
+    if data.len() > max_len {
         data.zeroize();
         return Err(KeyError::InvalidKey {
             kind,

@@ -240,7 +240,7 @@ where
                     .zeroed_root
                     .ok_or(SealError::Internal("a signed object was not hashed"))?;
                 let s = trailer::verify(&keys, &tail.bytes, &zeroed, tail.total_len)?;
-                if signer.is_some_and(|want| *want != s) {
+                if signer.is_some_and(|want| !want.same_identity(&s)) {
                     return Err(SealError::BadSignature);
                 }
                 known = Some(s);

@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 
 use super::SealError;
 use super::rng::SealRng;
-use crate::keys::{Identity, KemX25519, Recipient, SIGNATURE_LEN};
+use crate::keys::{Identity, KemX25519, KemXWing, Recipient, SIGNATURE_LEN};
 
 /// First six bytes of every sealed object.
 pub const MAGIC: &[u8; 6] = b"COFFER";
@@ -59,7 +59,7 @@ const KIND_XWING: u8 = 0x02;
 const KIND_SECRET: u8 = 0x03;
 
 /// The longest header a reader accepts: every stanza X-Wing.
-#[allow(dead_code)]
+#[allow(dead_code)] // documents the bound the prefix check enforces
 pub(crate) const MAX_HEADER_LEN: usize = PREFIX_LEN
     + SALT_LEN
     + MAX_RECIPIENTS * (1 + XWING_ENC_LEN + WRAPPED_LEN)
@@ -226,7 +226,7 @@ pub(crate) enum Stanza {
         enc: [u8; ENC_LEN],
         wrapped: [u8; WRAPPED_LEN],
     },
-    /// HPKE with X-Wing (ML-KEM-768 + X25519). Parsed; opened by X-Wing identities only.
+    /// HPKE with X-Wing (ML-KEM-768 + X25519), for post-quantum recipients.
     XWing {
         enc: Box<[u8; XWING_ENC_LEN]>,
         wrapped: [u8; WRAPPED_LEN],
@@ -280,6 +280,32 @@ pub(crate) fn wrap_file_key(
     rng: &mut impl SealRng,
 ) -> Result<Stanza, SealError> {
     match to {
+        SealTo::Recipient(r) if r.is_post_quantum() => {
+            if version < 2 {
+                return Err(SealError::Internal("X-Wing stanzas need format v2"));
+            }
+            let pk = r
+                .xwing_hpke_public_key()
+                .ok_or(SealError::InvalidRecipient)?;
+            let (enc, mut ctx) = hpke::setup_sender_with_rng::<Aead, Kdf, KemXWing>(
+                &OpModeS::Base,
+                &pk,
+                labels(version).hpke_info,
+                rng,
+            )
+            .map_err(|_| SealError::InvalidRecipient)?;
+            let wrapped = ctx
+                .seal(file_key, b"")
+                .map_err(|_| SealError::Internal("HPKE seal"))?;
+            let wrapped: [u8; WRAPPED_LEN] = wrapped
+                .as_slice()
+                .try_into()
+                .map_err(|_| SealError::Internal("HPKE output length"))?;
+            let enc_bytes = enc.to_bytes();
+            let mut enc = Box::new([0u8; XWING_ENC_LEN]);
+            enc.copy_from_slice(&enc_bytes);
+            Ok(Stanza::XWing { enc, wrapped })
+        }
         SealTo::Recipient(r) => {
             let (enc, wrapped) = hpke_seal(
                 &r.hpke_public_key(),
@@ -343,10 +369,33 @@ fn unwrap_x25519(
     identity: &Identity,
     info: &[u8],
 ) -> Option<Zeroizing<[u8; 32]>> {
+    unwrap_x25519_with(enc, wrapped, identity.hpke_secret_key(), info)
+}
+
+fn unwrap_x25519_with(
+    enc: &[u8; ENC_LEN],
+    wrapped: &[u8; WRAPPED_LEN],
+    secret: &<KemX25519 as hpke::Kem>::PrivateKey,
+    info: &[u8],
+) -> Option<Zeroizing<[u8; 32]>> {
     let enc = <KemX25519 as hpke::Kem>::EncappedKey::from_bytes(enc).ok()?;
-    let mut ctx = hpke::setup_receiver::<Aead, Kdf, KemX25519>(
+    let mut ctx =
+        hpke::setup_receiver::<Aead, Kdf, KemX25519>(&OpModeR::Base, secret, &enc, info).ok()?;
+    let pt = Zeroizing::new(ctx.open(wrapped, b"").ok()?);
+    let key: [u8; 32] = pt.as_slice().try_into().ok()?;
+    Some(Zeroizing::new(key))
+}
+
+fn unwrap_xwing(
+    enc: &[u8; XWING_ENC_LEN],
+    wrapped: &[u8; WRAPPED_LEN],
+    identity: &Identity,
+    info: &[u8],
+) -> Option<Zeroizing<[u8; 32]>> {
+    let enc = <KemXWing as hpke::Kem>::EncappedKey::from_bytes(enc).ok()?;
+    let mut ctx = hpke::setup_receiver::<Aead, Kdf, KemXWing>(
         &OpModeR::Base,
-        identity.hpke_secret_key(),
+        identity.xwing_secret_key(),
         &enc,
         info,
     )
@@ -354,6 +403,31 @@ fn unwrap_x25519(
     let pt = Zeroizing::new(ctx.open(wrapped, b"").ok()?);
     let key: [u8; 32] = pt.as_slice().try_into().ok()?;
     Some(Zeroizing::new(key))
+}
+
+/// Finds `identity`'s stanza: an X25519 stanza for its own X25519 key, an X-Wing stanza for its
+/// X-Wing key, and last an X25519 stanza for the X25519 form of its Ed25519 key (sealed to its
+/// `did:key`). Each stanza is tried once per key; HPKE's AEAD tag tells a match.
+fn find_identity_stanza(
+    stanzas: &[Stanza],
+    identity: &Identity,
+    info: &[u8],
+) -> Option<Zeroizing<[u8; 32]>> {
+    stanzas
+        .iter()
+        .find_map(|s| match s {
+            Stanza::X25519 { enc, wrapped } => unwrap_x25519(enc, wrapped, identity, info),
+            Stanza::XWing { enc, wrapped } => unwrap_xwing(enc, wrapped, identity, info),
+            Stanza::Secret { .. } => None,
+        })
+        .or_else(|| {
+            stanzas.iter().find_map(|s| match s {
+                Stanza::X25519 { enc, wrapped } => {
+                    unwrap_x25519_with(enc, wrapped, identity.did_kem_secret_key(), info)
+                }
+                _ => None,
+            })
+        })
 }
 
 fn unwrap_secret(
@@ -656,17 +730,11 @@ impl Header {
         let info = labels(self.version).hpke_info;
         let found = match unlock {
             Unlock::FileKey(k) => Some(Zeroizing::new(*k.as_bytes())),
-            Unlock::Identity(id) => self.stanzas.iter().find_map(|s| match s {
-                Stanza::X25519 { enc, wrapped } => unwrap_x25519(enc, wrapped, id, info),
-                _ => None,
-            }),
+            Unlock::Identity(id) => find_identity_stanza(&self.stanzas, id, info),
             Unlock::Key(key) => self.find_secret(key),
-            Unlock::KeyOrIdentity(key, id) => self.find_secret(key).or_else(|| {
-                self.stanzas.iter().find_map(|s| match s {
-                    Stanza::X25519 { enc, wrapped } => unwrap_x25519(enc, wrapped, id, info),
-                    _ => None,
-                })
-            }),
+            Unlock::KeyOrIdentity(key, id) => self
+                .find_secret(key)
+                .or_else(|| find_identity_stanza(&self.stanzas, id, info)),
         };
         found.ok_or(SealError::NoMatchingRecipient)
     }

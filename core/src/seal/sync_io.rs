@@ -383,7 +383,11 @@ impl<R: Read> OpenReader<R> {
             self.expected = Some(expected.clone());
             return Ok(self);
         }
-        if self.signer.as_ref() == Some(expected) {
+        if self
+            .signer
+            .as_ref()
+            .is_some_and(|s| s.same_identity(expected))
+        {
             Ok(self)
         } else {
             Err(SealError::UnexpectedSigner)
@@ -427,7 +431,11 @@ impl<R: Read> OpenReader<R> {
                 .zeroed_root
                 .ok_or(SealError::Internal("a signed object was not hashed"))?;
             let signer = trailer::verify(&self.keys, &tail.bytes, &zeroed, tail.total_len)?;
-            if self.expected.as_ref().is_some_and(|e| *e != signer) {
+            if self
+                .expected
+                .as_ref()
+                .is_some_and(|e| !e.same_identity(&signer))
+            {
                 self.plain.clear();
                 return Err(SealError::UnexpectedSigner);
             }

@@ -739,3 +739,91 @@ proptest! {
         }
     }
 }
+
+/// An object sealed to a post-quantum recipient carries one X-Wing stanza and no X25519 one, and
+/// the identity opens it; a damaged X-Wing ciphertext (ML-KEM's implicit rejection gives a wrong
+/// shared secret) is "no matching recipient", never a wrong key.
+#[test]
+fn post_quantum_recipients_get_xwing_stanzas_only() {
+    let me = id(1);
+    let pq = me.post_quantum_recipient().clone();
+    let pt = data(5000);
+    let sealed = seal_to_vec(
+        &SealOptions::new(vec![pq.clone()]).segment_size_log2(10),
+        &pt,
+    )
+    .unwrap();
+    let header = Header::parse(&sealed).unwrap();
+    assert_eq!(header.recipient_count(), 1);
+    // prefix, salt, one X-Wing stanza (kind, 1120, 48), commitment, MAC
+    assert_eq!(header.len(), 16 + 32 + 1 + 1120 + 48 + 32 + 32);
+    assert_eq!(sealed[16 + 32], 0x02, "stanza kind X-Wing");
+    assert_eq!(open_to_vec(&me, &sealed).unwrap().plaintext, pt);
+    assert!(matches!(
+        open_err(&id(2), &sealed),
+        SealError::NoMatchingRecipient
+    ));
+    for pos in [
+        16 + 32 + 1,
+        16 + 32 + 1 + 1088,
+        16 + 32 + 1 + 1119,
+        16 + 32 + 1 + 1120,
+    ] {
+        let mut bad = sealed.clone();
+        bad[pos] ^= 0x01;
+        assert!(
+            matches!(open_err(&me, &bad), SealError::NoMatchingRecipient),
+            "flip at {pos}"
+        );
+    }
+}
+
+/// Mixed classic, post-quantum and did:key stanzas: each identity finds its own; a signed
+/// object's expected signer may be given in any of the three forms.
+#[test]
+fn mixed_stanzas_and_signer_forms() {
+    let (a, b, c) = (id(1), id(2), id(3));
+    let did_c: Recipient = c.did_key().parse().unwrap();
+    assert_ne!(
+        &did_c,
+        c.recipient(),
+        "a did:key seals to the Ed25519 key's X25519 form"
+    );
+    let opts = SealOptions::new(vec![
+        a.recipient().clone(),
+        b.post_quantum_recipient().clone(),
+        did_c,
+    ])
+    .signed_by(&a)
+    .segment_size_log2(10);
+    let pt = data(3000);
+    let sealed = seal_to_vec(&opts, &pt).unwrap();
+    for who in [&a, &b, &c] {
+        let opened = open_to_vec(who, &sealed).unwrap();
+        assert_eq!(opened.plaintext, pt);
+        let signer = opened.signer.unwrap();
+        assert!(signer.same_identity(a.recipient()));
+        assert!(signer.same_identity(a.post_quantum_recipient()));
+        assert!(signer.same_identity(&a.did_key().parse().unwrap()));
+        assert!(!signer.same_identity(b.recipient()));
+    }
+    for expected in [
+        a.recipient().clone(),
+        a.post_quantum_recipient().clone(),
+        a.did_key().parse().unwrap(),
+    ] {
+        let mut out = Vec::new();
+        let mut opener = OpenReader::new(&sealed[..], &b)
+            .unwrap()
+            .require_signer(&expected)
+            .unwrap();
+        opener.read_to_end(&mut out).unwrap();
+        assert_eq!(out, pt);
+    }
+    let mut out = Vec::new();
+    let wrong = OpenReader::new(&sealed[..], &b)
+        .unwrap()
+        .require_signer(b.post_quantum_recipient())
+        .and_then(|mut o| o.read_to_end(&mut out).map_err(SealError::from_io));
+    assert!(wrong.is_err(), "a wrong expected signer was accepted");
+}

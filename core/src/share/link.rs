@@ -230,7 +230,11 @@ impl Link {
         let key = FileKey::from_bytes(*self.secret.k);
         let opened =
             seal::open_to_vec_with_key(&key, sealed).map_err(|e| ShareError::corrupt(&what, e))?;
-        if opened.signer.as_ref().is_some_and(|s| *s != self.owner) {
+        if opened
+            .signer
+            .as_ref()
+            .is_some_and(|s| !s.same_identity(&self.owner))
+        {
             return Err(ShareError::Forged(
                 "the object is signed by someone else than the link's owner".into(),
             ));

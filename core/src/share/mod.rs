@@ -171,7 +171,11 @@ impl Share {
             other => ShareError::Forged(other.to_string()),
         })?;
         let (body, issuer) = format::decode_signed_capability(&opened.plaintext)?;
-        if opened.signer.as_ref() != Some(&issuer) {
+        if !opened
+            .signer
+            .as_ref()
+            .is_some_and(|s| s.same_identity(&issuer))
+        {
             return Err(ShareError::Forged(
                 "the envelope is not sealed by the capability's issuer".into(),
             ));
@@ -180,7 +184,7 @@ impl Share {
             .audience
             .parse()
             .map_err(|_| ShareError::Malformed("the audience is not a recipient".into()))?;
-        if &audience != identity.recipient() {
+        if !audience.same_identity(identity.recipient()) {
             return Err(ShareError::NotForMe);
         }
         Ok(Self {
@@ -427,7 +431,7 @@ impl ShareBook {
         }
         let id = share.id();
         match self.shares.get(&id) {
-            Some(have) if have.issuer() != share.issuer() => Err(ShareError::Forged(
+            Some(have) if !have.issuer().same_identity(share.issuer()) => Err(ShareError::Forged(
                 "a share with this id from another issuer is already accepted".into(),
             )),
             Some(have) if have.grant() >= share.grant() => Err(ShareError::Replayed {
@@ -511,7 +515,11 @@ impl ShareBook {
             seal::SealError::NoMatchingRecipient => ShareError::NotForMe,
             other => ShareError::Malformed(format!("share book: {other}")),
         })?;
-        if opened.signer.as_ref() != Some(identity.recipient()) {
+        if !opened
+            .signer
+            .as_ref()
+            .is_some_and(|s| s.same_identity(identity.recipient()))
+        {
             return Err(ShareError::Forged(
                 "the share book is not signed by its owner".into(),
             ));

@@ -137,7 +137,11 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
             let bytes = fetch(&**store, &cid).await?;
             let opened = seal::open_to_vec(&epoch.identity, &bytes)
                 .map_err(|e| ShareError::corrupt(&cid, e))?;
-            if opened.signer.as_ref() != Some(share.issuer()) {
+            if !opened
+                .signer
+                .as_ref()
+                .is_some_and(|s| s.same_identity(share.issuer()))
+            {
                 return Err(ShareError::Forged(
                     "a keyring chunk is not signed by the issuer".into(),
                 ));
@@ -294,7 +298,11 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
     fn open_signed(&self, cid: &Cid, key: &FileKey, sealed: &[u8]) -> ShareResult<Vec<u8>> {
         let opened =
             seal::open_to_vec_with_key(key, sealed).map_err(|e| ShareError::corrupt(cid, e))?;
-        if opened.signer.as_ref() != Some(self.share.issuer()) {
+        if !opened
+            .signer
+            .as_ref()
+            .is_some_and(|s| s.same_identity(self.share.issuer()))
+        {
             return Err(ShareError::Forged(format!(
                 "block {cid} is not signed by the share's issuer"
             )));

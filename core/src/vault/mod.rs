@@ -732,7 +732,11 @@ pub(crate) fn open_owner_signed(
     sealed: &[u8],
 ) -> VaultResult<Vec<u8>> {
     let opened = seal::open_to_vec_with(unlock, sealed).map_err(|e| VaultError::corrupt(cid, e))?;
-    if opened.signer.as_ref() != Some(owner) {
+    if !opened
+        .signer
+        .as_ref()
+        .is_some_and(|s| s.same_identity(owner))
+    {
         return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
     }
     Ok(opened.plaintext)
@@ -768,7 +772,11 @@ pub(crate) async fn open_root_key<S: BlockStore + ?Sized>(
         seal::SealError::NoMatchingRecipient => VaultError::WrongIdentity,
         other => VaultError::corrupt(cid, other),
     })?;
-    if opened.signer.as_ref() != Some(identity.recipient()) {
+    if !opened
+        .signer
+        .as_ref()
+        .is_some_and(|s| s.same_identity(identity.recipient()))
+    {
         return Err(VaultError::corrupt(
             cid,
             "the vault key is not signed by the owner",

@@ -470,7 +470,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 .and_then(|h| peek(&h.writer, &h.bytes).ok())
                 .is_some_and(|p| match p {
                     Peeked::V2 { key } => key == self.key_block,
-                    Peeked::V1 { signer, .. } => &signer == self.identity.recipient(),
+                    Peeked::V1 { signer, .. } => signer.same_identity(self.identity.recipient()),
                 });
             if ours {
                 return Err(VaultError::GcBusy(format!(

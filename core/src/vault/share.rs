@@ -653,7 +653,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let key = self.block_key(cid, &bytes)?;
         let opened =
             seal::open_to_vec_with_key(&key, &bytes).map_err(|e| VaultError::corrupt(cid, e))?;
-        if opened.signer.as_ref() != Some(self.identity.recipient()) {
+        if !opened
+            .signer
+            .as_ref()
+            .is_some_and(|s| s.same_identity(self.identity.recipient()))
+        {
             return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
         }
         let m = Manifest::decode(&opened.plaintext).map_err(|e| VaultError::corrupt(cid, e))?;

@@ -95,7 +95,7 @@ pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
         match heads::peek(&h.writer, &h.bytes) {
             Ok(Peeked::V2 { key }) => candidates.entry(key).or_default().push(h.writer.clone()),
             Ok(Peeked::V1 { head, signer }) => {
-                if &signer != identity.recipient() {
+                if !signer.same_identity(identity.recipient()) {
                     strangers = true;
                     skipped.push(skip(&h.writer, "signed by another identity"));
                 } else if head.body.vault != vault {
@@ -268,7 +268,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
             match heads::open(&self.head_key, &self.name, &h.writer, &h.bytes) {
                 Err(reason) => skipped.push(skip(&h.writer, &reason)),
-                Ok((_, signer)) if &signer != self.identity.recipient() => {
+                Ok((_, signer)) if !signer.same_identity(self.identity.recipient()) => {
                     skipped.push(skip(&h.writer, "signed by another identity"))
                 }
                 Ok((head, _)) if head.body.key != self.key_block => {
