@@ -42,7 +42,10 @@ async fn open_with(
         "v",
         device,
         Some(false),
-        VaultOptions { trust: Some(trust) },
+        VaultOptions {
+            trust: Some(trust),
+            ..Default::default()
+        },
     )
     .await
 }

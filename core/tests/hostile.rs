@@ -93,6 +93,7 @@ async fn open<S: Inner>(store: &Arc<HostileStore<S>>, d: &mut Device<S>, owner: 
     }
     let opts = VaultOptions {
         trust: Some(d.trust.clone()),
+        ..Default::default()
     };
     // Open, never create: a store that hides every head must not make a device start a second
     // vault under the same name (with create, a device that never saw the vault would).
@@ -512,6 +513,7 @@ fn suite<S: Inner>(label: &str, inner: S) {
             d.trust = Arc::new(MemoryTrust::new());
             let opts = VaultOptions {
                 trust: Some(d.trust.clone()),
+                ..Default::default()
             };
             let v = match Vault::open_with_options(
                 store.clone(),

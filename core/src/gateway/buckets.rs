@@ -129,6 +129,7 @@ impl<S: BlockStore + HeadStore + ?Sized + 'static> Shared<S> {
             create.then_some(false),
             crate::vault::VaultOptions {
                 trust: self.trust.clone(),
+                ..Default::default()
             },
         )
         .await;

@@ -168,7 +168,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Registry<S> {
             let mut buckets = own.buckets.clone();
             buckets.insert(name.to_string(), rec);
             let plain = crate::block::to_dag_cbor(&RegistryHead { v: 1, buckets })?;
-            let sealed = seal_to_owner(&self.identity, &plain)?;
+            let sealed = seal_to_owner(&self.identity, &plain, false)?;
             let condition = match &own.version {
                 Some(v) => HeadCondition::Matches(v.clone()),
                 None => HeadCondition::Absent,

@@ -565,6 +565,26 @@ impl Header {
         self.stanzas.len()
     }
 
+    /// The kind of each stanza, in order: 0x01 X25519, 0x02 X-Wing, 0x03 secret key
+    /// (`docs/FORMAT.md` §3.2; a v1 header's stanzas are all X25519).
+    pub fn stanza_kinds(&self) -> Vec<u8> {
+        self.stanzas
+            .iter()
+            .map(|s| match s {
+                Stanza::X25519 { .. } => KIND_X25519,
+                Stanza::XWing { .. } => KIND_XWING,
+                Stanza::Secret { .. } => KIND_SECRET,
+            })
+            .collect()
+    }
+
+    /// Whether a stanza wraps the file key with X-Wing (a post-quantum recipient).
+    pub fn has_post_quantum_stanza(&self) -> bool {
+        self.stanzas
+            .iter()
+            .any(|s| matches!(s, Stanza::XWing { .. }))
+    }
+
     /// Whether the object is signed (v1: in the header; v2: in a trailer after the payload).
     /// Who signed is known only to recipients, after unlocking.
     pub fn is_signed(&self) -> bool {

@@ -326,14 +326,19 @@ pub struct InboxEntry {
     pub share: ShareResult<Share>,
 }
 
-/// Reads every share waiting in `identity`'s inbox on `store`. Each entry is verified (sealed
+/// Reads every share waiting in `identity`'s inboxes on `store` (the one of its recipient, which
+/// shares to its post-quantum form use too, and the one of its `did:key` form). Each entry is verified (sealed
 /// to `identity`, signed by its issuer, named after its id and grant); the clock is not checked
 /// (a [`ShareBook`] does that on accept).
 pub async fn read_inbox<S: HeadStore + ?Sized>(
     store: &S,
     identity: &Identity,
 ) -> ShareResult<Vec<InboxEntry>> {
-    let heads = store.read_heads(&inbox_name(identity.recipient())).await?;
+    let mut heads = store.read_heads(&inbox_name(identity.recipient())).await?;
+    // Shares addressed to the identity's did:key land in the inbox of that form's keys.
+    if let Ok(did) = Recipient::from_did_key(&identity.did_key()) {
+        heads.extend(store.read_heads(&inbox_name(&did)).await?);
+    }
     let mut out: Vec<InboxEntry> = heads
         .into_iter()
         .map(|h| {

@@ -31,8 +31,10 @@ const WRITER_KEY_INFO: &[u8] = b"coffer/vault/v2/writer-id";
 /// BLAKE3 `derive_key` context of v1 writer ids.
 const WRITER_ID_CONTEXT: &str = "coffer vault v1 writer id";
 
-/// The vault root key: 32 random bytes, stored sealed to the owner. Zeroized on drop.
-pub(crate) struct RootKey(pub(crate) Zeroizing<[u8; 32]>);
+/// The vault root key: 32 random bytes, stored sealed to the owner. Zeroized on drop. The flag
+/// says whether its key block is sealed to the owner's post-quantum (X-Wing) recipient: such a
+/// vault seals everything else it wraps to an identity (share keyrings) with X-Wing too.
+pub(crate) struct RootKey(pub(crate) Zeroizing<[u8; 32]>, pub(crate) bool);
 
 impl RootKey {
     /// The index key: `HKDF-SHA256(salt = none, ikm = root key, info = "coffer/vault/v1/index-key")`.

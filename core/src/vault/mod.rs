@@ -128,12 +128,19 @@ pub struct VaultOptions {
     /// older state, a forked one, or hides a writer is refused. Use one per store (and identity).
     /// `None`: memory of this process only.
     pub trust: Option<Arc<dyn TrustStore>>,
+    /// When creating a vault: seal its key block to the owner's post-quantum hybrid recipient
+    /// (X-Wing, ML-KEM-768 + X25519) instead of the classic X25519 one, and every share keyring
+    /// to its epoch's X-Wing key. Everything else in a vault is under symmetric keys derived
+    /// from that key, so the whole vault then resists a "harvest now, decrypt later" attacker.
+    /// Opening an existing vault ignores it: the vault key block says which kind it is.
+    pub post_quantum: bool,
 }
 
 impl std::fmt::Debug for VaultOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VaultOptions")
             .field("trust", &self.trust.as_ref().map(|_| "…"))
+            .field("post_quantum", &self.post_quantum)
             .finish()
     }
 }
@@ -235,6 +242,8 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     key_block: Cid,
     /// Keys the upload seeds of streaming puts (derived from the vault root key).
     upload_key: zeroize::Zeroizing<[u8; 32]>,
+    /// Whether the vault key is sealed with X-Wing: share keyrings are then sealed with X-Wing.
+    post_quantum: bool,
     /// Wraps the file keys of the vault's own blocks (format v2).
     object_key: WrapKey,
     /// Encrypts head bodies (format v2).
@@ -415,7 +424,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                             vault: name.to_string(),
                         });
                     }
-                    let (k, c) = create_root_key(&*store, &identity).await?;
+                    let (k, c) = create_root_key(&*store, &identity, options.post_quantum).await?;
                     (k, c, skipped)
                 }
                 sync::VaultKey::Found { key, cid, skipped } => {
@@ -446,6 +455,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             writer_name,
             key_block,
             upload_key: root_key.upload_key(),
+            post_quantum: root_key.1,
             object_key: root_key.object_key(),
             head_key: root_key.head_key(),
             trust,
@@ -715,12 +725,24 @@ fn writer_name_v1(identity: &Identity, device: &str) -> String {
 
 /// Sealed to the owner's identity (HPKE), signed by the owner: the key block, which must open
 /// before any vault key is known.
-fn owner_seal_options(identity: &Identity) -> SealOptions {
-    SealOptions::new(vec![identity.recipient().clone()]).signed_by(identity)
+fn owner_seal_options(identity: &Identity, post_quantum: bool) -> SealOptions {
+    let to = if post_quantum {
+        identity.post_quantum_recipient()
+    } else {
+        identity.recipient()
+    };
+    SealOptions::new(vec![to.clone()]).signed_by(identity)
 }
 
-pub(crate) fn seal_to_owner(identity: &Identity, plaintext: &[u8]) -> VaultResult<Vec<u8>> {
-    Ok(seal::seal_to_vec(&owner_seal_options(identity), plaintext)?)
+pub(crate) fn seal_to_owner(
+    identity: &Identity,
+    plaintext: &[u8],
+    post_quantum: bool,
+) -> VaultResult<Vec<u8>> {
+    Ok(seal::seal_to_vec(
+        &owner_seal_options(identity, post_quantum),
+        plaintext,
+    )?)
 }
 
 /// Opens a sealed block that must be signed by `owner` (a v1 header-only signature is accepted:
@@ -745,13 +767,14 @@ pub(crate) fn open_owner_signed(
 async fn create_root_key<S: BlockStore + ?Sized>(
     store: &S,
     identity: &Identity,
+    post_quantum: bool,
 ) -> VaultResult<(RootKey, Cid)> {
     let mut key = zeroize::Zeroizing::new([0u8; 32]);
     crate::keys::fill_random(key.as_mut());
-    let sealed = seal_to_owner(identity, key.as_ref())?;
+    let sealed = seal_to_owner(identity, key.as_ref(), post_quantum)?;
     let cid = raw_cid(&sealed);
     store.put(&cid, Bytes::from(sealed)).await?;
-    Ok((RootKey(key), cid))
+    Ok((RootKey(key, post_quantum), cid))
 }
 
 pub(crate) async fn open_root_key<S: BlockStore + ?Sized>(
@@ -789,5 +812,8 @@ pub(crate) async fn open_root_key<S: BlockStore + ?Sized>(
     key.copy_from_slice(&opened.plaintext);
     let mut plain = opened.plaintext;
     zeroize::Zeroize::zeroize(&mut plain);
-    Ok(RootKey(key))
+    let post_quantum = seal::Header::parse(&bytes)
+        .map(|h| h.has_post_quantum_stanza())
+        .unwrap_or(false);
+    Ok(RootKey(key, post_quantum))
 }

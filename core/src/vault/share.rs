@@ -1135,8 +1135,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 .collect(),
         };
         let plain = zeroize::Zeroizing::new(to_dag_cbor(&chunk)?);
-        let opts =
-            SealOptions::new(vec![epoch.identity.recipient().clone()]).signed_by(&self.identity);
+        let to = if self.post_quantum {
+            epoch.identity.post_quantum_recipient()
+        } else {
+            epoch.identity.recipient()
+        };
+        let opts = SealOptions::new(vec![to.clone()]).signed_by(&self.identity);
         let sealed = seal::seal_to_vec(&opts, &plain)?;
         let cid = raw_cid(&sealed);
         let len = sealed.len() as u64;
