@@ -401,7 +401,10 @@ impl Resolved {
             &self.vault,
             &self.device,
             None,
-            coffer::vault::VaultOptions { trust: Some(trust) },
+            coffer::vault::VaultOptions {
+                trust: Some(trust),
+                ..Default::default()
+            },
         )
         .await
         .map_err(crate::vault_cmd::vault_error)

@@ -45,6 +45,14 @@ pub struct KeygenArgs {
 pub struct RecipientArgs {
     #[command(flatten)]
     identity: IdentityArg,
+    /// Print the post-quantum hybrid form (`cofferpq1…`, X-Wing: ML-KEM-768 + X25519): objects
+    /// and shares sealed to it resist a future quantum computer. 2,065 characters.
+    #[arg(long, conflicts_with = "did")]
+    pq: bool,
+    /// Print the identity as a W3C did:key (`did:key:z6Mk…`, its Ed25519 key). Sealing to it
+    /// uses the X25519 key the did:key method derives from the Ed25519 key.
+    #[arg(long)]
+    did: bool,
 }
 
 /// Reads an identity file.
@@ -80,6 +88,12 @@ pub fn keygen(args: KeygenArgs) -> CliResult {
     match &args.output {
         Some(path) => {
             files::write_secret_file(path, contents.as_bytes(), args.force)?;
+            // The recipient stays the last word printed: scripts take it from there.
+            println!("As a did:key: {}", id.did_key());
+            println!(
+                "Post-quantum recipient: coffer recipient --pq -i {}",
+                path.display()
+            );
             println!("Public recipient: {}", id.recipient());
         }
         None => {
@@ -153,6 +167,13 @@ fn decode_hex(text: &str) -> CliResult<Zeroizing<Vec<u8>>> {
 
 /// `coffer recipient`.
 pub fn recipient(args: RecipientArgs) -> CliResult {
-    println!("{}", args.identity.load()?.recipient());
+    let id = args.identity.load()?;
+    if args.pq {
+        println!("{}", id.post_quantum_recipient());
+    } else if args.did {
+        println!("{}", id.did_key());
+    } else {
+        println!("{}", id.recipient());
+    }
     Ok(())
 }

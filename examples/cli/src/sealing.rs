@@ -15,7 +15,8 @@ use crate::{CliError, CliResult, IdentityArg};
 /// Arguments of `coffer seal`.
 #[derive(clap::Args, Debug)]
 pub struct SealArgs {
-    /// A recipient (`coffer1…`); repeat for several. Default: yourself (the identity's recipient).
+    /// A recipient: `coffer1…`, a post-quantum `cofferpq1…` or a `did:key:z6Mk…`; repeat for
+    /// several. Default: yourself (the identity's recipient).
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     recipients: Vec<String>,
     /// Your identity: the header is signed with it (recipients see who sealed the file).

@@ -395,3 +395,88 @@ fn keygen_from_a_wallet_signature_matches_the_vectors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("hex"));
 }
+
+/// Post-quantum and did:key recipients from the command line: `coffer recipient --pq/--did`
+/// print them, `seal -r` takes them, the identity opens what was sealed to any form, and
+/// `open --signer` accepts the signer in any form.
+#[test]
+fn post_quantum_and_did_key_recipients() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let (alice_key, alice) = keygen(dir.path(), "alice.key");
+    let (bob_key, _) = keygen(dir.path(), "bob.key");
+    let (carol_key, _) = keygen(dir.path(), "carol.key");
+    let bob_pq = ok(&coffer(&["recipient", "--pq", "-i", &bob_key]))
+        .trim()
+        .to_string();
+    assert!(
+        bob_pq.starts_with("cofferpq1") && bob_pq.len() == 2065,
+        "{bob_pq}"
+    );
+    let carol_did = ok(&coffer(&["recipient", "--did", "-i", &carol_key]))
+        .trim()
+        .to_string();
+    assert!(carol_did.starts_with("did:key:z6Mk"), "{carol_did}");
+    let alice_did = ok(&coffer(&["recipient", "--did", "-i", &alice_key]))
+        .trim()
+        .to_string();
+    let alice_pq = ok(&coffer(&["recipient", "--pq", "-i", &alice_key]))
+        .trim()
+        .to_string();
+    let plain = b"for the long run".repeat(1000);
+    std::fs::write(d("plain"), &plain).unwrap();
+    ok(&coffer(&[
+        "seal",
+        "-i",
+        &alice_key,
+        "-r",
+        &bob_pq,
+        "-r",
+        &carol_did,
+        &d("plain"),
+        &d("sealed"),
+    ]));
+    for (who, signer) in [
+        (&bob_key, &alice),
+        (&carol_key, &alice_did),
+        (&bob_key, &alice_pq),
+    ] {
+        let out = d("out");
+        let _ = std::fs::remove_file(&out);
+        ok(&coffer(&[
+            "open",
+            "-i",
+            who,
+            "--signer",
+            signer,
+            &d("sealed"),
+            &out,
+        ]));
+        assert_eq!(std::fs::read(&out).unwrap(), plain);
+    }
+    // Alice is not a recipient; a wrong expected signer is refused.
+    assert!(
+        !coffer(&["open", "-i", &alice_key, &d("sealed"), &d("x")])
+            .status
+            .success()
+    );
+    let wrong = coffer(&[
+        "open",
+        "-i",
+        &bob_key,
+        "--signer",
+        &carol_did,
+        &d("sealed"),
+        &d("y"),
+    ]);
+    assert!(!wrong.status.success());
+    assert!(!Path::new(&d("y")).exists());
+    // A did:key of another key type, and a mistyped post-quantum recipient: usage errors.
+    let x25519_did = "did:key:z6LShLeXRTzevtwcfehaGEzCMyL3bNsAeKCwcqwJxyCo63yE";
+    let mut typo = bob_pq.clone();
+    typo.replace_range(500..501, if &bob_pq[500..501] == "q" { "p" } else { "q" });
+    for bad in [x25519_did, typo.as_str()] {
+        let out = coffer(&["seal", "-r", bad, &d("plain"), &d("z")]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}

@@ -341,3 +341,51 @@ fn demo_tells_the_vault_story() {
     }
     assert!(!out.contains("ACCEPTED"));
 }
+
+/// `coffer init --post-quantum` makes a vault whose key block is wrapped with X-Wing (its
+/// header's first stanza kind is 0x02, `docs/FORMAT.md` §3.2); its files read back as usual.
+#[test]
+fn init_post_quantum_wraps_the_vault_key_with_x_wing() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let files = tempfile::tempdir().unwrap();
+    let f = files.path();
+    let vault = unique("pq");
+    json(run(
+        h,
+        &["init", "--json", "--post-quantum", "--vault", &vault],
+        None,
+    ));
+    std::fs::write(f.join("a.txt"), b"quantum-safe").unwrap();
+    ok(run(
+        h,
+        &["put", f.join("a.txt").to_str().unwrap(), "a.txt"],
+        None,
+    ));
+    let got = run(h, &["get", "a.txt", "-"], None);
+    assert_eq!(ok(got), b"quantum-safe");
+    // Exactly one block in the store is sealed with an X-Wing stanza (the vault key) and none
+    // with an X25519 one: v2 prefix (16 bytes) and salt (32), then the first stanza's kind.
+    let mut kinds = Vec::new();
+    for entry in walk(&h.join("store")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        if bytes.len() > 48 && bytes.starts_with(b"COFFER\x02") {
+            kinds.push(bytes[48]);
+        }
+    }
+    assert_eq!(kinds.iter().filter(|k| **k == 0x02).count(), 1, "{kinds:?}");
+    assert!(!kinds.contains(&0x01), "{kinds:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
