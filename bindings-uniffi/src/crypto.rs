@@ -91,6 +91,19 @@ impl Identity {
         })
     }
 
+    /// The post-quantum hybrid recipient (`cofferpq1…`, X-Wing: ML-KEM-768 + X25519): what is
+    /// sealed or shared to it resists a future quantum computer.
+    pub fn post_quantum_recipient(&self) -> Arc<Recipient> {
+        Arc::new(Recipient {
+            inner: self.inner.post_quantum_recipient().clone(),
+        })
+    }
+
+    /// This identity as a W3C `did:key` (`did:key:z6Mk…`, its Ed25519 key).
+    pub fn did_key(&self) -> String {
+        self.inner.did_key()
+    }
+
     /// The secret text form (`COFFER-SECRET-KEY-1…`). Secret: never log it.
     pub fn to_secret_string(&self) -> String {
         self.inner.to_secret_string().to_string()
@@ -137,7 +150,7 @@ impl Eq for Recipient {}
 
 #[uniffi::export]
 impl Recipient {
-    /// Parses the text form `coffer1…`.
+    /// Parses a recipient: `coffer1…`, a post-quantum `cofferpq1…` or a `did:key:z6Mk…`.
     #[uniffi::constructor]
     pub fn parse(text: String) -> Result<Arc<Self>, CofferError> {
         guard(|| {
@@ -146,9 +159,25 @@ impl Recipient {
         })
     }
 
-    /// The text form `coffer1…`.
+    /// The text form (`coffer1…`, or `cofferpq1…` for a post-quantum recipient).
     pub fn to_text(&self) -> String {
         self.inner.to_string()
+    }
+
+    /// The recipient's Ed25519 key as a `did:key`.
+    pub fn to_did_key(&self) -> String {
+        self.inner.to_did_key()
+    }
+
+    /// Whether objects sealed to this recipient wrap their key with X-Wing (post-quantum).
+    pub fn is_post_quantum(&self) -> bool {
+        self.inner.is_post_quantum()
+    }
+
+    /// Whether `other` is the same signer (the same Ed25519 key): a recipient's classic,
+    /// post-quantum and did:key forms are the same identity.
+    pub fn same_identity(&self, other: Arc<Recipient>) -> bool {
+        self.inner.same_identity(&other.inner)
     }
 
     /// The X25519 public key (32 bytes).

@@ -393,7 +393,12 @@ async fn reopen_after_rollback(trust: impl Fn() -> Option<Arc<TrustMemory>>) -> 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_string_lossy().to_string();
     let me = Identity::generate();
-    let options = || Some(VaultOptions { trust: trust() });
+    let options = || {
+        Some(VaultOptions {
+            trust: trust(),
+            post_quantum: false,
+        })
+    };
     let open = |mode| {
         Vault::open_dir(
             path.clone(),
@@ -467,6 +472,7 @@ async fn a_failing_trust_storage_is_a_typed_error() {
         OpenMode::Create,
         Some(VaultOptions {
             trust: Some(TrustMemory::custom(map)),
+            post_quantum: false,
         }),
     )
     .await

@@ -40,6 +40,10 @@ pub struct VaultOptions {
     /// roll the device back across a restart. Use one per store and identity.
     #[uniffi(default = None)]
     pub trust: Option<Arc<TrustMemory>>,
+    /// When creating a vault: wrap its key, and every share keyring, with X-Wing (ML-KEM-768 +
+    /// X25519) instead of X25519 alone. Ignored when the vault exists (its key says which).
+    #[uniffi(default = false)]
+    pub post_quantum: bool,
 }
 
 /// A head skipped by the last open or sync, and why (not this vault's owner's, malformed, moved).
@@ -341,8 +345,10 @@ async fn open_on(
         OpenMode::Create => Some(true),
         OpenMode::OpenOrCreate => Some(false),
     };
+    let post_quantum = options.as_ref().is_some_and(|o| o.post_quantum);
     let options = coffer::vault::VaultOptions {
         trust: options.and_then(|o| o.trust).map(|t| t.inner.clone()),
+        post_quantum,
     };
     let v = CoreVault::open_with_options(store, id, &vault, &device, create, options).await?;
     Ok(Arc::new(Vault {

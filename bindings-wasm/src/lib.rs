@@ -126,6 +126,20 @@ impl Identity {
         self.0.recipient().to_string()
     }
 
+    /// The post-quantum hybrid recipient `cofferpq1…` (X-Wing: ML-KEM-768 + X25519): what is
+    /// sealed or shared to it resists a future quantum computer. 2,065 characters.
+    #[wasm_bindgen(getter, js_name = postQuantumRecipient)]
+    pub fn post_quantum_recipient(&self) -> String {
+        self.0.post_quantum_recipient().to_string()
+    }
+
+    /// This identity as a W3C `did:key` (`did:key:z6Mk…`, its Ed25519 key); usable wherever a
+    /// recipient is.
+    #[wasm_bindgen(getter, js_name = didKey)]
+    pub fn did_key(&self) -> String {
+        self.0.did_key()
+    }
+
     /// An Ed25519 signature of `message` (64 bytes).
     pub fn sign(&self, message: JsValue) -> Result<Vec<u8>, JsValue> {
         let message = bytes_arg(&message, "message")?;
@@ -157,7 +171,8 @@ pub fn wallet_message() -> String {
     coffer::keys::WALLET_MESSAGE.to_string()
 }
 
-/// Checks that `text` is a recipient and returns its canonical text form.
+/// Checks that `text` is a recipient (`coffer1…`, `cofferpq1…` or `did:key:z6Mk…`) and returns
+/// its canonical text form.
 #[wasm_bindgen(js_name = parseRecipient)]
 pub fn parse_recipient(text: JsValue) -> Result<String, JsValue> {
     let text = str_arg(&text, "recipient")?;

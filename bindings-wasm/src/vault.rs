@@ -58,8 +58,10 @@ fn open_with(
             Mode::Create => Some(true),
             Mode::OpenOrCreate => Some(false),
         };
+        let post_quantum = post_quantum_option(&options)?;
         let options = core_vault::VaultOptions {
             trust: trust.map(|t| Arc::new(t) as Arc<dyn coffer::trust::TrustStore>),
+            post_quantum,
         };
         let v = CoreVault::open_with_options(store, identity, &name, &device, create, options)
             .await
@@ -70,6 +72,19 @@ fn open_with(
         }
         .into())
     })
+}
+
+/// `options.postQuantum`: `true` wraps a new vault's key with X-Wing; absent or `false`: no.
+fn post_quantum_option(options: &JsValue) -> Result<bool, JsValue> {
+    if options.is_undefined() || options.is_null() || !options.is_object() {
+        return Ok(false);
+    }
+    let v = js_sys::Reflect::get(options, &JsValue::from_str("postQuantum"))?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(false);
+    }
+    v.as_bool()
+        .ok_or_else(|| crate::error::bad_input("options.postQuantum must be a boolean"))
 }
 
 fn info_js(i: &ObjectInfo) -> JsValue {

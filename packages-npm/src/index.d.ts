@@ -50,6 +50,13 @@ export class Identity {
   toSecretString(): string;
   /** The public recipient text form, `coffer1…`. */
   readonly recipient: string;
+  /**
+   * The post-quantum hybrid recipient `cofferpq1…` (X-Wing: ML-KEM-768 + X25519, 2,065
+   * characters): what is sealed or shared to it resists a future quantum computer.
+   */
+  readonly postQuantumRecipient: string;
+  /** This identity as a W3C `did:key` (`did:key:z6Mk…`, its Ed25519 key); usable as a recipient. */
+  readonly didKey: string;
   /** Ed25519 signature (64 bytes). */
   sign(message: Uint8Array): Uint8Array;
   /** Releases the wasm memory holding the secret. */
@@ -60,6 +67,7 @@ export class Identity {
 export const WALLET_MESSAGE: string;
 
 export function coreVersion(): string;
+/** Checks a recipient (`coffer1…`, `cofferpq1…` or `did:key:z6Mk…`); returns its canonical text. */
 export function parseRecipient(text: string): string;
 export function verifySignature(recipient: string, message: Uint8Array, signature: Uint8Array): boolean;
 
@@ -275,6 +283,11 @@ export interface VaultOptions {
    * Without it: memory of this open vault only. Use one per store and identity.
    */
   trust?: TrustStorage;
+  /**
+   * When creating a vault: wrap its key, and every share keyring, with X-Wing (ML-KEM-768 +
+   * X25519) instead of X25519 alone. Ignored when the vault exists (its key says which).
+   */
+  postQuantum?: boolean;
 }
 
 /** A head skipped by the last open or sync, and why. */

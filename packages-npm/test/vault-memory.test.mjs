@@ -231,3 +231,14 @@ test('a store returning garbage: typed errors', async () => {
   liar.readHeads = () => { throw Object.assign(new Error('denied'), { code: 'AccessDenied' }); };
   await assert.rejects(Vault.open(liar, me, 'v', 'd'), { code: 'Store' });
 });
+
+test('a post-quantum vault ({ postQuantum: true }) wraps its key with X-Wing; another device reads it', async () => {
+  const store = new MemoryStore();
+  const me = Identity.generate();
+  const v = await Vault.create(store, me, 'pq', 'laptop', { postQuantum: true });
+  await v.put('a.txt', new TextEncoder().encode('quantum-safe'));
+  const phone = await Vault.open(store, me, 'pq', 'phone');
+  await phone.sync();
+  assert.equal(new TextDecoder().decode(await phone.get('a.txt')), 'quantum-safe');
+  await assert.rejects(Vault.create(new MemoryStore(), me, 'x', 'd', { postQuantum: 'yes' }), { name: 'CofferError', code: 'BadInput' });
+});

@@ -1,7 +1,7 @@
 // test-vectors/ decode to the same bytes in JS (the wasm build of the core) as in Rust.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Identity, open, cid, blake3, verify, verifySignature, parseRecipient, WALLET_MESSAGE } from '@coffer/sdk';
+import { Identity, open, seal, cid, blake3, verify, verifySignature, parseRecipient, WALLET_MESSAGE } from '@coffer/sdk';
 import { hex, toHex, vectors, pattern251, enc } from './helpers.mjs';
 
 test('identities.json: seed -> identity text, recipient text, signature', () => {
@@ -98,4 +98,30 @@ test('derived-identities.json: the default-parameter passphrase vector and the w
   for (const c of v.wallet.invalid) {
     assert.throws(() => Identity.fromWalletSignature(hex(c.signature)), { name: 'CofferError', code: 'BadKey' }, c.note);
   }
+});
+
+test('post-quantum.json: X-Wing recipients and did:key forms; objects sealed to them open in JS', () => {
+  const v = vectors('post-quantum.json');
+  assert.ok(v.identities.length > 0 && v.sealed.length > 0);
+  for (const c of v.identities) {
+    const id = Identity.fromSeed(hex(c.seed));
+    assert.equal(id.postQuantumRecipient, c.recipient_pq);
+    assert.equal(id.didKey, c.did_key);
+    assert.equal(parseRecipient(c.recipient_pq), c.recipient_pq);
+    assert.equal(parseRecipient(c.did_key), c.did_key);
+  }
+  for (const c of v.sealed) {
+    for (const seed of c.recipient_seeds) {
+      assert.deepEqual(open(Identity.fromSeed(hex(seed)), hex(c.sealed)).plaintext, hex(c.plaintext), c.name);
+    }
+  }
+  const [alice, bob, carol] = [Identity.generate(), Identity.generate(), Identity.generate()];
+  const sealed = seal(enc('hybrid'), [bob.postQuantumRecipient, carol.didKey], { signer: alice });
+  for (const who of [bob, carol]) {
+    const opened = open(who, sealed);
+    assert.deepEqual(opened.plaintext, enc('hybrid'));
+    assert.equal(opened.signer, alice.recipient);
+  }
+  assert.throws(() => open(alice, sealed), { name: 'CofferError', code: 'NotRecipient' });
+  assert.throws(() => parseRecipient('did:key:z6LShLeXRTzevtwcfehaGEzCMyL3bNsAeKCwcqwJxyCo63yE'), { name: 'CofferError', code: 'BadKey' });
 });

@@ -30,6 +30,9 @@ pub enum BenchCommand {
     /// What format v2's protections cost: the signature trailer on seal/open (vs unsigned), the
     /// encrypted heads on a two-device sync, the padding of manifests in bytes.
     Trust(crate::bench_trust::TrustBenchArgs),
+    /// Post-quantum recipients: header bytes, seal and open time per recipient with X-Wing
+    /// stanzas vs X25519 ones, and the X-Wing key derivation.
+    Pq(crate::bench_pq::PqBenchArgs),
     /// The S3 gateway: boto3 through it vs `coffer put`/`get` vs boto3 straight to the store,
     /// small objects from concurrent clients (commit grouping on and off), peak memory under
     /// concurrent big uploads. Needs SeaweedFS (or --store) and a Python with boto3.
@@ -92,6 +95,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Vault(a) => crate::bench_vault::run(a),
         BenchCommand::Share(a) => crate::bench_share::run(a),
         BenchCommand::Trust(a) => crate::bench_trust::run(a),
+        BenchCommand::Pq(a) => crate::bench_pq::run(a),
         #[cfg(all(feature = "gateway", feature = "stores"))]
         BenchCommand::Gateway(a) => crate::bench_gateway::run(a),
         BenchCommand::Gc(a) => crate::bench_gc::run(a),

@@ -10,6 +10,7 @@ mod bench;
 #[cfg(all(feature = "gateway", feature = "stores"))]
 mod bench_gateway;
 mod bench_gc;
+mod bench_pq;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;

@@ -15,6 +15,9 @@ import { IndexedDbStore } from '@coffer/sdk/stores/indexeddb';
 async function main(): Promise<void> {
   const me: Identity = Identity.generate();
   const recipient: string = me.recipient;
+  const pq: string = me.postQuantumRecipient;
+  const did: string = me.didKey;
+  seal(new Uint8Array([1]), [pq, did]);
   const sealed: Uint8Array = seal(new Uint8Array([1]), [recipient, me], { signer: me, segmentSizeLog2: 12 });
   const { plaintext, signer }: { plaintext: Uint8Array; signer: string | null } = open(me, sealed);
   const c: string = cid(plaintext, 'dag-cbor') + blake3(plaintext) + String(signer);

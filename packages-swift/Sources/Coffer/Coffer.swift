@@ -772,6 +772,17 @@ public func FfiConverterTypeCofferStore_lower(_ value: CofferStore) -> UInt64 {
 public protocol IdentityProtocol: AnyObject, Sendable {
     
     /**
+     * This identity as a W3C `did:key` (`did:key:z6Mk…`, its Ed25519 key).
+     */
+    func didKey()  -> String
+    
+    /**
+     * The post-quantum hybrid recipient (`cofferpq1…`, X-Wing: ML-KEM-768 + X25519): what is
+     * sealed or shared to it resists a future quantum computer.
+     */
+    func postQuantumRecipient()  -> Recipient
+    
+    /**
      * The public recipient of this identity.
      */
     func recipient()  -> Recipient
@@ -917,6 +928,31 @@ public static func parse(text: String)throws  -> Identity  {
 }
     
 
+    
+    /**
+     * This identity as a W3C `did:key` (`did:key:z6Mk…`, its Ed25519 key).
+     */
+open func didKey() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_identity_did_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The post-quantum hybrid recipient (`cofferpq1…`, X-Wing: ML-KEM-768 + X25519): what is
+     * sealed or shared to it resists a future quantum computer.
+     */
+open func postQuantumRecipient() -> Recipient  {
+    return try!  FfiConverterTypeRecipient_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_identity_post_quantum_recipient(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * The public recipient of this identity.
@@ -1312,7 +1348,23 @@ public protocol RecipientProtocol: AnyObject, Sendable {
     func ed25519PublicKey()  -> Data
     
     /**
-     * The text form `coffer1…`.
+     * Whether objects sealed to this recipient wrap their key with X-Wing (post-quantum).
+     */
+    func isPostQuantum()  -> Bool
+    
+    /**
+     * Whether `other` is the same signer (the same Ed25519 key): a recipient's classic,
+     * post-quantum and did:key forms are the same identity.
+     */
+    func sameIdentity(other: Recipient)  -> Bool
+    
+    /**
+     * The recipient's Ed25519 key as a `did:key`.
+     */
+    func toDidKey()  -> String
+    
+    /**
+     * The text form (`coffer1…`, or `cofferpq1…` for a post-quantum recipient).
      */
     func toText()  -> String
     
@@ -1383,7 +1435,7 @@ open class Recipient: RecipientProtocol, @unchecked Sendable, Equatable, CustomS
 
     
     /**
-     * Parses the text form `coffer1…`.
+     * Parses a recipient: `coffer1…`, a post-quantum `cofferpq1…` or a `did:key:z6Mk…`.
      */
 public static func parse(text: String)throws  -> Recipient  {
     return try  FfiConverterTypeRecipient_lift(try rustCallWithError(FfiConverterTypeCofferError_lift) {
@@ -1409,7 +1461,45 @@ open func ed25519PublicKey() -> Data  {
 }
     
     /**
-     * The text form `coffer1…`.
+     * Whether objects sealed to this recipient wrap their key with X-Wing (post-quantum).
+     */
+open func isPostQuantum() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_recipient_is_post_quantum(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether `other` is the same signer (the same Ed25519 key): a recipient's classic,
+     * post-quantum and did:key forms are the same identity.
+     */
+open func sameIdentity(other: Recipient) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_recipient_same_identity(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeRecipient_lower(other),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The recipient's Ed25519 key as a `did:key`.
+     */
+open func toDidKey() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_recipient_to_did_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The text form (`coffer1…`, or `cofferpq1…` for a post-quantum recipient).
      */
 open func toText() -> String  {
     return try!  FfiConverterString.lift(try! rustCall() {
@@ -6162,6 +6252,11 @@ public struct VaultOptions {
      * roll the device back across a restart. Use one per store and identity.
      */
     public var trust: TrustMemory?
+    /**
+     * When creating a vault: wrap its key, and every share keyring, with X-Wing (ML-KEM-768 +
+     * X25519) instead of X25519 alone. Ignored when the vault exists (its key says which).
+     */
+    public var postQuantum: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6171,8 +6266,13 @@ public struct VaultOptions {
          * state (a rollback), a forked one or hiding a writer is refused with `Untrusted` (code 14),
          * across restarts too. `null` (the default): memory of this open vault only, so a store can
          * roll the device back across a restart. Use one per store and identity.
-         */trust: TrustMemory? = nil) {
+         */trust: TrustMemory? = nil, 
+        /**
+         * When creating a vault: wrap its key, and every share keyring, with X-Wing (ML-KEM-768 +
+         * X25519) instead of X25519 alone. Ignored when the vault exists (its key says which).
+         */postQuantum: Bool = false) {
         self.trust = trust
+        self.postQuantum = postQuantum
     }
 
     
@@ -6191,12 +6291,14 @@ public struct FfiConverterTypeVaultOptions: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VaultOptions {
         return
             try VaultOptions(
-                trust: FfiConverterOptionTypeTrustMemory.read(from: &buf)
+                trust: FfiConverterOptionTypeTrustMemory.read(from: &buf), 
+                postQuantum: FfiConverterBool.read(from: &buf)
         )
     }
 
     public static func write(_ value: VaultOptions, into buf: inout [UInt8]) {
         FfiConverterOptionTypeTrustMemory.write(value.trust, into: &buf)
+        FfiConverterBool.write(value.postQuantum, into: &buf)
     }
 }
 
@@ -8277,6 +8379,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_func_read_inbox() != 54559) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_identity_did_key() != 15315) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_identity_post_quantum_recipient() != 989) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_identity_recipient() != 53861) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8292,7 +8400,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_recipient_ed25519_public_key() != 52952) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_method_recipient_to_text() != 21112) {
+    if (uniffi_coffer_uniffi_checksum_method_recipient_is_post_quantum() != 58609) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_recipient_same_identity() != 12180) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_recipient_to_did_key() != 8180) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_recipient_to_text() != 48568) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_recipient_verify() != 11216) {
@@ -8526,7 +8643,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_constructor_identity_parse() != 7323) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_constructor_recipient_parse() != 63509) {
+    if (uniffi_coffer_uniffi_checksum_constructor_recipient_parse() != 15745) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_link_parse() != 37389) {

@@ -52,6 +52,51 @@ final class VectorTests: XCTestCase {
         }
     }
 
+    /// post-quantum.json: X-Wing recipients and did:key forms; objects sealed to them open here.
+    func testPostQuantumAndDidKeyRecipients() async throws {
+        let file = try vectors("post-quantum.json")
+        let ids = try XCTUnwrap(file["identities"] as? [[String: Any]])
+        XCTAssertFalse(ids.isEmpty)
+        for v in ids {
+            let id = try Identity.fromSeed(seed: hex(v["seed"] as! String))
+            XCTAssertEqual(id.postQuantumRecipient().toText(), v["recipient_pq"] as? String)
+            XCTAssertEqual(id.didKey(), v["did_key"] as? String)
+            let pq = try Recipient.parse(text: v["recipient_pq"] as! String)
+            XCTAssertTrue(pq.isPostQuantum())
+            XCTAssertTrue(pq.sameIdentity(other: id.recipient()))
+            let did = try Recipient.parse(text: v["did_key"] as! String)
+            XCTAssertEqual(did.x25519PublicKey(), hex(v["did_x25519_public"] as! String))
+            XCTAssertEqual(did.toDidKey(), v["did_key"] as? String)
+        }
+        for v in try XCTUnwrap(file["sealed"] as? [[String: Any]]) {
+            let sealed = hex(v["sealed"] as! String)
+            for seed in v["recipient_seeds"] as! [String] {
+                let opened = try `open`(identity: try Identity.fromSeed(seed: hex(seed)), sealed: sealed)
+                XCTAssertEqual(opened.plaintext, hex(v["plaintext"] as! String))
+            }
+        }
+        let alice = Identity.generate(), bob = Identity.generate(), carol = Identity.generate()
+        let sealed = try seal(plaintext: d("hybrid"),
+                              recipients: [bob.postQuantumRecipient(), try Recipient.parse(text: carol.didKey())],
+                              signer: alice)
+        for who in [bob, carol] {
+            let opened = try `open`(identity: who, sealed: sealed)
+            XCTAssertEqual(opened.plaintext, d("hybrid"))
+            XCTAssertTrue(try XCTUnwrap(opened.signer).sameIdentity(other: try Recipient.parse(text: alice.didKey())))
+        }
+        await expectError(2) { _ = try Recipient.parse(text: "did:key:z6LShLeXRTzevtwcfehaGEzCMyL3bNsAeKCwcqwJxyCo63yE") }
+        // A post-quantum vault: its key is wrapped with X-Wing; another device reads it.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("coffer-swift-pq-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let v = try await Vault.openDir(path: dir, identity: alice, vault: "pq", device: "laptop", mode: .create,
+                                        options: VaultOptions(postQuantum: true))
+        _ = try await v.put(key: "a.txt", data: d("quantum-safe"))
+        let phone = try await Vault.openDir(path: dir, identity: alice, vault: "pq", device: "phone", mode: .open)
+        _ = try await phone.sync()
+        let got = try await phone.get(key: "a.txt")
+        XCTAssertEqual(got, d("quantum-safe"))
+    }
+
     func testSwiftSealsAndOpens() throws {
         let alice = Identity.generate(), bob = Identity.generate()
         let plaintext = pattern(200_000)

@@ -350,6 +350,50 @@ fun coreTests(h: Harness) {
         checkEq(1u, expectThrows<CofferException.InvalidInput> { seal(plaintext, listOf(), null, null) }.code)
     }
 
+    h.test("post-quantum and did:key recipients: vectors, sealing, a post-quantum vault") {
+        val pq = vectors("post-quantum.json")
+        for (v in pq["identities"].list().map { it.obj() }) {
+            val id = Identity.fromSeed((v["seed"] as String).hexToBytes())
+            checkEq(v["recipient_pq"], id.postQuantumRecipient().toText())
+            checkEq(v["did_key"], id.didKey())
+            val r = Recipient.parse(v["recipient_pq"] as String)
+            check(r.isPostQuantum() && r.sameIdentity(id.recipient()))
+            val did = Recipient.parse(v["did_key"] as String)
+            checkBytes((v["did_x25519_public"] as String).hexToBytes(), did.x25519PublicKey())
+            checkEq(v["did_key"], did.toDidKey())
+        }
+        for (v in pq["sealed"].list().map { it.obj() }) {
+            val sealed = (v["sealed"] as String).hexToBytes()
+            for (seed in v["recipient_seeds"].list()) {
+                val opened = open(Identity.fromSeed((seed as String).hexToBytes()), sealed)
+                checkBytes((v["plaintext"] as String).hexToBytes(), opened.plaintext, "plaintext of ${v["name"]}")
+            }
+        }
+        val alice = Identity.generate()
+        val bob = Identity.generate()
+        val carol = Identity.generate()
+        val sealed = seal(b("hybrid"), listOf(bob.postQuantumRecipient(), Recipient.parse(carol.didKey())), alice)
+        for (who in listOf(bob, carol)) {
+            val opened = open(who, sealed)
+            checkBytes(b("hybrid"), opened.plaintext)
+            check(opened.signer!!.sameIdentity(Recipient.parse(alice.didKey())))
+        }
+        expectThrows<CofferException.WrongIdentity> { open(alice, sealed) }
+        // An X25519 did:key is another key type: InvalidKey.
+        checkEq(2u, expectThrows<CofferException.InvalidKey> {
+            Recipient.parse("did:key:z6LShLeXRTzevtwcfehaGEzCMyL3bNsAeKCwcqwJxyCo63yE")
+        }.code)
+        val dir = tempDir("coffer-kt-pq")
+        runBlocking {
+            val v = Vault.openDir(dir.path, alice, "pq", "laptop", OpenMode.CREATE, VaultOptions(postQuantum = true))
+            v.put(b("a.txt"), b("quantum-safe"))
+            val again = Vault.openDir(dir.path, alice, "pq", "phone", OpenMode.OPEN)
+            again.sync()
+            checkBytes(b("quantum-safe"), again.get(b("a.txt")))
+        }
+        dir.deleteRecursively()
+    }
+
     h.test("vault on a local directory") {
         val dir = tempDir("coffer-kt-dir")
         val me = Identity.generate()
