@@ -121,7 +121,9 @@ pub(crate) fn trust_option(options: &JsValue) -> Result<Option<JsTrust>, JsValue
         return Ok(None);
     }
     if !options.is_object() {
-        return Err(bad_input("options must be an object ({ trust, postQuantum })"));
+        return Err(bad_input(
+            "options must be an object ({ trust, postQuantum })",
+        ));
     }
     let trust = prop(options, "trust")?;
     if absent(&trust) {

@@ -35,7 +35,9 @@ struct Kind {
 fn measure(ids: &[Identity], to: Vec<Recipient>, rounds: usize) -> CliResult<Kind> {
     let opts = SealOptions::new(to);
     let plain = vec![7u8; 1024];
-    let reader = ids.last().ok_or_else(|| CliError::usage("--recipients must be at least 1"))?;
+    let reader = ids
+        .last()
+        .ok_or_else(|| CliError::usage("--recipients must be at least 1"))?;
     let mut sealed = Vec::new();
     let t = Instant::now();
     for _ in 0..rounds {
@@ -67,7 +69,11 @@ pub fn run(args: PqBenchArgs) -> CliResult {
         .map(|i| i.post_quantum_recipient().clone())
         .collect();
     let derive_us = t.elapsed().as_secs_f64() * 1e6 / n as f64;
-    let classic = measure(&ids, ids.iter().map(|i| i.recipient().clone()).collect(), rounds)?;
+    let classic = measure(
+        &ids,
+        ids.iter().map(|i| i.recipient().clone()).collect(),
+        rounds,
+    )?;
     let hybrid = measure(&ids, pq, rounds)?;
     let per = |k: &Kind| (k.header_bytes.saturating_sub(112)) as f64 / n as f64;
     let report = serde_json::json!({
