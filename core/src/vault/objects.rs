@@ -562,10 +562,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .filter(|(c, _)| **c != value.m)
             .map(|(c, m)| ObjectInfo::from_manifest(c, m))
             .collect();
-        // The current (or last) version stays first; the others newest first.
+        // The current (or last) version stays first; the others newest first (within one
+        // millisecond, a version before its predecessors; see `retention::plan_cuts`).
+        let depth =
+            super::retention::chain_depths(&found.iter().map(|(c, m)| (*c, m.prev)).collect());
+        let depth_of = |v: &str| v.parse::<Cid>().ok().and_then(|c| depth.get(&c).copied());
         rest.sort_by(|a, b| {
             b.created_ms
                 .cmp(&a.created_ms)
+                .then_with(|| depth_of(&b.version).cmp(&depth_of(&a.version)))
                 .then_with(|| a.version.cmp(&b.version))
         });
         out.extend(rest);

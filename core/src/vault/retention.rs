@@ -309,6 +309,39 @@ pub(crate) struct CutPlan {
 /// `c`; `versions` what a walk from them reached (behind the old cut points `old_p`, stopping at
 /// missing manifests). `current` is kept whatever the rule; for a graveyard there is none and the
 /// newest version has been noncurrent since `deleted_ms`.
+/// How many of its predecessors each version has in `prev_of` (the versions known). A version's
+/// predecessor always has fewer, so sorting by creation time and then by depth (descending) puts
+/// a version before its predecessors even when both were made in the same millisecond.
+pub(crate) fn chain_depths(prev_of: &HashMap<Cid, Option<Cid>>) -> HashMap<Cid, usize> {
+    let mut depth: HashMap<Cid, usize> = HashMap::new();
+    for start in prev_of.keys() {
+        let mut chain = Vec::new();
+        let mut at = Some(*start);
+        let mut base = 0usize;
+        while let Some(c) = at {
+            if let Some(d) = depth.get(&c) {
+                base = d + 1;
+                break;
+            }
+            match prev_of.get(&c) {
+                Some(prev) => {
+                    chain.push(c);
+                    at = *prev;
+                }
+                None => break,
+            }
+            if chain.len() > prev_of.len() {
+                break; // a cycle cannot be built from hashes; stay bounded regardless
+            }
+        }
+        for c in chain.into_iter().rev() {
+            depth.insert(c, base);
+            base += 1;
+        }
+    }
+    depth
+}
+
 pub(crate) fn plan_cuts(
     rule: &RetentionRule,
     now: u64,
@@ -318,14 +351,20 @@ pub(crate) fn plan_cuts(
     versions: &HashMap<Cid, VersionNode>,
     old_p: &[Cid],
 ) -> CutPlan {
-    // Newest first: the current version, then the noncurrent ones by creation time.
-    // (Ties in time are broken by the version id's text, as `Vault::versions` lists them.)
+    // Newest first: the current version, then the noncurrent ones by creation time. Ties in
+    // time (several versions in one millisecond) go by the chain (a version before its
+    // predecessors), then by the version id's text, as `Vault::versions` lists them.
+    let depth = chain_depths(&versions.iter().map(|(c, v)| (*c, v.prev)).collect());
     let mut order: Vec<(Cid, u64, String)> = versions
         .iter()
         .filter(|(c, _)| Some(**c) != current)
         .map(|(c, v)| (*c, v.created_ms, c.to_string()))
         .collect();
-    order.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.2.cmp(&b.2)));
+    order.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| depth.get(&b.0).cmp(&depth.get(&a.0)))
+            .then_with(|| a.2.cmp(&b.2))
+    });
     let mut since = match current.and_then(|c| versions.get(&c)) {
         Some(v) => v.created_ms,
         None => deleted_ms,
@@ -558,6 +597,34 @@ mod tests {
         assert_eq!(plan.p, vec![c[1]]);
         assert_eq!(plan.expired, 2);
         assert!(!plan.all);
+    }
+
+    /// Versions made in one millisecond rank by the chain, whatever their ids: keeping the
+    /// newest 1 of 4 same-time versions keeps the one right behind the current and expires the
+    /// two before it (with ties broken by id text alone, the kept one could be the oldest and
+    /// then nothing in front of it could go).
+    #[test]
+    fn versions_of_one_millisecond_rank_by_the_chain() {
+        for k in 0..20u8 {
+            // Ids of another round each time, so their text order varies against the chain.
+            let c: Vec<Cid> = (0..4).map(|i| cid(k * 4 + i)).collect();
+            let v: HashMap<Cid, VersionNode> = (0..4usize)
+                .map(|i| {
+                    let node = VersionNode {
+                        created_ms: 50,
+                        prev: i.checked_sub(1).map(|j| c[j]),
+                    };
+                    (c[i], node)
+                })
+                .collect();
+            let r = rule(Noncurrent::Keep {
+                newest: Some(1),
+                younger_than_ms: None,
+            });
+            let plan = plan_cuts(&r, 100, Some(c[3]), 0, &[c[3]], &v, &[]);
+            assert_eq!(plan.expired, 2);
+            assert_eq!(plan.p, vec![c[1]]);
+        }
     }
 
     #[test]

@@ -658,11 +658,16 @@ fn concurrent_versions_stay_visible_after_sync() {
             .await
             .expect("put");
         b.sync().await.expect("sync");
-        // offline edits on both devices
+        // offline edits on both devices, b's a millisecond or more later (the newest wins; two
+        // edits in the same millisecond would be ordered by writer id, which is random here)
         let ea = a
             .put(b"doc", b"edit on a".to_vec(), PutOptions::default())
             .await
             .expect("put");
+        let t = crate::vault::now_ms();
+        while crate::vault::now_ms() <= t {
+            std::thread::yield_now();
+        }
         let eb = b
             .put(b"doc", b"edit on b".to_vec(), PutOptions::default())
             .await
