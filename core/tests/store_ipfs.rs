@@ -336,6 +336,56 @@ async fn reads_through_the_trustless_gateway() {
     assert_eq!(out.stdout, b.to_vec());
 }
 
+/// Several gateways, tried in order of health: one that serves other bytes is marked at once and
+/// not asked again, a dead one is recorded and skipped, an honest one answers. With only a
+/// lying gateway and a node that does not hold the block, the read is `Corrupt`.
+#[tokio::test]
+async fn gateways_fail_over_and_a_lying_one_is_skipped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let _gc = GC.read().await;
+    let tag = run_tag("ipfs-failover");
+    let gw = require_env("COFFER_TEST_IPFS_GATEWAY", HOW);
+    let writer = store(&tag).await;
+    let b = Bytes::from(data(&tag, 1500));
+    let cid = raw_cid(&b);
+    writer.put(&cid, b.clone()).await.unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = asked.clone();
+    let liar = hostile_http(move |_, target| {
+        if target.starts_with("/ipfs/") {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        HttpAnswer::Small(200, vec![0x17; 1500])
+    })
+    .await;
+    let mut c = IpfsConfig::new(api());
+    c.namespace = tag.clone();
+    c.gateways = vec![liar.url.clone(), "http://127.0.0.1:9".into(), gw];
+    let reader = IpfsStore::connect(c).await.unwrap();
+    assert_eq!(reader.get(&cid).await.unwrap(), b);
+    assert_eq!(reader.gateway_reads(), 1, "the honest gateway answered");
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    let h = reader.gateway_health();
+    assert!(!h[0].healthy, "the lying gateway is not marked: {h:?}");
+    assert_eq!(h[1].failures, 1, "{h:?}");
+    assert_eq!(h[2].successes, 1, "{h:?}");
+    for _ in 0..3 {
+        assert_eq!(reader.get(&cid).await.unwrap(), b);
+    }
+    assert_eq!(reader.gateway_reads(), 4);
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the liar was asked again");
+    // Only a liar, for a block the node does not hold: a typed error, not the liar's bytes.
+    let missing = raw_cid(&data(&format!("{tag}/missing"), 10));
+    let mut c = IpfsConfig::new(api());
+    c.namespace = tag;
+    c.gateways = vec![liar.url.clone()];
+    let fooled = IpfsStore::connect(c).await.unwrap();
+    let err = refused("get", fooled.get(&missing).await);
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(!fooled.gateway_health()[0].healthy);
+}
+
 #[tokio::test]
 async fn a_dead_node_is_unavailable() {
     let _gc = GC.read().await;

@@ -141,12 +141,26 @@ pub enum StoreUrl {
         api: String,
         /// A trustless gateway to read verified blocks from.
         gateway: Option<String>,
+        /// More gateways (`gateway=URL,URL…` or `gateway` repeated), tried in order of health.
+        more_gateways: Vec<String>,
         /// The gateway written into share links (defaults to `gateway`).
         link_gateway: Option<String>,
     },
+    /// `ipfs-cluster://host:port[,host:port…]?kubo=URL,URL…&rmin=N&rmax=M`: IPFS Cluster REST
+    /// APIs and the peers' Kubo RPC APIs.
+    Cluster {
+        /// `http://host:port` of each REST API.
+        apis: Vec<String>,
+        /// Kubo RPC API URLs.
+        nodes: Vec<String>,
+        /// Peers that must pin a block before a put is acknowledged.
+        rmin: u32,
+        /// Peers the cluster allocates each pin to.
+        rmax: u32,
+    },
 }
 
-const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, or ipfs://host:port?gateway=http://host:port&link_gateway=https://gateway.example";
+const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, ipfs://host:port?gateway=http://host:port&link_gateway=https://gateway.example, or ipfs-cluster://host:port?kubo=http://host:port,http://host:port&rmin=2&rmax=3";
 
 impl StoreUrl {
     /// Parses a store URL.
@@ -193,6 +207,53 @@ impl StoreUrl {
                 path_style,
             });
         }
+        if let Some(rest) = url.strip_prefix("ipfs-cluster://") {
+            let (hosts, query) = rest.split_once('?').unwrap_or((rest, ""));
+            let hosts = hosts.trim_end_matches('/');
+            let apis: Vec<String> = hosts.split(',').map(|h| format!("http://{h}")).collect();
+            if hosts.is_empty() || hosts.split(',').any(|h| h.is_empty() || h.contains('/')) {
+                return Err(bad(
+                    "an IPFS Cluster URL is ipfs-cluster://host:port[,host:port…] (the REST APIs)",
+                ));
+            }
+            let (mut nodes, mut rmin, mut rmax) = (Vec::new(), 2u32, None);
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let v = percent_decode(v).map_err(|e| bad(&e))?;
+                let number = |v: &str| {
+                    v.parse::<u32>()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad(&format!("{k} is a number of peers (1 or more)")))
+                };
+                match k {
+                    "kubo" => {
+                        for n in v.split(',') {
+                            if !(n.starts_with("http://") || n.starts_with("https://")) {
+                                return Err(bad("kubo is a list of http:// or https:// URLs"));
+                            }
+                            nodes.push(n.to_string());
+                        }
+                    }
+                    "rmin" => rmin = number(&v)?,
+                    "rmax" => rmax = Some(number(&v)?),
+                    other => return Err(bad(&format!("unknown parameter {other:?}"))),
+                }
+            }
+            if nodes.is_empty() {
+                return Err(bad("kubo=URL,URL… names the peers' Kubo RPC APIs"));
+            }
+            let rmax = rmax.unwrap_or(rmin.max(3));
+            if rmax < rmin {
+                return Err(bad("rmax must be at least rmin"));
+            }
+            return Ok(Self::Cluster {
+                apis,
+                nodes,
+                rmin,
+                rmax,
+            });
+        }
         if let Some(rest) = url.strip_prefix("ipfs://") {
             let (host, query) = rest.split_once('?').unwrap_or((rest, ""));
             let host = host.trim_end_matches('/');
@@ -200,15 +261,27 @@ impl StoreUrl {
                 return Err(bad("an IPFS URL is ipfs://host:port (the Kubo RPC API)"));
             }
             let mut gateway = None;
+            let mut more_gateways = Vec::new();
             let mut link_gateway = None;
             for pair in query.split('&').filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let v = percent_decode(v).map_err(|e| bad(&e))?;
-                if !(v.starts_with("http://") || v.starts_with("https://")) {
+                if !v
+                    .split(',')
+                    .all(|v| v.starts_with("http://") || v.starts_with("https://"))
+                {
                     return Err(bad(&format!("{k} must be an http:// or https:// URL")));
                 }
                 match k {
-                    "gateway" => gateway = Some(v),
+                    "gateway" => {
+                        for g in v.split(',') {
+                            if gateway.is_none() {
+                                gateway = Some(g.to_string());
+                            } else {
+                                more_gateways.push(g.to_string());
+                            }
+                        }
+                    }
                     "link_gateway" => link_gateway = Some(v),
                     other => return Err(bad(&format!("unknown parameter {other:?}"))),
                 }
@@ -216,6 +289,7 @@ impl StoreUrl {
             return Ok(Self::Ipfs {
                 api: format!("http://{host}"),
                 gateway,
+                more_gateways,
                 link_gateway,
             });
         }
@@ -262,22 +336,49 @@ impl StoreUrl {
             Self::Ipfs {
                 api,
                 gateway,
+                more_gateways,
                 link_gateway,
             } => {
                 use coffer::store::ipfs::{IpfsConfig, IpfsStore};
                 let mut c = IpfsConfig::new(api.clone());
                 c.gateway = gateway.clone();
+                c.gateways = more_gateways.clone();
                 c.link_gateway = link_gateway.clone();
                 let store = IpfsStore::connect(c)
                     .await
                     .map_err(|e| CliError::other(format!("cannot reach the IPFS node: {e}")))?;
                 Ok(Arc::new(store))
             }
+            #[cfg(feature = "stores")]
+            Self::Cluster { .. } => Ok(Arc::new(self.connect_cluster().await?)),
             #[cfg(not(feature = "stores"))]
             _ => Err(CliError::usage(
                 "this coffer was built without S3 and IPFS support; rebuild with --features stores",
             )),
         }
+    }
+}
+
+impl StoreUrl {
+    /// Connects to an IPFS Cluster store URL.
+    #[cfg(feature = "stores")]
+    pub async fn connect_cluster(&self) -> CliResult<coffer::store::ipfs::ClusterStore> {
+        use coffer::store::ipfs::{ClusterConfig, ClusterStore};
+        let Self::Cluster {
+            apis,
+            nodes,
+            rmin,
+            rmax,
+        } = self
+        else {
+            return Err(CliError::usage("not an ipfs-cluster:// store URL"));
+        };
+        let mut c = ClusterConfig::new(apis.clone(), nodes.clone());
+        c.replication_min = *rmin;
+        c.replication_max = *rmax;
+        ClusterStore::connect(c)
+            .await
+            .map_err(|e| CliError::other(format!("cannot reach the IPFS Cluster: {e}")))
     }
 }
 
@@ -460,6 +561,7 @@ mod tests {
             Some(StoreUrl::Ipfs {
                 api: "http://127.0.0.1:5001".into(),
                 gateway: None,
+                more_gateways: vec![],
                 link_gateway: None,
             })
         );
@@ -471,7 +573,29 @@ mod tests {
             Some(StoreUrl::Ipfs {
                 api: "http://127.0.0.1:5001".into(),
                 gateway: Some("http://127.0.0.1:8080".into()),
+                more_gateways: vec![],
                 link_gateway: Some("https://gw.example".into()),
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse("ipfs://h:1?gateway=http://a:1,http://b:2&gateway=http://c:3").ok(),
+            Some(StoreUrl::Ipfs {
+                api: "http://h:1".into(),
+                gateway: Some("http://a:1".into()),
+                more_gateways: vec!["http://b:2".into(), "http://c:3".into()],
+                link_gateway: None,
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse(
+                "ipfs-cluster://127.0.0.1:9094,127.0.0.1:9194?kubo=http://127.0.0.1:5001,http://127.0.0.1:5002&rmin=2&rmax=3"
+            )
+            .ok(),
+            Some(StoreUrl::Cluster {
+                apis: vec!["http://127.0.0.1:9094".into(), "http://127.0.0.1:9194".into()],
+                nodes: vec!["http://127.0.0.1:5001".into(), "http://127.0.0.1:5002".into()],
+                rmin: 2,
+                rmax: 3,
             })
         );
         for bad in [
@@ -482,6 +606,12 @@ mod tests {
             "ipfs://",
             "ipfs://h:1?gateway=ftp://x",
             "ipfs://h:1?bogus=http://x",
+            "ipfs-cluster://",
+            "ipfs-cluster://h:1",
+            "ipfs-cluster://h:1?kubo=ftp://x",
+            "ipfs-cluster://h:1?kubo=http://x&rmin=0",
+            "ipfs-cluster://h:1?kubo=http://x&rmin=3&rmax=2",
+            "ipfs-cluster://h:1/x?kubo=http://x",
             "ftp://x",
             "/tmp/x",
             "file:///%zz",

@@ -815,6 +815,7 @@ pub fn status(args: SyncArgs) -> CliResult {
         ))
     })?;
     let pending = writers.iter().filter(|w| !w.merged).count();
+    let pins = cluster_pins(&resolved.store)?;
     if args.json {
         return print_json(&json!({
             "store": resolved.store,
@@ -832,6 +833,7 @@ pub fn status(args: SyncArgs) -> CliResult {
             "unmerged_writers": pending,
             "state_fingerprint": fingerprint,
             "skipped": skipped.iter().map(|s| json!({"writer": s.writer, "reason": s.reason})).collect::<Vec<_>>(),
+            "cluster_pins": pins,
         }));
     }
     println!("store:     {}", resolved.store);
@@ -863,7 +865,90 @@ pub fn status(args: SyncArgs) -> CliResult {
             crate::escape::text(&s.reason)
         );
     }
+    if let Some(pins) = &pins {
+        print_cluster_pins(pins);
+    }
     Ok(())
+}
+
+/// The cluster's pins of this store as JSON (one `GET /pins` of the cluster: each pin's CID,
+/// name, allocations and per-peer state) when the store is `ipfs-cluster://`; `None` otherwise.
+#[cfg(feature = "stores")]
+fn cluster_pins(store: &str) -> CliResult<Option<Value>> {
+    let url = StoreUrl::parse(store)?;
+    if !matches!(url, StoreUrl::Cluster { .. }) {
+        return Ok(None);
+    }
+    let pins = block_on(async {
+        let cluster = url.connect_cluster().await?;
+        cluster
+            .pin_statuses()
+            .await
+            .map_err(|e| CliError::other(format!("cannot read the cluster's pins: {e}")))
+    })?;
+    Ok(Some(Value::Array(
+        pins.iter()
+            .map(|p| {
+                json!({
+                    "cid": p.cid,
+                    "name": p.name,
+                    "allocations": p.allocations,
+                    "pinned_on": p.pinned(),
+                    "peers": p.peers.iter().map(|s| json!({
+                        "peer": s.peer,
+                        "peername": s.peername,
+                        "status": s.status,
+                        "error": s.error,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )))
+}
+
+#[cfg(not(feature = "stores"))]
+fn cluster_pins(_: &str) -> CliResult<Option<Value>> {
+    Ok(None)
+}
+
+/// Each pin's allocation and per-peer state (only a summary past 50 pins).
+fn print_cluster_pins(pins: &Value) {
+    let pins = pins.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut by_count: BTreeMap<u64, usize> = BTreeMap::new();
+    for p in pins {
+        *by_count
+            .entry(p["pinned_on"].as_u64().unwrap_or(0))
+            .or_default() += 1;
+    }
+    println!("cluster:   {} pins", pins.len());
+    for (n, count) in &by_count {
+        println!("           {count} pinned on {n} peer(s)");
+    }
+    if pins.len() > 50 {
+        return;
+    }
+    for p in pins {
+        let peers: Vec<String> = p["peers"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| s["status"] != "remote")
+            .map(|s| {
+                format!(
+                    "{}={}",
+                    crate::escape::text(s["peername"].as_str().unwrap_or("?")),
+                    crate::escape::text(s["status"].as_str().unwrap_or("?"))
+                )
+            })
+            .collect();
+        println!(
+            "  {}  allocated to {}: {}",
+            p["cid"].as_str().unwrap_or("?"),
+            p["allocations"].as_array().map_or(0, Vec::len),
+            peers.join(" ")
+        );
+    }
 }
 
 #[cfg(test)]

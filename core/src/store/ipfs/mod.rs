@@ -11,20 +11,27 @@
 //! - Heads are MFS files `/coffer/<namespace>/heads/<vault>/<writer>`, replaced atomically with
 //!   `files/write` to a temp name + `files/mv`; conditions are checked by reading first, which is
 //!   not atomic ([`ConditionalWrites::BestEffort`]). See `docs/FORMAT.md §7` for why not IPNS.
-//! - Reads may come from a trustless HTTP gateway (`/ipfs/<cid>?format=raw`); every block read,
-//!   from the gateway or the node, is checked against its CID.
+//! - Reads may come from trustless HTTP gateways (`/ipfs/<cid>?format=raw`), tried in order of
+//!   health before the node; every block read, from a gateway or the node, is checked against its
+//!   CID. A gateway that serves other bytes (or inflates its answer) is marked unhealthy at once
+//!   and tried last until a cool-down passes ([`IpfsStore::gateway_health`]).
+//! - [`ClusterStore`] drives IPFS Cluster: blocks through any Kubo node, pins through the
+//!   cluster's REST API with replication factors (see [`cluster`]).
 //!
 //! Reads ask the node with `offline=true` unless [`IpfsConfig::fetch_from_network`] is set, so a
 //! missing block is an immediate `NotFound` rather than a network search.
 
+pub mod cluster;
 mod heads;
 mod rpc;
+
+pub use cluster::{ClusterConfig, ClusterStore, PeerPinState, PinStatus};
 
 pub use super::blob_root::{BlobRoot, LEAF_SIZE, MAX_BLOCK, MAX_LEAVES};
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -33,6 +40,7 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
+use super::replicated::health::Health;
 use super::stream::{check_digest, check_len, fill_buf};
 use super::verifying::verify_fetched;
 use super::{
@@ -53,8 +61,12 @@ pub struct IpfsConfig {
     /// Separates coffer stores sharing a node (pin names, MFS directory); a name as accepted by
     /// [`validate_name`].
     pub namespace: String,
-    /// A trustless gateway to read blocks from (`http://127.0.0.1:8080`), checked against CIDs.
+    /// A trustless gateway to read blocks from (`http://127.0.0.1:8080`), checked against CIDs;
+    /// the first of [`IpfsConfig::gateways`] when both are set.
     pub gateway: Option<String>,
+    /// More trustless gateways, tried in order of health (after [`IpfsConfig::gateway`] while
+    /// none has failed); the node answers when every gateway failed or lied.
+    pub gateways: Vec<String>,
     /// Let the node search the IPFS network for blocks it does not hold (reads then wait up to
     /// [`IpfsConfig::timeout`] for a missing block instead of failing at once).
     pub fetch_from_network: bool,
@@ -75,6 +87,7 @@ impl IpfsConfig {
             api: api.into(),
             namespace: "default".into(),
             gateway: None,
+            gateways: Vec::new(),
             fetch_from_network: false,
             timeout: Duration::from_secs(60),
             concurrency: 4,
@@ -83,15 +96,28 @@ impl IpfsConfig {
     }
 }
 
+/// A trustless gateway and how it has answered so far.
+#[derive(Debug)]
+struct Gateway {
+    url: String,
+    health: Mutex<Health>,
+}
+
 #[derive(Debug)]
 struct Inner {
     rpc: Rpc,
     namespace: String,
-    gateway: Option<String>,
+    gateways: Vec<Gateway>,
     link_gateway: Option<String>,
     offline: &'static str,
     concurrency: usize,
     gateway_reads: std::sync::atomic::AtomicU64,
+    /// Pin what is stored on this node (a plain IPFS store); `false` when IPFS Cluster pins.
+    local_pins: bool,
+}
+
+fn lock(m: &Mutex<Health>) -> std::sync::MutexGuard<'_, Health> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A block and head store on a Kubo node. Cloning shares the connection pool.
@@ -133,14 +159,36 @@ pub(super) struct LsEntry {
 impl IpfsStore {
     /// Connects to the node and checks that it answers (`version`).
     pub async fn connect(config: IpfsConfig) -> StoreResult<Self> {
+        let store = Self::build(config, true)?;
+        store
+            .inner
+            .rpc
+            .call("version", &[], None, SMALL_ANSWER)
+            .await?;
+        Ok(store)
+    }
+
+    /// The store without contacting the node; `local_pins: false` leaves pinning to IPFS Cluster.
+    fn build(config: IpfsConfig, local_pins: bool) -> StoreResult<Self> {
         validate_name(&config.namespace)?;
         let rpc = Rpc::new(&config.api, config.timeout)?;
-        rpc.call("version", &[], None, SMALL_ANSWER).await?;
-        let gateway = config.gateway.map(|g| g.trim_end_matches('/').to_string());
+        let mut gateways = Vec::new();
+        for g in config.gateway.iter().chain(config.gateways.iter()) {
+            let url = g.trim_end_matches('/').to_string();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(StoreError::Config(format!(
+                    "IPFS gateway {url:?} must start with http:// or https://"
+                )));
+            }
+            gateways.push(Gateway {
+                url,
+                health: Mutex::default(),
+            });
+        }
         let link_gateway = config
             .link_gateway
             .map(|g| g.trim_end_matches('/').to_string())
-            .or_else(|| gateway.clone());
+            .or_else(|| gateways.first().map(|g| g.url.clone()));
         let offline = if config.fetch_from_network {
             "false"
         } else {
@@ -149,18 +197,31 @@ impl IpfsStore {
         let inner = Inner {
             rpc,
             namespace: config.namespace,
-            gateway,
+            gateways,
             link_gateway,
             offline,
             concurrency: config.concurrency.max(1),
             gateway_reads: Default::default(),
+            local_pins,
         };
         Ok(Self {
             inner: Arc::new(inner),
         })
     }
 
-    /// Blocks read (and verified) from the gateway so far.
+    /// The health of each gateway, in the order configured ([`IpfsConfig::gateway`] first, then
+    /// [`IpfsConfig::gateways`]); `index` is the position in that order. A gateway that served
+    /// wrong bytes is unhealthy at once.
+    pub fn gateway_health(&self) -> Vec<super::BackendHealth> {
+        self.inner
+            .gateways
+            .iter()
+            .enumerate()
+            .map(|(i, g)| lock(&g.health).snapshot(i))
+            .collect()
+    }
+
+    /// Blocks read (and verified) from the gateways so far.
     pub fn gateway_reads(&self) -> u64 {
         self.inner
             .gateway_reads
@@ -205,11 +266,16 @@ impl IpfsStore {
                 bytes.len()
             )));
         }
+        let pin = if self.inner.local_pins {
+            "true"
+        } else {
+            "false"
+        };
         let args = [
             ("cid-codec", codec),
             ("mhtype", "blake3"),
             ("mhlen", "32"),
-            ("pin", "true"),
+            ("pin", pin),
         ];
         let answer: PutAnswer = self
             .inner
@@ -223,12 +289,15 @@ impl IpfsStore {
             ))
         })?;
         if got != *cid {
-            // Kubo hashed the bytes to something else: do not leave the stray block behind.
-            let _ = self
-                .inner
-                .rpc
-                .call("pin/rm", &[("arg", &answer.key)], None, SMALL_ANSWER)
-                .await;
+            // Kubo hashed the bytes to something else: do not leave the stray block behind (its
+            // pin is ours only on a plain store; a cluster's pin of it is left alone).
+            if self.inner.local_pins {
+                let _ = self
+                    .inner
+                    .rpc
+                    .call("pin/rm", &[("arg", &answer.key)], None, SMALL_ANSWER)
+                    .await;
+            }
             let _ = self
                 .inner
                 .rpc
@@ -250,6 +319,9 @@ impl IpfsStore {
     /// Names the pin of `cid` (Kubo replaces an existing recursive pin of `cid` by this one, under
     /// its GC lock).
     async fn pin(&self, cid: &Cid, name: &str) -> StoreResult<()> {
+        if !self.inner.local_pins {
+            return Ok(());
+        }
         self.inner
             .rpc
             .call(
@@ -385,6 +457,11 @@ impl IpfsStore {
         let root_cid = crate::block::dag_cbor_cid(&root_bytes);
         self.put_block(&root_cid, Bytes::from(root_bytes)).await?;
         self.pin(&root_cid, &self.blob_pin_name()).await?;
+        self.write_blob_map(cid, &root_cid).await
+    }
+
+    /// Maps blob `cid` to its root (`/coffer/<namespace>/blobs/<cid>` holds the root's CID).
+    async fn write_blob_map(&self, cid: &Cid, root_cid: &Cid) -> StoreResult<()> {
         let map = [
             ("arg", self.blob_map_path(cid)),
             ("create", "true".into()),
@@ -407,6 +484,9 @@ impl IpfsStore {
     /// Removes the pins `put_block` gave `cids` (best effort: a pin left behind only keeps a
     /// block; Kubo stops `pin/rm` at the first CID it cannot unpin, so each is asked once).
     async fn unpin_all(&self, cids: &[Cid]) {
+        if !self.inner.local_pins {
+            return;
+        }
         let mut unique: Vec<String> = cids.iter().map(Cid::to_string).collect();
         unique.sort_unstable();
         unique.dedup();
@@ -472,24 +552,43 @@ impl IpfsStore {
     }
 }
 
-/// Reads one block of at most `max` bytes (gateway first when configured, then the node) and
-/// checks it against `cid`; a larger answer is [`StoreError::TooLarge`], read no further.
+/// Reads one block of at most `max` bytes (the gateways first, in order of health, then the
+/// node) and checks it against `cid`; a larger answer is [`StoreError::TooLarge`], read no
+/// further. A gateway that fails is recorded and skipped; one that serves other bytes or inflates
+/// its answer is marked unhealthy at once. When the node does not hold the block either and a
+/// gateway lied about it, the answer is [`StoreError::Corrupt`].
 async fn fetch_block(inner: &Inner, cid: &Cid, max: u64) -> StoreResult<Bytes> {
     let max = max.min(MAX_BLOCK as u64);
-    if let Some(gw) = &inner.gateway {
-        let url = format!("{gw}/ipfs/{cid}?format=raw");
-        if let Ok((200, bytes)) = inner
+    let mut order: Vec<usize> = (0..inner.gateways.len()).collect();
+    order.sort_by_key(|&i| lock(&inner.gateways[i].health).rank());
+    let mut liars = Vec::new();
+    for i in order {
+        let gw = &inner.gateways[i];
+        let url = format!("{}/ipfs/{cid}?format=raw", gw.url);
+        let start = web_time::Instant::now();
+        match inner
             .rpc
             .get_url(&url, "application/vnd.ipld.raw", max)
             .await
-            && verify_fetched(cid, &bytes).is_ok()
         {
-            inner
-                .gateway_reads
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(bytes);
+            Ok((200, bytes)) if verify_fetched(cid, &bytes).is_ok() => {
+                lock(&gw.health).success(start.elapsed());
+                inner
+                    .gateway_reads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(bytes);
+            }
+            // More than the caller's cap, which may be below the block's size: no verdict.
+            Err(StoreError::TooLarge { .. }) if max < MAX_BLOCK as u64 => {}
+            // Other bytes than the CID names, or more than any block: a lying gateway.
+            Ok((200, _)) | Err(StoreError::TooLarge { .. }) => {
+                lock(&gw.health).corrupt();
+                liars.push(gw.url.clone());
+            }
+            // The gateway does not have it: an honest answer, not a failure.
+            Ok((404 | 410, _)) => {}
+            Ok(_) | Err(_) => lock(&gw.health).failure(),
         }
-        // A gateway that fails, lies or inflates is skipped; the node answers instead.
     }
     let bytes = inner
         .rpc
@@ -501,6 +600,13 @@ async fn fetch_block(inner: &Inner, cid: &Cid, max: u64) -> StoreResult<Bytes> {
         )
         .await
         .map_err(|e| match e {
+            StoreError::NotFound(_) if !liars.is_empty() => StoreError::Corrupt {
+                cid: cid.to_string(),
+                detail: format!(
+                    "gateway(s) {} served other bytes and the node does not hold the block",
+                    liars.join(", ")
+                ),
+            },
             StoreError::NotFound(_) => StoreError::NotFound(cid.to_string()),
             StoreError::TooLarge { .. } => StoreError::block_too_large(cid, None, max),
             other => other,

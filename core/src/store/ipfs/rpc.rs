@@ -123,6 +123,24 @@ impl Rpc {
         Ok((status.as_u16(), bytes))
     }
 
+    /// A request with no body to an absolute URL (the IPFS Cluster REST API); any status is
+    /// returned with its body, a successful one capped at `max` bytes.
+    pub(super) async fn request(
+        &self,
+        method: http::Method,
+        url: &str,
+        what: &str,
+        max: u64,
+    ) -> StoreResult<(u16, Bytes)> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| StoreError::Config(format!("bad request {url}: {e}")))?;
+        let (status, bytes) = self.send(req, what, max).await?;
+        Ok((status.as_u16(), bytes))
+    }
+
     /// Sends `req` and reads the answer: a successful one of at most `max` bytes (else
     /// [`StoreError::TooLarge`], from `Content-Length` before reading or as soon as the body
     /// passes `max`), an error answer cut at [`ERROR_ANSWER`] bytes.

@@ -30,7 +30,7 @@ pub struct BackendHealth {
 }
 
 #[derive(Debug, Default)]
-pub(super) struct Health {
+pub(crate) struct Health {
     latency_ewma_ms: Option<f64>,
     consecutive_failures: u32,
     last_failure: Option<Instant>,
@@ -39,7 +39,7 @@ pub(super) struct Health {
 }
 
 impl Health {
-    pub(super) fn success(&mut self, elapsed: Duration) {
+    pub(crate) fn success(&mut self, elapsed: Duration) {
         let ms = elapsed.as_secs_f64() * 1000.0;
         self.latency_ewma_ms = Some(match self.latency_ewma_ms {
             None => ms,
@@ -49,25 +49,32 @@ impl Health {
         self.successes += 1;
     }
 
-    pub(super) fn failure(&mut self) {
+    pub(crate) fn failure(&mut self) {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         self.last_failure = Some(Instant::now());
         self.failures += 1;
     }
 
-    pub(super) fn healthy(&self) -> bool {
+    /// A backend that answered with wrong bytes (not the block asked for, or an inflated
+    /// answer): unhealthy at once, so reads skip it until the cool-down passes.
+    pub(crate) fn corrupt(&mut self) {
+        self.failure();
+        self.consecutive_failures = self.consecutive_failures.max(UNHEALTHY_AFTER);
+    }
+
+    pub(crate) fn healthy(&self) -> bool {
         self.consecutive_failures < UNHEALTHY_AFTER
             || self.last_failure.is_none_or(|t| t.elapsed() >= COOL_DOWN)
     }
 
     /// Sort key for reads: healthy first, then fastest (unknown latency counts as fast, so new
     /// backends get measured), then fewest recent failures.
-    pub(super) fn rank(&self) -> (bool, u64, u32) {
+    pub(crate) fn rank(&self) -> (bool, u64, u32) {
         let latency_us = self.latency_ewma_ms.map_or(0, |ms| (ms * 1000.0) as u64);
         (!self.healthy(), latency_us, self.consecutive_failures)
     }
 
-    pub(super) fn snapshot(&self, index: usize) -> BackendHealth {
+    pub(crate) fn snapshot(&self, index: usize) -> BackendHealth {
         BackendHealth {
             index,
             latency_ewma_ms: self.latency_ewma_ms,

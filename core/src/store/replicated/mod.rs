@@ -1,7 +1,7 @@
 //! Replication over several stores: writes reach a quorum of N of M backends, reads come from
 //! the fastest healthy backend, are verified against the CID and fall back to the next on error.
 
-mod health;
+pub(super) mod health;
 mod tee;
 
 pub use health::BackendHealth;
