@@ -25,6 +25,14 @@ async fn main() {
     if let Ok(a) = std::env::var("COFFER_TEST_IPFS_API") {
         opts.kubo_api = a;
     }
+    let list = |v: String| v.split(',').map(str::to_string).collect::<Vec<_>>();
+    if let Ok(a) = std::env::var("COFFER_TEST_CLUSTER_APIS") {
+        opts.cluster_apis = list(a);
+    }
+    if let Ok(k) = std::env::var("COFFER_TEST_CLUSTER_KUBOS") {
+        opts.cluster_kubos = list(k);
+    }
+    opts.cluster_blob_mib = env_or("COFFER_BENCH_CLUSTER_MIB", opts.cluster_blob_mib);
     opts.blob_mib = env_or("COFFER_BENCH_BLOB_MIB", opts.blob_mib);
     opts.part_mib = env_or("COFFER_BENCH_PART_MIB", opts.part_mib);
     opts.s3_concurrency = env_or("COFFER_BENCH_S3_CONCURRENCY", opts.s3_concurrency);

@@ -104,6 +104,13 @@ async fn cluster_passes_the_block_and_head_suites() {
     head_store_suite(&s, "heads").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_passes_the_vault_suite() {
+    let _k = KILL.read().await;
+    let tag = run_tag("cluster-vault");
+    common::vault::vault_suite(Arc::new(store(&tag, 2, 3).await), "suite").await;
+}
+
 /// A put is acknowledged only when the pin is `pinned` on `replication_min` peers: right after
 /// `put` returns, the cluster reports it so, and each of those peers' Kubo holds the pin.
 #[tokio::test]
@@ -205,7 +212,9 @@ async fn a_vault_survives_a_peer_killed_and_the_cluster_repins() {
         }
     }
     // Another device reads everything, from the surviving Kubo nodes.
-    let mut w = Vault::open(s.clone(), me, "kill", "b").await.unwrap();
+    let mut w = Vault::open(s.clone(), me.clone(), "kill", "b")
+        .await
+        .unwrap();
     w.sync().await.unwrap();
     assert_eq!(w.get(b"big").await.unwrap(), big);
     assert_eq!(w.get(b"small").await.unwrap(), small);
@@ -266,6 +275,11 @@ async fn a_vault_survives_a_peer_killed_and_the_cluster_repins() {
     drop(_revive);
     w.sync().await.unwrap();
     assert_eq!(w.get(b"after").await.unwrap(), b"written with a peer down");
+    // The revived node missed that head write; the other two outvote it, so a new device sees
+    // the write.
+    let mut x = Vault::open(s.clone(), me, "kill", "c").await.unwrap();
+    x.sync().await.unwrap();
+    assert_eq!(x.get(b"after").await.unwrap(), b"written with a peer down");
 }
 
 /// A prune unpins what nothing references through the cluster: the cluster's pin set and every

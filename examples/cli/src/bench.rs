@@ -59,6 +59,16 @@ pub struct StoreBenchArgs {
     /// Size of the S3 blob.
     #[arg(long, default_value = "1GiB", value_parser = files::parse_size)]
     size: u64,
+    /// IPFS Cluster REST APIs, comma-separated (default: $COFFER_TEST_CLUSTER_APIS; unset: no
+    /// cluster figures).
+    #[arg(long, env = "COFFER_TEST_CLUSTER_APIS", value_delimiter = ',')]
+    cluster_apis: Vec<String>,
+    /// The cluster peers' Kubo RPC APIs, comma-separated (default: $COFFER_TEST_CLUSTER_KUBOS).
+    #[arg(long, env = "COFFER_TEST_CLUSTER_KUBOS", value_delimiter = ',')]
+    cluster_kubos: Vec<String>,
+    /// Size of the blob put on the cluster and on the single Kubo node.
+    #[arg(long, default_value = "100MiB", value_parser = files::parse_size)]
+    cluster_size: u64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -339,6 +349,11 @@ fn store_bench(args: StoreBenchArgs) -> CliResult {
     if let Some(a) = args.ipfs_api {
         opts.kubo_api = a;
     }
+    opts.cluster_apis = args.cluster_apis;
+    opts.cluster_kubos = args.cluster_kubos;
+    opts.cluster_blob_mib = usize::try_from(args.cluster_size >> 20)
+        .unwrap_or(usize::MAX)
+        .max(1);
     opts.blob_mib = usize::try_from(args.size >> 20)
         .unwrap_or(usize::MAX)
         .max(1);

@@ -7,6 +7,10 @@
 //!   before timing (the sealing layer has it already when it uploads).
 //! - Kubo: small blocks written through coffer's [`IpfsStore`] (`block/put` + named `pin/add`
 //!   each), with `kubo_concurrency` requests in flight.
+//! - IPFS Cluster (when `cluster_apis` is set, e.g. the 3 peers of `.ci/cluster.sh`): a blob
+//!   (100 MiB by default) put and streamed back, and 1,000 small blocks put and read, through
+//!   [`ClusterStore`] (each put acknowledged once pinned on `cluster_rmin` peers) and through
+//!   [`IpfsStore`] on the single Kubo node, in the same run, with the ratios.
 //!
 //! Needs coffer with features `s3` and `ipfs`, tokio, serde_json, bytes and futures-util.
 
@@ -14,7 +18,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use coffer::block::raw_cid;
-use coffer::store::ipfs::{IpfsConfig, IpfsStore};
+use coffer::store::ipfs::{ClusterConfig, ClusterStore, IpfsConfig, IpfsStore};
 use coffer::store::s3::{S3Config, S3Store, sdk};
 use coffer::store::{BlockStore, VerifyingStore};
 use futures_util::StreamExt;
@@ -40,6 +44,18 @@ pub struct BenchStoreOptions {
     pub kubo_block_size: usize,
     /// Kubo requests in flight.
     pub kubo_concurrency: usize,
+    /// IPFS Cluster REST APIs (empty: no cluster figures).
+    pub cluster_apis: Vec<String>,
+    /// The cluster peers' Kubo RPC APIs.
+    pub cluster_kubos: Vec<String>,
+    /// Size of the blob put on the cluster and on the single node, in MiB.
+    pub cluster_blob_mib: usize,
+    /// Small blocks put on the cluster and on the single node.
+    pub cluster_small: usize,
+    /// Peers that must pin before a cluster put is acknowledged.
+    pub cluster_rmin: u32,
+    /// Peers each pin is allocated to.
+    pub cluster_rmax: u32,
 }
 
 impl BenchStoreOptions {
@@ -55,6 +71,12 @@ impl BenchStoreOptions {
             kubo_blocks: 2000,
             kubo_block_size: 16 * 1024,
             kubo_concurrency: 8,
+            cluster_apis: Vec::new(),
+            cluster_kubos: Vec::new(),
+            cluster_blob_mib: 100,
+            cluster_small: 1000,
+            cluster_rmin: 2,
+            cluster_rmax: 3,
         }
     }
 }
@@ -212,7 +234,14 @@ pub async fn run(opts: BenchStoreOptions) -> Result<serde_json::Value, String> {
         let _ = kubo.delete(c).await;
     }
 
+    let cluster = if opts.cluster_apis.is_empty() {
+        serde_json::Value::Null
+    } else {
+        cluster_vs_single(&opts, nanos as u64).await?
+    };
+
     Ok(serde_json::json!({
+        "cluster": cluster,
         "coffer_put_mib_s": coffer_put,
         "raw_put_mib_s": raw_put,
         "coffer_get_mib_s": coffer_get,
@@ -226,5 +255,124 @@ pub async fn run(opts: BenchStoreOptions) -> Result<serde_json::Value, String> {
         "kubo_blocks": opts.kubo_blocks,
         "kubo_block_size": opts.kubo_block_size,
         "kubo_concurrency": opts.kubo_concurrency,
+    }))
+}
+
+/// Put and get figures of one store: a blob (MiB/s) and small blocks (blocks/s).
+async fn put_get<S: BlockStore>(
+    store: &S,
+    blob: &Bytes,
+    small: &[(coffer::block::Cid, Bytes)],
+    concurrency: usize,
+) -> Result<serde_json::Value, String> {
+    let cid = raw_cid(blob);
+    let started = Instant::now();
+    let mut source = futures_util::io::Cursor::new(blob.clone());
+    store
+        .put_stream(&cid, &mut source, Some(blob.len() as u64))
+        .await
+        .map_err(err("blob put"))?;
+    let blob_put = mib_s(blob.len(), started);
+    let started = Instant::now();
+    let mut stream = store.get_stream(&cid).await.map_err(err("blob get"))?;
+    let mut n = 0usize;
+    while let Some(chunk) = stream.next().await {
+        n += chunk.map_err(err("blob get"))?.len();
+    }
+    let blob_get = mib_s(n, started);
+    if n != blob.len() {
+        return Err(format!("blob get returned {n} bytes, not {}", blob.len()));
+    }
+    let per_s = |started: Instant| (small.len() as f64 / started.elapsed().as_secs_f64()).round();
+    let started = Instant::now();
+    let puts: Vec<_> = futures_util::stream::iter(small.iter())
+        .map(|(c, b)| store.put(c, b.clone()))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let small_put = per_s(started);
+    for r in puts {
+        r.map_err(err("small put"))?;
+    }
+    let started = Instant::now();
+    let gets: Vec<_> = futures_util::stream::iter(small.iter())
+        .map(|(c, _)| store.get(c))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let small_get = per_s(started);
+    for (r, (_, b)) in gets.into_iter().zip(small) {
+        if r.map_err(err("small get"))?.len() != b.len() {
+            return Err("a small get returned the wrong length".into());
+        }
+    }
+    let _ = store.delete(&cid).await;
+    for (c, _) in small {
+        let _ = store.delete(c).await;
+    }
+    Ok(serde_json::json!({
+        "blob_put_mib_s": blob_put,
+        "blob_get_mib_s": blob_get,
+        "small_put_per_s": small_put,
+        "small_get_per_s": small_get,
+    }))
+}
+
+/// The same blob and small blocks on the cluster and on the single Kubo node.
+async fn cluster_vs_single(
+    opts: &BenchStoreOptions,
+    seed: u64,
+) -> Result<serde_json::Value, String> {
+    let blob = Bytes::from(bench_bytes(opts.cluster_blob_mib << 20, seed ^ 0xc1));
+    let small_of = |salt: u64| -> Vec<(coffer::block::Cid, Bytes)> {
+        (0..opts.cluster_small)
+            .map(|i| {
+                let b = Bytes::from(bench_bytes(
+                    opts.kubo_block_size,
+                    seed ^ salt ^ ((i as u64 + 1) << 24),
+                ));
+                (raw_cid(&b), b)
+            })
+            .collect()
+    };
+    let mut kconf = IpfsConfig::new(&opts.kubo_api);
+    kconf.namespace = format!("bench-single-{seed}");
+    let single = IpfsStore::connect(kconf)
+        .await
+        .map_err(err("connecting to Kubo"))?;
+    let single_figs = put_get(&single, &blob, &small_of(1), opts.kubo_concurrency).await?;
+    let mut cconf = ClusterConfig::new(opts.cluster_apis.clone(), opts.cluster_kubos.clone());
+    cconf.namespace = format!("bench-cluster-{seed}");
+    cconf.replication_min = opts.cluster_rmin;
+    cconf.replication_max = opts.cluster_rmax;
+    let cluster = ClusterStore::connect(cconf)
+        .await
+        .map_err(err("connecting to the cluster"))?;
+    // Another salt: the single node's blocks must not already be on a cluster node.
+    let blob2 = Bytes::from(bench_bytes(opts.cluster_blob_mib << 20, seed ^ 0xc2));
+    let cluster_figs = put_get(&cluster, &blob2, &small_of(2), opts.kubo_concurrency).await?;
+    let ratio = |k: &str| {
+        let (c, s) = (cluster_figs[k].as_f64(), single_figs[k].as_f64());
+        match (c, s) {
+            (Some(c), Some(s)) if s > 0.0 => ((c / s) * 100.0).round() / 100.0,
+            _ => 0.0,
+        }
+    };
+    Ok(serde_json::json!({
+        "peers": opts.cluster_kubos.len(),
+        "replication_min": opts.cluster_rmin,
+        "replication_max": opts.cluster_rmax,
+        "blob_mib": opts.cluster_blob_mib,
+        "small_blocks": opts.cluster_small,
+        "small_block_size": opts.kubo_block_size,
+        "concurrency": opts.kubo_concurrency,
+        "cluster": cluster_figs,
+        "single_kubo": single_figs,
+        "ratio_cluster_to_single": {
+            "blob_put": ratio("blob_put_mib_s"),
+            "blob_get": ratio("blob_get_mib_s"),
+            "small_put": ratio("small_put_per_s"),
+            "small_get": ratio("small_get_per_s"),
+        },
     }))
 }

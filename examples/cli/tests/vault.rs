@@ -300,6 +300,57 @@ fn commands_on_kubo() {
     command_suite(Some(&format!("ipfs://{host}")));
 }
 
+/// `ipfs-cluster://` URL of the `.ci/cluster.sh` cluster with replication `rmin..rmax`.
+fn cluster_url(rmin: u32, rmax: u32) -> String {
+    let apis = require_env("COFFER_TEST_CLUSTER_APIS", ".ci/cluster.sh");
+    let kubos = require_env("COFFER_TEST_CLUSTER_KUBOS", ".ci/cluster.sh");
+    let hosts: Vec<&str> = apis
+        .split(',')
+        .map(|a| a.trim_start_matches("http://").trim_end_matches('/'))
+        .collect();
+    format!(
+        "ipfs-cluster://{}?kubo={kubos}&rmin={rmin}&rmax={rmax}",
+        hosts.join(",")
+    )
+}
+
+#[test]
+fn commands_on_an_ipfs_cluster() {
+    command_suite(Some(&cluster_url(2, 3)));
+}
+
+/// `coffer status` on a cluster store lists every pin with its allocation and per-peer state.
+#[test]
+fn status_shows_the_cluster_pins() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let url = cluster_url(2, 2);
+    let vault = unique("v");
+    ok(run(
+        h,
+        &["init", "--store", &url, "--vault", &vault, "--device", "d"],
+        None,
+    ));
+    ok(run(h, &["put", "-", "notes/a.txt"], Some(b"pinned twice")));
+    let status = json(run(h, &["status", "--json"], None));
+    let pins = status["cluster_pins"].as_array().expect("cluster_pins");
+    assert!(!pins.is_empty(), "{status}");
+    for p in pins {
+        assert_eq!(p["allocations"].as_array().unwrap().len(), 2, "{p}");
+        assert!(p["pinned_on"].as_u64().unwrap() >= 2, "{p}");
+        let pinned = p["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == "pinned")
+            .count();
+        assert!(pinned >= 2, "{p}");
+    }
+    let table = text(run(h, &["status"], None));
+    assert!(table.contains("cluster:"), "{table}");
+    assert!(table.contains("=pinned"), "{table}");
+}
+
 #[test]
 fn store_urls_that_are_wrong_say_what_is_expected() {
     let home = tempfile::tempdir().unwrap();

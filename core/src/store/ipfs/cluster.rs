@@ -20,12 +20,14 @@
 //!   this namespace's pin names, plus the blob map.
 //! - **Blob map and heads** are MFS files on *every* Kubo node (the same paths as
 //!   [`super::IpfsStore`]): a write goes to each reachable node and succeeds when at least
-//!   `min(replication-min, nodes)` took it. A read asks the nodes in order of health and takes
-//!   the first answer. Limits: MFS is not replicated by the cluster, so a node that was down
-//!   during a head write serves the older head until that writer writes again; the vault's trust
-//!   state refuses to go back (the stale head is skipped and reported), so this delays a
-//!   reader, never rolls it back. Conditions are checked on one node only
-//!   ([`ConditionalWrites::BestEffort`]).
+//!   `min(replication-min, nodes)` took it. Heads are read from every reachable node and, per
+//!   writer, the version most nodes hold wins (ties: the healthiest node); the blob map is read
+//!   from the first node that has the entry. Limits: MFS is not replicated by the cluster, so a
+//!   node that was down during a head write keeps the older head until that writer writes
+//!   again; when such nodes are the majority of those reachable, a reader gets the older head,
+//!   and the vault's trust state refuses to go back (the stale head is skipped and reported), so
+//!   this delays a reader, never rolls it back. Conditions are checked against the head the
+//!   majority holds, not atomically with the write ([`ConditionalWrites::BestEffort`]).
 //!
 //! [`ClusterStore::pin_status`] and [`ClusterStore::pin_statuses`] show each pin's allocations
 //! and per-peer state.
@@ -42,6 +44,7 @@ use serde::Deserialize;
 use super::rpc::{LISTING_ANSWER, Rpc, SMALL_ANSWER};
 use super::{IpfsConfig, IpfsStore, LsAnswer, MAX_BLOCK, lock};
 use crate::block::Cid;
+use crate::store::head::{check_condition, content_version};
 use crate::store::replicated::health::Health;
 use crate::store::{
     BackendHealth, BlobSource, BlockStore, ByteStream, ConditionalWrites, Head, HeadCondition,
@@ -911,22 +914,62 @@ impl BlockStore for ClusterStore {
 
 #[async_trait::async_trait]
 impl HeadStore for ClusterStore {
+    /// Every reachable node's heads; per writer, the version most nodes hold (ties: the
+    /// healthiest node's), so a node that missed writes while it was down is outvoted.
     async fn read_heads(&self, vault: &str) -> StoreResult<Vec<Head>> {
         validate_name(vault)?;
-        self.on_nodes(|s| async move { s.read_heads(vault).await })
-            .await
+        let mut answers = Vec::new();
+        let mut last = None;
+        for i in self.node_order() {
+            let node = &self.inner.nodes[i];
+            let start = web_time::Instant::now();
+            match node.store.read_heads(vault).await {
+                Ok(heads) => {
+                    lock(&node.health).success(start.elapsed());
+                    answers.push(heads);
+                }
+                Err(e) if backend_failure(&e) => {
+                    lock(&node.health).failure();
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if answers.is_empty() {
+            return Err(last.unwrap_or_else(|| StoreError::Unavailable("no Kubo node".into())));
+        }
+        Ok(majority(answers))
     }
 
     async fn read_head(&self, vault: &str, writer: &str) -> StoreResult<Option<Head>> {
         validate_name(vault)?;
         validate_name(writer)?;
-        self.on_nodes(|s| async move { s.read_head(vault, writer).await })
-            .await
+        let mut answers = Vec::new();
+        let mut last = None;
+        for i in self.node_order() {
+            let node = &self.inner.nodes[i];
+            let start = web_time::Instant::now();
+            match node.store.read_head(vault, writer).await {
+                Ok(head) => {
+                    lock(&node.health).success(start.elapsed());
+                    answers.push(head.into_iter().collect());
+                }
+                Err(e) if backend_failure(&e) => {
+                    lock(&node.health).failure();
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if answers.is_empty() {
+            return Err(last.unwrap_or_else(|| StoreError::Unavailable("no Kubo node".into())));
+        }
+        Ok(majority(answers).into_iter().next())
     }
 
-    /// The condition is checked on the healthiest node (the write there is conditional); the
-    /// head is then copied to every other node, and the write succeeds when at least
-    /// `min(replication_min, nodes)` nodes hold it.
+    /// The condition is checked against the head most nodes hold (as [`HeadStore::read_head`]
+    /// answers; not atomic with the write), then the head is written to every node, and the write
+    /// succeeds when at least `min(replication_min, nodes)` nodes took it.
     async fn write_head(
         &self,
         vault: &str,
@@ -936,47 +979,30 @@ impl HeadStore for ClusterStore {
     ) -> StoreResult<HeadVersion> {
         validate_name(vault)?;
         validate_name(writer)?;
-        let order = self.node_order();
-        let mut written = None;
-        let mut ok = 0usize;
-        let mut last = None;
-        for i in order {
-            let node = &self.inner.nodes[i];
-            let cond = if written.is_none() {
-                condition.clone()
-            } else {
-                HeadCondition::Any
+        if condition != HeadCondition::Any {
+            let current = match self.read_head(vault, writer).await {
+                Ok(h) => h.map(|h| h.version),
+                // Not read whole; no version it could have matches a head coffer accepted.
+                Err(StoreError::TooLarge { .. }) => Some(HeadVersion("oversized".into())),
+                Err(e) => return Err(e),
             };
-            let start = web_time::Instant::now();
-            match node
-                .store
-                .write_head(vault, writer, bytes.clone(), cond)
-                .await
-            {
-                Ok(v) => {
-                    lock(&node.health).success(start.elapsed());
-                    written.get_or_insert(v);
-                    ok += 1;
-                }
-                Err(e) if backend_failure(&e) => {
-                    lock(&node.health).failure();
-                    last = Some(e);
-                }
-                // The condition failed (or the request is bad): nothing was written.
-                Err(e) if written.is_none() => return Err(e),
-                Err(e) => last = Some(e),
+            check_condition(
+                &format!("head {vault}/{writer}"),
+                current.as_ref(),
+                &condition,
+            )?;
+        }
+        let version = content_version(&bytes);
+        self.on_all_nodes(&format!("head {vault}/{writer}"), |s| {
+            let bytes = bytes.clone();
+            async move {
+                s.write_head(vault, writer, bytes, HeadCondition::Any)
+                    .await
+                    .map(|_| ())
             }
-        }
-        match written {
-            Some(v) if ok >= self.write_quorum() => Ok(v),
-            _ => Err(StoreError::Unavailable(format!(
-                "head {vault}/{writer} written to {ok} of {} Kubo node(s), {} needed{}",
-                self.inner.nodes.len(),
-                self.write_quorum(),
-                last.map(|e| format!(" (last error: {e})"))
-                    .unwrap_or_default()
-            ))),
-        }
+        })
+        .await?;
+        Ok(version)
     }
 
     fn conditional_writes(&self) -> ConditionalWrites {
@@ -984,9 +1010,56 @@ impl HeadStore for ClusterStore {
     }
 }
 
+/// Per writer, the head version held by most of `answers` (one list per node, healthiest
+/// first; ties go to the earlier node).
+fn majority(answers: Vec<Vec<Head>>) -> Vec<Head> {
+    // writer -> (version -> (count, first node's position, head))
+    let mut votes: BTreeMap<String, BTreeMap<String, (usize, usize, Head)>> = BTreeMap::new();
+    for (pos, heads) in answers.into_iter().enumerate() {
+        for head in heads {
+            let entry = votes
+                .entry(head.writer.clone())
+                .or_default()
+                .entry(head.version.0.clone())
+                .or_insert((0, pos, head));
+            entry.0 += 1;
+        }
+    }
+    votes
+        .into_values()
+        .filter_map(|versions| {
+            versions
+                .into_values()
+                .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+                .map(|(_, _, head)| head)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heads_go_by_majority_then_health() {
+        let head = |w: &str, b: &'static [u8]| Head {
+            writer: w.into(),
+            version: crate::store::head::content_version(b),
+            bytes: Bytes::from_static(b),
+        };
+        // Node 0 (healthiest) missed the last write of `a`: outvoted. `b` is only on node 2.
+        let got = majority(vec![
+            vec![head("a", b"old")],
+            vec![head("a", b"new")],
+            vec![head("a", b"new"), head("b", b"x")],
+        ]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].bytes, Bytes::from_static(b"new"));
+        assert_eq!(got[1].writer, "b");
+        // A tie goes to the healthier node.
+        let got = majority(vec![vec![head("a", b"one")], vec![head("a", b"two")]]);
+        assert_eq!(got[0].bytes, Bytes::from_static(b"one"));
+    }
 
     #[test]
     fn pin_status_parses_the_cluster_answer() {
