@@ -146,8 +146,8 @@ pub enum StoreUrl {
         /// The gateway written into share links (defaults to `gateway`).
         link_gateway: Option<String>,
     },
-    /// `ipfs-cluster://host:port[,host:port…]?kubo=URL,URL…&rmin=N&rmax=M`: IPFS Cluster REST
-    /// APIs and the peers' Kubo RPC APIs.
+    /// `ipfs-cluster://host:port[,host:port…]?kubo=URL,URL…&rmin=N&rmax=M&ns=NAME`: IPFS Cluster
+    /// REST APIs and the peers' Kubo RPC APIs.
     Cluster {
         /// `http://host:port` of each REST API.
         apis: Vec<String>,
@@ -157,6 +157,8 @@ pub enum StoreUrl {
         rmin: u32,
         /// Peers the cluster allocates each pin to.
         rmax: u32,
+        /// Separates coffer stores sharing the cluster (pin names, MFS directory).
+        namespace: String,
     },
 }
 
@@ -217,6 +219,7 @@ impl StoreUrl {
                 ));
             }
             let (mut nodes, mut rmin, mut rmax) = (Vec::new(), 2u32, None);
+            let mut namespace = "default".to_string();
             for pair in query.split('&').filter(|p| !p.is_empty()) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 let v = percent_decode(v).map_err(|e| bad(&e))?;
@@ -237,6 +240,10 @@ impl StoreUrl {
                     }
                     "rmin" => rmin = number(&v)?,
                     "rmax" => rmax = Some(number(&v)?),
+                    "ns" => {
+                        coffer::store::validate_name(&v).map_err(|e| bad(&e.to_string()))?;
+                        namespace = v;
+                    }
                     other => return Err(bad(&format!("unknown parameter {other:?}"))),
                 }
             }
@@ -252,6 +259,7 @@ impl StoreUrl {
                 nodes,
                 rmin,
                 rmax,
+                namespace,
             });
         }
         if let Some(rest) = url.strip_prefix("ipfs://") {
@@ -369,6 +377,7 @@ impl StoreUrl {
             nodes,
             rmin,
             rmax,
+            namespace,
         } = self
         else {
             return Err(CliError::usage("not an ipfs-cluster:// store URL"));
@@ -376,6 +385,7 @@ impl StoreUrl {
         let mut c = ClusterConfig::new(apis.clone(), nodes.clone());
         c.replication_min = *rmin;
         c.replication_max = *rmax;
+        c.namespace = namespace.clone();
         ClusterStore::connect(c)
             .await
             .map_err(|e| CliError::other(format!("cannot reach the IPFS Cluster: {e}")))
@@ -588,7 +598,7 @@ mod tests {
         );
         assert_eq!(
             StoreUrl::parse(
-                "ipfs-cluster://127.0.0.1:9094,127.0.0.1:9194?kubo=http://127.0.0.1:5001,http://127.0.0.1:5002&rmin=2&rmax=3"
+                "ipfs-cluster://127.0.0.1:9094,127.0.0.1:9194?kubo=http://127.0.0.1:5001,http://127.0.0.1:5002&rmin=2&rmax=3&ns=photos"
             )
             .ok(),
             Some(StoreUrl::Cluster {
@@ -596,6 +606,7 @@ mod tests {
                 nodes: vec!["http://127.0.0.1:5001".into(), "http://127.0.0.1:5002".into()],
                 rmin: 2,
                 rmax: 3,
+                namespace: "photos".into(),
             })
         );
         for bad in [
@@ -612,6 +623,7 @@ mod tests {
             "ipfs-cluster://h:1?kubo=http://x&rmin=0",
             "ipfs-cluster://h:1?kubo=http://x&rmin=3&rmax=2",
             "ipfs-cluster://h:1/x?kubo=http://x",
+            "ipfs-cluster://h:1?kubo=http://x&ns=../x",
             "ftp://x",
             "/tmp/x",
             "file:///%zz",

@@ -56,7 +56,7 @@ enum Command {
     /// Store URLs: file:///path, s3://bucket/prefix?endpoint=http://127.0.0.1:9000&path_style=true
     /// (credentials from the standard AWS environment variables and profiles), ipfs://127.0.0.1:5001
     /// (`?gateway=URL,URL…`: trustless gateways to read from, with failover),
-    /// ipfs-cluster://127.0.0.1:9094?kubo=http://127.0.0.1:5001,http://127.0.0.1:5002&rmin=2&rmax=3.
+    /// ipfs-cluster://127.0.0.1:9094?kubo=http://127.0.0.1:5001,http://127.0.0.1:5002&rmin=2&rmax=3&ns=NAME.
     Init(vault_cmd::InitArgs),
     /// Store a local file (or stdin) under a key, as a new version; with -r, every file of a
     /// directory under a key prefix.

@@ -300,7 +300,8 @@ fn commands_on_kubo() {
     command_suite(Some(&format!("ipfs://{host}")));
 }
 
-/// `ipfs-cluster://` URL of the `.ci/cluster.sh` cluster with replication `rmin..rmax`.
+/// `ipfs-cluster://` URL of the `.ci/cluster.sh` cluster with replication `rmin..rmax`, in a
+/// namespace of its own.
 fn cluster_url(rmin: u32, rmax: u32) -> String {
     let apis = require_env("COFFER_TEST_CLUSTER_APIS", ".ci/cluster.sh");
     let kubos = require_env("COFFER_TEST_CLUSTER_KUBOS", ".ci/cluster.sh");
@@ -309,8 +310,9 @@ fn cluster_url(rmin: u32, rmax: u32) -> String {
         .map(|a| a.trim_start_matches("http://").trim_end_matches('/'))
         .collect();
     format!(
-        "ipfs-cluster://{}?kubo={kubos}&rmin={rmin}&rmax={rmax}",
-        hosts.join(",")
+        "ipfs-cluster://{}?kubo={kubos}&rmin={rmin}&rmax={rmax}&ns={}",
+        hosts.join(","),
+        unique("cli-")
     )
 }
 

@@ -57,6 +57,7 @@ impl Health {
 
     /// A backend that answered with wrong bytes (not the block asked for, or an inflated
     /// answer): unhealthy at once, so reads skip it until the cool-down passes.
+    #[cfg_attr(not(feature = "ipfs"), allow(dead_code))]
     pub(crate) fn corrupt(&mut self) {
         self.failure();
         self.consecutive_failures = self.consecutive_failures.max(UNHEALTHY_AFTER);
@@ -102,5 +103,14 @@ mod tests {
         assert!(h.healthy());
         let ewma = h.snapshot(0).latency_ewma_ms.unwrap();
         assert!((ewma - 12.0).abs() < 1e-9, "{ewma}");
+    }
+
+    #[test]
+    fn wrong_bytes_make_unhealthy_at_once() {
+        let mut h = Health::default();
+        h.success(Duration::from_millis(10));
+        h.corrupt();
+        assert!(!h.healthy());
+        assert_eq!(h.snapshot(0).failures, 1);
     }
 }
