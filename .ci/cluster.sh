@@ -10,7 +10,7 @@
 #   .ci/cluster.sh stop     stop everything and delete the data dir
 #   .ci/cluster.sh env      print the connection settings of the running cluster
 #
-# Ports (base $COFFER_CLUSTER_PORT, default 15200), for peer i at base + 10*i: Kubo RPC +0,
+# Ports (base $COFFER_CLUSTER_PORT, default 15300), for peer i at base + 10*i: Kubo RPC +0,
 # gateway +1, swarm +2; cluster libp2p +3, REST API +4. The cluster's IPFS proxy and pinning
 # service APIs are disabled (their sections are removed from service.json).
 #
@@ -24,7 +24,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STATE="$HERE/state"
 DIR_FILE="$STATE/cluster.dir"
 ENV_FILE="$STATE/cluster.env"
-BASE="${COFFER_CLUSTER_PORT:-15200}"
+BASE="${COFFER_CLUSTER_PORT:-15300}"
 N=3
 CACHE="${COFFER_CI_CACHE:-$HOME/.cache/coffer-ci}"
 SERVICE="$CACHE/bin/ipfs-cluster-service-$VERSION"
