@@ -12,6 +12,9 @@
 //! - `S3Store` (feature `s3`, native): any S3-compatible endpoint.
 //! - `IpfsStore` (feature `ipfs`, native): a Kubo node over its RPC API.
 //! - [`ReplicatedStore`]: N-of-M writes over other stores, verified reads with fallback.
+//! - `erasure::ErasureStore` (feature `erasure`): Reed–Solomon k+m over other stores, scrub and
+//!   repair.
+//! - [`SplitStore`]: blocks in one store, heads in another.
 //! - [`FaultyStore`]: deterministic fault injection for tests.
 //! - [`VerifyingStore`]: checks every block it returns against its CID.
 //! - [`hostile::HostileStore`]: a store that attacks its caller on purpose, for tests.
@@ -29,6 +32,8 @@ mod blob_root;
 mod car;
 #[cfg(not(target_arch = "wasm32"))]
 mod dir;
+#[cfg(feature = "erasure")]
+pub mod erasure;
 mod fault;
 mod head;
 #[doc(hidden)]
@@ -39,6 +44,7 @@ mod memory;
 mod replicated;
 #[cfg(all(feature = "s3", not(target_arch = "wasm32")))]
 pub mod s3;
+mod split;
 mod stream;
 mod verifying;
 
@@ -53,6 +59,7 @@ pub use head::{
 };
 pub use memory::MemoryStore;
 pub use replicated::{BackendHealth, RepairReport, ReplicatedStore, ReplicationConfig};
+pub use split::SplitStore;
 pub use stream::{BlobSource, ByteStream, bytes_stream, collect_stream, read_source};
 pub use verifying::VerifyingStore;
 
@@ -140,6 +147,22 @@ pub enum StoreError {
         /// Backends required.
         needed: usize,
         /// The failures, one per failed backend.
+        detail: String,
+    },
+    /// An erasure-coded block has fewer verified shards than it needs to be rebuilt (fewer than
+    /// k healthy backends hold it, or the rest sent corrupt shards). Bring backends back, or
+    /// restore them and run a repair.
+    #[error(
+        "block {cid} has {usable} verified shards of the {needed} needed to rebuild it: {detail}"
+    )]
+    InsufficientShards {
+        /// The block.
+        cid: String,
+        /// Shards that were fetched and verified.
+        usable: usize,
+        /// Shards needed (k).
+        needed: usize,
+        /// What went wrong with the others, one per backend.
         detail: String,
     },
     /// The store answered more than the reader expected (a block over the caller's limit, a head

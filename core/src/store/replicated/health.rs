@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
+use futures_util::future::{Either, select};
 use web_time::Instant;
+
+use crate::store::{StoreError, StoreResult};
 
 /// Weight of the newest sample in the latency average.
 const EWMA_ALPHA: f64 = 0.2;
@@ -14,7 +17,8 @@ const COOL_DOWN: Duration = Duration::from_secs(30);
 /// A snapshot of one backend's health.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackendHealth {
-    /// The backend's index in the order given to [`super::ReplicatedStore::new`].
+    /// The backend's index in the order given to [`super::ReplicatedStore::new`] (or
+    /// `ErasureStore::new`).
     pub index: usize,
     /// Exponentially weighted moving average of successful operation latency, in milliseconds
     /// (`None` before the first success).
@@ -57,7 +61,7 @@ impl Health {
 
     /// A backend that answered with wrong bytes (not the block asked for, or an inflated
     /// answer): unhealthy at once, so reads skip it until the cool-down passes.
-    #[cfg_attr(not(feature = "ipfs"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "ipfs", feature = "erasure")), allow(dead_code))]
     pub(crate) fn corrupt(&mut self) {
         self.failure();
         self.consecutive_failures = self.consecutive_failures.max(UNHEALTHY_AFTER);
@@ -84,6 +88,38 @@ impl Health {
             failures: self.failures,
             healthy: self.healthy(),
         }
+    }
+}
+
+/// Runs `fut` with an optional deadline; past it, [`StoreError::Timeout`] names `op` and backend `i`.
+pub(crate) async fn with_deadline<T>(
+    timeout: Option<Duration>,
+    i: usize,
+    op: &str,
+    fut: impl std::future::Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    match timeout {
+        None => fut.await,
+        Some(limit) => {
+            let fut = std::pin::pin!(fut);
+            match select(fut, futures_timer::Delay::new(limit)).await {
+                Either::Left((r, _)) => r,
+                Either::Right(_) => Err(StoreError::Timeout(format!(
+                    "{op} on backend {i} took longer than {limit:?}"
+                ))),
+            }
+        }
+    }
+}
+
+/// Records on `health` the outcome of an operation that started at `start`: a missing block or
+/// a range outside it is an answer, not a failure of the backend.
+pub(crate) fn record<T>(health: &mut Health, start: Instant, result: &StoreResult<T>) {
+    match result {
+        Ok(_) | Err(StoreError::NotFound(_)) | Err(StoreError::RangeOutOfBounds { .. }) => {
+            health.success(start.elapsed())
+        }
+        Err(_) => health.failure(),
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::future::{Either, join_all, select};
+use futures_util::future::join_all;
 use web_time::Instant;
 
 use super::verifying::{verified_stream, verify_fetched};
@@ -129,14 +129,7 @@ impl ReplicatedStore {
 
     /// Records the outcome of an operation on backend `i` that started at `start`.
     fn record<T>(&self, i: usize, start: Instant, result: &StoreResult<T>) {
-        let mut health = lock(&self.backends[i].health);
-        match result {
-            // A missing block is an answer, not a failure of the backend.
-            Ok(_) | Err(StoreError::NotFound(_)) | Err(StoreError::RangeOutOfBounds { .. }) => {
-                health.success(start.elapsed())
-            }
-            Err(_) => health.failure(),
-        }
+        health::record(&mut lock(&self.backends[i].health), start, result);
     }
 
     /// Runs `fut` with the per-backend deadline.
@@ -146,18 +139,7 @@ impl ReplicatedStore {
         op: &str,
         fut: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
-        match self.config.timeout {
-            None => fut.await,
-            Some(limit) => {
-                let fut = std::pin::pin!(fut);
-                match select(fut, futures_timer::Delay::new(limit)).await {
-                    Either::Left((r, _)) => r,
-                    Either::Right(_) => Err(StoreError::Timeout(format!(
-                        "{op} on backend {i} took longer than {limit:?}"
-                    ))),
-                }
-            }
-        }
+        health::with_deadline(self.config.timeout, i, op, fut).await
     }
 
     async fn put_one(&self, i: usize, cid: &Cid, bytes: Bytes) -> StoreResult<Ack> {
@@ -247,12 +229,12 @@ impl ReplicatedStore {
     }
 }
 
-fn lock(m: &Mutex<Health>) -> std::sync::MutexGuard<'_, Health> {
+pub(crate) fn lock(m: &Mutex<Health>) -> std::sync::MutexGuard<'_, Health> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The error to return after every backend failed: `NotFound` when all said so.
-fn all_failed(cid: &Cid, errors: Vec<(usize, StoreError)>) -> StoreError {
+pub(crate) fn all_failed(cid: &Cid, errors: Vec<(usize, StoreError)>) -> StoreError {
     if errors
         .iter()
         .all(|(_, e)| matches!(e, StoreError::NotFound(_)))
