@@ -42,6 +42,10 @@ pub enum BenchCommand {
     /// pruned: bytes reclaimed ÷ garbage, time beside a bare listing, blocks read, memory of the
     /// mark phase (and of a 1,000,000-block mark set alone).
     Gc(crate::bench_gc::GcBenchArgs),
+    /// Federation: Reed–Solomon encode/decode rate on one core; put and get of a blob through
+    /// rs 4+2 over 6 directory stores vs 3-way replication over 3 of them (MB/s, bytes stored);
+    /// a 1 MiB ranged read (bytes fetched); the repair of one emptied backend.
+    Federation(crate::bench_federation::FederationBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -109,6 +113,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         #[cfg(all(feature = "gateway", feature = "stores"))]
         BenchCommand::Gateway(a) => crate::bench_gateway::run(a),
         BenchCommand::Gc(a) => crate::bench_gc::run(a),
+        BenchCommand::Federation(a) => crate::bench_federation::run(a),
     }
 }
 

@@ -160,9 +160,20 @@ pub enum StoreUrl {
         /// Separates coffer stores sharing the cluster (pin names, MFS directory).
         namespace: String,
     },
+    /// `ec:K+M:URL,URL,…`: blocks erasure-coded Reed–Solomon K+M over the listed stores (at least
+    /// K+M; file, S3 or IPFS-free URLs, comma-separated, commas inside a URL percent-encoded);
+    /// heads in the first store.
+    Erasure {
+        /// Data shards per stripe.
+        k: usize,
+        /// Parity shards per stripe.
+        m: usize,
+        /// The backends, in placement order (keep the order: it decides where shards live).
+        backends: Vec<StoreUrl>,
+    },
 }
 
-const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, ipfs://host:port?gateway=http://host:port&link_gateway=https://gateway.example, or ipfs-cluster://host:port?kubo=http://host:port,http://host:port&rmin=2&rmax=3";
+const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, ipfs://host:port?gateway=http://host:port&link_gateway=https://gateway.example, ipfs-cluster://host:port?kubo=http://host:port,http://host:port&rmin=2&rmax=3, or ec:K+M:URL,URL,… (erasure-coded over file:// and s3:// stores, heads in the first)";
 
 impl StoreUrl {
     /// Parses a store URL.
@@ -301,7 +312,68 @@ impl StoreUrl {
                 link_gateway,
             });
         }
+        if let Some(rest) = url.strip_prefix("ec:") {
+            let (code, list) = rest
+                .split_once(':')
+                .ok_or_else(|| bad("an erasure URL is ec:K+M:URL,URL,…"))?;
+            let (k, m) = code
+                .split_once('+')
+                .and_then(|(k, m)| Some((k.parse::<usize>().ok()?, m.parse::<usize>().ok()?)))
+                .ok_or_else(|| bad("the code is K+M, e.g. 4+2"))?;
+            let backends = list
+                .split(',')
+                .filter(|u| !u.is_empty())
+                .map(Self::parse)
+                .collect::<CliResult<Vec<_>>>()?;
+            if backends
+                .iter()
+                .any(|b| !matches!(b, Self::File(_) | Self::S3 { .. }))
+            {
+                return Err(bad(
+                    "erasure backends are file:// or s3:// stores (IPFS names blocks by content, \
+                     shards are named by their block)",
+                ));
+            }
+            for (i, b) in backends.iter().enumerate() {
+                if backends[..i].contains(b) {
+                    return Err(bad(&format!("backend {i} is listed twice")));
+                }
+            }
+            if k == 0 || m == 0 || backends.len() < k + m {
+                return Err(bad(&format!(
+                    "rs {k}+{m} needs k, m ≥ 1 and at least {} backends, {} given",
+                    k + m,
+                    backends.len()
+                )));
+            }
+            return Ok(Self::Erasure { k, m, backends });
+        }
         Err(bad("unknown scheme"))
+    }
+
+    /// The erasure-coded block store of an `ec:` URL (and the heads store, its first backend).
+    pub async fn connect_erasure(
+        &self,
+    ) -> CliResult<(coffer::store::erasure::ErasureStore, Arc<dyn AnyStore>)> {
+        let Self::Erasure { k, m, backends } = self else {
+            return Err(CliError::usage(
+                "this needs an erasure-coded store: --store ec:K+M:URL,URL,… (see coffer init --help)",
+            ));
+        };
+        let mut stores: Vec<Arc<dyn AnyStore>> = Vec::new();
+        for b in backends {
+            stores.push(Box::pin(b.connect()).await?);
+        }
+        let config = coffer::store::erasure::ErasureConfig::new(*k, *m);
+        let blocks = coffer::store::erasure::ErasureStore::new(
+            stores
+                .iter()
+                .map(|s| s.clone() as Arc<dyn BlockStore>)
+                .collect(),
+            config,
+        )
+        .map_err(|e| CliError::usage(format!("bad erasure store: {e}")))?;
+        Ok((blocks, stores[0].clone()))
     }
 
     /// The URL of a local directory.
@@ -359,6 +431,13 @@ impl StoreUrl {
             }
             #[cfg(feature = "stores")]
             Self::Cluster { .. } => Ok(Arc::new(self.connect_cluster().await?)),
+            Self::Erasure { .. } => {
+                let (blocks, heads) = self.connect_erasure().await?;
+                Ok(Arc::new(coffer::store::SplitStore::new(
+                    Arc::new(blocks),
+                    heads as Arc<dyn HeadStore>,
+                )))
+            }
             #[cfg(not(feature = "stores"))]
             _ => Err(CliError::usage(
                 "this coffer was built without S3 and IPFS support; rebuild with --features stores",
@@ -567,6 +646,25 @@ mod tests {
             })
         );
         assert_eq!(
+            StoreUrl::parse("ec:2+1:file:///a,s3://b/p?endpoint=http://127.0.0.1:9000,file:///c")
+                .ok(),
+            Some(StoreUrl::Erasure {
+                k: 2,
+                m: 1,
+                backends: vec![
+                    StoreUrl::File("/a".into()),
+                    StoreUrl::S3 {
+                        bucket: "b".into(),
+                        prefix: "p".into(),
+                        endpoint: Some("http://127.0.0.1:9000".into()),
+                        region: None,
+                        path_style: false,
+                    },
+                    StoreUrl::File("/c".into()),
+                ],
+            })
+        );
+        assert_eq!(
             StoreUrl::parse("ipfs://127.0.0.1:5001").ok(),
             Some(StoreUrl::Ipfs {
                 api: "http://127.0.0.1:5001".into(),
@@ -611,6 +709,10 @@ mod tests {
         );
         for bad in [
             "file://relative",
+            "ec:4+2:file:///a,file:///b",
+            "ec:4:file:///a",
+            "ec:1+1:file:///a,file:///a",
+            "ec:1+1:file:///a,ipfs://127.0.0.1:5001",
             "s3://",
             "s3://b?x=1",
             "s3://b?path_style=maybe",

@@ -7,6 +7,7 @@
 //! valid, or revoked).
 
 mod bench;
+mod bench_federation;
 #[cfg(all(feature = "gateway", feature = "stores"))]
 mod bench_gateway;
 mod bench_gc;
@@ -23,6 +24,7 @@ mod files;
 mod keys;
 mod link_cmd;
 mod prune_cmd;
+mod scrub_cmd;
 mod sealing;
 #[cfg(feature = "gateway")]
 mod serve_cmd;
@@ -56,7 +58,9 @@ enum Command {
     /// Store URLs: file:///path, s3://bucket/prefix?endpoint=http://127.0.0.1:9000&path_style=true
     /// (credentials from the standard AWS environment variables and profiles), ipfs://127.0.0.1:5001
     /// (`?gateway=URL,URL…`: trustless gateways to read from, with failover),
-    /// ipfs-cluster://127.0.0.1:9094?kubo=http://127.0.0.1:5001,http://127.0.0.1:5002&rmin=2&rmax=3&ns=NAME.
+    /// ipfs-cluster://127.0.0.1:9094?kubo=http://127.0.0.1:5001,http://127.0.0.1:5002&rmin=2&rmax=3&ns=NAME,
+    /// ec:4+2:URL,URL,URL,URL,URL,URL (Reed–Solomon 4+2 over file:// and s3:// stores, heads in
+    /// the first).
     Init(vault_cmd::InitArgs),
     /// Store a local file (or stdin) under a key, as a new version; with -r, every file of a
     /// directory under a key prefix.
@@ -87,6 +91,9 @@ enum Command {
     /// Apply the retention policy and delete what nothing references any more (safe while other
     /// devices write; --dry-run to see first).
     Prune(prune_cmd::PruneArgs),
+    /// Check every shard and copy of an erasure-coded store (`--store ec:K+M:URL,…`) against the
+    /// blocks' CIDs; --repair rewrites what is missing or corrupt from the survivors.
+    Scrub(scrub_cmd::ScrubArgs),
     /// Show the vault, store, device, and which devices have unmerged changes.
     Status(vault_cmd::SyncArgs),
     /// Share a key, a prefix or a version with a recipient until an expiry, through their inbox.
@@ -253,6 +260,7 @@ fn main() -> ExitCode {
         Command::Sync(a) => vault_cmd::sync(a),
         Command::Retention(c) => prune_cmd::retention(c),
         Command::Prune(a) => prune_cmd::prune(a),
+        Command::Scrub(a) => scrub_cmd::scrub(a),
         Command::Status(a) => vault_cmd::status(a),
         Command::Share(a) => share_cmd::share(a),
         Command::Shares(a) => share_cmd::shares(a),

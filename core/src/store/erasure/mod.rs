@@ -24,7 +24,7 @@ mod codec;
 pub mod layout;
 mod scrub;
 
-pub use codec::CodecError;
+pub use codec::{CodecError, decode_stripe, encode_stripe};
 pub use layout::{ShardError, ShardHeader};
 pub use scrub::{BackendScrub, ScrubOptions, ScrubReport};
 
@@ -186,6 +186,9 @@ enum Fetched {
     },
     Bad(StoreError),
 }
+
+/// A usable shard in a group: its index, header and body.
+type Member<'a> = (usize, &'a ShardHeader, &'a [u8]);
 
 /// What reading one stripe found, shard by shard.
 struct StripeRead {
@@ -630,7 +633,7 @@ impl Inner {
         fetched: &[Option<Fetched>],
         tried: &mut Vec<Vec<u8>>,
     ) -> Option<(Layout, Vec<u8>, Vec<u8>)> {
-        let mut groups: BTreeMap<&[u8], Vec<(usize, &ShardHeader, &[u8])>> = BTreeMap::new();
+        let mut groups: BTreeMap<&[u8], Vec<Member<'_>>> = BTreeMap::new();
         for (i, f) in fetched.iter().enumerate() {
             if let Some(Fetched::Good { header, body, key }) = f {
                 groups
