@@ -442,3 +442,69 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `ec:4+2:…` over six directories, each a fresh temp dir (kept alive by the returned guards).
+fn erasure_url(extra: &[String]) -> (String, Vec<tempfile::TempDir>) {
+    let dirs: Vec<tempfile::TempDir> = (0..6 - extra.len())
+        .map(|_| tempfile::tempdir().unwrap())
+        .collect();
+    let mut urls: Vec<String> = dirs
+        .iter()
+        .map(|d| format!("file://{}", d.path().display()))
+        .collect();
+    urls.extend(extra.iter().cloned());
+    (format!("ec:4+2:{}", urls.join(",")), dirs)
+}
+
+#[test]
+fn commands_on_an_erasure_coded_store() {
+    let (url, _dirs) = erasure_url(&[]);
+    command_suite(Some(&url));
+}
+
+#[test]
+fn commands_on_an_erasure_coded_store_mixing_seaweedfs_and_directories() {
+    let s3: Vec<String> = (0..3).map(|_| seaweedfs_url("cli-ec")).collect();
+    let (url, _dirs) = erasure_url(&s3);
+    command_suite(Some(&url));
+}
+
+/// `coffer scrub` finds what a lost backend took, `--repair` puts it back, and the exit code
+/// says which is which.
+#[test]
+fn scrub_finds_and_repair_heals_a_lost_backend() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let (url, dirs) = erasure_url(&[]);
+    ok(run(h, &["init", "--store", &url], None));
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 991) as u8).collect();
+    ok(run(h, &["put", "-", "big"], Some(&big)));
+    ok(run(h, &["put", "-", "small"], Some(b"hello")));
+    let clean = json(run(h, &["scrub", "--json"], None));
+    assert_eq!(clean["clean"], true, "{clean}");
+    std::fs::remove_dir_all(dirs[2].path().join("blocks")).unwrap();
+    let out = run(h, &["get", "big", "-"], None);
+    assert_eq!(ok(out), big);
+    let out = run(h, &["scrub", "--json"], None);
+    assert_eq!(code(&out), Some(1));
+    let found: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(found["clean"], false);
+    let missing = found["backends"][2]["missing"].as_u64().unwrap();
+    assert!(missing > 0, "{found}");
+    let repaired = json(run(h, &["scrub", "--repair", "--json"], None));
+    assert_eq!(repaired["backends"][2]["healed"].as_u64(), Some(missing));
+    assert_eq!(json(run(h, &["scrub", "--json"], None))["clean"], true);
+    // A store that is not erasure-coded: a usage error.
+    let plain = tempfile::tempdir().unwrap();
+    let out = run(
+        h,
+        &[
+            "scrub",
+            "--store",
+            &format!("file://{}", plain.path().display()),
+        ],
+        None,
+    );
+    assert_eq!(code(&out), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("erasure"));
+}
