@@ -616,3 +616,41 @@ mod seaweedfs {
         f.store.delete(&cid).await.unwrap();
     }
 }
+
+/// k colluding backends serve a consistent set of another block's shards under this block's
+/// names: the shards agree with each other and decode, but the stripe does not match the CID,
+/// so the read fails instead of returning the other block's bytes.
+#[tokio::test]
+async fn colluding_backends_cannot_substitute_another_block() {
+    use coffer::store::erasure::layout::{first_backend, shard_cid};
+    let f = dir_federation(6);
+    let a = Bytes::from(data("collude/a", 50_000));
+    let b = Bytes::from(data("collude/b", 50_000));
+    let (ca, cb) = (raw_cid(&a), raw_cid(&b));
+    f.store.put(&ca, a.clone()).await.unwrap();
+    f.store.put(&cb, b.clone()).await.unwrap();
+    let (fa, fb) = (first_backend(&ca, 6), first_backend(&cb, 6));
+    for i in 0..4u8 {
+        let from = f.faulty[(fb + i as usize) % 6].inner();
+        let to = f.faulty[(fa + i as usize) % 6].inner();
+        let forged = from.get(&shard_cid(&cb, 0, i).unwrap()).await.unwrap();
+        let name = shard_cid(&ca, 0, i).unwrap();
+        to.delete(&name).await.unwrap();
+        to.put(&name, forged).await.unwrap();
+    }
+    let err = f.store.get(&ca).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::InsufficientShards { .. }),
+        "{err}"
+    );
+    assert!(f.store.get_range(&ca, 0..100).await.is_err());
+    let report = f.store.scrub().await.unwrap();
+    assert!(
+        report
+            .unrecoverable
+            .iter()
+            .any(|(c, _)| *c == ca.to_string()),
+        "{report:?}"
+    );
+    assert_eq!(f.store.get(&cb).await.unwrap(), b);
+}
