@@ -737,18 +737,25 @@ impl Inner {
     async fn read_layout(&self, block: &Cid) -> StoreResult<Option<Layout>> {
         let digest = self.digest(block)?;
         let mut errors = Vec::new();
-        for i in 0..self.n() {
+        // Every stripe-0 prefix at once (one round trip, also when the block is a copy), then
+        // the rest of the header from the first that parses.
+        let prefixes = join_all((0..self.n()).map(|i| async move {
+            let b = self.place(block, i);
+            let name = self.shard_name(block, 0, i)?;
+            let range = 0..PREFIX_LEN as u64;
+            self.timed(
+                b,
+                "get shard header",
+                self.backends[b].store.get_range(&name, range),
+            )
+            .await
+        }))
+        .await;
+        for (i, prefix) in prefixes.into_iter().enumerate() {
             let b = self.place(block, i);
             let name = self.shard_name(block, 0, i)?;
             let store = &self.backends[b].store;
-            let prefix = match self
-                .timed(
-                    b,
-                    "get shard header",
-                    store.get_range(&name, 0..PREFIX_LEN as u64),
-                )
-                .await
-            {
+            let prefix = match prefix {
                 Ok(p) => p,
                 Err(e) => {
                     errors.push((b, e));
@@ -830,6 +837,40 @@ impl Inner {
             s += 1;
         }
         s
+    }
+
+    /// Whether a block is already stored the way a put of it would store it: a copy on one of
+    /// its `m + 1` placed backends (`small`), or at least k shards of stripe 0. Cheaper than
+    /// `has`, which asks every backend for a copy as well.
+    async fn exists(&self, block: &Cid, small: bool) -> StoreResult<bool> {
+        let probes: Vec<(usize, Cid)> = if small {
+            (0..=self.m())
+                .map(|j| (self.place(block, j), *block))
+                .collect()
+        } else {
+            (0..self.n())
+                .map(|i| Ok((self.place(block, i), self.shard_name(block, 0, i)?)))
+                .collect::<StoreResult<_>>()?
+        };
+        let found = join_all(
+            probes
+                .iter()
+                .map(|(b, name)| self.timed(*b, "has", self.backends[*b].store.has(name))),
+        )
+        .await;
+        let present = found.iter().filter(|r| matches!(r, Ok(true))).count();
+        if present >= if small { 1 } else { self.k() } {
+            return Ok(true);
+        }
+        if found.iter().any(Result::is_ok) {
+            return Ok(false);
+        }
+        let errors = probes
+            .iter()
+            .zip(found)
+            .filter_map(|((b, _), r)| r.err().map(|e| (*b, e)))
+            .collect();
+        Err(all_failed(block, errors))
     }
 
     /// A verified whole copy of a small block, from the first backend that has one.
@@ -921,10 +962,11 @@ impl BlockStore for ErasureStore {
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
         let inner = &self.inner;
         super::stream::check_whole(cid, &bytes)?;
-        if self.has(cid).await? {
+        let small = bytes.is_empty() || bytes.len() <= inner.config.small_block;
+        if inner.exists(cid, small).await? {
             return Ok(());
         }
-        if bytes.is_empty() || bytes.len() <= inner.config.small_block {
+        if small {
             return inner.put_copies(cid, bytes).await;
         }
         inner.put_coded(cid, &bytes).await
@@ -1080,7 +1122,9 @@ impl BlockStore for ErasureStore {
     ) -> StoreResult<()> {
         let inner = &self.inner;
         let digest = inner.digest(cid)?;
-        if self.has(cid).await? {
+        // A small blob is checked (and written) by `put` below, once it has been read.
+        let small = len.is_some_and(|l| l <= inner.config.small_block as u64);
+        if !small && inner.exists(cid, false).await? {
             return Ok(());
         }
         let size = inner.config.stripe_size;
