@@ -142,12 +142,32 @@ peers_seen() {
     | jq -s '[.[] | select((.error // "") == "")] | length' 2>/dev/null || echo 0
 }
 
+# How many other Kubo nodes Kubo $1 is connected to.
+swarm_seen() {
+  curl -s -f -m 2 -X POST "http://127.0.0.1:$(port "$1" 0)/api/v0/swarm/peers" 2>/dev/null \
+    | jq '(.Peers // []) | length' 2>/dev/null || echo 0
+}
+
+# Connects Kubo $1 to every other Kubo that answers (Peering reconnects on its own, with a
+# backoff: a peer restarted after a kill could otherwise wait long enough for a pin to time out
+# because bitswap cannot reach the node that holds the block).
+connect_kubos() {
+  local j id
+  for j in $(seq 0 $((N - 1))); do
+    [[ $j == "$1" ]] && continue
+    id="$(curl -s -f -m 2 -X POST "http://127.0.0.1:$(port "$j" 0)/api/v0/id" 2>/dev/null | jq -r '.ID // empty' 2>/dev/null)" || continue
+    [[ -n $id ]] || continue
+    curl -s -m 5 -X POST "http://127.0.0.1:$(port "$1" 0)/api/v0/swarm/connect?arg=/ip4/127.0.0.1/tcp/$(port "$j" 2)/p2p/$id" >/dev/null 2>&1 || true
+  done
+}
+
 wait_ready() {
   local root; root="$(data_dir)"
   local deadline=$((SECONDS + ${COFFER_SERVER_TIMEOUT:-120})) i
   for i in $(seq 0 $((N - 1))); do
     until kubo_answers "$i" && rest_answers "$i" && [[ "$(peers_seen "$i")" -ge $N ]] \
-      && [[ "$(metrics_seen "$i")" -ge $N ]]; do
+      && [[ "$(metrics_seen "$i")" -ge $N ]] && [[ "$(swarm_seen "$i")" -ge $((N - 1)) ]]; do
+      kubo_answers "$i" && connect_kubos "$i"
       local p
       for p in kubo cluster; do
         if ! pid_alive "$root/$p$i.pid"; then
@@ -157,7 +177,7 @@ wait_ready() {
       done
       if (( SECONDS > deadline )); then
         for p in kubo cluster; do echo "--- last lines of $root/$p$i.log ---" >&2; tail -n 20 "$root/$p$i.log" >&2; done
-        die "peer $i is not ready (Kubo RPC, REST API, sees all $N peers and their metrics) within ${COFFER_SERVER_TIMEOUT:-120}s"
+        die "peer $i is not ready (Kubo RPC, REST API, sees all $N peers and their metrics, its Kubo connected to the others) within ${COFFER_SERVER_TIMEOUT:-120}s"
       fi
       sleep 0.5
     done
