@@ -358,8 +358,9 @@ pub struct Identity {
     kem_secret: KemPrivateKey,
     signing: ed25519_dalek::SigningKey,
     recipient: Recipient,
-    /// Derived on first use (ML-KEM key generation costs more than the rest together).
-    xwing: OnceLock<(XWingPrivateKey, Recipient)>,
+    /// Derived on first use (ML-KEM key generation costs more than the rest together). Behind an
+    /// `Arc`: the expanded ML-KEM key is kilobytes, and identities travel inside futures.
+    xwing: OnceLock<Arc<(XWingPrivateKey, Recipient)>>,
     /// The X25519 key of the Ed25519 key's Montgomery form (did:key), derived on first use.
     did_kem: OnceLock<KemPrivateKey>,
 }
@@ -417,7 +418,11 @@ impl Identity {
     }
 
     fn xwing_keys(&self) -> &(XWingPrivateKey, Recipient) {
-        self.xwing.get_or_init(|| {
+        self.xwing.get_or_init(|| Arc::new(self.derive_xwing()))
+    }
+
+    fn derive_xwing(&self) -> (XWingPrivateKey, Recipient) {
+        {
             let hk = Hkdf::<Sha256>::new(Some(SEED_SALT), self.seed.as_ref());
             let mut ikm = Zeroizing::new([0u8; 32]);
             hk.expand(INFO_XWING, ikm.as_mut())
@@ -431,7 +436,7 @@ impl Identity {
                 pq: Some(Arc::new(pk_bytes)),
             };
             (sk, recipient)
-        })
+        }
     }
 
     pub(crate) fn xwing_secret_key(&self) -> &XWingPrivateKey {
@@ -569,6 +574,18 @@ mod tests {
         );
         let r: Recipient = id.recipient().to_string().parse().unwrap();
         assert_eq!(&r, id.recipient());
+    }
+
+    /// Identities travel by value inside async state machines (vaults, shares): keep them small
+    /// (the X-Wing keys, kilobytes, stay behind a pointer). A debug-build share suite on S3
+    /// overflowed its stack when they were inline.
+    #[test]
+    fn an_identity_stays_small() {
+        assert!(
+            std::mem::size_of::<Identity>() <= 512,
+            "{} bytes",
+            std::mem::size_of::<Identity>()
+        );
     }
 
     #[test]
