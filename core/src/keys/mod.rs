@@ -342,7 +342,10 @@ impl std::str::FromStr for Recipient {
         let t = s.trim();
         if t.starts_with("did:") {
             Self::from_did_key(t)
-        } else if t.len() > 9 && t[..9].eq_ignore_ascii_case("cofferpq1") {
+        } else if t
+            .get(..9)
+            .is_some_and(|p| p.eq_ignore_ascii_case("cofferpq1"))
+        {
             text::decode_pq_recipient(t)
         } else {
             text::decode_recipient(t)
@@ -653,6 +656,21 @@ mod tests {
         );
         assert_eq!(r.to_did_key(), did);
         assert_eq!(did.parse::<Recipient>().unwrap(), r);
+    }
+
+    /// Found by the `key_text` fuzz target: a multi-byte character across the 9th byte made the
+    /// prefix check slice inside it and panic.
+    #[test]
+    fn text_with_multibyte_characters_is_an_error_not_a_panic() {
+        for text in [
+            "coffer\u{e9}1xyz",
+            "\u{1f600}\u{1f600}\u{1f600}",
+            "cofferp\u{e9}1",
+            "did:\u{e9}",
+            "did#x\u{0}1:\u{545}1",
+        ] {
+            assert!(text.parse::<Recipient>().is_err(), "{text}");
+        }
     }
 
     #[test]
