@@ -36,6 +36,12 @@ IPFS="$CACHE/bin/ipfs-$KUBO_VERSION"
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
 install() {
+  # jq reads the cluster's JSON answers; curl talks to both APIs.
+  if ! command -v jq >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1; then
+    echo "cluster.sh: installing jq and curl" >&2
+    apt-get update -qq >/dev/null && apt-get install -y -qq jq curl >/dev/null \
+      || die "jq and curl are needed (apt-get install jq curl)"
+  fi
   [[ -x "$IPFS" ]] || "$HERE/kubo.sh" install
   [[ -x "$SERVICE" && -x "$CTL" ]] && return
   command -v go >/dev/null 2>&1 || die "go is not installed; it is needed to build ipfs-cluster $VERSION"
