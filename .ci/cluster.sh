@@ -101,7 +101,9 @@ init_all() {
     mv "$root/kubo$i/config.new" "$root/kubo$i/config"
     # Cluster: loopback, no mDNS, one secret, the others as bootstrap peers, repinning on (a dead
     # peer's pins move after a few seconds: short ping/check intervals, 10 s metric TTLs, long
-    # enough not to flap on a busy 2-core machine), the REST
+    # enough not to flap on a busy 2-core machine), CRDT heads rebroadcast every 2 s (default 1
+    # min: a peer revived after a kill missed pubsub updates from the others for up to 90 s, and
+    # pins allocated to it in that window timed out in the tests), the REST
     # API on loopback, no IPFS proxy and no pinning-service API.
     jq --arg name "coffer-$i" --arg secret "$secret" \
       --arg listen "/ip4/127.0.0.1/tcp/$(port "$i" 3)" --argjson peers "$peers" \
@@ -114,6 +116,7 @@ init_all() {
       | .api.restapi.http_listen_multiaddress = $rest
       | del(.api.ipfsproxy) | del(.api.pinsvcapi)
       | .ipfs_connector.ipfshttp.node_multiaddress = $node
+      | .consensus.crdt.rebroadcast_interval = "2s"
       | .monitor.pubsubmon.check_interval = "2s"
       | .informer |= with_entries(.value.metric_ttl = "10s")' \
       "$root/cluster$i/service.json" >"$root/cluster$i/service.json.new"

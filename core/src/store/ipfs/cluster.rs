@@ -726,6 +726,16 @@ impl BlockStore for ClusterStore {
                 .put_via_node(cid, &mut Cursor::new(bytes), Some(len))
                 .await;
         }
+        if bytes.is_empty() {
+            // Kubo's bitswap never transfers a zero-length block (a `block/get` of one on a
+            // node that lacks it waits until its timeout; seen with Kubo v0.42.0 here), so an
+            // allocated peer could never pin it: it goes to every node.
+            self.on_all_nodes("the empty block", |s| async move {
+                s.put(cid, Bytes::new()).await
+            })
+            .await?;
+            return self.pin(cid, &self.pin_name()).await;
+        }
         // A small block can be offered to each node in turn.
         let mut last = None;
         for i in self.node_order() {
@@ -908,6 +918,18 @@ impl BlockStore for ClusterStore {
         source: BlobSource<'_>,
         len: Option<u64>,
     ) -> StoreResult<()> {
+        if len == Some(0) {
+            // An empty blob is the empty block, which must reach every node (see `put`).
+            let mut extra = Vec::new();
+            futures_util::AsyncReadExt::read_to_end(
+                &mut futures_util::AsyncReadExt::take(source, 1),
+                &mut extra,
+            )
+            .await
+            .map_err(|e| StoreError::Other(format!("reading the blob to store failed: {e}")))?;
+            crate::store::stream::check_len(len, extra.len() as u64)?;
+            return self.put(cid, Bytes::new()).await;
+        }
         self.put_via_node(cid, source, len).await
     }
 }
