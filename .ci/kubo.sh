@@ -6,7 +6,8 @@
 #   .ci/kubo.sh stop    stop it (the repo is kept; `rm -rf .ci/state/kubo` to wipe)
 #   .ci/kubo.sh env     print the connection settings of the running node
 #
-# Both commands are idempotent. Ports: RPC $COFFER_IPFS_PORT (default 15001), gateway the next.
+# Both commands are idempotent. Ports: RPC $COFFER_IPFS_PORT (default 15001), gateway the next;
+# the one after is the browser test page's origin, the only one allowed by CORS.
 #
 # The binary is built from the Go module proxy at a pinned version into a cache that survives
 # fresh clones ($COFFER_CI_CACHE, default ~/.cache/coffer-ci). We build inside the downloaded
@@ -21,6 +22,9 @@ STATE="$HERE/state/kubo"
 ENV_FILE="$HERE/state/kubo.env"
 PORT="${COFFER_IPFS_PORT:-15001}"
 GW_PORT=$((PORT + 1))
+# The one web origin whose pages may call the RPC API from a browser (the npm package's Chromium
+# test serves its page there); Kubo refuses every other Origin with 403.
+PAGE_ORIGIN="http://127.0.0.1:$((PORT + 2))"
 CACHE="${COFFER_CI_CACHE:-$HOME/.cache/coffer-ci}"
 BIN="$CACHE/bin/ipfs-$VERSION"
 PIDFILE="$STATE/daemon.pid"
@@ -52,6 +56,7 @@ write_env() {
   cat >"$ENV_FILE" <<ENV
 export COFFER_TEST_IPFS_API=http://127.0.0.1:$PORT
 export COFFER_TEST_IPFS_GATEWAY=http://127.0.0.1:$GW_PORT
+export COFFER_TEST_IPFS_PAGE_ORIGIN=$PAGE_ORIGIN
 ENV
   cat "$ENV_FILE"
   cat "$HERE"/state/*.env >"$HERE/state/env"
@@ -71,6 +76,11 @@ start() {
     "$BIN" config Addresses.API "/ip4/127.0.0.1/tcp/$PORT"
     "$BIN" config Addresses.Gateway "/ip4/127.0.0.1/tcp/$GW_PORT"
     "$BIN" config --json Addresses.Swarm '["/ip4/127.0.0.1/tcp/0"]'
+    # CORS for exactly one origin: the browser test's page calls the RPC API (POST, multipart
+    # bodies need no preflight; the headers below answer one anyway).
+    "$BIN" config --json API.HTTPHeaders "{\"Access-Control-Allow-Origin\": [\"$PAGE_ORIGIN\"],
+      \"Access-Control-Allow-Methods\": [\"POST\"], \"Access-Control-Allow-Headers\": [\"Content-Type\"],
+      \"Access-Control-Expose-Headers\": [\"Content-Length\", \"X-Stream-Output\", \"X-Chunked-Output\"]}"
     # Offline: no swarm, so a missing block is an immediate error rather than a network search.
     setsid "$BIN" daemon --offline >"$LOG" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
