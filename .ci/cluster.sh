@@ -7,6 +7,8 @@
 #                           peer sees the other two, write .ci/state/cluster.env
 #   .ci/cluster.sh kill N   SIGKILL peer N (0-2): its Kubo and its cluster daemon (tests use it;
 #                           `start` brings it back with its data)
+#   .ci/cluster.sh join     add a fourth peer (index 3) to the running cluster and wait for it
+#   .ci/cluster.sh leave N  remove peer N from the peer set, stop it, delete its data
 #   .ci/cluster.sh stop     stop everything and delete the data dir
 #   .ci/cluster.sh env      print the connection settings of the running cluster
 #
@@ -66,62 +68,76 @@ pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 kubo_answers() { curl -s -f -m 2 -X POST "http://127.0.0.1:$(port "$1" 0)/api/v0/version" >/dev/null 2>&1; }
 rest_answers() { curl -s -f -m 2 "http://127.0.0.1:$(port "$1" 4)/id" >/dev/null 2>&1; }
 
-# Creates the data dir with 3 Kubo repos and 3 cluster configs wired to each other.
+# The peers in the data dir: 0..N-1 after init, plus one that joined (`join`) until it leaves.
+peer_ids() {
+  local root d; root="$(data_dir)"
+  for d in "$root"/cluster[0-9]; do [[ -d $d ]] && echo "${d##*cluster}"; done
+}
+peer_count() { peer_ids | wc -l; }
+
+# Creates peer $1's Kubo repo and cluster config (not yet wired to the others).
+create_peer() {
+  local i=$1 root; root="$(data_dir)"
+  IPFS_PATH="$root/kubo$i" "$IPFS" init --profile=test >"$root/kubo$i.init.log" 2>&1 \
+    || { cat "$root/kubo$i.init.log" >&2; die "ipfs init failed"; }
+  "$SERVICE" --config "$root/cluster$i" init --consensus crdt >"$root/cluster$i.init.log" 2>&1 \
+    || { cat "$root/cluster$i.init.log" >&2; die "ipfs-cluster-service init failed"; }
+}
+
+# Wires peer $1 to every other peer in the data dir (Kubo peering, cluster bootstrap).
+configure_peer() {
+  local i=$1 root j; root="$(data_dir)"
+  local secret; secret="$(cat "$root/secret")"
+  local peering="[]" peers="[]"
+  for j in $(peer_ids); do
+    [[ $j == "$i" ]] && continue
+    peering="$(jq -c --arg id "$(jq -r .Identity.PeerID "$root/kubo$j/config")" \
+      --arg a "/ip4/127.0.0.1/tcp/$(port "$j" 2)" '. + [{ID: $id, Addrs: [$a]}]' <<<"$peering")"
+    peers="$(jq -c --arg a "/ip4/127.0.0.1/tcp/$(port "$j" 3)/p2p/$(jq -r .id "$root/cluster$j/identity.json")" \
+      '. + [$a]' <<<"$peers")"
+  done
+  # Kubo: loopback only (the test profile: no bootstrap, no mDNS), fixed ports, always
+  # connected to the others (Peering), so bitswap can fetch what the cluster pins.
+  jq --arg api "/ip4/127.0.0.1/tcp/$(port "$i" 0)" --arg gw "/ip4/127.0.0.1/tcp/$(port "$i" 1)" \
+    --arg sw "/ip4/127.0.0.1/tcp/$(port "$i" 2)" --argjson peering "$peering" '
+    .Addresses.API = $api | .Addresses.Gateway = $gw | .Addresses.Swarm = [$sw]
+    | .Addresses.Announce = [] | .Addresses.NoAnnounce = []
+    | .Discovery.MDNS.Enabled = false | .Bootstrap = [] | .Peering.Peers = $peering' \
+    "$root/kubo$i/config" >"$root/kubo$i/config.new"
+  mv "$root/kubo$i/config.new" "$root/kubo$i/config"
+  # Cluster: loopback, no mDNS, one secret, the others as bootstrap peers, repinning on (a dead
+  # peer's pins move after a few seconds: short ping/check intervals, 10 s metric TTLs, long
+  # enough not to flap on a busy 2-core machine), CRDT heads rebroadcast every 2 s (default 1
+  # min: a peer revived after a kill missed pubsub updates from the others for up to 90 s, and
+  # pins allocated to it in that window timed out in the tests), the REST
+  # API on loopback, no IPFS proxy and no pinning-service API.
+  jq --arg name "coffer-$i" --arg secret "$secret" \
+    --arg listen "/ip4/127.0.0.1/tcp/$(port "$i" 3)" --argjson peers "$peers" \
+    --arg rest "/ip4/127.0.0.1/tcp/$(port "$i" 4)" --arg node "/ip4/127.0.0.1/tcp/$(port "$i" 0)" '
+    .cluster.peername = $name | .cluster.secret = $secret
+    | .cluster.listen_multiaddress = [$listen] | .cluster.mdns_interval = "0s"
+    | .cluster.peer_addresses = $peers | .cluster.disable_repinning = false
+    | .cluster.monitor_ping_interval = "2s" | .cluster.peer_watch_interval = "2s"
+    | .cluster.pin_recover_interval = "10s"
+    | .api.restapi.http_listen_multiaddress = $rest
+    | del(.api.ipfsproxy) | del(.api.pinsvcapi)
+    | .ipfs_connector.ipfshttp.node_multiaddress = $node
+    | .consensus.crdt.rebroadcast_interval = "2s"
+    | .monitor.pubsubmon.check_interval = "2s"
+    | .informer |= with_entries(.value.metric_ttl = "10s")' \
+    "$root/cluster$i/service.json" >"$root/cluster$i/service.json.new"
+  mv "$root/cluster$i/service.json.new" "$root/cluster$i/service.json"
+}
+
+# Creates the data dir with N peers wired to each other.
 init_all() {
-  local root i j
+  local root i
   root="$(mktemp -d "${TMPDIR:-/tmp}/coffer-cluster.XXXXXX")"
   mkdir -p "$STATE"
   echo "$root" >"$DIR_FILE"
-  local secret; secret="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
-  local kubo_ids=() cluster_ids=()
-  for i in $(seq 0 $((N - 1))); do
-    IPFS_PATH="$root/kubo$i" "$IPFS" init --profile=test >"$root/kubo$i.init.log" 2>&1 \
-      || { cat "$root/kubo$i.init.log" >&2; die "ipfs init failed"; }
-    kubo_ids+=("$(jq -r .Identity.PeerID "$root/kubo$i/config")")
-    "$SERVICE" --config "$root/cluster$i" init --consensus crdt >"$root/cluster$i.init.log" 2>&1 \
-      || { cat "$root/cluster$i.init.log" >&2; die "ipfs-cluster-service init failed"; }
-    cluster_ids+=("$(jq -r .id "$root/cluster$i/identity.json")")
-  done
-  for i in $(seq 0 $((N - 1))); do
-    local peering="[]" peers="[]"
-    for j in $(seq 0 $((N - 1))); do
-      [[ $j == "$i" ]] && continue
-      peering="$(jq -c --arg id "${kubo_ids[$j]}" --arg a "/ip4/127.0.0.1/tcp/$(port "$j" 2)" \
-        '. + [{ID: $id, Addrs: [$a]}]' <<<"$peering")"
-      peers="$(jq -c --arg a "/ip4/127.0.0.1/tcp/$(port "$j" 3)/p2p/${cluster_ids[$j]}" '. + [$a]' <<<"$peers")"
-    done
-    # Kubo: loopback only (the test profile: no bootstrap, no mDNS), fixed ports, always
-    # connected to the other two (Peering), so bitswap can fetch what the cluster pins.
-    jq --arg api "/ip4/127.0.0.1/tcp/$(port "$i" 0)" --arg gw "/ip4/127.0.0.1/tcp/$(port "$i" 1)" \
-      --arg sw "/ip4/127.0.0.1/tcp/$(port "$i" 2)" --argjson peering "$peering" '
-      .Addresses.API = $api | .Addresses.Gateway = $gw | .Addresses.Swarm = [$sw]
-      | .Addresses.Announce = [] | .Addresses.NoAnnounce = []
-      | .Discovery.MDNS.Enabled = false | .Bootstrap = [] | .Peering.Peers = $peering' \
-      "$root/kubo$i/config" >"$root/kubo$i/config.new"
-    mv "$root/kubo$i/config.new" "$root/kubo$i/config"
-    # Cluster: loopback, no mDNS, one secret, the others as bootstrap peers, repinning on (a dead
-    # peer's pins move after a few seconds: short ping/check intervals, 10 s metric TTLs, long
-    # enough not to flap on a busy 2-core machine), CRDT heads rebroadcast every 2 s (default 1
-    # min: a peer revived after a kill missed pubsub updates from the others for up to 90 s, and
-    # pins allocated to it in that window timed out in the tests), the REST
-    # API on loopback, no IPFS proxy and no pinning-service API.
-    jq --arg name "coffer-$i" --arg secret "$secret" \
-      --arg listen "/ip4/127.0.0.1/tcp/$(port "$i" 3)" --argjson peers "$peers" \
-      --arg rest "/ip4/127.0.0.1/tcp/$(port "$i" 4)" --arg node "/ip4/127.0.0.1/tcp/$(port "$i" 0)" '
-      .cluster.peername = $name | .cluster.secret = $secret
-      | .cluster.listen_multiaddress = [$listen] | .cluster.mdns_interval = "0s"
-      | .cluster.peer_addresses = $peers | .cluster.disable_repinning = false
-      | .cluster.monitor_ping_interval = "2s" | .cluster.peer_watch_interval = "2s"
-      | .cluster.pin_recover_interval = "10s"
-      | .api.restapi.http_listen_multiaddress = $rest
-      | del(.api.ipfsproxy) | del(.api.pinsvcapi)
-      | .ipfs_connector.ipfshttp.node_multiaddress = $node
-      | .consensus.crdt.rebroadcast_interval = "2s"
-      | .monitor.pubsubmon.check_interval = "2s"
-      | .informer |= with_entries(.value.metric_ttl = "10s")' \
-      "$root/cluster$i/service.json" >"$root/cluster$i/service.json.new"
-    mv "$root/cluster$i/service.json.new" "$root/cluster$i/service.json"
-  done
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$root/secret"
+  for i in $(seq 0 $((N - 1))); do create_peer "$i"; done
+  for i in $(seq 0 $((N - 1))); do configure_peer "$i"; done
 }
 
 start_peer() {
@@ -162,7 +178,7 @@ swarm_seen() {
 # because bitswap cannot reach the node that holds the block).
 connect_kubos() {
   local j id
-  for j in $(seq 0 $((N - 1))); do
+  for j in $(peer_ids); do
     [[ $j == "$1" ]] && continue
     id="$(curl -s -f -m 2 -X POST "http://127.0.0.1:$(port "$j" 0)/api/v0/id" 2>/dev/null | jq -r '.ID // empty' 2>/dev/null)" || continue
     [[ -n $id ]] || continue
@@ -172,10 +188,11 @@ connect_kubos() {
 
 wait_ready() {
   local root; root="$(data_dir)"
-  local deadline=$((SECONDS + ${COFFER_SERVER_TIMEOUT:-120})) i
-  for i in $(seq 0 $((N - 1))); do
-    until kubo_answers "$i" && rest_answers "$i" && [[ "$(peers_seen "$i")" -ge $N ]] \
-      && [[ "$(metrics_seen "$i")" -ge $N ]] && [[ "$(swarm_seen "$i")" -ge $((N - 1)) ]]; do
+  local deadline=$((SECONDS + ${COFFER_SERVER_TIMEOUT:-120})) i n
+  n="$(peer_count)"
+  for i in $(peer_ids); do
+    until kubo_answers "$i" && rest_answers "$i" && [[ "$(peers_seen "$i")" -ge $n ]] \
+      && [[ "$(metrics_seen "$i")" -ge $n ]] && [[ "$(swarm_seen "$i")" -ge $((n - 1)) ]]; do
       kubo_answers "$i" && connect_kubos "$i"
       local p
       for p in kubo cluster; do
@@ -186,7 +203,7 @@ wait_ready() {
       done
       if (( SECONDS > deadline )); then
         for p in kubo cluster; do echo "--- last lines of $root/$p$i.log ---" >&2; tail -n 20 "$root/$p$i.log" >&2; done
-        die "peer $i is not ready (Kubo RPC, REST API, sees all $N peers and their metrics, its Kubo connected to the others) within ${COFFER_SERVER_TIMEOUT:-120}s"
+        die "peer $i is not ready (Kubo RPC, REST API, sees all $n peers and their metrics, its Kubo connected to the others) within ${COFFER_SERVER_TIMEOUT:-120}s"
       fi
       sleep 0.5
     done
@@ -216,10 +233,10 @@ start() {
   install
   if [[ -z "$(data_dir)" || ! -d "$(data_dir)" ]]; then init_all; fi
   local i
-  for i in $(seq 0 $((N - 1))); do start_peer "$i"; done
+  for i in $(peer_ids); do start_peer "$i"; done
   wait_ready
   write_env
-  echo "cluster.sh: $N Kubo nodes + $N cluster peers ready in $((SECONDS - t0))s" >&2
+  echo "cluster.sh: $(peer_count) Kubo nodes + $(peer_count) cluster peers ready in $((SECONDS - t0))s" >&2
 }
 
 kill_peer() {
@@ -235,11 +252,39 @@ kill_peer() {
   done
 }
 
+# Adds peer N (a fourth Kubo + cluster peer) to the running cluster: the others learn of it
+# through the cluster's bootstrap and Kubo's peering from its side. Tests use it for "repins to a
+# peer that joins", then `leave N`.
+join_peer() {
+  local i=$N root; root="$(data_dir)"
+  [[ -n "$root" ]] || die "not started"
+  if [[ ! -d "$root/cluster$i" ]]; then
+    create_peer "$i"
+    configure_peer "$i"
+  fi
+  start_peer "$i"
+  wait_ready
+  write_env
+}
+
+# Removes peer $1 from the cluster's peer set, stops it and deletes its data.
+leave_peer() {
+  local i=$1 root id j; root="$(data_dir)"
+  [[ -d "$root/cluster$i" ]] || return 0
+  id="$(jq -r .id "$root/cluster$i/identity.json")"
+  for j in $(peer_ids); do
+    [[ $j == "$i" ]] && continue
+    "$CTL" --host "/ip4/127.0.0.1/tcp/$(port "$j" 4)" peers rm "$id" >/dev/null 2>&1 && break
+  done
+  kill_peer "$i"
+  rm -rf "$root/cluster$i" "$root/kubo$i"
+}
+
 stop() {
   local root; root="$(data_dir || true)"
   [[ -n "$root" ]] || return 0
   local i p pid
-  for i in $(seq 0 $((N - 1))); do
+  for i in $(peer_ids); do
     for p in cluster kubo; do
       if pid_alive "$root/$p$i.pid"; then
         pid="$(cat "$root/$p$i.pid")"
@@ -247,7 +292,7 @@ stop() {
       fi
     done
   done
-  for i in $(seq 0 $((N - 1))); do
+  for i in $(peer_ids); do
     for p in cluster kubo; do
       [[ -f "$root/$p$i.pid" ]] || continue
       pid="$(cat "$root/$p$i.pid")"
@@ -263,7 +308,9 @@ case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
-  kill) [[ "${2:-}" =~ ^[0-2]$ ]] || die "usage: $0 kill 0|1|2"; kill_peer "$2" ;;
+  kill) [[ "${2:-}" =~ ^[0-9]$ ]] || die "usage: $0 kill N"; kill_peer "$2" ;;
+  join) join_peer ;;
+  leave) [[ "${2:-}" =~ ^[0-9]$ ]] || die "usage: $0 leave N"; leave_peer "$2" ;;
   env) r="$(data_dir || true)"; [[ -n "$r" ]] && pid_alive "$r/cluster0.pid" || die "not running; run: $0 start"; write_env ;;
-  *) die "usage: $0 start|stop|kill N|env|install" ;;
+  *) die "usage: $0 start|stop|kill N|join|leave N|env|install" ;;
 esac

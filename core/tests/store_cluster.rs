@@ -293,6 +293,101 @@ async fn a_vault_survives_a_peer_killed_and_the_cluster_repins() {
     assert_eq!(x.get(b"after").await.unwrap(), b"written with a peer down");
 }
 
+/// Undoes a join and a kill however the test ends: the joined peer leaves, the killed one comes
+/// back.
+struct Rejoin;
+
+impl Drop for Rejoin {
+    fn drop(&mut self) {
+        script(&["leave", "3"]);
+        script(&["start"]);
+    }
+}
+
+/// Replication factor 3 on 3 peers, then a fourth peer joins and one of the first three dies:
+/// the cluster repins what the dead peer held to the peer that joined (the only one left that
+/// does not hold it), that peer's Kubo pins it, and a new device reads everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_joins_takes_over_the_pins_of_a_dead_one() {
+    let _k = KILL.write().await;
+    let tag = run_tag("cluster-join");
+    let s = Arc::new(store(&tag, 3, 3).await);
+    let me = Identity::generate();
+    let mut v = Vault::create(s.clone(), me.clone(), "join", "a")
+        .await
+        .unwrap();
+    let doc = data(&tag, 5000);
+    v.put(b"doc", doc.clone(), PutOptions::default())
+        .await
+        .unwrap();
+    let pins = s.pin_statuses().await.unwrap();
+    assert!(pins.len() >= 2, "{pins:?}");
+    for p in &pins {
+        assert_eq!(p.allocations.len(), 3, "{p:?}");
+    }
+    let _undo = Rejoin;
+    script(&["join"]);
+    // The joiner's Kubo RPC: peer 3 of `.ci/cluster.sh` (base + 30).
+    let base: u16 = kubos()[0].rsplit(':').next().unwrap().parse().unwrap();
+    let joiner_kubo = format!("http://127.0.0.1:{}", base + 30);
+    // Peer 1 dies (any of the first three holds every pin).
+    script(&["kill", "1"]);
+    let killed_at = std::time::Instant::now();
+    let deadline = killed_at + Duration::from_secs(180);
+    let mut pending: BTreeSet<String> = pins.iter().map(|p| p.cid.clone()).collect();
+    while !pending.is_empty() {
+        let mut still = BTreeSet::new();
+        for cid in &pending {
+            let st = s.pin_status(&cid.parse().unwrap()).await.unwrap();
+            let on_joiner = st
+                .peers
+                .iter()
+                .any(|p| p.peername == "coffer-3" && p.status == "pinned");
+            if !on_joiner {
+                still.insert(cid.clone());
+            }
+        }
+        pending = still;
+        if !pending.is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not repinned to the joined peer within 180 s: {pending:?}"
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    eprintln!(
+        "peer coffer-1 killed: {} pins repinned to the joined coffer-3 in {:.1} s",
+        pins.len(),
+        killed_at.elapsed().as_secs_f64()
+    );
+    for p in &pins {
+        let (code, body) = kubo(
+            &joiner_kubo,
+            "pin/ls",
+            &format!("arg={}&type=recursive", p.cid),
+        )
+        .await;
+        assert_eq!(
+            code,
+            200,
+            "{} not pinned on the joiner's Kubo: {}",
+            p.cid,
+            String::from_utf8_lossy(&body)
+        );
+    }
+    // A new device reads everything (it writes its own head on open: with a peer down, through
+    // a store whose write quorum the two live original nodes meet).
+    let reader = Arc::new(store(&tag, 2, 3).await);
+    let mut w = Vault::open(reader, me, "join", "b").await.unwrap();
+    w.sync().await.unwrap();
+    assert_eq!(w.get(b"doc").await.unwrap(), doc);
+    // Leave nothing for the cluster to move when the joiner leaves.
+    for p in &pins {
+        s.delete(&p.cid.parse().unwrap()).await.unwrap();
+    }
+}
+
 /// A prune unpins what nothing references through the cluster: the cluster's pin set and every
 /// Kubo node lose the pin; what is live stays pinned and readable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -373,12 +373,18 @@ impl ClusterStore {
     /// Runs `op` on the nodes in order of health until one succeeds. `NotFound` from every node
     /// is `NotFound`; a node that served wrong bytes is marked and skipped (`Corrupt` when no
     /// node answered); a failing node is recorded and skipped.
+    ///
+    /// With nodes down, `NotFound` is still the answer when more nodes said so than could have
+    /// missed a write of this store's quorum (`replication-min` pins, blob map and heads on
+    /// `min(replication-min, nodes)` nodes): with 3 nodes and a minimum of 2, two `NotFound`s
+    /// and one unreachable node mean the thing is not stored. Fewer: `Unavailable`.
     async fn on_nodes<T, F, Fut>(&self, op: F) -> StoreResult<T>
     where
         F: Fn(IpfsStore) -> Fut,
         Fut: std::future::Future<Output = StoreResult<T>>,
     {
         let mut not_found = None;
+        let mut not_found_count = 0;
         let mut corrupt = None;
         let mut failed = None;
         for i in self.node_order() {
@@ -392,6 +398,7 @@ impl ClusterStore {
                 Err(e @ StoreError::NotFound(_)) => {
                     lock(&node.health).success(start.elapsed());
                     not_found = Some(e);
+                    not_found_count += 1;
                 }
                 Err(e @ StoreError::Corrupt { .. }) => {
                     lock(&node.health).corrupt();
@@ -403,6 +410,12 @@ impl ClusterStore {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if corrupt.is_none()
+            && not_found_count + self.write_quorum() > self.inner.nodes.len()
+            && let Some(e) = not_found
+        {
+            return Err(e);
         }
         Err(corrupt
             .or(failed)
