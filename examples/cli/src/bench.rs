@@ -73,6 +73,10 @@ pub struct StoreBenchArgs {
     /// Size of the blob put on the cluster and on the single Kubo node.
     #[arg(long, default_value = "100MiB", value_parser = files::parse_size)]
     cluster_size: u64,
+    /// `.ci/cluster.sh`, to time repinning after a peer is killed (default:
+    /// $COFFER_TEST_CLUSTER_SCRIPT; unset: not measured).
+    #[arg(long, env = "COFFER_TEST_CLUSTER_SCRIPT")]
+    cluster_script: Option<String>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -356,6 +360,7 @@ fn store_bench(args: StoreBenchArgs) -> CliResult {
     }
     opts.cluster_apis = args.cluster_apis;
     opts.cluster_kubos = args.cluster_kubos;
+    opts.cluster_script = args.cluster_script;
     opts.cluster_blob_mib = usize::try_from(args.cluster_size >> 20)
         .unwrap_or(usize::MAX)
         .max(1);

@@ -11,6 +11,12 @@
 //!   (100 MiB by default) put and streamed back, and 1,000 small blocks put and read, through
 //!   [`ClusterStore`] (each put acknowledged once pinned on `cluster_rmin` peers) and through
 //!   [`IpfsStore`] on the single Kubo node, in the same run, with the ratios.
+//! - Repinning after a peer loss (when `cluster_script` is set: `.ci/cluster.sh`, which can kill
+//!   and revive its peers): 100 small blocks pinned with replication 2, the peer holding most of
+//!   them killed, and the time until the cluster reports each of those pins `pinned` on two live
+//!   peers again. It depends on the cluster's monitor settings (`.ci/cluster.sh`: pings every
+//!   2 s, metrics valid 10 s), so it is a figure for this configuration, not for clusters at
+//!   large.
 //!
 //! Needs coffer with features `s3` and `ipfs`, tokio, serde_json, bytes and futures-util.
 
@@ -52,6 +58,8 @@ pub struct BenchStoreOptions {
     pub cluster_blob_mib: usize,
     /// Small blocks put on the cluster and on the single node.
     pub cluster_small: usize,
+    /// `.ci/cluster.sh` (kills and revives peers) for the repin figure; `None`: not measured.
+    pub cluster_script: Option<String>,
     /// Peers that must pin before a cluster put is acknowledged.
     pub cluster_rmin: u32,
     /// Peers each pin is allocated to.
@@ -75,6 +83,7 @@ impl BenchStoreOptions {
             cluster_kubos: Vec::new(),
             cluster_blob_mib: 100,
             cluster_small: 1000,
+            cluster_script: None,
             cluster_rmin: 2,
             cluster_rmax: 3,
         }
@@ -358,7 +367,12 @@ async fn cluster_vs_single(
             _ => 0.0,
         }
     };
+    let repin = match &opts.cluster_script {
+        Some(script) => repin_after_peer_loss(opts, script, seed).await?,
+        None => serde_json::Value::Null,
+    };
     Ok(serde_json::json!({
+        "repin_after_peer_loss": repin,
         "peers": opts.cluster_kubos.len(),
         "replication_min": opts.cluster_rmin,
         "replication_max": opts.cluster_rmax,
@@ -374,5 +388,110 @@ async fn cluster_vs_single(
             "small_put": ratio("small_put_per_s"),
             "small_get": ratio("small_get_per_s"),
         },
+    }))
+}
+
+/// Runs `.ci/cluster.sh` with `args`.
+fn cluster_script(script: &str, args: &[&str]) -> Result<(), String> {
+    let status = std::process::Command::new(script)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("running {script}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{script} {args:?} failed"))
+    }
+}
+
+/// Kills the peer holding most of 100 freshly pinned blocks (replication 2) and times the
+/// cluster's repinning of what it held; the peer is revived and the pins removed afterwards.
+async fn repin_after_peer_loss(
+    opts: &BenchStoreOptions,
+    script: &str,
+    seed: u64,
+) -> Result<serde_json::Value, String> {
+    let mut conf = ClusterConfig::new(opts.cluster_apis.clone(), opts.cluster_kubos.clone());
+    conf.namespace = format!("bench-repin-{seed}");
+    conf.replication_min = 2;
+    conf.replication_max = 2;
+    let cluster = ClusterStore::connect(conf)
+        .await
+        .map_err(err("connecting to the cluster"))?;
+    let blocks: Vec<_> = (0..100u64)
+        .map(|i| {
+            let b = Bytes::from(bench_bytes(4096, seed ^ 0x4e ^ ((i + 1) << 24)));
+            (raw_cid(&b), b)
+        })
+        .collect();
+    let puts: Vec<_> = futures_util::stream::iter(blocks.iter())
+        .map(|(c, b)| cluster.put(c, b.clone()))
+        .buffer_unordered(opts.kubo_concurrency)
+        .collect()
+        .await;
+    for r in puts {
+        r.map_err(err("repin bench put"))?;
+    }
+    // The victim: the peer most of these pins are allocated to (named coffer-N by the script).
+    let mut held: std::collections::BTreeMap<String, Vec<coffer::block::Cid>> = Default::default();
+    let mut names: std::collections::BTreeMap<String, String> = Default::default();
+    for (c, _) in &blocks {
+        let st = cluster.pin_status(c).await.map_err(err("pin status"))?;
+        for p in &st.peers {
+            names.insert(p.peer.clone(), p.peername.clone());
+        }
+        for a in st.allocations {
+            held.entry(a).or_default().push(*c);
+        }
+    }
+    let (victim, cids) = held
+        .into_iter()
+        .max_by_key(|(_, v)| v.len())
+        .ok_or("the cluster allocated none of the pins")?;
+    let index = names
+        .get(&victim)
+        .and_then(|n| n.strip_prefix("coffer-"))
+        .ok_or("cluster peers are not named coffer-N (not .ci/cluster.sh's cluster)")?
+        .to_string();
+    cluster_script(script, &["kill", &index])?;
+    let started = Instant::now();
+    let measured = async {
+        let mut pending = cids.clone();
+        while !pending.is_empty() {
+            if started.elapsed() > std::time::Duration::from_secs(300) {
+                return Err(format!("{} pins not repinned in 300 s", pending.len()));
+            }
+            let mut still = Vec::new();
+            for c in pending {
+                let st = cluster.pin_status(&c).await.map_err(err("pin status"))?;
+                let live = st
+                    .peers
+                    .iter()
+                    .filter(|p| p.peer != victim && p.status == "pinned")
+                    .count();
+                if live < 2 || st.allocations.contains(&victim) {
+                    still.push(c);
+                }
+            }
+            pending = still;
+            if !pending.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+        Ok(started.elapsed().as_secs_f64())
+    }
+    .await;
+    // Revive and clean up whatever happened.
+    let revived = cluster_script(script, &["start"]);
+    for (c, _) in &blocks {
+        let _ = cluster.delete(c).await;
+    }
+    let secs = measured?;
+    revived?;
+    Ok(serde_json::json!({
+        "pins_moved": cids.len(),
+        "seconds": (secs * 10.0).round() / 10.0,
+        "pins_per_s": (cids.len() as f64 / secs).round(),
     }))
 }
