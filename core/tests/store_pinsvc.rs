@@ -153,10 +153,13 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
         })
     );
 
-    // Pinned as the cluster and the other peers' Kubo nodes see it (recursive pins: the blob's
-    // leaves were fetched from Kubo 0).
+    // Pinned as the cluster sees it at once (the service says `pinned` only when every peer
+    // it allocated the pin to has it: all three here, the cluster's default), and as the other
+    // peers' Kubo nodes see it (recursive pins: the blob's leaves were fetched from Kubo 0).
+    let peers: Vec<usize> =
+        futures_util::future::join_all(roots.iter().map(|r| cluster_pinned(&apis[0], r))).await;
+    assert!(peers.iter().all(|&n| n == 3), "pinned on {peers:?} peers");
     for r in &roots {
-        assert!(cluster_pinned(&apis[0], r).await >= 1, "{r} not pinned");
         assert!(kubo_pins(&kubos[2], r).await, "{r} not on Kubo 2");
     }
 
