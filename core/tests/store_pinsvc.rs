@@ -20,7 +20,7 @@ use coffer::store::ipfs::{
     IpfsConfig, IpfsStore, LEAF_SIZE, PinServiceConfig, PinServiceError, PinningService,
     ServiceToken,
 };
-use coffer::vault::{PutOptions, Vault};
+use coffer::vault::{PruneOptions, PutOptions, Vault};
 use common::{HttpAnswer, data, hostile_http, require_env, run_tag, within};
 
 const HOW: &str = ".ci/cluster.sh start";
@@ -126,6 +126,22 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
         .unwrap();
 
     let blocks = vault.referenced_blocks(None).await.unwrap();
+    // Exactly what a collection marks, each block on the node.
+    let dry = vault
+        .prune(
+            PruneOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dry.marked.blocks, blocks.len() as u64);
+    assert_eq!(blocks.iter().collect::<BTreeSet<_>>().len(), blocks.len());
+    for b in &blocks {
+        assert!(coffer::store::BlockStore::has(store.as_ref(), b).await.unwrap(), "{b}");
+    }
     let roots = store.pin_roots(&blocks).await.unwrap();
     // The big object's data is a DAG on IPFS: its root is pinned, not its coffer CID.
     assert!(roots.iter().any(|r| !blocks.contains(r)), "no blob root");
