@@ -7,7 +7,7 @@ mod common;
 
 use common::{code, json, ok, require_env, run, unique};
 
-const HOW: &str = ".ci/cluster.sh start";
+const HOW: &str = ".ci/cluster.sh";
 
 #[test]
 fn a_vault_is_pinned_listed_checked_and_removed_at_a_pinning_service() {
