@@ -140,7 +140,12 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
     assert_eq!(dry.marked.blocks, blocks.len() as u64);
     assert_eq!(blocks.iter().collect::<BTreeSet<_>>().len(), blocks.len());
     for b in &blocks {
-        assert!(coffer::store::BlockStore::has(store.as_ref(), b).await.unwrap(), "{b}");
+        assert!(
+            coffer::store::BlockStore::has(store.as_ref(), b)
+                .await
+                .unwrap(),
+            "{b}"
+        );
     }
     let roots = store.pin_roots(&blocks).await.unwrap();
     // The big object's data is a DAG on IPFS: its root is pinned, not its coffer CID.

@@ -1,6 +1,7 @@
 //! `coffer pin add|ls|rm|status` against the IPFS Cluster of `.ci/cluster.sh` (its Pinning
 //! Service API behind a JWT): a vault on Kubo 0 pinned at the service, listed, checked, removed;
 //! a wrong or missing token.
+#![cfg(feature = "stores")]
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on setup failures
 
 mod common;
