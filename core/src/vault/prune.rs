@@ -327,8 +327,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// Every block the vault references, as a collection's mark finds them (after a sync): index
     /// nodes, every kept version's manifest, data, outboard and tags, the key and policy blocks,
-    /// share views and keyrings, and the GC record's candidate lists (see the [module
-    /// docs](self)). Nothing is written. For copying or pinning a vault elsewhere (a remote
+    /// share views and keyrings, and the GC record's candidate lists (see the module docs of
+    /// `vault::prune`). Nothing is written. For copying or pinning a vault elsewhere (a remote
     /// pinning service, a CAR export); `progress` gets [`PruneProgress::Mark`].
     ///
     /// Referenced blocks the store does not have are listed too (a later read of them fails as

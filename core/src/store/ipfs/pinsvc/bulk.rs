@@ -13,7 +13,7 @@ use crate::block::Cid;
 impl PinningService {
     /// Pins every block of `cids` under `name` (fetched from `origins`), skipping those the
     /// service already has queued, pinning or pinned under that name, and waits until the
-    /// service reports every one `pinned`, at most [`PinServiceConfig::pin_timeout`] in all.
+    /// service reports every one `pinned`, at most [`super::PinServiceConfig::pin_timeout`] in all.
     /// `Ok` only when all are pinned; else [`PinServiceError::Failed`] (some failed: the first
     /// is named) or [`PinServiceError::Timeout`] (some still queued or pinning), with counts.
     /// Running it again picks up where it stopped.
