@@ -435,3 +435,29 @@ fn status(args: PinStatusArgs) -> CliResult {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_file_names_endpoints_and_token_files_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("pin-services.json");
+        std::fs::write(
+            &path,
+            r#"{"a": {"endpoint": "https://p.example/psa", "token_file": "/t"},
+                "b": {"endpoint": "https://p.example/psa", "token": "inline-secret"},
+                "c": {"token_file": "/t"}}"#,
+        )
+        .expect("write");
+        let (endpoint, token) = service_from_file(&path, "a").ok().expect("service a");
+        assert_eq!(endpoint, "https://p.example/psa");
+        assert_eq!(token, Some(PathBuf::from("/t")));
+        for name in ["b", "c", "missing"] {
+            let e = service_from_file(&path, name).err().expect("refused");
+            assert_eq!(e.code, 2, "{name}");
+            assert!(!e.message.contains("inline-secret"), "{}", e.message);
+        }
+    }
+}
