@@ -451,11 +451,11 @@ mod tests {
                 "c": {"token_file": "/t"}}"#,
         )
         .expect("write");
-        let (endpoint, token) = service_from_file(&path, "a").ok().expect("service a");
+        let (endpoint, token) = service_from_file(&path, "a").expect("service a");
         assert_eq!(endpoint, "https://p.example/psa");
         assert_eq!(token, Some(PathBuf::from("/t")));
         for name in ["b", "c", "missing"] {
-            let e = service_from_file(&path, name).err().expect("refused");
+            let e = service_from_file(&path, name).expect_err("refused");
             assert_eq!(e.code, 2, "{name}");
             assert!(!e.message.contains("inline-secret"), "{}", e.message);
         }
