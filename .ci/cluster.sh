@@ -13,8 +13,11 @@
 #   .ci/cluster.sh env      print the connection settings of the running cluster
 #
 # Ports (base $COFFER_CLUSTER_PORT, default 15300), for peer i at base + 10*i: Kubo RPC +0,
-# gateway +1, swarm +2; cluster libp2p +3, REST API +4. The cluster's IPFS proxy and pinning
-# service APIs are disabled (their sections are removed from service.json).
+# gateway +1, swarm +2; cluster libp2p +3, REST API +4, Pinning Service API +5. The cluster's IPFS
+# proxy is disabled (its section is removed from service.json). The Pinning Service API requires a
+# token: basic-auth credentials `coffer:<random>` (in the data dir) sign the JWT that `write_env`
+# gets from `POST /token` and leaves in .ci/state/pinsvc.token (mode 600; tests read the file
+# named by COFFER_TEST_PINSVC_TOKEN_FILE, never a token in the environment or argv).
 #
 # The binaries are built from the Go module proxy at a pinned version into the cache that
 # survives fresh clones ($COFFER_CI_CACHE), like .ci/kubo.sh builds Kubo: `go mod download` +
@@ -88,6 +91,7 @@ create_peer() {
 configure_peer() {
   local i=$1 root j; root="$(data_dir)"
   local secret; secret="$(cat "$root/secret")"
+  local pinsvc_pass; pinsvc_pass="$(cat "$root/pinsvc.password")"
   local peering="[]" peers="[]"
   for j in $(peer_ids); do
     [[ $j == "$i" ]] && continue
@@ -110,8 +114,9 @@ configure_peer() {
   # enough not to flap on a busy 2-core machine), CRDT heads rebroadcast every 2 s (default 1
   # min: a peer revived after a kill missed pubsub updates from the others for up to 90 s, and
   # pins allocated to it in that window timed out in the tests), the REST
-  # API on loopback, no IPFS proxy and no pinning-service API.
+  # API on loopback, no IPFS proxy, the pinning-service API on loopback behind credentials.
   jq --arg name "coffer-$i" --arg secret "$secret" \
+    --arg pinsvc "/ip4/127.0.0.1/tcp/$(port "$i" 5)" --arg pinsvc_pass "$pinsvc_pass" \
     --arg listen "/ip4/127.0.0.1/tcp/$(port "$i" 3)" --argjson peers "$peers" \
     --arg rest "/ip4/127.0.0.1/tcp/$(port "$i" 4)" --arg node "/ip4/127.0.0.1/tcp/$(port "$i" 0)" '
     .cluster.peername = $name | .cluster.secret = $secret
@@ -120,7 +125,9 @@ configure_peer() {
     | .cluster.monitor_ping_interval = "2s" | .cluster.peer_watch_interval = "2s"
     | .cluster.pin_recover_interval = "10s"
     | .api.restapi.http_listen_multiaddress = $rest
-    | del(.api.ipfsproxy) | del(.api.pinsvcapi)
+    | del(.api.ipfsproxy)
+    | .api.pinsvcapi.http_listen_multiaddress = $pinsvc
+    | .api.pinsvcapi.basic_auth_credentials = {coffer: $pinsvc_pass}
     | .ipfs_connector.ipfshttp.node_multiaddress = $node
     | .consensus.crdt.rebroadcast_interval = "2s"
     | .monitor.pubsubmon.check_interval = "2s"
@@ -136,6 +143,7 @@ init_all() {
   mkdir -p "$STATE"
   echo "$root" >"$DIR_FILE"
   od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$root/secret"
+  (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$root/pinsvc.password")
   for i in $(seq 0 $((N - 1))); do create_peer "$i"; done
   for i in $(seq 0 $((N - 1))); do configure_peer "$i"; done
 }
@@ -211,14 +219,32 @@ wait_ready() {
 }
 
 write_env() {
-  local apis="" kubos="" gws="" i
+  local apis="" kubos="" gws="" pinsvcs="" i
   for i in $(seq 0 $((N - 1))); do
     apis+="${apis:+,}http://127.0.0.1:$(port "$i" 4)"
+    pinsvcs+="${pinsvcs:+,}http://127.0.0.1:$(port "$i" 5)"
     kubos+="${kubos:+,}http://127.0.0.1:$(port "$i" 0)"
     gws+="${gws:+,}http://127.0.0.1:$(port "$i" 1)"
   done
   mkdir -p "$STATE"
+  # A JWT for the pinning-service API from the first peer that gives one (every peer has the
+  # same credentials, so every peer accepts it); a peer just restarted may need a moment.
+  local token="" pass deadline=$((SECONDS + 30))
+  pass="$(cat "$(data_dir)/pinsvc.password")"
+  until [[ -n $token ]]; do
+    for i in $(seq 0 $((N - 1))); do
+      token="$(curl -s -f -m 5 -X POST -u "coffer:$pass" "http://127.0.0.1:$(port "$i" 5)/token" \
+        2>/dev/null | jq -r '.token // empty' 2>/dev/null)" || token=""
+      [[ -n $token ]] && break
+    done
+    [[ -n $token ]] && break
+    (( SECONDS > deadline )) && die "no peer's pinning-service API gave a token (POST /token on port base+10*i+5)"
+    sleep 0.5
+  done
+  (umask 077 && printf '%s' "$token" >"$STATE/pinsvc.token")
   cat >"$ENV_FILE" <<ENV
+export COFFER_TEST_PINSVC_URLS=$pinsvcs
+export COFFER_TEST_PINSVC_TOKEN_FILE=$STATE/pinsvc.token
 export COFFER_TEST_CLUSTER_APIS=$apis
 export COFFER_TEST_CLUSTER_KUBOS=$kubos
 export COFFER_TEST_CLUSTER_GATEWAYS=$gws

@@ -204,12 +204,18 @@ struct Marker {
     missing: Vec<LeftBlock>,
     missing_count: u64,
     since_renew: u64,
+    /// [`Vault::referenced_blocks`]: every CID newly marked, in marking order.
+    collected: Option<Vec<Cid>>,
 }
 
 impl Marker {
     fn mark(&mut self, cid: &Cid) -> VaultResult<bool> {
         let d = blake3_digest(cid).map_err(|_| VaultError::corrupt(cid, "not a BLAKE3 CID"))?;
-        Ok(self.marks.insert(d))
+        let new = self.marks.insert(d);
+        if new && let Some(c) = self.collected.as_mut() {
+            c.push(*cid);
+        }
+        Ok(new)
     }
 
     fn missing(&mut self, cid: &Cid, what: &str) {
@@ -319,6 +325,36 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(report)
     }
 
+    /// Every block the vault references, as a collection's mark finds them (after a sync): index
+    /// nodes, every kept version's manifest, data, outboard and tags, the key and policy blocks,
+    /// share views and keyrings, and the GC record's candidate lists (see the module docs of
+    /// `vault::prune`). Nothing is written. For copying or pinning a vault elsewhere (a remote
+    /// pinning service, a CAR export); `progress` gets [`PruneProgress::Mark`].
+    ///
+    /// Referenced blocks the store does not have are listed too (a later read of them fails as
+    /// it would anyway); memory is about 40 bytes per block.
+    pub async fn referenced_blocks(
+        &mut self,
+        mut progress: Option<PruneProgressFn<'_>>,
+    ) -> VaultResult<Vec<Cid>> {
+        self.sync().await?;
+        let mut marker = Marker {
+            marks: MarkSet::new(),
+            c_root: self.state.root,
+            overlay: BTreeMap::new(),
+            lease: None,
+            manifests_read: 0,
+            missing: Vec::new(),
+            missing_count: 0,
+            since_renew: 0,
+            collected: Some(Vec::new()),
+        };
+        let mut report = PruneReport::default();
+        self.mark_all(&mut marker, &mut report, &mut progress)
+            .await?;
+        Ok(marker.collected.unwrap_or_default())
+    }
+
     /// Announces a collection: `idle(E) → mark(E + 1)`, taking over one whose lease expired (or
     /// that this device left behind).
     fn gc_check_free(&self, s: &GcState) -> VaultResult<()> {
@@ -404,6 +440,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             missing: Vec::new(),
             missing_count: 0,
             since_renew: 0,
+            collected: None,
         };
         let grace_start = web_time::Instant::now();
         if !dry {

@@ -382,6 +382,8 @@ pub async fn oversized_head_is_refused<H: HeadStore>(store: &H, ns: &str) {
 pub enum HttpAnswer {
     /// This status and body.
     Small(u16, Vec<u8>),
+    /// This status, these extra headers (`Retry-After`, …) and body.
+    WithHeaders(u16, Vec<(String, String)>, Vec<u8>),
     /// `200`, chunked, with garbage that never ends (until the client hangs up).
     Endless,
     /// `200` declaring this `Content-Length`, then garbage until the client hangs up.
@@ -479,6 +481,18 @@ pub async fn hostile_http(
                             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                             body.len()
                         );
+                        let _ = conn.write_all(head.as_bytes()).await;
+                        let _ = conn.write_all(&body).await;
+                    }
+                    HttpAnswer::WithHeaders(status, headers, body) => {
+                        let mut head = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+                            body.len()
+                        );
+                        for (k, v) in headers {
+                            head.push_str(&format!("{k}: {v}\r\n"));
+                        }
+                        head.push_str("\r\n");
                         let _ = conn.write_all(head.as_bytes()).await;
                         let _ = conn.write_all(&body).await;
                     }

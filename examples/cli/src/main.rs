@@ -23,6 +23,8 @@ mod escape;
 mod files;
 mod keys;
 mod link_cmd;
+#[cfg(feature = "stores")]
+mod pin_cmd;
 mod prune_cmd;
 mod scrub_cmd;
 mod sealing;
@@ -91,6 +93,11 @@ enum Command {
     /// Apply the retention policy and delete what nothing references any more (safe while other
     /// devices write; --dry-run to see first).
     Prune(prune_cmd::PruneArgs),
+    /// Keep the vault's blocks at a remote pinning service too (ipfs:// stores): `pin add`,
+    /// `pin ls`, `pin rm`, `pin status`; the token from $COFFER_PIN_TOKEN or --token-file.
+    #[cfg(feature = "stores")]
+    #[command(subcommand)]
+    Pin(pin_cmd::PinCommand),
     /// Check every shard and copy of an erasure-coded store (`--store ec:K+M:URL,…`) against the
     /// blocks' CIDs; --repair rewrites what is missing or corrupt from the survivors.
     Scrub(scrub_cmd::ScrubArgs),
@@ -260,6 +267,8 @@ fn main() -> ExitCode {
         Command::Sync(a) => vault_cmd::sync(a),
         Command::Retention(c) => prune_cmd::retention(c),
         Command::Prune(a) => prune_cmd::prune(a),
+        #[cfg(feature = "stores")]
+        Command::Pin(c) => pin_cmd::pin(c),
         Command::Scrub(a) => scrub_cmd::scrub(a),
         Command::Status(a) => vault_cmd::status(a),
         Command::Share(a) => share_cmd::share(a),

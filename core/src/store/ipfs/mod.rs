@@ -17,15 +17,19 @@
 //!   and tried last until a cool-down passes ([`IpfsStore::gateway_health`]).
 //! - [`ClusterStore`] drives IPFS Cluster: blocks through any Kubo node, pins through the
 //!   cluster's REST API with replication factors (see [`cluster`]).
+//! - [`pinsvc::PinningService`] asks a remote pinning service (the IPFS Pinning Service API) to
+//!   keep what a node holds, following each pin to `pinned` (see [`pinsvc`]).
 //!
 //! Reads ask the node with `offline=true` unless [`IpfsConfig::fetch_from_network`] is set, so a
 //! missing block is an immediate `NotFound` rather than a network search.
 
 pub mod cluster;
 mod heads;
+pub mod pinsvc;
 mod rpc;
 
 pub use cluster::{ClusterConfig, ClusterStore, PeerPinState, PinStatus};
+pub use pinsvc::{PinServiceConfig, PinServiceError, PinningService, ServiceToken};
 
 pub use super::blob_root::{BlobRoot, LEAF_SIZE, MAX_BLOCK, MAX_LEAVES};
 
