@@ -326,7 +326,7 @@ stop() {
       kill -9 -- "-$pid" 2>/dev/null || true
     done
   done
-  rm -rf "$root" "$DIR_FILE" "$ENV_FILE"
+  rm -rf "$root" "$DIR_FILE" "$ENV_FILE" "$STATE/pinsvc.token"
   if [[ -f "$STATE/env" ]]; then cat "$STATE"/*.env >"$STATE/env" 2>/dev/null || rm -f "$STATE/env"; fi
 }
 
