@@ -21,6 +21,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod block;
+pub mod car;
 pub mod cond_send;
 #[cfg(all(feature = "gateway", not(target_arch = "wasm32")))]
 pub mod gateway;

@@ -16,7 +16,7 @@ use super::{StoreError, StoreResult};
 use crate::block::{Cid, from_dag_cbor, verify_block};
 
 /// Largest CAR header accepted (a handful of roots is a few hundred bytes).
-const MAX_HEADER: u64 = 64 << 10;
+pub(crate) const MAX_HEADER: u64 = 64 << 10;
 
 #[derive(Deserialize)]
 struct Header {
@@ -119,7 +119,7 @@ pub fn max_car_len(blob_len: u64) -> u64 {
 }
 
 /// An unsigned LEB128 varint of at most 9 bytes (63 bits), minimal encoding.
-fn read_varint(input: &mut &[u8]) -> Option<u64> {
+pub(crate) fn read_varint(input: &mut &[u8]) -> Option<u64> {
     let mut value = 0u64;
     for (i, &b) in input.iter().enumerate().take(9) {
         value |= u64::from(b & 0x7f) << (7 * i);
@@ -158,7 +158,28 @@ pub(crate) fn car_header(roots: &[Cid]) -> Vec<u8> {
     out
 }
 
-fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+/// The roots of a CAR v1 header's DAG-CBOR bytes (after its length varint).
+pub(crate) fn parse_header(bytes: &[u8]) -> Result<Vec<Cid>, String> {
+    if bytes.len() as u64 > MAX_HEADER {
+        return Err(format!("header of {} bytes", bytes.len()));
+    }
+    let header: Header = from_dag_cbor(bytes).map_err(|e| format!("unreadable header: {e}"))?;
+    if header.version != 1 {
+        return Err(format!("CAR version {} (v1 expected)", header.version));
+    }
+    Ok(header.roots)
+}
+
+/// `varint(len) ‖ CID bytes` in front of a section of `data_len` bytes of block data.
+pub(crate) fn section_prefix(cid: &Cid, data_len: u64) -> Vec<u8> {
+    let id = cid.to_bytes();
+    let mut out = Vec::with_capacity(id.len() + 10);
+    write_varint(&mut out, id.len() as u64 + data_len);
+    out.extend_from_slice(&id);
+    out
+}
+
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;
@@ -175,9 +196,7 @@ fn write_varint(out: &mut Vec<u8>, mut v: u64) {
 pub(crate) fn write_car(roots: &[Cid], blocks: &[(Cid, &[u8])]) -> Vec<u8> {
     let mut out = car_header(roots);
     for (cid, data) in blocks {
-        let id = cid.to_bytes();
-        write_varint(&mut out, (id.len() + data.len()) as u64);
-        out.extend_from_slice(&id);
+        out.extend_from_slice(&section_prefix(cid, data.len() as u64));
         out.extend_from_slice(data);
     }
     out

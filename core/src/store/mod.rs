@@ -29,7 +29,7 @@
 //! The layouts on disk and on the wire are described in `docs/FORMAT.md §7`.
 
 mod blob_root;
-mod car;
+pub(crate) mod car;
 #[cfg(not(target_arch = "wasm32"))]
 mod dir;
 #[cfg(feature = "erasure")]

@@ -49,6 +49,7 @@ mod mark;
 pub(crate) mod objects;
 mod pinned;
 mod prune;
+mod reach;
 pub(crate) mod reserved;
 mod retention;
 mod share;
@@ -93,6 +94,7 @@ pub use prune::{
     BlockCount, DEFAULT_WINDOW_MS, LeftBlock, PruneOptions, PruneProgress, PruneProgressFn,
     PruneReport, PurgeReport,
 };
+pub use reach::{HeadRecord, Reachable, ReachableBlock};
 pub use retention::{
     MAX_DURATION_MS, MAX_KEEP_VERSIONS, MAX_RULES, Noncurrent, RetentionPolicy, RetentionRule,
     check_policy,

@@ -206,16 +206,49 @@ struct Marker {
     since_renew: u64,
     /// [`Vault::referenced_blocks`]: every CID newly marked, in marking order.
     collected: Option<Vec<Cid>>,
+    /// Set when the marking enumerates a vault for export (`reach.rs`), not for a collection.
+    collect: Option<Collected>,
+}
+
+/// What a marking for export gathers besides the mark set.
+#[derive(Default)]
+pub(super) struct Collected {
+    /// Every block marked, in marking order, with its length when a manifest tells it.
+    pub blocks: Vec<(Cid, Option<u64>)>,
+    /// Manifests marked as older versions that the store does not have (the history ends
+    /// there): not part of what is exported.
+    pub absent: Vec<Cid>,
+    /// The head records the marking read, by namespace (only verified ones of the vault's own).
+    pub heads: Vec<(String, Vec<crate::store::Head>)>,
 }
 
 impl Marker {
     fn mark(&mut self, cid: &Cid) -> VaultResult<bool> {
+        self.mark_sized(cid, None)
+    }
+
+    fn mark_sized(&mut self, cid: &Cid, len: Option<u64>) -> VaultResult<bool> {
         let d = blake3_digest(cid).map_err(|_| VaultError::corrupt(cid, "not a BLAKE3 CID"))?;
         let new = self.marks.insert(d);
         if new && let Some(c) = self.collected.as_mut() {
             c.push(*cid);
         }
+        if new && let Some(c) = self.collect.as_mut() {
+            c.blocks.push((*cid, len));
+        }
         Ok(new)
+    }
+
+    fn absent(&mut self, cid: &Cid) {
+        if let Some(c) = self.collect.as_mut() {
+            c.absent.push(*cid);
+        }
+    }
+
+    fn keep_heads(&mut self, namespace: &str, heads: Vec<crate::store::Head>) {
+        if let Some(c) = self.collect.as_mut() {
+            c.heads.push((namespace.to_string(), heads));
+        }
     }
 
     fn missing(&mut self, cid: &Cid, what: &str) {
@@ -348,6 +381,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             missing_count: 0,
             since_renew: 0,
             collected: Some(Vec::new()),
+            collect: None,
         };
         let mut report = PruneReport::default();
         self.mark_all(&mut marker, &mut report, &mut progress)
@@ -441,6 +475,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             missing_count: 0,
             since_renew: 0,
             collected: None,
+            collect: None,
         };
         let grace_start = web_time::Instant::now();
         if !dry {
@@ -518,9 +553,19 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
         }
         self.skipped = skipped;
+        let export = m.collect.is_some();
+        if export {
+            let verified = raw
+                .iter()
+                .filter(|r| heads.iter().any(|h| h.writer == r.writer))
+                .cloned()
+                .collect();
+            m.keep_heads(&self.name.clone(), verified);
+        }
         m.mark(&self.key_block)?;
-        // This device's merged root first: it is also its head (or newer, in a dry run).
-        let mut roots = vec![m.c_root];
+        // This device's merged root first: it is also its head (or newer, in a dry run). An
+        // export starts from the heads only.
+        let mut roots = if export { Vec::new() } else { vec![m.c_root] };
         for h in &heads {
             report.heads += 1;
             m.mark(&h.head.body.key)?;
@@ -529,7 +574,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
             roots.push(h.head.body.root);
         }
-        if let Some(p) = &self.state.pol {
+        if let Some(p) = &self.state.pol
+            && !export
+        {
             m.mark(&p.c)?;
         }
         for root in roots {
@@ -537,19 +584,29 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         }
         // Share views after every head: a manifest reached only from a view is marked without
         // its history, which must not stop a head's walk at it.
+        if export {
+            let registry = super::share::registry_name(&self.name);
+            let records = self.store.read_heads(&registry).await?;
+            m.keep_heads(&registry, records);
+        }
         self.load_shares().await?;
         let (secrets, versions) = self.gc_share_roots();
         for secret in secrets {
             let keys = EpochKeys::derive(&secret);
             let tree =
                 ProllyTree::new(self.store.clone(), &keys.index_key, IndexConfig::default())?;
-            for head in self.store.read_heads(&view_name(&keys.id)).await? {
+            let namespace = view_name(&keys.id);
+            let mut kept = Vec::new();
+            for head in self.store.read_heads(&namespace).await? {
                 let Ok(body) = ViewBody::decode_verified(self.identity.recipient(), &head.bytes)
                 else {
                     continue;
                 };
                 if body.vault != self.name || body.epoch != keys.id {
                     continue;
+                }
+                if export {
+                    kept.push(head.clone());
                 }
                 report.views += 1;
                 for chunk in &body.keys {
@@ -563,6 +620,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     self.mark_nodes_only(&src, m).await?;
                 }
             }
+            if !kept.is_empty() {
+                m.keep_heads(&namespace, kept);
+            }
         }
         for v in versions {
             self.mark_current_only(&v, m).await?;
@@ -572,6 +632,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 m.mark(&c)?;
             }
         } else {
+            if export {
+                let namespace = super::gc::gc_namespace(&self.name);
+                let records = self.store.read_heads(&namespace).await?;
+                m.keep_heads(&namespace, records);
+            }
             for c in self.read_gc().await?.state.candidates {
                 m.mark(&c)?;
             }
@@ -806,10 +871,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             let Some(manifest) = self.gc_manifest(&at, m).await? else {
                 if first && current {
                     m.missing(&at, "the manifest of a current version");
+                } else {
+                    m.absent(&at);
                 }
                 return Ok(());
             };
-            m.mark(&manifest.data)?;
+            m.mark_sized(&manifest.data, Some(manifest.sealed_len))?;
             if let Some(o) = &manifest.outboard {
                 m.mark(o)?;
             }
@@ -828,12 +895,36 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             return Ok(());
         }
         if let Some(manifest) = self.gc_manifest(cid, m).await? {
-            m.mark(&manifest.data)?;
+            m.mark_sized(&manifest.data, Some(manifest.sealed_len))?;
             if let Some(o) = &manifest.outboard {
                 m.mark(o)?;
             }
+        } else {
+            m.absent(cid);
         }
         Ok(())
+    }
+
+    /// Marks what the vault's heads reach exactly as a collection does (without its own merged
+    /// root, GC candidates aside), collecting every block and the head records read: what
+    /// `reach.rs` exports. Referenced blocks the store lacks are returned as missing.
+    pub(super) async fn mark_for_export(&mut self) -> VaultResult<(Collected, Vec<LeftBlock>)> {
+        let mut marker = Marker {
+            marks: MarkSet::new(),
+            c_root: self.state.root,
+            overlay: BTreeMap::new(),
+            lease: None,
+            manifests_read: 0,
+            missing: Vec::new(),
+            missing_count: 0,
+            since_renew: 0,
+            collected: None,
+            collect: Some(Collected::default()),
+        };
+        let mut report = PruneReport::default();
+        self.mark_all(&mut marker, &mut report, &mut None).await?;
+        let collected = marker.collect.take().unwrap_or_default();
+        Ok((collected, marker.missing))
     }
 
     /// A manifest for marking: `None` when the store does not have it.
