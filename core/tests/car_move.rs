@@ -551,3 +551,83 @@ mod kubo {
         check_reads(dst, "kubo-move", &w).await;
     }
 }
+
+/// `test-vectors/vault-car.json`: a small export written once (a fixed identity; the vault's
+/// random keys are in the file). Importing it into an empty store must succeed and read back the
+/// objects; exporting the imported vault (as the device that wrote it, so no head is added) must
+/// give the same bytes; each broken variant must fail with its error. `COFFER_WRITE_VECTORS=1`
+/// writes the file when it is missing.
+#[tokio::test]
+async fn the_test_vector_imports_and_exports_to_the_same_bytes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/vault-car.json");
+    if !std::path::Path::new(path).exists() && std::env::var_os("COFFER_WRITE_VECTORS").is_some() {
+        let store = Arc::new(MemoryStore::new());
+        let mut v = Vault::create(store.clone(), me(), "vector", "laptop").await.unwrap();
+        let objects = [("hello.txt", "hello, world"), ("notes/a", "alpha"), ("notes/b", "bravo")];
+        for (k, body) in objects {
+            v.put(k.as_bytes(), body.as_bytes().to_vec(), PutOptions::default())
+                .await
+                .unwrap();
+        }
+        v.put(b"notes/a", b"alpha, again".to_vec(), PutOptions::default())
+            .await
+            .unwrap();
+        drop(v);
+        let car = export(store, "vector").await;
+        let root = parse(&car).root;
+        let vector = serde_json::json!({
+            "description": "A vault export (docs/FORMAT.md §10) of vault `vector` written by device \
+                `laptop` of the identity with seed `identity_seed`: four puts (notes/a twice). \
+                Import into an empty store must succeed and read `objects` (current versions); \
+                exporting again as device `laptop` must give `car` byte for byte. Each entry of \
+                `broken` changes `car` as it says and import must fail with `error`.",
+            "identity_seed": hex::encode([3u8; 32]),
+            "vault": "vector",
+            "device": "laptop",
+            "objects": {"hello.txt": "hello, world", "notes/a": "alpha, again", "notes/b": "bravo"},
+            "blocks": root.blocks,
+            "car": hex::encode(&car),
+            "broken": [
+                {"truncate_to": car.len() - 1, "error": "Truncated"},
+                {"flip_byte": car.len() - 1, "error": "BadBlock"},
+                {"truncate_to": 0, "error": "Truncated"},
+            ],
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&vector).unwrap() + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(path).expect("test-vectors/vault-car.json");
+    let vector: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let seed: [u8; 32] = hex::decode(vector["identity_seed"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let id = Identity::from_seed(&seed);
+    let car = hex::decode(vector["car"].as_str().unwrap()).unwrap();
+    let name = vector["vault"].as_str().unwrap();
+    let dst = Arc::new(MemoryStore::new());
+    let r = import_car(&*dst, &id, Cursor::new(car.clone()), None).await.unwrap();
+    assert_eq!(Some(r.blocks), vector["blocks"].as_u64());
+    let mut v = Vault::open(dst.clone(), id.clone(), name, vector["device"].as_str().unwrap())
+        .await
+        .unwrap();
+    for (k, body) in vector["objects"].as_object().unwrap() {
+        assert_eq!(v.get(k.as_bytes()).await.unwrap(), body.as_str().unwrap().as_bytes());
+    }
+    let mut again = Cursor::new(Vec::new());
+    export_car(&mut v, &mut again, None).await.unwrap();
+    assert!(again.into_inner() == car, "the export is not byte for byte the vector");
+    for b in vector["broken"].as_array().unwrap() {
+        let mut bad = car.clone();
+        if let Some(n) = b["truncate_to"].as_u64() {
+            bad.truncate(n as usize);
+        }
+        if let Some(i) = b["flip_byte"].as_u64() {
+            bad[i as usize] ^= 1;
+        }
+        let dst = MemoryStore::new();
+        let e = import_car(&dst, &id, Cursor::new(bad), None).await.unwrap_err();
+        let want = b["error"].as_str().unwrap();
+        assert!(format!("{e:?}").starts_with(want), "{b}: {e:?}");
+        assert!(dst.is_empty());
+    }
+}

@@ -21,7 +21,7 @@ pub enum CarError {
         /// Where the section starts.
         offset: u64,
     },
-    /// A section is larger than its kind allows (see `docs/FORMAT.md` §11).
+    /// A section is larger than its kind allows (see `docs/FORMAT.md` §10).
     #[error("a section at byte {offset} holds {len} bytes, more than the {limit} allowed for it")]
     TooLarge {
         /// Where the section starts.

@@ -32,7 +32,7 @@ pub struct ExportReport {
 }
 
 /// Writes everything `vault` references (see [`Vault::reachable`]) to `out` as a CAR v1 file
-/// (`docs/FORMAT.md` §11), each block verified against its CID as it is read from the store.
+/// (`docs/FORMAT.md` §10), each block verified against its CID as it is read from the store.
 ///
 /// `out` may hold what an interrupted export of the same vault state wrote: the longest prefix
 /// that matches (every section verified again) is kept and the rest appended; if the vault

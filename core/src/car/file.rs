@@ -1,4 +1,4 @@
-//! The layout of a vault export (`docs/FORMAT.md` §11): a CAR v1 file whose single root is a
+//! The layout of a vault export (`docs/FORMAT.md` §10): a CAR v1 file whose single root is a
 //! DAG-CBOR root block naming the vault and carrying its head records, followed by one section
 //! per block. Reading it checks every rule as it goes.
 
@@ -158,7 +158,7 @@ pub(crate) struct Scanned {
 }
 
 /// Reads through a file: `r` positioned anywhere; reports each verified section to `each`
-/// (blocks done, bytes done). Checks every rule of §11 except what needs the vault's keys.
+/// (blocks done, bytes done). Checks every rule of §10 except what needs the vault's keys.
 pub(crate) fn scan<R: Read + Seek>(
     r: &mut R,
     each: &mut dyn FnMut(u64, u64),

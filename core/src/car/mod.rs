@@ -1,4 +1,4 @@
-//! Moving a vault between stores in a CAR v1 file (`docs/FORMAT.md` §11, "Vault export"):
+//! Moving a vault between stores in a CAR v1 file (`docs/FORMAT.md` §10, "Vault export"):
 //! [`export_car`] writes everything a vault references (every block its heads reach, and the
 //! head records themselves) to a file; [`import_car`] checks such a file completely and copies it
 //! into another store of any kind, so a vault can leave an old IPFS node for a new one, a

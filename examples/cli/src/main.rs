@@ -17,6 +17,7 @@ mod bench_share;
 mod bench_store;
 mod bench_trust;
 mod bench_vault;
+mod car_cmd;
 mod config;
 mod demo;
 mod escape;
@@ -139,6 +140,15 @@ enum Command {
     #[cfg(feature = "gateway")]
     #[command(subcommand)]
     Serve(serve_cmd::ServeCommand),
+    /// Write everything a vault references (blocks and heads) to a CAR file, verified block by
+    /// block; run again to resume an interrupted export.
+    Export(car_cmd::ExportArgs),
+    /// Check a `coffer export` file completely, then copy it into the store (--store); run
+    /// again to resume an interrupted import.
+    Import(car_cmd::ImportArgs),
+    /// Copy a whole vault from one store to another (an export and an import through a
+    /// temporary file), e.g. from an old IPFS node to a new one or a cluster.
+    Copy(car_cmd::CopyStoreArgs),
     /// Measure throughput and memory.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -288,6 +298,9 @@ fn main() -> ExitCode {
         Command::Verify(a) => sealing::verify(a),
         #[cfg(feature = "gateway")]
         Command::Serve(c) => serve_cmd::serve(c),
+        Command::Export(a) => car_cmd::export(a),
+        Command::Import(a) => car_cmd::import(a),
+        Command::Copy(a) => car_cmd::copy(a),
         Command::Bench(b) => bench::run(b),
     };
     match result {
