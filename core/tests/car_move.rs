@@ -559,15 +559,28 @@ mod kubo {
 /// writes the file when it is missing.
 #[tokio::test]
 async fn the_test_vector_imports_and_exports_to_the_same_bytes() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/vault-car.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../test-vectors/vault-car.json"
+    );
     if !std::path::Path::new(path).exists() && std::env::var_os("COFFER_WRITE_VECTORS").is_some() {
         let store = Arc::new(MemoryStore::new());
-        let mut v = Vault::create(store.clone(), me(), "vector", "laptop").await.unwrap();
-        let objects = [("hello.txt", "hello, world"), ("notes/a", "alpha"), ("notes/b", "bravo")];
+        let mut v = Vault::create(store.clone(), me(), "vector", "laptop")
+            .await
+            .unwrap();
+        let objects = [
+            ("hello.txt", "hello, world"),
+            ("notes/a", "alpha"),
+            ("notes/b", "bravo"),
+        ];
         for (k, body) in objects {
-            v.put(k.as_bytes(), body.as_bytes().to_vec(), PutOptions::default())
-                .await
-                .unwrap();
+            v.put(
+                k.as_bytes(),
+                body.as_bytes().to_vec(),
+                PutOptions::default(),
+            )
+            .await
+            .unwrap();
         }
         v.put(b"notes/a", b"alpha, again".to_vec(), PutOptions::default())
             .await
@@ -605,17 +618,30 @@ async fn the_test_vector_imports_and_exports_to_the_same_bytes() {
     let car = hex::decode(vector["car"].as_str().unwrap()).unwrap();
     let name = vector["vault"].as_str().unwrap();
     let dst = Arc::new(MemoryStore::new());
-    let r = import_car(&*dst, &id, Cursor::new(car.clone()), None).await.unwrap();
-    assert_eq!(Some(r.blocks), vector["blocks"].as_u64());
-    let mut v = Vault::open(dst.clone(), id.clone(), name, vector["device"].as_str().unwrap())
+    let r = import_car(&*dst, &id, Cursor::new(car.clone()), None)
         .await
         .unwrap();
+    assert_eq!(Some(r.blocks), vector["blocks"].as_u64());
+    let mut v = Vault::open(
+        dst.clone(),
+        id.clone(),
+        name,
+        vector["device"].as_str().unwrap(),
+    )
+    .await
+    .unwrap();
     for (k, body) in vector["objects"].as_object().unwrap() {
-        assert_eq!(v.get(k.as_bytes()).await.unwrap(), body.as_str().unwrap().as_bytes());
+        assert_eq!(
+            v.get(k.as_bytes()).await.unwrap(),
+            body.as_str().unwrap().as_bytes()
+        );
     }
     let mut again = Cursor::new(Vec::new());
     export_car(&mut v, &mut again, None).await.unwrap();
-    assert!(again.into_inner() == car, "the export is not byte for byte the vector");
+    assert!(
+        again.into_inner() == car,
+        "the export is not byte for byte the vector"
+    );
     for b in vector["broken"].as_array().unwrap() {
         let mut bad = car.clone();
         if let Some(n) = b["truncate_to"].as_u64() {
@@ -625,7 +651,9 @@ async fn the_test_vector_imports_and_exports_to_the_same_bytes() {
             bad[i as usize] ^= 1;
         }
         let dst = MemoryStore::new();
-        let e = import_car(&dst, &id, Cursor::new(bad), None).await.unwrap_err();
+        let e = import_car(&dst, &id, Cursor::new(bad), None)
+            .await
+            .unwrap_err();
         let want = b["error"].as_str().unwrap();
         assert!(format!("{e:?}").starts_with(want), "{b}: {e:?}");
         assert!(dst.is_empty());

@@ -11,6 +11,9 @@ use crate::store::car::{car_header, section_prefix};
 use crate::store::{BlockStore, HeadStore, StoreError};
 use crate::vault::{MAX_META_BLOCK, ReachableBlock, Vault};
 
+/// Blocks fetched at once.
+const IN_FLIGHT: usize = 16;
+
 /// Blocks of unknown length (outboards, metadata) are refused beyond this when exported.
 const MAX_UNSIZED: u64 = 1 << 30;
 
@@ -82,22 +85,44 @@ where
         out.seek(SeekFrom::Start(pos))?;
     }
     let store = vault.store().clone();
+    let store = &*store;
     let total = reach.blocks.len() as u64;
-    for (i, b) in reach.blocks.iter().enumerate().skip(resumed as usize) {
-        let written = write_block(&*store, b, out).await?;
+    // Small blocks are fetched a few at once (in order); large ones stream one at a time.
+    let mut fetches = futures_util::stream::iter(reach.blocks.iter().skip(resumed as usize))
+        .map(|b| async move {
+            if b.len.is_some_and(|l| l > IN_MEMORY) {
+                return Ok::<_, CarError>((b, None));
+            }
+            Ok((b, Some(fetch_small(store, b).await?)))
+        })
+        .buffered(IN_FLIGHT);
+    let mut done = resumed;
+    while let Some(fetched) = fetches.next().await {
+        let (b, data) = fetched?;
+        let written = match data {
+            Some(data) => {
+                let prefix = section_prefix(&b.cid, data.len() as u64);
+                out.write_all(&prefix)?;
+                out.write_all(&data)?;
+                (data.len() as u64, (prefix.len() + data.len()) as u64)
+            }
+            None => stream_big(store, b, out).await?,
+        };
         bytes += written.0;
         pos += written.1;
+        done += 1;
         report(
             &mut progress,
             CarProgress {
                 phase: CarPhase::Copy,
-                blocks_done: i as u64 + 1,
+                blocks_done: done,
                 blocks_total: total,
                 bytes_done: bytes,
                 bytes_total: None,
             },
         );
     }
+    drop(fetches);
     out.flush()?;
     Ok(ExportReport {
         vault: vault.name().to_string(),
@@ -146,8 +171,46 @@ fn resume_point<F: CarFile>(
     Ok((reader.pos, kept, bytes))
 }
 
-/// Fetches one block, verifies it and appends its section: (data bytes, section bytes).
-async fn write_block<S, F>(
+fn missing(cid: &Cid) -> CarError {
+    CarError::MissingBlock {
+        cid: cid.to_string(),
+        what: "not in the source store".into(),
+    }
+}
+
+fn corrupt(cid: &Cid, detail: &str) -> CarError {
+    CarError::BadBlock {
+        cid: cid.to_string(),
+        detail: format!("the source store sent {detail}"),
+    }
+}
+
+/// Fetches a block of at most [`IN_MEMORY`] bytes (or of unknown length) and verifies it.
+async fn fetch_small<S: BlockStore + ?Sized>(
+    store: &S,
+    b: &ReachableBlock,
+) -> Result<bytes::Bytes, CarError> {
+    let limit = b
+        .len
+        .unwrap_or(if b.cid.codec() == crate::block::CODEC_DAG_CBOR {
+            MAX_META_BLOCK
+        } else {
+            MAX_UNSIZED
+        });
+    let data = match store.get_max(&b.cid, limit).await {
+        Ok(d) => d,
+        Err(StoreError::NotFound(_)) => return Err(missing(&b.cid)),
+        Err(e) => return Err(e.into()),
+    };
+    verify_block(&b.cid, &data)
+        .map_err(|_| corrupt(&b.cid, "bytes that do not hash to its CID"))?;
+    Ok(data)
+}
+
+/// Streams a large block from the store into its section, verifying it on the way: (data
+/// bytes, section bytes). A mismatch leaves a bad section at the end of the file, which a
+/// resumed export cuts off.
+async fn stream_big<S, F>(
     store: &S,
     b: &ReachableBlock,
     out: &mut F,
@@ -156,59 +219,31 @@ where
     S: BlockStore + ?Sized,
     F: CarFile,
 {
-    let missing = |cid: &Cid| CarError::MissingBlock {
-        cid: cid.to_string(),
-        what: "not in the source store".into(),
+    let len = b.len.unwrap_or(0);
+    let digest = blake3_digest(&b.cid).map_err(|e| corrupt(&b.cid, &e.to_string()))?;
+    let mut stream = match store.get_stream(&b.cid).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound(_)) => return Err(missing(&b.cid)),
+        Err(e) => return Err(e.into()),
     };
-    let corrupt = |detail: String| CarError::BadBlock {
-        cid: b.cid.to_string(),
-        detail: format!("the source store sent {detail}"),
-    };
-    match b.len {
-        Some(len) if len > IN_MEMORY => {
-            let digest = blake3_digest(&b.cid).map_err(|e| corrupt(e.to_string()))?;
-            let mut stream = match store.get_stream(&b.cid).await {
-                Ok(s) => s,
-                Err(StoreError::NotFound(_)) => return Err(missing(&b.cid)),
-                Err(e) => return Err(e.into()),
-            };
-            let prefix = section_prefix(&b.cid, len);
-            out.write_all(&prefix)?;
-            let mut hasher = blake3::Hasher::new();
-            let mut got = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                got += chunk.len() as u64;
-                if got > len {
-                    return Err(corrupt(format!(
-                        "more than the {len} bytes its manifest says"
-                    )));
-                }
-                hasher.update(&chunk);
-                out.write_all(&chunk)?;
-            }
-            if got != len || hasher.finalize().as_bytes() != &digest {
-                return Err(corrupt("bytes that do not hash to its CID".into()));
-            }
-            Ok((len, prefix.len() as u64 + len))
+    let prefix = section_prefix(&b.cid, len);
+    out.write_all(&prefix)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut got = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        got += chunk.len() as u64;
+        if got > len {
+            return Err(corrupt(
+                &b.cid,
+                &format!("more than the {len} bytes its manifest says"),
+            ));
         }
-        hint => {
-            let limit = hint.unwrap_or(if b.cid.codec() == crate::block::CODEC_DAG_CBOR {
-                MAX_META_BLOCK
-            } else {
-                MAX_UNSIZED
-            });
-            let data = match store.get_max(&b.cid, limit).await {
-                Ok(d) => d,
-                Err(StoreError::NotFound(_)) => return Err(missing(&b.cid)),
-                Err(e) => return Err(e.into()),
-            };
-            verify_block(&b.cid, &data)
-                .map_err(|_| corrupt("bytes that do not hash to its CID".into()))?;
-            let prefix = section_prefix(&b.cid, data.len() as u64);
-            out.write_all(&prefix)?;
-            out.write_all(&data)?;
-            Ok((data.len() as u64, (prefix.len() + data.len()) as u64))
-        }
+        hasher.update(&chunk);
+        out.write_all(&chunk)?;
     }
+    if got != len || hasher.finalize().as_bytes() != &digest {
+        return Err(corrupt(&b.cid, "bytes that do not hash to its CID"));
+    }
+    Ok((len, prefix.len() as u64 + len))
 }

@@ -21,7 +21,7 @@ pub const MAX_ROOT_BLOCK: u64 = 64 << 20;
 /// The largest raw block section accepted (a sealed object of up to 1 TiB, its CID and length).
 pub const MAX_SECTION: u64 = 1 << 40;
 /// Blocks read into memory whole below this size; larger ones are streamed.
-pub(crate) const IN_MEMORY: u64 = 8 << 20;
+pub(crate) const IN_MEMORY: u64 = 4 << 20;
 
 /// A file an export can be written to and resumed in.
 pub trait CarFile: Read + std::io::Write + Seek + Send {

@@ -5,6 +5,7 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 
 use super::file::{IN_MEMORY, Section, scan};
 use super::view::CarView;
@@ -13,6 +14,10 @@ use crate::block::{Cid, verify_block};
 use crate::keys::Identity;
 use crate::store::{BlockStore, HeadCondition, HeadStore, StoreError};
 use crate::vault::{HeadRecord, Vault};
+
+/// Blocks copied at once (network stores answer each put after a round trip; a directory store
+/// after its fsync).
+const IN_FLIGHT: usize = 16;
 
 /// The device name the check opens the vault under (its head is never written anywhere).
 const CHECK_DEVICE: &str = "coffer-car-import-check";
@@ -111,25 +116,34 @@ where
         bytes: scanned.bytes,
         ..Default::default()
     };
-    let mut bytes_done = 0u64;
-    for (i, s) in scanned.sections.iter().enumerate() {
-        if target.has(&s.cid).await? {
-            out.skipped += 1;
-        } else {
-            copy_block(&view, target, s).await?;
-        }
-        bytes_done += s.len;
+    let (mut bytes_done, mut blocks_done) = (0u64, 0u64);
+    let view_ref = &*view;
+    let mut copies = futures_util::stream::iter(scanned.sections.iter())
+        .map(|s| async move {
+            if target.has(&s.cid).await? {
+                return Ok::<_, CarError>((s.len, true));
+            }
+            copy_block(view_ref, target, s).await?;
+            Ok((s.len, false))
+        })
+        .buffer_unordered(IN_FLIGHT);
+    while let Some(done) = copies.next().await {
+        let (len, skipped) = done?;
+        out.skipped += u64::from(skipped);
+        bytes_done += len;
+        blocks_done += 1;
         report(
             &mut progress,
             CarProgress {
                 phase: CarPhase::Copy,
-                blocks_done: i as u64 + 1,
+                blocks_done,
                 blocks_total: total,
                 bytes_done,
                 bytes_total: Some(scanned.bytes),
             },
         );
     }
+    drop(copies);
 
     // Heads last; the vault's own device heads after its other records.
     let mut ordered: Vec<&HeadRecord> = records.iter().filter(|r| r.namespace != name).collect();

@@ -46,6 +46,9 @@ pub enum BenchCommand {
     /// rs 4+2 over 6 directory stores vs 3-way replication over 3 of them (MB/s, bytes stored);
     /// a 1 MiB ranged read (bytes fetched); the repair of one emptied backend.
     Federation(crate::bench_federation::FederationBenchArgs),
+    /// Moving a vault: export to a CAR file and import into another store (MiB/s, blocks/s)
+    /// vs a plain copy of the same file; the import's scan, check and copy steps.
+    Car(crate::bench_car::CarBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -118,6 +121,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Gateway(a) => crate::bench_gateway::run(a),
         BenchCommand::Gc(a) => crate::bench_gc::run(a),
         BenchCommand::Federation(a) => crate::bench_federation::run(a),
+        BenchCommand::Car(a) => crate::bench_car::run(a),
     }
 }
 

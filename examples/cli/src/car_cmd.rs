@@ -97,7 +97,9 @@ impl Meter {
             return;
         }
         let done = p.blocks_total > 0 && p.blocks_done == p.blocks_total;
-        let due = self.last.is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
+        let due = self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_millis(500));
         if !(due || done || self.phase != Some(p.phase)) {
             return;
         }

@@ -7,6 +7,7 @@
 //! valid, or revoked).
 
 mod bench;
+mod bench_car;
 mod bench_federation;
 #[cfg(all(feature = "gateway", feature = "stores"))]
 mod bench_gateway;
