@@ -19,4 +19,4 @@ for s in seaweedfs kubo cluster; do
 done
 # shellcheck source=/dev/null
 source "$HERE/state/env"
-cargo test -p coffer --features s3,ipfs --lib --test store_local --test store_s3 --test store_ipfs --test store_cluster --test store_pinsvc "$@"
+cargo test -p coffer --features s3,ipfs --lib --test store_local --test store_s3 --test store_ipfs --test store_cluster --test store_pinsvc --test car_move "$@"

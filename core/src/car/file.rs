@@ -407,3 +407,45 @@ pub fn fuzz_vault_car(data: &[u8]) {
     let _ = scan(&mut std::io::Cursor::new(car), &mut |_, _| {});
     let _ = RootBlock::decode(data);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fuzz_entry_point_survives_garbage() {
+        for seed in 0..64u8 {
+            let mut data = vec![0u8; seed as usize * 13];
+            blake3::Hasher::new()
+                .update(&[seed])
+                .finalize_xof()
+                .fill(&mut data);
+            fuzz_vault_car(&data);
+        }
+    }
+
+    #[test]
+    fn root_blocks_round_trip_and_refuse_unsorted_heads() {
+        let rec = |ns: &str, w: &str| HeadRecord {
+            namespace: ns.into(),
+            writer: w.into(),
+            bytes: bytes::Bytes::from_static(b"h"),
+        };
+        let root = RootBlock::new("v", 2, &[rec("a", "x"), rec("b", "x")]);
+        let bytes = crate::block::to_dag_cbor(&root).unwrap();
+        assert_eq!(RootBlock::decode(&bytes).unwrap(), root);
+        let unsorted = RootBlock::new("v", 2, &[rec("b", "x"), rec("a", "x")]);
+        let bytes = crate::block::to_dag_cbor(&unsorted).unwrap();
+        assert!(matches!(
+            RootBlock::decode(&bytes),
+            Err(CarError::BadHead { .. })
+        ));
+        let mut other = root.clone();
+        other.coffer = "something-else".into();
+        let bytes = crate::block::to_dag_cbor(&other).unwrap();
+        assert!(matches!(
+            RootBlock::decode(&bytes),
+            Err(CarError::Malformed(_))
+        ));
+    }
+}

@@ -1,14 +1,15 @@
 //! `coffer bench car`: moving a vault through a CAR file. A vault of many small objects and one
 //! large one is exported from one store and imported into another; export and import rates
 //! (MiB/s of block data, blocks/s) are printed beside a plain copy of the same file, measured in
-//! the same run, and the import's time is split into its scan, check and copy steps.
+//! the same run, and the import beside a copy of the same blocks store to store with nothing
+//! checked (local directories); the import's time is split into its scan, check and copy steps.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use coffer::Identity;
 use coffer::car::{CarPhase, CarProgress};
-use coffer::store::DirStore;
+use coffer::store::{BlockStore, DirStore};
 use coffer::vault::{PutOptions, Vault};
 use serde_json::json;
 
@@ -151,6 +152,22 @@ pub fn run(args: CarBenchArgs) -> CliResult {
         let check_s = at(CarPhase::Copy).unwrap_or(import_s) - scan_s;
         let copy_blocks_s = at(CarPhase::Heads).unwrap_or(import_s) - scan_s - check_s;
 
+        // Baseline for the import: the same blocks copied store to store with nothing checked
+        // (list, get, put), into another fresh directory (local stores only).
+        let naive_s = if args.from.is_none() && args.to.is_none() {
+            let third = DirStore::open(tmp.path().join("naive"))
+                .map_err(|e| CliError::other(e.to_string()))?;
+            let t = Instant::now();
+            let err = |e: coffer::store::StoreError| CliError::other(format!("naive copy: {e}"));
+            for cid in src.list().await.map_err(err)? {
+                let bytes = src.get(&cid).await.map_err(err)?;
+                third.put(&cid, bytes).await.map_err(err)?;
+            }
+            Some(t.elapsed().as_secs_f64())
+        } else {
+            None
+        };
+
         // The moved vault reads.
         let mut moved = Vault::open(dst.clone(), me.clone(), &name, "reader")
             .await
@@ -181,6 +198,8 @@ pub fn run(args: CarBenchArgs) -> CliResult {
             "file_copy_mib_s": mib_s(e.file_len, copy_s),
             "export_over_file_copy": round(copy_s / export_s.max(1e-9)),
             "import_over_file_copy": round(copy_s / import_s.max(1e-9)),
+            "unchecked_store_copy_s": naive_s.map(round),
+            "import_over_unchecked_store_copy": naive_s.map(|n| round(n / import_s.max(1e-9))),
         }))
     })?;
     if args.json {
