@@ -44,7 +44,7 @@ async fn fill<S: BlockStore + HeadStore + ?Sized>(store: Arc<S>, name: &str, big
         .unwrap();
     w.get_mut(&key).unwrap().push(again);
     v.delete(b"docs/07.txt").await.unwrap();
-    w.remove(&b"docs/07.txt".to_vec());
+    w.remove(b"docs/07.txt".as_slice());
     v.set_tags(b"docs/01.txt", BTreeMap::from([("k".into(), "v".into())]))
         .await
         .unwrap();
@@ -139,11 +139,7 @@ async fn a_vault_moves_from_a_directory_to_memory_and_reads_whole() {
         r.heads_written >= 3,
         "device heads, GC record, share records: {r:?}"
     );
-    let copy = events
-        .iter()
-        .filter(|e| e.phase == CarPhase::Copy)
-        .last()
-        .unwrap();
+    let copy = events.iter().rfind(|e| e.phase == CarPhase::Copy).unwrap();
     assert_eq!((copy.blocks_done, copy.bytes_done), (r.blocks, r.bytes));
     assert_eq!(copy.bytes_total, Some(r.bytes));
     // Exactly the blocks the file holds: nothing more was written.
@@ -424,7 +420,7 @@ async fn an_interrupted_import_resumes_and_a_target_with_another_state_is_refuse
             if !inner.read_heads("resume").await.unwrap().is_empty() {
                 assert_eq!(inner.len(), total);
             }
-            if inner.len() > 0 && inner.len() < total {
+            if !inner.is_empty() && inner.len() < total {
                 break inner;
             }
         }
