@@ -375,6 +375,23 @@ async fn a_hostile_file_is_refused_with_nothing_written() {
     }))
     .await;
     assert!(matches!(e, CarError::BadHead { .. }), "{e}");
+    // A share-registry record that does not verify.
+    let mut root = good.root.clone();
+    root.heads.push(HeadWire {
+        b: serde_bytes::ByteBuf::from(vec![7u8; 300]),
+        w: "bogus".into(),
+        ns: share_registry_name("hostile"),
+    });
+    root.heads.sort_by(|a, b| (&a.ns, &a.w).cmp(&(&b.ns, &b.w)));
+    let e = refused(build(&Parts {
+        root,
+        sections: good.sections.clone(),
+    }))
+    .await;
+    assert!(
+        matches!(&e, CarError::BadHead { namespace, .. } if *namespace == share_registry_name("hostile")),
+        "{e}"
+    );
     let dst = MemoryStore::new();
     let stranger = Identity::from_seed(&[4u8; 32]);
     assert!(

@@ -209,8 +209,12 @@ async fn check<R: Read + Seek + Send>(
         .await
         .map_err(|e| missing_or(view, e))?;
     if let Some(s) = vault.skipped_heads().first() {
+        let namespace = records
+            .iter()
+            .find(|r| r.writer == s.writer)
+            .map_or(name, |r| r.namespace.as_str());
         return Err(CarError::BadHead {
-            namespace: name.to_string(),
+            namespace: namespace.to_string(),
             writer: s.writer.clone(),
             reason: s.reason.clone(),
         });
