@@ -20,7 +20,7 @@ use coffer::store::ipfs::{ClusterConfig, ClusterStore, LEAF_SIZE};
 use coffer::store::{BlockStore, StoreError};
 use coffer::vault::{GcTiming, PruneOptions, PutOptions, Vault};
 use common::{
-    HttpAnswer, block_store_suite, data, head_store_suite, hostile_http, require_env, run_tag,
+    HttpAnswer, block_store_suite, curl, data, head_store_suite, hostile_http, require_env, run_tag,
 };
 
 const HOW: &str = ".ci/cluster.sh start";
@@ -58,21 +58,7 @@ async fn store(ns: &str, rmin: u32, rmax: u32) -> ClusterStore {
 
 /// Calls a Kubo node's RPC directly (what an `ipfs` CLI user would see).
 async fn kubo(node: &str, cmd: &str, query: &str) -> (u16, Vec<u8>) {
-    let url = format!("{node}/api/v0/{cmd}?{query}");
-    let out = tokio::process::Command::new("curl")
-        .args(["-s", "-m", "60", "-X", "POST", "-w", "\n%{http_code}", &url])
-        .output()
-        .await
-        .expect("curl runs");
-    let mut body = out.stdout;
-    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
-    let status = std::str::from_utf8(&body[nl + 1..])
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    body.truncate(nl);
-    (status, body)
+    curl(&["-X", "POST", &format!("{node}/api/v0/{cmd}?{query}")]).await
 }
 
 fn script(args: &[&str]) {

@@ -11,8 +11,8 @@ use coffer::block::{encode_node, raw_cid};
 use coffer::store::ipfs::{IpfsConfig, IpfsStore, LEAF_SIZE};
 use coffer::store::{BlockStore, ConditionalWrites, HeadStore, StoreError, collect_stream};
 use common::{
-    HttpAnswer, block_store_suite, data, head_store_suite, hostile_http, refused, require_env,
-    run_tag, within,
+    HttpAnswer, block_store_suite, curl, data, head_store_suite, hostile_http, refused,
+    require_env, run_tag, within,
 };
 
 const HOW: &str = ".ci/kubo.sh start";
@@ -33,21 +33,7 @@ async fn store(ns: &str) -> IpfsStore {
 
 /// Calls the Kubo RPC directly (what an `ipfs` CLI user would see).
 async fn kubo(cmd: &str, query: &str) -> (u16, Vec<u8>) {
-    let url = format!("{}/api/v0/{cmd}?{query}", api());
-    let out = tokio::process::Command::new("curl")
-        .args(["-s", "-X", "POST", "-w", "\n%{http_code}", &url])
-        .output()
-        .await
-        .expect("curl runs");
-    let mut body = out.stdout;
-    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
-    let status = std::str::from_utf8(&body[nl + 1..])
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    body.truncate(nl);
-    (status, body)
+    curl(&["-X", "POST", &format!("{}/api/v0/{cmd}?{query}", api())]).await
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ use coffer::store::ipfs::{
     ServiceToken,
 };
 use coffer::vault::{PruneOptions, PutOptions, Vault};
-use common::{HttpAnswer, data, hostile_http, require_env, run_tag, within};
+use common::{HttpAnswer, curl, data, hostile_http, require_env, run_tag, within};
 
 const HOW: &str = ".ci/cluster.sh start";
 
@@ -52,26 +52,6 @@ fn service(endpoint: &str, token: ServiceToken) -> PinningService {
     c.pin_timeout = Duration::from_secs(120);
     c.poll_interval = Duration::from_millis(200);
     PinningService::new(c).unwrap()
-}
-
-/// Runs curl (what a user of the cluster's or Kubo's own API would see).
-async fn curl(args: &[&str]) -> (u16, Vec<u8>) {
-    let mut all = vec!["-s", "-m", "30", "-w", "\n%{http_code}"];
-    all.extend_from_slice(args);
-    let out = tokio::process::Command::new("curl")
-        .args(&all)
-        .output()
-        .await
-        .expect("curl runs");
-    let mut body = out.stdout;
-    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
-    let status = std::str::from_utf8(&body[nl + 1..])
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap_or(0);
-    body.truncate(nl);
-    (status, body)
 }
 
 /// Whether Kubo `node` holds a recursive pin of `cid` (so it fetched the whole DAG).

@@ -223,6 +223,22 @@ pub(super) struct Collected {
 }
 
 impl Marker {
+    /// A marker from `c_root` with nothing marked, no overlay, no lease and no collectors.
+    fn new(c_root: Cid) -> Self {
+        Self {
+            marks: MarkSet::new(),
+            c_root,
+            overlay: BTreeMap::new(),
+            lease: None,
+            manifests_read: 0,
+            missing: Vec::new(),
+            missing_count: 0,
+            since_renew: 0,
+            collected: None,
+            collect: None,
+        }
+    }
+
     fn mark(&mut self, cid: &Cid) -> VaultResult<bool> {
         self.mark_sized(cid, None)
     }
@@ -372,16 +388,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> VaultResult<Vec<Cid>> {
         self.sync().await?;
         let mut marker = Marker {
-            marks: MarkSet::new(),
-            c_root: self.state.root,
-            overlay: BTreeMap::new(),
-            lease: None,
-            manifests_read: 0,
-            missing: Vec::new(),
-            missing_count: 0,
-            since_renew: 0,
             collected: Some(Vec::new()),
-            collect: None,
+            ..Marker::new(self.state.root)
         };
         let mut report = PruneReport::default();
         self.mark_all(&mut marker, &mut report, &mut progress)
@@ -466,16 +474,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     ) -> Result<(), (VaultError, Option<Lease>)> {
         let dry = lease.is_none();
         let mut marker = Marker {
-            marks: MarkSet::new(),
-            c_root: self.state.root,
             overlay,
             lease,
-            manifests_read: 0,
-            missing: Vec::new(),
-            missing_count: 0,
-            since_renew: 0,
-            collected: None,
-            collect: None,
+            ..Marker::new(self.state.root)
         };
         let grace_start = web_time::Instant::now();
         if !dry {
@@ -910,16 +911,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// `reach.rs` exports. Referenced blocks the store lacks are returned as missing.
     pub(super) async fn mark_for_export(&mut self) -> VaultResult<(Collected, Vec<LeftBlock>)> {
         let mut marker = Marker {
-            marks: MarkSet::new(),
-            c_root: self.state.root,
-            overlay: BTreeMap::new(),
-            lease: None,
-            manifests_read: 0,
-            missing: Vec::new(),
-            missing_count: 0,
-            since_renew: 0,
-            collected: None,
             collect: Some(Collected::default()),
+            ..Marker::new(self.state.root)
         };
         let mut report = PruneReport::default();
         self.mark_all(&mut marker, &mut report, &mut None).await?;

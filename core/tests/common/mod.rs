@@ -552,3 +552,24 @@ pub fn refused<T>(what: &str, result: Result<T, StoreError>) -> StoreError {
         Err(e) => e,
     }
 }
+
+/// Runs curl with `args` (what a user of Kubo's or the cluster's own API would see): the status
+/// code (0 when curl got none) and the body.
+pub async fn curl(args: &[&str]) -> (u16, Vec<u8>) {
+    let mut all = vec!["-s", "-m", "60", "-w", "\n%{http_code}"];
+    all.extend_from_slice(args);
+    let out = tokio::process::Command::new("curl")
+        .args(&all)
+        .output()
+        .await
+        .expect("curl runs");
+    let mut body = out.stdout;
+    let nl = body.iter().rposition(|&b| b == b'\n').unwrap();
+    let status = std::str::from_utf8(&body[nl + 1..])
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    body.truncate(nl);
+    (status, body)
+}

@@ -13,6 +13,17 @@ use crate::config::{StoreUrl, VaultArgs};
 use crate::vault_cmd::{block_on, print_json, vault_error};
 use crate::{CliError, CliResult};
 
+/// How `export`, `import` and `copy` report.
+#[derive(clap::Args, Debug)]
+pub struct OutputArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
 /// Arguments of `coffer export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -20,12 +31,8 @@ pub struct ExportArgs {
     /// run again continues from FILE.part).
     #[arg(long = "car", value_name = "FILE")]
     car: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// No progress on stderr.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     vault: VaultArgs,
 }
@@ -36,12 +43,8 @@ pub struct ImportArgs {
     /// The export to read (`coffer export --car`). The vault keeps the name the file gives it.
     #[arg(long = "car", value_name = "FILE")]
     car: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// No progress on stderr.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     vault: VaultArgs,
 }
@@ -55,12 +58,8 @@ pub struct CopyStoreArgs {
     /// The store to copy it to.
     #[arg(long, value_name = "URL")]
     to: String,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
-    /// No progress on stderr.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     vault: VaultArgs,
 }
@@ -136,7 +135,7 @@ fn part_path(car: &Path) -> PathBuf {
 pub fn export(args: ExportArgs) -> CliResult {
     let resolved = args.vault.resolve()?;
     let part = part_path(&args.car);
-    let mut meter = Meter::new(args.quiet);
+    let mut meter = Meter::new(args.out.quiet);
     let report = block_on(async {
         let mut vault = resolved.open().await?;
         let mut file = std::fs::OpenOptions::new()
@@ -154,7 +153,7 @@ pub fn export(args: ExportArgs) -> CliResult {
         Ok(report)
     })?;
     std::fs::rename(&part, &args.car).map_err(|e| CliError::io(&args.car, e))?;
-    print_export(&report, &args.car, args.json)
+    print_export(&report, &args.car, args.out.json)
 }
 
 fn print_export(r: &ExportReport, car: &Path, json: bool) -> CliResult {
@@ -190,7 +189,7 @@ pub fn import(args: ImportArgs) -> CliResult {
     let resolved = args.vault.resolve()?;
     let identity = resolved.load_identity()?;
     let url = StoreUrl::parse(&resolved.store)?;
-    let mut meter = Meter::new(args.quiet);
+    let mut meter = Meter::new(args.out.quiet);
     let file = std::fs::File::open(&args.car).map_err(|e| CliError::io(&args.car, e))?;
     let report = block_on(async {
         let store = url.connect().await?;
@@ -199,7 +198,7 @@ pub fn import(args: ImportArgs) -> CliResult {
             .await
             .map_err(car_error)
     })?;
-    print_import(&report, args.json)
+    print_import(&report, args.out.json)
 }
 
 fn print_import(r: &ImportReport, json: bool) -> CliResult {
@@ -228,7 +227,7 @@ pub fn copy(args: CopyStoreArgs) -> CliResult {
     let identity = resolved.load_identity()?;
     let to = StoreUrl::parse(&args.to)?;
     let tmp = tempfile::tempfile().map_err(|e| CliError::other(format!("temporary file: {e}")))?;
-    let mut meter = Meter::new(args.quiet);
+    let mut meter = Meter::new(args.out.quiet);
     let report = block_on(async {
         let mut vault = resolved.open().await?;
         let mut file = tmp;
@@ -242,5 +241,5 @@ pub fn copy(args: CopyStoreArgs) -> CliResult {
             .await
             .map_err(car_error)
     })?;
-    print_import(&report, args.json)
+    print_import(&report, args.out.json)
 }

@@ -25,6 +25,7 @@
 
 pub mod cluster;
 mod heads;
+mod http;
 pub mod pinsvc;
 mod rpc;
 

@@ -4,15 +4,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::future::{Either, select};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde::de::DeserializeOwned;
 
+use super::http::{HttpClient, ReadError, https_client, read_bounded};
 use crate::store::{StoreError, StoreResult};
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// Cap of a short JSON answer (`version`, `block/put`, `pin/add`, `pin/rm` of 64 CIDs,
 /// `files/write`, `files/mv`, `files/stat`, …): a few hundred bytes to a few KiB when honest.
@@ -30,7 +26,7 @@ const BOUNDARY: &str = "coffer-block-boundary-5d1c7a3e";
 /// An HTTP client for one Kubo node (and, for [`Rpc::get_url`], a gateway).
 #[derive(Clone, Debug)]
 pub(super) struct Rpc {
-    client: Client<Connector, Full<Bytes>>,
+    client: HttpClient,
     base: String,
     timeout: Duration,
 }
@@ -43,13 +39,7 @@ impl Rpc {
                 "IPFS API address {api:?} must start with http:// or https://"
             )));
         }
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| StoreError::Config(format!("no TLS root certificates: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = https_client().map_err(StoreError::Config)?;
         Ok(Self {
             client,
             base: format!("{api}/api/v0/"),
@@ -164,40 +154,15 @@ impl Rpc {
                 },
                 limit: max,
             };
-            let declared = resp
-                .headers()
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if status.is_success() && declared.is_some_and(|l| l > max) {
-                return Err(too_large(declared));
-            }
-            let cap = if status.is_success() {
-                max
-            } else {
-                ERROR_ANSWER
-            };
-            let mut body = resp.into_body();
-            let mut out = BytesMut::new();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| {
-                    StoreError::Unavailable(format!("IPFS {what}: reading the answer failed: {e}"))
+            let body = read_bounded(resp, max, ERROR_ANSWER)
+                .await
+                .map_err(|e| match e {
+                    ReadError::TooLarge(declared) => too_large(declared),
+                    ReadError::Body(e) => StoreError::Unavailable(format!(
+                        "IPFS {what}: reading the answer failed: {e}"
+                    )),
                 })?;
-                let Ok(data) = frame.into_data() else {
-                    continue; // trailers
-                };
-                if (out.len() + data.len()) as u64 > cap {
-                    if status.is_success() {
-                        return Err(too_large(declared));
-                    }
-                    // An error message is only read for its text: keep the start.
-                    let room = (cap as usize).saturating_sub(out.len());
-                    out.extend_from_slice(&data[..room.min(data.len())]);
-                    break;
-                }
-                out.extend_from_slice(&data);
-            }
-            Ok::<_, StoreError>((status, out.freeze()))
+            Ok::<_, StoreError>((status, body))
         };
         let exchange = std::pin::pin!(exchange);
         match select(exchange, futures_timer::Delay::new(self.timeout)).await {

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::future::{Either, select};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
+use super::super::http::{ReadError, read_bounded};
 use super::wire::WireFailure;
 use super::{ERROR_ANSWER, PinServiceError, PinServiceResult, PinningService, REASON_CHARS};
 
@@ -167,54 +168,27 @@ impl PinningService {
                     ExchangeError::Transport(format!("cannot reach the service ({e})"))
                 })?;
             let status = resp.status();
-            let too_large = || {
-                ExchangeError::Fatal(PinServiceError::TooLarge {
-                    what: what.to_string(),
-                    limit: max,
-                })
-            };
-            let declared = resp
-                .headers()
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if status.is_success() && declared.is_some_and(|l| l > max) {
-                return Err(too_large());
-            }
             let retry_after = resp
                 .headers()
                 .get(http::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let cap = if status.is_success() {
-                max
-            } else {
-                ERROR_ANSWER
-            };
-            let mut body = resp.into_body();
-            let mut out = BytesMut::new();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| {
-                    ExchangeError::Transport(format!("reading the answer failed: {e}"))
-                })?;
-                let Ok(data) = frame.into_data() else {
-                    continue; // trailers
-                };
-                if (out.len() + data.len()) as u64 > cap {
-                    if status.is_success() {
-                        return Err(too_large());
+            let body = read_bounded(resp, max, ERROR_ANSWER)
+                .await
+                .map_err(|e| match e {
+                    ReadError::TooLarge(_) => ExchangeError::Fatal(PinServiceError::TooLarge {
+                        what: what.to_string(),
+                        limit: max,
+                    }),
+                    ReadError::Body(e) => {
+                        ExchangeError::Transport(format!("reading the answer failed: {e}"))
                     }
-                    let room = (cap as usize).saturating_sub(out.len());
-                    out.extend_from_slice(&data[..room.min(data.len())]);
-                    break;
-                }
-                out.extend_from_slice(&data);
-            }
+                })?;
             Ok(Answer {
                 status: status.as_u16(),
                 retry_after,
-                body: out.freeze(),
+                body,
             })
         };
         let exchange = std::pin::pin!(exchange);

@@ -29,12 +29,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use zeroize::Zeroizing;
+
+use super::http::{HttpClient, https_client};
 
 use crate::block::Cid;
 use crate::store::StoreError;
@@ -45,8 +42,6 @@ mod node;
 mod wire;
 
 use wire::{Timestamp, WirePinResults, parse_rfc3339};
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// Cap of one pin's answer (`POST /pins`, `GET /pins/{id}`): a few hundred bytes when honest,
 /// more with many delegates.
@@ -327,7 +322,7 @@ pub struct PinAllReport {
 /// A client of one pinning service. Cloning shares the connection pool.
 #[derive(Clone)]
 pub struct PinningService {
-    client: Client<Connector, Full<Bytes>>,
+    client: HttpClient,
     base: Arc<str>,
     config: Arc<PinServiceConfig>,
 }
@@ -372,13 +367,7 @@ impl PinningService {
                 "concurrency must be at least 1".into(),
             ));
         }
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| PinServiceError::Config(format!("no TLS root certificates: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = https_client().map_err(PinServiceError::Config)?;
         Ok(Self {
             client,
             base: base.into(),
