@@ -3,15 +3,7 @@
 // and a block swapped in transit. Reports to window.__result.
 import { Identity, Vault, CofferError } from '../../dist/index.js';
 import { IpfsStore } from '../../dist/stores/ipfs.js';
-
-const unhandled = [];
-window.addEventListener('unhandledrejection', (e) => unhandled.push(String(e.reason)));
-
-const cfg = JSON.parse(decodeURIComponent(location.hash.slice(1)));
-const enc = (s) => new TextEncoder().encode(s);
-const pattern = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7) % 251);
-const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-function check(cond, what) { if (!cond) throw new Error(`check failed: ${what}`); }
+import { unhandled, cfg, enc, pattern, same, check } from './page-util.js';
 
 async function run() {
   const steps = [];

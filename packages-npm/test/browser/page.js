@@ -1,28 +1,12 @@
 // Runs in headless Chromium (bundled by esbuild in browser.test.mjs): a Vault over SeaweedFS via
 // the S3 JS store and over IndexedDB; a connection that drops mid-upload. Reports to window.__result.
 import {
-  Identity, Vault, MemoryStore, CofferError, seal, open, ShareBook, SharedReader, readInbox,
+  Identity, Vault, MemoryStore, seal, open, ShareBook, SharedReader, readInbox,
 } from '../../dist/index.js';
 import { S3Store } from '../../dist/stores/s3.js';
 import { IndexedDbStore } from '../../dist/stores/indexeddb.js';
 import { indexedDbTrust } from '../../dist/trust/indexeddb.js';
-
-const unhandled = [];
-window.addEventListener('unhandledrejection', (e) => unhandled.push(String(e.reason)));
-
-const cfg = JSON.parse(decodeURIComponent(location.hash.slice(1)));
-const enc = (s) => new TextEncoder().encode(s);
-const pattern = (n) => Uint8Array.from({ length: n }, (_, i) => (i * 7) % 251);
-const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
-function check(cond, what) { if (!cond) throw new Error(`check failed: ${what}`); }
-async function expectError(p, code, what) {
-  try { await p; } catch (e) {
-    check(e instanceof CofferError, `${what}: a CofferError, got ${e}`);
-    check(e.code === code, `${what}: code ${code}, got ${e.code} (${e.message})`);
-    return e;
-  }
-  throw new Error(`${what}: no error`);
-}
+import { unhandled, cfg, enc, pattern, same, check, expectError } from './page-util.js';
 
 async function run() {
   const steps = [];
