@@ -254,8 +254,17 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
 async fn a_wrong_or_missing_token_is_an_auth_error_that_never_shows_it() {
     let services = list("COFFER_TEST_PINSVC_URLS");
     let real = token_text();
-    // Same issuer, wrong signature.
-    let forged = format!("{}x", &real[..real.len() - 1]);
+    // Same issuer, wrong signature: the signature's first character changed. (Changing its
+    // last one is not enough: that character carries 2 padding bits a lenient base64url
+    // decoder ignores, so 1 change in 16 left the signature as it was; CI saw it accepted.)
+    let dot = real.rfind('.').expect("a JWT has three parts");
+    let first = &real[dot + 1..dot + 2];
+    let forged = format!(
+        "{}{}{}",
+        &real[..=dot],
+        if first == "A" { "B" } else { "A" },
+        &real[dot + 2..]
+    );
     let svc = service(&services[0], ServiceToken::new(forged.clone()).unwrap());
     let err = svc.list(&PinFilter::default()).await.unwrap_err();
     assert!(
