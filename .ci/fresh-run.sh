@@ -4,7 +4,8 @@
 # downloaded, no installed wasm-bindgen-cli or cargo-fuzz; rustup's toolchains stay, as on the
 # machine image), empty Go and npm caches, and server ports of its own. Prints .ci/test.sh's
 # per-step table at the end. What it cannot hide: Debian packages already installed (chromium,
-# JNA): `apt-get install --download-only` them to estimate their cost.
+# JNA, ceph-mon/ceph-osd/radosgw: 14 s to install from a warm apt cache, 66 MB to download):
+# `apt-get install --download-only` them to estimate their cost.
 #
 #   .ci/fresh-run.sh [WORKDIR]        (default /tmp/coffer-fresh; wiped first)
 set -euo pipefail
@@ -19,7 +20,8 @@ done
 PATH="$FRESH/bin:$(echo "$PATH" | tr ':' '\n' | grep -vx "$rustup_bin" | paste -sd:)"
 export PATH CARGO_HOME="$FRESH/cargo-home" COFFER_CI_CACHE="$FRESH/cache" \
   GOMODCACHE="$FRESH/gomod" GOCACHE="$FRESH/gocache" npm_config_cache="$FRESH/npm-cache" \
-  COFFER_S3_PORT="${COFFER_S3_PORT:-18833}" COFFER_IPFS_PORT="${COFFER_IPFS_PORT:-15801}" CI=true
+  COFFER_S3_PORT="${COFFER_S3_PORT:-18833}" COFFER_IPFS_PORT="${COFFER_IPFS_PORT:-15801}" \
+  COFFER_CEPH_PORT="${COFFER_CEPH_PORT:-18580}" COFFER_CLUSTER_PORT="${COFFER_CLUSTER_PORT:-15500}" CI=true
 if command -v wasm-bindgen >/dev/null || cargo fuzz --version >/dev/null 2>&1; then
   echo "fresh-run.sh: wasm-bindgen or cargo-fuzz is still visible on PATH" >&2; exit 1
 fi

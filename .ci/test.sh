@@ -48,7 +48,7 @@ step "build: release CLI (shared by the npm, Kotlin and gateway tests as COFFER_
 cargo build --release -p coffer-cli
 export COFFER_BIN="$PWD/target/release/coffer"
 
-for s in .ci/seaweedfs.sh .ci/kubo.sh .ci/cluster.sh; do
+for s in .ci/seaweedfs.sh .ci/ceph.sh .ci/kubo.sh .ci/cluster.sh; do
   if [ -x "$s" ]; then
     step "start $s"
     "$s" start

@@ -556,35 +556,47 @@ async fn a_vault_lives_on_an_erasure_store() {
 }
 
 #[cfg(feature = "s3")]
-mod seaweedfs {
+mod s3_servers {
     use super::*;
     use coffer::store::s3::{S3Config, S3Store};
     use common::require_env;
 
-    const HOW: &str = ".ci/seaweedfs.sh start";
-
-    async fn prefix_store(prefix: &str) -> Arc<dyn BlockStore> {
-        require_env("AWS_ACCESS_KEY_ID", HOW);
-        let mut c = S3Config::new(require_env("COFFER_TEST_S3_BUCKET", HOW));
-        c.endpoint = Some(require_env("COFFER_TEST_S3_ENDPOINT", HOW));
+    /// A store under `prefix` of the test bucket of SeaweedFS (`ceph` false) or Ceph RGW.
+    async fn prefix_store(ceph: bool, prefix: &str) -> Arc<dyn BlockStore> {
+        let (server, how) = if ceph {
+            ("CEPH", ".ci/ceph.sh start")
+        } else {
+            ("S3", ".ci/seaweedfs.sh start")
+        };
+        require_env("AWS_ACCESS_KEY_ID", how);
+        let mut c = S3Config::new(require_env(&format!("COFFER_TEST_{server}_BUCKET"), how));
+        c.endpoint = Some(require_env(&format!("COFFER_TEST_{server}_ENDPOINT"), how));
         c.path_style = true;
         c.prefix = format!("tests/{prefix}");
         Arc::new(S3Store::connect(c).await.expect("S3 client"))
     }
 
-    /// Three SeaweedFS prefixes and three directory stores: round trip, two of them down
-    /// (one of each kind), an S3 backend emptied and repaired.
+    /// Two SeaweedFS prefixes, two Ceph RGW prefixes and two directory stores: round trip, two
+    /// of them down (S3 and a directory), a Ceph backend emptied and repaired, then a directory
+    /// and a Ceph backend down.
     #[tokio::test]
-    async fn mixed_seaweedfs_and_directory_backends() {
+    async fn mixed_seaweedfs_ceph_and_directory_backends() {
         let tag = run_tag("ec-mixed");
-        let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
         let mut backends: Vec<Arc<dyn BlockStore>> = Vec::new();
         let mut all_dirs = Vec::new();
-        for (i, d) in dirs.into_iter().enumerate() {
-            backends.push(prefix_store(&format!("{tag}/{i}")).await);
-            backends.push(Arc::new(DirStore::open(d.path()).unwrap()));
-            all_dirs.push(None);
-            all_dirs.push(Some(d));
+        // Backends 0..6: SeaweedFS, dir, Ceph, dir, SeaweedFS, Ceph.
+        for (i, kind) in ["sw", "dir", "ceph", "dir", "sw", "ceph"]
+            .iter()
+            .enumerate()
+        {
+            if *kind == "dir" {
+                let d = tempfile::tempdir().unwrap();
+                backends.push(Arc::new(DirStore::open(d.path()).unwrap()));
+                all_dirs.push(Some(d));
+            } else {
+                backends.push(prefix_store(*kind == "ceph", &format!("{tag}/{i}")).await);
+                all_dirs.push(None);
+            }
         }
         let f = federate(backends, all_dirs);
         block_store_suite(&f.store, &tag, 300 << 10).await;
@@ -598,7 +610,7 @@ mod seaweedfs {
             bytes.slice(70_000..80_000)
         );
         f.down(&[0, 1], false);
-        // Empty SeaweedFS backend 2 (deleting through the store itself), then repair it.
+        // Empty Ceph backend 2 (deleting through the store itself), then repair it.
         let inner = f.faulty[2].inner();
         let held = inner.list().await.unwrap();
         assert!(!held.is_empty());

@@ -1,5 +1,7 @@
-//! The S3 store against a real SeaweedFS (`.ci/seaweedfs.sh start`; never skipped: a missing
-//! server fails the tests with what to do).
+//! The S3 store against two real S3 implementations: SeaweedFS (`.ci/seaweedfs.sh start`) and
+//! Ceph's RADOS Gateway (`.ci/ceph.sh start`). Every test that talks to a server runs on both
+//! (`seaweedfs::…` and `ceph::…`); none is skipped: a missing server fails the tests with what to
+//! do.
 #![cfg(feature = "s3")]
 // Test helpers too: a failed step is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -21,48 +23,100 @@ use common::{
 };
 use futures_util::io::{AsyncRead, Cursor};
 
-const HOW: &str = ".ci/seaweedfs.sh start";
+/// A real S3 server the tests run against, found through the environment its script writes.
+#[derive(Clone, Copy)]
+struct Server {
+    endpoint: &'static str,
+    bucket: &'static str,
+    how: &'static str,
+}
 
-fn config(prefix: &str) -> S3Config {
-    let mut c = S3Config::new(require_env("COFFER_TEST_S3_BUCKET", HOW));
-    c.endpoint = Some(require_env("COFFER_TEST_S3_ENDPOINT", HOW));
+const SEAWEEDFS: Server = Server {
+    endpoint: "COFFER_TEST_S3_ENDPOINT",
+    bucket: "COFFER_TEST_S3_BUCKET",
+    how: ".ci/seaweedfs.sh start",
+};
+
+/// Ceph RGW: its S3 user has SeaweedFS's keys, so the same AWS_* variables sign for both.
+const CEPH: Server = Server {
+    endpoint: "COFFER_TEST_CEPH_ENDPOINT",
+    bucket: "COFFER_TEST_CEPH_BUCKET",
+    how: ".ci/ceph.sh start",
+};
+
+/// Every test below that takes a [`Server`] runs once per server, as `seaweedfs::NAME` and
+/// `ceph::NAME`.
+macro_rules! on_every_server {
+    ($($name:ident),* $(,)?) => {
+        mod seaweedfs {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::SEAWEEDFS).await
+                }
+            )*
+        }
+        mod ceph {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::CEPH).await
+                }
+            )*
+        }
+    };
+}
+
+on_every_server!(
+    passes_the_block_suite,
+    passes_the_share_suite,
+    passes_the_vault_suite,
+    heads_are_conditional,
+    best_effort_mode_still_catches_sequential_conflicts,
+    wrong_credentials_give_access_denied_without_retrying,
+    multipart_upload_resumes_without_resending_parts,
+    an_inflated_object_is_refused_from_its_length,
+    a_leftover_part_of_other_bytes_is_not_reused,
+);
+
+fn config(server: Server, prefix: &str) -> S3Config {
+    let mut c = S3Config::new(require_env(server.bucket, server.how));
+    c.endpoint = Some(require_env(server.endpoint, server.how));
     c.path_style = true;
     c.prefix = format!("tests/{prefix}");
     c
 }
 
-async fn store(prefix: &str) -> S3Store {
+async fn store(server: Server, prefix: &str) -> S3Store {
     // Credentials come from the standard AWS environment chain (AWS_ACCESS_KEY_ID, ...).
-    require_env("AWS_ACCESS_KEY_ID", HOW);
-    let s = S3Store::connect(config(prefix)).await.expect("S3 client");
+    require_env("AWS_ACCESS_KEY_ID", server.how);
+    let s = S3Store::connect(config(server, prefix))
+        .await
+        .expect("S3 client");
     s.check_bucket()
         .await
         .expect("the test bucket is reachable with these credentials");
     s
 }
 
-#[tokio::test]
-async fn seaweedfs_passes_the_block_suite() {
+async fn passes_the_block_suite(server: Server) {
     let tag = run_tag("s3-suite");
-    block_store_suite(&store(&tag).await, &tag, 3 << 20).await;
+    block_store_suite(&store(server, &tag).await, &tag, 3 << 20).await;
 }
 
-#[tokio::test]
-async fn seaweedfs_passes_the_share_suite() {
+async fn passes_the_share_suite(server: Server) {
     let tag = run_tag("s3-share");
-    common::share::share_suite(std::sync::Arc::new(store(&tag).await), "shared").await;
+    common::share::share_suite(std::sync::Arc::new(store(server, &tag).await), "shared").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seaweedfs_passes_the_vault_suite() {
+async fn passes_the_vault_suite(server: Server) {
     let tag = run_tag("s3-vault");
-    common::vault::vault_suite(std::sync::Arc::new(store(&tag).await), "suite").await;
+    common::vault::vault_suite(std::sync::Arc::new(store(server, &tag).await), "suite").await;
 }
 
-#[tokio::test]
-async fn seaweedfs_heads_are_conditional() {
+async fn heads_are_conditional(server: Server) {
     let tag = run_tag("s3-heads");
-    let s = store(&tag).await;
+    let s = store(server, &tag).await;
     assert_eq!(s.conditional_writes(), ConditionalWrites::Unknown);
     assert_eq!(
         s.probe_conditional_writes().await.unwrap(),
@@ -73,11 +127,10 @@ async fn seaweedfs_heads_are_conditional() {
     head_cas_race(&s, "race", 6).await;
 }
 
-#[tokio::test]
-async fn best_effort_mode_still_catches_sequential_conflicts() {
+async fn best_effort_mode_still_catches_sequential_conflicts(server: Server) {
     // What coffer does on a store that ignores conditions (Garage): check by reading first.
     let tag = run_tag("s3-best-effort");
-    let mut c = config(&tag);
+    let mut c = config(server, &tag);
     c.conditional_writes = ConditionalWrites::BestEffort;
     let s = S3Store::connect(c).await.unwrap();
     let v1 = s
@@ -109,9 +162,8 @@ async fn best_effort_mode_still_catches_sequential_conflicts() {
     ));
 }
 
-#[tokio::test]
-async fn wrong_credentials_give_access_denied_without_retrying() {
-    let mut c = config(&run_tag("s3-denied"));
+async fn wrong_credentials_give_access_denied_without_retrying(server: Server) {
+    let mut c = config(server, &run_tag("s3-denied"));
     c.credentials = Some(S3Credentials {
         access_key_id: "coffer-wrong-key".into(),
         secret_access_key: String::from("not-the-secret").into(),
@@ -165,10 +217,9 @@ impl AsyncRead for FailAfter {
     }
 }
 
-#[tokio::test]
-async fn multipart_upload_resumes_without_resending_parts() {
+async fn multipart_upload_resumes_without_resending_parts(server: Server) {
     let tag = run_tag("s3-multipart");
-    let mut c = config(&tag);
+    let mut c = config(server, &tag);
     c.part_size = 5 << 20;
     c.concurrency = 2;
     let s = S3Store::connect(c).await.unwrap();
@@ -243,7 +294,7 @@ async fn multipart_upload_resumes_without_resending_parts() {
 
 #[tokio::test]
 async fn unreachable_endpoint_is_unavailable() {
-    let mut c = config("unreachable");
+    let mut c = config(SEAWEEDFS, "unreachable");
     c.endpoint = Some("http://127.0.0.1:9".into());
     c.max_attempts = 2;
     let s = S3Store::connect(c).await.unwrap();
@@ -251,10 +302,9 @@ async fn unreachable_endpoint_is_unavailable() {
     assert!(err.is_transient(), "{err:?}");
 }
 
-#[tokio::test]
-async fn an_inflated_object_is_refused_from_its_length() {
+async fn an_inflated_object_is_refused_from_its_length(server: Server) {
     let tag = run_tag("s3-inflated");
-    let s = store(&tag).await;
+    let s = store(server, &tag).await;
     let bytes = Bytes::from(data(&tag, 1000));
     let cid = raw_cid(&bytes);
     // Whoever can write the bucket puts 64 MiB under the block's key.
@@ -339,10 +389,9 @@ async fn endless_s3_answers_are_cut_at_the_cap() {
     );
 }
 
-#[tokio::test]
-async fn a_leftover_part_of_other_bytes_is_not_reused() {
+async fn a_leftover_part_of_other_bytes_is_not_reused(server: Server) {
     let tag = run_tag("s3-part-reuse");
-    let mut c = config(&tag);
+    let mut c = config(server, &tag);
     c.part_size = 5 << 20;
     let s = S3Store::connect(c).await.unwrap();
     let blob = data(&tag, (5 << 20) * 2 + 100); // 3 parts

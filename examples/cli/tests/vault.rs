@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{code, json, ok, require_env, run, seaweedfs_url, text, unique};
+use common::{ceph_url, code, json, ok, require_env, run, seaweedfs_url, text, unique};
 use serde_json::Value;
 
 /// The whole command set against the store at `url` (None: the default `coffer init` picks).
@@ -294,6 +294,12 @@ fn commands_on_seaweedfs() {
 }
 
 #[test]
+fn commands_on_ceph_rgw() {
+    let url = ceph_url("cli");
+    command_suite(Some(&url));
+}
+
+#[test]
 fn commands_on_kubo() {
     let api = require_env("COFFER_TEST_IPFS_API", ".ci/kubo.sh");
     let host = api.trim_start_matches("http://").trim_end_matches('/');
@@ -463,8 +469,12 @@ fn commands_on_an_erasure_coded_store() {
 }
 
 #[test]
-fn commands_on_an_erasure_coded_store_mixing_seaweedfs_and_directories() {
-    let s3: Vec<String> = (0..3).map(|_| seaweedfs_url("cli-ec")).collect();
+fn commands_on_an_erasure_coded_store_mixing_seaweedfs_ceph_and_directories() {
+    let s3: Vec<String> = vec![
+        seaweedfs_url("cli-ec"),
+        seaweedfs_url("cli-ec"),
+        ceph_url("cli-ec"),
+    ];
     let (url, _dirs) = erasure_url(&s3);
     command_suite(Some(&url));
 }

@@ -97,11 +97,41 @@ impl S3Store {
     }
 
     /// One put with the condition as headers; the new ETag.
+    ///
+    /// An `If-Match` refused although the object's ETag is the one we sent is retried once
+    /// with the ETag unquoted, and this store sends it unquoted from then on. Ceph RGW 16
+    /// compares `If-Match` with the bare ETag, so it refuses the quoted form (RFC 9110) that
+    /// S3 and SeaweedFS accept, while both forms are enforced (a wrong one gets 412). The retry
+    /// is still conditional: a write racing between the check and the retry gets 412 too.
     async fn put_conditional(
         &self,
         key: &str,
         bytes: Bytes,
         condition: &HeadCondition,
+    ) -> StoreResult<HeadVersion> {
+        let unquoted = self.unquoted_if_match.load(Ordering::SeqCst);
+        match self.put_once(key, bytes.clone(), condition, unquoted).await {
+            Err(StoreError::PreconditionFailed(detail)) => match condition {
+                HeadCondition::Matches(v) if !unquoted && v.0.starts_with('"') => {
+                    if self.etag(key).await?.as_ref() != Some(v) {
+                        return Err(StoreError::PreconditionFailed(detail));
+                    }
+                    let written = self.put_once(key, bytes, condition, true).await?;
+                    self.unquoted_if_match.store(true, Ordering::SeqCst);
+                    Ok(written)
+                }
+                _ => Err(StoreError::PreconditionFailed(detail)),
+            },
+            other => other,
+        }
+    }
+
+    async fn put_once(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        condition: &HeadCondition,
+        unquoted: bool,
     ) -> StoreResult<HeadVersion> {
         let mut req = self
             .client
@@ -111,6 +141,7 @@ impl S3Store {
             .body(SdkByteStream::from(bytes));
         match condition {
             HeadCondition::Absent => req = req.if_none_match("*"),
+            HeadCondition::Matches(v) if unquoted => req = req.if_match(v.0.trim_matches('"')),
             HeadCondition::Matches(v) => req = req.if_match(&v.0),
             HeadCondition::Any => {}
         }
@@ -217,7 +248,8 @@ impl HeadStore for S3Store {
     }
 
     /// Writes a probe object with `If-None-Match: *` twice and once with a wrong `If-Match`;
-    /// a store that accepts the second or third write ignores conditions. The probe object is
+    /// a store that accepts the second or third write ignores conditions. A fourth write with
+    /// the right `If-Match` must then succeed. The probe object is
     /// deleted afterwards. The answer is remembered by this store.
     async fn probe_conditional_writes(&self) -> StoreResult<ConditionalWrites> {
         let mut rnd = [0u8; 8];
@@ -230,7 +262,8 @@ impl HeadStore for S3Store {
         );
         let probe = Bytes::from_static(b"coffer conditional-write probe");
         let result = async {
-            self.put_conditional(&key, probe.clone(), &HeadCondition::Absent)
+            let first = self
+                .put_conditional(&key, probe.clone(), &HeadCondition::Absent)
                 .await?;
             let second = self
                 .put_conditional(&key, probe.clone(), &HeadCondition::Absent)
@@ -242,7 +275,13 @@ impl HeadStore for S3Store {
                 (
                     Err(StoreError::PreconditionFailed(_)),
                     Err(StoreError::PreconditionFailed(_)),
-                ) => Ok(ConditionalWrites::Enforced),
+                ) => {
+                    // A store that refused everything would look enforcing: the right
+                    // ETag must be accepted (possibly unquoted, see `put_conditional`).
+                    self.put_conditional(&key, probe.clone(), &HeadCondition::Matches(first))
+                        .await?;
+                    Ok(ConditionalWrites::Enforced)
+                }
                 (Ok(_), _) | (_, Ok(_)) => Ok(ConditionalWrites::BestEffort),
                 (Err(e), Err(StoreError::PreconditionFailed(_))) | (_, Err(e)) => Err(e),
             }

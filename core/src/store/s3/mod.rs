@@ -124,6 +124,9 @@ pub struct S3Store {
     concurrency: usize,
     /// [`ConditionalWrites`] as a number (see `heads::encode_cw`), updated by the probe.
     conditional: AtomicU8,
+    /// Set once the server refused an `If-Match` whose quoted ETag did match (Ceph RGW 16
+    /// compares the header with the unquoted ETag): later `If-Match` headers are sent unquoted.
+    unquoted_if_match: std::sync::atomic::AtomicBool,
 }
 
 impl S3Store {
@@ -219,6 +222,7 @@ impl S3Store {
             part_size: config.part_size,
             concurrency: config.concurrency.max(1),
             conditional: AtomicU8::new(heads::encode_cw(config.conditional_writes)),
+            unquoted_if_match: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -71,8 +71,19 @@ pub fn require_env(name: &str, script: &str) -> String {
 
 /// An `s3://` store URL on the test SeaweedFS, under a fresh prefix starting with `tag`.
 pub fn seaweedfs_url(tag: &str) -> String {
-    let endpoint = require_env("COFFER_TEST_S3_ENDPOINT", ".ci/seaweedfs.sh");
-    let bucket = require_env("COFFER_TEST_S3_BUCKET", ".ci/seaweedfs.sh");
+    s3_url("S3", ".ci/seaweedfs.sh", tag)
+}
+
+/// An `s3://` store URL on the test Ceph RADOS Gateway (same keys as SeaweedFS), under a fresh
+/// prefix starting with `tag`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn ceph_url(tag: &str) -> String {
+    s3_url("CEPH", ".ci/ceph.sh", tag)
+}
+
+fn s3_url(server: &str, script: &str, tag: &str) -> String {
+    let endpoint = require_env(&format!("COFFER_TEST_{server}_ENDPOINT"), script);
+    let bucket = require_env(&format!("COFFER_TEST_{server}_BUCKET"), script);
     let prefix = unique(&format!("{tag}-"));
     format!("s3://{bucket}/{prefix}?endpoint={endpoint}&path_style=true")
 }
