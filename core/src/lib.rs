@@ -28,6 +28,7 @@ pub mod gateway;
 pub mod index;
 pub mod keys;
 pub mod pad;
+mod percent;
 pub mod seal;
 pub mod share;
 pub mod store;

@@ -177,15 +177,7 @@ fn percent_decode(s: &str) -> S3Result<String> {
 /// Percent-encodes a key or prefix for listings with `encoding-type=url`: everything but
 /// unreserved characters and `/`.
 pub(crate) fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::percent::percent_encode(s, b"/")
 }
 
 #[cfg(test)]

@@ -191,15 +191,7 @@ fn multipart(file: &[u8]) -> Bytes {
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters and `/` stay).
 fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::percent::percent_encode(s, b"/")
 }
 
 /// Maps a Kubo error answer (`{"Message": …, "Type": "error"}`) to a store error.

@@ -616,15 +616,7 @@ fn check_request_id(id: &str) -> PinServiceResult<&str> {
 
 /// Percent-encodes a path segment or query value (RFC 3986 unreserved characters stay).
 fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::percent::percent_encode(s, b"")
 }
 
 #[cfg(test)]
