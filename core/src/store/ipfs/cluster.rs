@@ -483,8 +483,7 @@ impl ClusterStore {
             "/pins/{cid}?replication-min={}&replication-max={}&name={name}",
             self.inner.rmin, self.inner.rmax
         );
-        let start = web_time::Instant::now();
-        let mut pause = Duration::from_millis(200);
+        let mut backoff = Backoff::new(200, 2000, self.inner.pin_timeout);
         loop {
             let (status, body) = self
                 .api(http::Method::POST, &path, "pin", SMALL_ANSWER)
@@ -499,23 +498,20 @@ impl ClusterStore {
             if !message.contains("not enough peers to allocate") {
                 return Err(err);
             }
-            if start.elapsed() + pause > self.inner.pin_timeout {
+            if !backoff.wait().await {
                 return Err(StoreError::Unavailable(format!(
                     "{message} (for {:?}; the block is not acknowledged as stored)",
                     self.inner.pin_timeout
                 )));
             }
-            futures_timer::Delay::new(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
         }
         Ok(())
     }
 
     async fn wait_pinned(&self, cid: &Cid, name: &str) -> StoreResult<()> {
         const REPOST: Duration = Duration::from_secs(5);
-        let start = web_time::Instant::now();
-        let mut last_post = start;
-        let mut pause = Duration::from_millis(50);
+        let mut backoff = Backoff::new(50, 1000, self.inner.pin_timeout);
+        let mut last_post = web_time::Instant::now();
         let mut pinned = 0;
         loop {
             match self.pin_status(cid).await {
@@ -540,15 +536,13 @@ impl ClusterStore {
                 Err(e) if backend_failure(&e) => {}
                 Err(e) => return Err(e),
             }
-            if start.elapsed() + pause > self.inner.pin_timeout {
+            if !backoff.wait().await {
                 return Err(StoreError::Timeout(format!(
                     "IPFS Cluster pinned {cid} on {pinned} peer(s) within {:?}; the policy needs {} \
                      (the block is not acknowledged as stored)",
                     self.inner.pin_timeout, self.inner.rmin
                 )));
             }
-            futures_timer::Delay::new(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(1));
         }
     }
 
@@ -558,7 +552,8 @@ impl ClusterStore {
         let start = web_time::Instant::now();
         let arg = cid.to_string();
         for node in &self.inner.nodes {
-            let mut pause = Duration::from_millis(20);
+            // One deadline for all nodes; the pauses start short again for each.
+            let mut backoff = Backoff::starting_at(start, 20, 500, self.inner.pin_timeout);
             loop {
                 let args = [("arg", arg.as_str()), ("type", "recursive")];
                 match node
@@ -572,14 +567,12 @@ impl ClusterStore {
                     // Unpinned there, or the node is down (it unpins when it is back).
                     Err(_) => break,
                 }
-                if start.elapsed() + pause > self.inner.pin_timeout {
+                if !backoff.wait().await {
                     return Err(StoreError::Timeout(format!(
                         "a Kubo node still pins {cid} {:?} after the cluster unpinned it",
                         self.inner.pin_timeout
                     )));
                 }
-                futures_timer::Delay::new(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(500));
             }
         }
         Ok(())
@@ -1069,6 +1062,48 @@ fn majority(answers: Vec<Vec<Head>>) -> Vec<Head> {
                 .map(|(_, _, head)| head)
         })
         .collect()
+}
+
+/// Pauses that double from a first one up to a longest one, until a time limit: the waits of the
+/// pin, unpin and pin-status polls.
+struct Backoff {
+    start: web_time::Instant,
+    pause: Duration,
+    longest: Duration,
+    limit: Duration,
+}
+
+impl Backoff {
+    /// Pauses from `first_ms` to `longest_ms`, for at most `limit` from now.
+    fn new(first_ms: u64, longest_ms: u64, limit: Duration) -> Self {
+        Self::starting_at(web_time::Instant::now(), first_ms, longest_ms, limit)
+    }
+
+    /// The same, for at most `limit` from `start`.
+    fn starting_at(
+        start: web_time::Instant,
+        first_ms: u64,
+        longest_ms: u64,
+        limit: Duration,
+    ) -> Self {
+        Self {
+            start,
+            pause: Duration::from_millis(first_ms),
+            longest: Duration::from_millis(longest_ms),
+            limit,
+        }
+    }
+
+    /// Waits the next pause and returns `true`; returns `false` at once when that pause would end
+    /// past the limit.
+    async fn wait(&mut self) -> bool {
+        if self.start.elapsed() + self.pause > self.limit {
+            return false;
+        }
+        futures_timer::Delay::new(self.pause).await;
+        self.pause = (self.pause * 2).min(self.longest);
+        true
+    }
 }
 
 #[cfg(test)]
