@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use coffer::block::{Cid, raw_cid};
-use coffer::store::erasure::{ErasureConfig, ErasureStore, ScrubReport};
+use coffer::store::erasure::{ErasureConfig, ErasureStore, ScrubOptions, ScrubReport};
 use coffer::store::{
     BlockStore, DirStore, FaultConfig, FaultyStore, SplitStore, StoreError, collect_stream,
 };
@@ -385,7 +385,19 @@ async fn corrupt_shards_are_detected_skipped_scrubbed_and_repaired() {
         counts[1] + counts[3] > 0 && counts[0] + counts[2] + counts[4] + counts[5] == 0,
         "{counts:?}"
     );
-    let found = f.store.scrub().await.unwrap();
+    // The progress observer sees the count first, then every block once, in order.
+    let mut seen = Vec::new();
+    let found = f
+        .store
+        .scrub_observed(&ScrubOptions::default(), |so_far, todo| {
+            seen.push((so_far.blocks, todo, so_far.last_block.clone()));
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!((seen[0].0, seen[0].1, seen[0].2.is_none()), (0, 2, true));
+    assert_eq!((seen[2].0, seen[2].1), (2, 2));
+    assert_eq!(seen[2].2, found.last_block);
     assert!(!found.clean());
     let corrupt: u64 = found.backends.iter().map(|b| b.corrupt).sum();
     let on_bad: u64 = [1, 3].iter().map(|&i| found.backends[i].corrupt).sum();

@@ -1,6 +1,6 @@
 //! `coffer scrub [--repair] [--json]`: check every shard and copy of an erasure-coded store
 //! (`--store ec:K+M:URL,…`) against the blocks' CIDs, and with --repair rewrite what is missing or
-//! corrupt from the survivors.
+//! corrupt from the survivors. A progress bar on stderr counts the blocks.
 
 use coffer::store::erasure::{ScrubOptions, ScrubReport};
 use serde_json::json;
@@ -39,13 +39,27 @@ pub fn scrub(args: ScrubArgs) -> CliResult {
         .transpose()?;
     let report = block_on(async {
         let (store, _) = url.connect_erasure().await?;
-        store
-            .scrub_with(&ScrubOptions {
-                repair: args.repair,
-                start_after,
-            })
-            .await
-            .map_err(|e| CliError::other(format!("scrub failed: {e}")))
+        let bar = progress(args.repair);
+        let report = store
+            .scrub_observed(
+                &ScrubOptions {
+                    repair: args.repair,
+                    start_after,
+                },
+                |so_far, todo| {
+                    bar.set_length(todo);
+                    bar.set_position(so_far.blocks);
+                    let bad: u64 = so_far.backends.iter().map(|b| b.missing + b.corrupt).sum();
+                    let healed: u64 = so_far.backends.iter().map(|b| b.healed).sum();
+                    bar.set_message(format!(
+                        "{bad} missing or corrupt, {healed} healed, {} unrecoverable",
+                        so_far.unrecoverable.len()
+                    ));
+                },
+            )
+            .await;
+        bar.finish_and_clear();
+        report.map_err(|e| CliError::other(format!("scrub failed: {e}")))
     })?;
     if args.json {
         print_json(&report_json(&report, args.repair))?;
@@ -61,6 +75,19 @@ pub fn scrub(args: ScrubArgs) -> CliResult {
             "the scrub found missing or corrupt shards: run `coffer scrub --repair`"
         }))
     }
+}
+
+/// Blocks checked of those listed, with what was found so far, on stderr (hidden when stderr is
+/// not a terminal).
+fn progress(repair: bool) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{prefix} {bar:30} {pos}/{len} blocks {per_sec} eta {eta} {msg}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_prefix(if repair { "repair" } else { "scrub" });
+    bar
 }
 
 fn report_json(r: &ScrubReport, repair: bool) -> serde_json::Value {

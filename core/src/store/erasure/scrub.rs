@@ -98,6 +98,17 @@ impl ErasureStore {
 
     /// [`ErasureStore::scrub`] with options (repair, resume).
     pub async fn scrub_with(&self, options: &ScrubOptions) -> StoreResult<ScrubReport> {
+        self.scrub_observed(options, |_, _| {}).await
+    }
+
+    /// [`ErasureStore::scrub_with`], calling `observe(report so far, blocks to check)` once the
+    /// backends are listed and after every block (for progress displays). The report so far
+    /// names the last block checked, so an observer can also save a resume point.
+    pub async fn scrub_observed(
+        &self,
+        options: &ScrubOptions,
+        mut observe: impl FnMut(&ScrubReport, u64) + Send,
+    ) -> StoreResult<ScrubReport> {
         let inner = &self.inner;
         let mut report = ScrubReport {
             backends: (0..inner.backends.len())
@@ -129,6 +140,11 @@ impl ErasureStore {
             }
         }
         let start = options.start_after;
+        let todo = blocks
+            .keys()
+            .filter(|c| start.is_none_or(|s| **c > s))
+            .count() as u64;
+        observe(&report, todo);
         for (block, seen) in blocks
             .into_iter()
             .filter(|(c, _)| start.is_none_or(|s| *c > s))
@@ -145,6 +161,7 @@ impl ErasureStore {
                     .await;
             }
             report.last_block = Some(block.to_string());
+            observe(&report, todo);
         }
         Ok(report)
     }
