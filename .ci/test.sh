@@ -5,8 +5,8 @@
 # Budget: 60 minutes on a fresh machine (empty target/, empty tool cache). Every step prints
 # `==== time: STEP  Ns` and a table closes the run. To stay in budget:
 #   - each crate is compiled once per profile: one debug build of the whole workspace with all
-#     features serves clippy's check, the tests, the JVM/Swift bindings (COFFER_UNIFFI_DIR) and
-#     the CLI tests; one release build of the CLI (COFFER_BIN) serves every suite that runs the
+#     features serves clippy's check, the tests, the JVM, Robolectric and Swift bindings
+#     (COFFER_UNIFFI_DIR, COFFER_UNIFFI_LIB) and the CLI tests; one release build of the CLI (COFFER_BIN) serves every suite that runs the
 #     CLI (npm, Kotlin, the S3 gateway clients); the wasm32 release build serves the npm package;
 #   - the seal tests run both AEAD backends (portable and ring) in that one build;
 #   - slow tools are installed once into ${COFFER_CI_CACHE:-~/.cache/coffer-ci} (.ci/lib.sh);
@@ -43,6 +43,10 @@ step "build: workspace tests, debug, all features (ring and portable AEAD, S3, I
 # --lib --bins --tests --examples: what `cargo test` builds, plus the uniffi-bindgen binary.
 cargo build "${WORKSPACE[@]}" --lib --bins --tests --examples
 export COFFER_UNIFFI_DIR="$PWD/target/debug"
+# The Robolectric and Swift suites load this same debug library (and its uniffi-bindgen) instead
+# of building a release one: that build compiled the core a second time for the release profile,
+# with the bindings' features (268 s of a 302 s step at stop 24).
+export COFFER_UNIFFI_LIB="$COFFER_UNIFFI_DIR/libcoffer_uniffi.so"
 
 step "build: release CLI (shared by the npm, Kotlin and gateway tests as COFFER_BIN)"
 cargo build --release -p coffer-cli
