@@ -214,7 +214,7 @@ pub fn run(
         let items = source.list(&mut summary.skipped).await?;
         summary.listed = items.len() as u64;
         let vault = vault.open().await?;
-        let todo = plan(&source, &vault, args, items, &mut summary).await;
+        let todo = plan(&source, &vault, args, items, &mut summary).await?;
         import_all(source, vault, args, todo, &mut summary, quiet).await?;
         summary.seconds = started.elapsed().as_secs_f64();
         summary.finish(json)
@@ -274,13 +274,8 @@ async fn plan(
     args: &SourceArgs,
     items: Vec<Item>,
     summary: &mut ImportSummary,
-) -> Vec<(String, Item)> {
-    let listed: HashMap<String, (u64, Option<String>)> =
-        match list_vault(vault, &tree::list_prefix(&args.to)).await {
-            Ok(l) => l,
-            // Nothing known: everything is imported again (and the error shows at the commit).
-            Err(_) => HashMap::new(),
-        };
+) -> CliResult<Vec<(String, Item)>> {
+    let listed = list_vault(vault, &tree::list_prefix(&args.to)).await?;
     let mut candidates = Vec::new();
     for item in items {
         match vault_key(&args.to, &item.rel) {
@@ -307,7 +302,7 @@ async fn plan(
             todo.push((key, item));
         }
     }
-    todo
+    Ok(todo)
 }
 
 /// Every object under `prefix`: key → (size, S3 ETag).
@@ -335,11 +330,10 @@ async fn list_vault(
     }
 }
 
-/// Counters the progress line reads.
+/// What the progress line reads beside the bar's bytes.
 #[derive(Default)]
 struct Counters {
     done: AtomicU64,
-    bytes: AtomicU64,
 }
 
 /// Imports `todo`, `--jobs` at once, committing every `--commit-every` verified objects.
@@ -425,7 +419,6 @@ async fn import_all(
     if let Some(t) = ticker {
         t.abort();
     }
-    counters.bytes.store(summary.bytes, Ordering::Relaxed);
     bar.finish();
     Ok(())
 }
@@ -472,7 +465,11 @@ async fn import_one(
     spool: &std::path::Path,
     progress: &indicatif::ProgressBar,
 ) -> Result<Upload, Refused> {
-    let fetched = source.fetch(item, spool, progress).await?;
+    let Fetched {
+        body,
+        blake3: want,
+        opts,
+    } = source.fetch(item, spool, progress).await?;
     let failed = |e: VaultError| match e {
         VaultError::SourceChanged => {
             Refused::Skipped("changed while it was read: not imported".into())
@@ -483,20 +480,16 @@ async fn import_one(
         }
         other => Refused::Failed(vault_error(other)),
     };
-    let upload = match &fetched.body {
-        Body::Memory(bytes) => vault
-            .upload(key.as_bytes(), bytes.clone(), fetched.opts.clone())
-            .await
-            .map_err(failed)?,
-        Body::File { path, .. } => {
-            let mut path = path.clone();
+    let upload = match body {
+        Body::Memory(bytes) => vault.upload(key.as_bytes(), bytes, opts).await,
+        // `_spool` keeps a spool file until the upload is done.
+        Body::File { mut path, _spool } => {
             vault
-                .upload_source(key.as_bytes(), &mut path, fetched.opts.clone(), None)
+                .upload_source(key.as_bytes(), &mut path, opts, None)
                 .await
-                .map_err(failed)?
         }
-    };
-    drop(fetched.body);
+    }
+    .map_err(failed)?;
     // The proof: the store's copy, checked against its CID and decrypted, is the source's bytes.
     let mut check = HashWriter(blake3::Hasher::new());
     vault
@@ -508,7 +501,7 @@ async fn import_one(
                 vault_error(e).message
             )))
         })?;
-    if check.0.finalize() != fetched.blake3 {
+    if check.0.finalize() != want {
         return Err(Refused::Failed(CliError::integrity(
             "the object read back from the store differs from the source: not committed",
         )));

@@ -12,6 +12,8 @@ mod bench_federation;
 #[cfg(all(feature = "gateway", feature = "stores"))]
 mod bench_gateway;
 mod bench_gc;
+#[cfg(feature = "stores")]
+mod bench_import;
 mod bench_pq;
 mod bench_share;
 #[cfg(feature = "stores")]
