@@ -62,7 +62,44 @@ pub struct SourceArgs {
     #[arg(short = 'v', long)]
     pub verbose: bool,
     #[command(flatten)]
-    pub s3: crate::import_s3::S3SourceArgs,
+    pub s3: S3SourceArgs,
+}
+
+/// Where an `s3://` source is and how to sign in (flags of `coffer import`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct S3SourceArgs {
+    /// s3:// sources: the endpoint of an S3-compatible server (default: AWS; or `?endpoint=` in
+    /// the URL).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// s3:// sources: path-style addressing (`endpoint/bucket/key`), as most self-hosted
+    /// servers need.
+    #[arg(long)]
+    pub path_style: bool,
+    /// s3:// sources: the region (default: the AWS configuration's, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// s3:// sources: a profile of the AWS shared config and credentials files.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// s3:// sources: the access key id (with --secret-access-key-file).
+    #[arg(long, value_name = "ID")]
+    pub access_key_id: Option<String>,
+    /// s3:// sources: a file holding the secret access key (never on the command line).
+    #[arg(long, value_name = "FILE")]
+    pub secret_access_key_file: Option<PathBuf>,
+}
+
+impl S3SourceArgs {
+    /// Whether any S3 option was given.
+    pub fn is_given(&self) -> bool {
+        self.endpoint.is_some()
+            || self.path_style
+            || self.region.is_some()
+            || self.profile.is_some()
+            || self.access_key_id.is_some()
+            || self.secret_access_key_file.is_some()
+    }
 }
 
 /// One object of the source, as listed.
@@ -75,6 +112,7 @@ pub struct Item {
     /// Size as listed.
     pub size: u64,
     /// ETag as listed, without quotes (S3).
+    #[cfg_attr(not(feature = "stores"), allow(dead_code))]
     pub etag: Option<String>,
     /// Modification time as listed, ns since the Unix epoch (directories).
     pub mtime_ns: Option<u128>,
@@ -146,6 +184,7 @@ impl Source {
         }
     }
 
+    #[cfg_attr(not(feature = "stores"), allow(unused_variables))]
     async fn fetch(
         &self,
         item: &Item,
@@ -168,6 +207,7 @@ impl Source {
     }
 
     /// Whether the vault's object (listed as `size`, `s3_etag`) is already this item's import.
+    #[cfg_attr(not(feature = "stores"), allow(unused_variables))]
     async fn already_imported(
         &self,
         vault: &CliVault,

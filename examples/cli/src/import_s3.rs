@@ -13,53 +13,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use md5::Digest;
 
 use crate::config::StoreUrl;
-use crate::import::{Body, Fetched, Item, Refused, WHOLE_OBJECT_MAX, put_options};
+use crate::import::{Body, Fetched, Item, Refused, S3SourceArgs, WHOLE_OBJECT_MAX, put_options};
 use crate::tree;
 use crate::{CliError, CliResult};
-
-/// Where an `s3://` source is and how to sign in (flags of `coffer import`).
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct S3SourceArgs {
-    /// s3:// sources: the endpoint of an S3-compatible server (default: AWS; or `?endpoint=` in
-    /// the URL).
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// s3:// sources: path-style addressing (`endpoint/bucket/key`), as most self-hosted
-    /// servers need.
-    #[arg(long)]
-    pub path_style: bool,
-    /// s3:// sources: the region (default: the AWS configuration's, else us-east-1).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// s3:// sources: a profile of the AWS shared config and credentials files.
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// s3:// sources: the access key id (with --secret-access-key-file).
-    #[arg(long, value_name = "ID")]
-    pub access_key_id: Option<String>,
-    /// s3:// sources: a file holding the secret access key (never on the command line).
-    #[arg(long, value_name = "FILE")]
-    pub secret_access_key_file: Option<PathBuf>,
-}
-
-impl S3SourceArgs {
-    /// Whether any S3 option was given.
-    pub fn is_given(&self) -> bool {
-        self.endpoint.is_some()
-            || self.path_style
-            || self.region.is_some()
-            || self.profile.is_some()
-            || self.access_key_id.is_some()
-            || self.secret_access_key_file.is_some()
-    }
-}
 
 /// Explicit credentials; `Debug` never shows the secret.
 struct Keys {
