@@ -35,9 +35,15 @@ struct S3 {
 }
 
 impl S3 {
+    /// The test SeaweedFS.
     fn new() -> Self {
-        let endpoint = require_env("COFFER_TEST_S3_ENDPOINT", ".ci/seaweedfs.sh");
-        let bucket = require_env("COFFER_TEST_S3_BUCKET", ".ci/seaweedfs.sh");
+        Self::on("S3", ".ci/seaweedfs.sh")
+    }
+
+    /// The server whose variables are `COFFER_TEST_{server}_ENDPOINT` and `_BUCKET`.
+    fn on(server: &str, script: &str) -> Self {
+        let endpoint = require_env(&format!("COFFER_TEST_{server}_ENDPOINT"), script);
+        let bucket = require_env(&format!("COFFER_TEST_{server}_BUCKET"), script);
         let key = require_env("AWS_ACCESS_KEY_ID", ".ci/seaweedfs.sh");
         let secret = require_env("AWS_SECRET_ACCESS_KEY", ".ci/seaweedfs.sh");
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -255,6 +261,65 @@ fn a_bucket_import_keeps_keys_types_metadata_and_times() {
     assert_eq!(again["imported"], 0);
     assert_eq!(again["already_imported"], 2);
     assert_eq!(again["commits"], 0);
+}
+
+#[test]
+fn a_ceph_bucket_imports_into_a_vault_on_seaweedfs_with_its_own_credentials() {
+    // The source on Ceph RGW (a second S3 implementation), the vault on SeaweedFS.
+    let ceph = S3::on("CEPH", ".ci/ceph.sh");
+    let src = unique("import-ceph-");
+    let small = b"from another server".to_vec();
+    let big: Vec<u8> = (0..9_000_000u32).map(|i| (i % 241) as u8).collect();
+    ceph.put(
+        &format!("{src}/docs/a.txt"),
+        small.clone(),
+        Some("text/plain"),
+        &[("project", "apollo")],
+    );
+    ceph.put(&format!("{src}/big.bin"), big.clone(), None, &[]);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    json(run(
+        h,
+        &["init", "--json", "--store", &seaweedfs_url("import-ceph")],
+        None,
+    ));
+    let secret_file = h.join("ceph-secret");
+    std::fs::write(
+        &secret_file,
+        require_env("AWS_SECRET_ACCESS_KEY", ".ci/ceph.sh"),
+    )
+    .unwrap();
+    let key_id = require_env("AWS_ACCESS_KEY_ID", ".ci/ceph.sh");
+    let args = [
+        ceph.url(&src),
+        "--endpoint".into(),
+        ceph.endpoint.clone(),
+        "--path-style".into(),
+        "--access-key-id".into(),
+        key_id,
+        "--secret-access-key-file".into(),
+        secret_file.to_str().unwrap().into(),
+        "--to".into(),
+        "ceph".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (rc, report, stderr) = import_json(h, &args);
+    assert_eq!(rc, Some(0), "{stderr}");
+    assert_eq!(report["imported"], 2, "{report}");
+    let stat = json(run(h, &["stat", "ceph/docs/a.txt", "--json"], None));
+    assert_eq!(stat["content_type"], "text/plain");
+    assert_eq!(stat["metadata"]["project"], "apollo");
+    assert_eq!(
+        stat["metadata"]["coffer-mtime"],
+        ceph.mtime_ns(&format!("{src}/docs/a.txt")).to_string()
+    );
+    let get = |key: &str| common::ok(run(h, &["get", key, "-"], None));
+    assert_eq!(get("ceph/docs/a.txt"), small);
+    assert_eq!(get("ceph/big.bin"), big);
+    let (rc, again, _) = import_json(h, &args);
+    assert_eq!(rc, Some(0));
+    assert_eq!(again["already_imported"], 2, "{again}");
 }
 
 /// Deterministic content of object `i` (sizes vary from 100 bytes to a few KiB).
