@@ -200,7 +200,15 @@ pub fn import(args: ImportArgs) -> CliResult {
             let resolved = args.vault.resolve()?;
             return crate::import::run(source, &args.from, resolved, args.out.json, args.out.quiet);
         }
-        (None, Some(car)) => car,
+        (None, Some(car)) => {
+            if args.from.is_given() {
+                return Err(CliError::usage(
+                    "--to, --jobs, --commit-every, --delete-source, -v and the S3 options are for \
+                     `coffer import SOURCE`, not for --car",
+                ));
+            }
+            car
+        }
         _ => {
             return Err(CliError::usage(
                 "coffer import takes a SOURCE (s3://bucket/prefix or a directory) or --car FILE, \

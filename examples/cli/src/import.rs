@@ -102,6 +102,18 @@ impl S3SourceArgs {
     }
 }
 
+impl SourceArgs {
+    /// Whether any option other than the defaults was given.
+    pub fn is_given(&self) -> bool {
+        !self.to.is_empty()
+            || self.jobs != 16
+            || self.commit_every != 1000
+            || self.delete_source
+            || self.verbose
+            || self.s3.is_given()
+    }
+}
+
 /// One object of the source, as listed.
 #[derive(Clone, Debug)]
 pub struct Item {

@@ -689,4 +689,7 @@ fn wrong_credentials_a_missing_bucket_and_the_vaults_own_store_are_refused() {
         assert_eq!(code(&out), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("exactly one"));
     }
+    let out = run(h, &["import", "--car", "x.car", "--to", "p"], None);
+    assert_eq!(code(&out), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not for --car"));
 }
