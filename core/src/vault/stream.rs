@@ -546,6 +546,35 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok(ObjectInfo::from_manifest(&cid, &m))
     }
 
+    /// Reads an upload back from the store before it is committed: fetches its sealed object,
+    /// checks it against its CID and outboard and authenticates every segment, streaming the
+    /// plaintext into `writer` (bounded memory). What `coffer import` uses to prove that the store
+    /// holds exactly what it was given before committing it. On an error, discard what was
+    /// written.
+    pub async fn read_upload_to<W: AsyncWrite + Unpin>(
+        &self,
+        upload: &Upload,
+        writer: W,
+        progress: Option<Progress<'_>>,
+    ) -> VaultResult<()> {
+        let m = Manifest {
+            v: super::format::FORMAT_VERSION,
+            key: upload.key.clone(),
+            data: upload.data,
+            sealed_len: upload.sealed_len,
+            plain_len: upload.plain_len,
+            blake3: upload.blake3,
+            outboard: upload.outboard,
+            content_type: None,
+            metadata: Default::default(),
+            created_ms: 0,
+            prev: None,
+            etag: None,
+            pad: None,
+        };
+        self.read_to(&m, writer, progress).await
+    }
+
     async fn read_to<W: AsyncWrite + Unpin>(
         &self,
         m: &Manifest,

@@ -844,3 +844,40 @@ fn an_s3_etag_given_at_put_is_kept_by_head_listings_copies_and_sync() {
         );
     });
 }
+
+#[test]
+fn an_upload_reads_back_verified_before_its_commit() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let v = Vault::open_or_create(store.clone(), identity(), "c", "d")
+            .await
+            .expect("open");
+        let bytes = data(300_000, 3);
+        let up = v
+            .upload(b"obj", bytes.clone(), PutOptions::default())
+            .await
+            .expect("upload");
+        let mut out = futures_util::io::Cursor::new(Vec::new());
+        v.read_upload_to(&up, &mut out, None)
+            .await
+            .expect("read back");
+        assert_eq!(out.into_inner(), bytes);
+        // A store that damaged or lost the sealed object fails the read-back.
+        let mut bad = store.get(up.data()).await.expect("get").to_vec();
+        bad[1000] ^= 1;
+        store
+            .put(up.data(), Bytes::from(bad))
+            .await
+            .expect("overwrite");
+        let mut out = futures_util::io::Cursor::new(Vec::new());
+        assert!(matches!(
+            v.read_upload_to(&up, &mut out, None).await,
+            Err(VaultError::Corrupt { .. })
+        ));
+        store.delete(up.data()).await.expect("delete");
+        assert!(matches!(
+            v.read_upload_to(&up, futures_util::io::sink(), None).await,
+            Err(VaultError::Corrupt { .. })
+        ));
+    });
+}

@@ -49,6 +49,10 @@ pub enum BenchCommand {
     /// Moving a vault: export to a CAR file and import into another store (MiB/s, blocks/s)
     /// vs a plain copy of the same file; the import's scan, check and copy steps.
     Car(crate::bench_car::CarBenchArgs),
+    /// Importing a bucket: `coffer import s3://…` of 10,000 objects from SeaweedFS (sealed,
+    /// read back verified, committed) vs `aws s3 sync` of the same objects to a directory.
+    #[cfg(feature = "stores")]
+    Import(crate::bench_import::ImportBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -122,6 +126,8 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Gc(a) => crate::bench_gc::run(a),
         BenchCommand::Federation(a) => crate::bench_federation::run(a),
         BenchCommand::Car(a) => crate::bench_car::run(a),
+        #[cfg(feature = "stores")]
+        BenchCommand::Import(a) => crate::bench_import::run(a),
     }
 }
 

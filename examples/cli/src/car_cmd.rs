@@ -37,12 +37,21 @@ pub struct ExportArgs {
     vault: VaultArgs,
 }
 
-/// Arguments of `coffer import`.
+/// Arguments of `coffer import`: `SOURCE` (a bucket or directory, see [`crate::import`]) or
+/// `--car FILE`, exactly one.
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
+    /// What to import: s3://bucket/prefix (any S3 endpoint: --endpoint, --path-style, its own
+    /// credentials) or a local directory. Every object keeps its key (minus the prefix, under
+    /// --to), content type, user metadata and modification time; each is verified before it is
+    /// committed, and a rerun skips what is already imported.
+    #[arg(value_name = "SOURCE")]
+    source: Option<String>,
     /// The export to read (`coffer export --car`). The vault keeps the name the file gives it.
     #[arg(long = "car", value_name = "FILE")]
-    car: PathBuf,
+    car: Option<PathBuf>,
+    #[command(flatten)]
+    from: crate::import::SourceArgs,
     #[command(flatten)]
     out: OutputArgs,
     #[command(flatten)]
@@ -186,11 +195,32 @@ fn print_export(r: &ExportReport, car: &Path, json: bool) -> CliResult {
 
 /// Runs `coffer import`.
 pub fn import(args: ImportArgs) -> CliResult {
+    let car = match (&args.source, args.car) {
+        (Some(source), None) => {
+            let resolved = args.vault.resolve()?;
+            return crate::import::run(source, &args.from, resolved, args.out.json, args.out.quiet);
+        }
+        (None, Some(car)) => {
+            if args.from.is_given() {
+                return Err(CliError::usage(
+                    "--to, --jobs, --commit-every, --delete-source, -v and the S3 options are for \
+                     `coffer import SOURCE`, not for --car",
+                ));
+            }
+            car
+        }
+        _ => {
+            return Err(CliError::usage(
+                "coffer import takes a SOURCE (s3://bucket/prefix or a directory) or --car FILE, \
+                 exactly one",
+            ));
+        }
+    };
     let resolved = args.vault.resolve()?;
     let identity = resolved.load_identity()?;
     let url = StoreUrl::parse(&resolved.store)?;
     let mut meter = Meter::new(args.out.quiet);
-    let file = std::fs::File::open(&args.car).map_err(|e| CliError::io(&args.car, e))?;
+    let file = std::fs::File::open(&car).map_err(|e| CliError::io(&car, e))?;
     let report = block_on(async {
         let store = url.connect().await?;
         let mut cb = |p: &CarProgress| meter.show(p);

@@ -12,6 +12,8 @@ mod bench_federation;
 #[cfg(all(feature = "gateway", feature = "stores"))]
 mod bench_gateway;
 mod bench_gc;
+#[cfg(feature = "stores")]
+mod bench_import;
 mod bench_pq;
 mod bench_share;
 #[cfg(feature = "stores")]
@@ -23,6 +25,10 @@ mod config;
 mod demo;
 mod escape;
 mod files;
+mod import;
+mod import_dir;
+#[cfg(feature = "stores")]
+mod import_s3;
 mod keys;
 mod link_cmd;
 #[cfg(feature = "stores")]
@@ -144,8 +150,10 @@ enum Command {
     /// Write everything a vault references (blocks and heads) to a CAR file, verified block by
     /// block; run again to resume an interrupted export.
     Export(car_cmd::ExportArgs),
-    /// Check a `coffer export` file completely, then copy it into the store (--store); run
-    /// again to resume an interrupted import.
+    /// Bring an existing bucket (`s3://bucket/prefix`, any endpoint, its own credentials) or a
+    /// local directory into the vault, verified and resumable; or (`--car FILE`) check a
+    /// `coffer export` file completely, then copy it into the store (--store). Run again to
+    /// resume an interrupted import.
     Import(car_cmd::ImportArgs),
     /// Copy a whole vault from one store to another (an export and an import through a
     /// temporary file), e.g. from an old IPFS node to a new one or a cluster.

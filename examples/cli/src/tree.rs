@@ -145,6 +145,7 @@ pub struct Bar {
     bar: indicatif::ProgressBar,
     what: &'static str,
     files: u64,
+    unit: std::sync::OnceLock<&'static str>,
 }
 
 impl Bar {
@@ -157,13 +158,36 @@ impl Bar {
             bar.set_style(style);
         }
         bar.set_message(format!("{what} 0/{files} files"));
-        Self { bar, what, files }
+        Self {
+            bar,
+            what,
+            files,
+            unit: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Counts items as `unit` (e.g. "objects") instead of files.
+    pub fn set_unit(&self, unit: &'static str) {
+        let _ = self.unit.set(unit);
+        self.files_done(0);
     }
 
     /// Says that `done` files are done.
     pub fn files_done(&self, done: u64) {
+        let unit = self.unit.get().copied().unwrap_or("files");
         self.bar
-            .set_message(format!("{} {done}/{} files", self.what, self.files));
+            .set_message(format!("{} {done}/{} {unit}", self.what, self.files));
+    }
+
+    /// Whether the bar is hidden (stderr is not a terminal, or [`Bar::hide`]).
+    pub fn is_hidden(&self) -> bool {
+        self.bar.is_hidden()
+    }
+
+    /// Hides the bar.
+    pub fn hide(&self) {
+        self.bar
+            .set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
 
     /// A line above the bar.

@@ -21,12 +21,12 @@ const WHOLE_FILE_MAX: u64 = 8 << 20;
 
 /// One local file.
 #[derive(Clone, Debug)]
-struct LocalFile {
+pub(crate) struct LocalFile {
     /// Path relative to DIR, `/`-separated.
-    rel: String,
-    path: PathBuf,
-    size: u64,
-    mtime: Option<u128>,
+    pub(crate) rel: String,
+    pub(crate) path: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) mtime: Option<u128>,
 }
 
 /// What `put -r` was asked to do.
@@ -69,7 +69,12 @@ pub fn run(job: PutTree<'_>) -> CliResult {
 }
 
 /// Collects the regular files under `dir` (not following symbolic links).
-fn walk(dir: &Path, rel: &str, out: &mut Vec<LocalFile>, summary: &mut Summary) -> CliResult<()> {
+pub(crate) fn walk(
+    dir: &Path,
+    rel: &str,
+    out: &mut Vec<LocalFile>,
+    summary: &mut Summary,
+) -> CliResult<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| CliError::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| CliError::io(dir, e))?;
