@@ -334,11 +334,20 @@ pub async fn read_inbox<S: HeadStore + ?Sized>(
     store: &S,
     identity: &Identity,
 ) -> ShareResult<Vec<InboxEntry>> {
-    let mut heads = store.read_heads(&inbox_name(identity.recipient())).await?;
-    // Shares addressed to the identity's did:key land in the inbox of that form's keys.
-    if let Ok(did) = Recipient::from_did_key(&identity.did_key()) {
-        heads.extend(store.read_heads(&inbox_name(&did)).await?);
-    }
+    // Shares addressed to the identity's did:key land in the inbox of that form's keys: both
+    // inboxes are read at once.
+    let own_inbox = inbox_name(identity.recipient());
+    let own = store.read_heads(&own_inbox);
+    let heads = match Recipient::from_did_key(&identity.did_key()) {
+        Ok(did) => {
+            let did_inbox = inbox_name(&did);
+            let (own, did) = futures_util::future::join(own, store.read_heads(&did_inbox)).await;
+            let mut heads = own?;
+            heads.extend(did?);
+            heads
+        }
+        Err(_) => own.await?,
+    };
     let mut out: Vec<InboxEntry> = heads
         .into_iter()
         .map(|h| {
