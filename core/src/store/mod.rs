@@ -14,6 +14,9 @@
 //! - [`ReplicatedStore`]: N-of-M writes over other stores, verified reads with fallback.
 //! - `erasure::ErasureStore` (feature `erasure`): Reed–Solomon k+m over other stores, scrub and
 //!   repair.
+//! - `placed::PlacedStore` (feature `erasure`): a registry of backends with regions,
+//!   jurisdictions and tags, blocks placed by a policy (`replicate 3 regions>=2`, `rs 4+2
+//!   jurisdiction=EU`), rebalancing.
 //! - [`SplitStore`]: blocks in one store, heads in another.
 //! - [`FaultyStore`]: deterministic fault injection for tests.
 //! - [`VerifyingStore`]: checks every block it returns against its CID.
@@ -41,6 +44,8 @@ pub mod hostile;
 #[cfg(all(feature = "ipfs", not(target_arch = "wasm32")))]
 pub mod ipfs;
 mod memory;
+#[cfg(feature = "erasure")]
+pub mod placed;
 mod replicated;
 #[cfg(all(feature = "s3", not(target_arch = "wasm32")))]
 pub mod s3;
@@ -178,6 +183,11 @@ pub enum StoreError {
         /// The limit: bytes, or entries for a listing.
         limit: u64,
     },
+    /// A write that its placement policy cannot satisfy with the backends there are (too few
+    /// eligible backends, too few regions); nothing was written. Add backends that meet the
+    /// policy, or change it.
+    #[error("placement policy cannot be met: {0}; nothing was written")]
+    PolicyUnsatisfiable(String),
 }
 
 impl StoreError {

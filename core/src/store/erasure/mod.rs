@@ -145,7 +145,14 @@ struct Backend {
 struct Inner {
     backends: Vec<Backend>,
     config: ErasureConfig,
+    /// Where a block's shards and copies go, when given ([`ErasureStore::with_placement`]).
+    placement: Option<Placement>,
 }
+
+/// A placement hook: for a block, the backends (indices) its shards go to, in shard order (shard
+/// `i` on entry `i`), and where its whole copies may be written. Backends it leaves out are
+/// still read from (after those it names) but never written to.
+pub type Placement = Arc<dyn Fn(&Cid) -> Vec<usize> + Send + Sync>;
 
 /// Reed–Solomon k+m over M ≥ k+m other block stores (see the module documentation).
 #[derive(Clone)]
@@ -212,6 +219,27 @@ enum Verdict {
 impl ErasureStore {
     /// Erasure-codes over `backends` (at least k+m) with `config`.
     pub fn new(backends: Vec<Arc<dyn BlockStore>>, config: ErasureConfig) -> StoreResult<Self> {
+        Self::build(backends, config, None)
+    }
+
+    /// Like [`ErasureStore::new`], with shard `i` of a block on backend `placement(block)[i]`
+    /// instead of `(first + i) % M`, and small blocks' copies only on the backends `placement`
+    /// names. The caller makes sure `placement` names at least k+m backends (a block it places on
+    /// fewer gets its last shards on the backends it left out). Reads of copies still try every
+    /// backend.
+    pub fn with_placement(
+        backends: Vec<Arc<dyn BlockStore>>,
+        config: ErasureConfig,
+        placement: Placement,
+    ) -> StoreResult<Self> {
+        Self::build(backends, config, Some(placement))
+    }
+
+    fn build(
+        backends: Vec<Arc<dyn BlockStore>>,
+        config: ErasureConfig,
+        placement: Option<Placement>,
+    ) -> StoreResult<Self> {
         config.check(backends.len())?;
         let backends = backends
             .into_iter()
@@ -222,7 +250,11 @@ impl ErasureStore {
             })
             .collect();
         Ok(Self {
-            inner: Arc::new(Inner { backends, config }),
+            inner: Arc::new(Inner {
+                backends,
+                config,
+                placement,
+            }),
         })
     }
 
@@ -264,7 +296,43 @@ impl Inner {
 
     /// The backend holding shard (or copy) `i` of `block`.
     fn place(&self, block: &Cid, i: usize) -> usize {
-        (first_backend(block, self.backends.len()) + i) % self.backends.len()
+        match &self.placement {
+            None => (first_backend(block, self.backends.len()) + i) % self.backends.len(),
+            Some(_) => {
+                let (order, _) = self.order(block);
+                order[i % order.len()]
+            }
+        }
+    }
+
+    /// With a placement hook: the backends it names for `block` (in shard order, out-of-range
+    /// entries dropped), then every other backend; and how many of them may be written to.
+    fn order(&self, block: &Cid) -> (Vec<usize>, usize) {
+        let n = self.backends.len();
+        let Some(placement) = &self.placement else {
+            return ((0..n).map(|i| self.place(block, i)).collect(), n);
+        };
+        let mut order: Vec<usize> = placement(block).into_iter().filter(|&b| b < n).collect();
+        let writable = order.len();
+        let mut named = vec![false; n];
+        for &b in &order {
+            named[b] = true;
+        }
+        order.extend((0..n).filter(|&b| !named[b]));
+        (order, writable)
+    }
+
+    /// The distinct backends whole copies of `block` are written to (`writable`) or read from,
+    /// in placement order.
+    fn copy_order(&self, block: &Cid, writable: bool) -> Vec<usize> {
+        let (order, limit) = self.order(block);
+        let limit = if writable { limit } else { order.len() };
+        let mut seen = vec![false; self.backends.len()];
+        order[..limit]
+            .iter()
+            .copied()
+            .filter(|&b| !std::mem::replace(&mut seen[b], true))
+            .collect()
     }
 
     fn shard_name(&self, block: &Cid, stripe: u64, i: usize) -> StoreResult<Cid> {
@@ -439,9 +507,7 @@ impl Inner {
     /// fails; succeeds with at least `copies_needed` copies.
     async fn put_copies(&self, block: &Cid, bytes: Bytes) -> StoreResult<()> {
         let want = self.m() + 1;
-        let order: Vec<usize> = (0..self.backends.len())
-            .map(|i| self.place(block, i))
-            .collect();
+        let order = self.copy_order(block, true);
         let mut written = Vec::new();
         let mut detail = Vec::new();
         let mut next = 0;
@@ -876,9 +942,9 @@ impl Inner {
     /// A verified whole copy of a small block, from the first backend that has one.
     async fn get_copy(&self, block: &Cid, max_len: u64, first_only: bool) -> StoreResult<Bytes> {
         let mut errors = Vec::new();
-        let tries = if first_only { 1 } else { self.backends.len() };
-        for j in 0..tries {
-            let b = self.place(block, j);
+        let order = self.copy_order(block, false);
+        let tries = if first_only { 1 } else { order.len() };
+        for &b in &order[..tries] {
             let got = self
                 .timed(
                     b,

@@ -165,6 +165,31 @@ impl ErasureStore {
         }
         Ok(report)
     }
+
+    /// Scrubs (and on `repair` heals) one block as a coded block (`coded`) or as replicated copies,
+    /// on the backends the placement puts it on.
+    pub(crate) async fn scrub_block(&self, block: &Cid, coded: bool, repair: bool) -> ScrubReport {
+        let inner = &self.inner;
+        let mut report = ScrubReport {
+            backends: (0..inner.backends.len())
+                .map(|index| BackendScrub {
+                    index,
+                    ..Default::default()
+                })
+                .collect(),
+            blocks: 1,
+            ..Default::default()
+        };
+        if coded {
+            report.coded = 1;
+            inner.scrub_coded(block, repair, &mut report).await;
+        } else {
+            report.replicated = 1;
+            inner.scrub_copies(block, repair, &mut report).await;
+        }
+        report.last_block = Some(block.to_string());
+        report
+    }
 }
 
 impl Inner {
