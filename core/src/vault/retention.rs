@@ -199,9 +199,10 @@ impl RetentionPolicy {
         self.rules.iter().all(RetentionRule::keeps_everything)
     }
 
-    fn to_wire(&self) -> PolicyDoc {
+    fn to_wire(&self, place: Option<String>) -> PolicyDoc {
         PolicyDoc {
             v: FORMAT_VERSION,
+            place,
             rules: self
                 .rules
                 .iter()
@@ -226,9 +227,18 @@ impl RetentionPolicy {
         }
     }
 
-    fn from_wire(doc: PolicyDoc) -> VaultResult<Self> {
+    fn from_wire(doc: PolicyDoc) -> VaultResult<(Self, Option<String>)> {
         if doc.v != FORMAT_VERSION {
             return Err(invalid(format!("unsupported policy version {}", doc.v)));
+        }
+        if doc
+            .place
+            .as_ref()
+            .is_some_and(|p| p.len() > MAX_PLACEMENT_LEN)
+        {
+            return Err(invalid(format!(
+                "a placement policy is at most {MAX_PLACEMENT_LEN} bytes"
+            )));
         }
         let rules = doc
             .rules
@@ -251,15 +261,22 @@ impl RetentionPolicy {
             .collect();
         let policy = Self { rules };
         policy.validate()?;
-        Ok(policy)
+        Ok((policy, doc.place))
     }
 }
 
-/// The policy block's plaintext: DAG-CBOR `{v: 2, rules: [{p, n?, a?, x?}], pad}`.
+/// Longest placement policy text the policy block may carry.
+pub const MAX_PLACEMENT_LEN: usize = 1024;
+
+/// The policy block's plaintext: DAG-CBOR `{v: 2, rules: [{p, n?, a?, x?}], place?, pad}`
+/// (`place`: the vault's placement policy text, `docs/FORMAT.md §8`; absent when none is set, so
+/// blocks written before it existed are unchanged).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyDoc {
     v: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    place: Option<String>,
     rules: Vec<RuleWire>,
     pad: Option<serde_bytes::ByteBuf>,
 }
@@ -464,7 +481,17 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// ```
     pub async fn set_retention(&mut self, policy: &RetentionPolicy) -> VaultResult<()> {
         policy.validate()?;
-        let mut doc = policy.to_wire();
+        let (_, place) = self.policy_doc().await?;
+        self.write_policy_doc(policy, place).await
+    }
+
+    /// Seals and commits the policy block: retention rules and the placement text.
+    async fn write_policy_doc(
+        &mut self,
+        policy: &RetentionPolicy,
+        place: Option<String>,
+    ) -> VaultResult<()> {
+        let mut doc = policy.to_wire(place);
         let plain = encode_padded(&mut doc, |d| &mut d.pad)?;
         let mut tries = 0;
         loop {
@@ -480,14 +507,46 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// The vault's retention policy as this device last saw it set (empty: keep everything).
     pub async fn retention(&self) -> VaultResult<RetentionPolicy> {
+        Ok(self.policy_doc().await?.0)
+    }
+
+    /// The policy block as this device last saw it: retention rules and placement text.
+    async fn policy_doc(&self) -> VaultResult<(RetentionPolicy, Option<String>)> {
         match &self.state.pol {
-            None => Ok(RetentionPolicy::default()),
+            None => Ok((RetentionPolicy::default(), None)),
             Some(r) => {
                 let plain = self.open_sealed(&r.c).await?;
                 let doc: PolicyDoc =
                     from_dag_cbor(&plain).map_err(|e| VaultError::corrupt(&r.c, e))?;
                 RetentionPolicy::from_wire(doc)
             }
+        }
+    }
+
+    /// Sets (or with `None` clears) the vault's placement policy and commits. It is stored
+    /// sealed in the same block as the retention policy (`docs/FORMAT.md §8`); other devices take
+    /// it at their next sync. It moves nothing by itself: apply it to the store
+    /// ([`crate::store::placed::PlacedStore::set_policy`]) and rebalance.
+    #[cfg(feature = "erasure")]
+    pub async fn set_placement(
+        &mut self,
+        policy: Option<&crate::store::placed::Policy>,
+    ) -> VaultResult<()> {
+        let (retention, _) = self.policy_doc().await?;
+        self.write_policy_doc(&retention, policy.map(ToString::to_string))
+            .await
+    }
+
+    /// The vault's placement policy as this device last saw it set, if any (`None`: the store's
+    /// own default applies).
+    #[cfg(feature = "erasure")]
+    pub async fn placement(&self) -> VaultResult<Option<crate::store::placed::Policy>> {
+        match self.policy_doc().await?.1 {
+            None => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|e| invalid(format!("the vault's placement policy {text:?}: {e}"))),
         }
     }
 
@@ -724,10 +783,12 @@ mod tests {
         p.validate().unwrap();
         assert_eq!(p.rule_for(b"logs/a").unwrap().prefix, b"logs/");
         assert!(p.rule_for(b"other").unwrap().prefix.is_empty());
-        let bytes = crate::block::to_dag_cbor(&p.to_wire()).unwrap();
+        let bytes = crate::block::to_dag_cbor(&p.to_wire(None)).unwrap();
         check_policy(&bytes).unwrap();
         assert_eq!(
-            RetentionPolicy::from_wire(from_dag_cbor(&bytes).unwrap()).unwrap(),
+            RetentionPolicy::from_wire(from_dag_cbor(&bytes).unwrap())
+                .unwrap()
+                .0,
             p
         );
     }

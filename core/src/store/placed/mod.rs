@@ -657,12 +657,12 @@ impl BlockStore for PlacedStore {
         let mut errors = Vec::new();
         for (b, r) in results.into_iter().enumerate() {
             match r {
-                Ok(cids) => all.extend(cids.into_iter().filter_map(|c| {
-                    match parse_shard_cid(&c) {
+                Ok(cids) => {
+                    all.extend(cids.into_iter().filter_map(|c| match parse_shard_cid(&c) {
                         Some((block, _, _)) => Some(block),
                         None => is_block_cid(&c).then_some(c),
-                    }
-                })),
+                    }))
+                }
                 Err(e) => errors.push(format!("{}: {e}", self.inner.backends[b].name)),
             }
         }
@@ -690,9 +690,7 @@ impl BlockStore for PlacedStore {
                     .await
             }
             Redundancy::Erasure { .. } => {
-                self.coded(&active, cid)?
-                    .put_stream(cid, source, len)
-                    .await
+                self.coded(&active, cid)?.put_stream(cid, source, len).await
             }
         }
     }
@@ -708,12 +706,12 @@ impl BlockStore for PlacedStore {
                 Ok(s) => return Ok(s),
                 Err(e) => failures.push(usize::MAX, e),
             }
-        } else {
-            for b in self.read_order(&active, cid) {
-                match self.inner.blocks[b].get_stream(cid).await {
-                    Ok(s) => return Ok(verified_stream(*cid, expected, s)),
-                    Err(e) => failures.push(b, e),
-                }
+        }
+        // Whole copies of any size (the erasure store reads copies of small blocks only).
+        for b in self.read_order(&active, cid) {
+            match self.inner.blocks[b].get_stream(cid).await {
+                Ok(s) => return Ok(verified_stream(*cid, expected, s)),
+                Err(e) => failures.push(b, e),
             }
         }
         for store in self.located(&active, cid).await {
@@ -831,7 +829,12 @@ impl HeadStore for PlacedStore {
 
     async fn probe_conditional_writes(&self) -> StoreResult<ConditionalWrites> {
         match self.head_backends().first() {
-            Some(&b) => self.inner.backends[b].store.probe_conditional_writes().await,
+            Some(&b) => {
+                self.inner.backends[b]
+                    .store
+                    .probe_conditional_writes()
+                    .await
+            }
             None => Ok(ConditionalWrites::Unknown),
         }
     }

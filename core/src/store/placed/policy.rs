@@ -147,7 +147,11 @@ pub fn check_label(what: &'static str, got: &str) -> Result<(), PolicyError> {
     label(what, got).map(|_| ())
 }
 
-fn number(what: &'static str, got: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, PolicyError> {
+fn number(
+    what: &'static str,
+    got: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, PolicyError> {
     got.parse::<usize>()
         .ok()
         .filter(|n| range.contains(n))
@@ -287,12 +291,21 @@ mod tests {
         assert!(matches!(err("rs 4"), PolicyError::BadNumber { .. }));
         assert!(matches!(err("rs 0+2"), PolicyError::BadNumber { .. }));
         assert!(matches!(err("rs 200+100"), PolicyError::BadNumber { .. }));
-        assert!(matches!(err("replicate 2 regions>=3"), PolicyError::BadNumber { .. }));
+        assert!(matches!(
+            err("replicate 2 regions>=3"),
+            PolicyError::BadNumber { .. }
+        ));
         assert!(matches!(err("rs 4+2 regions>=2"), PolicyError::Conflict(_)));
         assert!(matches!(err("rs 4+2 fast"), PolicyError::UnknownWord(_)));
         assert!(matches!(err("rs 4+2 tag="), PolicyError::BadLabel { .. }));
-        assert!(matches!(err("rs 4+2 jurisdiction=E U"), PolicyError::UnknownWord(_)));
-        assert!(matches!(err("rs 4+2 jurisdiction=EU,"), PolicyError::BadLabel { .. }));
+        assert!(matches!(
+            err("rs 4+2 jurisdiction=E U"),
+            PolicyError::UnknownWord(_)
+        ));
+        assert!(matches!(
+            err("rs 4+2 jurisdiction=EU,"),
+            PolicyError::BadLabel { .. }
+        ));
     }
 
     #[test]

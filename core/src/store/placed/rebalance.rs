@@ -169,6 +169,12 @@ impl PlacedStore {
                 if in_place {
                     return Ok(None);
                 }
+                // Shards of another code share the names of this code's shards: stage a verified
+                // whole copy, delete them, then code the block anew from the copy.
+                let staged = match self.stored_code(block, h).await {
+                    Some(code) if code != (k, m) => Some(self.restage(block, h, targets[0]).await?),
+                    _ => None,
+                };
                 // Write what is missing at its place: the whole block when fewer than k shards
                 // are placed (`put_stream` skips a block that has them), then let a repair
                 // rebuild the rest from the placed shards.
@@ -186,12 +192,44 @@ impl PlacedStore {
                         check.backends.iter().map(|b| b.corrupt).sum::<u64>()
                     )));
                 }
+                if let Some(t) = staged {
+                    self.inner.blocks[t].delete(block).await?;
+                    return Ok(Some(h.shards.values().map(|b| b.len() as u64).sum()));
+                }
                 let copies: Vec<usize> = h.copies.keys().copied().collect();
                 self.delete_pieces(block, &copies, h, Some((&targets, k + m)))
                     .await
                     .map(Some)
             }
         }
+    }
+
+    /// The code `(k, m)` of a block's stored shards, from the header of the first one that
+    /// answers (`None`: no shards, or none readable).
+    async fn stored_code(&self, block: &Cid, h: &Holding) -> Option<(usize, usize)> {
+        use crate::store::erasure::layout::{PREFIX_LEN, decode_prefix};
+        for (&(s, i), holders) in h.shards.iter().take(4) {
+            let name = shard_cid(block, s, i).ok()?;
+            for &b in holders {
+                if let Ok(p) = self.inner.blocks[b]
+                    .get_range(&name, 0..PREFIX_LEN as u64)
+                    .await
+                    && decode_prefix(&p).is_ok()
+                {
+                    return Some((usize::from(p[5]), usize::from(p[6])));
+                }
+            }
+        }
+        None
+    }
+
+    /// Writes a verified whole copy of `block` to backend `t`, then deletes every shard listed in
+    /// `h` (of another code); returns `t`.
+    async fn restage(&self, block: &Cid, h: &Holding, t: usize) -> StoreResult<usize> {
+        self.copy_to(block, t).await?;
+        self.verify_copy(block, t).await?;
+        self.delete_pieces(block, &[], h, None).await?;
+        Ok(t)
     }
 
     /// Whether a block held only as copies fits the erasure store's small-block threshold.

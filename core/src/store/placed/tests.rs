@@ -30,13 +30,18 @@ fn replicate_meets_the_region_count_whenever_possible() {
         let (cid, _) = block(i);
         let p = store.placement(&cid).unwrap();
         assert_eq!(p.len(), 2);
-        assert!(p.contains(&4), "block {i}: {p:?} misses the only eastern backend");
+        assert!(
+            p.contains(&4),
+            "block {i}: {p:?} misses the only eastern backend"
+        );
     }
 }
 
 #[test]
 fn rendezvous_moves_only_what_the_new_backend_wins() {
-    let five: Vec<Backend> = (0..5).map(|i| backend(&format!("n{i}"), "r", "EU").0).collect();
+    let five: Vec<Backend> = (0..5)
+        .map(|i| backend(&format!("n{i}"), "r", "EU").0)
+        .collect();
     let mut six = five.clone();
     six.push(backend("n5", "r", "EU").0);
     let policy: Policy = "replicate 2".parse().unwrap();
@@ -45,7 +50,10 @@ fn rendezvous_moves_only_what_the_new_backend_wins() {
     let mut moved = 0;
     for i in 0..600 {
         let (cid, _) = block(i);
-        let (a, b) = (before.placement(&cid).unwrap(), after.placement(&cid).unwrap());
+        let (a, b) = (
+            before.placement(&cid).unwrap(),
+            after.placement(&cid).unwrap(),
+        );
         if a != b {
             moved += 1;
             // Only the new backend can take a place; the others keep their order.
@@ -89,12 +97,17 @@ fn unsatisfiable_writes_fail_and_write_nothing() {
             .set_policy("replicate 2 regions>=2".parse().unwrap())
             .unwrap();
         let err = store.put(&cid, bytes.clone()).await.unwrap_err();
-        assert!(err.to_string().contains("needs copies in 2 regions"), "{err}");
+        assert!(
+            err.to_string().contains("needs copies in 2 regions"),
+            "{err}"
+        );
         for s in &stores {
             assert!(s.list().await.unwrap().is_empty());
         }
         // Satisfiable: lands only on EU backends.
-        store.set_policy("replicate 3 eu-only".parse().unwrap()).unwrap();
+        store
+            .set_policy("replicate 3 eu-only".parse().unwrap())
+            .unwrap();
         store.put(&cid, bytes.clone()).await.unwrap();
         let mut holders = Vec::new();
         for (i, s) in stores.iter().enumerate() {
