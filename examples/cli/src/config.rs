@@ -160,6 +160,9 @@ pub enum StoreUrl {
         /// Separates coffer stores sharing the cluster (pin names, MFS directory).
         namespace: String,
     },
+    /// `federation:`: blocks placed by a policy on the backends of `backends.json` (`coffer
+    /// backend add`); heads on every active backend.
+    Federation,
     /// `ec:K+M:URL,URL,…`: blocks erasure-coded Reed–Solomon K+M over the listed stores (at least
     /// K+M; file, S3 or IPFS-free URLs, comma-separated, commas inside a URL percent-encoded);
     /// heads in the first store.
@@ -173,12 +176,15 @@ pub enum StoreUrl {
     },
 }
 
-const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, ipfs://host:port?gateway=http://host:port&link_gateway=https://gateway.example, ipfs-cluster://host:port?kubo=http://host:port,http://host:port&rmin=2&rmax=3, or ec:K+M:URL,URL,… (erasure-coded over file:// and s3:// stores, heads in the first)";
+const URL_HELP: &str = "store URLs are file:///path, s3://bucket/prefix?endpoint=http://host:port&path_style=true&region=R, ipfs://host:port?gateway=http://host:port&link_gateway=https://gateway.example, ipfs-cluster://host:port?kubo=http://host:port,http://host:port&rmin=2&rmax=3, ec:K+M:URL,URL,… (erasure-coded over file:// and s3:// stores, heads in the first), or federation: (the backends of `coffer backend add`, placed by the vault's policy)";
 
 impl StoreUrl {
     /// Parses a store URL.
     pub fn parse(url: &str) -> CliResult<Self> {
         let bad = |why: &str| CliError::usage(format!("bad store URL {url:?}: {why}; {URL_HELP}"));
+        if url == "federation:" {
+            return Ok(Self::Federation);
+        }
         if let Some(path) = url.strip_prefix("file://") {
             if !path.starts_with('/') {
                 return Err(bad("a file URL needs an absolute path (file:///…)"));
@@ -431,6 +437,7 @@ impl StoreUrl {
             }
             #[cfg(feature = "stores")]
             Self::Cluster { .. } => Ok(Arc::new(self.connect_cluster().await?)),
+            Self::Federation => Ok(crate::backend_cmd::connect_federation().await?),
             Self::Erasure { .. } => {
                 let (blocks, heads) = self.connect_erasure().await?;
                 Ok(Arc::new(coffer::store::SplitStore::new(
@@ -580,10 +587,22 @@ pub fn trust_for(
 }
 
 impl Resolved {
-    /// Opens the vault (it must exist).
+    /// Opens the vault (it must exist). On `federation:` new writes follow the vault's
+    /// placement policy (or the registry's default when it has none).
     pub async fn open(&self) -> CliResult<CliVault> {
+        let url = StoreUrl::parse(&self.store)?;
+        if url == StoreUrl::Federation {
+            let store = crate::backend_cmd::connect_federation().await?;
+            let vault = self.open_on(store.clone()).await?;
+            crate::backend_cmd::apply_vault_policy(&store, &vault).await?;
+            return Ok(vault);
+        }
+        self.open_on(url.connect().await?).await
+    }
+
+    /// Opens the vault over `store`.
+    pub async fn open_on(&self, store: Arc<dyn AnyStore>) -> CliResult<CliVault> {
         let identity = self.load_identity()?;
-        let store = StoreUrl::parse(&self.store)?.connect().await?;
         let trust = trust_for(&self.store, &identity)?;
         Vault::open_with_options(
             store,

@@ -6,6 +6,7 @@
 //! conditional put's condition did not hold; 7 a share that is not valid now (expired, not yet
 //! valid, or revoked).
 
+mod backend_cmd;
 mod bench;
 mod bench_car;
 mod bench_federation;
@@ -109,6 +110,12 @@ enum Command {
     /// Check every shard and copy of an erasure-coded store (`--store ec:K+M:URL,…`) against the
     /// blocks' CIDs; --repair rewrites what is missing or corrupt from the survivors.
     Scrub(scrub_cmd::ScrubArgs),
+    /// Backends of the `federation:` store: add, list, drain, remove, rebalance.
+    #[command(subcommand)]
+    Backend(backend_cmd::BackendCommand),
+    /// The vault's placement policy (`federation:` stores): set, show.
+    #[command(subcommand)]
+    Policy(backend_cmd::PolicyCommand),
     /// Show the vault, store, device, and which devices have unmerged changes.
     Status(vault_cmd::SyncArgs),
     /// Share a key, a prefix or a version with a recipient until an expiry, through their inbox.
@@ -289,6 +296,8 @@ fn main() -> ExitCode {
         #[cfg(feature = "stores")]
         Command::Pin(c) => pin_cmd::pin(c),
         Command::Scrub(a) => scrub_cmd::scrub(a),
+        Command::Backend(c) => backend_cmd::backend(c),
+        Command::Policy(c) => backend_cmd::policy(c),
         Command::Status(a) => vault_cmd::status(a),
         Command::Share(a) => share_cmd::share(a),
         Command::Shares(a) => share_cmd::shares(a),

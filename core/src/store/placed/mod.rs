@@ -535,6 +535,20 @@ impl PlacedStore {
         })
     }
 
+    /// `Ok` when the policy can place `cid`, or when the store already holds it (a put of a block
+    /// that is there writes nothing, as with every store; a rebalance reports it if it is not
+    /// where the policy wants it); else [`StoreError::PolicyUnsatisfiable`].
+    /// Answers whether the write can be skipped (held, unsatisfiable).
+    async fn satisfiable_or_held(&self, active: &Active, cid: &Cid) -> StoreResult<bool> {
+        match place(active, cid) {
+            Ok(_) => Ok(false),
+            Err(e) => match self.held(cid).await {
+                Ok(true) => Ok(true),
+                _ => Err(e),
+            },
+        }
+    }
+
     /// Whether a block is held (as a copy or as k shards) anywhere.
     async fn held(&self, cid: &Cid) -> StoreResult<bool> {
         let active = self.active();
@@ -569,6 +583,9 @@ impl BlockStore for PlacedStore {
     /// [`StoreError::PolicyUnsatisfiable`] (nothing written) when it cannot be met.
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
         let active = self.active();
+        if self.satisfiable_or_held(&active, cid).await? {
+            return Ok(());
+        }
         match active.policy.redundancy {
             Redundancy::Replicate { .. } => {
                 super::stream::check_whole(cid, &bytes)?;
@@ -682,6 +699,9 @@ impl BlockStore for PlacedStore {
         len: Option<u64>,
     ) -> StoreResult<()> {
         let active = self.active();
+        if self.satisfiable_or_held(&active, cid).await? {
+            return Ok(());
+        }
         match active.policy.redundancy {
             Redundancy::Replicate { .. } => {
                 self.replicas(&active, cid)
