@@ -684,6 +684,10 @@ mod tests {
             })
         );
         assert_eq!(
+            StoreUrl::parse("federation:").ok(),
+            Some(StoreUrl::Federation)
+        );
+        assert_eq!(
             StoreUrl::parse("ipfs://127.0.0.1:5001").ok(),
             Some(StoreUrl::Ipfs {
                 api: "http://127.0.0.1:5001".into(),
@@ -748,6 +752,8 @@ mod tests {
             "ftp://x",
             "/tmp/x",
             "file:///%zz",
+            "federation:x",
+            "federation",
         ] {
             assert!(StoreUrl::parse(bad).is_err(), "{bad}");
         }
