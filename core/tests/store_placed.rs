@@ -466,3 +466,51 @@ async fn the_placement_policy_lives_in_the_vault() {
     assert_eq!(a.placement().await.unwrap(), None);
     assert_eq!(a.retention().await.unwrap(), keep);
 }
+
+/// A rebalance whose new place is down deletes nothing: the blocks it could not move stay
+/// readable where they were, and a later rebalance finishes the move.
+#[tokio::test]
+async fn a_rebalance_that_cannot_write_deletes_nothing() {
+    for policy in ["replicate 2", "rs 2+1"] {
+        let mut r = Registry::dirs(5);
+        let tag = run_tag("placed-safe");
+        let store = r.store(policy);
+        let bs = blocks(&tag, 24);
+        for (cid, bytes) in &bs {
+            store.put(cid, bytes.clone()).await.unwrap();
+        }
+        let names = |r: &Registry| {
+            let stores: Vec<Faulty> = r.faulty[..5].to_vec();
+            async move {
+                let mut all = Vec::new();
+                for s in stores {
+                    let mut l = s.inner().list().await.unwrap();
+                    l.sort();
+                    all.push(l);
+                }
+                all
+            }
+        };
+        let before = names(&r).await;
+        r.add_dir(5);
+        let grown = r.store(policy);
+        r.down(&[5], true);
+        let report = grown.rebalance().await.unwrap();
+        assert!(
+            !report.failed.is_empty() && report.moved == 0,
+            "{policy}: {report:?}"
+        );
+        let after = names(&r).await;
+        for (b, a) in before.iter().zip(&after) {
+            assert!(
+                b.iter().all(|c| a.contains(c)),
+                "{policy}: a failed move deleted pieces"
+            );
+        }
+        all_read(&grown, &bs).await;
+        r.down(&[5], false);
+        let report = grown.rebalance().await.unwrap();
+        assert!(report.clean() && report.moved > 0, "{policy}: {report:?}");
+        all_read(&grown, &bs).await;
+    }
+}

@@ -400,12 +400,37 @@ impl Inner {
             .collect())
     }
 
-    /// Writes the shards of stripe `s` to their backends; fails unless `min_durable` landed.
-    async fn write_stripe(&self, block: &Cid, s: u64, shards: Vec<Bytes>) -> StoreResult<()> {
+    /// Writes the shards of stripe `s` to their backends; fails unless `min_durable` landed. With
+    /// a placement hook, shards already at their place are not written again and are added to
+    /// `kept` (a rollback must not delete them: a rebalance or an earlier placement put them
+    /// there).
+    async fn write_stripe(
+        &self,
+        block: &Cid,
+        s: u64,
+        shards: Vec<Bytes>,
+        kept: &mut Vec<Cid>,
+    ) -> StoreResult<()> {
+        let present: Vec<bool> = if self.placement.is_some() {
+            join_all((0..shards.len()).map(|i| async move {
+                let b = self.place(block, i);
+                let Ok(name) = self.shard_name(block, s, i) else {
+                    return false;
+                };
+                matches!(self.backends[b].store.has(&name).await, Ok(true))
+            }))
+            .await
+        } else {
+            vec![false; shards.len()]
+        };
         let mut writes = Vec::new();
         for (i, bytes) in shards.into_iter().enumerate() {
             let name = self.shard_name(block, s, i)?;
             let b = self.place(block, i);
+            if present[i] {
+                kept.push(name);
+                continue;
+            }
             writes.push(async move {
                 let r = self
                     .timed(b, "put shard", self.backends[b].store.put(&name, bytes))
@@ -414,7 +439,7 @@ impl Inner {
             });
         }
         let results = join_all(writes).await;
-        let acked = results.iter().filter(|(_, _, r)| r.is_ok()).count();
+        let acked = kept_in(kept, block, s) + results.iter().filter(|(_, _, r)| r.is_ok()).count();
         if acked >= self.config.min_durable {
             return Ok(());
         }
@@ -436,12 +461,15 @@ impl Inner {
     }
 
     /// Deletes every shard of `stripes`; returns notes on the deletions that failed.
-    async fn delete_stripes(&self, block: &Cid, stripes: Range<u64>) -> Vec<String> {
+    async fn delete_stripes(&self, block: &Cid, stripes: Range<u64>, keep: &[Cid]) -> Vec<String> {
         let mut notes = Vec::new();
         for s in stripes {
             let deletes = (0..self.n()).map(|i| async move {
                 let b = self.place(block, i);
                 let name = self.shard_name(block, s, i)?;
+                if keep.contains(&name) {
+                    return Ok(());
+                }
                 self.timed(b, "delete shard", self.backends[b].store.delete(&name))
                     .await
                     .map_err(|e| StoreError::Other(format!("backend {b}: {e}")))
@@ -470,19 +498,26 @@ impl Inner {
         } else {
             Vec::new()
         };
+        let mut kept = Vec::new();
         for (s, chunk) in chunks.iter().enumerate() {
             let s = s as u64;
             let shards = self.encode(chunk, stripe_size, s, len, &cvs)?;
-            if let Err(e) = self.write_stripe(block, s, shards).await {
-                return Err(self.rolled_back(block, 0..s + 1, e).await);
+            if let Err(e) = self.write_stripe(block, s, shards, &mut kept).await {
+                return Err(self.rolled_back(block, 0..s + 1, e, &kept).await);
             }
         }
         Ok(())
     }
 
     /// Deletes `stripes` after a failed write and returns `error` with any rollback failures.
-    async fn rolled_back(&self, block: &Cid, stripes: Range<u64>, error: StoreError) -> StoreError {
-        let notes = self.delete_stripes(block, stripes).await;
+    async fn rolled_back(
+        &self,
+        block: &Cid,
+        stripes: Range<u64>,
+        error: StoreError,
+        kept: &[Cid],
+    ) -> StoreError {
+        let notes = self.delete_stripes(block, stripes, kept).await;
         if notes.is_empty() {
             return error;
         }
@@ -509,29 +544,40 @@ impl Inner {
         let want = self.m() + 1;
         let order = self.copy_order(block, true);
         let mut written = Vec::new();
+        let mut existed = Vec::new();
         let mut detail = Vec::new();
         let mut next = 0;
-        while written.len() < want && next < order.len() {
-            let batch: Vec<usize> =
-                order[next..(next + want - written.len()).min(order.len())].to_vec();
+        while written.len() + existed.len() < want && next < order.len() {
+            let batch: Vec<usize> = order
+                [next..(next + want - written.len() - existed.len()).min(order.len())]
+                .to_vec();
             next += batch.len();
             let results = join_all(batch.iter().map(|&b| {
-                self.timed(
-                    b,
-                    "put copy",
-                    self.backends[b].store.put(block, bytes.clone()),
-                )
+                let bytes = bytes.clone();
+                async move {
+                    // With a placement hook a copy may be there already (a rebalance, an older
+                    // placement): it is counted, and a rollback leaves it.
+                    if self.placement.is_some()
+                        && matches!(self.backends[b].store.has(block).await, Ok(true))
+                    {
+                        return Ok(true);
+                    }
+                    self.timed(b, "put copy", self.backends[b].store.put(block, bytes))
+                        .await
+                        .map(|()| false)
+                }
             }))
             .await;
             for (b, r) in batch.into_iter().zip(results) {
                 match r {
-                    Ok(()) => written.push(b),
+                    Ok(false) => written.push(b),
+                    Ok(true) => existed.push(b),
                     Err(e) => detail.push(format!("backend {b}: {e}")),
                 }
             }
         }
         let needed = self.config.copies_needed();
-        if written.len() >= needed {
+        if written.len() + existed.len() >= needed {
             return Ok(());
         }
         for r in join_all(
@@ -547,7 +593,7 @@ impl Inner {
         }
         Err(StoreError::QuorumFailed {
             cid: block.to_string(),
-            acked: written.len(),
+            acked: written.len() + existed.len(),
             needed,
             detail: detail.join("; "),
         })
@@ -1013,6 +1059,15 @@ impl Inner {
     }
 }
 
+/// How many of `kept` are shards of stripe `s` of `block`.
+fn kept_in(kept: &[Cid], block: &Cid, s: u64) -> usize {
+    kept.iter()
+        .filter(|c| {
+            layout::parse_shard_cid(c).is_some_and(|(b, st, _)| b == *block && u64::from(st) == s)
+        })
+        .count()
+}
+
 fn corrupt(name: &Cid, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         cid: name.to_string(),
@@ -1126,7 +1181,7 @@ impl BlockStore for ErasureStore {
             // that was down may have left later stripes; find them.
             Err(_) => inner.probe_stripes(cid).await,
         };
-        let mut notes = inner.delete_stripes(cid, 0..stripes).await;
+        let mut notes = inner.delete_stripes(cid, 0..stripes, &[]).await;
         let copies = join_all(
             (0..inner.backends.len())
                 .map(|b| inner.timed(b, "delete copy", inner.backends[b].store.delete(cid))),
@@ -1207,6 +1262,7 @@ impl BlockStore for ErasureStore {
             check_len(len, first.len() as u64)?;
             return self.put(cid, Bytes::from(first)).await;
         }
+        let mut kept = Vec::new();
         let mut cvs = vec![stripe_cv(&first, size, 0)];
         let mut total = first.len() as u64;
         let mut s = 1u64;
@@ -1221,18 +1277,18 @@ impl BlockStore for ErasureStore {
                     "a blob of more than {} stripes",
                     layout::MAX_STRIPES
                 ));
-                return Err(inner.rolled_back(cid, 1..s, e).await);
+                return Err(inner.rolled_back(cid, 1..s, e, &kept).await);
             }
             let shards = inner.encode(data, size, s, 0, &[])?;
-            if let Err(e) = inner.write_stripe(cid, s, shards).await {
-                return Err(inner.rolled_back(cid, 1..s + 1, e).await);
+            if let Err(e) = inner.write_stripe(cid, s, shards, &mut kept).await {
+                return Err(inner.rolled_back(cid, 1..s + 1, e, &kept).await);
             }
             if cur_len < size as usize {
                 break;
             }
             let n = match fill_buf(&mut source, &mut cur).await {
                 Ok(n) => n,
-                Err(e) => return Err(inner.rolled_back(cid, 1..s + 1, e).await),
+                Err(e) => return Err(inner.rolled_back(cid, 1..s + 1, e, &kept).await),
             };
             if n == 0 {
                 break;
@@ -1242,7 +1298,7 @@ impl BlockStore for ErasureStore {
         }
         let stripes = s + 1;
         if let Err(e) = check_len(len, total) {
-            return Err(inner.rolled_back(cid, 1..stripes, e).await);
+            return Err(inner.rolled_back(cid, 1..stripes, e, &kept).await);
         }
         let root = root_of(&cvs).unwrap_or_else(|| blake3::hash(&first));
         if root != blake3::Hash::from(digest) {
@@ -1253,11 +1309,11 @@ impl BlockStore for ErasureStore {
                     crate::block::cid_from_blake3(cid.codec(), root.as_bytes())
                 ),
             };
-            return Err(inner.rolled_back(cid, 1..stripes, e).await);
+            return Err(inner.rolled_back(cid, 1..stripes, e, &kept).await);
         }
         let shards = inner.encode(&first, size, 0, total, &cvs)?;
-        if let Err(e) = inner.write_stripe(cid, 0, shards).await {
-            return Err(inner.rolled_back(cid, 0..stripes, e).await);
+        if let Err(e) = inner.write_stripe(cid, 0, shards, &mut kept).await {
+            return Err(inner.rolled_back(cid, 0..stripes, e, &kept).await);
         }
         Ok(())
     }
