@@ -1,5 +1,6 @@
 //! Backends with places and placement policies over real stores: directory stores, and
-//! SeaweedFS prefixes mixed with directory stores (`.ci/seaweedfs.sh start`; never skipped).
+//! SeaweedFS and Ceph RGW prefixes mixed with directory stores (`.ci/seaweedfs.sh start`,
+//! `.ci/ceph.sh start`; never skipped).
 //! Backends are taken down with the fault-injection wrapper.
 #![cfg(feature = "erasure")]
 // Test helpers too: a failed step is a failed test.
@@ -342,32 +343,46 @@ async fn draining_empties_a_backend_and_codes_convert() {
 }
 
 #[cfg(feature = "s3")]
-mod seaweedfs {
+mod s3_servers {
     use super::*;
     use coffer::store::s3::{S3Config, S3Store};
     use common::require_env;
 
-    const HOW: &str = ".ci/seaweedfs.sh start";
-
-    async fn prefix_store(prefix: &str) -> Arc<dyn BackendStore> {
-        require_env("AWS_ACCESS_KEY_ID", HOW);
-        let mut c = S3Config::new(require_env("COFFER_TEST_S3_BUCKET", HOW));
-        c.endpoint = Some(require_env("COFFER_TEST_S3_ENDPOINT", HOW));
+    /// A store under `prefix` of the test bucket of SeaweedFS (`ceph` false) or Ceph RGW.
+    async fn prefix_store(ceph: bool, prefix: &str) -> Arc<dyn BackendStore> {
+        let (server, how) = if ceph {
+            ("CEPH", ".ci/ceph.sh start")
+        } else {
+            ("S3", ".ci/seaweedfs.sh start")
+        };
+        require_env("AWS_ACCESS_KEY_ID", how);
+        let mut c = S3Config::new(require_env(&format!("COFFER_TEST_{server}_BUCKET"), how));
+        c.endpoint = Some(require_env(&format!("COFFER_TEST_{server}_ENDPOINT"), how));
         c.path_style = true;
         c.prefix = format!("tests/{prefix}");
         Arc::new(S3Store::connect(c).await.expect("S3 client"))
     }
 
-    /// Three SeaweedFS prefixes and three directory stores on rs 4+2: a vault survives two dead
-    /// (one of each kind); a seventh backend (S3) joins and a rebalance moves some blocks to it;
-    /// an S3 backend drains empty.
+    /// Two SeaweedFS prefixes, two Ceph RGW prefixes and two directory stores on rs 4+2: a vault
+    /// survives two dead (an S3 and a directory backend); a seventh backend (Ceph) joins and a
+    /// rebalance moves some blocks to it; a SeaweedFS backend drains empty.
     #[tokio::test]
-    async fn mixed_seaweedfs_and_directory_backends() {
+    async fn mixed_seaweedfs_ceph_and_directory_backends() {
         let tag = run_tag("placed-mixed");
         let mut r = Registry::new();
-        for i in 0..3 {
-            r.add(prefix_store(&format!("{tag}/{i}")).await, 2 * i);
-            r.add_dir(2 * i + 1);
+        // Backends 0..6: SeaweedFS, dir, Ceph, dir, SeaweedFS, Ceph.
+        for (i, kind) in ["sw", "dir", "ceph", "dir", "sw", "ceph"]
+            .iter()
+            .enumerate()
+        {
+            if *kind == "dir" {
+                r.add_dir(i);
+            } else {
+                r.add(
+                    prefix_store(*kind == "ceph", &format!("{tag}/{i}")).await,
+                    i,
+                );
+            }
         }
         let store = Arc::new(r.store("rs 4+2"));
         let id = Identity::from_seed(&[5u8; 32]);
@@ -394,7 +409,7 @@ mod seaweedfs {
             assert_eq!(&v.get(key.as_bytes()).await.unwrap(), body, "{key}");
         }
         r.down(&[0, 3], false);
-        r.add(prefix_store(&format!("{tag}/6")).await, 6);
+        r.add(prefix_store(true, &format!("{tag}/6")).await, 6);
         let grown = Arc::new(r.store("rs 4+2"));
         let report = grown.rebalance().await.unwrap();
         assert!(
@@ -402,12 +417,12 @@ mod seaweedfs {
             "{report:?}"
         );
         assert!(!r.held(6).await.is_empty());
-        r.backends[2].state = BackendState::Draining;
+        r.backends[4].state = BackendState::Draining;
         let drained = Arc::new(r.store("rs 4+2"));
         let report = drained.rebalance().await.unwrap();
         assert!(report.clean(), "{report:?}");
         assert!(
-            r.held(2).await.is_empty(),
+            r.held(4).await.is_empty(),
             "the draining S3 backend still holds blocks"
         );
         let v = Vault::open(drained.clone(), id, "mixed", "a")
