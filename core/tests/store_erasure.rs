@@ -641,6 +641,32 @@ mod s3_servers {
     }
 }
 
+/// A stored block put again while more than m backends are down: the write fails, and its
+/// rollback deletes none of the shards the reachable backends already held (before, it deleted
+/// them, and the block was lost once the others came back), for `put` and `put_stream` alike.
+#[tokio::test]
+async fn a_failed_rewrite_of_a_stored_block_deletes_none_of_it() {
+    let f = dir_federation(6);
+    let bytes = Bytes::from(data("rewrite/blob", 300_000));
+    let cid = raw_cid(&bytes);
+    f.store.put(&cid, bytes.clone()).await.unwrap();
+    let held = f.inner_count().await;
+    f.down(&[0, 1, 2], true);
+    let err = f.store.put(&cid, bytes.clone()).await.unwrap_err();
+    assert!(matches!(err, StoreError::QuorumFailed { .. }), "{err}");
+    let mut src = futures_util::io::Cursor::new(bytes.to_vec());
+    let err = f
+        .store
+        .put_stream(&cid, &mut src, Some(bytes.len() as u64))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::QuorumFailed { .. }), "{err}");
+    f.down(&[0, 1, 2], false);
+    assert_eq!(f.inner_count().await, held, "shards were deleted");
+    assert_eq!(f.store.get(&cid).await.unwrap(), bytes);
+    assert!(f.store.scrub().await.unwrap().clean());
+}
+
 /// k colluding backends serve a consistent set of another block's shards under this block's
 /// names: the shards agree with each other and decode, but the stripe does not match the CID,
 /// so the read fails instead of returning the other block's bytes.

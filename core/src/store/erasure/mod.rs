@@ -207,6 +207,18 @@ struct StripeRead {
     verdicts: Vec<Option<Verdict>>,
 }
 
+/// What a write found of its block before writing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Found {
+    /// Enough to read it (k shards of stripe 0, or a copy): nothing to write.
+    Whole,
+    /// Every backend asked answered, and none holds any of it.
+    Nothing,
+    /// Some of it, or backends that did not answer: it may be a committed block whose other
+    /// shards are on backends that are down. The write must not delete what is there.
+    Partial,
+}
+
 /// The state of one shard after a stripe was rebuilt and checked.
 #[derive(Debug)]
 enum Verdict {
@@ -400,18 +412,21 @@ impl Inner {
             .collect())
     }
 
-    /// Writes the shards of stripe `s` to their backends; fails unless `min_durable` landed. With
-    /// a placement hook, shards already at their place are not written again and are added to
-    /// `kept` (a rollback must not delete them: a rebalance or an earlier placement put them
-    /// there).
+    /// Writes the shards of stripe `s` to their backends; fails unless `min_durable` landed. When
+    /// `careful` (some of the block may be stored already: see [`Found::Partial`]) or with a
+    /// placement hook, shards already at their place are not written again and are added to
+    /// `kept`: a rollback must not delete them, since they may belong to a committed block whose
+    /// other shards are on backends that are down, or a rebalance or an earlier placement put
+    /// them there.
     async fn write_stripe(
         &self,
         block: &Cid,
         s: u64,
         shards: Vec<Bytes>,
         kept: &mut Vec<Cid>,
+        careful: bool,
     ) -> StoreResult<()> {
-        let present: Vec<bool> = if self.placement.is_some() {
+        let present: Vec<bool> = if careful || self.placement.is_some() {
             join_all((0..shards.len()).map(|i| async move {
                 let b = self.place(block, i);
                 let Ok(name) = self.shard_name(block, s, i) else {
@@ -483,8 +498,9 @@ impl Inner {
         notes
     }
 
-    /// Writes a whole block held in memory (already checked against its CID).
-    async fn put_coded(&self, block: &Cid, bytes: &[u8]) -> StoreResult<()> {
+    /// Writes a whole block held in memory (already checked against its CID); `careful` as in
+    /// [`Inner::write_stripe`].
+    async fn put_coded(&self, block: &Cid, bytes: &[u8], careful: bool) -> StoreResult<()> {
         let stripe_size = self.config.stripe_size;
         let len = bytes.len() as u64;
         let count = stripe_count(len, stripe_size);
@@ -502,7 +518,10 @@ impl Inner {
         for (s, chunk) in chunks.iter().enumerate() {
             let s = s as u64;
             let shards = self.encode(chunk, stripe_size, s, len, &cvs)?;
-            if let Err(e) = self.write_stripe(block, s, shards, &mut kept).await {
+            if let Err(e) = self
+                .write_stripe(block, s, shards, &mut kept, careful)
+                .await
+            {
                 return Err(self.rolled_back(block, 0..s + 1, e, &kept).await);
             }
         }
@@ -539,8 +558,11 @@ impl Inner {
     }
 
     /// Writes `m + 1` whole copies of a small block, spilling to further backends when one
-    /// fails; succeeds with at least `copies_needed` copies.
-    async fn put_copies(&self, block: &Cid, bytes: Bytes) -> StoreResult<()> {
+    /// fails; succeeds with at least `copies_needed` copies. A backend that may hold a copy
+    /// already (every one when `careful`, see [`Found::Partial`]; the spill backends beyond the
+    /// `m + 1` that [`Inner::found`] asked, always) is asked first: an existing copy counts and
+    /// a rollback leaves it, as it may be a committed block's.
+    async fn put_copies(&self, block: &Cid, bytes: Bytes, careful: bool) -> StoreResult<()> {
         let want = self.m() + 1;
         let order = self.copy_order(block, true);
         let mut written = Vec::new();
@@ -551,15 +573,15 @@ impl Inner {
             let batch: Vec<usize> = order
                 [next..(next + want - written.len() - existed.len()).min(order.len())]
                 .to_vec();
+            let first = next;
             next += batch.len();
-            let results = join_all(batch.iter().map(|&b| {
+            let results = join_all(batch.iter().enumerate().map(|(j, &b)| {
                 let bytes = bytes.clone();
+                // With a placement hook a copy may be there already (a rebalance, an older
+                // placement); likewise after a partial find, or past the backends it asked.
+                let ask = careful || self.placement.is_some() || first + j > self.m();
                 async move {
-                    // With a placement hook a copy may be there already (a rebalance, an older
-                    // placement): it is counted, and a rollback leaves it.
-                    if self.placement.is_some()
-                        && matches!(self.backends[b].store.has(block).await, Ok(true))
-                    {
+                    if ask && matches!(self.backends[b].store.has(block).await, Ok(true)) {
                         return Ok(true);
                     }
                     self.timed(b, "put copy", self.backends[b].store.put(block, bytes))
@@ -954,7 +976,7 @@ impl Inner {
     /// Whether a block is already stored the way a put of it would store it: a copy on one of
     /// its `m + 1` placed backends (`small`), or at least k shards of stripe 0. Cheaper than
     /// `has`, which asks every backend for a copy as well.
-    async fn exists(&self, block: &Cid, small: bool) -> StoreResult<bool> {
+    async fn found(&self, block: &Cid, small: bool) -> StoreResult<Found> {
         let probes: Vec<(usize, Cid)> = if small {
             (0..=self.m())
                 .map(|j| (self.place(block, j), *block))
@@ -972,10 +994,13 @@ impl Inner {
         .await;
         let present = found.iter().filter(|r| matches!(r, Ok(true))).count();
         if present >= if small { 1 } else { self.k() } {
-            return Ok(true);
+            return Ok(Found::Whole);
+        }
+        if present == 0 && found.iter().all(Result::is_ok) {
+            return Ok(Found::Nothing);
         }
         if found.iter().any(Result::is_ok) {
-            return Ok(false);
+            return Ok(Found::Partial);
         }
         let errors = probes
             .iter()
@@ -1084,13 +1109,15 @@ impl BlockStore for ErasureStore {
         let inner = &self.inner;
         super::stream::check_whole(cid, &bytes)?;
         let small = bytes.is_empty() || bytes.len() <= inner.config.small_block;
-        if inner.exists(cid, small).await? {
-            return Ok(());
-        }
+        let careful = match inner.found(cid, small).await? {
+            Found::Whole => return Ok(()),
+            Found::Partial => true,
+            Found::Nothing => false,
+        };
         if small {
-            return inner.put_copies(cid, bytes).await;
+            return inner.put_copies(cid, bytes, careful).await;
         }
-        inner.put_coded(cid, &bytes).await
+        inner.put_coded(cid, &bytes, careful).await
     }
 
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
@@ -1245,9 +1272,15 @@ impl BlockStore for ErasureStore {
         let digest = inner.digest(cid)?;
         // A small blob is checked (and written) by `put` below, once it has been read.
         let small = len.is_some_and(|l| l <= inner.config.small_block as u64);
-        if !small && inner.exists(cid, false).await? {
-            return Ok(());
-        }
+        let careful = if small {
+            false
+        } else {
+            match inner.found(cid, false).await? {
+                Found::Whole => return Ok(()),
+                Found::Partial => true,
+                Found::Nothing => false,
+            }
+        };
         let size = inner.config.stripe_size;
         let mut first = vec![0u8; size as usize];
         let n = fill_buf(&mut source, &mut first).await?;
@@ -1280,7 +1313,7 @@ impl BlockStore for ErasureStore {
                 return Err(inner.rolled_back(cid, 1..s, e, &kept).await);
             }
             let shards = inner.encode(data, size, s, 0, &[])?;
-            if let Err(e) = inner.write_stripe(cid, s, shards, &mut kept).await {
+            if let Err(e) = inner.write_stripe(cid, s, shards, &mut kept, careful).await {
                 return Err(inner.rolled_back(cid, 1..s + 1, e, &kept).await);
             }
             if cur_len < size as usize {
@@ -1312,7 +1345,7 @@ impl BlockStore for ErasureStore {
             return Err(inner.rolled_back(cid, 1..stripes, e, &kept).await);
         }
         let shards = inner.encode(&first, size, 0, total, &cvs)?;
-        if let Err(e) = inner.write_stripe(cid, 0, shards, &mut kept).await {
+        if let Err(e) = inner.write_stripe(cid, 0, shards, &mut kept, careful).await {
             return Err(inner.rolled_back(cid, 0..stripes, e, &kept).await);
         }
         Ok(())
