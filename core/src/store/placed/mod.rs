@@ -24,7 +24,7 @@
 mod policy;
 mod rebalance;
 
-pub use policy::{MAX_COPIES, Policy, PolicyError, Redundancy, check_label};
+pub use policy::{MAX_COPIES, Policy, PolicyError, Redundancy, check_label, fuzz_policy_text};
 pub use rebalance::{RebalanceOptions, RebalanceReport};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -231,6 +231,22 @@ impl FromStr for Policy {
     }
 }
 
+/// Parses untrusted text as a placement policy (what a vault's sealed policy block carries,
+/// §8 of FORMAT.md): a typed error or a policy whose canonical text parses back to the same
+/// policy and prints the same; never a panic. The fuzz target `retention` runs it.
+#[doc(hidden)]
+pub fn fuzz_policy_text(bytes: &[u8]) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return;
+    };
+    if let Ok(policy) = text.parse::<Policy>() {
+        let canonical = policy.to_string();
+        let again: Policy = canonical.parse().expect("a policy's canonical text parses");
+        assert_eq!(again, policy, "the canonical text keeps the policy");
+        assert_eq!(again.to_string(), canonical, "the canonical text is stable");
+    }
+}
+
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.redundancy {
@@ -259,6 +275,30 @@ impl fmt::Display for Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fuzz_property_holds_on_awkward_text() {
+        for text in [
+            "",
+            " ",
+            "rs",
+            "rs 1+254",
+            "rs 254+1",
+            "rs +",
+            "rs 4+2 regions>=1",
+            "replicate 16 regions>=16 eu-only jurisdiction=eu,Eu tag=a tag=a",
+            "replicate 2 jurisdiction=",
+            "replicate 2 jurisdiction=,",
+            "replicate\t2\ntag=x",
+            "replicate 02",
+            "replicate +2",
+            "rs 4+2 tag=\u{e9}",
+            "replicate 2 regions>=0",
+        ] {
+            fuzz_policy_text(text.as_bytes());
+        }
+        fuzz_policy_text(&[0xff, 0xfe]);
+    }
 
     #[test]
     fn policies_parse_and_print_canonically() {
