@@ -107,8 +107,9 @@ enum Command {
     #[cfg(feature = "stores")]
     #[command(subcommand)]
     Pin(pin_cmd::PinCommand),
-    /// Check every shard and copy of an erasure-coded store (`--store ec:K+M:URL,…`) against the
-    /// blocks' CIDs; --repair rewrites what is missing or corrupt from the survivors.
+    /// Check every shard and copy of an erasure-coded store (`--store ec:K+M:URL,…`, or
+    /// `federation:` under an `rs K+M` policy) against the blocks' CIDs; --repair rewrites what is
+    /// missing or corrupt from the survivors.
     Scrub(scrub_cmd::ScrubArgs),
     /// Backends of the `federation:` store: add, list, drain, remove, rebalance.
     #[command(subcommand)]

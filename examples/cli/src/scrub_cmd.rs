@@ -1,5 +1,5 @@
 //! `coffer scrub [--repair] [--json]`: check every shard and copy of an erasure-coded store
-//! (`--store ec:K+M:URL,…`) against the blocks' CIDs, and with --repair rewrite what is missing or
+//! (`--store ec:K+M:URL,…`, or a `federation:` under an `rs K+M` policy) against the blocks' CIDs, and with --repair rewrite what is missing or
 //! corrupt from the survivors. A progress bar on stderr counts the blocks.
 
 use coffer::store::erasure::{ScrubOptions, ScrubReport};
@@ -38,7 +38,11 @@ pub fn scrub(args: ScrubArgs) -> CliResult {
         })
         .transpose()?;
     let report = block_on(async {
-        let (store, _) = url.connect_erasure().await?;
+        let store = if url == StoreUrl::Federation {
+            federation_erasure(&resolved).await?
+        } else {
+            url.connect_erasure().await?.0
+        };
         let bar = progress(args.repair);
         let report = store
             .scrub_observed(
@@ -88,6 +92,25 @@ fn progress(repair: bool) -> indicatif::ProgressBar {
     }
     bar.set_prefix(if repair { "repair" } else { "scrub" });
     bar
+}
+
+/// The erasure store of a `federation:` vault whose policy (its own, else the registry's
+/// default) is `rs K+M`: shards and copies are checked at the places that policy gives them.
+async fn federation_erasure(
+    resolved: &crate::config::Resolved,
+) -> CliResult<coffer::store::erasure::ErasureStore> {
+    let store = crate::backend_cmd::connect_federation().await?;
+    if resolved.identity.exists() {
+        let vault = resolved.open_on(store.clone()).await?;
+        crate::backend_cmd::apply_vault_policy(&store, &vault).await?;
+    }
+    store.erasure().ok_or_else(|| {
+        CliError::usage(format!(
+            "the federation's policy is `{}`: scrub checks `rs K+M` policies; for copies, \
+             `coffer backend rebalance` rewrites what is missing from its place",
+            store.policy()
+        ))
+    })
 }
 
 fn report_json(r: &ScrubReport, repair: bool) -> serde_json::Value {

@@ -186,6 +186,34 @@ fn backend_and_policy_commands() {
     let again = json(run(h, &["backend", "rebalance", "--json"], None));
     assert_eq!(again["moved"], 0, "{again}");
 
+    // Scrub under the vault's rs 2+1 policy: clean; then berlin loses every block file, the scrub
+    // says so (exit 1), a repair puts them back from the other EU backends, and all reads back.
+    let clean = json(run(h, &["scrub", "--json"], None));
+    assert_eq!(clean["clean"], true, "{clean}");
+    let berlin = stores.path().join("d2").join("blocks");
+    let mut lost = 0;
+    for fan in std::fs::read_dir(&berlin).unwrap() {
+        for f in std::fs::read_dir(fan.unwrap().path()).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+            lost += 1;
+        }
+    }
+    assert!(lost > 0, "berlin held nothing to lose");
+    let found = run(h, &["scrub", "--json"], None);
+    assert_eq!(code(&found), Some(1));
+    let found: Value = serde_json::from_slice(&found.stdout).unwrap();
+    let missing: u64 = found["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["missing"].as_u64().unwrap())
+        .sum();
+    assert_eq!(missing, lost, "{found}");
+    let repaired = json(run(h, &["scrub", "--repair", "--json"], None));
+    assert_eq!(repaired["clean"], true, "{repaired}");
+    assert_eq!(json(run(h, &["scrub", "--json"], None))["clean"], true);
+    check_all();
+
     // Drain one EU backend: it ends empty and can be removed; one with blocks cannot.
     let drained = json(run(h, &["backend", "drain", "dublin", "--json"], None));
     assert_eq!(drained["failed"], Value::Array(vec![]), "{drained}");

@@ -233,6 +233,14 @@ impl PlacedStore {
         self.active().policy.clone()
     }
 
+    /// Under an `rs K+M` policy, the erasure store that writes and reads its shards (placed by
+    /// the registry), e.g. for [`ErasureStore::scrub_with`]: a scrub checks and a repair restores
+    /// every shard and copy at the place the policy in force gives it (pieces elsewhere are
+    /// [`PlacedStore::rebalance`]'s). `None` under a `replicate` policy.
+    pub fn erasure(&self) -> Option<ErasureStore> {
+        self.active().coded.clone()
+    }
+
     /// Places new writes by `policy` from now on (existing blocks move at the next
     /// [`PlacedStore::rebalance`]).
     pub fn set_policy(&self, policy: Policy) -> StoreResult<()> {
