@@ -299,6 +299,15 @@ pub fn is_block_cid(cid: &Cid) -> bool {
     cid.hash().code() == MULTIHASH_BLAKE3 && cid.hash().size() == 32
 }
 
+/// The block a stored name belongs to: the block of a shard name, a whole block's own CID, or
+/// `None` for anything else a backend lists.
+pub fn block_of(name: &Cid) -> Option<Cid> {
+    match parse_shard_cid(name) {
+        Some((block, _, _)) => Some(block),
+        None => is_block_cid(name).then_some(*name),
+    }
+}
+
 /// The first backend of `block`'s placement: shard `i` (and copy `i`) lives on backend
 /// `(first + i) % backends`.
 pub fn first_backend(block: &Cid, backends: usize) -> usize {

@@ -1237,26 +1237,9 @@ impl BlockStore for ErasureStore {
                 .map(|b| inner.timed(b, "list", inner.backends[b].store.list())),
         )
         .await;
-        let mut all = std::collections::BTreeSet::new();
-        let mut errors = Vec::new();
-        for r in results {
-            match r {
-                Ok(cids) => all.extend(cids.into_iter().filter_map(
-                    |c| match layout::parse_shard_cid(&c) {
-                        Some((block, _, _)) => Some(block),
-                        None => layout::is_block_cid(&c).then_some(c),
-                    },
-                )),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        if errors.len() == inner.backends.len() {
-            return Err(StoreError::Unavailable(format!(
-                "no backend could list: {}",
-                errors.join("; ")
-            )));
-        }
-        Ok(all.into_iter().collect())
+        health::union_of_listings(results.into_iter().map(|r| (String::new(), r)), |c| {
+            layout::block_of(&c)
+        })
     }
 
     /// Streams the blob in stripes with about two stripes in memory: stripe 0 is held back and

@@ -34,7 +34,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use futures_util::future::join_all;
 
-use super::erasure::layout::{PREFIX_LEN, decode_prefix, is_block_cid, parse_shard_cid, shard_cid};
+use super::erasure::layout::{PREFIX_LEN, block_of, decode_prefix, shard_cid};
 use super::erasure::{ErasureConfig, ErasureStore};
 use super::verifying::{verified_stream, verify_fetched};
 use super::{
@@ -678,26 +678,8 @@ impl BlockStore for PlacedStore {
     /// Every block with a copy or a shard on any backend; fails only when no backend answers.
     async fn list(&self) -> StoreResult<Vec<Cid>> {
         let results = join_all(self.inner.blocks.iter().map(|s| s.list())).await;
-        let mut all = BTreeSet::new();
-        let mut errors = Vec::new();
-        for (b, r) in results.into_iter().enumerate() {
-            match r {
-                Ok(cids) => {
-                    all.extend(cids.into_iter().filter_map(|c| match parse_shard_cid(&c) {
-                        Some((block, _, _)) => Some(block),
-                        None => is_block_cid(&c).then_some(c),
-                    }))
-                }
-                Err(e) => errors.push(format!("{}: {e}", self.inner.backends[b].name)),
-            }
-        }
-        if errors.len() == self.inner.backends.len() {
-            return Err(StoreError::Unavailable(format!(
-                "no backend could list: {}",
-                errors.join("; ")
-            )));
-        }
-        Ok(all.into_iter().collect())
+        let names = self.inner.backends.iter().map(|b| b.name.clone());
+        super::replicated::health::union_of_listings(names.zip(results), |c| block_of(&c))
     }
 
     async fn put_stream(

@@ -114,6 +114,33 @@ pub(crate) async fn with_deadline<T>(
 
 /// Records on `health` the outcome of an operation that started at `start`: a missing block or
 /// a range outside it is an answer, not a failure of the backend.
+/// The union of the backends' listings (each mapped by `keep`, which drops what is not a
+/// block); [`StoreError::Unavailable`] only when no backend could list (the errors as `name:
+/// error`, or the error alone when `name` is empty).
+pub(crate) fn union_of_listings(
+    results: impl IntoIterator<Item = (String, StoreResult<Vec<crate::block::Cid>>)>,
+    keep: impl Fn(crate::block::Cid) -> Option<crate::block::Cid>,
+) -> StoreResult<Vec<crate::block::Cid>> {
+    let mut all = std::collections::BTreeSet::new();
+    let mut errors = Vec::new();
+    let mut backends = 0;
+    for (name, r) in results {
+        backends += 1;
+        match r {
+            Ok(cids) => all.extend(cids.into_iter().filter_map(&keep)),
+            Err(e) if name.is_empty() => errors.push(e.to_string()),
+            Err(e) => errors.push(format!("{name}: {e}")),
+        }
+    }
+    if errors.len() == backends {
+        return Err(StoreError::Unavailable(format!(
+            "no backend could list: {}",
+            errors.join("; ")
+        )));
+    }
+    Ok(all.into_iter().collect())
+}
+
 pub(crate) fn record<T>(health: &mut Health, start: Instant, result: &StoreResult<T>) {
     match result {
         Ok(_) | Err(StoreError::NotFound(_)) | Err(StoreError::RangeOutOfBounds { .. }) => {

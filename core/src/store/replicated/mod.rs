@@ -401,21 +401,7 @@ impl BlockStore for ReplicatedStore {
             (0..self.backends.len()).map(|i| self.timed(i, "list", self.backends[i].store.list())),
         )
         .await;
-        let mut all = BTreeSet::new();
-        let mut errors = Vec::new();
-        for r in results {
-            match r {
-                Ok(cids) => all.extend(cids),
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
-        if errors.len() == self.backends.len() {
-            return Err(StoreError::Unavailable(format!(
-                "no backend could list: {}",
-                errors.join("; ")
-            )));
-        }
-        Ok(all.into_iter().collect())
+        health::union_of_listings(results.into_iter().map(|r| (String::new(), r)), Some)
     }
 
     /// Streams to every backend that lacks the blob at once, with bounded memory (see
