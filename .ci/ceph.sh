@@ -51,10 +51,14 @@ answers() { curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PORT/
 # `ceph` against this cluster only, bounded (a missing monitor makes it wait forever otherwise).
 ceph_cmd() { timeout 10 ceph -c "$CONF" "$@"; }
 
-# Starts one daemon in its own session (it outlives this script and ignores our signals).
+# Starts one daemon in its own session (it outlives this script and ignores our signals). A small
+# shell stays as the session leader to write the daemon's exit status into its .out file: a daemon
+# that exits before its log thread flushes (ceph-mon on a nearly full disk did) leaves no other
+# trace. `stop` kills the whole session's process group.
 spawn() {
   local name=$1; shift
-  setsid "$@" -c "$CONF" -f >"$STATE/log/$name.out" 2>&1 </dev/null &
+  setsid bash -c '"$@"; echo "$1 exited with status $?" >&2' spawn "$@" -c "$CONF" -f \
+    >"$STATE/log/$name.out" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
 }
 
@@ -65,8 +69,11 @@ wait_for() {
   until eval "$test"; do
     if ! alive "$name" || ((SECONDS > deadline)); then
       echo "--- last lines of the $name log ---" >&2
-      tail -n 30 "$STATE/log/$name.out" >&2 || true
       tail -n 30 "$STATE/log/"*"$name"*.log >&2 2>/dev/null || true
+      echo "--- $name's standard output and error ---" >&2
+      tail -n 30 "$STATE/log/$name.out" >&2 || true
+      echo "--- free space where the cluster lives ---" >&2
+      df -h "$STATE" >&2 || true
       die "$what ($name exited or ${COFFER_SERVER_TIMEOUT:-120}s passed)"
     fi
     sleep 0.5
@@ -107,8 +114,11 @@ osd_crush_chooseleaf_type = 0
 mon_allow_pool_size_one = true
 mon_warn_on_pool_no_redundancy = false
 mon_max_pg_per_osd = 1000
-mon_data_avail_warn = 2
-mon_data_avail_crit = 1
+# The monitor's store is a few MB, so a nearly full disk must not stop it: with the defaults
+# (warn 30 %, crit 5 %) and even at 1 %, ceph-mon exits at start without a word on a build machine
+# whose disk is full of target/ directories (a CI run failed so).
+mon_data_avail_warn = 1
+mon_data_avail_crit = 0
 run_dir = $STATE/run
 admin_socket = $STATE/run/\$name.asok
 log_file = $STATE/log/\$name.log
@@ -180,7 +190,7 @@ stop() {
   for d in "${DAEMONS[@]}"; do
     pid="$(pid_of "$d")"
     [[ -n "$pid" ]] || continue
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    for _ in $(seq 1 20); do kill -0 -- "-$pid" 2>/dev/null || kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
     kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf "$STATE"

@@ -31,6 +31,11 @@ trap finish EXIT
 WORKSPACE=(--workspace --all-features)
 
 step "setup: toolchain and tools (installed only when missing)"
+# A run needs about 25 GB of disk (target/ and the servers' state); with less, builds or servers
+# fail in ways that do not say "disk" (ceph-mon exited silently at stop 25's CI).
+free_gb=$(df -Pk . | awk 'NR == 2 { print int($4 / 1048576) }')
+echo "free disk space here: ${free_gb} GB"
+if ((free_gb < 25)); then echo "warning: under 25 GB free; this run may fail for lack of space" >&2; fi
 ./.ci/setup.sh
 
 step "format"
