@@ -53,11 +53,6 @@ pub enum BenchCommand {
     /// read back verified, committed) vs `aws s3 sync` of the same objects to a directory.
     #[cfg(feature = "stores")]
     Import(crate::bench_import::ImportBenchArgs),
-    /// Many files at once: `coffer put -r` of 10,000 small files to a vault on S3 (SeaweedFS by
-    /// default), a rerun with nothing changed and `coffer get -r` back, vs `rclone copy` to and
-    /// from a crypt remote on the same bucket. Needs rclone and a build with `--features stores`.
-    #[cfg(feature = "stores")]
-    Tree(crate::bench_tree::TreeBenchArgs),
 }
 
 /// Arguments of `coffer bench store`.
@@ -136,8 +131,6 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Car(a) => crate::bench_car::run(a),
         #[cfg(feature = "stores")]
         BenchCommand::Import(a) => crate::bench_import::run(a),
-        #[cfg(feature = "stores")]
-        BenchCommand::Tree(a) => crate::bench_tree::run(a),
     }
 }
 

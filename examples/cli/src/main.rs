@@ -19,8 +19,6 @@ mod bench_pq;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
-#[cfg(feature = "stores")]
-mod bench_tree;
 mod bench_trust;
 mod bench_vault;
 mod car_cmd;
