@@ -45,7 +45,8 @@ impl PayloadCipher {
         if input.len() < TAG_LEN {
             return false;
         }
-        out.clear();
+        // No clear first: resizing to the same length (every full segment) writes nothing, and
+        // `open_into` overwrites all of it (zeroing it first cost a pass over every byte opened).
         out.resize(input.len() - TAG_LEN, 0);
         let ok = self.gcm.open_into(nonce(index, last), input, out);
         if !ok {
@@ -75,6 +76,34 @@ impl PayloadCipher {
         if self.try_open(index, last, input, out) {
             return Ok(());
         }
+        Err(self.diagnose(index, last, input, next))
+    }
+
+    /// Like [`Self::open_segment`], into the start of a caller's buffer that holds at least the
+    /// segment's plaintext (saves a copy when the caller reads whole segments). Returns the
+    /// plaintext length; on failure the buffer holds zeros, never unauthenticated plaintext.
+    pub(crate) fn open_segment_into(
+        &self,
+        index: u64,
+        last: bool,
+        input: &[u8],
+        out: &mut [u8],
+        next: Option<&[u8]>,
+    ) -> Result<usize, SealError> {
+        if last && index > 0 && input.len() == TAG_LEN {
+            return Err(SealError::Truncated);
+        }
+        if input.len() > self.segment_size + TAG_LEN {
+            return Err(SealError::Internal("segment longer than the segment size"));
+        }
+        let n = input.len().saturating_sub(TAG_LEN);
+        let Some(dst) = out.get_mut(..n) else {
+            return Err(SealError::Internal("buffer smaller than a segment"));
+        };
+        if input.len() >= TAG_LEN && self.gcm.open_into(nonce(index, last), input, dst) {
+            return Ok(n);
+        }
+        dst.fill(0);
         Err(self.diagnose(index, last, input, next))
     }
 

@@ -395,6 +395,13 @@ impl<R: Read> OpenReader<R> {
     }
 
     fn advance(&mut self) -> Result<(), SealError> {
+        self.advance_into(None).map(|_| ())
+    }
+
+    /// Opens the next segment into `direct` (the caller's buffer, at least a segment long) or,
+    /// when `None`, into `self.plain`; returns the plaintext length. A final segment whose
+    /// trailer does not verify leaves zeros in `direct`, never its plaintext.
+    fn advance_into(&mut self, direct: Option<&mut [u8]>) -> Result<usize, SealError> {
         let stride = self.cipher.segment_size() + TAG_LEN;
         std::mem::swap(&mut self.cur, &mut self.next);
         if self.cur.is_empty() {
@@ -410,16 +417,32 @@ impl<R: Read> OpenReader<R> {
         }
         let last = self.next.is_empty();
         let next = (!last).then_some(self.next.as_slice());
-        self.cipher
-            .open_segment(self.index, last, &self.cur, &mut self.plain, next)?;
-        if last {
-            self.end()?;
-        }
+        let n = match direct {
+            Some(out) => {
+                let n = self
+                    .cipher
+                    .open_segment_into(self.index, last, &self.cur, out, next)?;
+                if last && let Err(e) = self.end() {
+                    out[..n].fill(0);
+                    return Err(e);
+                }
+                self.plain.clear();
+                n
+            }
+            None => {
+                self.cipher
+                    .open_segment(self.index, last, &self.cur, &mut self.plain, next)?;
+                if last {
+                    self.end()?;
+                }
+                self.plain.len()
+            }
+        };
         self.len = self.plain.len();
         self.pos = 0;
         self.index += 1;
         self.done = last;
-        Ok(())
+        Ok(n)
     }
 
     /// At the final segment: checks what follows it (the trailer, or nothing).
@@ -449,6 +472,18 @@ impl<R: Read> Read for OpenReader<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if let Some(msg) = &self.error {
             return Err(io::Error::new(io::ErrorKind::InvalidData, msg.clone()));
+        }
+        if self.pos == self.len && !self.done && out.len() >= self.cipher.segment_size() {
+            // Nothing buffered and room for a whole segment: open it straight into `out`.
+            match self.advance_into(Some(out)) {
+                Ok(n) if n > 0 || self.done => return Ok(n),
+                Ok(_) => {}
+                Err(e) => {
+                    self.plain.clear();
+                    self.error = Some(e.to_string());
+                    return Err(e.into_io());
+                }
+            }
         }
         while self.pos == self.len {
             if self.done {

@@ -192,6 +192,67 @@ fn signer_is_reported_and_checked() {
     ));
 }
 
+/// Reads that take whole segments straight into the caller's buffer release nothing the
+/// stream refuses: a final segment withheld for its signer leaves zeros, not plaintext, in the
+/// buffer, and damage in a middle segment leaves zeros where it would have landed.
+#[test]
+fn reads_into_big_buffers_never_hold_refused_plaintext() {
+    on_every_backend(|| {
+        let (alice, bob) = (id(1), id(2));
+        let body = data(3000);
+        let sealed = seal_to_vec(&opts_small(&bob).signed_by(&alice), &body).unwrap();
+        // The right signer: whole segments come through the big buffer, then the end.
+        let mut r = OpenReader::new(sealed.as_slice(), &bob).unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, body);
+        // Another required signer: the final segment (952 bytes) fails, the buffer holds zeros.
+        let mut r = OpenReader::new(sealed.as_slice(), &bob)
+            .unwrap()
+            .require_signer(bob.recipient())
+            .unwrap();
+        let mut buf = vec![0xAAu8; 4096];
+        assert_eq!(r.read(&mut buf).unwrap(), 1024);
+        assert_eq!(r.read(&mut buf).unwrap(), 1024);
+        let e = r.read(&mut buf).unwrap_err();
+        assert!(matches!(SealError::from_io(e), SealError::UnexpectedSigner));
+        assert!(
+            buf[..952].iter().all(|&b| b == 0),
+            "refused plaintext released"
+        );
+        assert!(r.read(&mut buf).is_err(), "the stream stays failed");
+        // A damaged middle segment: an error, and no plaintext of it in the buffer.
+        let mut bad = sealed.clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 1;
+        let mut r = OpenReader::new(bad.as_slice(), &bob).unwrap();
+        let mut buf = vec![0xAAu8; 4096];
+        let mut failed = false;
+        for _ in 0..4 {
+            match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => {
+                    failed = true;
+                    assert!(
+                        buf[..1024].iter().all(|&b| b == 0),
+                        "damaged plaintext released"
+                    );
+                    break;
+                }
+            }
+        }
+        assert!(failed, "a damaged object read to the end");
+    });
+}
+
 #[test]
 fn a_co_recipient_cannot_put_other_content_under_a_signed_header() {
     // Bob seals to Alice and Carol, signed. Carol knows the file key: she re-encrypts other
