@@ -55,7 +55,10 @@ pub(crate) use async_io::open_async_with;
 pub use async_io::{open_async, seal_async};
 #[doc(hidden)]
 pub use batch::seal_batched_with_rng;
-pub use batch::{BatchCipher, BatchOutput, CoreBatch, CoreKey, open_batched, seal_batched};
+pub use batch::{
+    BatchCipher, BatchOutput, CoreBatch, CoreKey, open_batched, open_batched_with_root,
+    seal_batched, seal_batched_with_outboard,
+};
 pub use gcm::BACKEND as AEAD_BACKEND;
 pub use header::{
     DEFAULT_SEGMENT_LOG2, Header, MAX_RECIPIENTS, MAX_SEGMENT_LOG2, MIN_SEGMENT_LOG2,

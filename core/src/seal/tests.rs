@@ -1046,3 +1046,33 @@ proptest! {
         }
     }
 }
+
+/// The outboard built while sealing and the root hashed while opening are those of the sealed
+/// bytes, signed or not.
+#[test]
+fn batched_outboard_and_root_are_the_objects() {
+    let bob = id(1);
+    for len in [0usize, 5000, 70_000] {
+        for signed in [false, true] {
+            let mut opts = opts_small(&bob);
+            if signed {
+                opts = opts.signed_by(&id(2));
+            }
+            let (sealed, outboard) = futures_executor::block_on(seal_batched_with_outboard(
+                &CoreBatch,
+                &opts,
+                &data(len),
+            ))
+            .unwrap();
+            assert_eq!(outboard, crate::verify::Outboard::compute(&sealed));
+            let (opened, root) = futures_executor::block_on(open_batched_with_root(
+                &Deferred,
+                Unlock::Identity(&bob),
+                &sealed,
+            ))
+            .unwrap();
+            assert_eq!(&root, blake3::hash(&sealed).as_bytes());
+            assert!(opened.plaintext == data(len));
+        }
+    }
+}
