@@ -6,7 +6,7 @@
 // with WebCrypto's AES-GCM ("webcrypto"; issue 17 target: >= 0.5 of native), each with its
 // ratio to native; --chromium measures both in headless Chromium too (/usr/bin/chromium).
 //
-//   node bench/seal.mjs [--size-mib 64] [--runs 3] [--soft-native] [--chromium]
+//   node bench/seal.mjs [--size-mib 64] [--runs 3] [--soft-native] [--chromium] [--ring-native]
 // --soft-native also runs the CLI built with the portable (software) AES and POLYVAL backends
 // (RUSTFLAGS='--cfg aes_backend="soft" --cfg polyval_backend="soft"', its own target directory
 // <target>-softaes): the same algorithm the wasm build runs, so that ratio shows the cost of wasm
@@ -23,6 +23,7 @@ import { Identity, seal, open, sealAsync, openAsync, verify, blake3 } from '../d
 const args = process.argv.slice(2);
 const softNative = args.includes('--soft-native');
 const inChromium = args.includes('--chromium');
+const ringNative = args.includes('--ring-native');
 const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : dflt; };
 const sizeMib = opt('--size-mib', 64);
 const runs = opt('--runs', 3);
@@ -76,7 +77,7 @@ if (inChromium) {
 // Native: the CLI's `bench seal` built with the portable AES-GCM (`--no-default-features`, the
 // baseline of issue 17: the same algorithm as the wasm path, with AES-NI/CLMUL; its own target
 // directory <target>-portable-native, so the default CLI in <target>/release is left alone), and
-// the default build (ring's AES-GCM) for context.
+// with --ring-native the default build (ring's AES-GCM) for context.
 const cargo = ['run', '--quiet', '--release', '-p', 'coffer-cli', '--', 'bench', 'seal', '--size', `${sizeMib}MiB`, '--json'];
 const runNative = (extra, env = {}) => JSON.parse(execFileSync('cargo', [...cargo.slice(0, 5), ...extra, ...cargo.slice(5)], {
   cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env },
@@ -84,8 +85,11 @@ const runNative = (extra, env = {}) => JSON.parse(execFileSync('cargo', [...carg
 const portableTarget = `${process.env.CARGO_TARGET_DIR || join(repo, 'target')}-portable-native`;
 console.error(`native (portable AES-GCM): cargo ${cargo.slice(0, 5).join(' ')} --no-default-features ${cargo.slice(5).join(' ')} in ${portableTarget}`);
 const native = runNative(['--no-default-features'], { CARGO_TARGET_DIR: portableTarget });
-console.error(`native (default build): cargo ${cargo.join(' ')}`);
-const nativeDefault = runNative([]);
+let nativeDefault = null;
+if (ringNative) {
+  console.error(`native (default build): cargo ${cargo.join(' ')}`);
+  nativeDefault = runNative([]);
+}
 
 let soft = null;
 if (softNative) {
@@ -110,9 +114,11 @@ const report = {
   native_seal_mib_s: native.seal_mib_s,
   native_open_mib_s: native.open_mib_s,
   native_aead_backend: native.aead_backend,
-  native_default_seal_mib_s: nativeDefault.seal_mib_s,
-  native_default_open_mib_s: nativeDefault.open_mib_s,
-  native_default_aead_backend: nativeDefault.aead_backend,
+  ...(nativeDefault && {
+    native_default_seal_mib_s: nativeDefault.seal_mib_s,
+    native_default_open_mib_s: nativeDefault.open_mib_s,
+    native_default_aead_backend: nativeDefault.aead_backend,
+  }),
   seal_ratio: round(bestSeal / native.seal_mib_s),
   open_ratio: round(bestOpen / native.open_mib_s),
   target_ratio: 0.3,
