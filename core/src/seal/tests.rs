@@ -1017,7 +1017,7 @@ fn a_lying_backend_is_an_internal_error() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(4_000), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(2_000), failure_persistence: None, ..ProptestConfig::default() })]
 
     /// The tamper property test on the batched path: every mutation is rejected, with exactly
     /// the error the streaming reader gives.
