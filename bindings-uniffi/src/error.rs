@@ -250,7 +250,7 @@ impl From<SealError> for CofferError {
             | SealError::InvalidSegmentSize(_)
             | SealError::RangeOutOfBounds { .. } => Self::invalid_input(e),
             SealError::UnsupportedVersion(_) => Self::unsupported(e),
-            SealError::Internal(_) => Self::internal(e),
+            SealError::Internal(_) | SealError::Cipher(_) => Self::internal(e),
             _ => Self::corrupt(e),
         }
     }

@@ -67,7 +67,7 @@ pub(crate) fn seal_code(e: &SealError) -> &'static str {
         | SealError::TooManyRecipients(_)
         | SealError::InvalidRecipient => "BadInput",
         SealError::Io(_) => "Store",
-        SealError::Internal(_) => "Internal",
+        SealError::Internal(_) | SealError::Cipher(_) => "Internal",
         // Authentication failures: the bytes were modified, truncated or forged.
         _ => "Integrity",
     }

@@ -1,7 +1,8 @@
 //! wasm-bindgen glue over the `coffer` core: identities (random, from a seed, a passphrase or a
-//! wallet signature), seal/open, verified ranges, CIDs, the [`Vault`](vault::Vault) over a store
-//! written in JavaScript ([`store::JsStore`]), sharing ([`share`]: the inbox, accepted shares,
-//! the reader of what a share grants; the owner's side is on the vault) and share links ([`link`]).
+//! wallet signature), seal/open (also asynchronously with WebCrypto's AES-GCM: [`subtle`]),
+//! verified ranges, CIDs, the [`Vault`](vault::Vault) over a store written in JavaScript
+//! ([`store::JsStore`]), sharing ([`share`]: the inbox, accepted shares, the reader of what a
+//! share grants; the owner's side is on the vault) and share links ([`link`]).
 //!
 //! Thin by design (DESIGN.md "Bindings"): it converts types, validates every value that comes from
 //! JavaScript (wrong types, missing fields, out-of-range numbers give a `CofferError` with code
@@ -16,6 +17,7 @@ mod error;
 mod link;
 mod share;
 mod store;
+mod subtle;
 mod trust;
 mod vault;
 
@@ -263,18 +265,23 @@ pub fn seal_signed(
 pub fn open(identity: &Identity, sealed: JsValue) -> Result<JsValue, JsValue> {
     let sealed = bytes_arg(&sealed, "sealed")?;
     let opened = seal::open_to_vec(&identity.0, &sealed).map_err(from_seal)?;
+    Ok(opened_obj(&opened))
+}
+
+/// `{ plaintext, signer, headerOnly }` of an opened object.
+fn opened_obj(opened: &seal::Opened) -> JsValue {
     let signer = match &opened.signer {
         Some(r) => JsValue::from_str(&r.to_string()),
         None => JsValue::NULL,
     };
-    Ok(obj(&[
+    obj(&[
         (
             "plaintext",
             Uint8Array::from(opened.plaintext.as_slice()).into(),
         ),
         ("signer", signer),
         ("headerOnly", JsValue::from_bool(opened.header_only)),
-    ]))
+    ])
 }
 
 /// The BLAKE3 hash of `bytes`, hex.

@@ -77,6 +77,33 @@ export function open(identity, sealed) {
   return raw.open(identity, sealed);
 }
 
+/**
+ * `seal`, with WebCrypto's AES-GCM (`crypto.subtle`) when available: a Promise of the same
+ * format. `options.backend`: "webcrypto", "portable" (the wasm AES-GCM), or undefined (the best).
+ * `options.outboard`: resolve to `{ sealed, root, outboard }`, the Bao outboard built meanwhile.
+ */
+export async function sealAsync(plaintext, recipients, options = {}) {
+  if (options === null || typeof options !== 'object') throw badInput('options must be an object');
+  const to = recipientsArg(recipients);
+  const { signer, segmentSizeLog2, backend, outboard } = options;
+  if (signer === undefined || signer === null) return raw.sealAsync(plaintext, to, segmentSizeLog2, backend, outboard);
+  checkIdentity(signer, 'options.signer');
+  return raw.sealSignedAsync(plaintext, to, signer, segmentSizeLog2, backend, outboard);
+}
+
+/**
+ * `open`, with WebCrypto's AES-GCM when available; the same result (plus `root`, the BLAKE3 root
+ * of `sealed`) and the same errors.
+ */
+export async function openAsync(identity, sealed, options = {}) {
+  if (options === null || typeof options !== 'object') throw badInput('options must be an object');
+  checkIdentity(identity);
+  return raw.openAsync(identity, sealed, options.backend);
+}
+
+/** Whether sealAsync/openAsync use WebCrypto here by default. */
+export const webCryptoAvailable = () => raw.webCryptoAvailable();
+
 /** BLAKE3 of `bytes`, hex. */
 export const blake3 = (bytes) => raw.blake3(bytes);
 /** CIDv1 (blake3 multihash) of `bytes`; codec "raw" (default) or "dag-cbor". */

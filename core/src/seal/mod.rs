@@ -12,10 +12,12 @@
 //! format v1, whose signature covers only the header, still open and say so
 //! ([`Opened::header_only`]).
 //!
-//! Three ways in and out, all with memory bounded by two segments:
+//! Four ways in and out (the first three with memory bounded by two segments):
 //! - synchronous streams: [`SealWriter`] (a `std::io::Write`) and [`OpenReader`] (a
 //!   `std::io::Read`);
 //! - asynchronous streams: [`seal_async`] and [`open_async`] over `futures-io` traits;
+//! - whole objects in memory through an asynchronous AES-GCM backend that works on batches of
+//!   segments (WebCrypto in the npm package): [`seal_batched`] and [`open_batched`];
 //! - random access: [`RangeReader`] reads only the segments a byte range needs, and
 //!   [`OpenedHeader`] does the same without I/O, for callers that fetch bytes themselves.
 //!
@@ -36,6 +38,7 @@
 //! ```
 
 mod async_io;
+mod batch;
 mod gcm;
 mod header;
 mod range;
@@ -50,6 +53,12 @@ use zeroize::Zeroizing;
 
 pub(crate) use async_io::open_async_with;
 pub use async_io::{open_async, seal_async};
+#[doc(hidden)]
+pub use batch::seal_batched_with_rng;
+pub use batch::{
+    BatchCipher, BatchOutput, CoreBatch, CoreKey, open_batched, open_batched_with_root,
+    seal_batched, seal_batched_with_outboard,
+};
 pub use gcm::BACKEND as AEAD_BACKEND;
 pub use header::{
     DEFAULT_SEGMENT_LOG2, Header, MAX_RECIPIENTS, MAX_SEGMENT_LOG2, MIN_SEGMENT_LOG2,
@@ -169,6 +178,10 @@ pub enum SealError {
     /// Reading or writing the underlying stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+    /// An asynchronous AES-GCM backend ([`BatchCipher`], e.g. WebCrypto) failed for a reason
+    /// other than a segment that does not authenticate (no such backend, a refused key).
+    #[error("the AES-GCM backend failed: {0}")]
+    Cipher(String),
     /// A bug: an invariant of this module did not hold.
     #[error("internal error in coffer's seal module ({0}); please report it")]
     Internal(&'static str),

@@ -143,7 +143,7 @@ impl PayloadCipher {
 }
 
 /// The STREAM nonce: the segment counter as 88-bit big-endian, then the last-segment flag.
-fn nonce(index: u64, last: bool) -> [u8; 12] {
+pub(crate) fn nonce(index: u64, last: bool) -> [u8; 12] {
     let mut n = [0u8; 12];
     n[3..11].copy_from_slice(&index.to_be_bytes());
     n[11] = u8::from(last);

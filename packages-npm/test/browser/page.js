@@ -1,7 +1,8 @@
 // Runs in headless Chromium (bundled by esbuild in browser.test.mjs): a Vault over SeaweedFS via
 // the S3 JS store and over IndexedDB; a connection that drops mid-upload. Reports to window.__result.
 import {
-  Identity, Vault, MemoryStore, seal, open, ShareBook, SharedReader, readInbox,
+  Identity, Vault, MemoryStore, seal, open, sealAsync, openAsync, webCryptoAvailable, blake3,
+  ShareBook, SharedReader, readInbox,
 } from '../../dist/index.js';
 import { S3Store } from '../../dist/stores/s3.js';
 import { IndexedDbStore } from '../../dist/stores/indexeddb.js';
@@ -17,7 +18,26 @@ async function run() {
   const sealed = seal(enc('in the browser'), me, { signer: me });
   const o = open(me, sealed);
   check(new TextDecoder().decode(o.plaintext) === 'in the browser' && o.signer === me.recipient, 'seal/open');
-  steps.push('seal/open');
+  // WebCrypto's AES-GCM (sealAsync/openAsync): objects cross with the wasm path both ways, and a
+  // damaged object gets the wasm path's error (code and message) on both backends.
+  check(webCryptoAvailable(), 'crypto.subtle on a 127.0.0.1 page');
+  const data = pattern(300_000);
+  const web = await sealAsync(data, me, { signer: me, segmentSizeLog2: 12, backend: 'webcrypto' });
+  check(same(open(me, web).plaintext, data), 'webcrypto seal, wasm open');
+  const wo = await openAsync(me, sealed, { backend: 'webcrypto' });
+  check(same(wo.plaintext, o.plaintext) && wo.signer === me.recipient && wo.root === blake3(sealed), 'wasm seal, webcrypto open');
+  for (const at of [100, web.length - 200, web.length - 20, web.length - 1]) {
+    const bad = web.slice();
+    bad[at] ^= 1;
+    let want;
+    try { open(me, bad); } catch (e) { want = `${e.code}: ${e.message}`; }
+    check(want, `damage at ${at} refused`);
+    for (const backend of ['webcrypto', 'portable']) {
+      const e = await expectError(openAsync(me, bad, { backend }), want.split(':')[0], `${backend} damage at ${at}`);
+      check(`${e.code}: ${e.message}` === want, `${backend} damage at ${at}: ${e.message} vs ${want}`);
+    }
+  }
+  steps.push('seal/open (wasm and WebCrypto)');
 
   // 2. A vault on SeaweedFS: put, get, getRange, list, a second device syncing.
   const v = await Vault.create(s3(), me, 'browser', 'tab');

@@ -1,6 +1,7 @@
 // Type-checked (not run) by types.test.mjs: the package's .d.ts files describe the API.
 import {
   Identity, Vault, MemoryStore, CofferError, seal, open, cid, blake3, verify,
+  sealAsync, openAsync, webCryptoAvailable,
   Share, ShareBook, SharedReader, readInbox, parseDuration, WALLET_MESSAGE, Link, openLink,
   type Store, type ObjectInfo, type ListPage, type CofferErrorCode, type HeadCondition,
   type ShareInfo, type RotationReport, type InboxEntry, type ShareScope, type ShareStatus,
@@ -22,6 +23,11 @@ async function main(): Promise<void> {
   const { plaintext, signer }: { plaintext: Uint8Array; signer: string | null } = open(me, sealed);
   const c: string = cid(plaintext, 'dag-cbor') + blake3(plaintext) + String(signer);
   const headerOnly: boolean = open(me, sealed).headerOnly;
+  // WebCrypto's AES-GCM: the same format, asynchronously.
+  const web: Uint8Array = await sealAsync(plaintext, me, { signer: me, backend: webCryptoAvailable() ? 'webcrypto' : 'portable' });
+  const withOb: { sealed: Uint8Array; root: string; outboard: Uint8Array } = await sealAsync(plaintext, [recipient], { outboard: true });
+  const reopened: { plaintext: Uint8Array; root: string } = await openAsync(me, withOb.sealed, { backend: 'portable' });
+  void web; void reopened;
   // Trust memory: ready-made, or the app's own { load, save }.
   const map = new Map<string, Uint8Array>();
   const own: TrustStorage = { load: async (n: string) => map.get(n) ?? null, save: async (n: string, b: Uint8Array) => { map.set(n, b); } };
