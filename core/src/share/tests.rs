@@ -84,6 +84,7 @@ fn a_version_written_after_expiry_is_not_wrapped_for_the_old_epoch() {
             tree,
             root,
             keyring,
+            ..
         } = &reader.kind
         else {
             panic!("a prefix share reads a view");

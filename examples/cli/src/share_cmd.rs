@@ -124,6 +124,9 @@ pub struct ShareArgs {
     /// With --version on S3: include a presigned URL the server stops honouring at the expiry.
     #[arg(long, requires = "version")]
     presign: bool,
+    /// Also let the recipient write under KEY (a read-write share; not with --version).
+    #[arg(long, conflicts_with = "version")]
+    write: bool,
     /// Print the share as JSON.
     #[arg(long)]
     json: bool,
@@ -158,6 +161,7 @@ pub fn share(args: ShareArgs) -> CliResult {
                     not_before_ms: not_before,
                     expires_ms: not_before.unwrap_or(now) + expires,
                     presign: args.presign,
+                    write: args.write,
                 },
             )
             .await
