@@ -137,11 +137,18 @@ impl WriterHeadBody {
     /// Decrypts and verifies a co-writer head stored under `name` in the epoch of `keys`:
     /// [`ShareError::ForgedWriterHead`] unless it decrypts under that name, is signed by the
     /// recipient it names, and that recipient's co-writer id is the name.
-    pub(crate) fn open(keys: &EpochKeys, name: &str, bytes: &[u8]) -> ShareResult<(Self, Recipient)> {
+    pub(crate) fn open(
+        keys: &EpochKeys,
+        name: &str,
+        bytes: &[u8],
+    ) -> ShareResult<(Self, Recipient)> {
         use aes_gcm::aead::{Aead as _, Payload};
         let stored: Stored = from_dag_cbor(bytes).map_err(|e| forged(e.to_string()))?;
         if stored.v != WRITER_HEAD_VERSION {
-            return Err(forged(format!("unsupported co-writer head version {}", stored.v)));
+            return Err(forged(format!(
+                "unsupported co-writer head version {}",
+                stored.v
+            )));
         }
         let pt = zeroize::Zeroizing::new(
             cipher(&keys.head_key)
@@ -157,9 +164,13 @@ impl WriterHeadBody {
                 })?,
         );
         let signed: Signed = from_dag_cbor(&pt).map_err(|e| forged(e.to_string()))?;
-        let body: WriterHeadBody = from_dag_cbor(&signed.body).map_err(|e| forged(e.to_string()))?;
+        let body: WriterHeadBody =
+            from_dag_cbor(&signed.body).map_err(|e| forged(e.to_string()))?;
         if body.v != WRITER_HEAD_VERSION {
-            return Err(forged(format!("unsupported co-writer head version {}", body.v)));
+            return Err(forged(format!(
+                "unsupported co-writer head version {}",
+                body.v
+            )));
         }
         let signer: Recipient = body
             .writer
@@ -251,13 +262,11 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
             }
         };
         if body.vault != vault {
-            out.refused.push(refuse("a co-writer head of another vault".into()));
+            out.refused
+                .push(refuse("a co-writer head of another vault".into()));
             continue;
         }
-        let Some(w) = allowed
-            .iter()
-            .find(|a| a.recipient.same_identity(&signer))
-        else {
+        let Some(w) = allowed.iter().find(|a| a.recipient.same_identity(&signer)) else {
             out.refused.push(refuse(
                 "its writer is not (or no longer) allowed to write in this share".into(),
             ));
@@ -270,8 +279,17 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
             )));
             continue;
         }
-        let entries = writer_entries(store, keys, scope, w, &signer, &body, &head.writer, &mut out)
-            .await?;
+        let entries = writer_entries(
+            store,
+            keys,
+            scope,
+            w,
+            &signer,
+            &body,
+            &head.writer,
+            &mut out,
+        )
+        .await?;
         out.accepted.push(AcceptedHead {
             name: head.writer,
             seq: body.seq,

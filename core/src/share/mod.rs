@@ -32,12 +32,12 @@ mod writer;
 
 use std::collections::BTreeMap;
 
+pub use cowrite::{Refusal, cowriter_id};
 pub use format::inbox_name;
 pub(crate) use format::{CapabilityBody, EpochKeys, KeysWire, ViewBody, view_name};
 pub use format::{Scope, ShareId, fuzz_decoders};
 pub use link::Link;
 pub(crate) use link::LinkSecret;
-pub use cowrite::{Refusal, cowriter_id};
 pub use reader::{SharedObject, SharedReader};
 pub use writer::SharedWriter;
 
@@ -104,10 +104,15 @@ pub enum ShareError {
     Invalid(String),
     /// The share does not grant `write`, or the owner's views do not list this identity as a
     /// writer of the share's epoch.
-    #[error("this share does not let you write (it is read-only, or the owner no longer lists you as a writer)")]
+    #[error(
+        "this share does not let you write (it is read-only, or the owner no longer lists you as a writer)"
+    )]
     NotWriter,
     /// A write to a key outside the share's scope (or a reserved key).
-    #[error("cannot write {}: it is outside the scope of this share", String::from_utf8_lossy(key))]
+    #[error(
+        "cannot write {}: it is outside the scope of this share",
+        String::from_utf8_lossy(key)
+    )]
     WriteOutsideScope {
         /// The key.
         key: Vec<u8>,
@@ -595,5 +600,7 @@ pub fn parse_duration_ms(text: &str) -> ShareResult<u64> {
     }
 }
 
+#[cfg(test)]
+mod cowrite_tests;
 #[cfg(test)]
 mod tests;

@@ -137,7 +137,10 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
                 let Ok(recipient) = w.r.parse::<crate::keys::Recipient>() else {
                     continue;
                 };
-                if !allowed.iter().any(|a| a.recipient.same_identity(&recipient)) {
+                if !allowed
+                    .iter()
+                    .any(|a| a.recipient.same_identity(&recipient))
+                {
                     allowed.push(AllowedWriter {
                         recipient,
                         prefix: w.p.clone(),
@@ -158,15 +161,8 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         }
         // Co-writers' heads: only entries that pass every check (cowrite.rs), per key the
         // greatest entry (the index order), as the owner's devices merge them.
-        let heads = read_writer_heads(
-            store,
-            &epoch,
-            share.vault(),
-            &share.scope(),
-            &allowed,
-            now,
-        )
-        .await?;
+        let heads =
+            read_writer_heads(store, &epoch, share.vault(), &share.scope(), &allowed, now).await?;
         let mut best: std::collections::BTreeMap<Vec<u8>, Entry> = Default::default();
         for h in heads.accepted {
             for (key, entry) in h.entries {
@@ -177,7 +173,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         }
         let mut muts = Vec::new();
         for (key, entry) in best {
-            let have = tree.get(&root, &key).await?;
+            let have = tree.get_entry(&root, &key).await?;
             if have.is_none_or(|h| entry > h) {
                 muts.push((key, Mutation::Put(entry)));
             }
@@ -252,7 +248,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
     /// The merged entry of `key` (tombstones included), for a co-writer's clock.
     pub(crate) async fn entry(&self, key: &[u8]) -> ShareResult<Option<Entry>> {
         match &self.kind {
-            Kind::View { tree, root, .. } => Ok(tree.get(root, key).await?),
+            Kind::View { tree, root, .. } => Ok(tree.get_entry(root, key).await?),
             Kind::Version { .. } => Ok(None),
         }
     }
@@ -335,9 +331,11 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
     async fn resolve(&self, key: &[u8]) -> ShareResult<(Cid, Manifest, Option<FileKey>)> {
         self.check(key)?;
         let (cid, m, dk) = match &self.kind {
-            Kind::Version { manifest, mk, dk } => {
-                (*manifest, self.manifest(manifest, mk).await?, Some(dk.clone()))
-            }
+            Kind::Version { manifest, mk, dk } => (
+                *manifest,
+                self.manifest(manifest, mk).await?,
+                Some(dk.clone()),
+            ),
             Kind::View {
                 tree,
                 root,

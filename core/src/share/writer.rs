@@ -141,7 +141,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedWriter<S> {
         let now = crate::vault::now_ms();
         let reader = self.reader().await?;
         let seen = reader.entry(key).await?;
-        let own = self.tree.get(&self.root, key).await?;
+        let own = self.tree.get_entry(&self.root, key).await?;
         let mut prev = None;
         for e in [seen, own].into_iter().flatten() {
             self.hlc = self.hlc.observe(e.time, now);
@@ -234,10 +234,10 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedWriter<S> {
     /// list this identity as a writer of the epoch. Returns the head's seq.
     pub async fn commit(&mut self) -> ShareResult<u64> {
         self.share.check_time((self.clock)())?;
+        self.check_listed().await?;
         if self.root == self.committed && self.version.is_some() {
             return Ok(self.seq);
         }
-        self.check_listed().await?;
         let body = WriterHeadBody {
             v: 2,
             vault: self.share.vault().to_string(),

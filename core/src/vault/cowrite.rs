@@ -52,7 +52,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// Merges into `root` what every allowed co-writer committed in the current epoch of every
     /// scope (refusals are added to the skipped heads); returns the new root and clock.
-    pub(super) async fn pull_cowriters(&mut self, mut root: Cid, mut hlc: Hlc) -> VaultResult<(Cid, Hlc)> {
+    pub(super) async fn pull_cowriters(
+        &mut self,
+        mut root: Cid,
+        mut hlc: Hlc,
+    ) -> VaultResult<(Cid, Hlc)> {
         let now = (self.share_clock)();
         for idx in 0..self.scopes.len() {
             let rec = &self.scopes[idx].record;
