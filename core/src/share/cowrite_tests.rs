@@ -522,3 +522,79 @@ fn replayed_or_swapped_writer_heads_are_refused() {
         );
     });
 }
+
+/// A co-writer cannot pass another co-writer's manifest off as its own entry (nor edit under
+/// its name): the entry is refused, the other writer's entry stays.
+#[test]
+fn a_writer_cannot_claim_another_writers_manifest() {
+    block_on(async {
+        let mut w = world().await;
+        let (bob, carol) = (w.bob.clone(), w.carol.clone());
+        w.share(&bob, true).await;
+        w.share(&carol, true).await;
+        let mut b = w.writer(&bob).await;
+        let mut c = w.writer(&carol).await;
+        c.put(b"docs/c", b"carol's", None).await.unwrap();
+        c.commit().await.unwrap();
+        b.put(b"docs/b", b"bob's", None).await.unwrap();
+        b.commit().await.unwrap();
+        let keys = b.share().epoch_keys().unwrap();
+        let tree =
+            ProllyTree::new(w.store.clone(), &keys.index_key, IndexConfig::default()).unwrap();
+        let ns = view_name(&keys.id);
+        let read = |name: String| {
+            let store = w.store.clone();
+            let ns = ns.clone();
+            async move { store.read_head(&ns, &name).await.unwrap().unwrap() }
+        };
+        let bname = writer_head_name(&cowriter_id(bob.recipient()));
+        let cname = writer_head_name(&cowriter_id(carol.recipient()));
+        let (cbody, _) =
+            WriterHeadBody::open(&keys, &cname, &read(cname.clone()).await.bytes).unwrap();
+        let (bbody, _) =
+            WriterHeadBody::open(&keys, &bname, &read(bname.clone()).await.bytes).unwrap();
+        let carols = tree.get(&cbody.root, b"docs/c").await.unwrap().unwrap();
+        let stolen = Entry::live(
+            carols.value().unwrap().to_vec(),
+            Hlc::new(now_ms() + 1000, 0),
+            cowriter_id(bob.recipient()),
+        );
+        let root = tree
+            .apply(
+                &bbody.root,
+                vec![(b"docs/c".to_vec(), Mutation::Put(stolen))],
+            )
+            .await
+            .unwrap();
+        let evil = WriterHeadBody {
+            root,
+            seq: bbody.seq + 1,
+            ..bbody
+        };
+        w.store
+            .write_head(
+                &ns,
+                &bname,
+                Bytes::from(evil.seal(&bob, &keys).unwrap()),
+                HeadCondition::Any,
+            )
+            .await
+            .unwrap();
+        w.laptop.sync().await.unwrap();
+        assert!(
+            w.laptop
+                .skipped_heads()
+                .iter()
+                .any(|s| s.reason.contains("not signed by the writer")),
+            "{:?}",
+            w.laptop.skipped_heads()
+        );
+        let reader =
+            SharedReader::open_with_clock(w.store.clone(), w.grant(&bob).await, w.clock.clone())
+                .await
+                .unwrap();
+        let e = reader.entry(b"docs/c").await.unwrap().unwrap();
+        assert_eq!(e.writer, cowriter_id(carol.recipient()));
+        assert_eq!(reader.get(b"docs/b").await.unwrap(), b"bob's");
+    });
+}
