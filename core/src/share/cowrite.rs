@@ -230,6 +230,8 @@ pub struct Refusal {
 pub(crate) struct WriterHeads {
     pub accepted: Vec<AcceptedHead>,
     pub refused: Vec<Refusal>,
+    /// The names of every co-writer head the store served (accepted or not).
+    pub served: Vec<String>,
 }
 
 /// Reads every co-writer head of the epoch of `keys` and keeps, of those that verify and whose
@@ -249,6 +251,7 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
         if !head.writer.starts_with(WRITER_HEAD_PREFIX) {
             continue;
         }
+        out.served.push(head.writer.clone());
         let refuse = |reason: String| Refusal {
             head: head.writer.clone(),
             key: None,
@@ -279,7 +282,9 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
             )));
             continue;
         }
-        let entries = writer_entries(
+        // A head whose index does not read (missing or damaged nodes) is refused, not fatal: one
+        // co-writer cannot lock everyone else out of the share.
+        let read = writer_entries(
             store,
             keys,
             scope,
@@ -288,8 +293,15 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
             &body,
             &head.writer,
             &mut out,
-        )
-        .await?;
+        );
+        let entries = match read.await {
+            Ok(e) => e,
+            Err(e) => {
+                out.refused
+                    .push(refuse(format!("its index does not read: {e}")));
+                continue;
+            }
+        };
         out.accepted.push(AcceptedHead {
             name: head.writer,
             seq: body.seq,

@@ -93,11 +93,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 });
             }
             let tag = data_encoding::HEXLOWER.encode(&keys.id);
-            let mut served = std::collections::BTreeSet::new();
+            let served: std::collections::BTreeSet<String> = heads
+                .served
+                .iter()
+                .map(|n| format!("cw:{tag}:{n}"))
+                .collect();
             for h in heads.accepted {
                 let name = format!("cw:{tag}:{}", h.name);
                 self.seen.check_record(&name, h.seq)?;
-                served.insert(name);
                 hlc = hlc.observe(Hlc::from_u64(h.time), now_ms());
                 let mut muts = Vec::with_capacity(h.entries.len());
                 for (key, entry) in h.entries {
@@ -117,7 +120,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     root = self.tree.apply(&root, fixups).await?;
                 }
             }
-            // A co-writer head seen before in this epoch and not served now: the store hides it.
+            // A co-writer head seen before in this epoch and not served at all now: the store hides
+            // it (a served head that fails its checks is refused and reported above).
             let prefix = format!("cw:{tag}:");
             for (name, seq) in &self.seen.records {
                 if name.starts_with(&prefix) && !served.contains(name) && *seq > 0 {

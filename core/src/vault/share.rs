@@ -1251,8 +1251,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// revoked recipient already read or could read stays theirs (see [`Vault::reencrypt`]).
     pub async fn revoke(&mut self, id: &ShareId) -> VaultResult<RotationReport> {
         // What co-writers committed up to now stays (read-write shares): merged before the
-        // record that stops merging them is written.
-        self.merge_cowriters().await?;
+        // record that stops merging them is written. A failure there (a store serving an old
+        // co-writer head, say) must not prevent the revocation: sync reports it.
+        let _ = self.merge_cowriters().await;
         let now = (self.share_clock)();
         let idx = self
             .scopes
@@ -1279,7 +1280,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// keyring re-wraps every object's file keys (metadata only, no object is re-uploaded), new
     /// grants for every live recipient, and the old epoch retired.
     pub async fn rotate(&mut self, scope: &Scope) -> VaultResult<RotationReport> {
-        self.merge_cowriters().await?;
+        let _ = self.merge_cowriters().await;
         let wire = ScopeWire::from_scope(scope).map_err(share_error)?;
         let writer = self.scope_writer(&wire)?;
         let idx = self
