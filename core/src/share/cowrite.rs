@@ -109,14 +109,24 @@ fn forged(why: impl Into<String>) -> ShareError {
 impl WriterHeadBody {
     /// Signs the body with `identity` and encrypts it under the epoch's head key for its name.
     pub(crate) fn seal(&self, identity: &Identity, keys: &EpochKeys) -> ShareResult<Vec<u8>> {
+        let mut n = [0u8; 12];
+        crate::keys::fill_random(&mut n);
+        self.seal_with_nonce(identity, keys, n)
+    }
+
+    /// [`WriterHeadBody::seal`] with a given nonce (test vectors).
+    pub(crate) fn seal_with_nonce(
+        &self,
+        identity: &Identity,
+        keys: &EpochKeys,
+        n: [u8; 12],
+    ) -> ShareResult<Vec<u8>> {
         use aes_gcm::aead::{Aead as _, Payload};
         let body = to_dag_cbor(self)?;
         let mut msg = WRITER_HEAD_CONTEXT.to_vec();
         msg.extend_from_slice(&body);
         let sig = identity.sign(&msg).to_vec();
         let pt = zeroize::Zeroizing::new(to_dag_cbor(&Signed { body, sig })?);
-        let mut n = [0u8; 12];
-        crate::keys::fill_random(&mut n);
         let name = writer_head_name(&cowriter_id(identity.recipient()));
         let c = cipher(&keys.head_key)
             .encrypt(

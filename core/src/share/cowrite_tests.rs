@@ -538,12 +538,20 @@ fn a_prune_keeps_what_co_writers_wrote() {
             window_ms: 0,
             ..Default::default()
         };
+        w.laptop.set_gc_timing(crate::vault::GcTiming {
+            grace_ms: 0,
+            lease_ms: 60_000,
+            skew_ms: 1_000,
+            poll_ms: 5,
+        });
         let report = w.laptop.prune(opts, None).await;
         assert!(report.is_ok(), "{report:?}");
         let reader =
             SharedReader::open_with_clock(w.store.clone(), w.grant(&bob).await, w.clock.clone())
                 .await
                 .unwrap();
+        // Bob's own head still reads (its index nodes were kept), not only the owner's view.
+        assert!(reader.refused().is_empty(), "{:?}", reader.refused());
         assert_eq!(reader.get(b"docs/merged").await.unwrap(), b"m");
         assert_eq!(reader.get(b"docs/unmerged").await.unwrap(), b"u");
         w.laptop.sync().await.unwrap();
@@ -625,4 +633,50 @@ fn a_writer_cannot_claim_another_writers_manifest() {
         assert_eq!(e.writer, cowriter_id(carol.recipient()));
         assert_eq!(reader.get(b"docs/b").await.unwrap(), b"bob's");
     });
+}
+
+/// `test-vectors/cowrite.json`: the epoch head key, a co-writer id and head name, and a stored
+/// co-writer head (fixed nonce), which opens to its body.
+#[test]
+fn cowrite_vectors() {
+    use serde_json::json;
+    let seed = |b: u8| -> [u8; 32] { std::array::from_fn(|i| b.wrapping_add(i as u8)) };
+    let writer = Identity::from_seed(&seed(3));
+    let keys = format::EpochKeys::derive(&seed(9));
+    let id = cowriter_id(writer.recipient());
+    let name = writer_head_name(&id);
+    // The root of an index (any CID: the head only names it).
+    let root = crate::block::raw_cid(b"an index root");
+    let body = WriterHeadBody {
+        v: 2,
+        vault: "photos".into(),
+        epoch: keys.id,
+        share: [0x42; 16],
+        writer: writer.recipient().to_string(),
+        root,
+        seq: 1,
+        time: crate::index::Hlc::new(1_795_000_000_000, 0).as_u64(),
+    };
+    let stored = body.seal_with_nonce(&writer, &keys, [0x11; 12]).unwrap();
+    let (opened, signer) = WriterHeadBody::open(&keys, &name, &stored).unwrap();
+    assert_eq!(opened, body);
+    assert!(signer.same_identity(writer.recipient()));
+    // Under another name it does not decrypt.
+    assert!(matches!(
+        WriterHeadBody::open(&keys, "w-00000000000000000000000000000000", &stored),
+        Err(ShareError::ForgedWriterHead(_))
+    ));
+    let generated = json!({
+        "epoch_secret": hex::encode(seed(9)),
+        "epoch_id": hex::encode(keys.id),
+        "head_key": hex::encode(*keys.head_key),
+        "writer_seed": hex::encode(seed(3)),
+        "writer_recipient": writer.recipient().to_string(),
+        "cowriter_id": hex::encode(id.0),
+        "head_name": name,
+        "body": hex::encode(crate::block::to_dag_cbor(&body).unwrap()),
+        "nonce": hex::encode([0x11u8; 12]),
+        "stored_head": hex::encode(&stored),
+    });
+    crate::vectors_tests::check_or_write("cowrite.json", generated);
 }
