@@ -216,6 +216,7 @@ impl Vault {
                 not_before_ms,
                 expires_ms,
                 presign,
+                write: false,
             };
             let mut v = self.inner.lock().await;
             Ok(v.share(scope.into(), &to, opts).await?.to_string())

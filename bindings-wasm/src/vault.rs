@@ -292,6 +292,7 @@ fn share_request(v: &JsValue) -> Result<(Scope, coffer::Recipient, ShareOptions)
             not_before_ms,
             expires_ms,
             presign: false,
+            write: false,
         },
     ))
 }

@@ -62,6 +62,7 @@ async fn fill<S: BlockStore + HeadStore + ?Sized>(store: Arc<S>, name: &str, big
             not_before_ms: None,
             expires_ms: now_ms() + 3_600_000,
             presign: false,
+            write: false,
         },
     )
     .await

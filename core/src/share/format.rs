@@ -259,11 +259,20 @@ pub(crate) fn decode_signed_capability(bytes: &[u8]) -> ShareResult<(CapabilityB
         .map_err(|_| ShareError::Malformed("the issuer is not a recipient".into()))?;
     verify(CAPABILITY_CONTEXT, &issuer, bytes)?;
     body.scope.check()?;
-    if body.rights != ["read"] {
-        return Err(ShareError::Malformed(format!(
-            "unsupported rights {:?} (this version grants read only)",
-            body.rights
-        )));
+    let write = match body.rights.as_slice() {
+        [r] if r == "read" => false,
+        [r, w] if r == "read" && w == "write" => true,
+        _ => {
+            return Err(ShareError::Malformed(format!(
+                "unsupported rights {:?} (this version grants [\"read\"] or [\"read\", \"write\"])",
+                body.rights
+            )));
+        }
+    };
+    if write && body.scope.is_version() {
+        return Err(ShareError::Malformed(
+            "a version share cannot grant write (a version is immutable)".into(),
+        ));
     }
     if body.exp <= body.nbf {
         return Err(ShareError::Malformed(
@@ -298,6 +307,8 @@ pub(crate) struct EpochKeys {
     pub identity: Identity,
     /// Encrypts the epoch's view index.
     pub index_key: IndexKey,
+    /// Encrypts co-writer heads of the epoch (read-write shares, FORMAT §9.1).
+    pub head_key: Zeroizing<[u8; 32]>,
 }
 
 impl EpochKeys {
@@ -308,10 +319,12 @@ impl EpochKeys {
         let mut id = [0u8; 16];
         let mut seed = Zeroizing::new([0u8; 32]);
         let mut index = Zeroizing::new([0u8; 32]);
+        let mut head_key = Zeroizing::new([0u8; 32]);
         for (info, out) in [
             (&b"coffer/vault/v1/epoch/id"[..], &mut id[..]),
             (b"coffer/vault/v1/epoch/identity", &mut seed[..]),
             (b"coffer/vault/v1/epoch/index-key", &mut index[..]),
+            (b"coffer/vault/v2/epoch/head-key", &mut head_key[..]),
         ] {
             hk.expand(info, out)
                 .expect("short outputs are valid for HKDF-SHA256");
@@ -320,6 +333,7 @@ impl EpochKeys {
             id,
             identity: Identity::from_seed(&seed),
             index_key: IndexKey::from_bytes(*index),
+            head_key,
         }
     }
 }
@@ -364,7 +378,7 @@ pub(crate) struct ViewBody {
     #[serde(default)]
     pub seq: u64,
     /// Who may write in the scope besides the owner (v2, co-writing): recipient, key prefix and
-    /// expiry of each; empty in this version.
+    /// expiry of each live co-writer of the epoch (FORMAT §9.1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub writers: Vec<ViewWriter>,
 }

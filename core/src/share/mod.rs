@@ -24,18 +24,22 @@
 //! versions; taking back what was already readable needs a re-encryption
 //! ([`Vault::reencrypt`](crate::vault::Vault::reencrypt)) — and even that cannot erase copies.
 
+pub(crate) mod cowrite;
 pub(crate) mod format;
 mod link;
 mod reader;
+mod writer;
 
 use std::collections::BTreeMap;
 
+pub use cowrite::{Refusal, cowriter_id};
 pub use format::inbox_name;
 pub(crate) use format::{CapabilityBody, EpochKeys, KeysWire, ViewBody, view_name};
 pub use format::{Scope, ShareId, fuzz_decoders};
 pub use link::Link;
 pub(crate) use link::LinkSecret;
 pub use reader::{SharedObject, SharedReader};
+pub use writer::SharedWriter;
 
 use crate::block::{Cid, from_dag_cbor, to_dag_cbor};
 use crate::keys::{Identity, Recipient};
@@ -98,6 +102,24 @@ pub enum ShareError {
     /// The request itself is wrong (a bad duration, an unknown share id, …).
     #[error("invalid share request: {0}")]
     Invalid(String),
+    /// The share does not grant `write`, or the owner's views do not list this identity as a
+    /// writer of the share's epoch.
+    #[error(
+        "this share does not let you write (it is read-only, or the owner no longer lists you as a writer)"
+    )]
+    NotWriter,
+    /// A write to a key outside the share's scope (or a reserved key).
+    #[error(
+        "cannot write {}: it is outside the scope of this share",
+        String::from_utf8_lossy(key)
+    )]
+    WriteOutsideScope {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// A co-writer head that does not decrypt or verify, or names another writer, share or epoch.
+    #[error("forged co-writer head: {0}; it was refused")]
+    ForgedWriterHead(String),
     /// A store error.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -249,7 +271,7 @@ impl Share {
         self.body.scope.to_scope()
     }
 
-    /// The rights granted (this version grants `read` only).
+    /// The rights granted: `["read"]`, or `["read", "write"]` for a read-write share.
     pub fn rights(&self) -> &[String] {
         &self.body.rights
     }
@@ -578,5 +600,7 @@ pub fn parse_duration_ms(text: &str) -> ShareResult<u64> {
     }
 }
 
+#[cfg(test)]
+mod cowrite_tests;
 #[cfg(test)]
 mod tests;

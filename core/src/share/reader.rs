@@ -6,10 +6,11 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 
+use super::cowrite::{AllowedWriter, Refusal, cowriter_id, read_writer_heads};
 use super::format::{EpochKeys, KeyringChunk, ViewBody, view_name};
 use super::{Clock, Scope, Share, ShareError, ShareResult};
 use crate::block::{Cid, from_dag_cbor, verify_block};
-use crate::index::{IndexConfig, ListRequest, ProllyTree};
+use crate::index::{Entry, IndexConfig, ListRequest, Mutation, ProllyTree};
 use crate::seal::{self, FileKey};
 use crate::store::{BlockStore, ByteStream, HeadStore, StoreError, StoreResult};
 use crate::vault::format::{IndexValue, Manifest};
@@ -40,6 +41,10 @@ pub(super) enum Kind<S: BlockStore + ?Sized> {
         tree: Box<ProllyTree<Overlay<S>>>,
         root: Cid,
         keyring: HashMap<Cid, FileKey>,
+        /// The epoch's keys: co-written blocks open with its identity's stanza.
+        epoch: Box<EpochKeys>,
+        /// Co-writer heads and entries not merged, and why.
+        refused: Vec<Refusal>,
     },
 }
 
@@ -79,7 +84,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
                 Kind::Version { manifest, mk, dk }
             }
             Scope::Object(_) | Scope::Prefix(_) => {
-                Self::open_view(&store, &share, &share.epoch_keys()?).await?
+                Self::open_view(&store, &share, share.epoch_keys()?, clock()).await?
             }
         };
         Ok(Self {
@@ -90,7 +95,12 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         })
     }
 
-    async fn open_view(store: &Arc<S>, share: &Share, epoch: &EpochKeys) -> ShareResult<Kind<S>> {
+    async fn open_view(
+        store: &Arc<S>,
+        share: &Share,
+        epoch: EpochKeys,
+        now: u64,
+    ) -> ShareResult<Kind<S>> {
         let heads = store.read_heads(&view_name(&epoch.id)).await?;
         if heads.is_empty() {
             return Err(ShareError::Revoked);
@@ -100,7 +110,11 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         let mut roots = Vec::new();
         let mut chunks = Vec::new();
         let mut refused = None;
+        let mut allowed: Vec<AllowedWriter> = Vec::new();
         for head in heads {
+            if head.writer.starts_with(super::cowrite::WRITER_HEAD_PREFIX) {
+                continue;
+            }
             // A view head the issuer did not sign, or of another vault or epoch, is skipped:
             // anyone who can write to the store could have put it there.
             let body = match ViewBody::decode_verified(share.issuer(), &head.bytes) {
@@ -119,6 +133,21 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
             };
             roots.push(root);
             chunks.extend(body.keys);
+            for w in &body.writers {
+                let Ok(recipient) = w.r.parse::<crate::keys::Recipient>() else {
+                    continue;
+                };
+                if !allowed
+                    .iter()
+                    .any(|a| a.recipient.same_identity(&recipient))
+                {
+                    allowed.push(AllowedWriter {
+                        recipient,
+                        prefix: w.p.clone(),
+                        exp: w.exp,
+                    });
+                }
+            }
         }
         let Some(&first) = roots.first() else {
             return Err(ShareError::Forged(format!(
@@ -129,6 +158,28 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         let mut root = first;
         for other in &roots[1..] {
             root = tree.merge(&root, other).await?;
+        }
+        // Co-writers' heads: only entries that pass every check (cowrite.rs), per key the
+        // greatest entry (the index order), as the owner's devices merge them.
+        let heads =
+            read_writer_heads(store, &epoch, share.vault(), &share.scope(), &allowed, now).await?;
+        let mut best: std::collections::BTreeMap<Vec<u8>, Entry> = Default::default();
+        for h in heads.accepted {
+            for (key, entry) in h.entries {
+                if best.get(&key).is_none_or(|e| entry > *e) {
+                    best.insert(key, entry);
+                }
+            }
+        }
+        let mut muts = Vec::new();
+        for (key, entry) in best {
+            let have = tree.get_entry(&root, &key).await?;
+            if have.is_none_or(|h| entry > h) {
+                muts.push((key, Mutation::Put(entry)));
+            }
+        }
+        if !muts.is_empty() {
+            root = tree.apply(&root, muts).await?;
         }
         chunks.sort();
         chunks.dedup();
@@ -155,6 +206,8 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
             tree: Box::new(tree),
             root,
             keyring,
+            epoch: Box::new(epoch),
+            refused: heads.refused,
         })
     }
 
@@ -181,6 +234,23 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
     /// The share being read.
     pub fn share(&self) -> &Share {
         &self.share
+    }
+
+    /// Co-writer heads, and entries of them, that were not merged (forged, from a writer not or
+    /// no longer allowed, expired by this reader's clock, outside the writer's scope), and why.
+    pub fn refused(&self) -> &[Refusal] {
+        match &self.kind {
+            Kind::View { refused, .. } => refused,
+            Kind::Version { .. } => &[],
+        }
+    }
+
+    /// The merged entry of `key` (tombstones included), for a co-writer's clock.
+    pub(crate) async fn entry(&self, key: &[u8]) -> ShareResult<Option<Entry>> {
+        match &self.kind {
+            Kind::View { tree, root, .. } => Ok(tree.get_entry(root, key).await?),
+            Kind::Version { .. } => Ok(None),
+        }
     }
 
     fn check(&self, key: &[u8]) -> ShareResult<()> {
@@ -258,25 +328,55 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
     }
 
     /// The manifest of `key`'s shared version with its id and the file key of its data.
-    async fn resolve(&self, key: &[u8]) -> ShareResult<(Cid, Manifest, FileKey)> {
+    async fn resolve(&self, key: &[u8]) -> ShareResult<(Cid, Manifest, Option<FileKey>)> {
         self.check(key)?;
         let (cid, m, dk) = match &self.kind {
-            Kind::Version { manifest, mk, dk } => {
-                (*manifest, self.manifest(manifest, mk).await?, dk.clone())
-            }
+            Kind::Version { manifest, mk, dk } => (
+                *manifest,
+                self.manifest(manifest, mk).await?,
+                Some(dk.clone()),
+            ),
             Kind::View {
                 tree,
                 root,
                 keyring,
+                epoch,
+                ..
             } => {
                 let entry = tree.get(root, key).await?.ok_or(ShareError::NotFound)?;
                 let Some(value) = entry.value() else {
                     return Err(ShareError::NotFound);
                 };
                 let value = decode_value(Some(value))?;
-                let mk = keyring.get(&value.m).ok_or(ShareError::NotFound)?;
-                let m = self.manifest(&value.m, mk).await?;
-                let dk = keyring.get(&m.data).ok_or(ShareError::NotFound)?.clone();
+                let bytes = fetch(&*self.store, &value.m).await?;
+                let opened = match keyring.get(&value.m) {
+                    Some(mk) => seal::open_to_vec_with_key(mk, &bytes),
+                    // Co-written: sealed to the epoch identity too.
+                    None => seal::open_to_vec_with(seal::Unlock::Identity(&epoch.identity), &bytes),
+                }
+                .map_err(|e| match e {
+                    seal::SealError::NoMatchingRecipient => ShareError::NotFound,
+                    e => ShareError::corrupt(&value.m, e),
+                })?;
+                // The owner's manifest, or one signed by the co-writer whose id the entry carries:
+                // nobody can put content under another writer's name.
+                let by_issuer = opened
+                    .signer
+                    .as_ref()
+                    .is_some_and(|s| s.same_identity(self.share.issuer()));
+                let by_writer = opened
+                    .signer
+                    .as_ref()
+                    .is_some_and(|s| cowriter_id(s) == entry.writer);
+                if !by_issuer && !by_writer {
+                    return Err(ShareError::Forged(format!(
+                        "block {} is signed neither by the share's issuer nor by the writer of its entry",
+                        value.m
+                    )));
+                }
+                let m = Manifest::decode(&opened.plaintext)
+                    .map_err(|e| ShareError::corrupt(&value.m, e))?;
+                let dk = keyring.get(&m.data).cloned();
                 (value.m, m, dk)
             }
         };
@@ -329,9 +429,16 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         if sealed.len() as u64 != m.sealed_len || *blake3::hash(&sealed).as_bytes() != m.blake3 {
             return Err(ShareError::corrupt(&m.data, "does not match its manifest"));
         }
-        // The bytes match the manifest's root, and the manifest is the issuer's: that binds them
-        // (v2 data carries no signature of its own).
-        let plain = seal::open_to_vec_with_key(&dk, &sealed)
+        // The bytes match the manifest's root, and the manifest is the issuer's (or the
+        // co-writer's of its entry): that binds them (v2 data carries no signature of its own).
+        let opened = match (&dk, &self.kind) {
+            (Some(dk), _) => seal::open_to_vec_with_key(dk, &sealed),
+            (None, Kind::View { epoch, .. }) => {
+                seal::open_to_vec_with(seal::Unlock::Identity(&epoch.identity), &sealed)
+            }
+            (None, Kind::Version { .. }) => return Err(ShareError::NotFound),
+        };
+        let plain = opened
             .map_err(|e| ShareError::corrupt(&m.data, e))?
             .plaintext;
         if plain.len() as u64 != m.plain_len {

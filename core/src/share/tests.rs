@@ -84,6 +84,7 @@ fn a_version_written_after_expiry_is_not_wrapped_for_the_old_epoch() {
             tree,
             root,
             keyring,
+            ..
         } = &reader.kind
         else {
             panic!("a prefix share reads a view");
@@ -221,12 +222,28 @@ fn capabilities_refuse_tampering_and_wrong_audiences() {
             .and_then(|e| Share::open(&bob, &e))
             .is_err()
     );
+    // ["read", "write"] is a read-write share (co-writing); any other list is refused.
     let mut write = body(&bob, "prefix");
     write.rights = vec!["read".into(), "write".into()];
-    assert!(matches!(
-        Share::issue(&alice, write, &[1; 32]).and_then(|e| Share::open(&bob, &e)),
-        Err(ShareError::Malformed(_))
-    ));
+    let rw = Share::issue(&alice, write, &[1; 32]).and_then(|e| Share::open(&bob, &e));
+    assert!(rw.unwrap().can_write());
+    for rights in [
+        vec!["write"],
+        vec!["write", "read"],
+        vec!["read", "admin"],
+        vec!["read", "write", "write"],
+        vec![],
+    ] {
+        let mut bad = body(&bob, "prefix");
+        bad.rights = rights.iter().map(|r| r.to_string()).collect();
+        assert!(
+            matches!(
+                Share::issue(&alice, bad, &[1; 32]).and_then(|e| Share::open(&bob, &e)),
+                Err(ShareError::Malformed(_))
+            ),
+            "{rights:?}"
+        );
+    }
     // Every single-byte change of the envelope is refused with a typed error.
     for i in (0..env.len()).step_by(7) {
         let mut bad = env.clone();

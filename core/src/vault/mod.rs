@@ -41,6 +41,7 @@
 
 #[cfg(feature = "bench-internals")]
 mod bench_support;
+mod cowrite;
 mod error;
 pub(crate) mod format;
 pub(crate) mod gc;
@@ -633,6 +634,21 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     async fn open_sealed(&self, cid: &Cid) -> VaultResult<Vec<u8>> {
         let bytes = self.fetch_block(cid).await?;
         open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)
+    }
+
+    /// Opens a sealed manifest: signed by the owner, or by a co-writer this vault granted write
+    /// to (see `cowrite.rs`).
+    pub(crate) fn open_manifest_bytes(&self, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
+        let opened = seal::open_to_vec_with(self.unlock(), sealed)
+            .map_err(|e| VaultError::corrupt(cid, e))?;
+        if !opened
+            .signer
+            .as_ref()
+            .is_some_and(|s| self.is_manifest_signer(s))
+        {
+            return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
+        }
+        Ok(opened.plaintext)
     }
 
     /// Writes this writer's head: conditional on the last version it wrote (or on none), once

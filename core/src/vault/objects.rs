@@ -154,7 +154,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// The manifest stored at `cid`.
     async fn manifest(&self, cid: &Cid) -> VaultResult<Manifest> {
-        let plain = self.open_sealed(cid).await?;
+        let bytes = self.fetch_block(cid).await?;
+        let plain = self.open_manifest_bytes(cid, &bytes)?;
         Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))
     }
 

@@ -599,6 +599,25 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             let namespace = view_name(&keys.id);
             let mut kept = Vec::new();
             for head in self.store.read_heads(&namespace).await? {
+                if head
+                    .writer
+                    .starts_with(crate::share::cowrite::WRITER_HEAD_PREFIX)
+                {
+                    // A co-writer's head (read-write shares): readers read its index and what it
+                    // names until, and after, the owner's devices merge them.
+                    let Ok((body, _)) = crate::share::cowrite::WriterHeadBody::open(
+                        &keys,
+                        &head.writer,
+                        &head.bytes,
+                    ) else {
+                        continue;
+                    };
+                    if export {
+                        kept.push(head.clone());
+                    }
+                    self.mark_view_tree(&tree, &body.root, m).await?;
+                    continue;
+                }
                 let Ok(body) = ViewBody::decode_verified(self.identity.recipient(), &head.bytes)
                 else {
                     continue;
@@ -930,8 +949,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         crate::block::verify_block(cid, &bytes)
             .map_err(|_| VaultError::corrupt(cid, "its bytes do not hash to its CID"))?;
-        let plain =
-            super::open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)?;
+        let plain = self.open_manifest_bytes(cid, &bytes)?;
         Ok(Some(
             Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))?,
         ))

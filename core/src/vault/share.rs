@@ -41,6 +41,9 @@ pub struct ShareOptions {
     /// Version shares only: carry a presigned GET URL of the sealed object, which the server
     /// itself stops honouring at the expiry (S3; at most 7 days). Fails on stores that cannot.
     pub presign: bool,
+    /// Object and prefix shares only: also grant `write` (a read-write share; the recipient
+    /// writes under the scope with a [`crate::share::SharedWriter`], `docs/FORMAT.md` §9.1).
+    pub write: bool,
 }
 
 /// Where a share stands.
@@ -86,6 +89,8 @@ pub struct ShareInfo {
     pub revoked_ms: Option<u64>,
     /// The latest grant delivered (1, then +1 per rotation it survived).
     pub grant: u64,
+    /// Whether it grants `write` (a read-write share).
+    pub write: bool,
     /// Where it stands now.
     pub status: ShareStatus,
 }
@@ -120,10 +125,10 @@ pub struct ReencryptReport {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EpochRecord {
-    n: u64,
-    secret: ByteArray<32>,
-    created_ms: u64,
-    closed_ms: Option<u64>,
+    pub(super) n: u64,
+    pub(super) secret: ByteArray<32>,
+    pub(super) created_ms: u64,
+    pub(super) closed_ms: Option<u64>,
 }
 
 impl Drop for EpochRecord {
@@ -136,20 +141,23 @@ impl Drop for EpochRecord {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ShareRecord {
     #[serde(with = "serde_bytes")]
-    id: [u8; 16],
-    to: String,
-    nbf: u64,
-    exp: u64,
-    iat: u64,
+    pub(super) id: [u8; 16],
+    pub(super) to: String,
+    pub(super) nbf: u64,
+    pub(super) exp: u64,
+    pub(super) iat: u64,
     /// Latest grant number delivered.
-    n: u64,
+    pub(super) n: u64,
     /// The epoch that grant carries (0 for version shares).
-    epoch: u64,
-    revoked_ms: Option<u64>,
+    pub(super) epoch: u64,
+    pub(super) revoked_ms: Option<u64>,
+    /// A read-write share (co-writing, FORMAT §9.1); absent (false) for read-only ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) w: bool,
 }
 
 impl ShareRecord {
-    fn live_at(&self, now: u64) -> bool {
+    pub(super) fn live_at(&self, now: u64) -> bool {
         self.revoked_ms.is_none() && now < self.exp
     }
 }
@@ -158,19 +166,19 @@ impl ShareRecord {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScopeRecord {
-    v: u8,
-    vault: String,
-    scope: ScopeWire,
-    epochs: Vec<EpochRecord>,
-    shares: Vec<ShareRecord>,
+    pub(super) v: u8,
+    pub(super) vault: String,
+    pub(super) scope: ScopeWire,
+    pub(super) epochs: Vec<EpochRecord>,
+    pub(super) shares: Vec<ShareRecord>,
     /// Writes of this record so far (v2; 0 in v1 records): a device refuses a record older than
     /// one it saw, so a replayed record cannot revive a revoked share.
     #[serde(default)]
-    ctr: u64,
+    pub(super) ctr: u64,
 }
 
 impl ScopeRecord {
-    fn current(&self) -> Option<&EpochRecord> {
+    pub(super) fn current(&self) -> Option<&EpochRecord> {
         self.epochs.last().filter(|e| e.closed_ms.is_none())
     }
 
@@ -203,12 +211,12 @@ pub(crate) struct ViewState<S: BlockStore + ?Sized> {
 
 pub(crate) struct ScopeState<S: BlockStore + ?Sized> {
     /// The record's head-store name.
-    writer: String,
-    record: ScopeRecord,
-    version: Option<HeadVersion>,
-    view: Option<ViewState<S>>,
+    pub(super) writer: String,
+    pub(super) record: ScopeRecord,
+    pub(super) version: Option<HeadVersion>,
+    pub(super) view: Option<ViewState<S>>,
     /// Whether this session brought the scope to its record's state (see `settle_scope`).
-    settled: bool,
+    pub(super) settled: bool,
 }
 
 /// Head-store namespace of a vault's share registry (`docs/FORMAT.md` §9).
@@ -394,6 +402,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     issued_ms: r.iat,
                     revoked_ms: r.revoked_ms,
                     grant: r.n,
+                    write: r.w,
                     status,
                 });
             }
@@ -458,6 +467,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
             Scope::Prefix(_) => {}
         }
+        if opts.write && matches!(scope, Scope::Version { .. }) {
+            return Err(share_error(ShareError::Invalid(
+                "a version share cannot grant write (a version is immutable)".into(),
+            )));
+        }
         if opts.presign && !matches!(scope, Scope::Version { .. }) {
             return Err(share_error(ShareError::Invalid(
                 "a presigned URL fits a version share only".into(),
@@ -476,6 +490,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             n: 1,
             epoch: 0,
             revoked_ms: None,
+            w: opts.write,
         };
         let mut url = None;
         let keys = if let Scope::Version { key, version } = &scope {
@@ -556,7 +571,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             audience: record.to.clone(),
             vault: self.name.clone(),
             scope: wire.clone(),
-            rights: vec!["read".into()],
+            rights: if record.w {
+                vec!["read".into(), "write".into()]
+            } else {
+                vec!["read".into()]
+            },
             nbf: record.nbf,
             exp: record.exp,
             iat: record.iat,
@@ -656,7 +675,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if !opened
             .signer
             .as_ref()
-            .is_some_and(|s| s.same_identity(self.identity.recipient()))
+            .is_some_and(|s| self.is_manifest_signer(s))
         {
             return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
         }
@@ -968,11 +987,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         report: &mut RotationReport,
     ) -> VaultResult<()> {
         let scope = self.scopes[idx].record.scope.to_scope();
+        let writers = self.view_writers(idx, view.epoch);
         let src = match view.body.src {
             Some(s) => s,
             None => self.tree.empty_root().await?,
         };
-        if src == self.state.root && view.version.is_some() {
+        if src == self.state.root && view.version.is_some() && view.body.writers == writers {
             return Ok(());
         }
         let (changes, _) = self.tree.diff(&src, &self.state.root).collect().await?;
@@ -1064,6 +1084,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             time: self.state.hlc.as_u64(),
             seq: view.body.seq + 1,
             v: SHARE_VERSION,
+            writers,
             ..view.body.clone()
         };
         let bytes = body.sign(&self.identity).map_err(share_error)?;
@@ -1229,6 +1250,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// recipients, who get a new grant in their inbox; the old epoch's view is retired). What the
     /// revoked recipient already read or could read stays theirs (see [`Vault::reencrypt`]).
     pub async fn revoke(&mut self, id: &ShareId) -> VaultResult<RotationReport> {
+        // What co-writers committed up to now stays (read-write shares): merged before the
+        // record that stops merging them is written. A failure there (a store serving an old
+        // co-writer head, say) must not prevent the revocation: sync reports it.
+        let _ = self.merge_cowriters().await;
         let now = (self.share_clock)();
         let idx = self
             .scopes
@@ -1255,6 +1280,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// keyring re-wraps every object's file keys (metadata only, no object is re-uploaded), new
     /// grants for every live recipient, and the old epoch retired.
     pub async fn rotate(&mut self, scope: &Scope) -> VaultResult<RotationReport> {
+        let _ = self.merge_cowriters().await;
         let wire = ScopeWire::from_scope(scope).map_err(share_error)?;
         let writer = self.scope_writer(&wire)?;
         let idx = self

@@ -199,7 +199,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// purge record: whose purged versions are), so a concurrent version stays reachable and a
     /// pruned one stays pruned. Deterministic, and a union, so devices converge: any two values
     /// for one (time, writer) are joined again by the next sync that sees both.
-    async fn concurrent_versions(
+    pub(super) async fn concurrent_versions(
         &self,
         local: &Cid,
         remote: &Cid,
@@ -420,6 +420,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 }
             }
         }
+        // What the co-writers of shared scopes committed (read-write shares).
+        let (root, hlc) = self.pull_cowriters(root, hlc).await?;
         merged.sort();
         self.state.root = root;
         self.state.hlc = hlc;

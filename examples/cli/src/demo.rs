@@ -1,13 +1,14 @@
 //! `coffer demo`: the whole story on the embedded default store (a local directory in a
 //! temporary directory), narrated: two devices, puts, a listing, an offline edit on each, sync,
 //! both versions visible, a range read, verification against a tampering server; then sharing:
-//! an inbox, expiry, rotation and revocation.
+//! an inbox, expiry, rotation and revocation; then co-writing: three identities writing under a
+//! read-write share while offline, converging once they sync.
 
 use std::sync::Arc;
 
 use coffer::Identity;
 use coffer::index::ListRequest;
-use coffer::share::{Scope, Share, ShareBook, ShareError, SharedReader, read_inbox};
+use coffer::share::{Scope, Share, ShareBook, ShareError, SharedReader, SharedWriter, read_inbox};
 use coffer::store::{BlockStore, DirStore, HeadCondition, HeadStore};
 use coffer::vault::{PutOptions, ShareOptions, Vault, VaultError, now_ms};
 
@@ -354,7 +355,7 @@ async fn accept_inbox(
 async fn sharing_story(store: Arc<DirStore>, me: Identity) -> CliResult {
     let bob = Identity::generate();
     let carol = Identity::generate();
-    let mut family = Vault::create(store.clone(), me, "family", "laptop")
+    let mut family = Vault::create(store.clone(), me.clone(), "family", "laptop")
         .await
         .map_err(vault_error)?;
     for (k, v) in [
@@ -482,6 +483,184 @@ async fn sharing_story(store: Arc<DirStore>, me: Identity) -> CliResult {
     }
     println!(
         "    (what Bob already read stays with him: expiry and revocation stop new reads and new versions)"
+    );
+    cowriting_story(store, family, me, carol).await
+}
+
+/// The keys under `prefix` a reader of `share` lists, with their contents.
+async fn shared_view(store: &Arc<DirStore>, share: &Share) -> Result<Vec<String>, ShareError> {
+    let reader = SharedReader::open(store.clone(), share.clone()).await?;
+    let mut out = Vec::new();
+    for o in reader.list(&ListRequest::default()).await?.contents {
+        let body = reader.get(&o.key).await?;
+        out.push(format!("{}={}", text(&o.key), text(&body)));
+    }
+    Ok(out)
+}
+
+async fn owner_view(v: &Vault<DirStore>, prefix: &[u8]) -> CliResult<Vec<String>> {
+    let page = v
+        .list(&ListRequest {
+            prefix: prefix.to_vec(),
+            ..Default::default()
+        })
+        .await
+        .map_err(vault_error)?;
+    let mut out = Vec::new();
+    for o in page.contents {
+        let body = v.get(&o.key).await.map_err(vault_error)?;
+        out.push(format!("{}={}", text(&o.key), text(&body)));
+    }
+    Ok(out)
+}
+
+/// Three identities co-write `plans/`: the owner (two devices), Carol and Dan with read-write
+/// shares. Everyone works offline, then syncs; all converge. Dan tries to write outside, then
+/// is revoked: what he wrote stays, what he writes after is refused.
+async fn cowriting_story(
+    store: Arc<DirStore>,
+    mut family: Vault<DirStore>,
+    owner: Identity,
+    carol: Identity,
+) -> CliResult {
+    let dan = Identity::generate();
+    step(
+        13,
+        "Co-writing: the owner gives Carol and Dan read-write shares of plans/ (7 days).",
+    );
+    family
+        .put(b"plans/menu.txt", b"pasta".to_vec(), PutOptions::default())
+        .await
+        .map_err(vault_error)?;
+    let plans = Scope::Prefix(b"plans/".to_vec());
+    let opts = ShareOptions {
+        expires_ms: now_ms() + 7 * 86_400_000,
+        write: true,
+        ..Default::default()
+    };
+    family
+        .share(plans.clone(), carol.recipient(), opts.clone())
+        .await
+        .map_err(vault_error)?;
+    let dan_id = family
+        .share(plans.clone(), dan.recipient(), opts)
+        .await
+        .map_err(vault_error)?;
+    let mut tablet = Vault::open(store.clone(), owner, "family", "tablet")
+        .await
+        .map_err(vault_error)?;
+    let (mut carol_book, mut dan_book) = (ShareBook::new(), ShareBook::new());
+    accept_inbox(&store, &carol, "Carol", &mut carol_book).await?;
+    accept_inbox(&store, &dan, "Dan", &mut dan_book).await?;
+    let pick = |book: &ShareBook| {
+        book.iter()
+            .filter(|s| s.can_write())
+            .max_by_key(|s| s.issued_ms())
+            .cloned()
+            .ok_or_else(|| CliError::other("a read-write share is missing"))
+    };
+    let (carol_share, dan_share) = (pick(&carol_book)?, pick(&dan_book)?);
+    let mut carol_w = SharedWriter::open(store.clone(), carol.clone(), carol_share.clone())
+        .await
+        .map_err(share_err)?;
+    let mut dan_w = SharedWriter::open(store.clone(), dan.clone(), dan_share.clone())
+        .await
+        .map_err(share_err)?;
+
+    step(
+        14,
+        "Everyone edits offline: Carol and Dan both change the menu, Dan adds a list, the owner's tablet adds a date.",
+    );
+    carol_w
+        .put(b"plans/menu.txt", b"pizza", None)
+        .await
+        .map_err(share_err)?;
+    dan_w
+        .put(b"plans/menu.txt", b"salad", None)
+        .await
+        .map_err(share_err)?;
+    dan_w
+        .put(b"plans/shopping.txt", b"tomatoes", None)
+        .await
+        .map_err(share_err)?;
+    tablet
+        .put(
+            b"plans/date.txt",
+            b"saturday".to_vec(),
+            PutOptions::default(),
+        )
+        .await
+        .map_err(vault_error)?;
+    match dan_w.put(b"taxes/2026.pdf", b"oops", None).await {
+        Err(e) => println!("    Dan writes taxes/2026.pdf → refused: {e}"),
+        Ok(_) => println!("    Dan writes taxes/2026.pdf → ACCEPTED (this is a bug)"),
+    }
+
+    step(
+        15,
+        "They sync in any order (co-writers publish their signed heads, the owner's devices merge them).",
+    );
+    dan_w.commit().await.map_err(share_err)?;
+    tablet.sync().await.map_err(vault_error)?;
+    carol_w.commit().await.map_err(share_err)?;
+    family.sync().await.map_err(vault_error)?;
+    tablet.sync().await.map_err(vault_error)?;
+    family.sync().await.map_err(vault_error)?;
+    let laptop_sees = owner_view(&family, b"plans/").await?;
+    let tablet_sees = owner_view(&tablet, b"plans/").await?;
+    let carol_sees = shared_view(&store, &carol_share).await.map_err(share_err)?;
+    let dan_sees = shared_view(&store, &dan_share).await.map_err(share_err)?;
+    println!("    the laptop sees: {}", laptop_sees.join("  "));
+    println!(
+        "    everyone converged: {}",
+        laptop_sees == tablet_sees && laptop_sees == carol_sees && laptop_sees == dan_sees
+    );
+    let versions = family
+        .versions(b"plans/menu.txt")
+        .await
+        .map_err(vault_error)?;
+    println!(
+        "    plans/menu.txt keeps {} versions (the concurrent edit that lost is one of them)",
+        versions.len()
+    );
+
+    step(
+        16,
+        "The owner revokes Dan's write share: what he wrote stays, his later writes are refused.",
+    );
+    dan_w
+        .put(b"plans/shopping.txt", b"tomatoes, basil", None)
+        .await
+        .map_err(share_err)?;
+    dan_w.commit().await.map_err(share_err)?;
+    family.revoke(&dan_id).await.map_err(vault_error)?;
+    match dan_w.put(b"plans/shopping.txt", b"nothing", None).await {
+        Err(e) => println!("    Dan writes again → refused: {e}"),
+        Ok(_) => println!("    Dan writes again → ACCEPTED (this is a bug)"),
+    }
+    println!(
+        "    the owner still reads Dan's last edit: {:?}",
+        text(
+            &family
+                .get(b"plans/shopping.txt")
+                .await
+                .map_err(vault_error)?
+        )
+    );
+    accept_inbox(&store, &carol, "Carol", &mut carol_book).await?;
+    let carol_share = pick(&carol_book)?;
+    let mut carol_w = SharedWriter::open(store.clone(), carol.clone(), carol_share.clone())
+        .await
+        .map_err(share_err)?;
+    carol_w
+        .put(b"plans/date.txt", b"sunday", None)
+        .await
+        .map_err(share_err)?;
+    carol_w.commit().await.map_err(share_err)?;
+    family.sync().await.map_err(vault_error)?;
+    println!(
+        "    Carol (re-granted into the new epoch) moves the date: the owner reads {:?}",
+        text(&family.get(b"plans/date.txt").await.map_err(vault_error)?)
     );
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Sharing commands: `share`, `shares`, `revoke`, `rotate`, `reencrypt` (the owner's side) and
-//! `inbox`, `accept`, `shared ls|get` (the recipient's side).
+//! `inbox`, `accept`, `shared ls|get|put|rm` (the recipient's side; `put` and `rm` need a
+//! read-write share).
 //!
 //! A recipient keeps accepted shares in `$COFFER_HOME/shares.book`, sealed to their identity.
 
@@ -8,8 +9,8 @@ use std::path::{Path, PathBuf};
 use coffer::Identity;
 use coffer::index::ListRequest;
 use coffer::share::{
-    Accepted, Scope, Share, ShareBook, ShareError, ShareId, SharedReader, parse_duration_ms,
-    read_inbox,
+    Accepted, Scope, Share, ShareBook, ShareError, ShareId, SharedReader, SharedWriter,
+    parse_duration_ms, read_inbox,
 };
 use coffer::vault::{ShareInfo, ShareOptions, now_ms};
 use serde_json::{Value, json};
@@ -28,9 +29,13 @@ pub fn share_error(e: ShareError) -> CliError {
             EXIT_SHARE_INVALID
         }
         ShareError::NotFound => EXIT_NOT_FOUND,
-        ShareError::OutOfScope | ShareError::Invalid(_) => 2,
+        ShareError::OutOfScope
+        | ShareError::WriteOutsideScope { .. }
+        | ShareError::NotWriter
+        | ShareError::Invalid(_) => 2,
         ShareError::NotForMe
         | ShareError::Forged(_)
+        | ShareError::ForgedWriterHead(_)
         | ShareError::Malformed(_)
         | ShareError::Replayed { .. }
         | ShareError::Corrupt { .. } => 3,
@@ -70,6 +75,7 @@ fn info_json(i: &ShareInfo) -> Value {
         "issued": rfc3339(i.issued_ms),
         "revoked": i.revoked_ms.map(rfc3339),
         "grant": i.grant,
+        "write": i.write,
         "status": i.status.to_string(),
     })
 }
@@ -83,6 +89,7 @@ fn share_json(s: &Share) -> Value {
         "scope": scope_json(&s.scope()),
         "not_before": rfc3339(s.not_before_ms()),
         "expires": rfc3339(s.expires_ms()),
+        "rights": s.rights(),
         "presigned_url": s.presigned_url(),
     })
 }
@@ -124,6 +131,9 @@ pub struct ShareArgs {
     /// With --version on S3: include a presigned URL the server stops honouring at the expiry.
     #[arg(long, requires = "version")]
     presign: bool,
+    /// Also let the recipient write under KEY (a read-write share; not with --version).
+    #[arg(long, conflicts_with = "version")]
+    write: bool,
     /// Print the share as JSON.
     #[arg(long)]
     json: bool,
@@ -158,6 +168,7 @@ pub fn share(args: ShareArgs) -> CliResult {
                     not_before_ms: not_before,
                     expires_ms: not_before.unwrap_or(now) + expires,
                     presign: args.presign,
+                    write: args.write,
                 },
             )
             .await
@@ -171,8 +182,9 @@ pub fn share(args: ShareArgs) -> CliResult {
         return print_json(&info_json(&info));
     }
     println!(
-        "shared {} with {} until {} (share {}); it is in their inbox",
+        "shared {}{} with {} until {} (share {}); it is in their inbox",
         info.scope,
+        if info.write { " (read-write)" } else { "" },
         info.to,
         rfc3339(info.expires_ms),
         info.id
@@ -558,6 +570,39 @@ pub enum SharedCommand {
     Ls(SharedLsArgs),
     /// Read one object of a share into a file or stdout (verified).
     Get(SharedGetArgs),
+    /// Write a file (or stdin) under a key of a read-write share, and publish it.
+    Put(SharedPutArgs),
+    /// Delete keys of a read-write share, and publish it.
+    Rm(SharedRmArgs),
+}
+
+/// Arguments of `coffer shared put`.
+#[derive(clap::Args, Debug)]
+pub struct SharedPutArgs {
+    /// The share id (or its first characters).
+    id: String,
+    /// The key to write (inside the share's scope).
+    key: String,
+    /// The file to read (`-` or omitted: stdin).
+    #[arg(default_value = "-")]
+    input: PathBuf,
+    /// The content type to record.
+    #[arg(long)]
+    content_type: Option<String>,
+    #[command(flatten)]
+    vault: VaultArgs,
+}
+
+/// Arguments of `coffer shared rm`.
+#[derive(clap::Args, Debug)]
+pub struct SharedRmArgs {
+    /// The share id (or its first characters).
+    id: String,
+    /// The keys to delete (inside the share's scope).
+    #[arg(required = true)]
+    keys: Vec<String>,
+    #[command(flatten)]
+    vault: VaultArgs,
 }
 
 /// Arguments of `coffer shared ls`.
@@ -594,7 +639,60 @@ pub fn shared(cmd: SharedCommand) -> CliResult {
     match cmd {
         SharedCommand::Ls(a) => shared_ls(a),
         SharedCommand::Get(a) => shared_get(a),
+        SharedCommand::Put(a) => shared_put(a),
+        SharedCommand::Rm(a) => shared_rm(a),
     }
+}
+
+fn shared_put(args: SharedPutArgs) -> CliResult {
+    let (store, identity, book_path) = recipient_side(&args.vault)?;
+    let book = load_book(&book_path, &identity)?;
+    let share = book.find(&args.id).map_err(share_error)?.clone();
+    let data = if args.input.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| CliError::io(Path::new("stdin"), e))?;
+        buf
+    } else {
+        std::fs::read(&args.input).map_err(|e| CliError::io(&args.input, e))?
+    };
+    let seq = block_on(async {
+        let s = StoreUrl::parse(&store)?.connect().await?;
+        let mut w = SharedWriter::open(s, identity, share)
+            .await
+            .map_err(share_error)?;
+        w.put(args.key.as_bytes(), &data, args.content_type.clone())
+            .await
+            .map_err(share_error)?;
+        w.commit().await.map_err(share_error)
+    })?;
+    println!(
+        "wrote {} ({} bytes) to share {} (head {seq})",
+        crate::escape::text(&args.key),
+        data.len(),
+        args.id
+    );
+    Ok(())
+}
+
+fn shared_rm(args: SharedRmArgs) -> CliResult {
+    let (store, identity, book_path) = recipient_side(&args.vault)?;
+    let book = load_book(&book_path, &identity)?;
+    let share = book.find(&args.id).map_err(share_error)?.clone();
+    block_on(async {
+        let s = StoreUrl::parse(&store)?.connect().await?;
+        let mut w = SharedWriter::open(s, identity, share)
+            .await
+            .map_err(share_error)?;
+        for key in &args.keys {
+            w.delete(key.as_bytes()).await.map_err(share_error)?;
+        }
+        w.commit().await.map_err(share_error)
+    })?;
+    for key in &args.keys {
+        println!("deleted {}", crate::escape::text(key));
+    }
+    Ok(())
 }
 
 fn shared_ls(args: SharedLsArgs) -> CliResult {

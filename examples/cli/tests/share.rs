@@ -196,6 +196,76 @@ fn share_suite(url: Option<&str>) {
     let day1 = as_(carol.path(), &["shared", "get", &carol_id, "trip/day1.jpg"]);
     assert_eq!(ok(day1), b"sand");
 
+    // Co-writing: read-write shares of team/ for Bob and Carol. Each writes (published by a
+    // signed head of their own); Alice's sync merges what lies inside the prefix; a write outside
+    // is refused (exit 2); a read-only share cannot write (exit 2).
+    let mut write_ids = Vec::new();
+    for who in [&bob_r, &carol_r] {
+        let rw = json(run(
+            a,
+            &[
+                "share",
+                "team/",
+                "--to",
+                who,
+                "--expires",
+                "7d",
+                "--write",
+                "--json",
+            ],
+            None,
+        ));
+        assert_eq!(rw["write"], true);
+        write_ids.push(rw["id"].as_str().unwrap().to_string());
+    }
+    ok(as_(bob.path(), &["accept", "--all"]));
+    ok(as_(carol.path(), &["accept", "--all"]));
+    let put_as = |home: &Path, id: &str, key: &str, body: &[u8]| {
+        run(
+            home,
+            &["shared", "put", id, key, "-", "--store", store.as_str()],
+            Some(body),
+        )
+    };
+    ok(put_as(bob.path(), &write_ids[0], "team/a.txt", b"from bob"));
+    ok(put_as(
+        carol.path(),
+        &write_ids[1],
+        "team/b.txt",
+        b"from carol",
+    ));
+    let outside = put_as(bob.path(), &write_ids[0], "taxes.pdf", b"evil");
+    assert_eq!(outside.status.code(), Some(2), "{outside:?}");
+    let read_only = put_as(carol.path(), &carol_id, "trip/x.jpg", b"no");
+    assert_eq!(read_only.status.code(), Some(2), "{read_only:?}");
+    ok(run(a, &["sync"], None));
+    assert_eq!(ok(run(a, &["get", "team/a.txt"], None)), b"from bob");
+    assert_eq!(ok(run(a, &["get", "team/b.txt"], None)), b"from carol");
+    assert_eq!(ok(run(a, &["get", "taxes.pdf"], None)), b"secret");
+    ok(as_(
+        bob.path(),
+        &["shared", "rm", &write_ids[0], "team/b.txt"],
+    ));
+    ok(run(a, &["sync"], None));
+    let team: Vec<String> = json(run(a, &["ls", "team/", "--json"], None))["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(team, ["team/a.txt"]);
+    let carol_sees = json(as_(
+        carol.path(),
+        &["shared", "ls", &write_ids[1], "--json"],
+    ));
+    let carol_keys: Vec<&str> = carol_sees
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(carol_keys, ["team/a.txt"]);
+
     // Share links: on S3 a presigned URL with the key in the fragment, which the server stops
     // honouring at expiry; stores that cannot presign say so.
     if url.is_some() {

@@ -395,6 +395,12 @@ fn demo_tells_the_vault_story() {
         "Bob reads trip/day1.txt   → refused: the share expired",
         "Bob reads trip/day3.txt   → refused",
         "Carol reads trip/day3.txt: \"hills\"",
+        "Dan writes taxes/2026.pdf → refused: cannot write taxes/2026.pdf",
+        "everyone converged: true",
+        "plans/menu.txt keeps 3 versions",
+        "Dan writes again → refused",
+        "the owner still reads Dan's last edit: \"tomatoes, basil\"",
+        "the owner reads \"sunday\"",
     ] {
         assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
     }
