@@ -12,8 +12,19 @@ use coffer::share::{Scope, Share, ShareBook, ShareError, SharedReader, SharedWri
 use coffer::store::{BlockStore, DirStore, HeadCondition, HeadStore};
 use coffer::vault::{PutOptions, ShareOptions, Vault, VaultError, now_ms};
 
+use crate::config::{AnyStore, StoreUrl};
 use crate::vault_cmd::vault_error;
 use crate::{CliError, CliResult};
+
+/// Arguments of `coffer demo`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Tell only the co-writing chapter (three identities under read-write shares), on this
+    /// store (`s3://…`, `ipfs://…`, `file://…`) instead of a temporary directory. The story's
+    /// vault gets a fresh name there; nothing else in the store is touched.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
 
 fn step(n: u32, text: &str) {
     println!("\n[{n}] {text}");
@@ -33,7 +44,10 @@ async fn show_listing(who: &str, v: &Vault<DirStore>) -> CliResult {
 }
 
 /// `coffer demo`.
-pub fn run() -> CliResult {
+pub fn run(args: DemoArgs) -> CliResult {
+    if let Some(url) = args.store {
+        return futures_executor::block_on(cowriting_on(&url));
+    }
     let dir = tempfile::tempdir()
         .map_err(|e| CliError::other(format!("cannot create a temp dir: {e}")))?;
     println!(
@@ -336,8 +350,8 @@ async fn bob_reads(store: &Arc<DirStore>, share: &Share, key: &[u8]) -> Result<S
 }
 
 /// Accepts everything in `who`'s inbox into `book`; prints what happened.
-async fn accept_inbox(
-    store: &Arc<DirStore>,
+async fn accept_inbox<S: AnyStore + ?Sized>(
+    store: &Arc<S>,
     who: &Identity,
     name: &str,
     book: &mut ShareBook,
@@ -484,11 +498,14 @@ async fn sharing_story(store: Arc<DirStore>, me: Identity) -> CliResult {
     println!(
         "    (what Bob already read stays with him: expiry and revocation stop new reads and new versions)"
     );
-    cowriting_story(store, family, me, carol).await
+    cowriting_story(store, family, me, carol, "family").await
 }
 
 /// The keys under `prefix` a reader of `share` lists, with their contents.
-async fn shared_view(store: &Arc<DirStore>, share: &Share) -> Result<Vec<String>, ShareError> {
+async fn shared_view<S: AnyStore + ?Sized>(
+    store: &Arc<S>,
+    share: &Share,
+) -> Result<Vec<String>, ShareError> {
     let reader = SharedReader::open(store.clone(), share.clone()).await?;
     let mut out = Vec::new();
     for o in reader.list(&ListRequest::default()).await?.contents {
@@ -498,7 +515,7 @@ async fn shared_view(store: &Arc<DirStore>, share: &Share) -> Result<Vec<String>
     Ok(out)
 }
 
-async fn owner_view(v: &Vault<DirStore>, prefix: &[u8]) -> CliResult<Vec<String>> {
+async fn owner_view<S: AnyStore + ?Sized>(v: &Vault<S>, prefix: &[u8]) -> CliResult<Vec<String>> {
     let page = v
         .list(&ListRequest {
             prefix: prefix.to_vec(),
@@ -514,14 +531,30 @@ async fn owner_view(v: &Vault<DirStore>, prefix: &[u8]) -> CliResult<Vec<String>
     Ok(out)
 }
 
+/// `coffer demo --store URL`: the co-writing chapter alone, on that store.
+async fn cowriting_on(url: &str) -> CliResult {
+    let store = StoreUrl::parse(url)?.connect().await?;
+    let name = format!("demo-{}-{}", now_ms(), std::process::id());
+    println!("coffer demo: the co-writing story on {url} (vault {name})");
+    let owner = Identity::generate();
+    let carol = Identity::generate();
+    let family = Vault::create(store.clone(), owner.clone(), &name, "laptop")
+        .await
+        .map_err(vault_error)?;
+    cowriting_story(store, family, owner, carol, &name).await?;
+    println!("\nDone.");
+    Ok(())
+}
+
 /// Three identities co-write `plans/`: the owner (two devices), Carol and Dan with read-write
 /// shares. Everyone works offline, then syncs; all converge. Dan tries to write outside, then
 /// is revoked: what he wrote stays, what he writes after is refused.
-async fn cowriting_story(
-    store: Arc<DirStore>,
-    mut family: Vault<DirStore>,
+async fn cowriting_story<S: AnyStore + ?Sized>(
+    store: Arc<S>,
+    mut family: Vault<S>,
     owner: Identity,
     carol: Identity,
+    vault_name: &str,
 ) -> CliResult {
     let dan = Identity::generate();
     step(
@@ -546,7 +579,7 @@ async fn cowriting_story(
         .share(plans.clone(), dan.recipient(), opts)
         .await
         .map_err(vault_error)?;
-    let mut tablet = Vault::open(store.clone(), owner, "family", "tablet")
+    let mut tablet = Vault::open(store.clone(), owner, vault_name, "tablet")
         .await
         .map_err(vault_error)?;
     let (mut carol_book, mut dan_book) = (ShareBook::new(), ShareBook::new());

@@ -61,8 +61,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Show the whole story on a temporary directory: two devices, offline edits, sync, versions,
-    /// a range read, verification.
-    Demo,
+    /// a range read, verification, sharing, three identities co-writing (`--store URL`: the
+    /// co-writing chapter on that store).
+    Demo(demo::DemoArgs),
     /// Set up the vault the other commands use: store URL (default: a directory under
     /// $COFFER_HOME), identity (created if missing), vault and device names.
     ///
@@ -280,7 +281,7 @@ impl IdentityArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo => demo::run(),
+        Command::Demo(a) => demo::run(a),
         Command::Init(a) => vault_cmd::init(a),
         Command::Put(a) => vault_cmd::put(a),
         Command::Get(a) => vault_cmd::get(a),

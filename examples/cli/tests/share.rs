@@ -381,6 +381,26 @@ fn sharing_on_seaweedfs() {
     share_suite(Some(&url));
 }
 
+/// The demo's co-writing chapter (owner with two devices, Carol and Dan under read-write shares,
+/// offline edits, sync in turns, a write outside the prefix, a revocation) on SeaweedFS.
+#[test]
+fn demo_cowriting_on_seaweedfs() {
+    let home = tempfile::tempdir().unwrap();
+    let url = seaweedfs_url("demo");
+    let out = text(run(home.path(), &["demo", "--store", &url], None));
+    for needle in [
+        "Dan writes taxes/2026.pdf → refused: cannot write taxes/2026.pdf",
+        "everyone converged: true",
+        "plans/menu.txt keeps 3 versions",
+        "Dan writes again → refused",
+        "the owner still reads Dan's last edit: \"tomatoes, basil\"",
+        "the owner reads \"sunday\"",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(!out.contains("ACCEPTED"));
+}
+
 /// Share links on IPFS: the URL is a trustless-gateway CAR of the sealed object (one block, or a
 /// large blob's root and leaves), the key in the fragment. The gateway never expires anything, so
 /// coffer's opener refuses an expired link itself.
