@@ -44,6 +44,7 @@ mod bench_support;
 mod error;
 pub(crate) mod format;
 pub(crate) mod gc;
+pub mod handover;
 mod heads;
 mod mark;
 pub(crate) mod objects;
@@ -52,6 +53,7 @@ mod prune;
 mod reach;
 pub(crate) mod reserved;
 mod retention;
+mod rotate;
 mod share;
 mod stream;
 mod sync;
@@ -59,6 +61,8 @@ mod upload;
 
 #[cfg(test)]
 mod retention_tests;
+#[cfg(test)]
+mod rotate_tests;
 #[cfg(test)]
 mod tests;
 
@@ -72,7 +76,9 @@ pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
 pub use gc::{GcPhase, GcState, GcTiming, gc_namespace};
+pub use handover::{Handover, HandoverBody, HandoverError, fuzz_handover_plaintext};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
+pub use rotate::IdentityRotation;
 
 /// Runs the decoders of retention and garbage collection over `data` as if it were the plaintext
 /// of a policy block, a GC record, a candidate chunk and a purge record (what their seals
@@ -239,6 +245,8 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     tree: ProllyTree<S>,
     identity: Identity,
     name: String,
+    /// This device's name (its writer id is keyed by it and the owner's recipient).
+    device: String,
     writer: WriterId,
     writer_name: String,
     key_block: Cid,
@@ -272,6 +280,12 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     gc_seen: Option<u64>,
     /// Timings of the collection protocol.
     gc_timing: gc::GcTiming,
+    /// The vault's chain of identity handovers, oldest first (empty: never rotated).
+    chain: Vec<Handover>,
+    /// Handovers verified so far, by CID (blocks do not change).
+    handover_cache: BTreeMap<Cid, Handover>,
+    /// The length of the last head this device wrote (what a rotation reports as written).
+    last_head_len: u64,
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for Vault<S> {
@@ -435,11 +449,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                             vault: name.to_string(),
                         });
                     }
-                    if seen.key.is_some_and(|k| k != cid) {
-                        return Err(VaultError::ConflictingVaultKeys {
-                            vault: name.to_string(),
-                        });
-                    }
+                    // A key block other than the one this device knew is checked against the
+                    // chain of identity handovers once the heads are read (`rotate.rs`).
                     (key, cid, skipped)
                 }
             };
@@ -453,6 +464,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             tree,
             identity,
             name: name.to_string(),
+            device: device.to_string(),
             writer,
             writer_name,
             key_block,
@@ -487,6 +499,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             share_clock: crate::share::system_clock(),
             gc_seen: None,
             gc_timing: gc::GcTiming::default(),
+            chain: Vec::new(),
+            handover_cache: BTreeMap::new(),
+            last_head_len: 0,
         };
         let heads = vault.verify_heads(raw, &mut skipped).await?;
         vault.skipped = skipped;
@@ -632,7 +647,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Fetches and opens a sealed metadata block that must be signed by the owner.
     async fn open_sealed(&self, cid: &Cid) -> VaultResult<Vec<u8>> {
         let bytes = self.fetch_block(cid).await?;
-        open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)
+        self.open_chained(cid, &bytes)
     }
 
     /// Writes this writer's head: conditional on the last version it wrote (or on none), once
@@ -661,10 +676,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             vv: self.state.vv.clone(),
             gc: self.state.gc,
             pol: self.state.pol.clone(),
-            ho: None,
+            ho: self.chain.last().map(|h| h.cid),
             rec: self.record_counters(),
         };
         let bytes = body.seal(&self.identity, &self.head_key)?;
+        let head_len = bytes.len() as u64;
         let condition = match &self.state.head_version {
             Some(v) => crate::store::HeadCondition::Matches(v.clone()),
             None => crate::store::HeadCondition::Absent,
@@ -690,6 +706,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         self.state.seq += 1;
         self.state.head_version = Some(version);
+        self.last_head_len = head_len;
         self.committed = self.state.clone();
         self.remember_own(&body).await;
         self.publish_after_commit().await;
@@ -749,6 +766,7 @@ pub(crate) fn seal_to_owner(
 
 /// Opens a sealed block that must be signed by `owner` (a v1 header-only signature is accepted:
 /// inside a vault every block is also named by a hash from a signed head).
+#[cfg_attr(not(all(feature = "gateway", not(target_arch = "wasm32"))), allow(dead_code))]
 pub(crate) fn open_owner_signed(
     unlock: Unlock<'_>,
     owner: &crate::keys::Recipient,

@@ -564,6 +564,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             m.keep_heads(&self.name.clone(), verified);
         }
         m.mark(&self.key_block)?;
+        // The handovers of the owner's identity, and the key blocks they name.
+        for h in &self.chain {
+            m.mark(&h.cid)?;
+            m.mark(&h.body.from_key)?;
+            m.mark(&h.body.key)?;
+        }
         // This device's merged root first: it is also its head (or newer, in a dry run). An
         // export starts from the heads only.
         let mut roots = if export { Vec::new() } else { vec![m.c_root] };
@@ -931,7 +937,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         crate::block::verify_block(cid, &bytes)
             .map_err(|_| VaultError::corrupt(cid, "its bytes do not hash to its CID"))?;
         let plain =
-            super::open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)?;
+            self.open_chained(cid, &bytes)?;
         Ok(Some(
             Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))?,
         ))
