@@ -463,3 +463,92 @@ fn rotations_the_rules_refuse() {
         assert!(matches!(e, VaultError::Handover(HandoverError::HandedOver { .. })), "{e}");
     });
 }
+
+/// `test-vectors/handover.json`: a handover's body and plaintext bytes from fixed identities
+/// (Ed25519 signatures are deterministic), and broken variants with the error each must give.
+#[test]
+fn handover_vectors() {
+    use serde_json::json;
+    let (old, new) = (
+        Identity::from_seed(&[0x11; 32]),
+        Identity::from_seed(&[0x22; 32]),
+    );
+    let mut heads = std::collections::BTreeMap::new();
+    heads.insert(
+        "00112233445566778899aabbccddeeff".to_string(),
+        handover::FinalHead {
+            s: 7,
+            d: serde_bytes::ByteArray::new([0xd1; 32]),
+        },
+    );
+    let mut rec = std::collections::BTreeMap::new();
+    rec.insert(
+        "0f0e0d0c0b0a09080706050403020100".to_string(),
+        serde_bytes::ByteArray::new([0xe2; 32]),
+    );
+    let body = HandoverBody {
+        v: 2,
+        vault: "photos".into(),
+        n: 1,
+        prev: None,
+        from: old.recipient().to_string(),
+        to: new.recipient().to_string(),
+        from_key: raw_cid(b"old key block"),
+        key: raw_cid(b"new key block"),
+        heads,
+        rec,
+        gc: Some(serde_bytes::ByteArray::new([0xf3; 32])),
+        time: 1_780_000_000_000,
+    };
+    let body_bytes = crate::block::to_dag_cbor(&body).expect("body");
+    let pt = body.sign(&old, &new).expect("sign");
+    let cid = raw_cid(b"the sealed handover");
+    let h = handover::decode_plaintext(cid, &pt).expect("decodes");
+    assert_eq!(h.body, body);
+    let mut msg = b"coffer/vault/v2/handover\0".to_vec();
+    msg.extend_from_slice(&body_bytes);
+    // Refusals: what a reader must answer for each.
+    let mut forged = body.clone();
+    forged.to = attacker_id().recipient().to_string();
+    let forged_pt = forged.sign(&old, &new).expect("sign"); // `new` did not sign for the attacker
+    let mut same = body.clone();
+    same.to = same.from.clone();
+    let same_pt = same.sign(&old, &old).expect("sign");
+    let mut no_prev = body.clone();
+    no_prev.n = 2;
+    let no_prev_pt = no_prev.sign(&old, &new).expect("sign");
+    let wrong_old = body.sign(&attacker_id(), &new).expect("sign");
+    let cases = [
+        (&forged_pt, "BadSignature(new identity)"),
+        (&wrong_old, "BadSignature(old identity)"),
+        (&same_pt, "Malformed"),
+        (&no_prev_pt, "Malformed"),
+    ];
+    let mut refusals = Vec::new();
+    for (bytes, want) in cases {
+        let got = match handover::decode_plaintext(cid, bytes) {
+            Err(HandoverError::BadSignature { which }) => format!("BadSignature({which})"),
+            Err(HandoverError::Malformed(_)) => "Malformed".to_string(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(got, want);
+        refusals.push(json!({"plaintext": hex::encode(bytes), "error": want}));
+    }
+    crate::vectors_tests::check_or_write(
+        "handover.json",
+        json!({
+            "description": "Identity handover (docs/FORMAT.md §8, Identity handover): the signed body, both Ed25519 signatures over \"coffer/vault/v2/handover\\0\" ‖ body, and the padded plaintext {body, old, new, pad} that is sealed under the vault's object key. Identities from seeds (docs/FORMAT.md §1).",
+            "old_seed": hex::encode([0x11; 32]),
+            "new_seed": hex::encode([0x22; 32]),
+            "from": body.from,
+            "to": body.to,
+            "from_key": body.from_key.to_string(),
+            "key": body.key.to_string(),
+            "body": hex::encode(&body_bytes),
+            "old_signature": hex::encode(old.sign(&msg)),
+            "new_signature": hex::encode(new.sign(&msg)),
+            "plaintext": hex::encode(&pt),
+            "refusals": refusals,
+        }),
+    );
+}
