@@ -114,7 +114,8 @@ impl<S> FaultyStore<S> {
     /// them, as a process killed in the middle of an operation would leave the store; `None`
     /// lifts the limit.
     pub fn fail_writes_after(&self, n: Option<u64>) {
-        self.writes_left.store(n.unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.writes_left
+            .store(n.unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 
     /// Counts one write against [`FaultyStore::fail_writes_after`].

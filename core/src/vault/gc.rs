@@ -177,9 +177,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             });
         };
         let cid = raw_cid(&head.bytes);
-        let plain =
-            self.open_pinned(&cid, &head.bytes, |h| h.gc.as_ref().map(|d| **d))
-                .map_err(|e| gc_corrupt(&e.to_string()))?;
+        let plain = self
+            .open_pinned(&cid, &head.bytes, |h| h.gc.as_ref().map(|d| **d))
+            .map_err(|e| gc_corrupt(&e.to_string()))?;
         Ok(Lease {
             state: decode_record(&plain, &self.name)?,
             version: Some(head.version),

@@ -766,7 +766,10 @@ pub(crate) fn seal_to_owner(
 
 /// Opens a sealed block that must be signed by `owner` (a v1 header-only signature is accepted:
 /// inside a vault every block is also named by a hash from a signed head).
-#[cfg_attr(not(all(feature = "gateway", not(target_arch = "wasm32"))), allow(dead_code))]
+#[cfg_attr(
+    not(all(feature = "gateway", not(target_arch = "wasm32"))),
+    allow(dead_code)
+)]
 pub(crate) fn open_owner_signed(
     unlock: Unlock<'_>,
     owner: &crate::keys::Recipient,

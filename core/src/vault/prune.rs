@@ -936,8 +936,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         crate::block::verify_block(cid, &bytes)
             .map_err(|_| VaultError::corrupt(cid, "its bytes do not hash to its CID"))?;
-        let plain =
-            self.open_chained(cid, &bytes)?;
+        let plain = self.open_chained(cid, &bytes)?;
         Ok(Some(
             Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))?,
         ))

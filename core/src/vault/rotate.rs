@@ -83,8 +83,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// GC candidate chunk): signed by the current owner or a retired one (the hash chain from the
     /// accepted head is what places it before the handover).
     pub(crate) fn open_chained(&self, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
-        let opened =
-            seal::open_to_vec_with(self.unlock(), sealed).map_err(|e| VaultError::corrupt(cid, e))?;
+        let opened = seal::open_to_vec_with(self.unlock(), sealed)
+            .map_err(|e| VaultError::corrupt(cid, e))?;
         match &opened.signer {
             Some(s) if s.same_identity(self.identity.recipient()) => Ok(opened.plaintext),
             Some(s) if self.retired_by(s).is_some() => Ok(opened.plaintext),
@@ -101,8 +101,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         sealed: &[u8],
         pin: impl Fn(&HandoverBody) -> Option<[u8; 32]>,
     ) -> VaultResult<Vec<u8>> {
-        let opened =
-            seal::open_to_vec_with(self.unlock(), sealed).map_err(|e| VaultError::corrupt(cid, e))?;
+        let opened = seal::open_to_vec_with(self.unlock(), sealed)
+            .map_err(|e| VaultError::corrupt(cid, e))?;
         match &opened.signer {
             Some(s) if s.same_identity(self.identity.recipient()) => Ok(opened.plaintext),
             Some(s) => match self.retired_by(s) {
@@ -125,10 +125,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let mut at = Some(*ho);
         while let Some(cid) = at {
             if chain.len() >= MAX_CHAIN {
-                return Err(HandoverError::BrokenChain(format!(
-                    "more than {MAX_CHAIN} handovers"
-                ))
-                .into());
+                return Err(
+                    HandoverError::BrokenChain(format!("more than {MAX_CHAIN} handovers")).into(),
+                );
             }
             let h = match self.handover_cache.get(&cid) {
                 Some(h) => h.clone(),
@@ -325,7 +324,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             ));
         }
         match head.body.ho.and_then(|ho| bad.get(&ho)) {
-            Some(why) => Err(format!("signed by another identity, naming a handover: {why}")),
+            Some(why) => Err(format!(
+                "signed by another identity, naming a handover: {why}"
+            )),
             None => Err("signed by another identity".into()),
         }
     }
@@ -399,7 +400,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .into());
         }
         let key_bytes = self.fetch_block(&self.key_block).await?;
-        let header = seal::Header::parse(&key_bytes).map_err(|e| VaultError::corrupt(&self.key_block, e))?;
+        let header =
+            seal::Header::parse(&key_bytes).map_err(|e| VaultError::corrupt(&self.key_block, e))?;
         if header.version() == 1 {
             return Err(HandoverError::V1Vault {
                 vault: self.name.clone(),
@@ -515,7 +517,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 Ok((vault, report))
             }
             Err(VaultError::Handover(HandoverError::HandedOver { to, .. }))
-                if to.parse::<Recipient>().is_ok_and(|r| r.same_identity(new.recipient())) =>
+                if to
+                    .parse::<Recipient>()
+                    .is_ok_and(|r| r.same_identity(new.recipient())) =>
             {
                 let vault =
                     Self::open_with(store, new, name, device, OpenMode::Open, options).await?;
@@ -543,9 +547,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// The share records as stored now, by registry name: BLAKE3 of the bytes of each record
     /// this device holds (signed by the current owner).
-    async fn pin_records(
-        &self,
-    ) -> VaultResult<BTreeMap<String, serde_bytes::ByteArray<32>>> {
+    async fn pin_records(&self) -> VaultResult<BTreeMap<String, serde_bytes::ByteArray<32>>> {
         let names = self.share_record_names();
         let raw = self
             .store

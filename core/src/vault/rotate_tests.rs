@@ -42,12 +42,23 @@ async fn open_as(
 /// A vault of `old_id()` with a laptop and a phone that both wrote and synced.
 async fn vault_with_two_devices(
     store: &Arc<MemoryStore>,
-) -> (Vault<MemoryStore>, Vault<MemoryStore>, MemoryTrust, MemoryTrust) {
+) -> (
+    Vault<MemoryStore>,
+    Vault<MemoryStore>,
+    MemoryTrust,
+    MemoryTrust,
+) {
     let (t1, t2) = (MemoryTrust::new(), MemoryTrust::new());
-    let mut laptop =
-        Vault::open_with_options(store.clone(), old_id(), "v", "laptop", Some(true), opts(&t1))
-            .await
-            .expect("create");
+    let mut laptop = Vault::open_with_options(
+        store.clone(),
+        old_id(),
+        "v",
+        "laptop",
+        Some(true),
+        opts(&t1),
+    )
+    .await
+    .expect("create");
     laptop
         .put(b"a", b"alpha".to_vec(), PutOptions::default())
         .await
@@ -97,7 +108,10 @@ fn rotation_keeps_everything_readable_and_other_devices_follow() {
         let blocks_before = store.len();
         let rotation = laptop.rotate_identity(new_id()).await.expect("rotate");
         assert!(!rotation.resumed);
-        assert_eq!(rotation.final_heads, 2, "both devices' last old heads are pinned");
+        assert_eq!(
+            rotation.final_heads, 2,
+            "both devices' last old heads are pinned"
+        );
         // Nothing re-uploaded: a key block and the handover (the sync before had nothing new).
         assert_eq!(store.len() - blocks_before, 2);
         assert_eq!(laptop.handovers().len(), 1);
@@ -115,7 +129,9 @@ fn rotation_keeps_everything_readable_and_other_devices_follow() {
         let e = phone.sync().await.expect_err("handed over");
         assert!(is_handed_over_to(&e, &new_id()), "{e}");
         // Given the new identity, it follows: every old object, the new one, and writes.
-        let mut phone = open_as(&store, new_id(), "phone", &t2).await.expect("reopen");
+        let mut phone = open_as(&store, new_id(), "phone", &t2)
+            .await
+            .expect("reopen");
         phone.sync().await.expect("sync");
         assert_eq!(phone.get(b"a").await.expect("a"), b"alpha 2");
         assert_eq!(phone.get(b"b").await.expect("b"), b"bravo");
@@ -126,14 +142,23 @@ fn rotation_keeps_everything_readable_and_other_devices_follow() {
             .expect("put d");
         laptop.sync().await.expect("sync laptop");
         assert_eq!(laptop.get(b"d").await.expect("d"), b"delta");
-        assert!(laptop.skipped_heads().is_empty(), "{:?}", laptop.skipped_heads());
+        assert!(
+            laptop.skipped_heads().is_empty(),
+            "{:?}",
+            laptop.skipped_heads()
+        );
 
         // A fresh device of the new identity (no trust memory) reads it all too.
         let mut fresh = open_as(&store, new_id(), "tablet", &MemoryTrust::new())
             .await
             .expect("fresh");
         fresh.sync().await.expect("sync fresh");
-        for (k, v) in [(b"a", &b"alpha 2"[..]), (b"b", b"bravo"), (b"c", b"charlie"), (b"d", b"delta")] {
+        for (k, v) in [
+            (b"a", &b"alpha 2"[..]),
+            (b"b", b"bravo"),
+            (b"c", b"charlie"),
+            (b"d", b"delta"),
+        ] {
             assert_eq!(fresh.get(k).await.expect("get"), v);
         }
         assert_eq!(fresh.handovers().len(), 1);
@@ -154,15 +179,18 @@ fn a_head_signed_by_the_old_identity_after_the_handover_is_not_merged() {
         laptop.rotate_identity(new_id()).await.expect("rotate");
         // The phone (or whoever else holds the old key and the vault key) writes on, blind.
         phone
-            .put(b"evil", b"written after the handover".to_vec(), PutOptions::default())
+            .put(
+                b"evil",
+                b"written after the handover".to_vec(),
+                PutOptions::default(),
+            )
             .await
             .expect("an old-identity write lands in the store");
         let report = laptop.sync().await.expect("sync");
         assert!(
-            report
-                .skipped
-                .iter()
-                .any(|s| s.reason.contains("retired identity after it handed the vault over")),
+            report.skipped.iter().any(|s| s
+                .reason
+                .contains("retired identity after it handed the vault over")),
             "{:?}",
             report.skipped
         );
@@ -175,7 +203,10 @@ fn a_head_signed_by_the_old_identity_after_the_handover_is_not_merged() {
             .await
             .expect("fresh");
         fresh.sync().await.expect("sync");
-        assert!(matches!(fresh.get(b"evil").await, Err(VaultError::NotFound)));
+        assert!(matches!(
+            fresh.get(b"evil").await,
+            Err(VaultError::NotFound)
+        ));
         assert_eq!(fresh.get(b"b").await.expect("b"), b"bravo");
         // The old identity itself is told it handed the vault over.
         let e = open_as(&store, old_id(), "x", &MemoryTrust::new())
@@ -213,7 +244,12 @@ async fn forge_head(
     let bytes = body.seal(signer, &laptop.head_key).expect("seal head");
     laptop
         .store
-        .write_head("v", &writer_name(writer), Bytes::from(bytes), HeadCondition::Absent)
+        .write_head(
+            "v",
+            &writer_name(writer),
+            Bytes::from(bytes),
+            HeadCondition::Absent,
+        )
         .await
         .expect("write head");
 }
@@ -229,7 +265,10 @@ async fn forge_handover(
 ) -> (Cid, Cid) {
     let sealed_key = seal_to_owner(to, &[5; 32], false).expect("key block");
     let key = raw_cid(&sealed_key);
-    v.store.put(&key, Bytes::from(sealed_key)).await.expect("put key");
+    v.store
+        .put(&key, Bytes::from(sealed_key))
+        .await
+        .expect("put key");
     let body = HandoverBody {
         v: FORMAT_VERSION,
         vault: "v".into(),
@@ -258,11 +297,18 @@ fn a_forged_handover_is_refused_and_stops_no_device() {
         let (mut laptop, _phone, _t1, _t2) = vault_with_two_devices(&store).await;
         let old_key = laptop.key_block;
         // Someone without the old key claims the old identity handed over to them.
-        let (ho, key) = forge_handover(&laptop, &old_id(), &attacker_id(), &attacker_id(), old_key).await;
+        let (ho, key) =
+            forge_handover(&laptop, &old_id(), &attacker_id(), &attacker_id(), old_key).await;
         forge_head(&laptop, &attacker_id(), "evil", key, Some(ho)).await;
-        let report = laptop.sync().await.expect("a forged handover does not stop the owner");
+        let report = laptop
+            .sync()
+            .await
+            .expect("a forged handover does not stop the owner");
         assert!(
-            report.skipped.iter().any(|s| s.reason.contains("old identity signature does not verify")),
+            report
+                .skipped
+                .iter()
+                .any(|s| s.reason.contains("old identity signature does not verify")),
             "{:?}",
             report.skipped
         );
@@ -298,15 +344,23 @@ fn a_competing_handover_by_the_old_key_is_refused_once_one_was_seen() {
         assert!(is_handed_over_to(&e, &new_id()), "{e}");
 
         // The thief of the old key hands the vault over to itself, properly signed.
-        let (ho, key) = forge_handover(&laptop, &old_id(), &old_id(), &attacker_id(), old_key).await;
+        let (ho, key) =
+            forge_handover(&laptop, &old_id(), &old_id(), &attacker_id(), old_key).await;
         forge_head(&laptop, &attacker_id(), "evil", key, Some(ho)).await;
 
         // Devices of the new identity: the attacker's heads are another identity's.
         let report = laptop.sync().await.expect("sync");
-        assert!(report.skipped.iter().any(|s| s.reason == "signed by another identity"));
+        assert!(
+            report
+                .skipped
+                .iter()
+                .any(|s| s.reason == "signed by another identity")
+        );
         assert_eq!(laptop.handovers().len(), 1);
         // The phone remembers which handover it saw: it still names the new identity.
-        let e = open_as(&store, old_id(), "phone", &t2).await.expect_err("old");
+        let e = open_as(&store, old_id(), "phone", &t2)
+            .await
+            .expect_err("old");
         assert!(is_handed_over_to(&e, &new_id()), "{e}");
         // A device of the old identity that saw neither accepts neither.
         let e = open_as(&store, old_id(), "fresh", &MemoryTrust::new())
@@ -318,8 +372,10 @@ fn a_competing_handover_by_the_old_key_is_refused_once_one_was_seen() {
         );
         // A store that hides the real handover and shows only the attacker's world cannot move
         // the phone over to the attacker.
-        let attacker_world = world(&store, |w| old_heads.iter().any(|o| o == w) || {
-            w == writer_name(format::writer_id_v2(&[9; 32], &attacker_id(), "evil"))
+        let attacker_world = world(&store, |w| {
+            old_heads.iter().any(|o| o == w) || {
+                w == writer_name(format::writer_id_v2(&[9; 32], &attacker_id(), "evil"))
+            }
         })
         .await;
         let e = Vault::open_with_options(attacker_world, old_id(), "v", "phone", None, opts(&t2))
@@ -347,9 +403,10 @@ fn a_store_cannot_take_a_device_back_before_a_handover_it_saw() {
             old_world.put(&cid, bytes).await.expect("put");
         }
         // The phone saw the handover: the old world is a rollback, not a vault to write to.
-        let e = Vault::open_with_options(old_world.clone(), old_id(), "v", "phone", None, opts(&t2))
-            .await
-            .expect_err("rolled back");
+        let e =
+            Vault::open_with_options(old_world.clone(), old_id(), "v", "phone", None, opts(&t2))
+                .await
+                .expect_err("rolled back");
         assert!(
             matches!(e, VaultError::Trust(TrustError::RolledBack { .. })),
             "{e}"
@@ -373,9 +430,10 @@ fn an_interrupted_rotation_is_finished_by_a_rerun() {
                 trust: Some(Arc::new(trust.clone())),
                 post_quantum: false,
             };
-            let mut v = Vault::open_with_options(faulty.clone(), old_id(), "v", "laptop", Some(true), o)
-                .await
-                .expect("create");
+            let mut v =
+                Vault::open_with_options(faulty.clone(), old_id(), "v", "laptop", Some(true), o)
+                    .await
+                    .expect("create");
             for i in 0..5u8 {
                 v.put(&[b'k', i], vec![i; 100], PutOptions::default())
                     .await
@@ -389,7 +447,15 @@ fn an_interrupted_rotation_is_finished_by_a_rerun() {
         let mut failures = 0;
         for n in 0.. {
             faulty.fail_writes_after(Some(n));
-            let r = Vault::open_and_rotate_identity(faulty.clone(), old_id(), new_id(), "v", "laptop", o()).await;
+            let r = Vault::open_and_rotate_identity(
+                faulty.clone(),
+                old_id(),
+                new_id(),
+                "v",
+                "laptop",
+                o(),
+            )
+            .await;
             faulty.fail_writes_after(None);
             match r {
                 Ok((_, report)) => {
@@ -424,7 +490,10 @@ fn rotations_the_rules_refuse() {
         let store = Arc::new(MemoryStore::new());
         let (mut laptop, _phone, _t1, _t2) = vault_with_two_devices(&store).await;
         let e = laptop.rotate_identity(old_id()).await.expect_err("same");
-        assert!(matches!(e, VaultError::Handover(HandoverError::Refused(_))), "{e}");
+        assert!(
+            matches!(e, VaultError::Handover(HandoverError::Refused(_))),
+            "{e}"
+        );
         // A recipient of a share cannot become the owner.
         let reader = Identity::from_seed(&[4u8; 32]);
         laptop
@@ -440,13 +509,22 @@ fn rotations_the_rules_refuse() {
             .await
             .expect("share");
         let e = laptop.rotate_identity(reader).await.expect_err("recipient");
-        assert!(matches!(e, VaultError::Handover(HandoverError::Refused(_))), "{e}");
+        assert!(
+            matches!(e, VaultError::Handover(HandoverError::Refused(_))),
+            "{e}"
+        );
         // A chain: old → new → third; handing back to a retired identity is refused.
         laptop.rotate_identity(new_id()).await.expect("rotate");
         let e = laptop.rotate_identity(old_id()).await.expect_err("retired");
-        assert!(matches!(e, VaultError::Handover(HandoverError::Refused(_))), "{e}");
+        assert!(
+            matches!(e, VaultError::Handover(HandoverError::Refused(_))),
+            "{e}"
+        );
         let third = Identity::from_seed(&[5u8; 32]);
-        laptop.rotate_identity(third.clone()).await.expect("rotate again");
+        laptop
+            .rotate_identity(third.clone())
+            .await
+            .expect("rotate again");
         assert_eq!(laptop.handovers().len(), 2);
         assert_eq!(laptop.get(b"b").await.expect("b"), b"bravo");
         // The share records, pinned by the first handover, still read for the third identity.
@@ -455,12 +533,19 @@ fn rotations_the_rules_refuse() {
             .expect("fresh third");
         fresh.sync().await.expect("sync");
         assert_eq!(fresh.get(b"a").await.expect("a"), b"alpha 2");
-        assert!(fresh.skipped_heads().is_empty(), "{:?}", fresh.skipped_heads());
+        assert!(
+            fresh.skipped_heads().is_empty(),
+            "{:?}",
+            fresh.skipped_heads()
+        );
         // A device of the middle identity is told where the vault went.
         let e = open_as(&store, new_id(), "m", &MemoryTrust::new())
             .await
             .expect_err("middle");
-        assert!(matches!(e, VaultError::Handover(HandoverError::HandedOver { .. })), "{e}");
+        assert!(
+            matches!(e, VaultError::Handover(HandoverError::HandedOver { .. })),
+            "{e}"
+        );
     });
 }
 

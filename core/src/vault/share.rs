@@ -265,8 +265,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             let opened = self
                 .open_pinned(&cid, &head.bytes, |h| h.rec.get(&name).map(|d| **d))
                 .and_then(|plain| {
-                from_dag_cbor::<ScopeRecord>(&plain).map_err(|e| VaultError::corrupt(&cid, e))
-            });
+                    from_dag_cbor::<ScopeRecord>(&plain).map_err(|e| VaultError::corrupt(&cid, e))
+                });
             let record = match opened {
                 Ok(r) if (r.v == 1 || r.v == SHARE_RECORD_VERSION) && r.vault == self.name => r,
                 Ok(_) => {

@@ -66,9 +66,13 @@ pub fn run(args: RotateBenchArgs) -> CliResult {
         for i in 0..args.objects {
             body[..8].copy_from_slice(&(i as u64).to_le_bytes());
             batch.push(
-                v.upload(format!("o/{i:07}").as_bytes(), body.clone(), PutOptions::default())
-                    .await
-                    .map_err(vault_error)?,
+                v.upload(
+                    format!("o/{i:07}").as_bytes(),
+                    body.clone(),
+                    PutOptions::default(),
+                )
+                .await
+                .map_err(vault_error)?,
             );
             if batch.len() == 1_000 || i + 1 == args.objects {
                 for r in v
@@ -123,7 +127,8 @@ pub fn run(args: RotateBenchArgs) -> CliResult {
         let reencrypt_bytes = store.take_written();
         let per_object = reencrypt_s / sample.max(1) as f64;
         let reencrypt_all_s = per_object * args.objects as f64;
-        let reencrypt_all_bytes = reencrypt_bytes as f64 / sample.max(1) as f64 * args.objects as f64;
+        let reencrypt_all_bytes =
+            reencrypt_bytes as f64 / sample.max(1) as f64 * args.objects as f64;
         Ok(json!({
             "store": args.store.clone().unwrap_or_else(|| "file (temp dir)".into()),
             "objects": args.objects,
@@ -161,7 +166,10 @@ pub fn run(args: RotateBenchArgs) -> CliResult {
         round(report["content_bytes"].as_f64().unwrap_or(0.0) / 1048576.0),
         report["store"].as_str().unwrap_or_default()
     );
-    println!("  fill (batched puts)        {:>10} s", report["fill_seconds"]);
+    println!(
+        "  fill (batched puts)        {:>10} s",
+        report["fill_seconds"]
+    );
     let r = &report["rotate"];
     println!(
         "  identity rotation          {:>10} s  {:>12} bytes written ({} final heads, {} share records pinned)",
@@ -183,8 +191,12 @@ pub fn run(args: RotateBenchArgs) -> CliResult {
     );
     println!(
         "  rotation vs re-encrypting everything: time {:.2e}, bytes {:.2e}",
-        report["rotate_time_vs_reencrypt_all"].as_f64().unwrap_or(0.0),
-        report["rotate_bytes_vs_reencrypt_all"].as_f64().unwrap_or(0.0)
+        report["rotate_time_vs_reencrypt_all"]
+            .as_f64()
+            .unwrap_or(0.0),
+        report["rotate_bytes_vs_reencrypt_all"]
+            .as_f64()
+            .unwrap_or(0.0)
     );
     Ok(())
 }

@@ -12,7 +12,11 @@ fn identity_rotate_hands_the_vault_over_and_other_devices_follow() {
     let laptop = tempfile::tempdir().unwrap();
     let phone = tempfile::tempdir().unwrap();
     let (l, p) = (laptop.path(), phone.path());
-    let cfg = json(run(l, &["init", "--json", "--device", "laptop", "--vault", "v"], None));
+    let cfg = json(run(
+        l,
+        &["init", "--json", "--device", "laptop", "--vault", "v"],
+        None,
+    ));
     let store = cfg["store"].as_str().unwrap().to_string();
     let old = l.join("identity");
     let old = old.to_str().unwrap();
@@ -20,7 +24,9 @@ fn identity_rotate_hands_the_vault_over_and_other_devices_follow() {
     // The phone: the same identity and store, another device.
     ok(run(
         p,
-        &["init", "--store", &store, "-i", old, "--device", "phone", "--vault", "v"],
+        &[
+            "init", "--store", &store, "-i", old, "--device", "phone", "--vault", "v",
+        ],
         None,
     ));
     ok(run(p, &["put", "-", "b.txt"], Some(b"bravo")));
@@ -29,7 +35,11 @@ fn identity_rotate_hands_the_vault_over_and_other_devices_follow() {
 
     let new = l.join("new-identity");
     let new = new.to_str().unwrap();
-    let report = json(run(l, &["identity", "rotate", "--new", new, "--json"], None));
+    let report = json(run(
+        l,
+        &["identity", "rotate", "--new", new, "--json"],
+        None,
+    ));
     assert_eq!(report["resumed"], false, "{report}");
     assert_eq!(report["new_identity_created"], true);
     assert_eq!(report["final_heads"], 2);
@@ -41,7 +51,12 @@ fn identity_rotate_hands_the_vault_over_and_other_devices_follow() {
 
     // The phone, still on the old identity, is refused and told where the vault went.
     let out = run(p, &["sync"], None);
-    assert_eq!(code(&out), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        code(&out),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("handed vault v over to"), "{err}");
     assert!(err.contains(report["to"].as_str().unwrap()), "{err}");
@@ -53,10 +68,19 @@ fn identity_rotate_hands_the_vault_over_and_other_devices_follow() {
     assert!(status.contains(report["to"].as_str().unwrap()), "{status}");
 
     // Running it again (as after an interruption) finds it done.
-    let again = json(run(l, &["identity", "rotate", "--new", new, "--json"], None));
+    let again = json(run(
+        l,
+        &["identity", "rotate", "--new", new, "--json"],
+        None,
+    ));
     assert_eq!(again["resumed"], true, "{again}");
     assert_eq!(again["handover"], report["handover"]);
     // Rotating to the vault's current owner is refused as bad input.
     let out = run(l, &["identity", "rotate", "-i", new, "--new", new], None);
-    assert_eq!(code(&out), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        code(&out),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
