@@ -184,3 +184,29 @@ fn v1_shares_still_read_and_the_owner_republishes_in_v2() {
         assert_eq!(reader.get(b"photos/cat.jpg").await.unwrap(), b"meow");
     });
 }
+
+#[test]
+fn a_vault_created_by_v1_refuses_an_identity_rotation_and_stays_as_it_was() {
+    let (store, v) = fixture();
+    let alice = seed(&v, "owner_seed");
+    block_on(async {
+        let mut laptop = Vault::open(store.clone(), alice.clone(), "family", "laptop")
+            .await
+            .unwrap();
+        let blocks = store.len();
+        let e = laptop
+            .rotate_identity(Identity::from_seed(&[42; 32]))
+            .await
+            .expect_err("v1 objects are sealed to the owner's identity");
+        assert!(
+            matches!(
+                e,
+                coffer::vault::VaultError::Handover(coffer::vault::HandoverError::V1Vault { .. })
+            ),
+            "{e}"
+        );
+        assert_eq!(store.len(), blocks, "nothing was written");
+        assert!(laptop.handovers().is_empty());
+        assert_eq!(laptop.get(b"notes/a.txt").await.unwrap(), b"second");
+    });
+}

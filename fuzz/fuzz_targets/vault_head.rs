@@ -1,8 +1,10 @@
 //! Vault decoders: stored heads (v2 encrypted, v1 signed), head plaintexts, manifest plaintexts,
-//! index values and tags.
+//! index values, tags, and identity handover plaintexts.
 #![no_main]
 
-use coffer::vault::{check_index_value, check_manifest, decode_head, fuzz_head_plaintext};
+use coffer::vault::{
+    check_index_value, check_manifest, decode_head, fuzz_handover_plaintext, fuzz_head_plaintext,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,4 +16,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = fuzz_head_plaintext(writer, data);
     let _ = check_manifest(data);
     let _ = check_index_value(data);
+    // What the object key opens of a handover block: a typed error or a doubly signed handover.
+    let _ = fuzz_handover_plaintext(data);
 });

@@ -59,6 +59,8 @@ pub struct FaultyStore<S> {
     rng: Mutex<u64>,
     down: AtomicBool,
     fail_next: AtomicU64,
+    /// Writes allowed before every write fails (`u64::MAX`: no limit).
+    writes_left: AtomicU64,
     failed: AtomicU64,
     stalled: AtomicU64,
     corrupted: AtomicU64,
@@ -85,6 +87,7 @@ impl<S> FaultyStore<S> {
             rng,
             down: AtomicBool::new(false),
             fail_next: AtomicU64::new(0),
+            writes_left: AtomicU64::new(u64::MAX),
             failed: AtomicU64::new(0),
             stalled: AtomicU64::new(0),
             corrupted: AtomicU64::new(0),
@@ -105,6 +108,30 @@ impl<S> FaultyStore<S> {
     /// Makes the next `n` operations fail.
     pub fn fail_next(&self, n: u64) {
         self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Lets the next `n` writes (puts, deletes, head writes) through and fails every write after
+    /// them, as a process killed in the middle of an operation would leave the store; `None`
+    /// lifts the limit.
+    pub fn fail_writes_after(&self, n: Option<u64>) {
+        self.writes_left
+            .store(n.unwrap_or(u64::MAX), Ordering::SeqCst);
+    }
+
+    /// Counts one write against [`FaultyStore::fail_writes_after`].
+    fn write_allowed(&self, op: &str) -> StoreResult<()> {
+        let left = self.writes_left.load(Ordering::SeqCst);
+        if left == u64::MAX {
+            return Ok(());
+        }
+        if left == 0 {
+            self.failed.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::Unavailable(format!(
+                "injected fault: {op} failed (write limit reached)"
+            )));
+        }
+        self.writes_left.store(left - 1, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Faults injected so far.
@@ -205,6 +232,7 @@ impl<S: BlockStore> BlockStore for FaultyStore<S> {
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
         let plan = self.plan();
         self.before(&plan, "put").await?;
+        self.write_allowed("put")?;
         if plan.lose {
             self.lost_writes.fetch_add(1, Ordering::SeqCst);
             return Ok(());
@@ -243,6 +271,7 @@ impl<S: BlockStore> BlockStore for FaultyStore<S> {
     async fn delete(&self, cid: &Cid) -> StoreResult<()> {
         let plan = self.plan();
         self.before(&plan, "delete").await?;
+        self.write_allowed("delete")?;
         self.inner.delete(cid).await
     }
 
@@ -260,6 +289,7 @@ impl<S: BlockStore> BlockStore for FaultyStore<S> {
     ) -> StoreResult<()> {
         let plan = self.plan();
         self.before(&plan, "put_stream").await?;
+        self.write_allowed("put_stream")?;
         if plan.lose {
             // Drain the source as a real upload would, then drop it.
             read_source(source, len).await?;
@@ -300,6 +330,7 @@ impl<S: HeadStore> HeadStore for FaultyStore<S> {
     ) -> StoreResult<HeadVersion> {
         let plan = self.plan();
         self.before(&plan, "write_head").await?;
+        self.write_allowed("write_head")?;
         if plan.lose {
             self.lost_writes.fetch_add(1, Ordering::SeqCst);
             return Ok(super::head::content_version(&bytes));

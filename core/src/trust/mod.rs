@@ -166,6 +166,17 @@ pub struct VaultTrust {
     /// none at all, is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<crate::block::Cid>,
+    /// The newest identity handover of the vault this device accepted (or, for a device whose
+    /// identity was handed over, the handover away from it): first seen wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ho: Option<crate::block::Cid>,
+    /// Its position in the vault's chain of handovers (0: none seen).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hn: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl VaultTrust {
@@ -281,6 +292,12 @@ impl VaultTrust {
         for (r, s) in &other.records {
             let c = self.records.entry(r.clone()).or_insert(0);
             *c = (*c).max(*s);
+        }
+        if other.hn > self.hn {
+            // Another process saw a later handover: the vault's key block moved with it.
+            self.ho = other.ho;
+            self.hn = other.hn;
+            self.key = other.key;
         }
         if self.key.is_none() {
             self.key = other.key;

@@ -35,11 +35,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         out
     }
 
-    /// Whether a manifest signed by `signer` may stand in this vault: the owner's, or one of a
+    /// Whether a manifest signed by `signer` may stand in this vault: the owner's, a retired
+    /// owner's (identity rotation), or one of a
     /// recipient this vault ever granted write to (such a manifest only enters the index through
     /// [`Vault::merge_cowriters`], which checked it against that writer's scope).
     pub(crate) fn is_manifest_signer(&self, signer: &Recipient) -> bool {
         signer.same_identity(self.identity.recipient())
+            // A retired owner (identity rotation): the hash chain from an accepted head places
+            // its manifests before its handover (`rotate.rs`, `open_chained`).
+            || self.retired_signer(signer)
             || self.scopes.iter().any(|s| {
                 s.record.shares.iter().any(|r| {
                     r.w && r

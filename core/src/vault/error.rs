@@ -124,6 +124,10 @@ pub enum VaultError {
     /// hidden writer): the store's state must not be trusted.
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
+    /// An identity handover or rotation was refused (forged, broken, competing; this identity
+    /// handed the vault over; a rotation the rules refuse).
+    #[error(transparent)]
+    Handover(#[from] super::handover::HandoverError),
     /// A store error.
     #[error(transparent)]
     Store(#[from] StoreError),

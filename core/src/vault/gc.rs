@@ -150,7 +150,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// The record's name in its namespace: the first 16 bytes (hex) of
     /// `BLAKE3-keyed(share registry key, "coffer v2 gc record")`, so two vaults of one name (of
     /// two identities) on one store keep apart.
-    fn gc_record_name(&self) -> String {
+    pub(crate) fn gc_record_name(&self) -> String {
         let hash = blake3::keyed_hash(&self.registry_key, b"coffer v2 gc record");
         data_encoding::HEXLOWER.encode(&hash.as_bytes()[..16])
     }
@@ -177,9 +177,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             });
         };
         let cid = raw_cid(&head.bytes);
-        let plain =
-            super::open_owner_signed(self.unlock(), self.identity.recipient(), &cid, &head.bytes)
-                .map_err(|e| gc_corrupt(&e.to_string()))?;
+        let plain = self
+            .open_pinned(&cid, &head.bytes, |h| h.gc.as_ref().map(|d| **d))
+            .map_err(|e| gc_corrupt(&e.to_string()))?;
         Ok(Lease {
             state: decode_record(&plain, &self.name)?,
             version: Some(head.version),

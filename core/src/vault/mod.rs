@@ -45,6 +45,7 @@ mod cowrite;
 mod error;
 pub(crate) mod format;
 pub(crate) mod gc;
+pub mod handover;
 mod heads;
 mod mark;
 pub(crate) mod objects;
@@ -53,6 +54,7 @@ mod prune;
 mod reach;
 pub(crate) mod reserved;
 mod retention;
+mod rotate;
 mod share;
 mod stream;
 mod sync;
@@ -60,6 +62,8 @@ mod upload;
 
 #[cfg(test)]
 mod retention_tests;
+#[cfg(test)]
+mod rotate_tests;
 #[cfg(test)]
 mod tests;
 
@@ -73,7 +77,9 @@ pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
 pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
 pub use gc::{GcPhase, GcState, GcTiming, gc_namespace};
+pub use handover::{Handover, HandoverBody, HandoverError, fuzz_handover_plaintext};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
+pub use rotate::IdentityRotation;
 
 /// Runs the decoders of retention and garbage collection over `data` as if it were the plaintext
 /// of a policy block, a GC record, a candidate chunk and a purge record (what their seals
@@ -240,6 +246,8 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     tree: ProllyTree<S>,
     identity: Identity,
     name: String,
+    /// This device's name (its writer id is keyed by it and the owner's recipient).
+    device: String,
     writer: WriterId,
     writer_name: String,
     key_block: Cid,
@@ -273,6 +281,12 @@ pub struct Vault<S: BlockStore + HeadStore + ?Sized> {
     gc_seen: Option<u64>,
     /// Timings of the collection protocol.
     gc_timing: gc::GcTiming,
+    /// The vault's chain of identity handovers, oldest first (empty: never rotated).
+    chain: Vec<Handover>,
+    /// Handovers verified so far, by CID (blocks do not change).
+    handover_cache: BTreeMap<Cid, Handover>,
+    /// The length of the last head this device wrote (what a rotation reports as written).
+    last_head_len: u64,
 }
 
 impl<S: BlockStore + HeadStore + ?Sized> std::fmt::Debug for Vault<S> {
@@ -436,11 +450,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                             vault: name.to_string(),
                         });
                     }
-                    if seen.key.is_some_and(|k| k != cid) {
-                        return Err(VaultError::ConflictingVaultKeys {
-                            vault: name.to_string(),
-                        });
-                    }
+                    // A key block other than the one this device knew is checked against the
+                    // chain of identity handovers once the heads are read (`rotate.rs`).
                     (key, cid, skipped)
                 }
             };
@@ -454,6 +465,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             tree,
             identity,
             name: name.to_string(),
+            device: device.to_string(),
             writer,
             writer_name,
             key_block,
@@ -488,6 +500,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             share_clock: crate::share::system_clock(),
             gc_seen: None,
             gc_timing: gc::GcTiming::default(),
+            chain: Vec::new(),
+            handover_cache: BTreeMap::new(),
+            last_head_len: 0,
         };
         let heads = vault.verify_heads(raw, &mut skipped).await?;
         vault.skipped = skipped;
@@ -633,7 +648,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Fetches and opens a sealed metadata block that must be signed by the owner.
     async fn open_sealed(&self, cid: &Cid) -> VaultResult<Vec<u8>> {
         let bytes = self.fetch_block(cid).await?;
-        open_owner_signed(self.unlock(), self.identity.recipient(), cid, &bytes)
+        self.open_chained(cid, &bytes)
     }
 
     /// Opens a sealed manifest: signed by the owner, or by a co-writer this vault granted write
@@ -677,10 +692,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             vv: self.state.vv.clone(),
             gc: self.state.gc,
             pol: self.state.pol.clone(),
-            ho: None,
+            ho: self.chain.last().map(|h| h.cid),
             rec: self.record_counters(),
         };
         let bytes = body.seal(&self.identity, &self.head_key)?;
+        let head_len = bytes.len() as u64;
         let condition = match &self.state.head_version {
             Some(v) => crate::store::HeadCondition::Matches(v.clone()),
             None => crate::store::HeadCondition::Absent,
@@ -706,6 +722,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         self.state.seq += 1;
         self.state.head_version = Some(version);
+        self.last_head_len = head_len;
         self.committed = self.state.clone();
         self.remember_own(&body).await;
         self.publish_after_commit().await;
@@ -765,6 +782,10 @@ pub(crate) fn seal_to_owner(
 
 /// Opens a sealed block that must be signed by `owner` (a v1 header-only signature is accepted:
 /// inside a vault every block is also named by a hash from a signed head).
+#[cfg_attr(
+    not(all(feature = "gateway", not(target_arch = "wasm32"))),
+    allow(dead_code)
+)]
 pub(crate) fn open_owner_signed(
     unlock: Unlock<'_>,
     owner: &crate::keys::Recipient,

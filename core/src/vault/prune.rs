@@ -564,6 +564,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             m.keep_heads(&self.name.clone(), verified);
         }
         m.mark(&self.key_block)?;
+        // The handovers of the owner's identity, and the key blocks they name.
+        for h in &self.chain {
+            m.mark(&h.cid)?;
+            m.mark(&h.body.from_key)?;
+            m.mark(&h.body.key)?;
+        }
         // This device's merged root first: it is also its head (or newer, in a dry run). An
         // export starts from the heads only.
         let mut roots = if export { Vec::new() } else { vec![m.c_root] };

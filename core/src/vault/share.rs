@@ -269,15 +269,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let mut served = std::collections::BTreeSet::new();
         for head in heads {
             let cid = raw_cid(&head.bytes);
-            let opened = super::open_owner_signed(
-                self.unlock(),
-                self.identity.recipient(),
-                &cid,
-                &head.bytes,
-            )
-            .and_then(|plain| {
-                from_dag_cbor::<ScopeRecord>(&plain).map_err(|e| VaultError::corrupt(&cid, e))
-            });
+            let name = head.writer.clone();
+            let opened = self
+                .open_pinned(&cid, &head.bytes, |h| h.rec.get(&name).map(|d| **d))
+                .and_then(|plain| {
+                    from_dag_cbor::<ScopeRecord>(&plain).map_err(|e| VaultError::corrupt(&cid, e))
+                });
             let record = match opened {
                 Ok(r) if (r.v == 1 || r.v == SHARE_RECORD_VERSION) && r.vault == self.name => r,
                 Ok(_) => {
@@ -1338,5 +1335,26 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
         }
         Ok(report)
+    }
+}
+
+impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
+    /// Every recipient a share of this vault was given to (live or not), parsed (identity
+    /// rotation refuses to hand the vault to one of them).
+    pub(super) fn share_recipients(&self) -> Vec<crate::keys::Recipient> {
+        self.scopes
+            .iter()
+            .flat_map(|s| s.record.shares.iter())
+            .filter_map(|r| r.to.parse().ok())
+            .collect()
+    }
+
+    /// The registry names of the share records this device holds.
+    pub(super) fn share_record_names(&self) -> Vec<String> {
+        self.scopes
+            .iter()
+            .filter(|s| s.version.is_some())
+            .map(|s| s.writer.clone())
+            .collect()
     }
 }

@@ -22,6 +22,9 @@ pub(crate) struct VerifiedHead {
     pub writer: String,
     pub head: DecodedHead,
     pub version: HeadVersion,
+    /// A final head of a retired owner identity (listed by its handover), not the current
+    /// owner's.
+    pub retired: bool,
 }
 
 /// What [`Vault::sync`] did.
@@ -110,12 +113,29 @@ pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
             Err(reason) => skipped.push(skip(&h.writer, &reason)),
         }
     }
+    // Heads under a key block this identity cannot open: another identity's vault, or (after an
+    // identity rotation) the same vault under a retired or a newer owner, which the head key
+    // tells apart once the vault key is known.
+    let mut foreign = Vec::new();
+    // After an identity rotation the key block this device knew may be sealed to the retired
+    // identity: it then no longer decides (the chain of handovers does, in `rotate.rs`).
+    let known = match known {
+        Some(k) if candidates.contains_key(&k) => {
+            match super::open_root_key(store, identity, &k).await {
+                Err(VaultError::WrongIdentity) => None,
+                _ => Some(k),
+            }
+        }
+        other => other,
+    };
     if let Some(k) = known
         && candidates.contains_key(&k)
     {
+        // Heads of another key block are read once the vault key is known (a head that does not
+        // decrypt with it is another vault's; one that does is judged by the handover chain).
         for (cid, writers) in candidates.iter().filter(|(c, _)| **c != k) {
             for w in writers {
-                skipped.push(skip(
+                foreign.push(skip(
                     w,
                     &format!("it names another vault key ({cid}) than the one this device knows"),
                 ));
@@ -138,7 +158,7 @@ pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
             Err(VaultError::WrongIdentity) => {
                 strangers = true;
                 for w in writers {
-                    skipped.push(skip(&w, "its vault key is another identity's"));
+                    foreign.push(skip(&w, "its vault key is another identity's"));
                 }
             }
             Err(VaultError::Corrupt { detail, .. }) => {
@@ -153,7 +173,7 @@ pub(crate) async fn find_vault_key<S: BlockStore + ?Sized>(
     Ok(match found {
         Some((key, cid)) => VaultKey::Found { key, cid, skipped },
         None => VaultKey::None {
-            skipped,
+            skipped: skipped.into_iter().chain(foreign).collect(),
             strangers,
             damaged,
         },
@@ -261,28 +281,82 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         raw: Vec<Head>,
         skipped: &mut Vec<SkippedHead>,
     ) -> VaultResult<Vec<VerifiedHead>> {
-        let mut out = Vec::with_capacity(raw.len());
+        let mut decoded = Vec::with_capacity(raw.len());
+        let mut versions = BTreeMap::new();
         for h in raw {
             if skipped.iter().any(|s| s.writer == h.writer) {
                 continue;
             }
             match heads::open(&self.head_key, &self.name, &h.writer, &h.bytes) {
-                Err(reason) => skipped.push(skip(&h.writer, &reason)),
-                Ok((_, signer)) if !signer.same_identity(self.identity.recipient()) => {
-                    skipped.push(skip(&h.writer, "signed by another identity"))
+                Err(reason) => {
+                    let foreign = matches!(
+                        heads::peek(&h.writer, &h.bytes),
+                        Ok(Peeked::V2 { key }) if key != self.key_block
+                    );
+                    let reason = if foreign {
+                        "its vault key is another identity's".to_string()
+                    } else {
+                        reason
+                    };
+                    skipped.push(skip(&h.writer, &reason));
                 }
-                Ok((head, _)) if head.body.key != self.key_block => {
-                    skipped.push(skip(&h.writer, "it names another vault key"))
+                Ok((head, signer)) => {
+                    versions.insert(h.writer.clone(), h.version);
+                    decoded.push((h.writer, head, signer));
                 }
-                Ok((head, _)) => out.push(VerifiedHead {
-                    writer: h.writer,
-                    head,
-                    version: h.version,
-                }),
             }
         }
-        let served: Vec<ServedHead<'_>> = out
+        // The chain of identity handovers decides which signers are owners (`rotate.rs`).
+        let bad = self.resolve_chain(&decoded).await?;
+        let mut out = Vec::with_capacity(decoded.len());
+        let mut retired_writers = Vec::new();
+        for (writer, head, signer) in decoded {
+            match self.admit(&writer, &head, &signer, &bad) {
+                Ok(admission) => {
+                    let retired = matches!(admission, super::rotate::Admission::Final);
+                    if retired {
+                        retired_writers.push(writer.clone());
+                    }
+                    let Some(version) = versions.remove(&writer) else {
+                        continue;
+                    };
+                    out.push(VerifiedHead {
+                        writer,
+                        head,
+                        version,
+                        retired,
+                    });
+                }
+                Err(reason) => {
+                    if self.retired_signer(&signer) {
+                        retired_writers.push(writer.clone());
+                    }
+                    skipped.push(skip(&writer, &reason));
+                }
+            }
+        }
+        // Writers frozen by a handover are checked at what it lists (or what this device saw
+        // later): their content is in the new owner's heads, and a head the old identity wrote
+        // after the handover neither rolls the device back nor counts as hiding the writer.
+        let mut claims_now: BTreeMap<String, u64> = BTreeMap::new();
+        for h in &out {
+            for (w, s) in &h.head.body.vv {
+                let c = claims_now.entry(w.clone()).or_insert(0);
+                *c = (*c).max(*s);
+            }
+        }
+        let mut frozen = self.frozen_writers(&claims_now);
+        for w in &retired_writers {
+            if !frozen.contains_key(w)
+                && let Some(seen) = self.seen.writers.get(w)
+            {
+                frozen.insert(w.clone(), (seen.seq, *seen.digest));
+            }
+        }
+        let empty = BTreeMap::new();
+        let mut served: Vec<ServedHead<'_>> = out
             .iter()
+            .filter(|h| !frozen.contains_key(&h.writer))
             .map(|h| ServedHead {
                 writer: &h.writer,
                 seq: h.head.body.seq,
@@ -290,8 +364,20 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 claims: &h.head.body.vv,
             })
             .collect();
+        for (w, (seq, digest)) in &frozen {
+            served.push(ServedHead {
+                writer: w,
+                seq: *seq,
+                digest: *digest,
+                claims: &empty,
+            });
+        }
         self.seen.check(&served)?;
         self.seen.record(&served);
+        if let Some(last) = self.chain.last() {
+            self.seen.ho = Some(last.cid);
+            self.seen.hn = last.body.n;
+        }
         // Share records other writers saw: the registry read that follows must not be older.
         for h in &out {
             for (name, ctr) in &h.head.body.rec {
@@ -311,7 +397,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Reads and verifies every head of the vault (see [`Vault::verify_heads`]).
-    async fn read_verified(&mut self) -> VaultResult<Vec<VerifiedHead>> {
+    pub(crate) async fn read_verified(&mut self) -> VaultResult<Vec<VerifiedHead>> {
         let raw = self.store.read_heads(&self.name).await?;
         let mut skipped = Vec::new();
         let heads = self.verify_heads(raw, &mut skipped).await?;

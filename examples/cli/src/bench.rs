@@ -27,6 +27,9 @@ pub enum BenchCommand {
     /// Sharing: the first share and a key rotation of a prefix of 100,000 objects (re-wrapping
     /// keys, no content re-uploaded): time and bytes written vs re-encrypting a sample.
     Share(crate::bench_share::ShareBenchArgs),
+    /// Rotating the owner's identity of a 100,000-object vault (a handover, no content
+    /// re-wrapped): time and bytes written vs re-encrypting a sample.
+    Rotate(crate::bench_rotate::RotateBenchArgs),
     /// What format v2's protections cost: the signature trailer on seal/open (vs unsigned), the
     /// encrypted heads on a two-device sync, the padding of manifests in bytes.
     Trust(crate::bench_trust::TrustBenchArgs),
@@ -122,6 +125,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Store(a) => store_bench(a),
         BenchCommand::Vault(a) => crate::bench_vault::run(a),
         BenchCommand::Share(a) => crate::bench_share::run(a),
+        BenchCommand::Rotate(a) => crate::bench_rotate::run(a),
         BenchCommand::Trust(a) => crate::bench_trust::run(a),
         BenchCommand::Pq(a) => crate::bench_pq::run(a),
         #[cfg(all(feature = "gateway", feature = "stores"))]

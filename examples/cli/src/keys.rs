@@ -177,3 +177,117 @@ pub fn recipient(args: RecipientArgs) -> CliResult {
     }
     Ok(())
 }
+
+/// `coffer identity …`.
+#[derive(clap::Subcommand, Debug)]
+pub enum IdentityCommand {
+    /// Hand the vault over to a new owner identity: the same vault key re-sealed to it, a
+    /// handover signed by both identities, and this device's head signed by the new one (nothing
+    /// is re-encrypted or re-uploaded). The old identity can no longer write to the vault. Run it
+    /// again if it was interrupted. Sync every device first: a device that writes under the old
+    /// identity after the handover is refused like a thief would be.
+    Rotate(RotateArgs),
+}
+
+/// Arguments of `coffer identity rotate`.
+#[derive(clap::Args, Debug)]
+pub struct RotateArgs {
+    /// The new identity file: created (mode 0600, a random identity) when it does not exist,
+    /// else used as it is (e.g. made with `coffer keygen`, or by an interrupted run).
+    #[arg(long = "new", value_name = "FILE")]
+    new: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    vault: crate::config::VaultArgs,
+}
+
+/// `coffer identity rotate`.
+pub fn identity(cmd: IdentityCommand) -> CliResult {
+    match cmd {
+        IdentityCommand::Rotate(a) => rotate(a),
+    }
+}
+
+fn rotate(args: RotateArgs) -> CliResult {
+    use coffer::vault::{Vault, VaultOptions};
+    let resolved = args.vault.resolve()?;
+    let old = resolved.load_identity()?;
+    let created = !args.new.exists();
+    if created {
+        let id = Identity::generate();
+        files::write_secret_file(&args.new, id.to_file_contents().as_bytes(), false)?;
+    }
+    let new = read_identity(&args.new)?;
+    let report = crate::vault_cmd::block_on(async {
+        let url = crate::config::StoreUrl::parse(&resolved.store)?;
+        let store: std::sync::Arc<dyn crate::config::AnyStore> =
+            if url == crate::config::StoreUrl::Federation {
+                crate::backend_cmd::connect_federation().await?
+            } else {
+                url.connect().await?
+            };
+        // This device's memory of the vault (kept per identity) goes on under the new one.
+        let old_trust = crate::config::trust_for(&resolved.store, &old)?;
+        let new_trust = crate::config::trust_for(&resolved.store, &new)?;
+        let (_, report) = Vault::open_and_rotate_identity(
+            store,
+            old,
+            new.clone(),
+            &resolved.vault,
+            &resolved.device,
+            VaultOptions {
+                trust: Some(old_trust.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(crate::vault_cmd::vault_error)?;
+        let doc = format!("vault:{}", resolved.vault);
+        if let Some(bytes) = old_trust
+            .load(&doc)
+            .await
+            .map_err(|e| CliError::other(format!("cannot read the trust state: {e}")))?
+        {
+            new_trust
+                .save(&doc, bytes)
+                .await
+                .map_err(|e| CliError::other(format!("cannot keep the trust state: {e}")))?;
+        }
+        Ok(report)
+    })?;
+    if args.json {
+        return crate::vault_cmd::print_json(&serde_json::json!({
+            "vault": resolved.vault,
+            "handover": report.handover.to_string(),
+            "key_block": report.key_block.to_string(),
+            "from": report.from,
+            "to": report.to,
+            "final_heads": report.final_heads,
+            "share_records": report.records,
+            "bytes_written": report.bytes_written,
+            "resumed": report.resumed,
+            "new_identity_file": args.new.display().to_string(),
+            "new_identity_created": created,
+        }));
+    }
+    if report.resumed {
+        println!("the vault was already handed over to this identity (an earlier run committed)");
+    } else {
+        println!(
+            "handed vault {} over: {} final head(s) and {} share record(s) pinned, {} bytes written",
+            resolved.vault, report.final_heads, report.records, report.bytes_written
+        );
+    }
+    println!("handover:  {}", report.handover);
+    println!("new identity file: {}", args.new.display());
+    println!(
+        "use it on every device from now on (-i {} or $COFFER_IDENTITY); the old identity can",
+        args.new.display()
+    );
+    println!("no longer write to this vault. Compare the new recipient with the other devices");
+    println!("out of band before using it there; shares must be given again.");
+    println!("new recipient: {}", report.to);
+    Ok(())
+}

@@ -16,6 +16,7 @@ mod bench_gc;
 #[cfg(feature = "stores")]
 mod bench_import;
 mod bench_pq;
+mod bench_rotate;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
@@ -144,6 +145,9 @@ enum Command {
     Shared(share_cmd::SharedCommand),
     /// Create an identity; print its public recipient as the last word of stdout.
     Keygen(keys::KeygenArgs),
+    /// The vault owner's identity: `identity rotate` hands the vault over to a new identity.
+    #[command(subcommand)]
+    Identity(keys::IdentityCommand),
     /// Print the public recipient of an identity.
     Recipient(keys::RecipientArgs),
     /// Encrypt, sign and hash a file for one or more recipients.
@@ -312,6 +316,7 @@ fn main() -> ExitCode {
         Command::Accept(a) => share_cmd::accept(a),
         Command::Shared(c) => share_cmd::shared(c),
         Command::Keygen(a) => keys::keygen(a),
+        Command::Identity(c) => keys::identity(c),
         Command::Recipient(a) => keys::recipient(a),
         Command::Seal(a) => sealing::seal(a),
         Command::Open(a) => sealing::open(a),

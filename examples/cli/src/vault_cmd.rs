@@ -46,6 +46,10 @@ pub fn vault_error(e: VaultError) -> CliError {
         )
         | VaultError::Seal(_)
         | VaultError::ConflictingVaultKeys { .. } => 3,
+        VaultError::Handover(
+            coffer::vault::HandoverError::Refused(_) | coffer::vault::HandoverError::V1Vault { .. },
+        ) => 2,
+        VaultError::Handover(_) => 3,
         VaultError::Source(_) | VaultError::Output(_) => 4,
         VaultError::Store(StoreError::Io { .. }) => 4,
         VaultError::Store(StoreError::TooLarge { .. } | StoreError::Corrupt { .. }) => 3,
