@@ -494,25 +494,32 @@ fn rotations_the_rules_refuse() {
             matches!(e, VaultError::Handover(HandoverError::Refused(_))),
             "{e}"
         );
-        // A recipient of a share cannot become the owner.
-        let reader = Identity::from_seed(&[4u8; 32]);
-        laptop
-            .share(
-                crate::share::Scope::Prefix(b"a".to_vec()),
-                reader.recipient(),
-                ShareOptions {
-                    not_before_ms: None,
-                    expires_ms: now_ms() + 3_600_000,
-                    presign: false,
-                },
-            )
-            .await
-            .expect("share");
-        let e = laptop.rotate_identity(reader).await.expect_err("recipient");
-        assert!(
-            matches!(e, VaultError::Handover(HandoverError::Refused(_))),
-            "{e}"
-        );
+        // A recipient of a share cannot become the owner, nor can a co-writer (a read-write
+        // share: it would become the owner of a scope it was given to write in).
+        for (seed, write) in [(4u8, false), (6u8, true)] {
+            let other = Identity::from_seed(&[seed; 32]);
+            laptop
+                .share(
+                    crate::share::Scope::Prefix(b"a".to_vec()),
+                    other.recipient(),
+                    ShareOptions {
+                        not_before_ms: None,
+                        expires_ms: now_ms() + 3_600_000,
+                        presign: false,
+                        write,
+                    },
+                )
+                .await
+                .expect("share");
+            let e = laptop
+                .rotate_identity(other)
+                .await
+                .expect_err("a recipient or co-writer");
+            assert!(
+                matches!(e, VaultError::Handover(HandoverError::Refused(_))),
+                "{e}"
+            );
+        }
         // A chain: old → new → third; handing back to a retired identity is refused.
         laptop.rotate_identity(new_id()).await.expect("rotate");
         let e = laptop.rotate_identity(old_id()).await.expect_err("retired");

@@ -46,7 +46,8 @@ async fn show_listing(who: &str, v: &Vault<DirStore>) -> CliResult {
 /// `coffer demo`.
 pub fn run(args: DemoArgs) -> CliResult {
     if let Some(url) = args.store {
-        return futures_executor::block_on(cowriting_on(&url));
+        // S3 and IPFS stores need a Tokio runtime (the directory store does not).
+        return crate::vault_cmd::block_on(cowriting_on(&url));
     }
     let dir = tempfile::tempdir()
         .map_err(|e| CliError::other(format!("cannot create a temp dir: {e}")))?;
