@@ -260,28 +260,10 @@ fn seal_bench(args: SealBenchArgs) -> CliResult {
     let file = std::fs::File::create(&path).map_err(|e| CliError::io(&path, e))?;
     let (_, root) = seal_into(size, &opts, io::BufWriter::with_capacity(1 << 20, file))?;
     let file = std::fs::File::open(&path).map_err(|e| CliError::io(&path, e))?;
-    let t = Instant::now();
+    let mut out = vec![0u8; 1 << 20];
     // The file itself, not a BufReader: the opener reads a segment at a time (64 KiB), and a
     // buffer in between would add a copy of every byte that a caller need not pay.
-    let mut hashing = HashingReader {
-        inner: file,
-        hasher: blake3::Hasher::new(),
-    };
-    let mut r = OpenReader::new(&mut hashing, &me)?;
-    let mut out = vec![0u8; 1 << 20];
-    let mut opened = 0u64;
-    loop {
-        match r.read(&mut out) {
-            Ok(0) => break,
-            Ok(n) => opened += n as u64,
-            Err(e) => return Err(coffer::seal::SealError::from_io(e).into()),
-        }
-    }
-    drop(r);
-    if hashing.hasher.finalize() != root || opened != size {
-        return Err(CliError::integrity("bench: the sealed file did not verify"));
-    }
-    let open = mib_s(size, t.elapsed().as_secs_f64());
+    let open = open_verified(file, &me, &mut out, root, size)?;
     let rss = peak_rss_mib();
 
     // The same open from memory: reading a file copies every byte out of the page cache, which
@@ -289,27 +271,7 @@ fn seal_bench(args: SealBenchArgs) -> CliResult {
     // Held whole for this step only, after the peak memory above was taken.
     let in_memory = if size <= 4 << 30 {
         let bytes = std::fs::read(&path).map_err(|e| CliError::io(&path, e))?;
-        let t = Instant::now();
-        let mut hashing = HashingReader {
-            inner: bytes.as_slice(),
-            hasher: blake3::Hasher::new(),
-        };
-        let mut r = OpenReader::new(&mut hashing, &me)?;
-        let mut opened = 0u64;
-        loop {
-            match r.read(&mut out) {
-                Ok(0) => break,
-                Ok(n) => opened += n as u64,
-                Err(e) => return Err(coffer::seal::SealError::from_io(e).into()),
-            }
-        }
-        drop(r);
-        if hashing.hasher.finalize() != root || opened != size {
-            return Err(CliError::integrity(
-                "bench: the sealed bytes did not verify",
-            ));
-        }
-        Some(mib_s(size, t.elapsed().as_secs_f64()))
+        Some(open_verified(bytes.as_slice(), &me, &mut out, root, size)?)
     } else {
         None
     };
@@ -517,6 +479,39 @@ fn children_cpu_secs() -> Option<f64> {
     let cutime: f64 = fields.get(13)?.parse().ok()?;
     let cstime: f64 = fields.get(14)?.parse().ok()?;
     Some((cutime + cstime) / 100.0)
+}
+
+/// Opens the sealed object `inner` with full verification (every segment authenticated and
+/// decrypted into `out`, the ciphertext's BLAKE3 checked against the seal-time `root`, `size`
+/// bytes out) and returns the rate in MiB/s.
+fn open_verified<R: Read>(
+    inner: R,
+    me: &Identity,
+    out: &mut [u8],
+    root: blake3::Hash,
+    size: u64,
+) -> CliResult<f64> {
+    let t = Instant::now();
+    let mut hashing = HashingReader {
+        inner,
+        hasher: blake3::Hasher::new(),
+    };
+    let mut r = OpenReader::new(&mut hashing, me)?;
+    let mut opened = 0u64;
+    loop {
+        match r.read(out) {
+            Ok(0) => break,
+            Ok(n) => opened += n as u64,
+            Err(e) => return Err(coffer::seal::SealError::from_io(e).into()),
+        }
+    }
+    drop(r);
+    if hashing.hasher.finalize() != root || opened != size {
+        return Err(CliError::integrity(
+            "bench: the sealed object did not verify",
+        ));
+    }
+    Ok(mib_s(size, t.elapsed().as_secs_f64()))
 }
 
 pub(crate) fn round(x: f64) -> f64 {
