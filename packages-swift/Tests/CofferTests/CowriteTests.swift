@@ -167,7 +167,8 @@ final class CowriteTests: XCTestCase {
         // Bob's capability names the old identity: what the new one writes does not reach him
         // through it (docs/decisions.md, "Identity rotation": share again after a rotation).
         let store = try CofferStore.dir(path: dir)
-        let bobShare = try XCTUnwrap(try await readInbox(store: store, identity: bob).first?.share)
+        let bobInbox = try await readInbox(store: store, identity: bob)
+        let bobShare = try XCTUnwrap(bobInbox.first?.share)
         let bobReader = try await SharedReader.open(store: store, share: bobShare)
         await expectError(5) { _ = try await bobReader.get(key: d("docs/after.md")) }
         try await eq(try await bobReader.get(key: d("docs/plan.md")), d("v0"))
