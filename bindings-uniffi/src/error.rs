@@ -17,6 +17,9 @@
 //! | 13   | `Internal`           | a bug in coffer (a panic was caught at the FFI boundary)             |
 //! | 14   | `Untrusted`          | the store rolled back, forked or hid what this device saw before    |
 //! | 15   | `TrustStorage`       | the device's trust memory could not be read or saved, or is damaged  |
+//! | 16   | `NotWriter`          | the share is read-only, or the owner no longer lists this co-writer  |
+//! | 17   | `WriteOutsideScope`  | a co-writer's write to a key outside its share's scope               |
+//! | 18   | `HandedOver`         | this identity handed the vault over to another one (rotation)        |
 //!
 //! Codes never change meaning; new codes are only appended. Messages never contain secrets or
 //! object contents.
@@ -27,7 +30,7 @@ use coffer::keys::KeyError;
 use coffer::seal::SealError;
 use coffer::share::ShareError;
 use coffer::store::StoreError;
-use coffer::vault::VaultError;
+use coffer::vault::{HandoverError, VaultError};
 use coffer::verify::VerifyError;
 
 /// Errors of coffer's Kotlin/Swift API. Every variant carries its stable numeric `code` (see the
@@ -157,6 +160,33 @@ pub enum CofferError {
         /// What failed.
         detail: String,
     },
+    /// Code 16: the share does not grant `write` (it is read-only), or the owner's views no
+    /// longer list this identity as a writer of it.
+    #[error("not a writer: {detail}")]
+    NotWriter {
+        /// Always 16.
+        code: u32,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Code 17: a co-writer tried to put or delete a key outside its share's scope (nothing was
+    /// written).
+    #[error("write outside the share's scope: {detail}")]
+    WriteOutsideScope {
+        /// Always 17.
+        code: u32,
+        /// Which key.
+        detail: String,
+    },
+    /// Code 18: this identity handed the vault over to another one (identity rotation): it can no
+    /// longer open or write the vault; open it with the identity the detail names.
+    #[error("handed over: {detail}")]
+    HandedOver {
+        /// Always 18.
+        code: u32,
+        /// The vault and the identity it was handed over to.
+        detail: String,
+    },
 }
 
 macro_rules! ctor {
@@ -198,6 +228,9 @@ ctor! {
     internal => Internal = 13,
     untrusted => Untrusted = 14,
     trust_storage => TrustStorage = 15,
+    not_writer => NotWriter = 16,
+    write_outside_scope => WriteOutsideScope = 17,
+    handed_over => HandedOver = 18,
 }
 
 impl CofferError {
@@ -304,6 +337,22 @@ impl From<ShareError> for CofferError {
             e @ ShareError::NotForMe => Self::wrong_identity(e),
             e @ ShareError::NotFound => Self::not_found(e),
             e @ (ShareError::OutOfScope | ShareError::Invalid(_)) => Self::invalid_input(e),
+            e @ ShareError::NotWriter => Self::not_writer(e),
+            e @ ShareError::WriteOutsideScope { .. } => Self::write_outside_scope(e),
+            e => Self::corrupt(e),
+        }
+    }
+}
+
+impl From<HandoverError> for CofferError {
+    fn from(e: HandoverError) -> Self {
+        match e {
+            e @ HandoverError::HandedOver { .. } => Self::handed_over(e),
+            e @ HandoverError::Refused(_) => Self::invalid_input(e),
+            e @ HandoverError::V1Vault { .. } => Self::unsupported(e),
+            // Two handovers from one identity: someone else holds its key; nothing was accepted.
+            e @ HandoverError::Competing { .. } => Self::untrusted(e),
+            // Malformed, forged, another vault's, a broken chain (and variants to come).
             e => Self::corrupt(e),
         }
     }
@@ -339,6 +388,7 @@ impl From<VaultError> for CofferError {
             // A rollback, fork or hidden writer (the store's state is not trusted), or a failing
             // trust memory.
             VaultError::Trust(t) => Self::from_trust(t),
+            VaultError::Handover(h) => h.into(),
             e => Self::store(e),
         }
     }
@@ -427,6 +477,9 @@ mod tests {
             (13, "Internal"),
             (14, "Untrusted"),
             (15, "TrustStorage"),
+            (16, "NotWriter"),
+            (17, "WriteOutsideScope"),
+            (18, "HandedOver"),
         ];
         assert_eq!(ERROR_CODES, expected.as_slice());
         assert_eq!(CofferError::corrupt("x").code(), 4);

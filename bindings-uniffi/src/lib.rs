@@ -9,7 +9,12 @@
 //!
 //! Sharing (`docs/FORMAT.md` §9): `Vault.share`/`shares`/`revoke`/`rotate` on the owner's side;
 //! [`read_inbox`], [`ShareBook`], [`Share`] and [`SharedReader`] on the recipient's, over a
-//! [`CofferStore`] (the same directory, S3 or transport choices as the vault).
+//! [`CofferStore`] (the same directory, S3 or transport choices as the vault). Read-write
+//! shares (§9.1): `Vault.share(…, write = true)`, the co-writer's [`SharedWriter`] and the owner's
+//! `Vault.mergeCowriters` (which `sync` also does).
+//!
+//! Identity rotation (§8): `Vault.rotateIdentity`, `Vault.handovers`, `Vault.owner` and
+//! [`open_and_rotate_identity`].
 //!
 //! Trust memory: every `Vault.open*` takes optional [`VaultOptions`] whose `trust` (a
 //! [`TrustMemory`]: a directory, this process's memory, or the app's own [`TrustStorage`]) keeps
@@ -21,14 +26,17 @@
 //!
 //! The exported API is the same on every target: nothing exported is behind `#[cfg]`.
 
+mod cowrite;
 mod crypto;
 pub mod error;
 mod link;
+mod rotate;
 mod share;
 mod transport;
 mod trust;
 mod vault;
 
+pub use cowrite::SharedWriter;
 pub use crypto::{
     ByteRange, Identity, Opened, OutboardInfo, Recipient, blake3_hex, cid_dag_cbor, cid_raw,
     cid_verify, compute_outboard, covering_range, open, seal, verify_outboard, verify_range,
@@ -36,6 +44,7 @@ pub use crypto::{
 };
 pub use error::CofferError;
 pub use link::Link;
+pub use rotate::{Handover, IdentityRotation, RotatedVault, open_and_rotate_identity};
 pub use share::{
     Accepted, CofferStore, InboxEntry, RotationReport, Share, ShareBook, ShareInfo, ShareScope,
     ShareStatus, SharedObjectInfo, SharedReader, now_ms, parse_duration_ms, read_inbox,

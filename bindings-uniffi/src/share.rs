@@ -137,6 +137,9 @@ pub struct ShareInfo {
     pub revoked_ms: Option<u64>,
     /// The latest grant delivered (1, then one more per rotation it survived).
     pub grant: u64,
+    /// Whether it grants `write` (a read-write share: the recipient writes with a
+    /// `SharedWriter`).
+    pub write: bool,
     /// Where it stands now.
     pub status: ShareStatus,
 }
@@ -153,6 +156,7 @@ impl From<coffer::vault::ShareInfo> for ShareInfo {
             issued_ms: i.issued_ms,
             revoked_ms: i.revoked_ms,
             grant: i.grant,
+            write: i.write,
             status: match i.status {
                 S::Active => ShareStatus::Active,
                 S::Pending => ShareStatus::Pending,
@@ -200,8 +204,11 @@ impl Vault {
     /// exclusive), from `not_before_ms` (`null`: now): drops a signed capability, sealed to the
     /// recipient, into their inbox on this vault's store. Returns the share id. `presign` (a
     /// version share on S3 only) adds a presigned URL the server stops honouring at expiry.
-    /// `InvalidKey` for a bad recipient, `InvalidInput` for an expiry not in the future.
-    #[uniffi::method(default(not_before_ms = None, presign = false))]
+    /// `write` (object and prefix shares) also grants `write`: the recipient puts and deletes
+    /// under the scope with a `SharedWriter`, and this vault merges what they commit at its next
+    /// `sync` (or `mergeCowriters`). `InvalidKey` for a bad recipient, `InvalidInput` for an
+    /// expiry not in the future or `write` on a version share.
+    #[uniffi::method(default(not_before_ms = None, presign = false, write = false))]
     pub async fn share(
         self: Arc<Self>,
         scope: ShareScope,
@@ -209,6 +216,7 @@ impl Vault {
         expires_ms: u64,
         not_before_ms: Option<u64>,
         presign: bool,
+        write: bool,
     ) -> Result<String, CofferError> {
         guard_async(async move {
             let to: coffer::keys::Recipient = recipient.trim().parse()?;
@@ -216,7 +224,7 @@ impl Vault {
                 not_before_ms,
                 expires_ms,
                 presign,
-                write: false,
+                write,
             };
             let mut v = self.inner.lock().await;
             Ok(v.share(scope.into(), &to, opts).await?.to_string())
@@ -330,9 +338,14 @@ impl Share {
         self.inner.scope().into()
     }
 
-    /// The rights granted (`read`).
+    /// The rights granted: `["read"]`, or `["read", "write"]` for a read-write share.
     pub fn rights(&self) -> Vec<String> {
         self.inner.rights().to_vec()
+    }
+
+    /// Whether it grants `write` (open a `SharedWriter` with it).
+    pub fn can_write(&self) -> bool {
+        self.inner.can_write()
     }
 
     /// Valid from (ms since the Unix epoch).
@@ -530,7 +543,7 @@ pub struct SharedObjectInfo {
 /// the key against its scope (`InvalidInput` outside it).
 #[derive(uniffi::Object)]
 pub struct SharedReader {
-    inner: coffer::share::SharedReader<dyn AnyStore>,
+    pub(crate) inner: coffer::share::SharedReader<dyn AnyStore>,
 }
 
 impl std::fmt::Debug for SharedReader {

@@ -219,14 +219,21 @@ async fn share_a_prefix_over_a_directory_store() {
     // A bad recipient, an expiry in the past, an unknown id: typed errors.
     let e = v
         .clone()
-        .share(scope.clone(), "coffer1nope".into(), expires, None, false)
+        .share(
+            scope.clone(),
+            "coffer1nope".into(),
+            expires,
+            None,
+            false,
+            false,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), 2);
     let to = bob.recipient().to_text();
     let e = v
         .clone()
-        .share(scope.clone(), to.clone(), 1, None, false)
+        .share(scope.clone(), to.clone(), 1, None, false, false)
         .await
         .unwrap_err();
     assert_eq!(e.code(), 1);
@@ -245,7 +252,7 @@ async fn share_a_prefix_over_a_directory_store() {
 
     let id = v
         .clone()
-        .share(scope.clone(), to.clone(), expires, None, false)
+        .share(scope.clone(), to.clone(), expires, None, false, false)
         .await
         .unwrap();
     let infos = v.shares().await;

@@ -18,7 +18,7 @@ use crate::trust::TrustMemory;
 pub(crate) trait AnyStore: BlockStore + HeadStore {}
 impl<T: BlockStore + HeadStore + ?Sized> AnyStore for T {}
 
-type CoreVault = coffer::vault::Vault<dyn AnyStore>;
+pub(crate) type CoreVault = coffer::vault::Vault<dyn AnyStore>;
 
 /// Whether opening a vault may or must create it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -345,17 +345,29 @@ async fn open_on(
         OpenMode::Create => Some(true),
         OpenMode::OpenOrCreate => Some(false),
     };
+    let options = core_options(options);
+    let v = CoreVault::open_with_options(store, id, &vault, &device, create, options).await?;
+    Ok(Vault::wrap(v, vault, device))
+}
+
+/// The core's options from the exported ones.
+pub(crate) fn core_options(options: Option<VaultOptions>) -> coffer::vault::VaultOptions {
     let post_quantum = options.as_ref().is_some_and(|o| o.post_quantum);
-    let options = coffer::vault::VaultOptions {
+    coffer::vault::VaultOptions {
         trust: options.and_then(|o| o.trust).map(|t| t.inner.clone()),
         post_quantum,
-    };
-    let v = CoreVault::open_with_options(store, id, &vault, &device, create, options).await?;
-    Ok(Arc::new(Vault {
-        inner: Mutex::new(v),
-        name: vault,
-        device,
-    }))
+    }
+}
+
+impl Vault {
+    /// Wraps a vault the core opened as `device`.
+    pub(crate) fn wrap(v: CoreVault, name: String, device: String) -> Arc<Self> {
+        Arc::new(Vault {
+            inner: Mutex::new(v),
+            name,
+            device,
+        })
+    }
 }
 
 #[cfg(feature = "s3")]

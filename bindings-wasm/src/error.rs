@@ -130,6 +130,7 @@ pub(crate) fn vault_code(e: &VaultError) -> &'static str {
         // The trust memory (options.trust) failed, answered the wrong type, or is damaged.
         VaultError::Trust(_) => "TrustStorage",
         VaultError::InvalidPolicy(_) => "BadInput",
+        VaultError::Handover(h) => handover_code(h),
         // Garbage collection (GcBusy, GcInterrupted, UploadCollected) and variants to come: as
         // the Kotlin/Swift bindings, a store-level failure to retry.
         #[allow(unreachable_patterns)]
@@ -150,6 +151,19 @@ fn index_code(e: &coffer::index::IndexError) -> &'static str {
     }
 }
 
+/// Identity rotation: `HandedOver` when this identity handed the vault over (open it with the
+/// new one), `BadInput` for a rotation the rules refuse, `Untrusted` for two competing handovers.
+fn handover_code(e: &coffer::vault::HandoverError) -> &'static str {
+    use coffer::vault::HandoverError as H;
+    match e {
+        H::HandedOver { .. } => "HandedOver",
+        H::Refused(_) | H::V1Vault { .. } => "BadInput",
+        H::Competing { .. } => "Untrusted",
+        // Malformed, forged, another vault's, a broken chain (and variants to come).
+        _ => "Integrity",
+    }
+}
+
 fn share_code(e: &coffer::share::ShareError) -> &'static str {
     use coffer::share::ShareError as E;
     match e {
@@ -157,8 +171,10 @@ fn share_code(e: &coffer::share::ShareError) -> &'static str {
         E::NotForMe => "WrongIdentity",
         E::NotFound => "NotFound",
         E::OutOfScope | E::Invalid(_) => "BadInput",
+        E::NotWriter => "NotWriter",
+        E::WriteOutsideScope { .. } => "WriteOutsideScope",
         E::Store(s) => store_code(s),
-        E::Forged(_) | E::Replayed { .. } => "Integrity",
+        E::Forged(_) | E::Replayed { .. } | E::ForgedWriterHead(_) => "Integrity",
         E::Index(i) => index_code(i),
         _ => "Corrupt",
     }

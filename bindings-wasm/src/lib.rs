@@ -31,7 +31,7 @@ use coffer::verify::{Outboard, RangeProof, covering_range};
 
 pub use error::{CofferError, set_error_class};
 pub use link::Link;
-pub use share::{Share, ShareBook, SharedReader};
+pub use share::{Share, ShareBook, SharedReader, SharedWriter};
 pub use store::JsStore;
 pub use vault::Vault;
 

@@ -5,6 +5,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use futures_util::lock::Mutex;
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -149,7 +150,7 @@ impl Share {
         self.0.issued_ms() as f64
     }
 
-    /// The rights granted (`["read"]`).
+    /// The rights granted: `["read"]`, or `["read", "write"]` for a read-write share.
     #[wasm_bindgen(getter)]
     pub fn rights(&self) -> Array {
         self.0
@@ -157,6 +158,12 @@ impl Share {
             .iter()
             .map(|r| JsValue::from_str(r))
             .collect()
+    }
+
+    /// Whether it grants `write` (open a [`SharedWriter`] with it).
+    #[wasm_bindgen(getter, js_name = canWrite)]
+    pub fn can_write(&self) -> bool {
+        self.0.can_write()
     }
 }
 
@@ -341,6 +348,111 @@ impl SharedReader {
                 ),
                 ("createdMs", num(o.created_ms)),
             ]))
+        })
+    }
+}
+
+/// Writes under a read-write share as its recipient: puts and deletes land in this co-writer's
+/// own signed index and reach the owner's devices and the other recipients at `commit`. Every
+/// call checks the clock ("ShareNotValid" once expired) and the scope ("WriteOutsideScope");
+/// `commit` fails with "ShareNotValid" once the owner revoked the share or rotated its keys, and
+/// with "NotWriter" when the owner no longer lists this identity. Calls run one at a time.
+#[wasm_bindgen]
+pub struct SharedWriter {
+    inner: Rc<Mutex<core_share::SharedWriter<JsStore>>>,
+    share: core_share::Share,
+    writer_id: String,
+}
+
+#[wasm_bindgen]
+impl SharedWriter {
+    /// Opens `share` (a read-write share addressed to `identity`) for writing on `store` (the
+    /// owner's store), continuing from this co-writer's last commit if any. "NotWriter" for a
+    /// read-only share, "WrongIdentity" when it is for another identity.
+    pub fn open(store: JsValue, identity: &Identity, share: &Share) -> Promise {
+        let identity = identity.0.clone();
+        let share = share.0.clone();
+        future_to_promise(async move {
+            let store = Arc::new(JsStore::new(store).map_err(bad_input)?);
+            let w = core_share::SharedWriter::open(store, identity, share.clone())
+                .await
+                .map_err(from_share)?;
+            let writer_id = w.writer_id().0.iter().map(|b| format!("{b:02x}")).collect();
+            Ok(SharedWriter {
+                inner: Rc::new(Mutex::new(w)),
+                share,
+                writer_id,
+            }
+            .into())
+        })
+    }
+
+    /// The share written under.
+    #[wasm_bindgen(getter)]
+    pub fn share(&self) -> Share {
+        Share(self.share.clone())
+    }
+
+    /// The writer id this co-writer's entries carry (32 hex digits, from its recipient).
+    #[wasm_bindgen(getter, js_name = writerId)]
+    pub fn writer_id(&self) -> String {
+        self.writer_id.clone()
+    }
+
+    /// Puts `bytes` under `key` (inside the scope); visible to others after `commit`. `options`:
+    /// `{ contentType? }`. Resolves to the new version id.
+    pub fn put(&self, key: JsValue, bytes: JsValue, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let bytes = bytes_arg(&bytes, "bytes")?;
+            let content_type = if absent(&options) {
+                None
+            } else {
+                let ct = prop(&options, "contentType")?;
+                if absent(&ct) {
+                    None
+                } else {
+                    Some(str_arg(&ct, "contentType")?)
+                }
+            };
+            let mut w = inner.lock().await;
+            let version = w
+                .put(&key, &bytes, content_type)
+                .await
+                .map_err(from_share)?;
+            Ok(JsValue::from_str(&version.to_string()))
+        })
+    }
+
+    /// Deletes `key` (inside the scope); visible to others after `commit`.
+    pub fn delete(&self, key: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let key = key_arg(&key, "key")?;
+            let mut w = inner.lock().await;
+            w.delete(&key).await.map_err(from_share)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Publishes what was put and deleted since the last commit; resolves to the head's seq.
+    pub fn commit(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut w = inner.lock().await;
+            Ok(num(w.commit().await.map_err(from_share)?))
+        })
+    }
+
+    /// A reader of the share as the store holds it now (the owner's view merged with every
+    /// allowed co-writer's commits, this one's included).
+    pub fn reader(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let w = inner.lock().await;
+            let r = w.reader().await.map_err(from_share)?;
+            Ok(SharedReader { inner: Rc::new(r) }.into())
         })
     }
 }

@@ -253,6 +253,7 @@ fn share_info_js(i: &ShareInfo) -> JsValue {
         ("issuedMs", num(i.issued_ms)),
         ("revokedMs", i.revoked_ms.map(num).unwrap_or(JsValue::NULL)),
         ("grant", num(i.grant)),
+        ("write", JsValue::from_bool(i.write)),
         ("status", JsValue::from_str(&i.status.to_string())),
     ])
 }
@@ -267,11 +268,24 @@ fn rotation_js(r: &RotationReport) -> JsValue {
     ])
 }
 
-/// `{ to, expiresMs, notBeforeMs? }` plus a scope (see [`scope_arg`]).
+fn identity_rotation_js(r: &coffer::vault::IdentityRotation) -> JsValue {
+    obj(&[
+        ("handover", JsValue::from_str(&r.handover.to_string())),
+        ("keyBlock", JsValue::from_str(&r.key_block.to_string())),
+        ("from", JsValue::from_str(&r.from)),
+        ("to", JsValue::from_str(&r.to)),
+        ("finalHeads", num(r.final_heads as u64)),
+        ("records", num(r.records as u64)),
+        ("bytesWritten", num(r.bytes_written)),
+        ("resumed", JsValue::from_bool(r.resumed)),
+    ])
+}
+
+/// `{ to, expiresMs, notBeforeMs?, write? }` plus a scope (see [`scope_arg`]).
 fn share_request(v: &JsValue) -> Result<(Scope, coffer::Recipient, ShareOptions), JsValue> {
     if !v.is_object() {
         return Err(bad_input(
-            "share needs { prefix | key [, version], to, expiresMs [, notBeforeMs] }",
+            "share needs { prefix | key [, version], to, expiresMs [, notBeforeMs] [, write] }",
         ));
     }
     let scope = scope_arg(v)?;
@@ -285,6 +299,14 @@ fn share_request(v: &JsValue) -> Result<(Scope, coffer::Recipient, ShareOptions)
     } else {
         Some(u64_arg(&nbf, "notBeforeMs")?)
     };
+    let write = prop(v, "write")?;
+    let write = if absent(&write) {
+        false
+    } else {
+        write
+            .as_bool()
+            .ok_or_else(|| bad_input("write must be a boolean"))?
+    };
     Ok((
         scope,
         to,
@@ -292,7 +314,7 @@ fn share_request(v: &JsValue) -> Result<(Scope, coffer::Recipient, ShareOptions)
             not_before_ms,
             expires_ms,
             presign: false,
-            write: false,
+            write,
         },
     ))
 }
@@ -332,6 +354,44 @@ impl Vault {
         options: JsValue,
     ) -> Promise {
         open_with(store, identity, name, device, options, Mode::OpenOrCreate)
+    }
+
+    /// Opens vault `name` as `device` with `old` and hands it over to `new`
+    /// ([`Vault::rotate_identity`]); resumable: when an earlier run was interrupted after its
+    /// commit point, it opens the vault with `new` and reports `resumed`. Resolves to
+    /// `{ vault, rotation }`, the vault opened with `new`.
+    #[wasm_bindgen(js_name = openAndRotateIdentity)]
+    pub fn open_and_rotate_identity(
+        store: JsValue,
+        old: &Identity,
+        new: &Identity,
+        name: JsValue,
+        device: JsValue,
+        options: JsValue,
+    ) -> Promise {
+        let (old, new) = (old.0.clone(), new.0.clone());
+        future_to_promise(async move {
+            let name = str_arg(&name, "vault name")?;
+            let device = str_arg(&device, "device")?;
+            let store = Arc::new(JsStore::new(store).map_err(bad_input)?);
+            let trust = trust_option(&options)?;
+            let options = core_vault::VaultOptions {
+                trust: trust.map(|t| Arc::new(t) as Arc<dyn coffer::trust::TrustStore>),
+                post_quantum: post_quantum_option(&options)?,
+            };
+            let (v, r) =
+                CoreVault::open_and_rotate_identity(store, old, new, &name, &device, options)
+                    .await
+                    .map_err(from_vault)?;
+            let vault = Vault {
+                inner: Rc::new(Mutex::new(v)),
+                name,
+            };
+            Ok(obj(&[
+                ("vault", vault.into()),
+                ("rotation", identity_rotation_js(&r)),
+            ]))
+        })
     }
 
     /// The vault's name.
@@ -577,6 +637,65 @@ impl Vault {
             let scope = scope_arg(&scope)?;
             let mut v = inner.lock().await;
             Ok(rotation_js(&v.rotate(&scope).await.map_err(from_vault)?))
+        })
+    }
+
+    /// Merges what the co-writers of this vault's read-write shares committed into this
+    /// device's index and commits, without reading the other devices' heads (`sync` does it
+    /// too). Entries outside a writer's scope, or from a writer revoked or expired, are not
+    /// merged and are reported by `skippedHeads`.
+    #[wasm_bindgen(js_name = mergeCowriters)]
+    pub fn merge_cowriters(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut v = inner.lock().await;
+            v.merge_cowriters().await.map_err(from_vault)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Hands the vault over from its owner identity to `new`: re-seals the vault key to it and
+    /// writes a handover signed by both (nothing re-encrypted or re-uploaded); this vault then
+    /// writes as `new`. Resolves to `{ handover, keyBlock, from, to, finalHeads, records,
+    /// bytesWritten, resumed }`.
+    #[wasm_bindgen(js_name = rotateIdentity)]
+    pub fn rotate_identity(&self, new: &Identity) -> Promise {
+        let inner = self.inner.clone();
+        let new = new.0.clone();
+        future_to_promise(async move {
+            let mut v = inner.lock().await;
+            let r = v.rotate_identity(new).await.map_err(from_vault)?;
+            Ok(identity_rotation_js(&r))
+        })
+    }
+
+    /// The vault's identity handovers, oldest first: `[{ n, cid, from, to, timeMs }]`.
+    pub fn handovers(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let v = inner.lock().await;
+            Ok(v.handovers()
+                .iter()
+                .map(|h| {
+                    obj(&[
+                        ("n", num(h.body.n)),
+                        ("cid", JsValue::from_str(&h.cid.to_string())),
+                        ("from", JsValue::from_str(&h.from.to_string())),
+                        ("to", JsValue::from_str(&h.to.to_string())),
+                        ("timeMs", num(h.body.time)),
+                    ])
+                })
+                .collect::<Array>()
+                .into())
+        })
+    }
+
+    /// The current owner's recipient (the identity this vault writes as).
+    pub fn owner(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let v = inner.lock().await;
+            Ok(JsValue::from_str(&v.owner().to_string()))
         })
     }
 

@@ -17,6 +17,9 @@ export type CofferErrorCode =
   | 'ShareNotValid'     // a share that expired, is not valid yet, or was revoked
   | 'Untrusted'         // the store rolled back, forked or hid what this device saw (options.trust)
   | 'TrustStorage'      // the trust memory (options.trust) failed, answered a wrong type, or is damaged
+  | 'NotWriter'         // a read-only share, or a co-writer the owner no longer lists (SharedWriter)
+  | 'WriteOutsideScope' // a co-writer's put or delete of a key outside its share's scope
+  | 'HandedOver'        // this identity handed the vault over to another one (rotateIdentity)
   | 'Internal';
 
 /** Every error coffer throws or rejects with. */
@@ -252,6 +255,11 @@ export type ShareRequest = Scope & {
   expiresMs: number;
   /** Valid from (ms since the Unix epoch; default now). */
   notBeforeMs?: number;
+  /**
+   * Object and prefix shares: also grant `write` (a read-write share): the recipient writes
+   * under the scope with a SharedWriter, and the owner merges it at its next sync.
+   */
+  write?: boolean;
 };
 
 export type ShareStatus = 'active' | 'pending' | 'expired' | 'revoked';
@@ -268,7 +276,40 @@ export interface ShareInfo {
   revokedMs: number | null;
   /** The latest grant delivered (1, then +1 per rotation it survived). */
   grant: number;
+  /** Whether it grants `write` (a read-write share). */
+  write: boolean;
   status: ShareStatus;
+}
+
+/** What Vault.rotateIdentity did. */
+export interface IdentityRotation {
+  /** The handover block's CID. */
+  handover: string;
+  /** The new key block's CID (the same vault key, sealed to the new identity). */
+  keyBlock: string;
+  /** The retired identity's recipient. */
+  from: string;
+  /** The new owner's recipient. */
+  to: string;
+  /** The old identity's final heads the handover pins. */
+  finalHeads: number;
+  /** The share records it pins. */
+  records: number;
+  /** Bytes written to the store (key block, handover, head): nothing is re-encrypted. */
+  bytesWritten: number;
+  /** Whether an earlier, interrupted run had already committed it (openAndRotateIdentity). */
+  resumed: boolean;
+}
+
+/** One identity handover of a vault: `from` handed it over to `to`. */
+export interface Handover {
+  /** Its place in the chain (1: the first rotation). */
+  n: number;
+  cid: string;
+  from: string;
+  to: string;
+  /** When it was signed (ms since the Unix epoch). */
+  timeMs: number;
 }
 
 /** What a revocation or rotation did to a scope's keys. */
@@ -323,6 +364,11 @@ export class Vault {
   static create(store: Store, identity: Identity, name: string, device?: string, options?: VaultOptions): Promise<Vault>;
   static open(store: Store, identity: Identity, name: string, device?: string, options?: VaultOptions): Promise<Vault>;
   static openOrCreate(store: Store, identity: Identity, name: string, device?: string, options?: VaultOptions): Promise<Vault>;
+  /**
+   * Opens vault `name` with `oldIdentity` and hands it over to `newIdentity` (rotateIdentity).
+   * Resumable: after an interrupted run it opens the vault with `newIdentity` (`resumed`).
+   */
+  static openAndRotateIdentity(store: Store, oldIdentity: Identity, newIdentity: Identity, name: string, device?: string, options?: VaultOptions): Promise<{ vault: Vault; rotation: IdentityRotation }>;
   readonly name: string;
   put(key: Key, bytes: Uint8Array, options?: PutOptions): Promise<ObjectInfo>;
   get(key: Key): Promise<Uint8Array>;
@@ -360,6 +406,23 @@ export class Vault {
   rotate(scope: Scope): Promise<RotationReport>;
   /** Why publishing the shared views failed after the last write (null when it did not). */
   sharePublishError(): Promise<string | null>;
+  /**
+   * Merges what co-writers of read-write shares committed, without reading the other devices'
+   * heads (sync does it too). Entries outside a writer's scope, or from a writer revoked or
+   * expired, are not merged and are listed by skippedHeads().
+   */
+  mergeCowriters(): Promise<void>;
+  /**
+   * Hands the vault over to `newIdentity`: the vault key re-sealed to it and a handover signed
+   * by both (nothing re-encrypted or re-uploaded). This vault then writes as `newIdentity`; the
+   * old identity's devices fail with "HandedOver" and must be reopened with the new one.
+   * "BadInput" when `newIdentity` is the owner, a retired owner or a share recipient.
+   */
+  rotateIdentity(newIdentity: Identity): Promise<IdentityRotation>;
+  /** The identity handovers, oldest first (empty: never rotated). */
+  handovers(): Promise<Handover[]>;
+  /** The current owner's recipient (`coffer1…`). */
+  owner(): Promise<string>;
   free(): void;
 }
 
@@ -381,7 +444,10 @@ export class Share {
   /** Valid until, exclusive. */
   readonly expiresMs: number;
   readonly issuedMs: number;
+  /** ["read"], or ["read", "write"] for a read-write share. */
   readonly rights: string[];
+  /** Whether it grants write (open a SharedWriter with it). */
+  readonly canWrite: boolean;
   free(): void;
 }
 
@@ -440,6 +506,30 @@ export class SharedReader {
   get(key: Key): Promise<Uint8Array>;
   getText(key: Key): Promise<string>;
   head(key: Key): Promise<SharedObjectInfo>;
+  free(): void;
+}
+
+/**
+ * Writes under a read-write share as its recipient: put and delete land in this co-writer's own
+ * signed index; commit publishes them and the owner merges them at its next sync. Every call
+ * checks the clock ("ShareNotValid" once expired) and the scope ("WriteOutsideScope"); commit is
+ * refused with "ShareNotValid" once the owner revoked the share, "NotWriter" when the owner no
+ * longer lists this identity.
+ */
+export class SharedWriter {
+  private constructor();
+  /** "NotWriter" for a read-only share, "WrongIdentity" when it is for another identity. */
+  static open(store: Store, identity: Identity, share: Share): Promise<SharedWriter>;
+  readonly share: Share;
+  /** 32 hex digits: the writer id this co-writer's entries carry. */
+  readonly writerId: string;
+  /** Resolves to the new version id; visible to others after commit. */
+  put(key: Key, bytes: Uint8Array, options?: { contentType?: string }): Promise<string>;
+  delete(key: Key): Promise<void>;
+  /** Publishes this co-writer's head; resolves to its seq. */
+  commit(): Promise<number>;
+  /** The share as the store holds it now (this writer's commits included). */
+  reader(): Promise<SharedReader>;
   free(): void;
 }
 

@@ -162,6 +162,17 @@ export class Vault {
   static openOrCreate(store, identity, name, device = 'default', options = undefined) {
     return openVault('openOrCreate', store, identity, name, device, options);
   }
+  /**
+   * Opens vault `name` with `oldIdentity` and hands it over to `newIdentity` (rotateIdentity);
+   * resumable: after an interrupted run it opens the vault with `newIdentity` and reports
+   * `resumed`. Resolves to `{ vault, rotation }`, the vault opened with `newIdentity`.
+   */
+  static async openAndRotateIdentity(store, oldIdentity, newIdentity, name, device = 'default', options = undefined) {
+    checkIdentity(oldIdentity, 'oldIdentity');
+    checkIdentity(newIdentity, 'newIdentity');
+    const { vault, rotation } = await raw.Vault.openAndRotateIdentity(store, oldIdentity, newIdentity, name, device, options);
+    return { vault: new Vault(vault), rotation };
+  }
   get name() { return this.#v?.name; }
   #call(method, ...args) {
     if (this.#v === null) return Promise.reject(badInput('this vault was freed'));
@@ -202,6 +213,23 @@ export class Vault {
   revoke(id) { return this.#call('revoke', id); }
   rotate(scope) { return this.#call('rotate', scope); }
   sharePublishError() { return this.#call('sharePublishError'); }
+  /**
+   * Merges what the co-writers of read-write shares committed, without reading the other
+   * devices' heads (`sync` does it too); refused entries are in skippedHeads().
+   */
+  mergeCowriters() { return this.#call('mergeCowriters'); }
+  /**
+   * Hands the vault over to `newIdentity` (nothing re-encrypted); this vault then writes as it,
+   * and the old identity's devices fail with "HandedOver". Resolves to what the rotation did.
+   */
+  rotateIdentity(newIdentity) {
+    try { checkIdentity(newIdentity, 'newIdentity'); } catch (e) { return Promise.reject(e); }
+    return this.#call('rotateIdentity', newIdentity);
+  }
+  /** The identity handovers, oldest first: `[{ n, cid, from, to, timeMs }]`. */
+  handovers() { return this.#call('handovers'); }
+  /** The current owner's recipient. */
+  owner() { return this.#call('owner'); }
   /** Releases the wasm memory held by this vault; later calls reject with BadInput. */
   free() { this.#v?.free(); this.#v = null; }
 }
@@ -284,6 +312,36 @@ export class SharedReader {
   async getText(key) { return new TextDecoder().decode(await this.#call('get', key)); }
   head(key) { return this.#call('head', key); }
   free() { this.#r?.free(); this.#r = null; }
+}
+
+/**
+ * Writes under a read-write share as its recipient: put/delete, then commit to publish; the
+ * owner merges at its next sync. Every call checks the clock and the scope.
+ */
+export class SharedWriter {
+  #w;
+  /** @private use SharedWriter.open */
+  constructor(inner) {
+    if (!(inner instanceof raw.SharedWriter)) throw badInput('use SharedWriter.open');
+    this.#w = inner;
+  }
+  static async open(store, identity, share) {
+    checkIdentity(identity);
+    checkShare(share);
+    return new SharedWriter(await raw.SharedWriter.open(store, identity, share));
+  }
+  get share() { return this.#w?.share; }
+  get writerId() { return this.#w?.writerId; }
+  #call(method, ...args) {
+    if (this.#w === null) return Promise.reject(badInput('this writer was freed'));
+    return this.#w[method](...args);
+  }
+  put(key, bytes, options) { return this.#call('put', key, bytes, options); }
+  delete(key) { return this.#call('delete', key); }
+  commit() { return this.#call('commit'); }
+  /** A SharedReader of the share as the store holds it now (this writer's commits included). */
+  async reader() { return new SharedReader(await this.#call('reader')); }
+  free() { this.#w?.free(); this.#w = null; }
 }
 
 /**

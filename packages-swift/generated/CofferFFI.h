@@ -337,6 +337,51 @@ typedef struct UniffiVTableCallbackInterfaceTrustStorage {
 } UniffiVTableCallbackInterfaceTrustStorage;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHAREDWRITER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_SHAREDWRITER
+uint64_t uniffi_coffer_uniffi_fn_clone_sharedwriter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHAREDWRITER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FREE_SHAREDWRITER
+void uniffi_coffer_uniffi_fn_free_sharedwriter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREDWRITER_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CONSTRUCTOR_SHAREDWRITER_OPEN
+uint64_t uniffi_coffer_uniffi_fn_constructor_sharedwriter_open(uint64_t store, uint64_t identity, uint64_t share
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_COMMIT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_COMMIT
+uint64_t uniffi_coffer_uniffi_fn_method_sharedwriter_commit(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_DELETE
+uint64_t uniffi_coffer_uniffi_fn_method_sharedwriter_delete(uint64_t ptr, RustBuffer key
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_PUT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_PUT
+uint64_t uniffi_coffer_uniffi_fn_method_sharedwriter_put(uint64_t ptr, RustBuffer key, RustBuffer data, RustBuffer content_type
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_READER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_READER
+uint64_t uniffi_coffer_uniffi_fn_method_sharedwriter_reader(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_SHARE
+uint64_t uniffi_coffer_uniffi_fn_method_sharedwriter_share(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_WRITER_ID
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHAREDWRITER_WRITER_ID
+RustBuffer uniffi_coffer_uniffi_fn_method_sharedwriter_writer_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_IDENTITY
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_CLONE_IDENTITY
 uint64_t uniffi_coffer_uniffi_fn_clone_identity(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -571,6 +616,11 @@ uint64_t uniffi_coffer_uniffi_fn_constructor_share_open(uint64_t identity, RustB
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_AUDIENCE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_AUDIENCE
 uint64_t uniffi_coffer_uniffi_fn_method_share_audience(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_CAN_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_CAN_WRITE
+int8_t uniffi_coffer_uniffi_fn_method_share_can_write(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_SHARE_CHECK_TIME
@@ -895,9 +945,29 @@ uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_store(uint64_t store, ui
 uint64_t uniffi_coffer_uniffi_fn_constructor_vault_open_transport(uint64_t transport, uint64_t identity, RustBuffer vault, RustBuffer device, RustBuffer mode, RustBuffer options
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_MERGE_COWRITERS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_MERGE_COWRITERS
+uint64_t uniffi_coffer_uniffi_fn_method_vault_merge_cowriters(uint64_t ptr
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE_LINK
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE_LINK
 uint64_t uniffi_coffer_uniffi_fn_method_vault_share_link(uint64_t ptr, RustBuffer key, uint64_t expires_ms
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_HANDOVERS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_HANDOVERS
+uint64_t uniffi_coffer_uniffi_fn_method_vault_handovers(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_OWNER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_OWNER
+uint64_t uniffi_coffer_uniffi_fn_method_vault_owner(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_ROTATE_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_ROTATE_IDENTITY
+uint64_t uniffi_coffer_uniffi_fn_method_vault_rotate_identity(uint64_t ptr, uint64_t new_identity
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_REVOKE
@@ -912,7 +982,7 @@ uint64_t uniffi_coffer_uniffi_fn_method_vault_rotate(uint64_t ptr, RustBuffer sc
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARE
-uint64_t uniffi_coffer_uniffi_fn_method_vault_share(uint64_t ptr, RustBuffer scope, RustBuffer recipient, uint64_t expires_ms, RustBuffer not_before_ms, int8_t presign
+uint64_t uniffi_coffer_uniffi_fn_method_vault_share(uint64_t ptr, RustBuffer scope, RustBuffer recipient, uint64_t expires_ms, RustBuffer not_before_ms, int8_t presign, int8_t write
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_METHOD_VAULT_SHARES
@@ -1080,6 +1150,11 @@ RustBuffer uniffi_coffer_uniffi_fn_func_verify_range(RustBuffer root, uint64_t l
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_WALLET_MESSAGE
 RustBuffer uniffi_coffer_uniffi_fn_func_wallet_message(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_OPEN_AND_ROTATE_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_OPEN_AND_ROTATE_IDENTITY
+uint64_t uniffi_coffer_uniffi_fn_func_open_and_rotate_identity(uint64_t store, uint64_t old_identity, uint64_t new_identity, RustBuffer vault, RustBuffer device, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_FN_FUNC_NOW_MS
@@ -1430,6 +1505,12 @@ uint16_t uniffi_coffer_uniffi_checksum_func_wallet_message(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_OPEN_AND_ROTATE_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_OPEN_AND_ROTATE_IDENTITY
+uint16_t uniffi_coffer_uniffi_checksum_func_open_and_rotate_identity(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_NOW_MS
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_NOW_MS
 uint16_t uniffi_coffer_uniffi_checksum_func_now_ms(void
@@ -1445,6 +1526,42 @@ uint16_t uniffi_coffer_uniffi_checksum_func_parse_duration_ms(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_READ_INBOX
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_FUNC_READ_INBOX
 uint16_t uniffi_coffer_uniffi_checksum_func_read_inbox(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_COMMIT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_COMMIT
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedwriter_commit(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_DELETE
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedwriter_delete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_PUT
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_PUT
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedwriter_put(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_READER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_READER
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedwriter_reader(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_SHARE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_SHARE
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedwriter_share(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_WRITER_ID
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHAREDWRITER_WRITER_ID
+uint16_t uniffi_coffer_uniffi_checksum_method_sharedwriter_writer_id(void
     
 );
 #endif
@@ -1583,6 +1700,12 @@ uint16_t uniffi_coffer_uniffi_checksum_method_link_size(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_AUDIENCE
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_AUDIENCE
 uint16_t uniffi_coffer_uniffi_checksum_method_share_audience(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_CAN_WRITE
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_SHARE_CAN_WRITE
+uint16_t uniffi_coffer_uniffi_checksum_method_share_can_write(void
     
 );
 #endif
@@ -1796,9 +1919,33 @@ uint16_t uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_MERGE_COWRITERS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_MERGE_COWRITERS
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_merge_cowriters(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARE_LINK
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_SHARE_LINK
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_share_link(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_HANDOVERS
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_HANDOVERS
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_handovers(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_OWNER
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_OWNER
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_owner(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_ROTATE_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_ROTATE_IDENTITY
+uint16_t uniffi_coffer_uniffi_checksum_method_vault_rotate_identity(void
     
 );
 #endif
@@ -1943,6 +2090,12 @@ uint16_t uniffi_coffer_uniffi_checksum_method_vault_tags(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_VERSIONS
 #define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_METHOD_VAULT_VERSIONS
 uint16_t uniffi_coffer_uniffi_checksum_method_vault_versions(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREDWRITER_OPEN
+#define UNIFFI_FFIDEF_UNIFFI_COFFER_UNIFFI_CHECKSUM_CONSTRUCTOR_SHAREDWRITER_OPEN
+uint16_t uniffi_coffer_uniffi_checksum_constructor_sharedwriter_open(void
     
 );
 #endif

@@ -2,9 +2,9 @@
 import {
   Identity, Vault, MemoryStore, CofferError, seal, open, cid, blake3, verify,
   sealAsync, openAsync, webCryptoAvailable,
-  Share, ShareBook, SharedReader, readInbox, parseDuration, WALLET_MESSAGE, Link, openLink,
+  Share, ShareBook, SharedReader, SharedWriter, readInbox, parseDuration, WALLET_MESSAGE, Link, openLink,
   type Store, type ObjectInfo, type ListPage, type CofferErrorCode, type HeadCondition,
-  type ShareInfo, type RotationReport, type InboxEntry, type ShareScope, type ShareStatus,
+  type ShareInfo, type RotationReport, type IdentityRotation, type Handover, type InboxEntry, type ShareScope, type ShareStatus,
   type OpenedLink, type TrustStorage, type VaultOptions, type SkippedHead,
 } from '@coffer/sdk';
 import { indexedDbTrust } from '@coffer/sdk/trust/indexeddb';
@@ -134,5 +134,26 @@ async function main(): Promise<void> {
   const car: boolean = link.fetchesCar;
   console.log(link.fetchUrl, link.name, link.contentType, link.sealedLen, link.expiresMs, plain, car);
   link.free();
+
+  // Read-write shares and identity rotation.
+  const rwId: string = await v.share({ prefix: 'team/', to: bob, expiresMs: Date.now() + 60_000, write: true });
+  const rw: boolean = (await v.shares()).some((i) => i.id === rwId && i.write);
+  const grant = (await readInbox(stores[0]!, bob)).find((e) => e.share?.canWrite)?.share;
+  if (grant) {
+    const w: SharedWriter = await SharedWriter.open(stores[0]!, bob, grant);
+    const ver: string = await w.put('team/a.txt', new Uint8Array([1]), { contentType: 'text/plain' });
+    await w.delete('team/b.txt');
+    const seq: number = await w.commit();
+    const wr: SharedReader = await w.reader();
+    console.log(rw, ver, seq, w.writerId, w.share.canWrite, await wr.getText('team/a.txt'));
+    w.free();
+  }
+  await v.mergeCowriters();
+  const rotation: IdentityRotation = await v.rotateIdentity(Identity.generate());
+  const chain: Handover[] = await v.handovers();
+  const owner: string = await v.owner();
+  const { vault: rotated, rotation: again2 } = await Vault.openAndRotateIdentity(stores[0]!, bob, Identity.generate(), 'v', 'laptop');
+  console.log(rotation.handover, rotation.keyBlock, rotation.from, rotation.to, rotation.finalHeads, rotation.records,
+    rotation.bytesWritten, rotation.resumed, chain[0]?.n, chain[0]?.timeMs, owner, rotated.name, again2.resumed);
 }
 void main;

@@ -4,7 +4,7 @@
 import Foundation
 
 extension CofferError {
-    /// The stable numeric code (1 InvalidInput … 15 TrustStorage; the table is in the README). Codes
+    /// The stable numeric code (1 InvalidInput … 18 HandedOver; the table is in the README). Codes
     /// are never renumbered. The switch has no `default`, so a new variant fails to compile here.
     public var code: UInt32 {
         switch self {
@@ -12,7 +12,8 @@ extension CofferError {
              .Corrupt(let c, _), .NotFound(let c, _), .NoSuchVault(let c, _),
              .AlreadyExists(let c, _), .PreconditionFailed(let c, _), .StoreUnavailable(let c, _),
              .StoreAccessDenied(let c, _), .Store(let c, _), .Unsupported(let c, _),
-             .Internal(let c, _), .Untrusted(let c, _), .TrustStorage(let c, _):
+             .Internal(let c, _), .Untrusted(let c, _), .TrustStorage(let c, _),
+             .NotWriter(let c, _), .WriteOutsideScope(let c, _), .HandedOver(let c, _):
             return c
         }
     }
@@ -24,7 +25,8 @@ extension CofferError {
              .Corrupt(_, let d), .NotFound(_, let d), .NoSuchVault(_, let d),
              .AlreadyExists(_, let d), .PreconditionFailed(_, let d), .StoreUnavailable(_, let d),
              .StoreAccessDenied(_, let d), .Store(_, let d), .Unsupported(_, let d),
-             .Internal(_, let d), .Untrusted(_, let d), .TrustStorage(_, let d):
+             .Internal(_, let d), .Untrusted(_, let d), .TrustStorage(_, let d),
+             .NotWriter(_, let d), .WriteOutsideScope(_, let d), .HandedOver(_, let d):
             return d
         }
     }

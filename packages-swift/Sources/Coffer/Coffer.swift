@@ -1778,6 +1778,11 @@ public protocol ShareProtocol: AnyObject, Sendable {
     func audience()  -> Recipient
     
     /**
+     * Whether it grants `write` (open a `SharedWriter` with it).
+     */
+    func canWrite()  -> Bool
+    
+    /**
      * `PreconditionFailed` unless `now_ms` lies in `[notBeforeMs, expiresMs)`.
      */
     func checkTime(nowMs: UInt64) throws 
@@ -1823,7 +1828,7 @@ public protocol ShareProtocol: AnyObject, Sendable {
     func presignedUrl()  -> String?
     
     /**
-     * The rights granted (`read`).
+     * The rights granted: `["read"]`, or `["read", "write"]` for a read-write share.
      */
     func rights()  -> [String]
     
@@ -1916,6 +1921,18 @@ open func audience() -> Recipient  {
     return try!  FfiConverterTypeRecipient_lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_coffer_uniffi_fn_method_share_audience(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether it grants `write` (open a `SharedWriter` with it).
+     */
+open func canWrite() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_share_can_write(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2030,7 +2047,7 @@ open func presignedUrl() -> String?  {
 }
     
     /**
-     * The rights granted (`read`).
+     * The rights granted: `["read"]`, or `["read", "write"]` for a read-write share.
      */
 open func rights() -> [String]  {
     return try!  FfiConverterSequenceString.lift(try! rustCall() {
@@ -2615,6 +2632,291 @@ public func FfiConverterTypeSharedReader_lift(_ handle: UInt64) throws -> Shared
 #endif
 public func FfiConverterTypeSharedReader_lower(_ value: SharedReader) -> UInt64 {
     return FfiConverterTypeSharedReader.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Writes under a read-write share as its recipient: puts and deletes land in this co-writer's
+ * own signed index and reach the owner's devices and the other recipients at `commit`.
+ *
+ * Every call checks the share's clock (`PreconditionFailed` once expired) and the key against
+ * its scope (`WriteOutsideScope`, nothing written). `commit` fails with `PreconditionFailed`
+ * once the owner revoked the share or rotated its keys (a newer grant may wait in the inbox),
+ * and with `NotWriter` when the owner no longer lists this identity as a writer. Calls on one
+ * writer are serialized.
+ */
+public protocol SharedWriterProtocol: AnyObject, Sendable {
+    
+    /**
+     * Publishes what was put and deleted since the last commit (this co-writer's signed head);
+     * returns the head's seq.
+     */
+    func commit() async throws  -> UInt64
+    
+    /**
+     * Deletes `key` (inside the scope): a tombstone in this co-writer's index, visible to
+     * others after `commit`; earlier versions stay in the owner's history.
+     */
+    func delete(key: Data) async throws 
+    
+    /**
+     * Seals `data` to the owner and the share and puts it under `key` (inside the scope) in this
+     * co-writer's index; visible to others after `commit`. Returns the new version id.
+     */
+    func put(key: Data, data: Data, contentType: String?) async throws  -> String
+    
+    /**
+     * A reader of the share as the store holds it now: the owner's view merged with what every
+     * allowed co-writer committed (this one's included).
+     */
+    func reader() async throws  -> SharedReader
+    
+    /**
+     * The share written under.
+     */
+    func share()  -> Share
+    
+    /**
+     * The writer id this co-writer's entries carry (32 hex digits, derived from its recipient).
+     */
+    func writerId()  -> String
+    
+}
+/**
+ * Writes under a read-write share as its recipient: puts and deletes land in this co-writer's
+ * own signed index and reach the owner's devices and the other recipients at `commit`.
+ *
+ * Every call checks the share's clock (`PreconditionFailed` once expired) and the key against
+ * its scope (`WriteOutsideScope`, nothing written). `commit` fails with `PreconditionFailed`
+ * once the owner revoked the share or rotated its keys (a newer grant may wait in the inbox),
+ * and with `NotWriter` when the owner no longer lists this identity as a writer. Calls on one
+ * writer are serialized.
+ */
+open class SharedWriter: SharedWriterProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_coffer_uniffi_fn_clone_sharedwriter(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_coffer_uniffi_fn_free_sharedwriter(handle, $0) }
+    }
+
+    
+    /**
+     * Opens `share` (a read-write share addressed to `identity`) for writing on `store` (the
+     * owner's store), continuing from this co-writer's last commit if any. `NotWriter` for a
+     * read-only share, `WrongIdentity` when the share is for another identity,
+     * `PreconditionFailed` when it expired or is not valid yet.
+     */
+public static func `open`(store: CofferStore, identity: Identity, share: Share)async throws  -> SharedWriter  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_constructor_sharedwriter_open(FfiConverterTypeCofferStore_lower(store),FfiConverterTypeIdentity_lower(identity),FfiConverterTypeShare_lower(share)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeSharedWriter_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+
+    
+    /**
+     * Publishes what was put and deleted since the last commit (this co-writer's signed head);
+     * returns the head's seq.
+     */
+open func commit()async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_sharedwriter_commit(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * Deletes `key` (inside the scope): a tombstone in this co-writer's index, visible to
+     * others after `commit`; earlier versions stay in the owner's history.
+     */
+open func delete(key: Data)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_sharedwriter_delete(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_void,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_void,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * Seals `data` to the owner and the share and puts it under `key` (inside the scope) in this
+     * co-writer's index; visible to others after `commit`. Returns the new version id.
+     */
+open func put(key: Data, data: Data, contentType: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_sharedwriter_put(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(key),FfiConverterData.lower(data),FfiConverterOptionString.lower(contentType)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * A reader of the share as the store holds it now: the owner's view merged with what every
+     * allowed co-writer committed (this one's included).
+     */
+open func reader()async throws  -> SharedReader  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_sharedwriter_reader(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeSharedReader_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * The share written under.
+     */
+open func share() -> Share  {
+    return try!  FfiConverterTypeShare_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharedwriter_share(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The writer id this co-writer's entries carry (32 hex digits, derived from its recipient).
+     */
+open func writerId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_coffer_uniffi_fn_method_sharedwriter_writer_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSharedWriter: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SharedWriter
+
+    public static func lift(_ handle: UInt64) throws -> SharedWriter {
+        return SharedWriter(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SharedWriter) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SharedWriter {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SharedWriter, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedWriter_lift(_ handle: UInt64) throws -> SharedWriter {
+    return try FfiConverterTypeSharedWriter.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedWriter_lower(_ value: SharedWriter) -> UInt64 {
+    return FfiConverterTypeSharedWriter.lower(value)
 }
 
 
@@ -3852,6 +4154,14 @@ public func FfiConverterTypeTrustStorage_lower(_ value: TrustStorage) -> UInt64 
 public protocol VaultProtocol: AnyObject, Sendable {
     
     /**
+     * Merges what the co-writers of this vault's read-write shares committed into this
+     * device's index and commits, without reading the other devices' heads (`sync` does this
+     * too). An entry outside its writer's scope, or from a writer revoked or expired, is not
+     * merged and is reported in `skippedHeads`.
+     */
+    func mergeCowriters() async throws 
+    
+    /**
      * A share link to the current version of `key`, valid until `expires_ms` (ms since the Unix
      * epoch; at most 7 days on S3). On S3 the URL is presigned and the server refuses it after
      * the expiry; on IPFS it is a gateway URL that the gateway never expires (only a coffer
@@ -3860,6 +4170,27 @@ public protocol VaultProtocol: AnyObject, Sendable {
      * is not in the future.
      */
     func shareLink(key: Data, expiresMs: UInt64) async throws  -> String
+    
+    /**
+     * The vault's identity handovers, oldest first (empty: never rotated).
+     */
+    func handovers() async  -> [Handover]
+    
+    /**
+     * The current owner (the identity this vault writes as).
+     */
+    func owner() async  -> Recipient
+    
+    /**
+     * Hands the vault over from its owner identity to `new_identity`: re-seals the vault key to
+     * it and writes a handover signed by both (nothing is re-encrypted or re-uploaded); from
+     * then on this vault writes as `new_identity`. The vault's other devices must be reopened
+     * with `new_identity`: with the old one they fail with `HandedOver` (code 18), and a head
+     * the old identity signs after the handover is never merged. `InvalidInput` when
+     * `new_identity` is the owner, a retired owner or a recipient of one of the vault's shares;
+     * `Unsupported` for a format v1 vault.
+     */
+    func rotateIdentity(newIdentity: Identity) async throws  -> IdentityRotation
     
     /**
      * Revokes share `id`: its scope gets new keys that only the remaining recipients receive (a
@@ -3880,9 +4211,12 @@ public protocol VaultProtocol: AnyObject, Sendable {
      * exclusive), from `not_before_ms` (`null`: now): drops a signed capability, sealed to the
      * recipient, into their inbox on this vault's store. Returns the share id. `presign` (a
      * version share on S3 only) adds a presigned URL the server stops honouring at expiry.
-     * `InvalidKey` for a bad recipient, `InvalidInput` for an expiry not in the future.
+     * `write` (object and prefix shares) also grants `write`: the recipient puts and deletes
+     * under the scope with a `SharedWriter`, and this vault merges what they commit at its next
+     * `sync` (or `mergeCowriters`). `InvalidKey` for a bad recipient, `InvalidInput` for an
+     * expiry not in the future or `write` on a version share.
      */
-    func share(scope: ShareScope, recipient: String, expiresMs: UInt64, notBeforeMs: UInt64?, presign: Bool) async throws  -> String
+    func share(scope: ShareScope, recipient: String, expiresMs: UInt64, notBeforeMs: UInt64?, presign: Bool, write: Bool) async throws  -> String
     
     /**
      * Every share this vault issued (as of the last open or sync), with its status now.
@@ -4130,6 +4464,28 @@ public static func openTransport(transport: Transport, identity: Identity, vault
 
     
     /**
+     * Merges what the co-writers of this vault's read-write shares committed into this
+     * device's index and commits, without reading the other devices' heads (`sync` does this
+     * too). An entry outside its writer's scope, or from a writer revoked or expired, is not
+     * merged and is reported in `skippedHeads`.
+     */
+open func mergeCowriters()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_merge_cowriters(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_void,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_void,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
      * A share link to the current version of `key`, valid until `expires_ms` (ms since the Unix
      * epoch; at most 7 days on S3). On S3 the URL is presigned and the server refuses it after
      * the expiry; on IPFS it is a gateway URL that the gateway never expires (only a coffer
@@ -4149,6 +4505,71 @@ open func shareLink(key: Data, expiresMs: UInt64)async throws  -> String  {
             completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
             freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
             liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+    
+    /**
+     * The vault's identity handovers, oldest first (empty: never rotated).
+     */
+open func handovers()async  -> [Handover]  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_handovers(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeHandover.lift,
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * The current owner (the identity this vault writes as).
+     */
+open func owner()async  -> Recipient  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_owner(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeRecipient_lift,
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * Hands the vault over from its owner identity to `new_identity`: re-seals the vault key to
+     * it and writes a handover signed by both (nothing is re-encrypted or re-uploaded); from
+     * then on this vault writes as `new_identity`. The vault's other devices must be reopened
+     * with `new_identity`: with the old one they fail with `HandedOver` (code 18), and a head
+     * the old identity signs after the handover is never merged. `InvalidInput` when
+     * `new_identity` is the owner, a retired owner or a recipient of one of the vault's shares;
+     * `Unsupported` for a format v1 vault.
+     */
+open func rotateIdentity(newIdentity: Identity)async throws  -> IdentityRotation  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_method_vault_rotate_identity(
+                        self.uniffiCloneHandle(),FfiConverterTypeIdentity_lower(newIdentity)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeIdentityRotation_lift,
             errorHandler: FfiConverterTypeCofferError_lift
         )
 }
@@ -4200,14 +4621,17 @@ open func rotate(scope: ShareScope)async throws  -> RotationReport  {
      * exclusive), from `not_before_ms` (`null`: now): drops a signed capability, sealed to the
      * recipient, into their inbox on this vault's store. Returns the share id. `presign` (a
      * version share on S3 only) adds a presigned URL the server stops honouring at expiry.
-     * `InvalidKey` for a bad recipient, `InvalidInput` for an expiry not in the future.
+     * `write` (object and prefix shares) also grants `write`: the recipient puts and deletes
+     * under the scope with a `SharedWriter`, and this vault merges what they commit at its next
+     * `sync` (or `mergeCowriters`). `InvalidKey` for a bad recipient, `InvalidInput` for an
+     * expiry not in the future or `write` on a version share.
      */
-open func share(scope: ShareScope, recipient: String, expiresMs: UInt64, notBeforeMs: UInt64? = nil, presign: Bool = false)async throws  -> String  {
+open func share(scope: ShareScope, recipient: String, expiresMs: UInt64, notBeforeMs: UInt64? = nil, presign: Bool = false, write: Bool = false)async throws  -> String  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_coffer_uniffi_fn_method_vault_share(
-                        self.uniffiCloneHandle(),FfiConverterTypeShareScope_lower(scope),FfiConverterString.lower(recipient),FfiConverterUInt64.lower(expiresMs),FfiConverterOptionUInt64.lower(notBeforeMs),FfiConverterBool.lower(presign)
+                        self.uniffiCloneHandle(),FfiConverterTypeShareScope_lower(scope),FfiConverterString.lower(recipient),FfiConverterUInt64.lower(expiresMs),FfiConverterOptionUInt64.lower(notBeforeMs),FfiConverterBool.lower(presign),FfiConverterBool.lower(write)
                 )
             },
             pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
@@ -4812,6 +5236,105 @@ public func FfiConverterTypeDeleteOutcome_lower(_ value: DeleteOutcome) -> RustB
 
 
 /**
+ * One identity handover of a vault: `from` handed it over to `to`.
+ */
+public struct Handover: Equatable, Hashable {
+    /**
+     * Its place in the chain (1: the first rotation).
+     */
+    public var n: UInt64
+    /**
+     * The handover block's CID.
+     */
+    public var cid: String
+    /**
+     * The retired identity (`coffer1…`).
+     */
+    public var from: String
+    /**
+     * The identity that took over (`coffer1…`).
+     */
+    public var to: String
+    /**
+     * When it was signed (ms since the Unix epoch, the old owner's clock).
+     */
+    public var timeMs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Its place in the chain (1: the first rotation).
+         */n: UInt64, 
+        /**
+         * The handover block's CID.
+         */cid: String, 
+        /**
+         * The retired identity (`coffer1…`).
+         */from: String, 
+        /**
+         * The identity that took over (`coffer1…`).
+         */to: String, 
+        /**
+         * When it was signed (ms since the Unix epoch, the old owner's clock).
+         */timeMs: UInt64) {
+        self.n = n
+        self.cid = cid
+        self.from = from
+        self.to = to
+        self.timeMs = timeMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Handover: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHandover: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Handover {
+        return
+            try Handover(
+                n: FfiConverterUInt64.read(from: &buf), 
+                cid: FfiConverterString.read(from: &buf), 
+                from: FfiConverterString.read(from: &buf), 
+                to: FfiConverterString.read(from: &buf), 
+                timeMs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Handover, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.n, into: &buf)
+        FfiConverterString.write(value.cid, into: &buf)
+        FfiConverterString.write(value.from, into: &buf)
+        FfiConverterString.write(value.to, into: &buf)
+        FfiConverterUInt64.write(value.timeMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandover_lift(_ buf: RustBuffer) throws -> Handover {
+    return try FfiConverterTypeHandover.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandover_lower(_ value: Handover) -> RustBuffer {
+    return FfiConverterTypeHandover.lower(value)
+}
+
+
+/**
  * One writer head as stored by a transport.
  */
 public struct HeadRecord: Equatable, Hashable {
@@ -4887,6 +5410,137 @@ public func FfiConverterTypeHeadRecord_lift(_ buf: RustBuffer) throws -> HeadRec
 #endif
 public func FfiConverterTypeHeadRecord_lower(_ value: HeadRecord) -> RustBuffer {
     return FfiConverterTypeHeadRecord.lower(value)
+}
+
+
+/**
+ * What `Vault.rotateIdentity` did.
+ */
+public struct IdentityRotation: Equatable, Hashable {
+    /**
+     * The handover block's CID.
+     */
+    public var handover: String
+    /**
+     * The new key block's CID (the same vault root key, sealed to the new identity).
+     */
+    public var keyBlock: String
+    /**
+     * The retired identity (`coffer1…`).
+     */
+    public var from: String
+    /**
+     * The new owner (`coffer1…`).
+     */
+    public var to: String
+    /**
+     * The old identity's final heads the handover pins.
+     */
+    public var finalHeads: UInt64
+    /**
+     * The share records it pins.
+     */
+    public var records: UInt64
+    /**
+     * Bytes written to the store (key block, handover, head): nothing is re-encrypted.
+     */
+    public var bytesWritten: UInt64
+    /**
+     * Whether an earlier, interrupted run had already committed the rotation (this one only
+     * reopened the vault with the new identity).
+     */
+    public var resumed: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The handover block's CID.
+         */handover: String, 
+        /**
+         * The new key block's CID (the same vault root key, sealed to the new identity).
+         */keyBlock: String, 
+        /**
+         * The retired identity (`coffer1…`).
+         */from: String, 
+        /**
+         * The new owner (`coffer1…`).
+         */to: String, 
+        /**
+         * The old identity's final heads the handover pins.
+         */finalHeads: UInt64, 
+        /**
+         * The share records it pins.
+         */records: UInt64, 
+        /**
+         * Bytes written to the store (key block, handover, head): nothing is re-encrypted.
+         */bytesWritten: UInt64, 
+        /**
+         * Whether an earlier, interrupted run had already committed the rotation (this one only
+         * reopened the vault with the new identity).
+         */resumed: Bool) {
+        self.handover = handover
+        self.keyBlock = keyBlock
+        self.from = from
+        self.to = to
+        self.finalHeads = finalHeads
+        self.records = records
+        self.bytesWritten = bytesWritten
+        self.resumed = resumed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IdentityRotation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIdentityRotation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IdentityRotation {
+        return
+            try IdentityRotation(
+                handover: FfiConverterString.read(from: &buf), 
+                keyBlock: FfiConverterString.read(from: &buf), 
+                from: FfiConverterString.read(from: &buf), 
+                to: FfiConverterString.read(from: &buf), 
+                finalHeads: FfiConverterUInt64.read(from: &buf), 
+                records: FfiConverterUInt64.read(from: &buf), 
+                bytesWritten: FfiConverterUInt64.read(from: &buf), 
+                resumed: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IdentityRotation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.handover, into: &buf)
+        FfiConverterString.write(value.keyBlock, into: &buf)
+        FfiConverterString.write(value.from, into: &buf)
+        FfiConverterString.write(value.to, into: &buf)
+        FfiConverterUInt64.write(value.finalHeads, into: &buf)
+        FfiConverterUInt64.write(value.records, into: &buf)
+        FfiConverterUInt64.write(value.bytesWritten, into: &buf)
+        FfiConverterBool.write(value.resumed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityRotation_lift(_ buf: RustBuffer) throws -> IdentityRotation {
+    return try FfiConverterTypeIdentityRotation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentityRotation_lower(_ value: IdentityRotation) -> RustBuffer {
+    return FfiConverterTypeIdentityRotation.lower(value)
 }
 
 
@@ -5646,6 +6300,76 @@ public func FfiConverterTypePutParams_lower(_ value: PutParams) -> RustBuffer {
 
 
 /**
+ * A vault opened with the new identity and what the rotation did
+ * ([`open_and_rotate_identity`]).
+ */
+public struct RotatedVault {
+    /**
+     * The vault, opened with the new identity.
+     */
+    public var vault: Vault
+    /**
+     * What the rotation did (`resumed` when an earlier run had committed it).
+     */
+    public var rotation: IdentityRotation
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The vault, opened with the new identity.
+         */vault: Vault, 
+        /**
+         * What the rotation did (`resumed` when an earlier run had committed it).
+         */rotation: IdentityRotation) {
+        self.vault = vault
+        self.rotation = rotation
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RotatedVault: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRotatedVault: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RotatedVault {
+        return
+            try RotatedVault(
+                vault: FfiConverterTypeVault.read(from: &buf), 
+                rotation: FfiConverterTypeIdentityRotation.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RotatedVault, into buf: inout [UInt8]) {
+        FfiConverterTypeVault.write(value.vault, into: &buf)
+        FfiConverterTypeIdentityRotation.write(value.rotation, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRotatedVault_lift(_ buf: RustBuffer) throws -> RotatedVault {
+    return try FfiConverterTypeRotatedVault.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRotatedVault_lower(_ value: RotatedVault) -> RustBuffer {
+    return FfiConverterTypeRotatedVault.lower(value)
+}
+
+
+/**
  * What a rotation or revocation did to a scope's keys.
  */
 public struct RotationReport: Equatable, Hashable {
@@ -5892,6 +6616,11 @@ public struct ShareInfo: Equatable, Hashable {
      */
     public var grant: UInt64
     /**
+     * Whether it grants `write` (a read-write share: the recipient writes with a
+     * `SharedWriter`).
+     */
+    public var write: Bool
+    /**
      * Where it stands now.
      */
     public var status: ShareStatus
@@ -5924,6 +6653,10 @@ public struct ShareInfo: Equatable, Hashable {
          * The latest grant delivered (1, then one more per rotation it survived).
          */grant: UInt64, 
         /**
+         * Whether it grants `write` (a read-write share: the recipient writes with a
+         * `SharedWriter`).
+         */write: Bool, 
+        /**
          * Where it stands now.
          */status: ShareStatus) {
         self.id = id
@@ -5934,6 +6667,7 @@ public struct ShareInfo: Equatable, Hashable {
         self.issuedMs = issuedMs
         self.revokedMs = revokedMs
         self.grant = grant
+        self.write = write
         self.status = status
     }
 
@@ -5961,6 +6695,7 @@ public struct FfiConverterTypeShareInfo: FfiConverterRustBuffer {
                 issuedMs: FfiConverterUInt64.read(from: &buf), 
                 revokedMs: FfiConverterOptionUInt64.read(from: &buf), 
                 grant: FfiConverterUInt64.read(from: &buf), 
+                write: FfiConverterBool.read(from: &buf), 
                 status: FfiConverterTypeShareStatus.read(from: &buf)
         )
     }
@@ -5974,6 +6709,7 @@ public struct FfiConverterTypeShareInfo: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.issuedMs, into: &buf)
         FfiConverterOptionUInt64.write(value.revokedMs, into: &buf)
         FfiConverterUInt64.write(value.grant, into: &buf)
+        FfiConverterBool.write(value.write, into: &buf)
         FfiConverterTypeShareStatus.write(value.status, into: &buf)
     }
 }
@@ -6570,6 +7306,42 @@ enum CofferError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What failed.
          */detail: String
     )
+    /**
+     * Code 16: the share does not grant `write` (it is read-only), or the owner's views no
+     * longer list this identity as a writer of it.
+     */
+    case NotWriter(
+        /**
+         * Always 16.
+         */code: UInt32, 
+        /**
+         * What is wrong.
+         */detail: String
+    )
+    /**
+     * Code 17: a co-writer tried to put or delete a key outside its share's scope (nothing was
+     * written).
+     */
+    case WriteOutsideScope(
+        /**
+         * Always 17.
+         */code: UInt32, 
+        /**
+         * Which key.
+         */detail: String
+    )
+    /**
+     * Code 18: this identity handed the vault over to another one (identity rotation): it can no
+     * longer open or write the vault; open it with the identity the detail names.
+     */
+    case HandedOver(
+        /**
+         * Always 18.
+         */code: UInt32, 
+        /**
+         * The vault and the identity it was handed over to.
+         */detail: String
+    )
 
     
 
@@ -6656,6 +7428,18 @@ public struct FfiConverterTypeCofferError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf)
             )
         case 15: return .TrustStorage(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 16: return .NotWriter(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 17: return .WriteOutsideScope(
+            code: try FfiConverterUInt32.read(from: &buf), 
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 18: return .HandedOver(
             code: try FfiConverterUInt32.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
@@ -6757,6 +7541,24 @@ public struct FfiConverterTypeCofferError: FfiConverterRustBuffer {
         
         case let .TrustStorage(code,detail):
             writeInt(&buf, Int32(15))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .NotWriter(code,detail):
+            writeInt(&buf, Int32(16))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .WriteOutsideScope(code,detail):
+            writeInt(&buf, Int32(17))
+            FfiConverterUInt32.write(code, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .HandedOver(code,detail):
+            writeInt(&buf, Int32(18))
             FfiConverterUInt32.write(code, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
@@ -7818,6 +8620,31 @@ fileprivate struct FfiConverterSequenceTypeDeleteOutcome: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeHandover: FfiConverterRustBuffer {
+    typealias SwiftType = [Handover]
+
+    public static func write(_ value: [Handover], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHandover.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Handover] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Handover]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHandover.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeHeadRecord: FfiConverterRustBuffer {
     typealias SwiftType = [HeadRecord]
 
@@ -8278,6 +9105,28 @@ public func walletMessage() -> String  {
 })
 }
 /**
+ * Opens vault `vault` on `store` as `device` with `old_identity` and hands it over to
+ * `new_identity` (`Vault.rotateIdentity`). Resumable: when an earlier run was interrupted after
+ * its commit point (the vault already names `new_identity` as the owner `old_identity` handed
+ * over to), it opens the vault with `new_identity` and reports `resumed`. Returns the vault
+ * opened with `new_identity`. `HandedOver` when `old_identity` handed the vault over to another
+ * identity.
+ */
+public func openAndRotateIdentity(store: CofferStore, oldIdentity: Identity, newIdentity: Identity, vault: String, device: String, options: VaultOptions? = nil)async throws  -> RotatedVault  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_coffer_uniffi_fn_func_open_and_rotate_identity(FfiConverterTypeCofferStore_lower(store),FfiConverterTypeIdentity_lower(oldIdentity),FfiConverterTypeIdentity_lower(newIdentity),FfiConverterString.lower(vault),FfiConverterString.lower(device),FfiConverterOptionTypeVaultOptions.lower(options)
+                )
+            },
+            pollFunc: ffi_coffer_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_coffer_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_coffer_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRotatedVault_lift,
+            errorHandler: FfiConverterTypeCofferError_lift
+        )
+}
+/**
  * The current time in ms since the Unix epoch (the clock `ShareBook.accept` and the readers use).
  */
 public func nowMs() -> UInt64  {
@@ -8370,6 +9219,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_func_wallet_message() != 31892) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_func_open_and_rotate_identity() != 12509) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_func_now_ms() != 22015) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8377,6 +9229,24 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_func_read_inbox() != 54559) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedwriter_commit() != 25739) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedwriter_delete() != 5398) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedwriter_put() != 59644) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedwriter_reader() != 58160) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedwriter_share() != 41521) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_sharedwriter_writer_id() != 13112) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_identity_did_key() != 15315) {
@@ -8448,6 +9318,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_share_audience() != 31983) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_share_can_write() != 58859) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_share_check_time() != 47800) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8475,7 +9348,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_share_presigned_url() != 38531) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_method_share_rights() != 23005) {
+    if (uniffi_coffer_uniffi_checksum_method_share_rights() != 12919) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_share_scope() != 52066) {
@@ -8553,7 +9426,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_s3credentials_access_key_id() != 34216) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_coffer_uniffi_checksum_method_vault_merge_cowriters() != 28226) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_coffer_uniffi_checksum_method_vault_share_link() != 56417) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_handovers() != 35497) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_owner() != 40782) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_method_vault_rotate_identity() != 50403) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_vault_revoke() != 23072) {
@@ -8562,7 +9447,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_coffer_uniffi_checksum_method_vault_rotate() != 21306) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_coffer_uniffi_checksum_method_vault_share() != 60016) {
+    if (uniffi_coffer_uniffi_checksum_method_vault_share() != 4218) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_vault_shares() != 32937) {
@@ -8626,6 +9511,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_method_vault_versions() != 50758) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_coffer_uniffi_checksum_constructor_sharedwriter_open() != 5540) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_coffer_uniffi_checksum_constructor_identity_from_passphrase() != 17295) {

@@ -20,6 +20,9 @@ val CofferException.errorCode: UInt
         is CofferException.Internal -> code
         is CofferException.Untrusted -> code
         is CofferException.TrustStorage -> code
+        is CofferException.NotWriter -> code
+        is CofferException.WriteOutsideScope -> code
+        is CofferException.HandedOver -> code
     }
 
 /** Stores [data] under the UTF-8 [key]. */

@@ -224,6 +224,7 @@ fun reopenAfterRollback(options: (File) -> VaultOptions?): CofferException? = ru
 fun allTests(): Harness = Harness().also {
     coreTests(it)
     shareTests(it)
+    cowriteTests(it)
 }
 
 fun main() {
