@@ -217,7 +217,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Points `key` at the encoded index `value` (a live entry at a fresh clock tick) and commits.
-    async fn commit_value(&mut self, key: &[u8], value: Vec<u8>) -> VaultResult<()> {
+    pub(super) async fn commit_value(&mut self, key: &[u8], value: Vec<u8>) -> VaultResult<()> {
         let time = self.tick();
         let entry = Entry::live(value, time, self.writer);
         self.state.root = self.tree.put(&self.state.root, key, entry).await?;
