@@ -943,7 +943,9 @@ fn manifests_named_by_a_caller_are_verified_and_indexed_ones_bound_by_hash() {
             .put(&unsigned_cid, Bytes::from(unsigned))
             .await
             .expect("put");
-        let value = format::IndexValue::new(unsigned_cid, 3).encode().expect("value");
+        let value = format::IndexValue::new(unsigned_cid, 3)
+            .encode()
+            .expect("value");
         v.commit_value(b"u", value).await.expect("link");
         match v.get(b"u").await {
             Err(VaultError::Corrupt { cid, detail }) => {
