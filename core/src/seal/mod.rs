@@ -363,8 +363,28 @@ pub fn open_to_vec(identity: &Identity, sealed: &[u8]) -> Result<Opened, SealErr
 
 /// [`open_to_vec`] with any [`Unlock`].
 pub fn open_to_vec_with(unlock: Unlock<'_>, sealed: &[u8]) -> Result<Opened, SealError> {
-    let mut r = OpenReader::open(sealed, unlock)?;
-    let mut plaintext = Vec::new();
+    let r = OpenReader::open_sized(sealed, unlock, Some(sealed.len()))?;
+    read_opened(r)
+}
+
+/// [`open_to_vec_with`] for an object the caller holds by a hash named in a structure whose
+/// signature it verified (a vault manifest reached from a verified head through the index):
+/// everything is checked as usual except the signature trailer of a v2 object, which must be
+/// there but is not verified (the hash already binds the bytes, signature included). Returns
+/// the plaintext and whether the object is signed (a trailer, or a verified v1 header
+/// signature); `signer` is `None` for v2.
+pub(crate) fn open_to_vec_hash_bound(
+    unlock: Unlock<'_>,
+    sealed: &[u8],
+) -> Result<(Opened, bool), SealError> {
+    let r = OpenReader::open_sized(sealed, unlock, Some(sealed.len()))?.skip_trailer_signature();
+    let signed = r.is_signed();
+    Ok((read_opened(r)?, signed))
+}
+
+fn read_opened(mut r: OpenReader<&[u8]>) -> Result<Opened, SealError> {
+    // The plaintext is shorter than what is left of the input: one allocation.
+    let mut plaintext = Vec::with_capacity(r.input_left());
     if let Err(e) = io::Read::read_to_end(&mut r, &mut plaintext) {
         zeroize::Zeroize::zeroize(&mut plaintext);
         return Err(SealError::from_io(e));

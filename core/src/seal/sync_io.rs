@@ -277,6 +277,9 @@ pub struct OpenReader<R: Read> {
     signer: Option<Recipient>,
     header_only: bool,
     trailer: bool,
+    /// Whether the trailer's signature is verified (always, but for callers that hold the
+    /// object by a hash from a signed structure: [`super::open_to_vec_hash_bound`]).
+    verify_trailer: bool,
     expected: Option<Recipient>,
     root: Option<[u8; 32]>,
     cur: Vec<u8>,
@@ -298,6 +301,13 @@ impl<R: Read> std::fmt::Debug for OpenReader<R> {
     }
 }
 
+impl OpenReader<&[u8]> {
+    /// An upper bound of the plaintext still to come: the input's rest plus what is buffered.
+    pub(crate) fn input_left(&self) -> usize {
+        self.next.len() + self.input.inner.len()
+    }
+}
+
 impl<R: Read> OpenReader<R> {
     /// Reads the header from `inner` and unlocks it with `identity`.
     pub fn new(inner: R, identity: &Identity) -> Result<Self, SealError> {
@@ -312,6 +322,16 @@ impl<R: Read> OpenReader<R> {
 
     /// Reads the header from `inner` and unlocks it with `unlock`.
     pub fn open(inner: R, unlock: Unlock<'_>) -> Result<Self, SealError> {
+        Self::open_sized(inner, unlock, None)
+    }
+
+    /// [`OpenReader::open`] for an input known to be at most `len_hint` bytes long: the first
+    /// segment's buffer is no longer than that (a small object does not pay for a 64 KiB one).
+    pub(crate) fn open_sized(
+        inner: R,
+        unlock: Unlock<'_>,
+        len_hint: Option<usize>,
+    ) -> Result<Self, SealError> {
         let mut input = Input {
             inner,
             hold: HoldBack::new(0),
@@ -324,7 +344,8 @@ impl<R: Read> OpenReader<R> {
         input.hold.set(header.trailer_len(), trailer);
         let cipher = super::cipher_for(&header, &keys);
         let stride = cipher.segment_size() + TAG_LEN;
-        let mut next = vec![0u8; stride];
+        // A buffer at least as long as the rest of the input reads it all, as a full one would.
+        let mut next = vec![0u8; len_hint.map_or(stride, |h| h.min(stride))];
         let n = input.fill(&mut next)?;
         next.truncate(n);
         let (signer, header_only) = match signer {
@@ -338,6 +359,7 @@ impl<R: Read> OpenReader<R> {
             signer,
             header_only,
             trailer,
+            verify_trailer: true,
             expected: None,
             root: None,
             cur: Vec::with_capacity(stride),
@@ -392,6 +414,14 @@ impl<R: Read> OpenReader<R> {
         } else {
             Err(SealError::UnexpectedSigner)
         }
+    }
+
+    /// Does not verify the signature trailer of a v2 object (it must still be there, and the
+    /// payload still authenticates): for a caller that holds the object's bytes by a hash named
+    /// in a structure whose signature it verified. [`Self::signer`] then stays `None`.
+    pub(crate) fn skip_trailer_signature(mut self) -> Self {
+        self.verify_trailer = false;
+        self
     }
 
     fn advance(&mut self) -> Result<(), SealError> {
@@ -449,7 +479,11 @@ impl<R: Read> OpenReader<R> {
     fn end(&mut self) -> Result<(), SealError> {
         let tail = self.input.hold.finish()?;
         self.root = tail.root;
-        if self.trailer {
+        if self.trailer && !self.verify_trailer {
+            if tail.bytes.len() != super::trailer::TRAILER_LEN {
+                return Err(SealError::Truncated);
+            }
+        } else if self.trailer {
             let zeroed = tail
                 .zeroed_root
                 .ok_or(SealError::Internal("a signed object was not hashed"))?;

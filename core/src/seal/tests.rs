@@ -1137,3 +1137,47 @@ fn batched_outboard_and_root_are_the_objects() {
         }
     }
 }
+
+/// The hash-bound open (vault manifests reached through the index) checks everything the full
+/// open does but the trailer's signature: every flipped byte before the trailer and every cut is
+/// refused with the full open's error, the trailer must be there, and the plaintext is the same.
+#[test]
+fn hash_bound_open_checks_all_but_the_trailer_signature() {
+    let bob = id(1);
+    for len in [0usize, 1, 1000, 1024, 2500] {
+        let sealed = seal_to_vec(&opts_small(&bob).signed_by(&id(2)), &data(len)).unwrap();
+        let (opened, signed) = open_to_vec_hash_bound(Unlock::Identity(&bob), &sealed).unwrap();
+        assert!(signed);
+        assert_eq!(opened.plaintext, data(len));
+        assert_eq!(
+            opened.signer, None,
+            "a signer it did not verify is not reported"
+        );
+        let body = sealed.len() - trailer::TRAILER_LEN;
+        for i in 0..body {
+            let mut bad = sealed.clone();
+            bad[i] ^= 0x40;
+            let full = open_to_vec(&bob, &bad).unwrap_err();
+            let bound = open_to_vec_hash_bound(Unlock::Identity(&bob), &bad).unwrap_err();
+            assert_eq!(bound.to_string(), full.to_string(), "byte {i} of {len}");
+        }
+        for cut in [1, 16, trailer::TRAILER_LEN, trailer::TRAILER_LEN + 1] {
+            let short = &sealed[..sealed.len() - cut];
+            assert!(open_to_vec_hash_bound(Unlock::Identity(&bob), short).is_err());
+        }
+        let mut longer = sealed.clone();
+        longer.push(0);
+        assert!(open_to_vec_hash_bound(Unlock::Identity(&bob), &longer).is_err());
+        // What it does not check: the signature itself (the caller's hash binds those bytes).
+        let mut forged = sealed.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        assert!(open_to_vec(&bob, &forged).is_err());
+        assert!(open_to_vec_hash_bound(Unlock::Identity(&bob), &forged).is_ok());
+    }
+    // Unsigned objects open, and say so.
+    let plain = seal_to_vec(&opts_small(&bob), &data(10)).unwrap();
+    let (opened, signed) = open_to_vec_hash_bound(Unlock::Identity(&bob), &plain).unwrap();
+    assert!(!signed);
+    assert_eq!(opened.plaintext, data(10));
+}

@@ -623,10 +623,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Seals a metadata block (a manifest, tags) under the object key, signed by the owner, and
     /// stores it; returns its CID.
     async fn put_sealed(&self, plaintext: &[u8]) -> VaultResult<(Cid, Vec<u8>)> {
-        let sealed = seal::seal_to_vec(&self.meta_options(), plaintext)?;
-        let cid = raw_cid(&sealed);
+        let (cid, sealed) = self.seal_meta(plaintext)?;
         self.store.put(&cid, Bytes::from(sealed.clone())).await?;
         Ok((cid, sealed))
+    }
+
+    /// Seals a metadata block as [`Vault::put_sealed`] does, without storing it.
+    fn seal_meta(&self, plaintext: &[u8]) -> VaultResult<(Cid, Vec<u8>)> {
+        let sealed = seal::seal_to_vec(&self.meta_options(), plaintext)?;
+        Ok((raw_cid(&sealed), sealed))
     }
 
     /// How the vault seals its own metadata: under the object key, signed by the owner.
@@ -661,6 +666,27 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             .as_ref()
             .is_some_and(|s| self.is_manifest_signer(s))
         {
+            return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
+        }
+        Ok(opened.plaintext)
+    }
+
+    /// Opens a sealed manifest whose CID this device read from its own index (reached from a
+    /// verified head through hash-linked, encrypted nodes, which only the owner's devices write,
+    /// taking in a co-writer's manifest only after checking its signer: `cowrite.rs`). The hash
+    /// binds every byte, signature included, so the v2 signature is not verified again here
+    /// (`docs/decisions.md`, "Manifests reached through the index"); it must still be signed,
+    /// and everything else (stanza, commitment, MAC, segments) is checked as usual. A manifest
+    /// named any other way goes through [`Vault::open_manifest_bytes`].
+    pub(crate) fn open_indexed_manifest(&self, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
+        let (opened, signed) = seal::open_to_vec_hash_bound(self.unlock(), sealed)
+            .map_err(|e| VaultError::corrupt(cid, e))?;
+        // A v1 header signature was verified while opening: its signer is still checked.
+        let allowed = match &opened.signer {
+            Some(s) => self.is_manifest_signer(s),
+            None => signed,
+        };
+        if !allowed {
             return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
         }
         Ok(opened.plaintext)

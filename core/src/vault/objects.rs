@@ -159,10 +159,18 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))
     }
 
+    /// The manifest stored at `cid`, a CID read from this device's index (see
+    /// [`Vault::open_indexed_manifest`]).
+    async fn indexed_manifest(&self, cid: &Cid) -> VaultResult<Manifest> {
+        let bytes = self.fetch_block(cid).await?;
+        let plain = self.open_indexed_manifest(cid, &bytes)?;
+        Manifest::decode(&plain).map_err(|e| VaultError::corrupt(cid, e))
+    }
+
     /// The current manifest of `key`.
     pub(super) async fn current_manifest(&self, key: &[u8]) -> VaultResult<(Cid, Manifest)> {
         let value = self.current(key).await?.ok_or(VaultError::NotFound)?;
-        let m = self.manifest(&value.m).await?;
+        let m = self.indexed_manifest(&value.m).await?;
         if m.key != key {
             return Err(VaultError::corrupt(
                 &value.m,
@@ -209,7 +217,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Points `key` at the encoded index `value` (a live entry at a fresh clock tick) and commits.
-    async fn commit_value(&mut self, key: &[u8], value: Vec<u8>) -> VaultResult<()> {
+    pub(super) async fn commit_value(&mut self, key: &[u8], value: Vec<u8>) -> VaultResult<()> {
         let time = self.tick();
         let entry = Entry::live(value, time, self.writer);
         self.state.root = self.tree.put(&self.state.root, key, entry).await?;

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::format::{FORMAT_VERSION, IndexValue, Manifest};
 use super::gc::retry_gc;
@@ -19,6 +20,9 @@ use crate::block::{Cid, raw_cid};
 use crate::index::{Entry, Mutation};
 use crate::store::{BlockStore, HeadStore};
 use crate::verify::Outboard;
+
+/// Manifests of one commit written to the store at once, at most.
+const MANIFEST_WRITES: usize = 16;
 
 /// An object sealed and stored, waiting for [`Vault::commit_uploads`]. Holds no plaintext and no
 /// key material (the object's key travels inside its sealed header).
@@ -160,6 +164,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let mut values: BTreeMap<Vec<u8>, IndexValue> = BTreeMap::new();
         let mut graves: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
         let mut results = Vec::with_capacity(uploads.len());
+        // The sealed manifests, written together with the index nodes (below).
+        let mut manifests: Vec<(Cid, Bytes)> = Vec::with_capacity(uploads.len());
         for (up, kept) in uploads.into_iter().zip(kept) {
             if !kept {
                 results.push(Err(VaultError::UploadCollected));
@@ -201,8 +207,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 etag: up.opts.s3_etag.clone(),
                 pad: None,
             };
-            let plain = manifest.encode()?;
-            let (cid, _) = self.put_sealed(&plain).await?;
+            let (cid, sealed) = self.seal_meta(&manifest.encode()?)?;
+            manifests.push((cid, Bytes::from(sealed)));
             if let Some(g) = base.grave {
                 graves.insert(grave_key(&up.key), g);
             }
@@ -231,7 +237,18 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 // The graveyard ends at its own time and writer: a later delete's stays.
                 batch.push((key, Mutation::Put(Entry::tombstone(g.time, g.writer))));
             }
-            self.state.root = self.tree.apply(&self.state.root, batch).await?;
+            // The manifests and the new index nodes do not depend on each other: one round of
+            // concurrent writes instead of one write per manifest before the nodes. The head
+            // (the commit point) is written only once all of them are in the store.
+            let store = &self.store;
+            let writes = futures_util::stream::iter(manifests)
+                .map(|(cid, bytes)| async move { store.put(&cid, bytes).await })
+                .buffer_unordered(MANIFEST_WRITES)
+                .try_collect::<()>();
+            let apply = self.tree.apply(&self.state.root, batch);
+            let (written, root) = futures_util::future::join(writes, apply).await;
+            written?;
+            self.state.root = root?;
             self.commit().await?;
         }
         Ok(results)
