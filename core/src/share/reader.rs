@@ -368,7 +368,13 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
                     .signer
                     .as_ref()
                     .is_some_and(|s| cowriter_id(s) == entry.writer);
-                if !by_issuer && !by_writer {
+                // A manifest whose key the issuer wrapped in its keyring (chunks the issuer
+                // signed): the issuer vouches for it whoever signed it. After an identity
+                // rotation the owner's manifests from before it carry the retired identity's
+                // signature (`vault/rotate.rs`). An entry pointing at one gains nothing: the
+                // manifest must belong to the same key (checked below).
+                let by_keyring = keyring.contains_key(&value.m) && opened.signer.is_some();
+                if !by_issuer && !by_writer && !by_keyring {
                     return Err(ShareError::Forged(format!(
                         "block {} is signed neither by the share's issuer nor by the writer of its entry",
                         value.m

@@ -659,7 +659,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Opens a sealed manifest: signed by the owner, or by a co-writer this vault granted write
     /// to (see `cowrite.rs`).
     pub(crate) fn open_manifest_bytes(&self, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
-        let opened = seal::open_to_vec_with(self.unlock(), sealed)
+        let opened = self
+            .with_unlock(|u| seal::open_to_vec_with(u, sealed))
             .map_err(|e| VaultError::corrupt(cid, e))?;
         if !opened
             .signer

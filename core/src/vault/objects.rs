@@ -415,7 +415,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         if sealed.len() as u64 != m.sealed_len || *blake3::hash(&sealed).as_bytes() != m.blake3 {
             return Err(VaultError::corrupt(&m.data, "does not match its manifest"));
         }
-        let plain = crate::seal::open_to_vec_with(self.unlock(), &sealed)
+        let plain = self
+            .with_unlock(|u| crate::seal::open_to_vec_with(u, &sealed))
             .map_err(|e| VaultError::corrupt(&m.data, e))?
             .plaintext;
         if plain.len() as u64 != m.plain_len {

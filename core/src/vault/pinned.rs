@@ -90,7 +90,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         // The header's bytes were verified against the manifest's root: the manifest, signed by
         // the owner, vouches for them (v2 data objects carry no signature of their own).
-        let opened = OpenedHeader::open(&header, m.sealed_len, self.unlock())
+        let opened = self
+            .with_unlock(|u| OpenedHeader::open(&header, m.sealed_len, u))
             .map_err(|e| VaultError::corrupt(&m.data, e))?;
         if opened.plaintext_len() != m.plain_len {
             return Err(VaultError::corrupt(

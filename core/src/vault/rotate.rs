@@ -74,6 +74,30 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.chain.iter().find(|h| h.from.same_identity(signer))
     }
 
+    /// Runs `open` with the vault's keys ([`Vault::unlock`]); after an identity rotation, when
+    /// that fails, with the identity of each epoch of the vault's shared scopes in turn. A
+    /// co-writer seals its blocks to the owner that issued its share and to the share's epoch
+    /// (`share/writer.rs`): once that owner is retired, only the epoch's key opens them. What is
+    /// opened is checked as before (manifest signer, hashes against the manifest).
+    pub(crate) fn with_unlock<T, E>(
+        &self,
+        open: impl Fn(Unlock<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let first = open(self.unlock());
+        if first.is_ok() || self.chain.is_empty() {
+            return first;
+        }
+        for scope in &self.scopes {
+            for epoch in &scope.record.epochs {
+                let keys = crate::share::EpochKeys::derive(&zeroize::Zeroizing::new(*epoch.secret));
+                if let Ok(v) = open(Unlock::Identity(&keys.identity)) {
+                    return Ok(v);
+                }
+            }
+        }
+        first
+    }
+
     /// Whether `signer` is a retired owner of this vault.
     pub(crate) fn retired_signer(&self, signer: &Recipient) -> bool {
         self.retired_by(signer).is_some()
@@ -455,6 +479,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let link = handover::decode_plaintext(cid, &plaintext)?;
         // The commit point: this device's first head as the new identity.
         let before = RotationSnapshot::take(self);
+        let (old_identity, old_writer) = (before.identity.clone(), before.writer);
         let old_name = self.writer_name.clone();
         let old_seq = self.state.seq;
         self.writer = format::writer_id_v2(&root.writer_key(), &new, &self.device);
@@ -462,7 +487,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.identity = new;
         self.key_block = key_block;
         self.chain.push(link);
-        self.state.vv.insert(old_name, old_seq);
+        self.state.vv.insert(old_name.clone(), old_seq);
         self.state.seq = 0;
         self.state.head_version = None;
         self.committed = self.state.clone();
@@ -478,6 +503,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.seen
             .save(&*self.trust, &super::trust_name(&self.name))
             .await?;
+        written += self
+            .carry_shares_over(&old_identity, &old_name, old_writer)
+            .await;
         Ok(IdentityRotation {
             handover: cid,
             key_block,
@@ -543,6 +571,52 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// After the commit point of a rotation: the shares given before it. Their recipients (and
+    /// co-writers) check the owner's views against the identity that issued the share, the old
+    /// one, which signs nothing from now on: left alone they would go on reading a view frozen
+    /// at the handover that the new owner could not even revoke. So this device's view of every
+    /// current epoch is retired, signed by the old identity (its readers get
+    /// [`crate::share::ShareError::Revoked`]), and every scope with live shares is rotated to a
+    /// new epoch whose grants the new identity signs (the recipients find them in their inboxes;
+    /// expired and revoked shares stay so). Best effort after the commit point: a failure is
+    /// kept in [`Vault::share_publish_error`]; `coffer rotate PREFIX` (or [`Vault::rotate`])
+    /// re-grants a scope later. Returns the bytes written.
+    async fn carry_shares_over(
+        &mut self,
+        old: &Identity,
+        old_name: &str,
+        old_writer: crate::index::WriterId,
+    ) -> u64 {
+        let mut written = 0;
+        let mut regrant = Vec::new();
+        let mut failed = None;
+        for idx in 0..self.scopes.len() {
+            self.scopes[idx].view = None;
+            let rec = &self.scopes[idx].record;
+            if rec.scope.is_version() {
+                continue;
+            }
+            let Some(epoch) = rec.current() else { continue };
+            let keys = crate::share::EpochKeys::derive(&zeroize::Zeroizing::new(*epoch.secret));
+            let scope = rec.scope.to_scope();
+            match self.retire_epoch_as(&keys, old, old_name, old_writer).await {
+                Ok(n) => written += n,
+                Err(e) => failed = Some(e.to_string()),
+            }
+            regrant.push(scope);
+        }
+        for scope in regrant {
+            match self.rotate(&scope).await {
+                Ok(r) => written += r.bytes_written,
+                Err(e) => failed = Some(e.to_string()),
+            }
+        }
+        if let Some(e) = failed {
+            self.share_publish_error = Some(e);
+        }
+        written
     }
 
     /// The share records as stored now, by registry name: BLAKE3 of the bytes of each record

@@ -644,3 +644,190 @@ fn handover_vectors() {
         }),
     );
 }
+
+/// The grant in `who`'s inbox that `issuer` signed (accepted now).
+async fn grant(store: &MemoryStore, who: &Identity, issuer: &Identity) -> crate::share::Share {
+    let mut book = crate::share::ShareBook::new();
+    for e in crate::share::read_inbox(store, who).await.expect("inbox") {
+        let s = e.share.expect("a verified grant");
+        if s.issuer().same_identity(issuer.recipient()) {
+            let _ = book.accept(s, now_ms());
+        }
+    }
+    book.iter().next().expect("a grant").clone()
+}
+
+/// Shares given before a rotation (`rotate.rs`, `carry_shares_over`): the recipient's and the
+/// co-writer's old grants are refused as revoked (the old identity retired its view; a view frozen
+/// at the handover is never shown), and new grants signed by the new identity wait in their
+/// inboxes: with them the recipient reads what was written before and after, and the co-writer
+/// writes and the owner merges it; what the co-writer wrote before the rotation (sealed to the old
+/// identity and the old epoch) still reads for the new owner and through the new grants.
+#[test]
+fn shares_given_before_a_rotation_are_given_again_by_it() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let (mut laptop, _phone, _t1, _t2) = vault_with_two_devices(&store).await;
+        let reader_id = Identity::from_seed(&[7u8; 32]);
+        let writer_id = Identity::from_seed(&[8u8; 32]);
+        laptop
+            .put(b"r/old", b"read me".to_vec(), PutOptions::default())
+            .await
+            .expect("put r/old");
+        laptop
+            .put(b"w/old", b"write here".to_vec(), PutOptions::default())
+            .await
+            .expect("put w/old");
+        for (prefix, who, write) in [(&b"r/"[..], &reader_id, false), (b"w/", &writer_id, true)] {
+            laptop
+                .share(
+                    crate::share::Scope::Prefix(prefix.to_vec()),
+                    who.recipient(),
+                    ShareOptions {
+                        expires_ms: now_ms() + 3_600_000,
+                        write,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("share");
+        }
+        let old_read = grant(&store, &reader_id, &old_id()).await;
+        let old_write = grant(&store, &writer_id, &old_id()).await;
+        let mut w =
+            crate::share::SharedWriter::open(store.clone(), writer_id.clone(), old_write.clone())
+                .await
+                .expect("writer before");
+        w.put(b"w/before", b"co-written before", None)
+            .await
+            .expect("put before");
+        w.commit().await.expect("commit before");
+        laptop.sync().await.expect("merge before");
+        assert_eq!(
+            laptop.get(b"w/before").await.expect("before"),
+            b"co-written before"
+        );
+
+        laptop.rotate_identity(new_id()).await.expect("rotate");
+        laptop
+            .put(b"r/new", b"after".to_vec(), PutOptions::default())
+            .await
+            .expect("put r/new");
+        assert_eq!(laptop.share_publish_error(), None);
+
+        // The old grants: refused as revoked, not a view frozen at the handover.
+        let e = crate::share::SharedReader::open(store.clone(), old_read.clone())
+            .await
+            .expect_err("old read grant");
+        assert!(matches!(e, crate::share::ShareError::Revoked), "{e}");
+        let mut old_w =
+            crate::share::SharedWriter::open(store.clone(), writer_id.clone(), old_write)
+                .await
+                .expect("the old grant opens (its clock is fine)");
+        old_w.put(b"w/late", b"late", None).await.ok();
+        let e = old_w.commit().await.expect_err("old write grant");
+        assert!(matches!(e, crate::share::ShareError::Revoked), "{e}");
+
+        // The new grants, signed by the new identity.
+        let new_read = grant(&store, &reader_id, &new_id()).await;
+        let r = crate::share::SharedReader::open(store.clone(), new_read)
+            .await
+            .expect("new read grant");
+        assert_eq!(r.get(b"r/old").await.expect("r/old"), b"read me");
+        assert_eq!(r.get(b"r/new").await.expect("r/new"), b"after");
+        let new_write = grant(&store, &writer_id, &new_id()).await;
+        let mut w = crate::share::SharedWriter::open(store.clone(), writer_id.clone(), new_write)
+            .await
+            .expect("new write grant");
+        w.put(b"w/after", b"co-written after", None)
+            .await
+            .expect("put after");
+        w.commit().await.expect("commit after");
+        laptop.sync().await.expect("merge after");
+        assert_eq!(
+            laptop.get(b"w/after").await.expect("after"),
+            b"co-written after"
+        );
+        assert!(matches!(
+            laptop.get(b"w/late").await,
+            Err(VaultError::NotFound)
+        ));
+        // Sealed to the old identity and the old epoch: the new owner opens it with the epoch's
+        // key, and the co-writer reads it (and the owner's from before) through its new grant.
+        assert_eq!(
+            laptop
+                .get(b"w/before")
+                .await
+                .expect("co-written before the rotation"),
+            b"co-written before"
+        );
+        let r = w.reader().await.expect("co-writer's reader");
+        assert_eq!(
+            r.get(b"w/before").await.expect("w/before"),
+            b"co-written before"
+        );
+        assert_eq!(r.get(b"w/old").await.expect("w/old"), b"write here");
+        assert_eq!(
+            r.get(b"w/after").await.expect("w/after"),
+            b"co-written after"
+        );
+    });
+}
+
+/// A follower device (the phone) after the laptop rotated: reopened in a new process with the
+/// old identity and its trust memory it is told where the vault went (`HandedOver`, typed); what
+/// it wrote blind as the old identity after the handover is not merged when it follows with the
+/// new identity (reported as skipped), and everything from before reads; its trust memory then
+/// refuses a store that hides the handover.
+#[test]
+fn a_follower_device_follows_with_the_new_identity_and_is_told_with_the_old() {
+    block_on(async {
+        let store = Arc::new(MemoryStore::new());
+        let (mut laptop, mut phone, _t1, t2) = vault_with_two_devices(&store).await;
+        let before_rotation = world(&store, |_| true).await;
+        laptop.rotate_identity(new_id()).await.expect("rotate");
+        phone
+            .put(
+                b"blind",
+                b"after the handover".to_vec(),
+                PutOptions::default(),
+            )
+            .await
+            .expect("an offline write as the old identity lands in the store");
+        drop(phone);
+        let e = open_as(&store, old_id(), "phone", &t2)
+            .await
+            .expect_err("old identity, trust memory of the vault");
+        assert!(is_handed_over_to(&e, &new_id()), "{e}");
+        let mut phone = open_as(&store, new_id(), "phone", &t2)
+            .await
+            .expect("follow");
+        let report = phone.sync().await.expect("sync");
+        assert_eq!(phone.handovers().len(), 1);
+        assert!(phone.owner().same_identity(new_id().recipient()));
+        assert!(
+            report
+                .skipped
+                .iter()
+                .chain(phone.skipped_heads())
+                .any(|s| s.reason.contains("retired identity")),
+            "{:?}",
+            report.skipped
+        );
+        assert!(matches!(
+            phone.get(b"blind").await,
+            Err(VaultError::NotFound)
+        ));
+        assert_eq!(phone.get(b"a").await.expect("a"), b"alpha 2");
+        assert_eq!(phone.get(b"b").await.expect("b"), b"bravo");
+        // The phone now remembers the new owner: the world before the handover is refused.
+        for cid in store.list().await.expect("list") {
+            let bytes = store.get(&cid).await.expect("get");
+            before_rotation.put(&cid, bytes).await.expect("put");
+        }
+        let e = Vault::open_with_options(before_rotation, new_id(), "v", "phone", None, opts(&t2))
+            .await
+            .expect_err("rolled back");
+        assert!(matches!(e, VaultError::Trust(_)), "{e}");
+    });
+}

@@ -660,7 +660,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// The file key of a sealed block of this vault whose bytes (`bytes`, at least its header)
     /// were verified against its CID: the header is checked (commitment, MAC) with the key.
     fn block_key(&self, cid: &Cid, bytes: &[u8]) -> VaultResult<FileKey> {
-        seal::file_key_of(self.unlock(), bytes).map_err(|e| VaultError::corrupt(cid, e))
+        self.with_unlock(|u| seal::file_key_of(u, bytes))
+            .map_err(|e| VaultError::corrupt(cid, e))
     }
 
     /// A manifest's file key and contents (the manifest must be signed by the owner).
@@ -811,8 +812,21 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Retires this device's view of a closed epoch if it is still live: readers holding only
     /// that epoch get [`ShareError::Revoked`], and its keyring chunks are deleted.
     async fn retire_epoch(&self, keys: &EpochKeys) -> VaultResult<u64> {
+        self.retire_epoch_as(keys, &self.identity, &self.writer_name, self.writer)
+            .await
+    }
+
+    /// [`Vault::retire_epoch`] as `identity` writing under `writer_name` (an identity rotation
+    /// retires the old identity's view after its commit point, signed by the old identity).
+    pub(super) async fn retire_epoch_as(
+        &self,
+        keys: &EpochKeys,
+        identity: &crate::keys::Identity,
+        writer_name: &str,
+        writer: crate::index::WriterId,
+    ) -> VaultResult<u64> {
         let name = view_name(&keys.id);
-        let Some(head) = self.store.read_head(&name, &self.writer_name).await? else {
+        let Some(head) = self.store.read_head(&name, writer_name).await? else {
             // This device never published a view of the epoch: it still leaves a retired one, so
             // readers are refused even while a device that has not seen the rotation yet keeps
             // publishing into the old epoch.
@@ -820,7 +834,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 v: SHARE_VERSION,
                 vault: self.name.clone(),
                 epoch: keys.id,
-                writer: self.writer.0,
+                writer: writer.0,
                 root: None,
                 src: None,
                 keys: Vec::new(),
@@ -829,13 +843,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 seq: 1,
                 writers: Vec::new(),
             };
-            let bytes = marker.sign(&self.identity).map_err(share_error)?;
+            let bytes = marker.sign(identity).map_err(share_error)?;
             let len = bytes.len() as u64;
             match self
                 .store
                 .write_head(
                     &name,
-                    &self.writer_name,
+                    writer_name,
                     Bytes::from(bytes),
                     HeadCondition::Absent,
                 )
@@ -845,8 +859,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 Err(e) => return Err(e.into()),
             }
         };
-        let body = ViewBody::decode_verified(self.identity.recipient(), &head.bytes)
-            .map_err(share_error)?;
+        let body =
+            ViewBody::decode_verified(identity.recipient(), &head.bytes).map_err(share_error)?;
         if body.root.is_none() {
             return Ok(0);
         }
@@ -859,12 +873,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             v: SHARE_VERSION,
             ..body.clone()
         };
-        let bytes = retired.sign(&self.identity).map_err(share_error)?;
+        let bytes = retired.sign(identity).map_err(share_error)?;
         let len = bytes.len() as u64;
         self.store
             .write_head(
                 &name,
-                &self.writer_name,
+                writer_name,
                 Bytes::from(bytes),
                 HeadCondition::Matches(head.version),
             )

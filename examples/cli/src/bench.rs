@@ -30,6 +30,10 @@ pub enum BenchCommand {
     /// Rotating the owner's identity of a 100,000-object vault (a handover, no content
     /// re-wrapped): time and bytes written vs re-encrypting a sample.
     Rotate(crate::bench_rotate::RotateBenchArgs),
+    /// Co-writing: an owner and two co-writers with read-write shares, N changes each offline,
+    /// then each merging in turn (time, blocks read) vs one identity's three devices making the
+    /// same changes and syncing.
+    Cowrite(crate::bench_cowrite::CowriteBenchArgs),
     /// What format v2's protections cost: the signature trailer on seal/open (vs unsigned), the
     /// encrypted heads on a two-device sync, the padding of manifests in bytes.
     Trust(crate::bench_trust::TrustBenchArgs),
@@ -126,6 +130,7 @@ pub fn run(cmd: BenchCommand) -> CliResult {
         BenchCommand::Vault(a) => crate::bench_vault::run(a),
         BenchCommand::Share(a) => crate::bench_share::run(a),
         BenchCommand::Rotate(a) => crate::bench_rotate::run(a),
+        BenchCommand::Cowrite(a) => crate::bench_cowrite::run(a),
         BenchCommand::Trust(a) => crate::bench_trust::run(a),
         BenchCommand::Pq(a) => crate::bench_pq::run(a),
         #[cfg(all(feature = "gateway", feature = "stores"))]

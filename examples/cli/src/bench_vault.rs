@@ -77,7 +77,7 @@ impl<S: ?Sized> Counted<S> {
         self.blocks.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(n as u64, Ordering::Relaxed);
     }
-    fn take(&self) -> (u64, u64) {
+    pub(crate) fn take(&self) -> (u64, u64) {
         (
             self.blocks.swap(0, Ordering::Relaxed),
             self.bytes.swap(0, Ordering::Relaxed),

@@ -9,6 +9,7 @@
 mod backend_cmd;
 mod bench;
 mod bench_car;
+mod bench_cowrite;
 mod bench_federation;
 #[cfg(all(feature = "gateway", feature = "stores"))]
 mod bench_gateway;
@@ -21,6 +22,7 @@ mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
 mod bench_trust;
+mod bench_unsynced;
 mod bench_vault;
 mod car_cmd;
 mod config;

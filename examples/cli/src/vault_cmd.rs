@@ -803,19 +803,39 @@ pub fn sync(args: SyncArgs) -> CliResult {
     Ok(())
 }
 
-/// `coffer status`: which vault, store and device; every device and whether it is merged.
+/// One identity handover of a vault, as `coffer status` shows it.
+struct Handed {
+    from: String,
+    to: String,
+    time_ms: u64,
+    cid: String,
+}
+
+/// `coffer status`: which vault, store and device; the owner and the retired owners (identity
+/// rotation); every device and whether it is merged.
 pub fn status(args: SyncArgs) -> CliResult {
     let resolved = args.vault.resolve()?;
-    let (writers, root, recipient, fingerprint, skipped) = block_on(async {
+    let (writers, root, recipient, fingerprint, skipped, chain) = block_on(async {
         let mut v = resolved.open().await?;
         let w = v.writers().await.map_err(vault_error)?;
         let recipient = resolved.load_identity()?.recipient().to_string();
+        let chain = v
+            .handovers()
+            .iter()
+            .map(|h| Handed {
+                from: h.body.from.clone(),
+                to: h.body.to.clone(),
+                time_ms: h.body.time,
+                cid: h.cid.to_string(),
+            })
+            .collect::<Vec<_>>();
         Ok((
             w,
             v.root(),
             recipient,
             v.state_fingerprint(),
             v.skipped_heads().to_vec(),
+            chain,
         ))
     })?;
     let pending = writers.iter().filter(|w| !w.merged).count();
@@ -835,6 +855,14 @@ pub fn status(args: SyncArgs) -> CliResult {
                 "merged": w.merged,
             })).collect::<Vec<_>>(),
             "unmerged_writers": pending,
+            "owner": chain.last().map_or(recipient.as_str(), |h| h.to.as_str()),
+            "handovers": chain.iter().enumerate().map(|(i, h)| json!({
+                "n": i + 1,
+                "from": h.from,
+                "to": h.to,
+                "time": rfc3339(h.time_ms),
+                "handover": h.cid,
+            })).collect::<Vec<_>>(),
             "state_fingerprint": fingerprint,
             "skipped": skipped.iter().map(|s| json!({"writer": s.writer, "reason": s.reason})).collect::<Vec<_>>(),
             "cluster_pins": pins,
@@ -844,6 +872,19 @@ pub fn status(args: SyncArgs) -> CliResult {
     println!("vault:     {}", resolved.vault);
     println!("device:    {}", resolved.device);
     println!("recipient: {recipient}");
+    if let Some(last) = chain.last() {
+        // The owner now, then each retired owner with the time it handed the vault over (the
+        // rotating device's clock, as the handover records it).
+        println!("owner:     {}", last.to);
+        for h in chain.iter().rev() {
+            println!(
+                "  retired: {}  handed over {} (handover {})",
+                h.from,
+                rfc3339(h.time_ms),
+                h.cid
+            );
+        }
+    }
     println!("devices:");
     for w in &writers {
         let state = if w.is_self {

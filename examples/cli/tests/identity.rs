@@ -84,3 +84,73 @@ fn identity_rotate_hands_the_vault_over_and_other_devices_follow() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `coffer status` after two rotations: the owner now, then each retired owner (newest first)
+/// with the time of its handover; `--json` lists the chain oldest first. A vault never rotated
+/// shows no owner line and an empty chain.
+#[test]
+fn status_shows_the_chain_of_handovers() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    ok(run(
+        h,
+        &["init", "--json", "--device", "laptop", "--vault", "v"],
+        None,
+    ));
+    ok(run(h, &["put", "-", "a.txt"], Some(b"alpha")));
+    let before = json(run(h, &["status", "--json"], None));
+    assert_eq!(before["handovers"], serde_json::json!([]), "{before}");
+    let plain = text(run(h, &["status"], None));
+    assert!(!plain.contains("retired:"), "{plain}");
+
+    let second = h.join("second-identity");
+    let second = second.to_str().unwrap();
+    let third = h.join("third-identity");
+    let third = third.to_str().unwrap();
+    let r1 = json(run(
+        h,
+        &["identity", "rotate", "--new", second, "--json"],
+        None,
+    ));
+    let r2 = json(run(
+        h,
+        &["identity", "rotate", "-i", second, "--new", third, "--json"],
+        None,
+    ));
+    let (first_id, second_id, third_id) = (
+        r1["from"].as_str().unwrap(),
+        r1["to"].as_str().unwrap(),
+        r2["to"].as_str().unwrap(),
+    );
+    assert_eq!(r2["from"].as_str().unwrap(), second_id);
+
+    let status = json(run(h, &["status", "-i", third, "--json"], None));
+    assert_eq!(status["owner"], third_id, "{status}");
+    let chain = status["handovers"].as_array().unwrap();
+    assert_eq!(chain.len(), 2, "{status}");
+    for (i, (from, to, report)) in [(first_id, second_id, &r1), (second_id, third_id, &r2)]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(chain[i]["n"], i + 1);
+        assert_eq!(chain[i]["from"], from);
+        assert_eq!(chain[i]["to"], to);
+        assert_eq!(chain[i]["handover"], report["handover"]);
+        assert!(
+            chain[i]["time"].as_str().unwrap().ends_with('Z'),
+            "{status}"
+        );
+    }
+
+    let plain = text(run(h, &["status", "-i", third], None));
+    assert!(plain.contains(&format!("owner:     {third_id}")), "{plain}");
+    let retired: Vec<&str> = plain.lines().filter(|l| l.contains("retired:")).collect();
+    assert_eq!(retired.len(), 2, "{plain}");
+    // Newest first: the second identity retired last.
+    assert!(retired[0].contains(second_id), "{plain}");
+    assert!(retired[1].contains(first_id), "{plain}");
+    assert!(
+        retired[1].contains(chain[0]["time"].as_str().unwrap()),
+        "{plain}"
+    );
+}
