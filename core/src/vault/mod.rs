@@ -680,7 +680,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// and everything else (stanza, commitment, MAC, segments) is checked as usual. A manifest
     /// named any other way goes through [`Vault::open_manifest_bytes`].
     pub(crate) fn open_indexed_manifest(&self, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
-        let (opened, signed) = seal::open_to_vec_hash_bound(self.unlock(), sealed)
+        let (opened, signed) = self
+            .with_unlock(|u| seal::open_to_vec_hash_bound(u, sealed))
             .map_err(|e| VaultError::corrupt(cid, e))?;
         // A v1 header signature was verified while opening: its signer is still checked.
         let allowed = match &opened.signer {

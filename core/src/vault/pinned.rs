@@ -65,6 +65,29 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         self.manifest_range(&m, range).await
     }
 
+    /// The header of the object of manifest `m`, its bytes verified against the manifest's root.
+    async fn verified_header(&self, m: &Manifest) -> VaultResult<Vec<u8>> {
+        let prefix_end = (seal::PREFIX_LEN as u64).min(m.sealed_len);
+        let first = self.verified_range(m, 0..prefix_end).await?;
+        let header_len = seal::Header::len_from_prefix(&first)
+            .map_err(|e| VaultError::corrupt(&m.data, e))? as u64;
+        Ok(if header_len <= first.len() as u64 {
+            first
+        } else {
+            self.verified_range(m, 0..header_len.min(m.sealed_len))
+                .await?
+        })
+    }
+
+    /// The file key of the object of manifest `m`, from its verified header, opened with
+    /// [`Vault::with_unlock`] (an identity-rotated vault's co-written objects open with a share
+    /// epoch's key).
+    pub(super) async fn verified_file_key(&self, m: &Manifest) -> VaultResult<seal::FileKey> {
+        let header = self.verified_header(m).await?;
+        self.with_unlock(|u| seal::file_key_of(u, &header))
+            .map_err(|e| VaultError::corrupt(&m.data, e))
+    }
+
     /// Bytes `range` of the object of manifest `m`, verified (the body of [`Vault::get_range`]).
     pub(super) async fn manifest_range(
         &self,
@@ -78,16 +101,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 len: m.plain_len,
             }));
         }
-        let prefix_end = (seal::PREFIX_LEN as u64).min(m.sealed_len);
-        let first = self.verified_range(m, 0..prefix_end).await?;
-        let header_len = seal::Header::len_from_prefix(&first)
-            .map_err(|e| VaultError::corrupt(&m.data, e))? as u64;
-        let header = if header_len <= first.len() as u64 {
-            first
-        } else {
-            self.verified_range(m, 0..header_len.min(m.sealed_len))
-                .await?
-        };
+        let header = self.verified_header(m).await?;
         // The header's bytes were verified against the manifest's root: the manifest, signed by
         // the owner, vouches for them (v2 data objects carry no signature of their own).
         let opened = self

@@ -714,6 +714,18 @@ fn shares_given_before_a_rotation_are_given_again_by_it() {
             .await
             .expect("put r/new");
         assert_eq!(laptop.share_publish_error(), None);
+        // What the co-writer wrote before the rotation opens for the new owner by every path: whole,
+        // streamed (the file key comes from the verified header) and by range.
+        let mut streamed = Vec::new();
+        laptop
+            .get_to(b"w/before", &mut streamed, None)
+            .await
+            .expect("streamed");
+        assert_eq!(streamed, b"co-written before");
+        assert_eq!(
+            laptop.get_range(b"w/before", 3..10).await.expect("range"),
+            b"co-written before"[3..10]
+        );
 
         // The old grants: refused as revoked, not a view frozen at the handover.
         let e = crate::share::SharedReader::open(store.clone(), old_read.clone())

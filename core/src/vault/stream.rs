@@ -610,9 +610,19 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             progress,
             written: 0,
         };
+        // After an identity rotation, a co-writer's object opens only with its share epoch's key
+        // (`Vault::with_unlock`): find its file key from the verified header first.
+        let file_key = match self.handovers().is_empty() {
+            true => None,
+            false => Some(self.verified_file_key(m).await?),
+        };
+        let unlock = match &file_key {
+            Some(k) => crate::seal::Unlock::FileKey(k),
+            None => self.unlock(),
+        };
         // The bytes were verified against the manifest's root before decryption: the owner-signed
         // manifest vouches for them (v2 data carries no signature of its own).
-        let res = open_async_with(self.unlock(), &mut reader, writer, None).await;
+        let res = open_async_with(unlock, &mut reader, writer, None).await;
         if let Some(e) = reader.failure.take() {
             return Err(e);
         }
