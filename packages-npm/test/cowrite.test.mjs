@@ -216,11 +216,16 @@ test('identity rotation: the new identity reads everything; the old one is Hande
   await v.sync();
   assert.equal(await v.getText('docs/tablet.md'), 'tablet');
   assert.deepEqual(await v.skippedHeads(), []);
-  // Bob's capability names the old identity: what the new one writes does not reach him through
-  // it (docs/decisions.md, "Identity rotation": shares are given again after a rotation).
-  const bobShare = (await grants(store, bob)).shares()[0];
-  const bobReader = await SharedReader.open(store, bobShare);
-  await assert.rejects(bobReader.get('docs/after.md'), code('NotFound'));
+  // The rotation carried Bob's share over (docs/THREATS.md, rotation): the grant the old identity
+  // signed is retired (ShareNotValid: revoked), and a new one, signed by the new identity, is in
+  // his inbox and reads what was written before and after.
+  const bobGrants = (await readInbox(store, bob)).map((e) => e.share).filter(Boolean);
+  const oldGrant = bobGrants.find((s) => s.issuer === alice.recipient);
+  const newGrant = bobGrants.find((s) => s.issuer === alice2.recipient);
+  assert.ok(oldGrant && newGrant, 'both grants are in the inbox');
+  await assert.rejects(SharedReader.open(store, oldGrant), code('ShareNotValid'));
+  const bobReader = await SharedReader.open(store, newGrant);
+  assert.equal(await bobReader.getText('docs/after.md'), 'as alice2');
   assert.equal(await bobReader.getText('docs/plan.md'), 'v0');
 
   // openAndRotateIdentity after the fact: resumed, the vault opened with the new identity.

@@ -164,13 +164,16 @@ final class CowriteTests: XCTestCase {
         try await eq(try await v.get(key: d("docs/tablet.md")), d("tablet"))
         await eq(await v.skippedHeads().count, 0)
 
-        // Bob's capability names the old identity: what the new one writes does not reach him
-        // through it (docs/decisions.md, "Identity rotation": share again after a rotation).
+        // The rotation carried Bob's share over (docs/THREATS.md, rotation): the grant the old
+        // identity signed is retired (8, revoked), and a new one, signed by the new identity,
+        // reads what was written before and after.
         let store = try CofferStore.dir(path: dir)
-        let bobInbox = try await readInbox(store: store, identity: bob)
-        let bobShare = try XCTUnwrap(bobInbox.first?.share)
-        let bobReader = try await SharedReader.open(store: store, share: bobShare)
-        await expectError(5) { _ = try await bobReader.get(key: d("docs/after.md")) }
+        let bobGrants = try await readInbox(store: store, identity: bob).compactMap { $0.share }
+        let oldGrant = try XCTUnwrap(bobGrants.first { $0.issuer().toText() == alice.recipient().toText() })
+        let newGrant = try XCTUnwrap(bobGrants.first { $0.issuer().toText() == alice2.recipient().toText() })
+        await expectError(8) { _ = try await SharedReader.open(store: store, share: oldGrant) }
+        let bobReader = try await SharedReader.open(store: store, share: newGrant)
+        try await eq(try await bobReader.get(key: d("docs/after.md")), d("as alice2"))
         try await eq(try await bobReader.get(key: d("docs/plan.md")), d("v0"))
         let again = try await openAndRotateIdentity(store: store, oldIdentity: alice, newIdentity: alice2,
                                                     vault: "team", device: "phone")

@@ -231,11 +231,16 @@ fun cowriteTests(h: Harness) {
             v.sync()
             checkBytes(b("tablet"), v.get(b("docs/tablet.md")))
             checkEq(0, v.skippedHeads().size)
-            // Bob's capability names the old identity: what the new one writes does not reach him
-            // through it (docs/decisions.md, "Identity rotation": share again after a rotation).
+            // The rotation carried Bob's share over (docs/THREATS.md, rotation): the grant the old
+            // identity signed is retired (PreconditionFailed: revoked), and a new one, signed by
+            // the new identity, reads what was written before and after.
             val store = CofferStore.dir(dir.path)
-            val bobReader = SharedReader.open(store, readInbox(store, bob).single().share!!)
-            expectThrows<CofferException.NotFound> { runBlocking { bobReader.get(b("docs/after.md")) } }
+            val bobGrants = readInbox(store, bob).mapNotNull { it.share }
+            val oldGrant = bobGrants.single { it.issuer().toText() == alice.recipient().toText() }
+            val newGrant = bobGrants.single { it.issuer().toText() == alice2.recipient().toText() }
+            expectThrows<CofferException.PreconditionFailed> { runBlocking { SharedReader.open(store, oldGrant) } }
+            val bobReader = SharedReader.open(store, newGrant)
+            checkBytes(b("as alice2"), bobReader.get(b("docs/after.md")))
             checkBytes(b("v0"), bobReader.get(b("docs/plan.md")))
 
             // openAndRotateIdentity after the fact: resumed, the vault opened with the new identity.
