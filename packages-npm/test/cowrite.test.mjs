@@ -6,19 +6,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Identity, Vault, MemoryStore, CofferError, ShareBook, SharedReader, SharedWriter, readInbox,
+  Identity, Vault, MemoryStore, ShareBook, SharedReader, SharedWriter, readInbox,
 } from '@coffer/sdk';
-import { enc, watchUnhandled } from './helpers.mjs';
+import { enc, watchUnhandled, sleep, code } from './helpers.mjs';
 
 const unhandled = watchUnhandled();
 after(() => unhandled.assertNone());
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const code = (c) => (e) => {
-  assert.ok(e instanceof CofferError, `expected a CofferError, got ${e}`);
-  assert.equal(e.code, c, e.message);
-  return true;
-};
 const HOUR = 3_600_000;
 
 /** The newest grant of each share in `who`'s inbox. */

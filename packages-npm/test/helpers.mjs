@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import assert from 'node:assert/strict';
+import { CofferError } from '@coffer/sdk';
 
 export const pkgDir = dirname(dirname(fileURLToPath(import.meta.url)));
 export const repoDir = dirname(pkgDir);
@@ -24,3 +26,12 @@ export function watchUnhandled() {
     },
   };
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** For `assert.rejects`/`assert.throws`: the error is a CofferError with code `c`. */
+export const code = (c) => (e) => {
+  assert.ok(e instanceof CofferError, `expected a CofferError, got ${e}`);
+  assert.equal(e.code, c, e.message);
+  return true;
+};

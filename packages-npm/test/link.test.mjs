@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Identity, Link, openLink, blake3 } from '@coffer/sdk';
-import { repoDir, enc, pattern251, watchUnhandled } from './helpers.mjs';
+import { repoDir, enc, pattern251, watchUnhandled, sleep } from './helpers.mjs';
 
 const unhandled = watchUnhandled();
 after(() => unhandled.assertNone());
@@ -18,8 +18,6 @@ after(() => unhandled.assertNone());
 const cli = process.env.COFFER_CLI ||
   process.env.COFFER_BIN ||
   join(process.env.CARGO_TARGET_DIR || join(repoDir, 'target'), 'release', 'coffer');
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A fetch that records every URL it is asked for, then really fetches it. */
 function recordingFetch() {

@@ -7,17 +7,11 @@ import assert from 'node:assert/strict';
 import {
   Identity, Vault, MemoryStore, CofferError, Share, ShareBook, SharedReader, readInbox, parseDuration,
 } from '@coffer/sdk';
-import { enc, watchUnhandled } from './helpers.mjs';
+import { enc, watchUnhandled, sleep, code } from './helpers.mjs';
 
 const unhandled = watchUnhandled();
 after(() => unhandled.assertNone());
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const code = (c) => (e) => {
-  assert.ok(e instanceof CofferError, `expected a CofferError, got ${e}`);
-  assert.equal(e.code, c, e.message);
-  return true;
-};
 const keysOf = async (reader, request) => (await reader.list(request)).contents.map((o) => o.key);
 
 /** Every share in `who`'s inbox offered to `book`: what accept said, or the error code. */

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Identity, Vault, MemoryStore, CofferError, seal, open } from '@coffer/sdk';
-import { enc, pattern251, watchUnhandled } from './helpers.mjs';
+import { enc, pattern251, watchUnhandled, code } from './helpers.mjs';
 
 const unhandled = watchUnhandled();
 after(() => unhandled.assertNone());
@@ -59,10 +59,10 @@ test('tags: set at put, replaced without a new version, typed errors', async () 
   await v.setTags('a.txt', {});
   assert.deepEqual(await v.tags('a.txt'), {});
   const eleven = Object.fromEntries([...Array(11).keys()].map((i) => [`k${i}`, 'v']));
-  await assert.rejects(v.setTags('a.txt', eleven), (e) => e instanceof CofferError && e.code === 'BadInput');
-  await assert.rejects(v.setTags('a.txt', { k: 5 }), (e) => e instanceof CofferError && e.code === 'BadInput');
-  await assert.rejects(v.setTags('a.txt', null), (e) => e instanceof CofferError && e.code === 'BadInput');
-  await assert.rejects(v.tags('missing'), (e) => e instanceof CofferError && e.code === 'NotFound');
+  await assert.rejects(v.setTags('a.txt', eleven), code('BadInput'));
+  await assert.rejects(v.setTags('a.txt', { k: 5 }), code('BadInput'));
+  await assert.rejects(v.setTags('a.txt', null), code('BadInput'));
+  await assert.rejects(v.tags('missing'), code('NotFound'));
 });
 
 test('conditional puts', async () => {
@@ -220,7 +220,7 @@ test('a store returning garbage: typed errors', async () => {
   const liar = Object.create(null);
   for (const m of ['put', 'has', 'delete', 'list', 'readHeads', 'writeHead']) liar[m] = (...a) => inner[m](...a);
   liar.get = async () => 'not bytes';
-  await assert.rejects(Vault.open(liar, me, 'v', 'd').then((v) => v.get('k')), (e) => e instanceof CofferError && e.code === 'Store');
+  await assert.rejects(Vault.open(liar, me, 'v', 'd').then((v) => v.get('k')), code('Store'));
   liar.get = async (c) => { const b = await inner.get(c); if (b && b.length > 0) b[b.length - 1] ^= 1; return b; };
   await assert.rejects(Vault.open(liar, me, 'v', 'd').then((v) => v.get('k')), (e) => e instanceof CofferError && ['Integrity', 'Corrupt'].includes(e.code));
   liar.get = (c) => inner.get(c);
