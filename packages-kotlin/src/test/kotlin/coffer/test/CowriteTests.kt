@@ -31,6 +31,12 @@ suspend fun teamVault(dir: java.io.File, alice: Identity, device: String = "lapt
     return v
 }
 
+/** [v]'s owner lets [who] write under docs/ until [expiresMs]: the share id and [who]'s writer. */
+suspend fun docsWriter(v: Vault, store: CofferStore, who: Identity, expiresMs: ULong = nowMs() + HOUR): Pair<String, SharedWriter> {
+    val id = v.share(ShareScope.Prefix(b("docs/")), who.recipient().toText(), expiresMs, write = true)
+    return id to SharedWriter.open(store, who, grantOf(store, who, id))
+}
+
 fun cowriteTests(h: Harness) {
     h.test("the read-write sharing and rotation snippet of packages-kotlin/README.md runs as written") {
         val dir = tempDir("coffer-kt-readme-cowrite")
@@ -132,9 +138,7 @@ fun cowriteTests(h: Harness) {
         val (alice, bob) = Identity.generate() to Identity.generate()
         runBlocking {
             val v = teamVault(dir, alice)
-            val id = v.share(ShareScope.Prefix(b("docs/")), bob.recipient().toText(), nowMs() + HOUR, write = true)
-            val store = CofferStore.dir(dir.path)
-            val w = SharedWriter.open(store, bob, grantOf(store, bob, id))
+            val (_, w) = docsWriter(v, CofferStore.dir(dir.path), bob)
             val e = expectThrows<CofferException.WriteOutsideScope> { runBlocking { w.put(b("private/diary.md"), b("evil")) } }
             checkEq(17u, e.code)
             checkEq(17u, e.errorCode)
@@ -158,8 +162,7 @@ fun cowriteTests(h: Harness) {
             val v = teamVault(dir, alice)
             val store = CofferStore.dir(dir.path)
             // Expiry: Carol's right lasts 1.5 s.
-            val carolId = v.share(ShareScope.Prefix(b("docs/")), carol.recipient().toText(), nowMs() + 1_500uL, write = true)
-            val c = SharedWriter.open(store, carol, grantOf(store, carol, carolId))
+            val (carolId, c) = docsWriter(v, store, carol, nowMs() + 1_500uL)
             c.put(b("docs/carol.md"), b("kept"))
             c.commit()
             v.sync()
@@ -170,8 +173,7 @@ fun cowriteTests(h: Harness) {
             checkBytes(b("kept"), v.get(b("docs/carol.md")))
 
             // Revocation: Bob's commit is merged by the revocation itself, then he is refused.
-            val bobId = v.share(ShareScope.Prefix(b("docs/")), bob.recipient().toText(), nowMs() + HOUR, write = true)
-            val w = SharedWriter.open(store, bob, grantOf(store, bob, bobId))
+            val (bobId, w) = docsWriter(v, store, bob)
             w.put(b("docs/plan.md"), b("bob's edit"))
             w.commit()
             v.revoke(bobId)
