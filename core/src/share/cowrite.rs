@@ -220,8 +220,15 @@ pub(crate) struct AcceptedHead {
     pub name: String,
     pub seq: u64,
     pub time: u64,
-    /// Its entries that passed the checks, by key.
+    /// The root of its entries.
+    pub root: Cid,
+    /// Its entries that passed the checks, by key (empty when `known`, see
+    /// [`read_writer_heads`]).
     pub entries: Vec<(Vec<u8>, Entry)>,
+    /// Whether its entries were not read because the caller had merged this seq and root.
+    pub known: bool,
+    /// Whether every entry passed (nothing of it was refused).
+    pub clean: bool,
 }
 
 /// Why a co-writer head, or one entry of it, was not merged.
@@ -247,6 +254,11 @@ pub(crate) struct WriterHeads {
 /// Reads every co-writer head of the epoch of `keys` and keeps, of those that verify and whose
 /// writer is in `allowed` and not expired at `now`, the entries that pass the checks (module
 /// doc). Nothing is refused silently: every refusal is in the result.
+///
+/// `known(name)` gives the seq and root of a head whose entries the caller has already merged
+/// (all of them passed): such a head, served again at that seq and root, is checked as a head
+/// (signature, vault, writer, expiry) but its entries are not read again (`known` is set). An
+/// index is content-addressed, so the same root means the same entries.
 pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
     store: &Arc<S>,
     keys: &EpochKeys,
@@ -254,6 +266,7 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
     scope: &Scope,
     allowed: &[AllowedWriter],
     now: u64,
+    known: impl Fn(&str) -> Option<(u64, Cid)>,
 ) -> ShareResult<WriterHeads> {
     let mut out = WriterHeads::default();
     let heads = store.read_heads(&super::view_name(&keys.id)).await?;
@@ -292,8 +305,21 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
             )));
             continue;
         }
+        if known(&head.writer) == Some((body.seq, body.root)) {
+            out.accepted.push(AcceptedHead {
+                name: head.writer,
+                seq: body.seq,
+                time: body.time,
+                root: body.root,
+                entries: Vec::new(),
+                known: true,
+                clean: true,
+            });
+            continue;
+        }
         // A head whose index does not read (missing or damaged nodes) is refused, not fatal: one
         // co-writer cannot lock everyone else out of the share.
+        let refused_before = out.refused.len();
         let read = writer_entries(
             store,
             keys,
@@ -312,11 +338,15 @@ pub(crate) async fn read_writer_heads<S: BlockStore + HeadStore + ?Sized>(
                 continue;
             }
         };
+        let clean = out.refused.len() == refused_before;
         out.accepted.push(AcceptedHead {
             name: head.writer,
             seq: body.seq,
             time: body.time,
+            root: body.root,
             entries,
+            known: false,
+            clean,
         });
     }
     Ok(out)

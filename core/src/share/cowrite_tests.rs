@@ -11,7 +11,7 @@ use futures_executor::block_on;
 use super::cowrite::{WriterHeadBody, cowriter_id, writer_head_name};
 use super::*;
 use crate::index::{Entry, Hlc, IndexConfig, ListRequest, Mutation, ProllyTree};
-use crate::store::{HeadCondition, HeadStore, MemoryStore};
+use crate::store::{BlockStore, HeadCondition, HeadStore, MemoryStore};
 use crate::vault::{PutOptions, ShareOptions, Vault, VaultError, now_ms};
 
 const DAY: u64 = 86_400_000;
@@ -679,4 +679,69 @@ fn cowrite_vectors() {
         "stored_head": hex::encode(&stored),
     });
     crate::vectors_tests::check_or_write("cowrite.json", generated);
+}
+
+/// A co-writer head the owner's device has merged, served again at the same seq and root, is
+/// checked as a head but its entries are not read again: here the store has even dropped its
+/// index nodes, and the device that merged it notices nothing, while a device that never merged
+/// it refuses the head ("its index does not read"). Bob's next commit (a new root) is read and
+/// merged as usual.
+#[test]
+fn a_merged_cowriter_head_is_not_read_again() {
+    block_on(async {
+        let mut w = world().await;
+        let bob = w.bob.clone();
+        w.share(&bob, true).await;
+        let mut b = w.writer(&bob).await;
+        let before: std::collections::BTreeSet<Cid> =
+            w.store.list().await.unwrap().into_iter().collect();
+        b.put(b"docs/new", b"from bob", None).await.unwrap();
+        b.commit().await.unwrap();
+        let bobs: Vec<Cid> = w.store.list().await.unwrap();
+        w.laptop.merge_cowriters().await.unwrap();
+        assert_eq!(w.laptop.get(b"docs/new").await.unwrap(), b"from bob");
+        assert!(w.laptop.skipped_heads().is_empty());
+
+        // Everything Bob's commit wrote but the object itself: his index nodes.
+        let info = w.laptop.head(b"docs/new").await.unwrap();
+        let keep: [Cid; 2] = [info.version.parse().unwrap(), info.data.parse().unwrap()];
+        let mut dropped = Vec::new();
+        for cid in bobs {
+            if !before.contains(&cid) && !keep.contains(&cid) {
+                dropped.push((cid, w.store.get(&cid).await.unwrap()));
+                BlockStore::delete(&*w.store, &cid).await.unwrap();
+            }
+        }
+        assert!(!dropped.is_empty());
+        w.laptop.merge_cowriters().await.unwrap();
+        w.laptop.sync().await.unwrap();
+        assert!(
+            w.laptop.skipped_heads().is_empty(),
+            "{:?}",
+            w.laptop.skipped_heads()
+        );
+        assert_eq!(w.laptop.get(b"docs/new").await.unwrap(), b"from bob");
+
+        let mut phone = Vault::open(w.store.clone(), w.alice.clone(), "team", "phone")
+            .await
+            .unwrap();
+        phone.set_share_clock(w.clock.clone());
+        phone.sync().await.unwrap();
+        let refused = phone.skipped_heads();
+        assert!(
+            refused
+                .iter()
+                .any(|s| s.reason.contains("its index does not read")),
+            "{refused:?}"
+        );
+
+        // The store serves Bob's nodes again; his next commit is a new root, read and merged.
+        for (cid, bytes) in dropped {
+            w.store.put(&cid, bytes).await.unwrap();
+        }
+        b.put(b"docs/newer", b"again", None).await.unwrap();
+        b.commit().await.unwrap();
+        w.laptop.merge_cowriters().await.unwrap();
+        assert_eq!(w.laptop.get(b"docs/newer").await.unwrap(), b"again");
+    });
 }

@@ -161,8 +161,16 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
         }
         // Co-writers' heads: only entries that pass every check (cowrite.rs), per key the
         // greatest entry (the index order), as the owner's devices merge them.
-        let heads =
-            read_writer_heads(store, &epoch, share.vault(), &share.scope(), &allowed, now).await?;
+        let heads = read_writer_heads(
+            store,
+            &epoch,
+            share.vault(),
+            &share.scope(),
+            &allowed,
+            now,
+            |_| None,
+        )
+        .await?;
         let mut best: std::collections::BTreeMap<Vec<u8>, Entry> = Default::default();
         for h in heads.accepted {
             for (key, entry) in h.entries {

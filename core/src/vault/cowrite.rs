@@ -5,6 +5,12 @@
 //! sync and before a revocation), which applies the checks of `share::cowrite` with the owner's
 //! registry as the list of allowed writers and the owner's clock for their expiry, and remembers
 //! each co-writer head's seq in the trust state (a replayed older head is refused).
+//!
+//! A head this process has already merged into a committed root, served again at the same seq
+//! and index root with nothing of it refused, is checked as a head (signature, writer, expiry)
+//! and its entries are not read again: without that, every sync re-read and re-verified every
+//! co-written entry (`coffer bench cowrite`). The memory is per process; a new process reads
+//! every co-writer head once.
 
 use crate::block::Cid;
 use crate::index::{Hlc, Mutation};
@@ -83,9 +89,15 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 })
                 .collect();
             let scope = rec.scope.to_scope();
-            let heads = read_writer_heads(&self.store, &keys, &self.name, &scope, &allowed, now)
-                .await
-                .map_err(super::VaultError::Share)?;
+            let tag = data_encoding::HEXLOWER.encode(&keys.id);
+            // Heads whose entries the last commit holds (a failed commit rolls `state` back,
+            // and what it merged with it).
+            let merged = &self.committed.cw_merged;
+            let known = |head: &str| merged.get(&format!("cw:{tag}:{head}")).copied();
+            let heads =
+                read_writer_heads(&self.store, &keys, &self.name, &scope, &allowed, now, known)
+                    .await
+                    .map_err(super::VaultError::Share)?;
             let ns = view_name(&keys.id);
             for r in heads.refused {
                 self.skipped.push(SkippedHead {
@@ -96,7 +108,6 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     },
                 });
             }
-            let tag = data_encoding::HEXLOWER.encode(&keys.id);
             let served: std::collections::BTreeSet<String> = heads
                 .served
                 .iter()
@@ -106,6 +117,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 let name = format!("cw:{tag}:{}", h.name);
                 self.seen.check_record(&name, h.seq)?;
                 hlc = hlc.observe(Hlc::from_u64(h.time), now_ms());
+                if h.clean {
+                    self.state.cw_merged.insert(name, (h.seq, h.root));
+                }
+                if h.known {
+                    continue;
+                }
                 let mut muts = Vec::with_capacity(h.entries.len());
                 for (key, entry) in h.entries {
                     hlc = hlc.observe(entry.time, now_ms());
@@ -165,6 +182,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             self.state.root = root;
             self.state.hlc = hlc;
             self.commit().await?;
+        } else if root == self.committed.root {
+            // Nothing new: the committed root already holds every head just read.
+            self.committed.cw_merged = self.state.cw_merged.clone();
         }
         Ok(())
     }

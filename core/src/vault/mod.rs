@@ -238,6 +238,10 @@ struct WriterState {
     gc: u64,
     /// The retention policy register.
     pol: Option<PolicyRef>,
+    /// Co-writer heads whose entries `root` holds (`"cw:" ‖ hex epoch id ‖ ":" ‖ head name` →
+    /// (seq, index root)), as this process merged them: a later merge skips reading the entries
+    /// of a head served again at the same seq and root. In memory only.
+    cw_merged: BTreeMap<String, (u64, Cid)>,
 }
 
 /// A vault opened on one device (one writer). See the [module docs](self).
@@ -484,6 +488,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 vv: Default::default(),
                 gc: 0,
                 pol: None,
+                cw_merged: BTreeMap::new(),
             },
             state: WriterState {
                 root: empty,
@@ -493,6 +498,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 vv: Default::default(),
                 gc: 0,
                 pol: None,
+                cw_merged: BTreeMap::new(),
             },
             registry_key: root_key.registry_key(),
             scopes: Vec::new(),
@@ -518,6 +524,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 vv: h.head.body.vv.clone(),
                 gc: h.head.body.gc,
                 pol: h.head.body.pol.clone(),
+                cw_merged: BTreeMap::new(),
             },
             // A device that wrote format v1 continues from its v1 head under its new name.
             (None, Some(h)) => WriterState {
@@ -528,6 +535,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 vv: std::collections::BTreeMap::from([(legacy_name.clone(), h.head.body.seq)]),
                 gc: 0,
                 pol: None,
+                cw_merged: BTreeMap::new(),
             },
             (None, None) => WriterState {
                 root: empty,
@@ -537,6 +545,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 vv: Default::default(),
                 gc: 0,
                 pol: None,
+                cw_merged: BTreeMap::new(),
             },
         };
         vault.committed = state.clone();
