@@ -7,7 +7,9 @@
 //! view), and each co-writer opens the share and lists all of it (the owner's view merged with
 //! both co-writers' heads). Baseline, in the same run: one identity's three devices make the
 //! same 3 × N changes and sync in turn. Each step is timed and its blocks read are counted (a
-//! counting wrapper over the store); the ratio of the totals is printed.
+//! counting wrapper over the store); the ratio of the totals is printed. Afterwards the owner and
+//! one device of the single identity each sync again with nothing new (not in the totals): what
+//! a routine sync costs once the co-writers' heads have been merged.
 //!
 //! The changes are made through the store without fsync when no `--store` is given
 //! (`bench_unsynced.rs`: setup, not measured); every device is then opened again on the durable
@@ -243,6 +245,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         // Measured: the single identity's syncs.
         let mut solo_steps = Vec::new();
         let mut solo_keys = Vec::new();
+        let mut last = None;
         for device in &devices {
             let mut v = Vault::open(store.clone(), me.clone(), &solo, device)
                 .await
@@ -257,6 +260,31 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
                 store.take(),
             ));
             solo_keys.push(vault_count(&v).await?);
+            last = Some(v);
+        }
+
+        // Measured, not in the totals: a second sync with nothing new, by the owner (its
+        // co-writers' heads were merged by the first) and by a device of the single identity.
+        let mut resync = Vec::new();
+        store.take();
+        let t = Instant::now();
+        owner.sync().await.map_err(vault_error)?;
+        resync.push(step(
+            "owner (laptop)",
+            "sync again, nothing new",
+            t,
+            store.take(),
+        ));
+        if let Some(mut v) = last {
+            store.take();
+            let t = Instant::now();
+            v.sync().await.map_err(vault_error)?;
+            resync.push(step(
+                "device d3",
+                "sync again, nothing new (baseline)",
+                t,
+                store.take(),
+            ));
         }
         let want = 3 * n;
         if owner_keys != want
@@ -289,6 +317,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
             "setup_seconds": round(setup_s),
             "cowriting": {"steps": cow_steps, "seconds": round(cs), "blocks_read": cb as u64},
             "single_identity": {"steps": solo_steps, "seconds": round(ss), "blocks_read": sb as u64},
+            "resync": resync,
             "first_merge_time_ratio": round(first(&cow_steps, "seconds") / first(&solo_steps, "seconds").max(f64::MIN_POSITIVE)),
             "first_merge_blocks_ratio": round(first(&cow_steps, "blocks_read") / first(&solo_steps, "blocks_read").max(1.0)),
             "total_time_ratio": round(cs / ss.max(f64::MIN_POSITIVE)),
@@ -322,6 +351,16 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         println!(
             "    {:<16} {:>8} s {:>8} blocks read",
             "total", report[k]["seconds"], report[k]["blocks_read"]
+        );
+    }
+    println!("  afterwards (not in the totals)");
+    for s in report["resync"].as_array().into_iter().flatten() {
+        println!(
+            "    {:<16} {:>8} s {:>8} blocks read  {}",
+            s["who"].as_str().unwrap_or_default(),
+            s["seconds"],
+            s["blocks_read"],
+            s["what"].as_str().unwrap_or_default()
         );
     }
     println!(
