@@ -895,10 +895,12 @@ fn mixed_stanzas_and_signer_forms() {
 /// that the driver waits on them and keeps their order.
 struct Deferred;
 
-struct Later(Option<Result<BatchOutput, SealError>>, bool);
+type CoreOutput = BatchOutput<zeroize::Zeroizing<Vec<u8>>>;
+
+struct Later(Option<Result<CoreOutput, SealError>>, bool);
 
 impl std::future::Future for Later {
-    type Output = Result<BatchOutput, SealError>;
+    type Output = Result<CoreOutput, SealError>;
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -914,6 +916,7 @@ impl std::future::Future for Later {
 
 impl BatchCipher for Deferred {
     type Key = CoreKey;
+    type Output = zeroize::Zeroizing<Vec<u8>>;
     type Pending = Later;
     fn import_key(
         &self,
@@ -1045,6 +1048,7 @@ fn a_lying_backend_is_an_internal_error() {
     struct Liar(bool);
     impl BatchCipher for Liar {
         type Key = ();
+        type Output = Vec<u8>;
         type Pending = std::future::Ready<Result<BatchOutput, SealError>>;
         fn import_key(
             &self,
