@@ -35,7 +35,7 @@ pub use share::{Share, ShareBook, SharedReader, SharedWriter};
 pub use store::JsStore;
 pub use vault::Vault;
 
-use convert::{bytes_arg, obj, opt_u8_arg, str_arg, u64_arg};
+use convert::{bytes_arg, obj, opt_u8_arg, secret_bytes_arg, str_arg, u64_arg};
 use error::{bad_input, from_derive, from_key, from_seal, from_verify};
 
 /// The version of the core this glue wraps.
@@ -241,8 +241,8 @@ pub fn seal(
     segment_size_log2: JsValue,
 ) -> Result<Vec<u8>, JsValue> {
     let opts = seal_options(&recipients, &segment_size_log2)?;
-    let plaintext = Zeroizing::new(bytes_arg(&plaintext, "plaintext")?);
-    seal::seal_to_vec(&opts, &plaintext).map_err(from_seal)
+    let plaintext = secret_bytes_arg(&plaintext, "plaintext")?;
+    seal::seal_to_vec(&opts, plaintext.as_slice()).map_err(from_seal)
 }
 
 /// Seals `plaintext` to `recipients`, signed by `signer`.
@@ -254,8 +254,8 @@ pub fn seal_signed(
     segment_size_log2: JsValue,
 ) -> Result<Vec<u8>, JsValue> {
     let opts = seal_options(&recipients, &segment_size_log2)?.signed_by(&signer.0);
-    let plaintext = Zeroizing::new(bytes_arg(&plaintext, "plaintext")?);
-    seal::seal_to_vec(&opts, &plaintext).map_err(from_seal)
+    let plaintext = secret_bytes_arg(&plaintext, "plaintext")?;
+    seal::seal_to_vec(&opts, plaintext.as_slice()).map_err(from_seal)
 }
 
 /// Opens a sealed object: `{ plaintext: Uint8Array, signer: string | null, headerOnly: boolean }`

@@ -6,15 +6,14 @@ use futures_util::future::LocalBoxFuture;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
-use zeroize::Zeroizing;
 
 use coffer::seal::{
-    BatchCipher, BatchOutput, CoreBatch, SealError, SealOptions, Unlock, open_batched_with_root,
-    seal_batched, seal_batched_with_outboard,
+    BatchBytes, BatchCipher, BatchOutput, CoreBatch, SealError, SealOptions, Unlock,
+    open_batched_with_root, seal_batched, seal_batched_with_outboard,
 };
 
 use crate::Identity;
-use crate::convert::{bytes_arg, obj};
+use crate::convert::{bytes_arg, obj, secret_bytes_arg};
 use crate::error::{bad_input, from_seal};
 
 #[wasm_bindgen(inline_js = r#"
@@ -90,6 +89,30 @@ fn cipher_error(e: JsValue) -> SealError {
 /// WebCrypto's AES-256-GCM (`crypto.subtle`), one call into JavaScript per batch of segments.
 struct Subtle;
 
+/// A batch's output as WebCrypto returns it: one `ArrayBuffer` per segment, copied into wasm
+/// memory once, where the core wants it.
+struct Parts {
+    parts: Vec<Uint8Array>,
+    len: usize,
+}
+
+impl BatchBytes for Parts {
+    fn byte_len(&self) -> usize {
+        self.len
+    }
+
+    fn copy_to(&self, dst: &mut [u8]) {
+        let mut at = 0;
+        for p in &self.parts {
+            let n = p.length() as usize;
+            p.copy_to(&mut dst[at..at + n]);
+            at += n;
+        }
+    }
+}
+
+type Pending = LocalBoxFuture<'static, Result<BatchOutput<Parts>, SealError>>;
+
 impl Subtle {
     fn batch(
         encrypt: bool,
@@ -97,7 +120,7 @@ impl Subtle {
         nonces: &[[u8; 12]],
         data: &[u8],
         stride: usize,
-    ) -> LocalBoxFuture<'static, Result<BatchOutput, SealError>> {
+    ) -> Pending {
         // Called now, so WebCrypto starts on this batch while the core awaits an earlier one.
         let started = subtle_batch(encrypt, key, nonces.as_flattened(), data, stride);
         Box::pin(async move {
@@ -111,22 +134,16 @@ impl Subtle {
                 .dyn_into()
                 .map_err(|_| SealError::Internal("WebCrypto returned no bytes"))?;
             let parts: Vec<Uint8Array> = parts.iter().map(|b| Uint8Array::new(&b)).collect();
-            let total = parts.iter().map(|p| p.length() as usize).sum();
-            let mut out = vec![0u8; total];
-            let mut at = 0;
-            for p in parts {
-                let n = p.length() as usize;
-                p.copy_to(&mut out[at..at + n]);
-                at += n;
-            }
-            Ok(BatchOutput::Done(out))
+            let len = parts.iter().map(|p| p.length() as usize).sum();
+            Ok(BatchOutput::Done(Parts { parts, len }))
         })
     }
 }
 
 impl BatchCipher for Subtle {
     type Key = JsValue;
-    type Pending = LocalBoxFuture<'static, Result<BatchOutput, SealError>>;
+    type Output = Parts;
+    type Pending = Pending;
 
     fn import_key(
         &self,
@@ -198,13 +215,15 @@ fn seal_promise(
     let backend = backend_arg(&backend)?;
     let outboard = outboard.is_truthy();
     // Copied now: the caller may reuse its array as soon as this returns.
-    let plaintext = Zeroizing::new(bytes_arg(&plaintext, "plaintext")?);
+    let plaintext = secret_bytes_arg(&plaintext, "plaintext")?;
     Ok(future_to_promise(async move {
         if outboard {
             let (sealed, ob) = match backend {
-                Backend::WebCrypto => seal_batched_with_outboard(&Subtle, &opts, &plaintext).await,
+                Backend::WebCrypto => {
+                    seal_batched_with_outboard(&Subtle, &opts, plaintext.as_slice()).await
+                }
                 Backend::Portable => {
-                    seal_batched_with_outboard(&CoreBatch, &opts, &plaintext).await
+                    seal_batched_with_outboard(&CoreBatch, &opts, plaintext.as_slice()).await
                 }
             }
             .map_err(from_seal)?;
@@ -215,8 +234,8 @@ fn seal_promise(
             ]));
         }
         let sealed = match backend {
-            Backend::WebCrypto => seal_batched(&Subtle, &opts, &plaintext).await,
-            Backend::Portable => seal_batched(&CoreBatch, &opts, &plaintext).await,
+            Backend::WebCrypto => seal_batched(&Subtle, &opts, plaintext.as_slice()).await,
+            Backend::Portable => seal_batched(&CoreBatch, &opts, plaintext.as_slice()).await,
         }
         .map_err(from_seal)?;
         Ok(Uint8Array::from(sealed.as_slice()).into())

@@ -43,7 +43,7 @@ run('wasm-bindgen', [
 const wasm = join(dist, 'wasm', 'coffer_wasm_bg.wasm');
 run(join(pkg, 'node_modules', '.bin', 'wasm-opt'), [
   '-O3', '--strip-debug', '--strip-producers',
-  '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+  '--enable-bulk-memory', '--enable-simd', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
   '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue',
   wasm, '-o', wasm,
 ]);

@@ -30,21 +30,48 @@ const IN_FLIGHT: usize = 2;
 
 /// A backend's answer for one batch of segments.
 #[derive(Clone, PartialEq, Eq)]
-pub enum BatchOutput {
+pub enum BatchOutput<T = Vec<u8>> {
     /// The segments' output back to back: `ciphertext ‖ tag` each when sealing, the plaintext
-    /// when opening.
-    Done(Vec<u8>),
+    /// when opening, wherever the backend holds it ([`BatchBytes`]).
+    Done(T),
     /// Opening: the segment at this position in the batch (from 0), and maybe later ones,
     /// failed authentication; nothing of the batch may be used.
     Rejected(usize),
 }
 
-impl std::fmt::Debug for BatchOutput {
+impl<T: BatchBytes> std::fmt::Debug for BatchOutput<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Done(b) => write!(f, "Done({} bytes)", b.len()),
+            Self::Done(b) => write!(f, "Done({} bytes)", b.byte_len()),
             Self::Rejected(i) => write!(f, "Rejected({i})"),
         }
+    }
+}
+
+/// The output of a batch where the backend holds it (in wasm: JavaScript buffers), copied once,
+/// straight to its place in the sealed object or the plaintext.
+pub trait BatchBytes {
+    /// Its length in bytes.
+    fn byte_len(&self) -> usize;
+    /// Copies it to `dst`, which is exactly [`Self::byte_len`] bytes long.
+    fn copy_to(&self, dst: &mut [u8]);
+}
+
+impl BatchBytes for Vec<u8> {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+    fn copy_to(&self, dst: &mut [u8]) {
+        dst.copy_from_slice(self);
+    }
+}
+
+impl BatchBytes for Zeroizing<Vec<u8>> {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+    fn copy_to(&self, dst: &mut [u8]) {
+        dst.copy_from_slice(self);
     }
 }
 
@@ -60,8 +87,10 @@ impl std::fmt::Debug for BatchOutput {
 pub trait BatchCipher {
     /// A payload key, imported once per object.
     type Key;
+    /// The output of a batch, as the backend holds it.
+    type Output: BatchBytes;
     /// A batch being sealed or opened.
-    type Pending: Future<Output = Result<BatchOutput, SealError>>;
+    type Pending: Future<Output = Result<BatchOutput<Self::Output>, SealError>>;
 
     /// Imports the payload key of one object.
     fn import_key(&self, key: &[u8; 32]) -> impl Future<Output = Result<Self::Key, SealError>>;
@@ -102,7 +131,9 @@ impl std::fmt::Debug for CoreKey {
 
 impl BatchCipher for CoreBatch {
     type Key = CoreKey;
-    type Pending = std::future::Ready<Result<BatchOutput, SealError>>;
+    /// Zeroized on drop: when opening, it is plaintext.
+    type Output = Zeroizing<Vec<u8>>;
+    type Pending = std::future::Ready<Result<BatchOutput<Self::Output>, SealError>>;
 
     fn import_key(&self, key: &[u8; 32]) -> impl Future<Output = Result<CoreKey, SealError>> {
         std::future::ready(Ok(CoreKey(Gcm::new(key))))
@@ -123,7 +154,7 @@ impl BatchCipher for CoreBatch {
             let tag = key.0.seal_in_place(*n, &mut out[start..]);
             out.extend_from_slice(&tag);
         }
-        std::future::ready(Ok(BatchOutput::Done(out)))
+        std::future::ready(Ok(BatchOutput::Done(Zeroizing::new(out))))
     }
 
     fn open(
@@ -146,7 +177,7 @@ impl BatchCipher for CoreBatch {
                 return std::future::ready(Ok(BatchOutput::Rejected(i)));
             }
         }
-        std::future::ready(Ok(BatchOutput::Done(std::mem::take(&mut *out))))
+        std::future::ready(Ok(BatchOutput::Done(out)))
     }
 }
 
@@ -233,7 +264,7 @@ async fn seal_inner<B: BatchCipher>(
     start_batches(&mut pending);
     while let Some((batch, expected)) = pending.pop_front() {
         let bytes = match batch.await? {
-            BatchOutput::Done(b) if b.len() == expected => b,
+            BatchOutput::Done(b) if b.byte_len() == expected => b,
             _ => {
                 return Err(SealError::Internal(
                     "the AES-GCM backend sealed a batch wrongly",
@@ -241,8 +272,12 @@ async fn seal_inner<B: BatchCipher>(
             }
         };
         start_batches(&mut pending);
-        hashing.update(&bytes);
-        out.extend_from_slice(&bytes);
+        // Copied once, to its place in the object, and hashed there.
+        let at = out.len();
+        out.resize(at + expected, 0);
+        bytes.copy_to(&mut out[at..]);
+        drop(bytes);
+        hashing.update(&out[at..]);
     }
     if let Some(id) = &opts.signer {
         let zeroed = hashing
@@ -361,18 +396,21 @@ async fn open_inner<B: BatchCipher>(
                 .map(|i| nonce(i as u64, i + 1 == count))
                 .collect();
             let data = &payload[next * stride..((next + n) * stride).min(payload.len())];
-            pending.push_back((backend.open(&key, &nonces, data, stride), next, data));
+            pending.push_back((backend.open(&key, &nonces, data, stride), next, data.len()));
+            // Hashed now, while the backend decrypts this batch and the ones before it.
+            hashing.update(data);
             next += n;
         }
     };
     start_batches(&mut pending);
-    while let Some((batch, first, data)) = pending.pop_front() {
-        let n = data.len().div_ceil(stride);
+    while let Some((batch, first, len)) = pending.pop_front() {
+        let n = len.div_ceil(stride);
         match batch.await? {
-            BatchOutput::Done(b) if b.len() == data.len() - n * TAG_LEN => {
+            BatchOutput::Done(b) if b.byte_len() == len - n * TAG_LEN => {
                 start_batches(&mut pending);
-                hashing.update(data);
-                plaintext.extend_from_slice(&b);
+                let at = plaintext.len();
+                plaintext.resize(at + b.byte_len(), 0);
+                b.copy_to(&mut plaintext[at..]);
             }
             BatchOutput::Rejected(j) if j < n => return Err(diagnose(first + j)),
             _ => {

@@ -56,7 +56,7 @@ pub use async_io::{open_async, seal_async};
 #[doc(hidden)]
 pub use batch::seal_batched_with_rng;
 pub use batch::{
-    BatchCipher, BatchOutput, CoreBatch, CoreKey, open_batched, open_batched_with_root,
+    BatchBytes, BatchCipher, BatchOutput, CoreBatch, CoreKey, open_batched, open_batched_with_root,
     seal_batched, seal_batched_with_outboard,
 };
 pub use gcm::BACKEND as AEAD_BACKEND;

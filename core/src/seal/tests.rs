@@ -891,14 +891,47 @@ fn mixed_stanzas_and_signer_forms() {
 
 // ---- The batched path (an asynchronous AES-GCM backend: WebCrypto in the npm package) ----
 
-/// A backend whose batches are not ready at first poll, as JavaScript promises are not: checks
-/// that the driver waits on them and keeps their order.
+/// A backend whose batches are not ready at first poll, as JavaScript promises are not, and whose
+/// output comes back in pieces, one per segment, as WebCrypto's does: checks that the driver
+/// waits on them, keeps their order and puts every piece in its place.
 struct Deferred;
 
-struct Later(Option<Result<BatchOutput, SealError>>, bool);
+/// A batch's output as separate pieces ([`BatchBytes`] over several buffers).
+struct Pieces(Vec<zeroize::Zeroizing<Vec<u8>>>);
+
+impl BatchBytes for Pieces {
+    fn byte_len(&self) -> usize {
+        self.0.iter().map(|p| p.len()).sum()
+    }
+    fn copy_to(&self, dst: &mut [u8]) {
+        let mut at = 0;
+        for p in &self.0 {
+            dst[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+    }
+}
+
+type Piecewise = BatchOutput<Pieces>;
+
+fn in_pieces(
+    r: Result<BatchOutput<zeroize::Zeroizing<Vec<u8>>>, SealError>,
+    piece: usize,
+) -> Result<Piecewise, SealError> {
+    Ok(match r? {
+        BatchOutput::Done(b) => BatchOutput::Done(Pieces(
+            b.chunks(piece.max(1))
+                .map(|c| zeroize::Zeroizing::new(c.to_vec()))
+                .collect(),
+        )),
+        BatchOutput::Rejected(i) => BatchOutput::Rejected(i),
+    })
+}
+
+struct Later(Option<Result<Piecewise, SealError>>, bool);
 
 impl std::future::Future for Later {
-    type Output = Result<BatchOutput, SealError>;
+    type Output = Result<Piecewise, SealError>;
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
@@ -914,6 +947,7 @@ impl std::future::Future for Later {
 
 impl BatchCipher for Deferred {
     type Key = CoreKey;
+    type Output = Pieces;
     type Pending = Later;
     fn import_key(
         &self,
@@ -922,14 +956,16 @@ impl BatchCipher for Deferred {
         CoreBatch.import_key(key)
     }
     fn seal(&self, key: &CoreKey, nonces: &[[u8; 12]], data: &[u8], stride: usize) -> Later {
+        let out = CoreBatch.seal(key, nonces, data, stride).into_inner();
         Later(
-            Some(CoreBatch.seal(key, nonces, data, stride).into_inner()),
+            Some(in_pieces(out, stride + super::segments::TAG_LEN)),
             false,
         )
     }
     fn open(&self, key: &CoreKey, nonces: &[[u8; 12]], data: &[u8], stride: usize) -> Later {
+        let out = CoreBatch.open(key, nonces, data, stride).into_inner();
         Later(
-            Some(CoreBatch.open(key, nonces, data, stride).into_inner()),
+            Some(in_pieces(out, stride - super::segments::TAG_LEN)),
             false,
         )
     }
@@ -1045,6 +1081,7 @@ fn a_lying_backend_is_an_internal_error() {
     struct Liar(bool);
     impl BatchCipher for Liar {
         type Key = ();
+        type Output = Vec<u8>;
         type Pending = std::future::Ready<Result<BatchOutput, SealError>>;
         fn import_key(
             &self,
