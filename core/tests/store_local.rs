@@ -70,6 +70,36 @@ async fn dir_store_passes_the_suites() {
     ));
 }
 
+/// The bench-only store without fsync behaves like the durable one and writes the same layout: a
+/// durable store over the same directory reads what it wrote (benches fill with one and measure
+/// with the other).
+#[tokio::test]
+async fn dir_store_without_fsync_passes_the_suites_and_shares_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fast = DirStore::open(dir.path()).unwrap().without_fsync();
+    block_store_suite(&fast, "dir-nofsync", 3 << 20).await;
+    head_store_suite(&fast, "vault-nofsync").await;
+    let b = Bytes::from_static(b"written without fsync");
+    let cid = raw_cid(&b);
+    fast.put(&cid, b.clone()).await.unwrap();
+    let blob = data("dir-nofsync/streamed", 3 << 20);
+    let mut src = futures_util::io::Cursor::new(blob.clone());
+    fast.put_stream(&raw_cid(&blob), &mut src, Some(blob.len() as u64))
+        .await
+        .unwrap();
+    fast.write_head("v", "w", Bytes::from_static(b"head"), HeadCondition::Any)
+        .await
+        .unwrap();
+    let durable = DirStore::open(dir.path()).unwrap();
+    assert_eq!(durable.get(&cid).await.unwrap(), b);
+    assert_eq!(durable.get(&raw_cid(&blob)).await.unwrap(), blob);
+    assert_eq!(
+        durable.read_head("v", "w").await.unwrap().unwrap().bytes,
+        Bytes::from_static(b"head")
+    );
+    assert_eq!(durable.clean_temp_files(Duration::ZERO).unwrap(), 0);
+}
+
 #[tokio::test]
 async fn dir_store_layout_and_leftovers() {
     let dir = tempfile::tempdir().unwrap();

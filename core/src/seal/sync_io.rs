@@ -439,11 +439,15 @@ impl<R: Read> OpenReader<R> {
             // (it would have opened as final and ended the stream).
             return Err(SealError::Truncated);
         }
-        self.next.clear();
         if self.cur.len() == stride {
+            // `next` now holds the previous segment's ciphertext, a full stride but for the
+            // first: resizing it writes nothing, and `fill` overwrites what it reads (clearing
+            // first zeroed a segment's worth of memory per segment).
             self.next.resize(stride, 0);
             let n = self.input.fill(&mut self.next)?;
             self.next.truncate(n);
+        } else {
+            self.next.clear();
         }
         let last = self.next.is_empty();
         let next = (!last).then_some(self.next.as_slice());

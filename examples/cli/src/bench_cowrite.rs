@@ -12,20 +12,19 @@
 //! a routine sync costs once the co-writers' heads have been merged.
 //!
 //! The changes are made through the store without fsync when no `--store` is given
-//! (`bench_unsynced.rs`: setup, not measured); every device is then opened again on the durable
+//! (`bench_support::bench_stores`: setup, not measured); every device is then opened again on the durable
 //! store and only the merges are measured (the open before each is not).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use coffer::Identity;
-use coffer::index::ListRequest;
 use coffer::share::{Scope, Share, ShareBook, SharedReader, SharedWriter, read_inbox};
-use coffer::vault::{PutOptions, ShareOptions, Vault, now_ms};
+use coffer::vault::{ShareOptions, Vault, now_ms};
 use serde_json::{Value, json};
 
 use crate::bench::round;
-use crate::bench_unsynced::bench_stores;
+use crate::bench_support::{bench_stores, count_listed, numbered, put_in_commits};
 use crate::bench_vault::{Counted, secs};
 use crate::config::AnyStore;
 use crate::vault_cmd::{block_on, vault_error};
@@ -57,31 +56,6 @@ fn share_error(e: coffer::share::ShareError) -> CliError {
     CliError::other(e.to_string())
 }
 
-/// Puts `n` objects `{prefix}{i}` from one device, in commits of 1,000.
-async fn fill_device(v: &mut Vault<dyn AnyStore>, prefix: &str, n: usize, size: u64) -> CliResult {
-    let mut body = vec![0u8; size as usize];
-    let mut batch = Vec::new();
-    for i in 0..n {
-        body[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        let key = format!("{prefix}{i:06}");
-        batch.push(
-            v.upload(key.as_bytes(), body.clone(), PutOptions::default())
-                .await
-                .map_err(vault_error)?,
-        );
-        if batch.len() == 1_000 || i + 1 == n {
-            for r in v
-                .commit_uploads(std::mem::take(&mut batch))
-                .await
-                .map_err(vault_error)?
-            {
-                r.map_err(vault_error)?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The newest read-write share in `who`'s inbox.
 async fn grant(store: &dyn AnyStore, who: &Identity) -> CliResult<Share> {
     let mut book = ShareBook::new();
@@ -94,46 +68,6 @@ async fn grant(store: &dyn AnyStore, who: &Identity) -> CliResult<Share> {
         .find(|s| s.can_write())
         .cloned()
         .ok_or_else(|| CliError::other("the co-writer found no read-write share in its inbox"))
-}
-
-/// Counts the keys under `team/` a shared reader lists (every page).
-async fn list_all<S: coffer::store::BlockStore + coffer::store::HeadStore + ?Sized>(
-    reader: &SharedReader<S>,
-) -> CliResult<usize> {
-    let mut n = 0;
-    let mut req = ListRequest {
-        prefix: b"team/".to_vec(),
-        max_keys: Some(1000),
-        ..Default::default()
-    };
-    loop {
-        let page = reader.list(&req).await.map_err(share_error)?;
-        n += page.contents.len();
-        match (page.is_truncated, page.contents.last()) {
-            (true, Some(last)) => req.start_after = Some(last.key.clone()),
-            _ => return Ok(n),
-        }
-    }
-}
-
-/// Counts the keys under `team/` a vault lists (every page).
-async fn vault_count<S: coffer::store::BlockStore + coffer::store::HeadStore + ?Sized>(
-    v: &Vault<S>,
-) -> CliResult<usize> {
-    let mut n = 0;
-    let mut req = ListRequest {
-        prefix: b"team/".to_vec(),
-        max_keys: Some(1000),
-        ..Default::default()
-    };
-    loop {
-        let page = v.list(&req).await.map_err(vault_error)?;
-        n += page.contents.len();
-        match (page.is_truncated, page.contents.last()) {
-            (true, Some(last)) => req.start_after = Some(last.key.clone()),
-            _ => return Ok(n),
-        }
-    }
 }
 
 /// `coffer bench cowrite`.
@@ -173,7 +107,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
                 .await
                 .map_err(vault_error)?;
         }
-        fill_device(&mut laptop, "team/a/", n, args.size).await?;
+        put_in_commits(&mut laptop, numbered("team/a/", 6, n, args.size), |_| {}).await?;
         drop(laptop);
         let mut shares = Vec::new();
         for (who, prefix) in [(&bob, "team/b/"), (&carol, "team/c/")] {
@@ -204,7 +138,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
                 Vault::open(fill.clone(), me.clone(), &solo, &device).await
             }
             .map_err(vault_error)?;
-            fill_device(&mut v, prefix, n, args.size).await?;
+            put_in_commits(&mut v, numbered(prefix, 6, n, args.size), |_| {}).await?;
             devices.push(device);
         }
         let setup_s = secs(t_setup);
@@ -223,7 +157,11 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
             t,
             store.take(),
         ));
-        let owner_keys = vault_count(&owner).await?;
+        let o = &owner;
+        let owner_keys = count_listed(b"team/", move |req| async move {
+            o.list(&req).await.map_err(vault_error)
+        })
+        .await?;
         let skipped = owner.skipped_heads().len();
         let mut reader_keys = Vec::new();
         for (who, share) in ["bob", "carol"].iter().zip(&shares) {
@@ -232,7 +170,11 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
             let reader = SharedReader::open(store.clone(), share.clone())
                 .await
                 .map_err(share_error)?;
-            let keys = list_all(&reader).await?;
+            let r = &reader;
+            let keys = count_listed(b"team/", move |req| async move {
+                r.list(&req).await.map_err(share_error)
+            })
+            .await?;
             cow_steps.push(step(
                 &format!("co-writer {who}"),
                 "open the share and list all of it",
@@ -259,7 +201,15 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
                 t,
                 store.take(),
             ));
-            solo_keys.push(vault_count(&v).await?);
+            {
+                let v = &v;
+                solo_keys.push(
+                    count_listed(b"team/", move |req| async move {
+                        v.list(&req).await.map_err(vault_error)
+                    })
+                    .await?,
+                );
+            }
             last = Some(v);
         }
 

@@ -3,18 +3,16 @@
 //! floor of any collection), blocks read, and the memory of the mark phase (the prune's own, and
 //! a mark set of 1,000,000 blocks measured alone).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use coffer::Identity;
-use coffer::store::{BlockStore, DirStore};
-use coffer::vault::{
-    GcTiming, Noncurrent, PruneOptions, PutOptions, RetentionPolicy, RetentionRule, Vault,
-};
+use coffer::store::BlockStore;
+use coffer::vault::{GcTiming, Noncurrent, PruneOptions, RetentionPolicy, RetentionRule, Vault};
 use serde_json::json;
 
 use crate::bench::round;
-use crate::config::{AnyStore, StoreUrl};
+use crate::bench_support::{bench_stores, put_in_commits};
+use crate::config::AnyStore;
 use crate::vault_cmd::{block_on, vault_error};
 use crate::{CliError, CliResult, files};
 
@@ -71,25 +69,7 @@ async fn put_range(
     round: u8,
     size: u64,
 ) -> CliResult {
-    let keys: Vec<usize> = range.collect();
-    for chunk in keys.chunks(1000) {
-        let mut uploads = Vec::with_capacity(chunk.len());
-        for i in chunk {
-            uploads.push(
-                v.upload(
-                    key(*i).as_bytes(),
-                    content(*i, round, size),
-                    PutOptions::default(),
-                )
-                .await
-                .map_err(vault_error)?,
-            );
-        }
-        for r in v.commit_uploads(uploads).await.map_err(vault_error)? {
-            r.map_err(vault_error)?;
-        }
-    }
-    Ok(())
+    put_in_commits(v, range.map(|i| (key(i), content(i, round, size))), |_| {}).await
 }
 
 /// `coffer bench gc`.
@@ -97,12 +77,10 @@ pub fn run(args: GcBenchArgs) -> CliResult {
     let tmp = tempfile::tempdir().map_err(|e| CliError::other(e.to_string()))?;
     let n = args.objects.max(4);
     let report = block_on(async {
-        let store: Arc<dyn AnyStore> = match &args.store {
-            Some(url) => StoreUrl::parse(url)?.connect().await?,
-            None => {
-                Arc::new(DirStore::open(tmp.path()).map_err(|e| CliError::other(e.to_string()))?)
-            }
-        };
+        // Fill and churn through the store without fsync when no --store is given
+        // (`bench_support::bench_stores`): setup; the listing and the prunes are measured on the
+        // durable store.
+        let (fill_store, store) = bench_stores(args.store.as_deref(), tmp.path()).await?;
         let name = format!(
             "gc-bench-{}",
             std::time::SystemTime::now()
@@ -110,13 +88,10 @@ pub fn run(args: GcBenchArgs) -> CliResult {
                 .map(|d| d.as_millis())
                 .unwrap_or(0)
         );
-        let mut v = Vault::create(store.clone(), Identity::generate(), &name, "bench")
+        let me = Identity::generate();
+        let mut v = Vault::create(fill_store, me.clone(), &name, "bench")
             .await
             .map_err(vault_error)?;
-        v.set_gc_timing(GcTiming {
-            grace_ms: 0,
-            ..GcTiming::default()
-        });
         let t = Instant::now();
         put_range(&mut v, 0..n, 0, args.size).await?;
         let fill_ms = t.elapsed().as_millis();
@@ -129,6 +104,14 @@ pub fn run(args: GcBenchArgs) -> CliResult {
             v.delete_many(&keys).await.map_err(vault_error)?;
         }
         let churn_ms = t.elapsed().as_millis();
+        drop(v);
+        let mut v = Vault::open(store.clone(), me, &name, "bench")
+            .await
+            .map_err(vault_error)?;
+        v.set_gc_timing(GcTiming {
+            grace_ms: 0,
+            ..GcTiming::default()
+        });
         v.set_retention(&RetentionPolicy {
             rules: vec![RetentionRule {
                 prefix: Vec::new(),

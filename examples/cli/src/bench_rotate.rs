@@ -14,7 +14,7 @@ use coffer::vault::{PutOptions, ShareOptions, Vault, now_ms};
 use serde_json::json;
 
 use crate::bench::round;
-use crate::bench_unsynced::bench_stores;
+use crate::bench_support::{bench_stores, numbered, put_in_commits};
 use crate::bench_vault::{Counted, secs};
 use crate::vault_cmd::{block_on, vault_error};
 use crate::{CliError, CliResult, files};
@@ -51,35 +51,16 @@ pub fn run(args: RotateBenchArgs) -> CliResult {
         let mut v = Vault::create(fill_store, me.clone(), &tag, "bench")
             .await
             .map_err(vault_error)?;
-        // Fill in batches (one head write per 1,000 objects); without --store the blocks are
-        // written without fsync (`bench_unsynced.rs`): setup, not what is measured.
+        // Fill in commits of 1,000; without --store the blocks are written without fsync
+        // (`bench_support::bench_stores`): setup, not what is measured.
         let t = Instant::now();
-        let mut body = vec![0u8; args.size as usize];
-        let mut batch = Vec::new();
-        for i in 0..args.objects {
-            body[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            batch.push(
-                v.upload(
-                    format!("o/{i:07}").as_bytes(),
-                    body.clone(),
-                    PutOptions::default(),
-                )
-                .await
-                .map_err(vault_error)?,
-            );
-            if batch.len() == 1_000 || i + 1 == args.objects {
-                for r in v
-                    .commit_uploads(std::mem::take(&mut batch))
-                    .await
-                    .map_err(vault_error)?
-                {
-                    r.map_err(vault_error)?;
-                }
-            }
-            if !args.json && i > 0 && i % 20_000 == 0 {
+        let quiet = args.json;
+        put_in_commits(&mut v, numbered("o/", 7, args.objects, args.size), |i| {
+            if !quiet && i % 20_000 == 0 {
                 eprintln!("  {i} objects put ({:.0} s)", secs(t));
             }
-        }
+        })
+        .await?;
         v.share(
             Scope::Prefix(b"o/0000".to_vec()),
             friend.recipient(),

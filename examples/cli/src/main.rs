@@ -21,8 +21,8 @@ mod bench_rotate;
 mod bench_share;
 #[cfg(feature = "stores")]
 mod bench_store;
+mod bench_support;
 mod bench_trust;
-mod bench_unsynced;
 mod bench_vault;
 mod car_cmd;
 mod config;

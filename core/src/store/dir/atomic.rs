@@ -1,5 +1,9 @@
 //! Crash-safe file replacement: write a temp file in the target's directory, fsync it, rename it
 //! over the target, fsync the directory. A reader sees the old file or the new one, never a part.
+//!
+//! Every function takes `fsync`: `false` (a store made with `DirStore::without_fsync`, benches and
+//! tests only) keeps the temp file and the rename, so readers still never see a part, but leaves
+//! durability to the OS's cache.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -48,18 +52,21 @@ impl TempFile {
             .map_err(|e| StoreError::io(&self.path, e))
     }
 
-    /// Makes the contents durable and renames the file to `dest`, then makes the rename durable.
-    pub(super) fn commit(mut self, dest: &Path) -> StoreResult<()> {
+    /// Makes the contents durable and renames the file to `dest`, then makes the rename durable
+    /// (without `fsync`: only renames).
+    pub(super) fn commit(mut self, dest: &Path, fsync: bool) -> StoreResult<()> {
         let file = self
             .file
             .take()
             .ok_or_else(|| StoreError::Other("temp file already committed".into()))?;
-        file.sync_all().map_err(|e| StoreError::io(&self.path, e))?;
+        if fsync {
+            file.sync_all().map_err(|e| StoreError::io(&self.path, e))?;
+        }
         drop(file);
         fs::rename(&self.path, dest).map_err(|e| StoreError::io(dest, e))?;
         // The rename is done; nothing is left to clean up even if the directory sync fails.
         self.path = PathBuf::new();
-        sync_parent(dest)
+        sync_parent(dest, fsync)
     }
 }
 
@@ -71,21 +78,22 @@ impl Drop for TempFile {
     }
 }
 
-/// Writes `bytes` to `dest` atomically and durably.
-pub(super) fn write_atomic(dest: &Path, bytes: &[u8]) -> StoreResult<()> {
+/// Writes `bytes` to `dest` atomically and (with `fsync`) durably.
+pub(super) fn write_atomic(dest: &Path, bytes: &[u8], fsync: bool) -> StoreResult<()> {
     let dir = dest
         .parent()
         .ok_or_else(|| StoreError::Other(format!("{} has no parent", dest.display())))?;
     let mut tmp = TempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.commit(dest)
+    tmp.commit(dest, fsync)
 }
 
-/// fsyncs the directory holding `path`, so a create, rename or removal in it survives a crash.
-pub(super) fn sync_parent(path: &Path) -> StoreResult<()> {
+/// fsyncs the directory holding `path`, so a create, rename or removal in it survives a crash
+/// (nothing without `fsync`).
+pub(super) fn sync_parent(path: &Path, fsync: bool) -> StoreResult<()> {
     match path.parent() {
-        Some(dir) => sync_dir(dir),
-        None => Ok(()),
+        Some(dir) if fsync => sync_dir(dir),
+        _ => Ok(()),
     }
 }
 
@@ -103,16 +111,17 @@ pub(super) fn sync_dir(_dir: &Path) -> StoreResult<()> {
     Ok(())
 }
 
-/// Creates `dir` (and missing parents) durably: each new directory's entry is fsynced.
-pub(super) fn create_dir_durable(dir: &Path) -> StoreResult<()> {
+/// Creates `dir` (and missing parents) durably: each new directory's entry is fsynced (not
+/// without `fsync`).
+pub(super) fn create_dir_durable(dir: &Path, fsync: bool) -> StoreResult<()> {
     if dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
-        create_dir_durable(parent)?;
+        create_dir_durable(parent, fsync)?;
     }
     match fs::create_dir(dir) {
-        Ok(()) => sync_parent(dir),
+        Ok(()) => sync_parent(dir, fsync),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(StoreError::io(dir, e)),
     }

@@ -98,7 +98,7 @@ impl HeadStore for DirStore {
         validate_name(vault)?;
         validate_name(writer)?;
         let dir = self.root.join("heads").join(vault);
-        create_dir_durable(&dir)?;
+        create_dir_durable(&dir, self.fsync)?;
         let lock_path = dir.join(".lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -119,7 +119,7 @@ impl HeadStore for DirStore {
             current.as_ref(),
             &condition,
         )?;
-        write_atomic(&path, &bytes)?;
+        write_atomic(&path, &bytes, self.fsync)?;
         // Dropping `lock` closes the file, which releases the lock.
         drop(lock);
         Ok(content_version(&bytes))

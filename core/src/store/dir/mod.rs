@@ -14,7 +14,8 @@
 //! the destination and the directory is fsynced: after a crash a reader sees the old file or the
 //! new one, never a part (leftover temp files are ignored and removed by
 //! [`DirStore::clean_temp_files`]). The I/O is blocking `std::fs` on the calling task: blocks are
-//! small and coffer must not spawn onto a runtime.
+//! small and coffer must not spawn onto a runtime. [`DirStore::without_fsync`] skips the fsyncs
+//! (benches and tests only).
 
 mod atomic;
 mod heads;
@@ -45,6 +46,8 @@ const STREAM_CHUNK: usize = 1 << 20;
 #[derive(Clone, Debug)]
 pub struct DirStore {
     root: PathBuf,
+    /// Whether writes are fsynced (always, but for [`DirStore::without_fsync`]).
+    fsync: bool,
 }
 
 impl DirStore {
@@ -52,7 +55,7 @@ impl DirStore {
     /// that is not a coffer directory store of this version.
     pub fn open(root: impl AsRef<Path>) -> StoreResult<Self> {
         let root = root.as_ref().to_path_buf();
-        create_dir_durable(&root)?;
+        create_dir_durable(&root, true)?;
         let marker = root.join(MARKER_NAME);
         match fs::read(&marker) {
             Ok(found) if found == MARKER => {}
@@ -62,12 +65,21 @@ impl DirStore {
                     root.display()
                 )));
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => write_atomic(&marker, MARKER)?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => write_atomic(&marker, MARKER, true)?,
             Err(e) => return Err(StoreError::io(&marker, e)),
         }
-        create_dir_durable(&root.join("blocks"))?;
-        create_dir_durable(&root.join("heads"))?;
-        Ok(Self { root })
+        create_dir_durable(&root.join("blocks"), true)?;
+        create_dir_durable(&root.join("heads"), true)?;
+        Ok(Self { root, fsync: true })
+    }
+
+    /// The same store with no fsync on any write: files are still written beside and renamed
+    /// into place (a reader never sees a part), but a crash of the machine can lose, or leave
+    /// empty, files written shortly before it. **For benches and tests only** (filling a store
+    /// fast before measuring on the durable one over the same directory); never for data.
+    pub fn without_fsync(mut self) -> Self {
+        self.fsync = false;
+        self
     }
 
     /// The store's root directory.
@@ -149,8 +161,8 @@ impl BlockStore for DirStore {
         let dir = path
             .parent()
             .ok_or_else(|| StoreError::Other("block path has no parent".into()))?;
-        create_dir_durable(dir)?;
-        write_atomic(&path, &bytes)
+        create_dir_durable(dir, self.fsync)?;
+        write_atomic(&path, &bytes, self.fsync)
     }
 
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
@@ -201,7 +213,7 @@ impl BlockStore for DirStore {
     async fn delete(&self, cid: &Cid) -> StoreResult<()> {
         let path = self.block_path(cid);
         match fs::remove_file(&path) {
-            Ok(()) => sync_parent(&path),
+            Ok(()) => sync_parent(&path, self.fsync),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::io(&path, e)),
         }
@@ -257,7 +269,7 @@ impl BlockStore for DirStore {
         let dir = path
             .parent()
             .ok_or_else(|| StoreError::Other("block path has no parent".into()))?;
-        create_dir_durable(dir)?;
+        create_dir_durable(dir, self.fsync)?;
         let mut tmp = TempFile::new_in(dir)?;
         let mut hasher = blake3::Hasher::new();
         let mut buf = vec![0u8; STREAM_CHUNK];
@@ -276,7 +288,7 @@ impl BlockStore for DirStore {
         if path.is_file() {
             return Ok(());
         }
-        tmp.commit(&path)
+        tmp.commit(&path, self.fsync)
     }
 
     /// Yields at most the file's length as it was when opened; more ends the stream with
