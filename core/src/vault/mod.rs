@@ -61,6 +61,8 @@ mod sync;
 mod upload;
 
 #[cfg(test)]
+mod inline_tests;
+#[cfg(test)]
 mod retention_tests;
 #[cfg(test)]
 mod rotate_tests;
