@@ -425,7 +425,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     }
 
     /// Fetches the whole sealed object, checks its BLAKE3 root, and opens it.
-    pub(super) async fn read_whole(&self, m: &Manifest) -> VaultResult<Vec<u8>> {
+    async fn read_whole(&self, m: &Manifest) -> VaultResult<Vec<u8>> {
         let sealed = self.sealed_object(m).await?;
         let plain = self
             .with_unlock(|u| crate::seal::open_to_vec_with(u, &sealed))
