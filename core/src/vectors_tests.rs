@@ -714,9 +714,12 @@ fn inline_manifest_vectors() {
     let pt = plaintext(1000);
     // file key (32) || salt (32) || the key stanza's nonce (12)
     let rng = |k: u8| -> Vec<u8> { (0..76u8).map(|i| i.wrapping_mul(11) ^ k).collect() };
-    let sealed_object =
-        seal::seal_to_vec_with_rng(&SealOptions::to_key(wrap()), &pt, &mut FixedRng::new(rng(1)))
-            .unwrap();
+    let sealed_object = seal::seal_to_vec_with_rng(
+        &SealOptions::to_key(wrap()),
+        &pt,
+        &mut FixedRng::new(rng(1)),
+    )
+    .unwrap();
     let root = *blake3::hash(&sealed_object).as_bytes();
     let manifest = Manifest {
         v: 2,

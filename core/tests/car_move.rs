@@ -307,7 +307,9 @@ async fn a_hostile_file_is_refused_with_nothing_written() {
             import_car(&*dst, &me(), Cursor::new(file), None)
                 .await
                 .unwrap();
-            let mut v = Vault::open(dst, me(), "hostile", "new-phone").await.unwrap();
+            let mut v = Vault::open(dst, me(), "hostile", "new-phone")
+                .await
+                .unwrap();
             v.sync().await.unwrap();
             assert_eq!(v.versions(b"docs/03.txt").await.unwrap().len(), 1);
             continue;

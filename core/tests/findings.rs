@@ -170,9 +170,7 @@ fn a_swapped_data_block_cannot_widen_a_share() {
         // Over 16 KiB sealed, so each has a data block to swap (smaller objects are inline in
         // their manifest, FORMAT §8: no block the store could swap).
         let body = |text: &[u8]| [text, &[0u8; 20_000][..]].concat();
-        v.put(b"shared/a", body(b"for bob"), opts())
-            .await
-            .unwrap();
+        v.put(b"shared/a", body(b"for bob"), opts()).await.unwrap();
         v.put(b"private/x", body(b"not for bob"), opts())
             .await
             .unwrap();

@@ -269,7 +269,11 @@ fn inline_bytes_that_disagree_with_their_manifest_are_corrupt() {
                 ),
                 "streamed, {what}"
             );
-            assert!(out.is_empty(), "streamed, {what}: wrote {} bytes", out.len());
+            assert!(
+                out.is_empty(),
+                "streamed, {what}: wrote {} bytes",
+                out.len()
+            );
         }
         // The genuine manifest, forged the same way, reads: the refusals above are the bytes'.
         forge(&mut v, b"f", &m).await;

@@ -600,7 +600,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             prev: None,
             etag: None,
             pad: None,
-            inline: upload.inline.clone().map(|b| serde_bytes::ByteBuf::from(b.to_vec())),
+            inline: upload
+                .inline
+                .clone()
+                .map(|b| serde_bytes::ByteBuf::from(b.to_vec())),
         };
         self.read_to(&m, writer, progress).await
     }
