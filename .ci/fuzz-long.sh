@@ -20,6 +20,7 @@ status=0
 for t in "${targets[@]}"; do
   log="$(mktemp)"
   echo "== $t: ${secs}s"
+  mkdir -p "corpus/$t" && cp -n "seeds/$t/"* "corpus/$t/" 2>/dev/null || true
   cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" -jobs="$jobs" -workers="$jobs" \
     -print_final_stats=1 >"$log" 2>&1 || true
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')

@@ -13,7 +13,9 @@ targets=$(cargo +nightly fuzz list)
 cargo +nightly fuzz build -O
 for t in $targets; do
   echo "== fuzz $t (${secs}s)"
-  # Corpus kept under fuzz/corpus (gitignored); a crash leaves its input in fuzz/artifacts.
+  # Corpus kept under fuzz/corpus (gitignored), started from the committed fuzz/seeds/<target>;
+  # a crash leaves its input in fuzz/artifacts.
+  mkdir -p "corpus/$t" && cp -n "seeds/$t/"* "corpus/$t/" 2>/dev/null || true
   cargo +nightly fuzz run -O "$t" -- -max_total_time="$secs" -print_final_stats=0 2>&1 \
     | grep -E '^(Done|==[0-9]+==|SUMMARY|thread|panicked)' || true
   if [ -n "$(ls -A "artifacts/$t" 2>/dev/null)" ]; then

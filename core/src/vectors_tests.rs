@@ -701,3 +701,144 @@ fn post_quantum_and_did_key_vectors() {
         }),
     );
 }
+
+/// A v2 manifest carrying its sealed object inline (docs/FORMAT.md §8), sealed as a vault seals
+/// manifests (to the object key, signed by the owner), with what a reader must get from it, and
+/// manifests whose inline bytes disagree with them, which a reader must refuse (`Corrupt`).
+#[test]
+fn inline_manifest_vectors() {
+    use crate::vault::format::{INLINE_MAX, Manifest};
+    let object_key = [0x42u8; 32];
+    let wrap = || seal::WrapKey::from_bytes(object_key);
+    let owner = Identity::from_seed(&seed(1));
+    let pt = plaintext(1000);
+    // file key (32) || salt (32) || the key stanza's nonce (12)
+    let rng = |k: u8| -> Vec<u8> { (0..76u8).map(|i| i.wrapping_mul(11) ^ k).collect() };
+    let sealed_object = seal::seal_to_vec_with_rng(
+        &SealOptions::to_key(wrap()),
+        &pt,
+        &mut FixedRng::new(rng(1)),
+    )
+    .unwrap();
+    let root = *blake3::hash(&sealed_object).as_bytes();
+    let manifest = Manifest {
+        v: 2,
+        key: b"notes/small.txt".to_vec(),
+        data: block::raw_cid(&sealed_object),
+        sealed_len: sealed_object.len() as u64,
+        plain_len: pt.len() as u64,
+        blake3: root,
+        outboard: None,
+        content_type: Some("text/plain".into()),
+        metadata: Default::default(),
+        created_ms: 1_780_000_000_000,
+        prev: None,
+        etag: None,
+        pad: None,
+        inline: Some(serde_bytes::ByteBuf::from(sealed_object.clone())),
+    };
+    let manifest_plain = manifest.encode().unwrap();
+    let sealed_manifest = seal::seal_to_vec_with_rng(
+        &SealOptions::to_key(wrap()).signed_by(&owner),
+        &manifest_plain,
+        &mut FixedRng::new(rng(2)),
+    )
+    .unwrap();
+
+    // What a reader does: open the manifest (owner-signed), decode it, check the inline bytes
+    // like fetched ones, open them.
+    let read = |plain: &[u8]| -> Result<Vec<u8>, String> {
+        let m = Manifest::decode(plain).map_err(|e| e.to_string())?;
+        let inline = m.inline_bytes().ok_or("not inline")?;
+        if !m.check_sealed(&inline) {
+            return Err("does not match its manifest".into());
+        }
+        let opened = seal::open_to_vec_with(seal::Unlock::Key(&wrap()), &inline)
+            .map_err(|e| e.to_string())?;
+        Ok(opened.plaintext)
+    };
+    let opened = seal::open_to_vec_with(seal::Unlock::Key(&wrap()), &sealed_manifest).unwrap();
+    assert_eq!(opened.signer.as_ref(), Some(owner.recipient()));
+    assert_eq!(read(&opened.plaintext).unwrap(), pt);
+
+    let other = seal::seal_to_vec_with_rng(
+        &SealOptions::to_key(wrap()),
+        &plaintext(1000),
+        &mut FixedRng::new(rng(3)),
+    )
+    .unwrap();
+    let bytes = |b: Vec<u8>| Some(serde_bytes::ByteBuf::from(b));
+    let mut flipped = sealed_object.clone();
+    flipped[500] ^= 1;
+    let broken = [
+        (
+            "inline one byte short",
+            Manifest {
+                inline: bytes(sealed_object[..sealed_object.len() - 1].to_vec()),
+                ..manifest.clone()
+            },
+        ),
+        (
+            "inline with one bit flipped",
+            Manifest {
+                inline: bytes(flipped),
+                ..manifest.clone()
+            },
+        ),
+        (
+            "inline bytes of another object of the same length",
+            Manifest {
+                inline: bytes(other.clone()),
+                ..manifest.clone()
+            },
+        ),
+        (
+            "inline with an outboard",
+            Manifest {
+                outboard: Some(block::raw_cid(b"outboard")),
+                ..manifest.clone()
+            },
+        ),
+        (
+            "data is not the CID of the BLAKE3 root",
+            Manifest {
+                data: block::raw_cid(&other),
+                ..manifest.clone()
+            },
+        ),
+        (
+            "inline over 16 KiB",
+            Manifest {
+                sealed_len: INLINE_MAX + 1,
+                inline: bytes(vec![0; INLINE_MAX as usize + 1]),
+                ..manifest.clone()
+            },
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (what, m) in broken {
+        let plain = m.encode().unwrap();
+        assert!(read(&plain).is_err(), "{what}");
+        refused.push(json!({
+            "what": what,
+            "manifest_plaintext": hex::encode(&plain),
+            "error": "Corrupt",
+        }));
+    }
+    check_or_write(
+        "vault-manifest-inline.json",
+        json!({
+            "description": "A v2 object manifest carrying its sealed object inline (docs/FORMAT.md §8, `inline`). `sealed_manifest` is the manifest as a vault stores it: sealed (§3) to the secret wrap key `object_key` (stanza kind 3), signed by the identity with seed `owner_seed`; `manifest_plaintext` is what it opens to (DAG-CBOR, padded). A reader checks the signer, decodes the manifest, checks `inline` as it checks fetched bytes (length = sealed_len, BLAKE3 = blake3, data = CIDv1(raw, blake3), no outboard, at most 16384 bytes), opens `inline` with `object_key` and must get `plaintext` (byte i = (i*31) mod 251). Each `refused` manifest plaintext (the same manifest with one thing wrong) must be refused as corrupt, with no data returned.",
+            "object_key": hex::encode(object_key),
+            "owner_seed": hex::encode(seed(1)),
+            "key": "notes/small.txt",
+            "plaintext": hex::encode(&pt),
+            "sealed_object": hex::encode(&sealed_object),
+            "data_cid": block::raw_cid(&sealed_object).to_string(),
+            "manifest_plaintext": hex::encode(&manifest_plain),
+            "sealed_manifest": hex::encode(&sealed_manifest),
+            "manifest_cid": block::raw_cid(&sealed_manifest).to_string(),
+            "refused": refused,
+        }),
+    );
+}

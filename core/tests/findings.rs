@@ -167,10 +167,11 @@ fn a_swapped_data_block_cannot_widen_a_share() {
         let mut v = Vault::create(store.clone(), owner(), "v", "laptop")
             .await
             .unwrap();
-        v.put(b"shared/a", b"for bob".to_vec(), opts())
-            .await
-            .unwrap();
-        v.put(b"private/x", b"not for bob".to_vec(), opts())
+        // Over 16 KiB sealed, so each has a data block to swap (smaller objects are inline in
+        // their manifest, FORMAT §8: no block the store could swap).
+        let body = |text: &[u8]| [text, &[0u8; 20_000][..]].concat();
+        v.put(b"shared/a", body(b"for bob"), opts()).await.unwrap();
+        v.put(b"private/x", body(b"not for bob"), opts())
             .await
             .unwrap();
         v.share(

@@ -504,7 +504,8 @@ async fn a_prune_unpins_garbage_and_keeps_what_is_live() {
         poll_ms: 5,
     });
     let big = data(&tag, 2 * LEAF_SIZE + 77);
-    let small = data(&format!("{tag}-small"), 3000);
+    // Over 16 KiB sealed: a block of its own (smaller objects are inline in their manifest).
+    let small = data(&format!("{tag}-small"), 20_000);
     v.put(b"big", big.clone(), PutOptions::default())
         .await
         .unwrap();

@@ -439,8 +439,12 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedReader<S> {
     /// The whole object under `key` (the version the share grants, or the view's current one).
     pub async fn get(&self, key: &[u8]) -> ShareResult<Vec<u8>> {
         let (_, m, dk) = self.resolve(key).await?;
-        let sealed = fetch_max(&*self.store, &m.data, m.sealed_len).await?;
-        if sealed.len() as u64 != m.sealed_len || *blake3::hash(&sealed).as_bytes() != m.blake3 {
+        // An inline object's bytes come from the manifest; both are checked alike.
+        let sealed = match m.inline_bytes() {
+            Some(b) => b,
+            None => fetch_max(&*self.store, &m.data, m.sealed_len).await?,
+        };
+        if !m.check_sealed(&sealed) {
             return Err(ShareError::corrupt(&m.data, "does not match its manifest"));
         }
         // The bytes match the manifest's root, and the manifest is the issuer's (or the

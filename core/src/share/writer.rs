@@ -173,7 +173,9 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedWriter<S> {
             .map_err(|e| ShareError::Invalid(e.to_string()))?;
         let data_cid = raw_cid(&sealed);
         let outboard = crate::verify::Outboard::compute(&sealed);
-        let outboard_cid = if outboard.is_empty() {
+        // No outboard block when it has no bytes (a sealed object of at most 16 KiB), as the
+        // owner writes (`Outboard::is_empty` tells whether the object is empty, not this).
+        let outboard_cid = if outboard.as_bytes().is_empty() {
             None
         } else {
             let bytes = outboard.as_bytes().to_vec();
@@ -181,7 +183,7 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedWriter<S> {
             self.store.put(&cid, Bytes::from(bytes)).await?;
             Some(cid)
         };
-        let manifest = Manifest {
+        let mut manifest = Manifest {
             v: crate::vault::FORMAT_VERSION,
             key: key.to_vec(),
             data: data_cid,
@@ -195,8 +197,14 @@ impl<S: BlockStore + HeadStore + ?Sized> SharedWriter<S> {
             prev,
             etag: None,
             pad: None,
+            inline: None,
         };
-        self.store.put(&data_cid, Bytes::from(sealed)).await?;
+        // A small sealed object goes inside its manifest (one block); a larger one is a block.
+        if manifest.sealed_len <= crate::vault::format::INLINE_MAX {
+            manifest.inline = Some(serde_bytes::ByteBuf::from(sealed));
+        } else {
+            self.store.put(&data_cid, Bytes::from(sealed)).await?;
+        }
         let plain = manifest
             .encode()
             .map_err(|e| ShareError::Invalid(e.to_string()))?;

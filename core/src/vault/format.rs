@@ -9,12 +9,17 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::error::{VaultError, VaultResult};
-use crate::block::{Cid, from_dag_cbor, to_dag_cbor};
+use crate::block::{CODEC_RAW, Cid, cid_from_blake3, from_dag_cbor, to_dag_cbor};
 use crate::index::{IndexKey, WriterId};
 use crate::keys::Identity;
 
 /// Format version of manifests, tags blocks and heads written by this build (1 is read too).
 pub const FORMAT_VERSION: u8 = 2;
+
+/// A sealed object of at most this many bytes is stored inside its manifest (`inline`), not as a
+/// block of its own: one block per small object, one read per small get. 16 KiB is the BLAKE3
+/// group size, the size up to which a sealed object has no outboard (`docs/FORMAT.md §8`).
+pub const INLINE_MAX: u64 = crate::verify::GROUP_SIZE;
 
 /// HKDF-SHA256 `info` of the index key, derived from the vault root key.
 const INDEX_KEY_INFO: &[u8] = b"coffer/vault/v1/index-key";
@@ -150,6 +155,11 @@ pub(crate) struct Manifest {
     /// Zero bytes that bring the encoded manifest to its Padmé length (v2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pad: Option<serde_bytes::ByteBuf>,
+    /// The sealed object itself (v2, at most [`INLINE_MAX`] bytes): exactly the bytes of block
+    /// `data`, which is then usually not stored. Checked like fetched bytes
+    /// ([`Manifest::check_sealed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<serde_bytes::ByteBuf>,
 }
 
 /// The value of an index entry: DAG-CBOR `{m: manifest CID, n: plaintext length, c?: [CID],
@@ -272,12 +282,41 @@ pub fn check_index_value(bytes: &[u8]) -> VaultResult<()> {
 impl Manifest {
     pub(crate) fn decode(bytes: &[u8]) -> VaultResult<Self> {
         let m: Manifest = from_dag_cbor(bytes)?;
+        let bad = |what: String| Err(VaultError::Block(crate::block::BlockError::Decode(what)));
         if m.v != 1 && m.v != FORMAT_VERSION {
-            return Err(VaultError::Block(crate::block::BlockError::Decode(
-                format!("unsupported manifest version {}", m.v),
-            )));
+            return bad(format!("unsupported manifest version {}", m.v));
+        }
+        if let Some(inline) = &m.inline {
+            if m.v == 1 {
+                return bad("a v1 manifest carries no inline object".into());
+            }
+            if m.outboard.is_some() {
+                return bad("an inline object has no outboard".into());
+            }
+            if inline.len() as u64 != m.sealed_len || m.sealed_len > INLINE_MAX {
+                return bad("the inline object's length is not the sealed length".into());
+            }
+            if m.data != cid_from_blake3(CODEC_RAW, &m.blake3) {
+                return bad("the inline object's CID is not its BLAKE3 root".into());
+            }
         }
         Ok(m)
+    }
+
+    /// The sealed object's bytes when the manifest carries them (`inline`), unchecked.
+    pub(crate) fn inline_bytes(&self) -> Option<bytes::Bytes> {
+        self.inline
+            .as_ref()
+            .map(|b| bytes::Bytes::copy_from_slice(b.as_slice()))
+    }
+
+    /// Whether `sealed` (carried inline or fetched from block `data`) is the manifest's sealed
+    /// object: its length is `sealed_len` and its BLAKE3 root `blake3`. Every reader of the whole
+    /// object checks this before opening it.
+    pub(crate) fn check_sealed(&self, sealed: &[u8]) -> bool {
+        // `blake3::Hash` compares in constant time.
+        sealed.len() as u64 == self.sealed_len
+            && blake3::hash(sealed) == blake3::Hash::from_bytes(self.blake3)
     }
 
     /// Encodes as v2, padded to its Padmé length.

@@ -61,6 +61,8 @@ mod sync;
 mod upload;
 
 #[cfg(test)]
+mod inline_tests;
+#[cfg(test)]
 mod retention_tests;
 #[cfg(test)]
 mod rotate_tests;
@@ -75,7 +77,9 @@ use bytes::Bytes;
 /// ListObjectsV2 parameters, as for the index.
 pub use crate::index::ListRequest;
 pub use error::{VaultError, VaultResult};
-pub use format::{FORMAT_VERSION, check_index_value, check_manifest, writer_id_for, writer_name};
+pub use format::{
+    FORMAT_VERSION, INLINE_MAX, check_index_value, check_manifest, writer_id_for, writer_name,
+};
 pub use gc::{GcPhase, GcState, GcTiming, gc_namespace};
 pub use handover::{Handover, HandoverBody, HandoverError, fuzz_handover_plaintext};
 pub use heads::{HeadBody, PolicyRef, SkippedHead, decode_head, fuzz_head_plaintext};
@@ -194,6 +198,9 @@ pub struct ObjectInfo {
     pub data: String,
     /// The S3 ETag given at put ([`PutOptions::s3_etag`]), if any.
     pub s3_etag: Option<String>,
+    /// Whether the sealed object is stored inside its manifest (small objects, see
+    /// [`INLINE_MAX`]): then the store holds no block `data` for it.
+    pub inline: bool,
 }
 
 impl ObjectInfo {
@@ -213,6 +220,7 @@ impl ObjectInfo {
             created_ms: m.created_ms,
             data: m.data.to_string(),
             s3_etag: m.etag.clone(),
+            inline: m.inline.is_some(),
         }
     }
 }

@@ -409,12 +409,24 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         }
     }
 
-    /// Fetches the whole sealed object, checks its BLAKE3 root, and opens it.
-    async fn read_whole(&self, m: &Manifest) -> VaultResult<Vec<u8>> {
-        let sealed = self.fetch_block_max(&m.data, m.sealed_len).await?;
-        if sealed.len() as u64 != m.sealed_len || *blake3::hash(&sealed).as_bytes() != m.blake3 {
+    /// The sealed object of `m`, checked against the manifest (length, BLAKE3 root): the bytes
+    /// the manifest carries (`inline`) or, for other objects, block `data` fetched whole. Every
+    /// reader of whole sealed objects goes through here, so inline and stored bytes are checked
+    /// alike.
+    pub(super) async fn sealed_object(&self, m: &Manifest) -> VaultResult<bytes::Bytes> {
+        let sealed = match m.inline_bytes() {
+            Some(b) => b,
+            None => self.fetch_block_max(&m.data, m.sealed_len).await?,
+        };
+        if !m.check_sealed(&sealed) {
             return Err(VaultError::corrupt(&m.data, "does not match its manifest"));
         }
+        Ok(sealed)
+    }
+
+    /// Fetches the whole sealed object, checks its BLAKE3 root, and opens it.
+    async fn read_whole(&self, m: &Manifest) -> VaultResult<Vec<u8>> {
+        let sealed = self.sealed_object(m).await?;
         let plain = self
             .with_unlock(|u| crate::seal::open_to_vec_with(u, &sealed))
             .map_err(|e| VaultError::corrupt(&m.data, e))?
@@ -503,6 +515,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         m: &Manifest,
         range: Range<u64>,
     ) -> VaultResult<Vec<u8>> {
+        if m.inline.is_some() {
+            // Checked whole against the root: any range of it is then verified.
+            let sealed = self.sealed_object(m).await?;
+            return usize::try_from(range.start)
+                .ok()
+                .zip(usize::try_from(range.end).ok())
+                .and_then(|(a, b)| sealed.get(a..b))
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| VaultError::corrupt(&m.data, "a range beyond the sealed object"));
+        }
         let proof = self.proof(m, range.clone()).await?;
         let cover = covering_range(m.sealed_len, range)?;
         let bytes = self

@@ -208,6 +208,9 @@ struct Marker {
     collected: Option<Vec<Cid>>,
     /// Set when the marking enumerates a vault for export (`reach.rs`), not for a collection.
     collect: Option<Collected>,
+    /// When enumerating (`collected` or `collect` set): sealed objects marked only as inline so
+    /// far, so one a later manifest names as a stored block is listed then.
+    inline_only: std::collections::HashSet<[u8; 32]>,
 }
 
 /// What a marking for export gathers besides the mark set.
@@ -236,6 +239,7 @@ impl Marker {
             since_renew: 0,
             collected: None,
             collect: None,
+            inline_only: std::collections::HashSet::new(),
         }
     }
 
@@ -253,6 +257,34 @@ impl Marker {
             c.blocks.push((*cid, len));
         }
         Ok(new)
+    }
+
+    /// Marks a manifest's sealed object and outboard. An inline object's `data` is marked too
+    /// (so a block a share link wrote for it lives as long as the manifest) but is not listed
+    /// for export or pinning: the store need not have it.
+    fn mark_data(&mut self, manifest: &Manifest) -> VaultResult<()> {
+        let d = blake3_digest(&manifest.data)
+            .map_err(|_| VaultError::corrupt(&manifest.data, "not a BLAKE3 CID"))?;
+        let listing = self.collected.is_some() || self.collect.is_some();
+        if manifest.inline.is_some() {
+            if self.marks.insert(d) && listing {
+                self.inline_only.insert(d);
+            }
+        } else if !self.mark_sized(&manifest.data, Some(manifest.sealed_len))?
+            && self.inline_only.remove(&d)
+        {
+            // Marked before by a manifest carrying it inline: this one needs the block.
+            if let Some(c) = self.collected.as_mut() {
+                c.push(manifest.data);
+            }
+            if let Some(c) = self.collect.as_mut() {
+                c.blocks.push((manifest.data, Some(manifest.sealed_len)));
+            }
+        }
+        if let Some(o) = &manifest.outboard {
+            self.mark(o)?;
+        }
+        Ok(())
     }
 
     fn absent(&mut self, cid: &Cid) {
@@ -902,10 +934,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 }
                 return Ok(());
             };
-            m.mark_sized(&manifest.data, Some(manifest.sealed_len))?;
-            if let Some(o) = &manifest.outboard {
-                m.mark(o)?;
-            }
+            m.mark_data(&manifest)?;
             self.renew_marking(m).await?;
             match manifest.prev {
                 Some(p) => at = p,
@@ -921,10 +950,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             return Ok(());
         }
         if let Some(manifest) = self.gc_manifest(cid, m).await? {
-            m.mark_sized(&manifest.data, Some(manifest.sealed_len))?;
-            if let Some(o) = &manifest.outboard {
-                m.mark(o)?;
-            }
+            m.mark_data(&manifest)?;
         } else {
             m.absent(cid);
         }

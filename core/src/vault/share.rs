@@ -494,6 +494,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             let (keys, m) = self.version_keys(key, version).await?;
             if opts.presign {
                 url = Some(self.presign(&m.data, opts.expires_ms - now).await?);
+                self.materialize(&m).await?;
             }
             keys
         } else {
@@ -642,6 +643,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let (_, m) = self.current_manifest(key).await?;
         let dk = self.data_key(&m).await?;
         let url = self.presign(&m.data, expires_ms - now).await?;
+        self.materialize(&m).await?;
         let mut secret = LinkSecret {
             v: 2,
             k: ByteArray::new(*dk.as_bytes()),
@@ -655,6 +657,19 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             s: None,
         };
         Link::build(&url, &mut secret, &self.identity).map_err(share_error)
+    }
+
+    /// Writes block `data` of an inline object (its manifest carries the sealed bytes), so a
+    /// link can name it: the same bytes under the same CID, so writing it again is harmless. A
+    /// collection keeps it as long as a manifest naming it is reachable (`prune.rs` marks
+    /// `data` of every manifest). Nothing to do for other objects.
+    async fn materialize(&self, m: &Manifest) -> VaultResult<()> {
+        if m.inline.is_none() {
+            return Ok(());
+        }
+        let sealed = self.sealed_object(m).await?;
+        self.store.put(&m.data, sealed).await?;
+        Ok(())
     }
 
     /// The file key of a sealed block of this vault whose bytes (`bytes`, at least its header)

@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
-use super::format::Manifest;
+use super::format::{INLINE_MAX, Manifest};
 use super::objects::{check_key, missing_as_corrupt};
 use super::upload::Upload;
 use super::{ObjectInfo, PutOptions, Vault, VaultError, VaultResult};
@@ -273,6 +273,21 @@ impl AsyncRead for VerifiedReader<'_> {
     }
 }
 
+/// A sink that keeps what is written when it holds a buffer, and drops it otherwise.
+struct KeepIf(Option<Vec<u8>>);
+
+impl Write for KeepIf {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(v) = self.0.as_mut() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A writer that reports progress.
 struct Counting<'p, W> {
     inner: W,
@@ -417,11 +432,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let seed = zeroize::Zeroizing::new(self.upload_seed(key, &plain_hash, plain_len));
         let seal_opts = self.data_options();
 
-        // 2. Seal once to learn the sealed object's CID and outboard.
-        let (outboard, sealed_len) = {
+        // 2. Seal once to learn the sealed object's CID and outboard (keeping the bytes of a
+        // small object: it goes inside its manifest).
+        let keep = plain_len <= INLINE_MAX;
+        let (outboard, sealed_len, kept) = {
             let mut r = source.open().map_err(source_error)?;
-            let mut w =
-                SealWriter::start(io::sink(), &seal_opts, &mut SeededRng::new(&seed), true)?;
+            let sink = KeepIf(keep.then(Vec::new));
+            let mut w = SealWriter::start(sink, &seal_opts, &mut SeededRng::new(&seed), true)?;
             let mut again = blake3::Hasher::new();
             let n = for_each_chunk(&mut r, |c| {
                 again.update(c);
@@ -430,15 +447,23 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             if n != plain_len || again.finalize() != plain_hash {
                 return Err(VaultError::SourceChanged);
             }
-            let (_, summary, outboard) = w
+            let (sink, summary, outboard) = w
                 .finish_outboard()
                 .map_err(|e| VaultError::Seal(crate::seal::SealError::from_io(e)))?;
-            (outboard, summary.sealed_len)
+            (outboard, summary.sealed_len, sink.0)
         };
         let data = cid_from_blake3(crate::block::CODEC_RAW, outboard.root().as_bytes());
+        let inline = kept
+            .filter(|b| b.len() as u64 == sealed_len && sealed_len <= INLINE_MAX)
+            .map(Bytes::from);
 
-        // 3. Seal again into the store, unless it already holds the sealed object.
-        if !self.store.has(&data).await? {
+        // 3. Seal again into the store, unless it already holds the sealed object or the object
+        // goes inside its manifest.
+        if inline.is_some() {
+            if let Some(p) = progress {
+                p(plain_len);
+            }
+        } else if !self.store.has(&data).await? {
             let plain = source.open().map_err(source_error)?;
             let writer = SealWriter::with_rng(Vec::new(), &seal_opts, &mut SeededRng::new(&seed))?;
             let mut reader = ReadProgress {
@@ -475,7 +500,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             p(plain_len);
         }
         let outboard_cid = self.put_outboard(&outboard).await?;
-        let mut blocks = vec![(data, None)];
+        let mut blocks = Vec::with_capacity(3);
+        if inline.is_none() {
+            blocks.push((data, None));
+        }
         if let Some((cid, bytes)) = &tags {
             blocks.push((*cid, Some(bytes.clone())));
         }
@@ -492,6 +520,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             plain_len,
             blake3: *outboard.root().as_bytes(),
             outboard: outboard_cid,
+            inline,
             tags: tags.map(|(c, _)| c),
             opts,
             gc_epoch,
@@ -571,6 +600,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             prev: None,
             etag: None,
             pad: None,
+            inline: upload
+                .inline
+                .clone()
+                .map(|b| serde_bytes::ByteBuf::from(b.to_vec())),
         };
         self.read_to(&m, writer, progress).await
     }
@@ -591,11 +624,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let outboard = Outboard::from_parts(root, m.sealed_len, outboard_bytes)
             .map_err(|e| VaultError::corrupt(&m.data, e))?;
-        let stream = self
-            .store
-            .get_stream(&m.data)
-            .await
-            .map_err(|e| missing_as_corrupt(&m.data, e))?;
+        // An inline object's bytes come from its manifest; they go through the same verifying
+        // reader as fetched ones.
+        let stream: ByteStream = match m.inline_bytes() {
+            Some(b) => Box::pin(futures_util::stream::once(async move { Ok(b) })),
+            None => self
+                .store
+                .get_stream(&m.data)
+                .await
+                .map_err(|e| missing_as_corrupt(&m.data, e))?,
+        };
         let mut reader = VerifiedReader {
             stream,
             outboard: &outboard,

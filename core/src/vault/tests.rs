@@ -93,7 +93,7 @@ fn corrupted_block_file_on_dir_store_is_reported() {
         let mut v = Vault::open_or_create(store.clone(), identity(), "c", "d")
             .await
             .expect("open");
-        v.put(b"obj", data(5_000, 2), PutOptions::default())
+        v.put(b"obj", data(50_000, 2), PutOptions::default())
             .await
             .expect("put");
         let cid: Cid = v

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::format::{FORMAT_VERSION, IndexValue, Manifest};
+use super::format::{FORMAT_VERSION, INLINE_MAX, IndexValue, Manifest};
 use super::gc::retry_gc;
 use super::objects::{HistoryBase, check_key};
 use super::reserved::grave_key;
@@ -34,6 +34,9 @@ pub struct Upload {
     pub(super) plain_len: u64,
     pub(super) blake3: [u8; 32],
     pub(super) outboard: Option<Cid>,
+    /// The sealed object when it goes inside the manifest (at most [`INLINE_MAX`] bytes): then no
+    /// block `data` was written.
+    pub(super) inline: Option<Bytes>,
     pub(super) tags: Option<Cid>,
     pub(super) opts: PutOptions,
     /// The GC epoch this device had seen idle before the upload wrote anything (`None`: not
@@ -99,8 +102,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let sealed = Bytes::from(crate::seal::seal_to_vec(&self.data_options(), &bytes)?);
         let data = raw_cid(&sealed);
         let outboard = Outboard::compute(&sealed);
-        self.store.put(&data, sealed.clone()).await?;
-        blocks.push((data, Some(sealed)));
+        // A small sealed object goes inside its manifest: one block per object.
+        let inline = (sealed.len() as u64 <= INLINE_MAX).then(|| sealed.clone());
+        if inline.is_none() {
+            self.store.put(&data, sealed.clone()).await?;
+            blocks.push((data, Some(sealed)));
+        }
         let outboard_cid = self.put_outboard(&outboard).await?;
         if let Some(cid) = outboard_cid {
             blocks.push((cid, Some(Bytes::copy_from_slice(outboard.as_bytes()))));
@@ -112,6 +119,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             plain_len: bytes.len() as u64,
             blake3: *outboard.root().as_bytes(),
             outboard: outboard_cid,
+            inline,
             tags: tags.map(|(c, _)| c),
             opts,
             gc_epoch,
@@ -206,6 +214,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 prev: base.prev,
                 etag: up.opts.s3_etag.clone(),
                 pad: None,
+                inline: up
+                    .inline
+                    .as_ref()
+                    .map(|b| serde_bytes::ByteBuf::from(b.to_vec())),
             };
             let (cid, sealed) = self.seal_meta(&manifest.encode()?)?;
             manifests.push((cid, Bytes::from(sealed)));

@@ -119,6 +119,7 @@ fn info_json(i: &ObjectInfo) -> Value {
         "metadata": i.metadata,
         "last_modified": rfc3339(i.created_ms),
         "data": i.data,
+        "inline": i.inline,
     })
 }
 
@@ -723,7 +724,11 @@ pub fn stat(args: KeyArgs) -> CliResult {
         );
     }
     println!("sealed size:   {}", info.sealed_len);
-    println!("sealed CID:    {}", info.data);
+    if info.inline {
+        println!("sealed CID:    {} (stored inside the manifest)", info.data);
+    } else {
+        println!("sealed CID:    {}", info.data);
+    }
     Ok(())
 }
 
