@@ -4,6 +4,11 @@
 //! deletes in a loop. No committed object may ever be lost: the writer checks its objects as it
 //! goes, and at the end both devices read every key back.
 //!
+//! The race ends on progress, not on a clock: both loops go on until the writer has done
+//! [`Goal::ops`] operations and the pruner [`Goal::prunes`] collections, so a slow machine runs
+//! longer instead of failing. A loop that makes no progress at all for [`STALL`] fails the test
+//! (a starved writer would otherwise hang CI).
+//!
 //! Runs on the memory and directory stores here, and on SeaweedFS in `store_s3.rs`'s environment
 //! (`.ci/seaweedfs.sh start`; the S3 test fails, never skips, without it).
 // Test code: a failed step is a failed test.
@@ -11,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use coffer::keys::Identity;
@@ -55,6 +61,42 @@ fn timing(grace_ms: u64) -> GcTiming {
     }
 }
 
+/// How much racing makes a run: the writer's operations and the pruner's collections.
+#[derive(Debug, Clone, Copy)]
+pub struct Goal {
+    /// Writer operations attempted.
+    pub ops: u64,
+    /// Prunes completed.
+    pub prunes: u64,
+}
+
+/// The longest either loop may go without finishing one step: far above any step here (a
+/// liveness guard against a starved writer, not a speed claim).
+const STALL: Duration = Duration::from_secs(300);
+
+/// Both loops' progress, shared: each goes on until both goals are met.
+#[derive(Default)]
+struct Progress {
+    ops: AtomicU64,
+    prunes: AtomicU64,
+}
+
+impl Progress {
+    fn done(&self, goal: Goal) -> bool {
+        self.ops.load(Ordering::Relaxed) >= goal.ops
+            && self.prunes.load(Ordering::Relaxed) >= goal.prunes
+    }
+}
+
+/// Panics when `last` (the end of the loop's previous step) is more than [`STALL`] ago.
+fn no_stall(what: &str, last: &mut Instant) {
+    assert!(
+        last.elapsed() < STALL,
+        "the {what} made no progress for {STALL:?}"
+    );
+    *last = Instant::now();
+}
+
 /// What the race did.
 #[derive(Debug, Default)]
 pub struct RaceReport {
@@ -68,11 +110,11 @@ pub struct RaceReport {
     pub streamed_refused: u64,
 }
 
-/// Runs the race for `seconds` on `store`; panics on any lost object.
+/// Runs the race on `store` until `goal` is met; panics on any lost object.
 pub async fn race<S>(
     store: Arc<S>,
     vault: &str,
-    seconds: u64,
+    goal: Goal,
     grace_ms: u64,
     pause_ms: u64,
 ) -> RaceReport
@@ -97,13 +139,15 @@ where
         })
         .await
         .expect("policy");
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let progress = Arc::new(Progress::default());
+    let (pruner_progress, writer_progress) = (progress.clone(), progress);
     let spool = tempfile::NamedTempFile::new().expect("spool");
     let spool_path = spool.path().to_path_buf();
 
     let pruning = async move {
         let mut report = RaceReport::default();
-        while Instant::now() < deadline {
+        let mut last = Instant::now();
+        while !pruner_progress.done(goal) {
             let r = pruner
                 .prune(
                     PruneOptions {
@@ -117,6 +161,8 @@ where
             assert!(r.missing.is_empty(), "referenced blocks missing: {r:?}");
             report.prunes += 1;
             report.swept += r.swept.blocks;
+            pruner_progress.prunes.fetch_add(1, Ordering::Relaxed);
+            no_stall("pruner", &mut last);
             // A writer waits out every collection: leave it room between them (a pruner in a
             // tight loop would starve it, never make it lose anything).
             tokio::time::sleep(Duration::from_millis(pause_ms)).await;
@@ -127,8 +173,11 @@ where
         let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut n = 0u64;
         let mut streamed_refused = 0u64;
-        while Instant::now() < deadline {
+        let mut last = Instant::now();
+        while !writer_progress.done(goal) {
             n += 1;
+            writer_progress.ops.fetch_add(1, Ordering::Relaxed);
+            no_stall("writer", &mut last);
             let h = blake3::hash(&n.to_be_bytes());
             let b = h.as_bytes();
             let key = format!("k/{:02}", u64::from(b[0]) % KEYS);
@@ -254,25 +303,31 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn race_on_tasks<S>(store: Arc<S>, vault: &'static str, seconds: u64, grace_ms: u64) -> RaceReport
+fn race_on_tasks<S>(store: Arc<S>, vault: &'static str, goal: Goal, grace_ms: u64) -> RaceReport
 where
     S: BlockStore + HeadStore + ?Sized + 'static,
 {
-    runtime().block_on(race(store, vault, seconds, grace_ms, grace_ms))
+    runtime().block_on(race(store, vault, goal, grace_ms, grace_ms))
 }
 
 #[test]
 fn a_pruner_never_loses_a_writers_committed_objects_in_memory() {
-    let r = race_on_tasks(Arc::new(MemoryStore::new()), "race-mem", 15, GRACE_MS);
-    assert!(r.prunes >= 10 && r.ops >= 60, "{r:?}");
+    let goal = Goal {
+        ops: 200,
+        prunes: 15,
+    };
+    race_on_tasks(Arc::new(MemoryStore::new()), "race-mem", goal, GRACE_MS);
 }
 
 #[test]
 fn a_pruner_never_loses_a_writers_committed_objects_on_a_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(DirStore::open(dir.path()).expect("dir store"));
-    let r = race_on_tasks(store, "race-dir", 15, GRACE_MS);
-    assert!(r.prunes >= 10 && r.ops >= 20, "{r:?}");
+    let goal = Goal {
+        ops: 100,
+        prunes: 15,
+    };
+    race_on_tasks(store, "race-dir", goal, GRACE_MS);
 }
 
 /// The same race on SeaweedFS: conditional head writes over HTTP, batched `DeleteObjects`.
@@ -287,7 +342,7 @@ fn a_pruner_never_loses_a_writers_committed_objects_on_seaweedfs() {
              start` and `source .ci/state/env`, or run `.ci/test-stores.sh`"
         ),
     };
-    let r = runtime().block_on(async {
+    runtime().block_on(async {
         env("AWS_ACCESS_KEY_ID");
         let mut config = S3Config::new(env("COFFER_TEST_S3_BUCKET"));
         config.endpoint = Some(env("COFFER_TEST_S3_ENDPOINT"));
@@ -299,7 +354,10 @@ fn a_pruner_never_loses_a_writers_committed_objects_on_seaweedfs() {
         config.prefix = format!("tests/prune-race-{nanos}-{}", std::process::id());
         let store = S3Store::connect(config).await.expect("S3 client");
         store.check_bucket().await.expect("the test bucket");
-        race(Arc::new(store), "race-s3", 20, 300, 300).await
+        let goal = Goal {
+            ops: 60,
+            prunes: 10,
+        };
+        race(Arc::new(store), "race-s3", goal, 300, 300).await
     });
-    assert!(r.prunes >= 10 && r.ops >= 20, "{r:?}");
 }

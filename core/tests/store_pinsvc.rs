@@ -93,7 +93,7 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
         .put(b"photos/big.raw", big.clone(), PutOptions::default())
         .await
         .unwrap();
-    for i in 0..5 {
+    for i in 0..8 {
         let body = data(&format!("small-{i}"), 1000 + i);
         vault
             .put(format!("notes/{i}").as_bytes(), body, PutOptions::default())
@@ -107,7 +107,7 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
 
     let blocks = vault.referenced_blocks(None).await.unwrap();
     // What a collection marks, each block on the node: marking also counts the `data` CID of each
-    // of the 6 small versions stored inside its manifest, which needs no block (FORMAT §8 inline).
+    // of the 9 small versions stored inside its manifest, which needs no block (FORMAT §8 inline).
     let dry = vault
         .prune(
             PruneOptions {
@@ -118,7 +118,7 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
         )
         .await
         .unwrap();
-    assert_eq!(dry.marked.blocks, blocks.len() as u64 + 6);
+    assert_eq!(dry.marked.blocks, blocks.len() as u64 + 9);
     assert_eq!(blocks.iter().collect::<BTreeSet<_>>().len(), blocks.len());
     for b in &blocks {
         assert!(
@@ -131,7 +131,9 @@ async fn a_vault_is_pinned_to_the_cluster_service_listed_and_removed() {
     let roots = store.pin_roots(&blocks).await.unwrap();
     // The big object's data is a DAG on IPFS: its root is pinned, not its coffer CID.
     assert!(roots.iter().any(|r| !blocks.contains(r)), "no blob root");
-    assert!(blocks.len() >= 12, "{} blocks", blocks.len());
+    // More than 10, so the listing by CID below is asked in chunks (the small objects' data is
+    // inline in their manifests: no block of their own).
+    assert!(blocks.len() > 10, "{} blocks", blocks.len());
     assert_eq!(roots.len(), blocks.len());
     let origins = store.swarm_addresses().await.unwrap();
     assert!(origins.iter().any(|a| a.contains("/p2p/")), "{origins:?}");

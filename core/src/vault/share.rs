@@ -493,8 +493,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let keys = if let Scope::Version { key, version } = &scope {
             let (keys, m) = self.version_keys(key, version).await?;
             if opts.presign {
-                url = Some(self.presign(&m.data, opts.expires_ms - now).await?);
+                // The block first: an IPFS store names a block it holds, and refuses one it lacks.
                 self.materialize(&m).await?;
+                url = Some(self.presign(&m.data, opts.expires_ms - now).await?);
             }
             keys
         } else {
@@ -642,8 +643,9 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         }
         let (_, m) = self.current_manifest(key).await?;
         let dk = self.data_key(&m).await?;
-        let url = self.presign(&m.data, expires_ms - now).await?;
+        // The block first: an IPFS store names a block it holds, and refuses one it lacks.
         self.materialize(&m).await?;
+        let url = self.presign(&m.data, expires_ms - now).await?;
         let mut secret = LinkSecret {
             v: 2,
             k: ByteArray::new(*dk.as_bytes()),
