@@ -60,6 +60,15 @@ async fn world() -> World {
 }
 
 impl World {
+    /// Another device of the owner, on the world's clock.
+    async fn device(&self, name: &str) -> Vault<MemoryStore> {
+        let mut v = Vault::open(self.store.clone(), self.alice.clone(), "team", name)
+            .await
+            .unwrap();
+        v.set_share_clock(self.clock.clone());
+        v
+    }
+
     async fn share(&mut self, to: &Identity, write: bool) -> ShareId {
         let expires_ms = (self.clock)() + DAY;
         self.laptop
@@ -144,10 +153,7 @@ fn three_identities_converge_in_random_orders() {
             let (bob, carol) = (w.bob.clone(), w.carol.clone());
             w.share(&bob, true).await;
             w.share(&carol, true).await;
-            let mut phone = Vault::open(w.store.clone(), w.alice.clone(), "team", "phone")
-                .await
-                .unwrap();
-            phone.set_share_clock(w.clock.clone());
+            let mut phone = w.device("phone").await;
             let mut b = w.writer(&bob).await;
             let mut c = w.writer(&carol).await;
             let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -722,10 +728,7 @@ fn a_merged_cowriter_head_is_not_read_again() {
         );
         assert_eq!(w.laptop.get(b"docs/new").await.unwrap(), b"from bob");
 
-        let mut phone = Vault::open(w.store.clone(), w.alice.clone(), "team", "phone")
-            .await
-            .unwrap();
-        phone.set_share_clock(w.clock.clone());
+        let mut phone = w.device("phone").await;
         phone.sync().await.unwrap();
         let refused = phone.skipped_heads();
         assert!(

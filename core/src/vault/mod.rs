@@ -233,6 +233,17 @@ enum OpenMode {
     OpenOrCreate,
 }
 
+/// How a manifest's CID was reached, which decides how its signature is checked
+/// ([`Vault::open_manifest_bytes`], [`Vault::open_indexed_manifest`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ManifestReach {
+    /// Named from outside this device's index (a share, a version id, a GC record): the
+    /// signature is verified.
+    Named,
+    /// Read from this device's own index: the hash chain binds the signature.
+    Indexed,
+}
+
 /// A writer's own state.
 #[derive(Clone, Debug)]
 struct WriterState {
@@ -676,17 +687,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// Opens a sealed manifest: signed by the owner, or by a co-writer this vault granted write
     /// to (see `cowrite.rs`).
     pub(crate) fn open_manifest_bytes(&self, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
-        let opened = self
-            .with_unlock(|u| seal::open_to_vec_with(u, sealed))
-            .map_err(|e| VaultError::corrupt(cid, e))?;
-        if !opened
-            .signer
-            .as_ref()
-            .is_some_and(|s| self.is_manifest_signer(s))
-        {
-            return Err(VaultError::corrupt(cid, "not signed by the vault owner"));
-        }
-        Ok(opened.plaintext)
+        self.open_manifest_as(cid, sealed, ManifestReach::Named)
     }
 
     /// Opens a sealed manifest whose CID this device read from its own index (reached from a
@@ -697,13 +698,31 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// and everything else (stanza, commitment, MAC, segments) is checked as usual. A manifest
     /// named any other way goes through [`Vault::open_manifest_bytes`].
     pub(crate) fn open_indexed_manifest(&self, cid: &Cid, sealed: &[u8]) -> VaultResult<Vec<u8>> {
-        let (opened, signed) = self
-            .with_unlock(|u| seal::open_to_vec_hash_bound(u, sealed))
-            .map_err(|e| VaultError::corrupt(cid, e))?;
-        // A v1 header signature was verified while opening: its signer is still checked.
+        self.open_manifest_as(cid, sealed, ManifestReach::Indexed)
+    }
+
+    /// Both of the above: the open `reach` allows, then one check of who signed.
+    fn open_manifest_as(
+        &self,
+        cid: &Cid,
+        sealed: &[u8],
+        reach: ManifestReach,
+    ) -> VaultResult<Vec<u8>> {
+        let (opened, hash_bound_signed) = match reach {
+            ManifestReach::Named => (self.with_unlock(|u| seal::open_to_vec_with(u, sealed)), false),
+            ManifestReach::Indexed => {
+                match self.with_unlock(|u| seal::open_to_vec_hash_bound(u, sealed)) {
+                    Ok((opened, signed)) => (Ok(opened), signed),
+                    Err(e) => (Err(e), false),
+                }
+            }
+        };
+        let opened = opened.map_err(|e| VaultError::corrupt(cid, e))?;
+        // A signature that was verified while opening (any named manifest, a v1 header's) names
+        // its signer, still checked; an indexed v2 manifest must carry one (checked by the hash).
         let allowed = match &opened.signer {
             Some(s) => self.is_manifest_signer(s),
-            None => signed,
+            None => hash_bound_signed,
         };
         if !allowed {
             return Err(VaultError::corrupt(cid, "not signed by the vault owner"));

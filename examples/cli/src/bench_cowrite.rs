@@ -15,6 +15,7 @@
 //! (`bench_support::bench_stores`: setup, not measured); every device is then opened again on the durable
 //! store and only the merges are measured (the open before each is not).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,6 +51,19 @@ pub struct CowriteBenchArgs {
 /// One measured step: who, what, seconds, blocks and bytes read.
 fn step(who: &str, what: &str, t: Instant, read: (u64, u64)) -> Value {
     json!({"who": who, "what": what, "seconds": round(secs(t)), "blocks_read": read.0, "bytes_read": read.1})
+}
+
+/// Runs `work` as one measured step: its time and what it read from `store`.
+async fn timed<T>(
+    store: &Counted<dyn AnyStore>,
+    who: &str,
+    what: &str,
+    work: impl Future<Output = CliResult<T>>,
+) -> CliResult<(T, Value)> {
+    store.take();
+    let t = Instant::now();
+    let out = work.await?;
+    Ok((out, step(who, what, t, store.take())))
 }
 
 fn share_error(e: coffer::share::ShareError) -> CliError {
@@ -148,15 +162,14 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         let mut owner = Vault::open(store.clone(), alice.clone(), &cw, "laptop")
             .await
             .map_err(vault_error)?;
-        store.take();
-        let t = Instant::now();
-        owner.sync().await.map_err(vault_error)?;
-        cow_steps.push(step(
+        let ((), s) = timed(
+            &store,
             "owner (laptop)",
             "sync: merge both co-writers' heads, publish the view",
-            t,
-            store.take(),
-        ));
+            async { owner.sync().await.map_err(vault_error) },
+        )
+        .await?;
+        cow_steps.push(s);
         let o = &owner;
         let owner_keys = count_listed(b"team/", move |req| async move {
             o.list(&req).await.map_err(vault_error)
@@ -165,22 +178,23 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         let skipped = owner.skipped_heads().len();
         let mut reader_keys = Vec::new();
         for (who, share) in ["bob", "carol"].iter().zip(&shares) {
-            store.take();
-            let t = Instant::now();
-            let reader = SharedReader::open(store.clone(), share.clone())
-                .await
-                .map_err(share_error)?;
-            let r = &reader;
-            let keys = count_listed(b"team/", move |req| async move {
-                r.list(&req).await.map_err(share_error)
-            })
-            .await?;
-            cow_steps.push(step(
+            let (keys, s) = timed(
+                &store,
                 &format!("co-writer {who}"),
                 "open the share and list all of it",
-                t,
-                store.take(),
-            ));
+                async {
+                    let reader = SharedReader::open(store.clone(), share.clone())
+                        .await
+                        .map_err(share_error)?;
+                    let r = &reader;
+                    count_listed(b"team/", move |req| async move {
+                        r.list(&req).await.map_err(share_error)
+                    })
+                    .await
+                },
+            )
+            .await?;
+            cow_steps.push(s);
             reader_keys.push(keys);
         }
 
@@ -192,15 +206,14 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
             let mut v = Vault::open(store.clone(), me.clone(), &solo, device)
                 .await
                 .map_err(vault_error)?;
-            store.take();
-            let t = Instant::now();
-            v.sync().await.map_err(vault_error)?;
-            solo_steps.push(step(
+            let ((), s) = timed(
+                &store,
                 &format!("device {device}"),
                 "sync: merge the other devices' heads",
-                t,
-                store.take(),
-            ));
+                async { v.sync().await.map_err(vault_error) },
+            )
+            .await?;
+            solo_steps.push(s);
             {
                 let v = &v;
                 solo_keys.push(
@@ -216,25 +229,23 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         // Measured, not in the totals: a second sync with nothing new, by the owner (its
         // co-writers' heads were merged by the first) and by a device of the single identity.
         let mut resync = Vec::new();
-        store.take();
-        let t = Instant::now();
-        owner.sync().await.map_err(vault_error)?;
-        resync.push(step(
+        let ((), s) = timed(
+            &store,
             "owner (laptop)",
             "sync again, nothing new",
-            t,
-            store.take(),
-        ));
+            async { owner.sync().await.map_err(vault_error) },
+        )
+        .await?;
+        resync.push(s);
         if let Some(mut v) = last {
-            store.take();
-            let t = Instant::now();
-            v.sync().await.map_err(vault_error)?;
-            resync.push(step(
+            let ((), s) = timed(
+                &store,
                 "device d3",
                 "sync again, nothing new (baseline)",
-                t,
-                store.take(),
-            ));
+                async { v.sync().await.map_err(vault_error) },
+            )
+            .await?;
+            resync.push(s);
         }
         let want = 3 * n;
         if owner_keys != want
