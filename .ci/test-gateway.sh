@@ -8,7 +8,7 @@
 #
 #   .ci/test-gateway.sh [pytest args]
 #
-# Uses the release CLI at $COFFER_BIN when set (CI builds it once), else builds it. Installs what
+# Uses the CLI at $COFFER_BIN when set (CI: the workspace's debug build), else builds a release one. Installs what
 # is missing into ${COFFER_CI_CACHE:-$HOME/.cache/coffer-ci}. Starts SeaweedFS when it is not
 # running and stops it again.
 set -euo pipefail

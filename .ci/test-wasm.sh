@@ -7,9 +7,9 @@
 # `npm test` starts SeaweedFS (.ci/seaweedfs.sh, S3 port $COFFER_S3_PORT, default here 18533) and
 # Kubo (.ci/kubo.sh, RPC port $COFFER_IPFS_PORT, default here 15201) unless
 # COFFER_TEST_S3_ENDPOINT / COFFER_TEST_IPFS_API are set, and stops what it started; it runs the
-# release coffer CLI ($COFFER_BIN, else it builds it) for the JS<->Rust interop tests (files, and
+# coffer CLI ($COFFER_BIN, else it builds a release one) for the JS<->Rust interop tests (files, and
 # vaults on S3). Exits non-zero on any failure.
-# COFFER_BIN: a release `coffer` CLI already built (CI builds it once); else npm test builds it.
+# COFFER_BIN: a `coffer` CLI already built (CI: the workspace's debug build); else npm test builds a release one.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -162,7 +162,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         let mut owner = Vault::open(store.clone(), alice.clone(), &cw, "laptop")
             .await
             .map_err(vault_error)?;
-        let ((), s) = timed(
+        let (_, s) = timed(
             &store,
             "owner (laptop)",
             "sync: merge both co-writers' heads, publish the view",
@@ -206,7 +206,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
             let mut v = Vault::open(store.clone(), me.clone(), &solo, device)
                 .await
                 .map_err(vault_error)?;
-            let ((), s) = timed(
+            let (_, s) = timed(
                 &store,
                 &format!("device {device}"),
                 "sync: merge the other devices' heads",
@@ -229,7 +229,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         // Measured, not in the totals: a second sync with nothing new, by the owner (its
         // co-writers' heads were merged by the first) and by a device of the single identity.
         let mut resync = Vec::new();
-        let ((), s) = timed(
+        let (_, s) = timed(
             &store,
             "owner (laptop)",
             "sync again, nothing new",
@@ -238,7 +238,7 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         .await?;
         resync.push(s);
         if let Some(mut v) = last {
-            let ((), s) = timed(
+            let (_, s) = timed(
                 &store,
                 "device d3",
                 "sync again, nothing new (baseline)",
