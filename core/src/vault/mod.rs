@@ -709,7 +709,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         reach: ManifestReach,
     ) -> VaultResult<Vec<u8>> {
         let (opened, hash_bound_signed) = match reach {
-            ManifestReach::Named => (self.with_unlock(|u| seal::open_to_vec_with(u, sealed)), false),
+            ManifestReach::Named => (
+                self.with_unlock(|u| seal::open_to_vec_with(u, sealed)),
+                false,
+            ),
             ManifestReach::Indexed => {
                 match self.with_unlock(|u| seal::open_to_vec_hash_bound(u, sealed)) {
                     Ok((opened, signed)) => (Ok(opened), signed),

@@ -229,12 +229,9 @@ pub fn run(args: CowriteBenchArgs) -> CliResult {
         // Measured, not in the totals: a second sync with nothing new, by the owner (its
         // co-writers' heads were merged by the first) and by a device of the single identity.
         let mut resync = Vec::new();
-        let (_, s) = timed(
-            &store,
-            "owner (laptop)",
-            "sync again, nothing new",
-            async { owner.sync().await.map_err(vault_error) },
-        )
+        let (_, s) = timed(&store, "owner (laptop)", "sync again, nothing new", async {
+            owner.sync().await.map_err(vault_error)
+        })
         .await?;
         resync.push(s);
         if let Some(mut v) = last {
