@@ -709,18 +709,12 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         reach: ManifestReach,
     ) -> VaultResult<Vec<u8>> {
         let (opened, hash_bound_signed) = match reach {
-            ManifestReach::Named => (
-                self.with_unlock(|u| seal::open_to_vec_with(u, sealed)),
-                false,
-            ),
-            ManifestReach::Indexed => {
-                match self.with_unlock(|u| seal::open_to_vec_hash_bound(u, sealed)) {
-                    Ok((opened, signed)) => (Ok(opened), signed),
-                    Err(e) => (Err(e), false),
-                }
-            }
-        };
-        let opened = opened.map_err(|e| VaultError::corrupt(cid, e))?;
+            ManifestReach::Named => self
+                .with_unlock(|u| seal::open_to_vec_with(u, sealed))
+                .map(|o| (o, false)),
+            ManifestReach::Indexed => self.with_unlock(|u| seal::open_to_vec_hash_bound(u, sealed)),
+        }
+        .map_err(|e| VaultError::corrupt(cid, e))?;
         // A signature that was verified while opening (any named manifest, a v1 header's) names
         // its signer, still checked; an indexed v2 manifest must carry one (checked by the hash).
         let allowed = match &opened.signer {
