@@ -6,8 +6,8 @@
 //!
 //! The race ends on progress, not on a clock: both loops go on until the writer has done
 //! [`Goal::ops`] operations and the pruner [`Goal::prunes`] collections, so a slow machine runs
-//! longer instead of failing. A loop that makes no progress at all for [`STALL`] fails the test
-//! (a starved writer would otherwise hang CI).
+//! longer instead of failing. A step of either loop that does not finish within [`STALL`] fails
+//! the test (a starved writer or a hung store call would otherwise hang CI).
 //!
 //! Runs on the memory and directory stores here, and on SeaweedFS in `store_s3.rs`'s environment
 //! (`.ci/seaweedfs.sh start`; the S3 test fails, never skips, without it).
@@ -15,9 +15,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use coffer::keys::Identity;
 use coffer::store::{BlockStore, DirStore, HeadStore, MemoryStore};
@@ -88,13 +89,12 @@ impl Progress {
     }
 }
 
-/// Panics when `last` (the end of the loop's previous step) is more than [`STALL`] ago.
-fn no_stall(what: &str, last: &mut Instant) {
-    assert!(
-        last.elapsed() < STALL,
-        "the {what} made no progress for {STALL:?}"
-    );
-    *last = Instant::now();
+/// Runs one step of a loop; panics when it does not finish within [`STALL`].
+async fn step<T>(what: &str, work: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(STALL, work).await {
+        Ok(out) => out,
+        Err(_) => panic!("a step of the {what} did not finish within {STALL:?}"),
+    }
 }
 
 /// What the race did.
@@ -140,129 +140,127 @@ where
         .await
         .expect("policy");
     let progress = Arc::new(Progress::default());
-    let (pruner_progress, writer_progress) = (progress.clone(), progress);
+    let (pruner_progress, writer_progress) = (progress.clone(), progress.clone());
     let spool = tempfile::NamedTempFile::new().expect("spool");
     let spool_path = spool.path().to_path_buf();
 
     let pruning = async move {
-        let mut report = RaceReport::default();
-        let mut last = Instant::now();
+        let mut swept = 0u64;
         while !pruner_progress.done(goal) {
-            let r = pruner
-                .prune(
-                    PruneOptions {
-                        window_ms: 0,
-                        ..Default::default()
-                    },
-                    None,
-                )
+            let options = PruneOptions {
+                window_ms: 0,
+                ..Default::default()
+            };
+            let r = step("pruner", pruner.prune(options, None))
                 .await
                 .expect("prune");
             assert!(r.missing.is_empty(), "referenced blocks missing: {r:?}");
-            report.prunes += 1;
-            report.swept += r.swept.blocks;
+            swept += r.swept.blocks;
             pruner_progress.prunes.fetch_add(1, Ordering::Relaxed);
-            no_stall("pruner", &mut last);
             // A writer waits out every collection: leave it room between them (a pruner in a
             // tight loop would starve it, never make it lose anything).
             tokio::time::sleep(Duration::from_millis(pause_ms)).await;
         }
-        (pruner, report)
+        (pruner, swept)
     };
     let writing = async move {
         let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut n = 0u64;
         let mut streamed_refused = 0u64;
-        let mut last = Instant::now();
         while !writer_progress.done(goal) {
             n += 1;
             writer_progress.ops.fetch_add(1, Ordering::Relaxed);
-            no_stall("writer", &mut last);
-            let h = blake3::hash(&n.to_be_bytes());
-            let b = h.as_bytes();
-            let key = format!("k/{:02}", u64::from(b[0]) % KEYS);
-            match b[1] % 10 {
-                0 => {
-                    let r = writer.delete(key.as_bytes()).await;
-                    match r {
-                        Ok(()) => assert!(model.remove(&key).is_some()),
-                        Err(VaultError::NotFound) => assert!(!model.contains_key(&key)),
-                        Err(e) => panic!("delete {key}: {e}"),
-                    }
-                }
-                1 => {
-                    let src = format!("k/{:02}", u64::from(b[2]) % KEYS);
-                    match writer.copy(src.as_bytes(), key.as_bytes()).await {
-                        Ok(_) => {
-                            let v = model.get(&src).expect("copied a live key").clone();
-                            model.insert(key.clone(), v);
-                        }
-                        Err(VaultError::NotFound) => assert!(!model.contains_key(&src)),
-                        Err(e) => panic!("copy {src} {key}: {e}"),
-                    }
-                }
-                2 if model.contains_key(&key) => {
-                    let tags = BTreeMap::from([("n".to_string(), n.to_string())]);
-                    writer
-                        .set_tags(key.as_bytes(), tags.clone())
-                        .await
-                        .expect("tags");
-                    assert_eq!(writer.tags(key.as_bytes()).await.expect("tags"), tags);
-                }
-                _ => {
-                    let c = content(n);
-                    if c.len() > 1_000_000 {
-                        std::fs::write(&spool_path, &c).expect("spool");
-                        let r = writer
-                            .put_source(
-                                key.as_bytes(),
-                                &mut spool_path.clone(),
-                                PutOptions::default(),
-                                None,
-                            )
-                            .await;
+            let refused = step("writer", async {
+                let h = blake3::hash(&n.to_be_bytes());
+                let b = h.as_bytes();
+                let key = format!("k/{:02}", u64::from(b[0]) % KEYS);
+                match b[1] % 10 {
+                    0 => {
+                        let r = writer.delete(key.as_bytes()).await;
                         match r {
-                            Ok(_) => {}
-                            // A collection with no window took the streamed object every time
-                            // it was sent: refused, nothing committed (the model stays).
-                            Err(VaultError::UploadCollected) => {
-                                streamed_refused += 1;
-                                continue;
-                            }
-                            Err(e) => panic!("streamed put: {e}"),
+                            Ok(()) => assert!(model.remove(&key).is_some()),
+                            Err(VaultError::NotFound) => assert!(!model.contains_key(&key)),
+                            Err(e) => panic!("delete {key}: {e}"),
                         }
-                    } else {
-                        writer
-                            .put(key.as_bytes(), c.clone(), PutOptions::default())
-                            .await
-                            .expect("put");
                     }
-                    model.insert(key.clone(), c);
+                    1 => {
+                        let src = format!("k/{:02}", u64::from(b[2]) % KEYS);
+                        match writer.copy(src.as_bytes(), key.as_bytes()).await {
+                            Ok(_) => {
+                                let v = model.get(&src).expect("copied a live key").clone();
+                                model.insert(key.clone(), v);
+                            }
+                            Err(VaultError::NotFound) => assert!(!model.contains_key(&src)),
+                            Err(e) => panic!("copy {src} {key}: {e}"),
+                        }
+                    }
+                    2 if model.contains_key(&key) => {
+                        let tags = BTreeMap::from([("n".to_string(), n.to_string())]);
+                        writer
+                            .set_tags(key.as_bytes(), tags.clone())
+                            .await
+                            .expect("tags");
+                        assert_eq!(writer.tags(key.as_bytes()).await.expect("tags"), tags);
+                    }
+                    _ => {
+                        let c = content(n);
+                        if c.len() > 1_000_000 {
+                            std::fs::write(&spool_path, &c).expect("spool");
+                            let r = writer
+                                .put_source(
+                                    key.as_bytes(),
+                                    &mut spool_path.clone(),
+                                    PutOptions::default(),
+                                    None,
+                                )
+                                .await;
+                            match r {
+                                Ok(_) => {}
+                                // A collection with no window took the streamed object every time
+                                // it was sent: refused, nothing committed (the model stays).
+                                Err(VaultError::UploadCollected) => return true,
+                                Err(e) => panic!("streamed put: {e}"),
+                            }
+                        } else {
+                            writer
+                                .put(key.as_bytes(), c.clone(), PutOptions::default())
+                                .await
+                                .expect("put");
+                        }
+                        model.insert(key.clone(), c);
+                    }
                 }
-            }
-            // Read back a committed object now and then, while the pruner runs.
-            if n.is_multiple_of(5) {
-                let probe = format!("k/{:02}", u64::from(b[3]) % KEYS);
-                match (writer.get(probe.as_bytes()).await, model.get(&probe)) {
-                    (Ok(got), Some(want)) => assert!(got == *want, "{probe} changed"),
-                    (Err(VaultError::NotFound), None) => {}
-                    (got, want) => panic!(
-                        "{probe}: read {:?}, committed {:?}",
-                        got.map(|g| g.len()),
-                        want.map(Vec::len)
-                    ),
+                // Read back a committed object now and then, while the pruner runs.
+                if n.is_multiple_of(5) {
+                    let probe = format!("k/{:02}", u64::from(b[3]) % KEYS);
+                    match (writer.get(probe.as_bytes()).await, model.get(&probe)) {
+                        (Ok(got), Some(want)) => assert!(got == *want, "{probe} changed"),
+                        (Err(VaultError::NotFound), None) => {}
+                        (got, want) => panic!(
+                            "{probe}: read {:?}, committed {:?}",
+                            got.map(|g| g.len()),
+                            want.map(Vec::len)
+                        ),
+                    }
                 }
-            }
+                false
+            })
+            .await;
+            streamed_refused += u64::from(refused);
         }
         (writer, model, n, streamed_refused)
     };
     // Each device on its own task: their store calls run in parallel.
     let pruning = tokio::spawn(pruning);
     let writing = tokio::spawn(writing);
-    let (mut writer, model, ops, refused) = writing.await.expect("the writer");
-    let (mut pruner, mut report) = pruning.await.expect("the pruner");
-    report.ops = ops;
-    report.streamed_refused = refused;
+    let (mut writer, model, ops, streamed_refused) = writing.await.expect("the writer");
+    let (mut pruner, swept) = pruning.await.expect("the pruner");
+    let report = RaceReport {
+        ops,
+        prunes: progress.prunes.load(Ordering::Relaxed),
+        swept,
+        streamed_refused,
+    };
     // One more prune with everything settled, then both devices read everything back.
     writer.sync().await.expect("writer syncs");
     pruner.sync().await.expect("pruner syncs");

@@ -493,9 +493,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         let keys = if let Scope::Version { key, version } = &scope {
             let (keys, m) = self.version_keys(key, version).await?;
             if opts.presign {
-                // The block first: an IPFS store names a block it holds, and refuses one it lacks.
-                self.materialize(&m).await?;
-                url = Some(self.presign(&m.data, opts.expires_ms - now).await?);
+                url = Some(self.presign(&m, opts.expires_ms - now).await?);
             }
             keys
         } else {
@@ -613,10 +611,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         Ok((keys, m))
     }
 
-    /// A presigned GET URL of `cid` valid for `ms`, or a clear error when the store has none.
-    async fn presign(&self, cid: &Cid, ms: u64) -> VaultResult<String> {
+    /// A presigned GET URL of the sealed object of `m` (block `data`) valid for `ms`, or a clear
+    /// error when the store has none. An inline object's block is written first
+    /// ([`Self::materialize`]): an IPFS store names only a block it holds.
+    async fn presign(&self, m: &Manifest, ms: u64) -> VaultResult<String> {
+        self.materialize(m).await?;
         self.store
-            .presigned_get(cid, std::time::Duration::from_millis(ms))
+            .presigned_get(&m.data, std::time::Duration::from_millis(ms))
             .await?
             .ok_or_else(|| {
                 share_error(ShareError::Invalid(
@@ -643,9 +644,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         }
         let (_, m) = self.current_manifest(key).await?;
         let dk = self.data_key(&m).await?;
-        // The block first: an IPFS store names a block it holds, and refuses one it lacks.
-        self.materialize(&m).await?;
-        let url = self.presign(&m.data, expires_ms - now).await?;
+        let url = self.presign(&m, expires_ms - now).await?;
         let mut secret = LinkSecret {
             v: 2,
             k: ByteArray::new(*dk.as_bytes()),
