@@ -146,16 +146,77 @@ fn a_small_get_reads_one_block_after_the_index_and_a_large_one_two() {
             assert_eq!(&v.get(key).await.expect("get"), want);
             assert_eq!(reads_beside_index(&store, &v, index), blocks, "get {key:?}");
         }
-        let index = v.tree.stats().store_reads;
-        store.take();
-        assert_eq!(streamed(&v, b"small").await, small);
-        assert_eq!(reads_beside_index(&store, &v, index), 1, "streamed get");
+        // A streamed get reads a small object whole: its manifest, then (when not inline) the
+        // object, never its outboard.
+        for (key, want, blocks) in [(&b"small"[..], &small, 1), (b"big", &big, 2)] {
+            let index = v.tree.stats().store_reads;
+            store.take();
+            assert_eq!(&streamed(&v, key).await, want);
+            assert_eq!(
+                reads_beside_index(&store, &v, index),
+                blocks,
+                "streamed get {key:?}"
+            );
+        }
         let index = v.tree.stats().store_reads;
         assert_eq!(
             v.get_range(b"small", 100..200).await.expect("range"),
             &small[100..200]
         );
         assert_eq!(reads_beside_index(&store, &v, index), 1, "range get");
+    });
+}
+
+/// A streamed get of an object read whole (no outboard fetched) still checks every byte before
+/// the writer sees one: a swapped, truncated or inflated object is `Corrupt` and nothing is
+/// written; one over `WHOLE_READ_MAX` streams and reads its outboard.
+#[test]
+fn a_streamed_get_read_whole_refuses_a_damaged_object_before_writing() {
+    block_on(async {
+        let store = Arc::new(ProbeStore::default());
+        let mut v = Vault::open_or_create(store.clone(), identity(), "w", "d")
+            .await
+            .expect("open");
+        let medium = data(200_000, 3);
+        let info = v
+            .put(b"medium", medium.clone(), PutOptions::default())
+            .await
+            .expect("put");
+        let cid = data_cid(&info);
+        let good = store.inner.get(&cid).await.expect("block");
+        let mut flipped = good.to_vec();
+        flipped[150_000] ^= 1;
+        let mut longer = good.to_vec();
+        longer.push(0);
+        for (what, bad) in [
+            ("flipped", flipped),
+            ("truncated", good[..good.len() - 1].to_vec()),
+            ("inflated", longer),
+        ] {
+            store.inner.put(&cid, Bytes::from(bad)).await.expect("swap");
+            let mut out = Vec::new();
+            let err = v.get_to(b"medium", &mut out, None).await;
+            assert!(
+                matches!(err, Err(VaultError::Corrupt { .. })),
+                "{what}: {err:?}"
+            );
+            assert!(out.is_empty(), "{what}: bytes reached the writer");
+        }
+        store.inner.put(&cid, good).await.expect("restore");
+        assert_eq!(streamed(&v, b"medium").await, medium);
+
+        let large = data(super::stream::WHOLE_READ_MAX as usize + 100_000, 4);
+        v.put(b"large", large.clone(), PutOptions::default())
+            .await
+            .expect("put");
+        let index = v.tree.stats().store_reads;
+        store.take();
+        assert_eq!(streamed(&v, b"large").await, large);
+        assert_eq!(
+            reads_beside_index(&store, &v, index),
+            3,
+            "a large streamed get: manifest, outboard, object"
+        );
     });
 }
 

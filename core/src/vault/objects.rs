@@ -416,7 +416,16 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     pub(super) async fn sealed_object(&self, m: &Manifest) -> VaultResult<bytes::Bytes> {
         let sealed = match m.inline_bytes() {
             Some(b) => b,
-            None => self.fetch_block_max(&m.data, m.sealed_len).await?,
+            None => match self.fetch_block_max(&m.data, m.sealed_len).await {
+                // More bytes than the owner-signed manifest says: the store inflated the block.
+                Err(VaultError::Store(StoreError::TooLarge { .. })) => {
+                    return Err(VaultError::corrupt(
+                        &m.data,
+                        "longer than its manifest says",
+                    ));
+                }
+                other => other?,
+            },
         };
         if !m.check_sealed(&sealed) {
             return Err(VaultError::corrupt(&m.data, "does not match its manifest"));

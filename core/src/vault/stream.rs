@@ -47,6 +47,11 @@ const CHUNK: usize = 1 << 20;
 /// Blocks up to this size are stored with one `put`; larger ones stream.
 const SMALL_BLOCK: usize = 1 << 20;
 
+/// Objects up to this sealed size are read whole into memory, checked against their root, then
+/// opened ([`Vault::get_to`]): one store round trip instead of the outboard's and the object's.
+/// Larger ones stream, verified group by group against their outboard (bounded memory).
+pub(super) const WHOLE_READ_MAX: u64 = 1 << 20;
+
 /// Where [`Vault::put_source`] reads an object from: a source that can be read from its start
 /// more than once (a file, a byte slice). A one-shot stream must be spooled to a file first.
 pub trait PutSource: Send {
@@ -614,6 +619,19 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         writer: W,
         progress: Option<Progress<'_>>,
     ) -> VaultResult<()> {
+        // A small object is fetched whole and checked against its root before a byte is used
+        // (what `Vault::get` does): one round trip, where the streaming path below fetches the
+        // outboard first and then the object. An inline one comes from its manifest.
+        if m.inline.is_some() || m.sealed_len <= WHOLE_READ_MAX {
+            let sealed = self.sealed_object(m).await?;
+            let writer = Counting {
+                inner: writer,
+                progress,
+                written: 0,
+            };
+            let mut reader = futures_util::io::Cursor::new(sealed);
+            return self.open_verified(m, &mut reader, writer).await;
+        }
         let root = blake3::Hash::from_bytes(m.blake3);
         let outboard_bytes = match &m.outboard {
             Some(cid) => self
@@ -624,16 +642,11 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         let outboard = Outboard::from_parts(root, m.sealed_len, outboard_bytes)
             .map_err(|e| VaultError::corrupt(&m.data, e))?;
-        // An inline object's bytes come from its manifest; they go through the same verifying
-        // reader as fetched ones.
-        let stream: ByteStream = match m.inline_bytes() {
-            Some(b) => Box::pin(futures_util::stream::once(async move { Ok(b) })),
-            None => self
-                .store
-                .get_stream(&m.data)
-                .await
-                .map_err(|e| missing_as_corrupt(&m.data, e))?,
-        };
+        let stream = self
+            .store
+            .get_stream(&m.data)
+            .await
+            .map_err(|e| missing_as_corrupt(&m.data, e))?;
         let mut reader = VerifiedReader {
             stream,
             outboard: &outboard,
@@ -648,6 +661,27 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             progress,
             written: 0,
         };
+        let res = self.open_verified(m, &mut reader, writer).await;
+        if let Some(e) = reader.failure.take() {
+            return Err(e);
+        }
+        res?;
+        if reader.pos != m.sealed_len {
+            return Err(VaultError::corrupt(
+                &m.data,
+                "its length differs from its manifest",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Opens the sealed object of `m` from `reader` (whose bytes are verified against the
+    /// manifest's root before they are read) into `writer`; checks the plaintext length.
+    async fn open_verified<R, W>(&self, m: &Manifest, reader: &mut R, writer: W) -> VaultResult<()>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
         // After an identity rotation, a co-writer's object opens only with its share epoch's key
         // (`Vault::with_unlock`): find its file key from the verified header first.
         let file_key = match self.handovers().is_empty() {
@@ -660,15 +694,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         // The bytes were verified against the manifest's root before decryption: the owner-signed
         // manifest vouches for them (v2 data carries no signature of its own).
-        let res = open_async_with(unlock, &mut reader, writer, None).await;
-        if let Some(e) = reader.failure.take() {
-            return Err(e);
-        }
-        let summary = res.map_err(|e| match e {
-            crate::seal::SealError::Io(err) => VaultError::Output(err.to_string()),
-            other => VaultError::corrupt(&m.data, other),
-        })?;
-        if summary.plaintext_len != m.plain_len || reader.pos != m.sealed_len {
+        let summary = open_async_with(unlock, reader, writer, None)
+            .await
+            .map_err(|e| match e {
+                crate::seal::SealError::Io(err) => VaultError::Output(err.to_string()),
+                other => VaultError::corrupt(&m.data, other),
+            })?;
+        if summary.plaintext_len != m.plain_len {
             return Err(VaultError::corrupt(
                 &m.data,
                 "plaintext length differs from the manifest",
