@@ -158,6 +158,12 @@ impl<S: BlockStore + ?Sized> ProllyTree<S> {
         Ok(cid)
     }
 
+    /// The root [`ProllyTree::empty_root`] writes, without writing it (the node is deterministic
+    /// under the index key).
+    pub fn empty_root_cid(&self) -> IndexResult<Cid> {
+        Ok(self.seal_node(Node::leaf(Vec::new(), Vec::new()))?.0)
+    }
+
     /// The number of levels of the tree at `root` (1 for a single leaf).
     pub async fn depth(&self, root: &Cid) -> IndexResult<u32> {
         Ok(u32::from(self.load(root).await?.level()) + 1)

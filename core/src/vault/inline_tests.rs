@@ -22,6 +22,7 @@ const DAY: u64 = 86_400_000;
 struct ProbeStore {
     inner: MemoryStore,
     reads: AtomicU64,
+    writes: AtomicU64,
 }
 
 impl ProbeStore {
@@ -42,6 +43,7 @@ impl ProbeStore {
 #[async_trait::async_trait]
 impl BlockStore for ProbeStore {
     async fn put(&self, cid: &Cid, bytes: Bytes) -> StoreResult<()> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
         self.inner.put(cid, bytes).await
     }
     async fn get(&self, cid: &Cid) -> StoreResult<Bytes> {
@@ -164,6 +166,41 @@ fn a_small_get_reads_one_block_after_the_index_and_a_large_one_two() {
             &small[100..200]
         );
         assert_eq!(reads_beside_index(&store, &v, index), 1, "range get");
+    });
+}
+
+/// Opening a vault as a device that already has a head, and reading from it, write nothing:
+/// a read-only command costs no store write. A fresh device writes the empty root its first head
+/// points at.
+#[test]
+fn opening_and_reading_write_no_block() {
+    block_on(async {
+        let store = Arc::new(ProbeStore::default());
+        let mut v = Vault::open_or_create(store.clone(), identity(), "r", "d")
+            .await
+            .expect("create");
+        assert!(
+            store.writes.load(Ordering::SeqCst) > 0,
+            "a new vault writes"
+        );
+        v.put(b"k", data(100_000, 5), PutOptions::default())
+            .await
+            .expect("put");
+        drop(v);
+        let mut phone = Vault::open(store.clone(), identity(), "r", "phone")
+            .await
+            .expect("a new device");
+        phone.sync().await.expect("sync");
+        drop(phone);
+        store.writes.store(0, Ordering::SeqCst);
+        for device in ["d", "phone"] {
+            let v = Vault::open(store.clone(), identity(), "r", device)
+                .await
+                .expect("open");
+            assert_eq!(v.get(b"k").await.expect("get"), data(100_000, 5));
+            assert_eq!(streamed(&v, b"k").await, data(100_000, 5));
+        }
+        assert_eq!(store.writes.load(Ordering::SeqCst), 0, "blocks written");
     });
 }
 

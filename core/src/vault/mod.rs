@@ -479,7 +479,8 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                 }
             };
         let tree = ProllyTree::new(store.clone(), &root_key.index_key(), IndexConfig::default())?;
-        let empty = tree.empty_root().await?;
+        // Written below only by a device whose first head points at it: opening writes nothing.
+        let empty = tree.empty_root_cid()?;
         let writer = format::writer_id_v2(&root_key.writer_key(), &identity, device);
         let writer_name = writer_name(writer);
         let legacy_name = writer_name_v1(&identity, device);
@@ -572,11 +573,14 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         vault.load_shares().await?;
         vault.gc_observe().await?;
         if fresh {
+            if vault.state.root == empty {
+                vault.tree.empty_root().await?;
+            }
             vault.tick();
             let mut tries = 0;
             loop {
                 match vault.commit().await {
-                    // A collection may have taken the empty root written above: write it again.
+                    // A collection may have taken the empty root just written: write it again.
                     Err(VaultError::GcInterrupted) if tries < gc::RETRIES => {
                         tries += 1;
                         if vault.state.root == empty {
