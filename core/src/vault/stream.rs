@@ -21,9 +21,10 @@
 //! **Get.** [`Vault::get_to`] reads an object of at most 1 MiB sealed whole, checked against the
 //! manifest's BLAKE3 root before it is opened (one round trip). A larger one: it fetches the
 //! outboard (1/256 of the object), then streams the sealed object, verifying each 1 MiB chunk
-//! against the root before it is decrypted, and writes plaintext as each segment authenticates. Nothing unverified reaches the writer; if
-//! an error comes back part-way, what was written is an authenticated prefix and the caller should
-//! discard it (the `coffer` CLI writes to a temporary file and renames it only on success).
+//! against the root before it is decrypted, and writes plaintext as each segment authenticates.
+//! Nothing unverified reaches the writer; if an error comes back part-way, what was written is an
+//! authenticated prefix and the caller should discard it (the `coffer` CLI writes to a temporary
+//! file and renames it only on success).
 
 use std::io::{self, Read, Write};
 use std::pin::Pin;
