@@ -624,13 +624,13 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         // A small object is fetched whole and checked against its root before a byte is used
         // (what `Vault::get` does): one round trip, where the streaming path below fetches the
         // outboard first and then the object. An inline one comes from its manifest.
+        let writer = Counting {
+            inner: writer,
+            progress,
+            written: 0,
+        };
         if m.inline.is_some() || m.sealed_len <= WHOLE_READ_MAX {
             let sealed = self.sealed_object(m).await?;
-            let writer = Counting {
-                inner: writer,
-                progress,
-                written: 0,
-            };
             let mut reader = futures_util::io::Cursor::new(sealed);
             return self.open_verified(m, &mut reader, writer).await;
         }
@@ -657,11 +657,6 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             pending: BytesMut::new(),
             ready: Bytes::new(),
             failure: None,
-        };
-        let writer = Counting {
-            inner: writer,
-            progress,
-            written: 0,
         };
         let res = self.open_verified(m, &mut reader, writer).await;
         if let Some(e) = reader.failure.take() {
