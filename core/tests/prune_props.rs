@@ -272,3 +272,23 @@ proptest! {
         run(ops);
     }
 }
+
+/// Found by the property (CI, stop 30): a put concurrent with another device's put-then-delete of
+/// the same key, merged by the prune's sync, under "keep the newest noncurrent version".
+#[test]
+fn a_put_concurrent_with_a_delete_keeps_the_newest_noncurrent_version() {
+    use Op::*;
+    let put = |dev, key| Put { dev, key, seed: 0 };
+    run(vec![
+        put(0, 0),
+        put(0, 0),
+        put(0, 0),
+        Sync { dev: 2 },
+        put(2, 0),
+        Delete { dev: 2, key: 0 },
+        put(0, 1),
+        Policy { dev: 0, keep: 2 },
+        put(0, 0),
+        Prune { dev: 0 },
+    ]);
+}

@@ -585,15 +585,28 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
     /// # }).unwrap();
     /// ```
     pub async fn versions(&self, key: &[u8]) -> VaultResult<Vec<ObjectInfo>> {
-        let value = match self.current(key).await? {
-            Some(v) => v,
+        let grave = self.grave(key).await?.map(|(_, g)| g);
+        let (value, cut) = match self.current(key).await? {
+            // Behind its graveyard's cut points too (a put concurrent with a delete leaves
+            // both), as a collection walks it: what is listed is what a collection keeps.
+            Some(v) => {
+                let mut cut = v.p.clone();
+                cut.extend(grave.iter().flat_map(|g| g.p.iter().copied()));
+                cut.sort();
+                cut.dedup();
+                (v, cut)
+            }
             // A deleted key: its history is in its graveyard until a retention rule expires it.
-            None => self.grave(key).await?.ok_or(VaultError::NotFound)?.1,
+            None => {
+                let g = grave.ok_or(VaultError::NotFound)?;
+                let cut = g.p.clone();
+                (g, cut)
+            }
         };
         let heads: Vec<Cid> = std::iter::once(value.m)
             .chain(value.c.iter().copied())
             .collect();
-        let found = self.walk_history(key, &heads, &value.p).await?;
+        let found = self.walk_history(key, &heads, &cut).await?;
         let first = found
             .get(&value.m)
             .ok_or_else(|| VaultError::corrupt(&value.m, super::MISSING))?;

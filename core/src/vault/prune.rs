@@ -30,7 +30,7 @@ use super::gc::{GcPhase, GcState, Lease, retry_gc};
 use super::heads::{Peeked, peek};
 use super::mark::MarkSet;
 use super::reserved::{self, KeyKind, PurgeValue, grave_key, purge_key};
-use super::retention::{VersionNode, plan_cuts};
+use super::retention::{CutPlan, History, RetentionRule, VersionNode, plan_key};
 use super::{MAX_META_BLOCK, Vault, now_ms};
 use crate::block::{Cid, blake3_digest, cid_from_blake3, from_dag_cbor, to_dag_cbor};
 use crate::index::{Entry, IndexConfig, Mutation, ProllyTree};
@@ -1192,9 +1192,22 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                         continue;
                     }
                     let v = IndexValue::decode(value)?;
-                    let heads: Vec<Cid> = std::iter::once(v.m).chain(v.c.iter().copied()).collect();
-                    let versions = self.version_nodes(&key, &heads, &v.p).await?;
-                    let plan = plan_cuts(rule, now, Some(v.m), 0, &heads, &versions, &v.p);
+                    // Its graveyard, unless that expires whole now (its cut points go with it).
+                    let grave = match self.tree.get_entry(&root, &grave_key(&key)).await? {
+                        Some(e) => match e.value() {
+                            Some(g) => {
+                                let g = IndexValue::decode(g)?;
+                                let deleted = g.d.unwrap_or_else(|| e.time.wall_ms());
+                                (!expires_whole(rule, now, deleted)).then_some((g, deleted))
+                            }
+                            None => None,
+                        },
+                        None => None,
+                    };
+                    let planned = self
+                        .plan_histories(rule, now, &key, Some(&v), grave.as_ref())
+                        .await?;
+                    let Some(plan) = planned.live else { continue };
                     report.versions_expired += plan.expired;
                     report.versions_held += plan.held;
                     if plan.p != v.p {
@@ -1214,16 +1227,22 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
                     if rule.keeps_everything() {
                         continue;
                     }
-                    let heads: Vec<Cid> = std::iter::once(v.m).chain(v.c.iter().copied()).collect();
-                    let versions = self.version_nodes(&k, &heads, &v.p).await?;
+                    // The key's live entry (a put concurrent with the delete), planned with it.
+                    let live = match self.tree.get_entry(&root, &k).await? {
+                        Some(e) => e.value().map(IndexValue::decode).transpose()?,
+                        None => None,
+                    };
                     let deleted = v.d.unwrap_or_else(|| entry.time.wall_ms());
-                    let expired_whole = rule
-                        .deleted_after_ms
-                        .is_some_and(|x| now.saturating_sub(deleted) >= x);
-                    let plan = plan_cuts(rule, now, None, deleted, &heads, &versions, &v.p);
+                    let expired_whole = expires_whole(rule, now, deleted);
+                    let planned = self
+                        .plan_histories(rule, now, &k, live.as_ref(), Some(&(v.clone(), deleted)))
+                        .await?;
+                    let Some((plan, versions)) = planned.grave else {
+                        continue;
+                    };
                     if expired_whole || plan.all {
                         report.graveyards_expired += 1;
-                        report.versions_expired += versions.len() as u64;
+                        report.versions_expired += versions;
                         muts.push((
                             key,
                             Mutation::Put(Entry::tombstone(entry.time, entry.writer)),
@@ -1244,6 +1263,51 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             }
         }
         Ok(muts)
+    }
+
+    /// Plans `key`'s live entry and graveyard (`(value, deleted_ms)`) together
+    /// ([`plan_key`]). Each is walked behind the cut points of both, as a collection walks them.
+    async fn plan_histories(
+        &self,
+        rule: &RetentionRule,
+        now: u64,
+        key: &[u8],
+        live: Option<&IndexValue>,
+        grave: Option<&(IndexValue, u64)>,
+    ) -> VaultResult<PlannedKey> {
+        let values = live.into_iter().chain(grave.map(|(g, _)| g));
+        let mut cut: Vec<Cid> = values.clone().flat_map(|v| v.p.iter().copied()).collect();
+        cut.sort();
+        cut.dedup();
+        let mut walked = Vec::new();
+        for v in values {
+            let heads: Vec<Cid> = std::iter::once(v.m).chain(v.c.iter().copied()).collect();
+            let versions = self.version_nodes(key, &heads, &cut).await?;
+            walked.push((heads, versions));
+        }
+        let olds = live
+            .map(|v| (Some(v.m), 0, &v.p))
+            .into_iter()
+            .chain(grave.map(|(g, deleted)| (None, *deleted, &g.p)));
+        let histories: Vec<History<'_>> = olds
+            .zip(&walked)
+            .map(
+                |((current, deleted_ms, old_p), (heads, versions))| History {
+                    current,
+                    deleted_ms,
+                    heads,
+                    versions,
+                    old_p,
+                },
+            )
+            .collect();
+        let mut plans = plan_key(rule, now, &histories).into_iter();
+        Ok(PlannedKey {
+            live: live.and_then(|_| plans.next()),
+            grave: grave
+                .and_then(|_| plans.next())
+                .zip(walked.last().map(|(_, v)| v.len() as u64)),
+        })
     }
 
     /// The versions reachable from `heads`, for the policy.
@@ -1411,4 +1475,17 @@ pub(crate) fn decode_candidates(
         out.push((d, u64::from_be_bytes(t)));
     }
     Ok(())
+}
+
+/// What [`Vault::plan_histories`] decided for a key: the live entry's plan, and the graveyard's
+/// with the number of versions its walk reached.
+struct PlannedKey {
+    live: Option<CutPlan>,
+    grave: Option<(CutPlan, u64)>,
+}
+
+/// Whether a graveyard deleted at `deleted_ms` expires whole by `rule` at `now`.
+fn expires_whole(rule: &RetentionRule, now: u64, deleted_ms: u64) -> bool {
+    rule.deleted_after_ms
+        .is_some_and(|x| now.saturating_sub(deleted_ms) >= x)
 }

@@ -320,12 +320,6 @@ pub(crate) struct CutPlan {
     pub all: bool,
 }
 
-/// Decides the cut points of one key's history.
-///
-/// `heads` are the value's `m` (the current version, or for a graveyard the deleted one) and its
-/// `c`; `versions` what a walk from them reached (behind the old cut points `old_p`, stopping at
-/// missing manifests). `current` is kept whatever the rule; for a graveyard there is none and the
-/// newest version has been noncurrent since `deleted_ms`.
 /// How many of its predecessors each version has in `prev_of` (the versions known). A version's
 /// predecessor always has fewer, so sorting by creation time and then by depth (descending) puts
 /// a version before its predecessors even when both were made in the same millisecond.
@@ -359,6 +353,52 @@ pub(crate) fn chain_depths(prev_of: &HashMap<Cid, Option<Cid>>) -> HashMap<Cid, 
     depth
 }
 
+/// One of a key's histories as the policy sees it: its live entry or its graveyard.
+#[derive(Clone, Copy)]
+pub(crate) struct History<'a> {
+    /// The current version, kept whatever the rule; `None` for a graveyard.
+    pub current: Option<Cid>,
+    /// For a graveyard: when the key was deleted (its newest version noncurrent since).
+    pub deleted_ms: u64,
+    /// The entry's `m` and its `c`.
+    pub heads: &'a [Cid],
+    /// What a walk from `heads` reached (behind the key's cut points, stopping at missing
+    /// manifests).
+    pub versions: &'a HashMap<Cid, VersionNode>,
+    /// The entry's cut points before this plan.
+    pub old_p: &'a [Cid],
+}
+
+/// Decides the cut points of one key's histories together: its live entry and its graveyard
+/// (a put concurrent with a delete leaves both, sharing the versions before them). A collection
+/// walks each with the cut points of both (`Vault::cut_for` in `prune.rs`), so a version leaves
+/// only when no history of the key keeps it: planned alone, the graveyard would cut a version
+/// that is the live entry's newest noncurrent one. Returns one plan per history, in order.
+pub(crate) fn plan_key(rule: &RetentionRule, now: u64, histories: &[History<'_>]) -> Vec<CutPlan> {
+    let own: Vec<(BTreeSet<Cid>, HashMap<Cid, bool>)> =
+        histories.iter().map(|h| gone_in(rule, now, h)).collect();
+    // A version not in a history does not hold it.
+    let is_gone = |c: &Cid| {
+        own.iter()
+            .all(|(_, gone)| gone.get(c).copied().unwrap_or(true))
+    };
+    histories
+        .iter()
+        .zip(&own)
+        .map(|(h, (expired, gone))| {
+            let mut plan = cuts_of(h, &is_gone);
+            // Held by its own history (clock skew), not by the other one.
+            plan.held = expired
+                .iter()
+                .filter(|c| !gone.get(c).copied().unwrap_or(true))
+                .count() as u64;
+            plan
+        })
+        .collect()
+}
+
+/// [`plan_key`] for a key with one history.
+#[cfg(test)]
 pub(crate) fn plan_cuts(
     rule: &RetentionRule,
     now: u64,
@@ -368,13 +408,27 @@ pub(crate) fn plan_cuts(
     versions: &HashMap<Cid, VersionNode>,
     old_p: &[Cid],
 ) -> CutPlan {
+    let h = History {
+        current,
+        deleted_ms,
+        heads,
+        versions,
+        old_p,
+    };
+    plan_key(rule, now, &[h]).pop().unwrap_or_default()
+}
+
+/// The versions of one history the rule expires by rank and age, and which of its versions go
+/// (expired together with everything behind them).
+fn gone_in(rule: &RetentionRule, now: u64, h: &History<'_>) -> (BTreeSet<Cid>, HashMap<Cid, bool>) {
+    let versions = h.versions;
     // Newest first: the current version, then the noncurrent ones by creation time. Ties in
     // time (several versions in one millisecond) go by the chain (a version before its
     // predecessors), then by the version id's text, as `Vault::versions` lists them.
     let depth = chain_depths(&versions.iter().map(|(c, v)| (*c, v.prev)).collect());
     let mut order: Vec<(Cid, u64, String)> = versions
         .iter()
-        .filter(|(c, _)| Some(**c) != current)
+        .filter(|(c, _)| Some(**c) != h.current)
         .map(|(c, v)| (*c, v.created_ms, c.to_string()))
         .collect();
     order.sort_by(|a, b| {
@@ -382,9 +436,9 @@ pub(crate) fn plan_cuts(
             .then_with(|| depth.get(&b.0).cmp(&depth.get(&a.0)))
             .then_with(|| a.2.cmp(&b.2))
     });
-    let mut since = match current.and_then(|c| versions.get(&c)) {
+    let mut since = match h.current.and_then(|c| versions.get(&c)) {
         Some(v) => v.created_ms,
-        None => deleted_ms,
+        None => h.deleted_ms,
     };
     let mut expired: BTreeSet<Cid> = BTreeSet::new();
     for (rank, (cid, created, _)) in order.iter().enumerate() {
@@ -416,11 +470,16 @@ pub(crate) fn plan_cuts(
             gone.insert(c, tail);
         }
     }
-    let is_gone = |c: &Cid| gone.get(c).copied().unwrap_or(true);
-    let mut cuts: BTreeSet<Cid> = old_p.iter().copied().collect();
-    for h in heads {
-        if Some(*h) != current && versions.contains_key(h) && is_gone(h) {
-            cuts.insert(*h);
+    (expired, gone)
+}
+
+/// The cut points of one history once `is_gone` (over every history of the key) is known.
+fn cuts_of(h: &History<'_>, is_gone: &dyn Fn(&Cid) -> bool) -> CutPlan {
+    let (current, versions) = (h.current, h.versions);
+    let mut cuts: BTreeSet<Cid> = h.old_p.iter().copied().collect();
+    for c in h.heads {
+        if Some(*c) != current && versions.contains_key(c) && is_gone(c) {
+            cuts.insert(*c);
         }
     }
     for (c, v) in versions {
@@ -435,7 +494,7 @@ pub(crate) fn plan_cuts(
     // What stays reachable with the new cuts, and which cut points a walk still meets.
     let mut reach: BTreeSet<Cid> = BTreeSet::new();
     let mut met: BTreeSet<Cid> = BTreeSet::new();
-    let mut stack: Vec<Cid> = heads.to_vec();
+    let mut stack: Vec<Cid> = h.heads.to_vec();
     while let Some(c) = stack.pop() {
         if cuts.contains(&c) && Some(c) != current {
             met.insert(c);
@@ -452,7 +511,7 @@ pub(crate) fn plan_cuts(
     CutPlan {
         p: met.into_iter().collect(),
         expired: versions.len() as u64 - reached,
-        held: expired.iter().filter(|c| !is_gone(c)).count() as u64,
+        held: 0,
         all: reached == 0,
     }
 }
@@ -683,6 +742,58 @@ mod tests {
             assert_eq!(plan.expired, 2);
             assert_eq!(plan.p, vec![c[1]]);
         }
+    }
+
+    /// A put concurrent with another device's delete leaves a live entry (`top`, on c2) and a
+    /// graveyard (`gone`, on c2) that share c0..c2. Keeping the newest noncurrent version keeps
+    /// c2 for the live entry; planned alone, the graveyard (whose newest noncurrent version is
+    /// `gone`) cut at c2, and the collection, which walks both behind both's cut points, took
+    /// it (found by `tests/prune_props.rs`).
+    #[test]
+    fn a_graveyard_does_not_cut_what_the_live_entry_keeps() {
+        let (c, shared) = chain(&[10, 20, 30]);
+        let (top, gone) = (cid(50), cid(51));
+        let mut live_v = shared.clone();
+        live_v.insert(
+            top,
+            VersionNode {
+                created_ms: 50,
+                prev: Some(c[2]),
+            },
+        );
+        let mut grave_v = shared;
+        grave_v.insert(
+            gone,
+            VersionNode {
+                created_ms: 40,
+                prev: Some(c[2]),
+            },
+        );
+        let r = rule(Noncurrent::Keep {
+            newest: Some(1),
+            younger_than_ms: None,
+        });
+        let live = History {
+            current: Some(top),
+            deleted_ms: 0,
+            heads: &[top],
+            versions: &live_v,
+            old_p: &[],
+        };
+        let grave = History {
+            current: None,
+            deleted_ms: 45,
+            heads: &[gone],
+            versions: &grave_v,
+            old_p: &[],
+        };
+        let alone = plan_cuts(&r, 100, None, 45, &[gone], &grave_v, &[]);
+        assert_eq!(alone.p, vec![c[2]], "the graveyard alone cuts at c2");
+        let plans = plan_key(&r, 100, &[live, grave]);
+        assert_eq!(plans[0].p, vec![c[1]]);
+        assert_eq!(plans[1].p, vec![c[1]], "c2 stays: the live entry keeps it");
+        assert_eq!((plans[0].expired, plans[1].expired), (2, 2));
+        assert_eq!((plans[0].held, plans[1].held), (0, 0));
     }
 
     #[test]
