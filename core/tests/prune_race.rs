@@ -233,15 +233,7 @@ where
                 // Read back a committed object now and then, while the pruner runs.
                 if n.is_multiple_of(5) {
                     let probe = format!("k/{:02}", u64::from(b[3]) % KEYS);
-                    match (writer.get(probe.as_bytes()).await, model.get(&probe)) {
-                        (Ok(got), Some(want)) => assert!(got == *want, "{probe} changed"),
-                        (Err(VaultError::NotFound), None) => {}
-                        (got, want) => panic!(
-                            "{probe}: read {:?}, committed {:?}",
-                            got.map(|g| g.len()),
-                            want.map(Vec::len)
-                        ),
-                    }
+                    check_read(&probe, writer.get(probe.as_bytes()).await, &model);
                 }
                 false
             })
@@ -278,19 +270,25 @@ where
     for v in [&writer, &pruner] {
         for k in 0..KEYS {
             let key = format!("k/{k:02}");
-            match (v.get(key.as_bytes()).await, model.get(&key)) {
-                (Ok(got), Some(want)) => assert!(got == *want, "{key} lost its content"),
-                (Err(VaultError::NotFound), None) => {}
-                (got, want) => panic!(
-                    "{key}: read {:?}, committed {:?}",
-                    got.map(|g| g.len()),
-                    want.map(Vec::len)
-                ),
-            }
+            check_read(&key, v.get(key.as_bytes()).await, &model);
         }
     }
     eprintln!("race on {vault}: {report:?}");
     report
+}
+
+/// Asserts that what a device read of `key` is what the model says was committed: the same
+/// bytes, or no such key.
+fn check_read(key: &str, got: Result<Vec<u8>, VaultError>, model: &BTreeMap<String, Vec<u8>>) {
+    match (got, model.get(key)) {
+        (Ok(got), Some(want)) => assert!(got == *want, "{key} lost or changed its content"),
+        (Err(VaultError::NotFound), None) => {}
+        (got, want) => panic!(
+            "{key}: read {:?}, committed {:?}",
+            got.map(|g| g.len()),
+            want.map(Vec::len)
+        ),
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {

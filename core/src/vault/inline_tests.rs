@@ -109,13 +109,17 @@ fn data_cid(info: &ObjectInfo) -> Cid {
     info.data.parse().expect("cid")
 }
 
-/// Block reads of `store` since the last take, less the index nodes the vault fetched.
-fn reads_beside_index<S: BlockStore + HeadStore + ?Sized>(
+/// Runs `work` and returns what it gave with the block reads of `store` it made, less the index
+/// nodes the vault fetched.
+async fn reads_of<S: BlockStore + HeadStore + ?Sized, T>(
     store: &ProbeStore,
     v: &Vault<S>,
-    index_before: u64,
-) -> u64 {
-    store.take() - (v.tree.stats().store_reads - index_before)
+    work: impl std::future::Future<Output = T>,
+) -> (T, u64) {
+    store.take();
+    let index = v.tree.stats().store_reads;
+    let out = work.await;
+    (out, store.take() - (v.tree.stats().store_reads - index))
 }
 
 async fn streamed<S: BlockStore + HeadStore + ?Sized>(v: &Vault<S>, key: &[u8]) -> Vec<u8> {
@@ -147,29 +151,20 @@ fn a_small_get_reads_one_block_after_the_index_and_a_large_one_two() {
         assert!(store.has(&data_cid(&b)).await.expect("has"));
 
         for (key, want, blocks) in [(&b"small"[..], &small, 1), (b"big", &big, 2)] {
-            store.take();
-            let index = v.tree.stats().store_reads;
-            assert_eq!(&v.get(key).await.expect("get"), want);
-            assert_eq!(reads_beside_index(&store, &v, index), blocks, "get {key:?}");
+            let (got, reads) = reads_of(&store, &v, v.get(key)).await;
+            assert_eq!(&got.expect("get"), want);
+            assert_eq!(reads, blocks, "get {key:?}");
         }
         // A streamed get reads a small object whole: its manifest, then (when not inline) the
         // object, never its outboard.
         for (key, want, blocks) in [(&b"small"[..], &small, 1), (b"big", &big, 2)] {
-            let index = v.tree.stats().store_reads;
-            store.take();
-            assert_eq!(&streamed(&v, key).await, want);
-            assert_eq!(
-                reads_beside_index(&store, &v, index),
-                blocks,
-                "streamed get {key:?}"
-            );
+            let (got, reads) = reads_of(&store, &v, streamed(&v, key)).await;
+            assert_eq!(&got, want);
+            assert_eq!(reads, blocks, "streamed get {key:?}");
         }
-        let index = v.tree.stats().store_reads;
-        assert_eq!(
-            v.get_range(b"small", 100..200).await.expect("range"),
-            &small[100..200]
-        );
-        assert_eq!(reads_beside_index(&store, &v, index), 1, "range get");
+        let (got, reads) = reads_of(&store, &v, v.get_range(b"small", 100..200)).await;
+        assert_eq!(got.expect("range"), &small[100..200]);
+        assert_eq!(reads, 1, "range get");
     });
 }
 
@@ -247,14 +242,9 @@ fn a_streamed_get_read_whole_refuses_a_damaged_object_before_writing() {
         v.put(b"large", large.clone(), PutOptions::default())
             .await
             .expect("put");
-        let index = v.tree.stats().store_reads;
-        store.take();
-        assert_eq!(streamed(&v, b"large").await, large);
-        assert_eq!(
-            reads_beside_index(&store, &v, index),
-            3,
-            "a large streamed get: manifest, outboard, object"
-        );
+        let (got, reads) = reads_of(&store, &v, streamed(&v, b"large")).await;
+        assert_eq!(got, large);
+        assert_eq!(reads, 3, "a large streamed get: manifest, outboard, object");
     });
 }
 

@@ -631,8 +631,10 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
         };
         if m.inline.is_some() || m.sealed_len <= WHOLE_READ_MAX {
             let sealed = self.sealed_object(m).await?;
-            let mut reader = futures_util::io::Cursor::new(sealed);
-            return self.open_verified(m, &mut reader, writer).await;
+            let mut reader = futures_util::io::Cursor::new(sealed.clone());
+            return self
+                .open_verified(m, Some(&sealed), &mut reader, writer)
+                .await;
         }
         let root = blake3::Hash::from_bytes(m.blake3);
         let outboard_bytes = match &m.outboard {
@@ -658,7 +660,7 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
             ready: Bytes::new(),
             failure: None,
         };
-        let res = self.open_verified(m, &mut reader, writer).await;
+        let res = self.open_verified(m, None, &mut reader, writer).await;
         if let Some(e) = reader.failure.take() {
             return Err(e);
         }
@@ -674,16 +676,28 @@ impl<S: BlockStore + HeadStore + ?Sized> Vault<S> {
 
     /// Opens the sealed object of `m` from `reader` (whose bytes are verified against the
     /// manifest's root before they are read) into `writer`; checks the plaintext length.
-    async fn open_verified<R, W>(&self, m: &Manifest, reader: &mut R, writer: W) -> VaultResult<()>
+    /// `whole`: the same object, when it is already in memory and verified.
+    async fn open_verified<R, W>(
+        &self,
+        m: &Manifest,
+        whole: Option<&[u8]>,
+        reader: &mut R,
+        writer: W,
+    ) -> VaultResult<()>
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
     {
         // After an identity rotation, a co-writer's object opens only with its share epoch's key
-        // (`Vault::with_unlock`): find its file key from the verified header first.
-        let file_key = match self.handovers().is_empty() {
-            true => None,
-            false => Some(self.verified_file_key(m).await?),
+        // (`Vault::with_unlock`): find its file key from the verified header first (from the
+        // object in memory when it is there, instead of fetching the header again).
+        let file_key = match (self.handovers().is_empty(), whole) {
+            (true, _) => None,
+            (false, Some(sealed)) => Some(
+                self.with_unlock(|u| crate::seal::file_key_of(u, sealed))
+                    .map_err(|e| VaultError::corrupt(&m.data, e))?,
+            ),
+            (false, None) => Some(self.verified_file_key(m).await?),
         };
         let unlock = match &file_key {
             Some(k) => crate::seal::Unlock::FileKey(k),
